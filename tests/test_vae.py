@@ -1,0 +1,211 @@
+"""The whole VAE: finite-difference gradients over every configuration, values, bounds, bad input."""
+import itertools
+
+import numpy as np
+import pytest
+from scipy.special import expit, logsumexp
+
+from numpyvae import VAE
+from numpyvae.gradcheck import relative_error
+
+LIKELIHOODS = ["bernoulli", "gaussian", "gaussian-learned", "continuous-bernoulli"]
+N, D, K = 3, 5, 2
+
+
+def tiny_vae(likelihood, seed=0):
+    model = VAE(D, [4], K, likelihood=likelihood, activation="tanh", seed=seed, dtype="float64")
+    # nonzero biases, so db is exercised; small, so tanh stays in its smooth range
+    model.flat_params[:] += 0.05 * np.random.default_rng(seed + 7).standard_normal(model.flat_params.size)
+    return model
+
+
+def data(seed=0):
+    return np.random.default_rng(seed).uniform(0.05, 0.95, size=(N, D))
+
+
+def fd_over_all_params(model, loss, h=1e-6):
+    """Our own central-difference loop over every value in the flat buffer."""
+    theta = model.flat_params
+    num = np.empty_like(theta)
+    for i in range(theta.size):
+        old = theta[i]
+        theta[i] = old + h
+        up = loss()
+        theta[i] = old - h
+        down = loss()
+        theta[i] = old
+        num[i] = (up - down) / (2 * h)
+    return num
+
+
+CONFIGS = [(lik, kl, S, obj) for lik, kl, S, obj in itertools.product(
+    LIKELIHOODS, ["analytic", "mc"], [1, 3], ["elbo", "iwae"]) if not (obj == "iwae" and kl == "analytic")]
+
+
+@pytest.mark.parametrize("likelihood,kl,S,objective", CONFIGS)
+def test_whole_model_gradient_matches_finite_differences(likelihood, kl, S, objective):
+    model, x = tiny_vae(likelihood), data()
+    k = 5 if objective == "iwae" else S
+    eps = np.random.default_rng(1).standard_normal((k, N, K))
+    opts = dict(kl=kl, objective=objective, beta=1.0 if objective == "iwae" else 0.7)
+    _, grads = model.loss_and_grads(x, eps, **opts)
+    analytic = model.flat_grads.copy()
+    numeric = fd_over_all_params(model, lambda: model.loss_and_grads(x, eps, **opts)[0])
+    assert relative_error(analytic, numeric) <= 1e-6
+    for name in grads:  # and no single parameter hides behind the big ones
+        sl = model.params[name]
+        off = (sl.__array_interface__["data"][0] - model.flat_params.__array_interface__["data"][0]) // 8
+        assert relative_error(analytic[off:off + sl.size], numeric[off:off + sl.size]) <= 1e-6, name
+
+
+def test_iwae_with_one_sample_is_the_elbo_with_monte_carlo_kl():
+    model, x = tiny_vae("bernoulli"), data()
+    eps = np.random.default_rng(2).standard_normal((1, N, K))
+    l1, g1 = model.loss_and_grads(x, eps, objective="iwae")
+    g1 = model.flat_grads.copy()
+    l2, _ = model.loss_and_grads(x, eps, objective="elbo", kl="mc")
+    assert l1 == pytest.approx(l2, rel=1e-12)
+    np.testing.assert_allclose(g1, model.flat_grads, rtol=1e-10, atol=1e-14)
+
+
+def manual_elbo(model, x, eps):
+    """The Bernoulli ELBO (analytic KL) written from scratch from the weight dict."""
+    p = model.params
+    h = np.tanh(x @ p["encoder.0.W"] + p["encoder.0.b"])
+    mu = h @ p["encoder.mu.W"] + p["encoder.mu.b"]
+    lv = h @ p["encoder.logvar.W"] + p["encoder.logvar.b"]
+    z = mu + np.exp(lv / 2) * eps
+    hd = np.tanh(z @ p["decoder.0.W"] + p["decoder.0.b"])
+    rho = expit(hd @ p["decoder.out.W"] + p["decoder.out.b"])
+    log_px = np.sum(x * np.log(rho) + (1 - x) * np.log(1 - rho), axis=-1)      # (S, N)
+    kl = 0.5 * np.sum(mu**2 + np.exp(lv) - 1 - lv, axis=-1)                   # (N,)
+    return log_px, kl, mu, lv, z
+
+
+def test_loss_value_matches_a_manual_forward_pass():
+    model, x = tiny_vae("bernoulli"), data()
+    eps = np.random.default_rng(3).standard_normal((4, N, K))
+    log_px, kl, *_ = manual_elbo(model, x, eps)
+    loss, _ = model.loss_and_grads(x, eps, beta=0.5)
+    assert loss == pytest.approx(-np.mean(log_px.mean(0) - 0.5 * kl), rel=1e-12)
+    assert model.last_parts["recon"] == pytest.approx(-log_px.mean(), rel=1e-12)
+    assert model.last_parts["kl"] == pytest.approx(kl.mean(), rel=1e-12)
+
+
+def test_iwae_value_matches_a_manual_computation():
+    model, x = tiny_vae("bernoulli"), data()
+    eps = np.random.default_rng(4).standard_normal((5, N, K))
+    log_px, _, mu, lv, z = manual_elbo(model, x, eps)
+    log_pz = -0.5 * np.sum(z**2 + np.log(2 * np.pi), -1)
+    log_qz = -0.5 * np.sum((z - mu) ** 2 / np.exp(lv) + lv + np.log(2 * np.pi), -1)
+    want = -np.mean(logsumexp(log_px + log_pz - log_qz, axis=0) - np.log(5))
+    assert model.loss_and_grads(x, eps, objective="iwae")[0] == pytest.approx(want, rel=1e-12)
+
+
+def test_iwae_bound_is_tighter_and_grows_with_k():
+    """E[L_k] ≥ E[L_1] = ELBO (MC KL), non-decreasing in k: averaged over many replicates of x."""
+    model = tiny_vae("bernoulli")
+    x = np.repeat(data(), 2000, axis=0)
+    bounds = []
+    for k in (1, 2, 5, 20):
+        model.rng = np.random.default_rng(10 + k)
+        bounds.append(-model.loss_and_grads(x, n_samples=k, objective="iwae")[0])
+    assert all(b2 > b1 for b1, b2 in zip(bounds, bounds[1:])), bounds
+    elbo = -model.loss_and_grads(x, objective="elbo")[0]      # analytic KL
+    assert bounds[-1] > elbo
+
+
+def test_same_inputs_same_bits_and_seeded_noise():
+    x = data()
+    a, b = tiny_vae("continuous-bernoulli"), tiny_vae("continuous-bernoulli")
+    la, _ = a.loss_and_grads(x, n_samples=2)
+    lb, _ = b.loss_and_grads(x, n_samples=2)
+    assert la == lb and np.array_equal(a.flat_grads, b.flat_grads)
+    eps = a.draw_eps(N, 2)
+    assert a.loss_and_grads(x, eps)[0] == a.loss_and_grads(x, eps)[0]
+
+
+def test_float32_model_stays_float32():
+    model = VAE(D, [4], K, seed=0)
+    x = data().astype(np.float32)
+    model.loss_and_grads(x, n_samples=2)
+    assert all(g.dtype == np.float32 for g in model.grads.values())
+    assert all(v.dtype == np.float32 for v in model.cache.values() if isinstance(v, np.ndarray))
+
+
+def test_parameter_names_and_shapes():
+    model = VAE(784, [500, 300], 20, likelihood="gaussian-learned")
+    shapes = {k: v.shape for k, v in model.params.items()}
+    assert shapes["encoder.0.W"] == (784, 500) and shapes["encoder.1.W"] == (500, 300)
+    assert shapes["encoder.mu.W"] == (300, 20) and shapes["encoder.logvar.b"] == (20,)
+    assert shapes["decoder.0.W"] == (20, 300) and shapes["decoder.1.W"] == (300, 500)
+    assert shapes["decoder.out.W"] == (500, 784) and shapes["decoder.logvar.W"] == (500, 784)
+    assert list(model.grads) == list(model.params)
+
+
+def test_pieces_for_tutorials():
+    model = VAE(D, [4], K, seed=0)
+    x = data().astype(np.float32)
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (N, K)
+    assert model.decode(mu)[0].shape == (N, D)
+    r = model.reconstruct(x)
+    assert r.shape == (N, D) and ((r > 0) & (r < 1)).all()
+    s = model.sample(6)
+    assert s.shape == (6, D)
+    drawn = model.sample(6, mean=False)
+    assert set(np.unique(drawn)) <= {0.0, 1.0}
+
+
+# ---- bad input ---------------------------------------------------------------
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "continuous-bernoulli"])
+def test_x_outside_unit_interval(likelihood):
+    model = VAE(D, [4], K, likelihood=likelihood)
+    x = data().astype(np.float32) * 255
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.loss_and_grads(x)
+
+
+def test_gaussian_accepts_any_real_x():
+    model = VAE(D, [4], K, likelihood="gaussian")
+    loss, _ = model.loss_and_grads((data() * 10 - 5).astype(np.float32))
+    assert np.isfinite(loss)
+
+
+def test_nan_and_inf_in_x():
+    model = VAE(D, [4], K)
+    for bad in (np.nan, np.inf):
+        x = data().astype(np.float32)
+        x[0, 0] = bad
+        with pytest.raises(ValueError, match="non-finite"):
+            model.loss_and_grads(x)
+
+
+def test_wrong_feature_count():
+    with pytest.raises(ValueError, match=f"must have {D} features"):
+        VAE(D, [4], K).loss_and_grads(np.zeros((N, D + 1), np.float32))
+
+
+def test_eps_of_wrong_shape():
+    model, x = VAE(D, [4], K), data().astype(np.float32)
+    with pytest.raises(ValueError, match="eps must have shape"):
+        model.loss_and_grads(x, np.zeros((2, N + 1, K), np.float32))
+    with pytest.raises(ValueError, match=f"{K} features"):
+        model.loss_and_grads(x, np.zeros((2, N, K + 1), np.float32))
+
+
+@pytest.mark.parametrize("opts,match", [
+    (dict(beta=-0.1), "beta"), (dict(beta=float("nan")), "beta"),
+    (dict(n_samples=0, objective="iwae"), "n_samples"), (dict(objective="vr"), "objective"),
+    (dict(objective="iwae", kl="analytic"), "kl='mc'"), (dict(kl="exact"), "kl must be"),
+    (dict(objective="iwae", beta=2.0), "beta = 1"),
+])
+def test_bad_options(opts, match):
+    with pytest.raises(ValueError, match=match):
+        VAE(D, [4], K).loss_and_grads(data().astype(np.float32), **opts)
+
+
+def test_unknown_likelihood():
+    with pytest.raises(ValueError, match="bernoulli"):
+        VAE(D, [4], K, likelihood="poisson")
