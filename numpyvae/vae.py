@@ -6,8 +6,8 @@
     ─decoder MLP─► heads of p(x|z), e.g. logits           (S, N, D)
     loss = −mean_n bound_n,  bound = ELBO (β, S samples) or IWAE (k = S)
 
-:meth:`VAE.loss_and_grads` is that path, forward then backward, one small
-piece per line. Everything else here is set-up and convenience.
+:meth:`VAE.forward` and :meth:`VAE.backward` are that path, one small piece
+per line; :meth:`VAE.loss_and_grads` runs one after the other. Everything else here is set-up and convenience.
 """
 from __future__ import annotations
 
@@ -115,11 +115,11 @@ class VAE:
     def _check_eps(self, eps, n, n_samples):
         if eps is None:
             return self.draw_eps(n, n_samples)
-        check_array(eps, "VAE.loss_and_grads", ndim=(2, 3), last=self.z_dim, dtype=self.dtype, name="eps")
+        check_array(eps, "VAE.forward", ndim=(2, 3), last=self.z_dim, dtype=self.dtype, name="eps")
         if eps.ndim == 2:
             eps = eps[None]
         if eps.shape[1] != n:
-            raise ValueError(f"VAE.loss_and_grads: eps must have shape (S, {n}, {self.z_dim}) or "
+            raise ValueError(f"VAE.forward: eps must have shape (S, {n}, {self.z_dim}) or "
                              f"({n}, {self.z_dim}) for x with {n} rows, got {eps.shape}")
         return eps
 
@@ -144,12 +144,21 @@ class VAE:
         grads : ordered dict name -> array, the live ``self.grads`` buffers:
             the next call overwrites them, so copy what you want to keep.
         """
-        objective, kl, beta = self._check_options(objective, kl, beta)
-        self._check_x(x, "VAE.loss_and_grads")
-        eps = self._check_eps(eps, x.shape[0], check_positive_int(n_samples, "VAE.loss_and_grads", "n_samples"))
-        S, N = eps.shape[:2]
+        loss = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective)
+        return loss, self.backward()
 
-        # forward: encoder, reparameterization, decoder, likelihood
+    def forward(self, x: np.ndarray, eps: np.ndarray | None = None, *, n_samples: int = 1,
+                beta: float = 1.0, kl: str | None = None, objective: str = "elbo") -> float:
+        """The forward half of :meth:`loss_and_grads` (same arguments): returns the loss.
+
+        Keeps every intermediate in ``self.cache`` (the per-example bound is
+        ``cache["bound"]``, shape (N,)) and the loss's parts in ``last_parts``.
+        Evaluation calls this alone; training follows it with :meth:`backward`.
+        """
+        objective, kl, beta = self._check_options(objective, kl, beta)
+        self._check_x(x, "VAE.forward")
+        eps = self._check_eps(eps, x.shape[0], check_positive_int(n_samples, "VAE.forward", "n_samples"))
+
         h = self.encoder.forward(x)
         mu, logvar = self.enc_mu.forward(h), self.enc_logvar.forward(h)
         z, sigma = reparameterize(mu, logvar, eps)
@@ -165,9 +174,30 @@ class VAE:
             bound = log_w.mean(0) if objective == "elbo" else iwae_bound(log_w)
             kl_n = kl_sn.mean(0)
 
-        # backward: every sample's weight c in the gradient, then the path reversed
-        c = sample_weights(log_w, objective, S, N, self.dtype)      # (S, N)
-        dz = self._decoder_backward(self.likelihood.backward(c))   # ∂(c·nll)/∂z
+        loss = float(-bound.mean())
+        self.last_parts = {"loss": loss, "recon": float(nll.mean()), "kl": float(kl_n.mean())}
+        self.cache = dict(x=x, h=h, mu=mu, logvar=logvar, eps=eps, sigma=sigma, z=z,
+                          **{f"decoder.{name}": hd for name, hd in zip(self.likelihood.heads, heads)},
+                          nll=nll, kl=kl_n, log_w=log_w, bound=bound)
+        self._options = (objective, kl, beta)
+        return loss
+
+    def backward(self):
+        """The backward half of :meth:`loss_and_grads`: fills and returns ``self.grads``.
+
+        Every sample's weight c_sn in the gradient comes first (1/(SN) for the
+        ELBO, normalized importance weights / N for IWAE), then the forward
+        path is walked in reverse, one hand-written backward per step.
+        """
+        if not self.cache:
+            raise RuntimeError("VAE.backward: call forward(x) (or loss_and_grads) first")
+        objective, kl, beta = self._options
+        c_ = self.cache
+        mu, logvar, eps, z = c_["mu"], c_["logvar"], c_["eps"], c_["z"]
+        S, N = eps.shape[:2]
+
+        c = sample_weights(c_["log_w"], objective, S, N, self.dtype)   # (S, N)
+        dz = self._decoder_backward(self.likelihood.backward(c))     # ∂(c·nll)/∂z
         if kl == "analytic":
             dmu_kl, dlogvar_kl = kl_analytic_backward(mu, logvar)
             dmu_kl, dlogvar_kl = dmu_kl * (beta / N), dlogvar_kl * (beta / N)
@@ -175,19 +205,13 @@ class VAE:
             dz_kl, dlogvar_kl = kl_monte_carlo_backward(z, beta * c)
             dz += dz_kl
             dmu_kl = 0.0
-        dmu, dlogvar = reparameterize_backward(dz, eps, sigma)
+        dmu, dlogvar = reparameterize_backward(dz, eps, c_["sigma"])
         dmu += dmu_kl
         dlogvar += dlogvar_kl
         dh = self.enc_mu.backward(dmu)
         dh += self.enc_logvar.backward(dlogvar)
         self.encoder.backward(dh)
-
-        loss = float(-bound.mean())
-        self.last_parts = {"loss": loss, "recon": float(nll.mean()), "kl": float(kl_n.mean())}
-        self.cache = dict(x=x, h=h, mu=mu, logvar=logvar, eps=eps, z=z,
-                          **{f"decoder.{name}": hd for name, hd in zip(self.likelihood.heads, heads)},
-                          nll=nll, kl=kl_n, bound=bound)
-        return loss, self.grads
+        return self.grads
 
     @staticmethod
     def _check_options(objective, kl, beta):

@@ -209,3 +209,16 @@ def test_bad_options(opts, match):
 def test_unknown_likelihood():
     with pytest.raises(ValueError, match="bernoulli"):
         VAE(D, [4], K, likelihood="poisson")
+
+
+def test_backward_before_forward():
+    with pytest.raises(RuntimeError, match="forward"):
+        VAE(D, [4], K).backward()
+
+
+def test_forward_alone_gives_the_same_loss_and_per_example_bound():
+    model, x = tiny_vae("bernoulli"), data()
+    eps = np.random.default_rng(5).standard_normal((2, N, K))
+    loss = model.forward(x, eps)
+    assert model.cache["bound"].shape == (N,)
+    assert loss == model.loss_and_grads(x, eps)[0] == pytest.approx(-model.cache["bound"].mean())
