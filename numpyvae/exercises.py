@@ -1,0 +1,263 @@
+"""Gradient exercises for the tutorials: reference solutions and a grader.
+
+A tutorial derives a gradient, then asks the learner to write it::
+
+    # EXERCISE: dense_backward
+    def dense_backward(x, W, b, dy):
+        raise NotImplementedError("your code here")
+
+    dense_backward = exercises.grade_or_solution("dense_backward", dense_backward)
+
+:func:`grade` builds a small random float64 problem, computes the gradient of
+a scalar loss with the learner's function and with central finite
+differences (:mod:`numpyvae.gradcheck`), and prints PASS or FAIL with the worst
+relative error. The forward passes used for the finite differences are written
+here from the formulas, independently of both the learner and the library.
+
+:func:`grade_or_solution` grades and returns the learner's function if it
+passed, otherwise the reference solution (with a printed note), so a tutorial
+always runs top to bottom. With ``NUMPYVAE_SOLUTIONS=1`` in the environment the
+reference solution is graded and used instead of the learner's stub (what a
+lecturer wants when showing the finished tutorial).
+
+| name                 | learner writes                        | returns                 |
+|----------------------|---------------------------------------|-------------------------|
+| "dense_backward"     | f(x, W, b, dy)                        | (dx, dW, db)            |
+| "tanh_backward"      | f(x, dy)                              | dx                      |
+| "sigmoid_backward"   | f(x, dy)                              | dx                      |
+| "reparam_backward"   | f(dz, mu, logvar, eps)                | (dmu, dlogvar)          |
+| "kl_backward"        | f(mu, logvar)                         | (dmu, dlogvar)          |
+| "bernoulli_backward" | f(x, logits)                          | dlogits                 |
+
+The reference solutions are deliberately out of the tutorials' way: open this
+file only after trying.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .gradcheck import DEFAULT_TOL, GradCheckReport, check_gradients
+
+__all__ = ["EXERCISES", "Grade", "grade", "grade_or_solution", "solution", "use_solutions"]
+
+
+# =============================================================================
+# reference solutions
+# =============================================================================
+
+def _dense_backward(x, W, b, dy):
+    """y = x W + b:  dx = dy Wᵀ,  dW = xᵀ dy,  db = Σ_n dy."""
+    return dy @ W.T, x.T @ dy, dy.sum(axis=0)
+
+
+def _tanh_backward(x, dy):
+    """y = tanh(x):  dy/dx = 1 − tanh(x)²."""
+    return dy * (1.0 - np.tanh(x) ** 2)
+
+
+def _sigmoid_backward(x, dy):
+    """y = σ(x) = 1 / (1 + e^−x):  dy/dx = σ(x) (1 − σ(x))."""
+    s = 1.0 / (1.0 + np.exp(-x))
+    return dy * s * (1.0 - s)
+
+
+def _reparam_backward(dz, mu, logvar, eps):
+    """z_s = mu + exp(logvar/2) eps_s for every sample s:
+    dmu = Σ_s dz_s,  dlogvar = Σ_s dz_s eps_s exp(logvar/2) / 2."""
+    sigma = np.exp(0.5 * logvar)
+    return dz.sum(axis=0), 0.5 * sigma * (dz * eps).sum(axis=0)
+
+
+def _kl_backward(mu, logvar):
+    """KL = ½ Σ (mu² + e^logvar − 1 − logvar):  dKL/dmu = mu,  dKL/dlogvar = ½ (e^logvar − 1)."""
+    return mu.copy(), 0.5 * (np.exp(logvar) - 1.0)
+
+
+def _bernoulli_backward(x, logits):
+    """nll = Σ softplus(a) − x a:  dnll/da = σ(a) − x."""
+    return 1.0 / (1.0 + np.exp(-logits)) - x
+
+
+# =============================================================================
+# the problems: random float64 inputs, a scalar loss written from the formula,
+# and how to turn the learner's output into named gradients
+# =============================================================================
+
+def _softplus(a):
+    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+
+
+def _problem_dense(rng):
+    x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(2)
+    dy = rng.standard_normal((4, 2))                   # L = Σ dy ⊙ y, so ∂L/∂y = dy
+    arrays = {"x": x, "W": W, "b": b}
+    loss = lambda: float(np.sum(dy * (x @ W + b)))     # noqa: E731
+    return arrays, loss, (x, W, b, dy), ("x", "W", "b")
+
+
+def _problem_elementwise(fn):
+    def problem(rng):
+        x, dy = rng.uniform(-2, 2, (3, 4)), rng.standard_normal((3, 4))
+        return {"x": x}, (lambda: float(np.sum(dy * fn(x)))), (x, dy), ("x",)
+    return problem
+
+
+def _problem_reparam(rng):
+    S, N, K = 3, 2, 2
+    mu, logvar = rng.standard_normal((N, K)), rng.uniform(-1, 1, (N, K))
+    eps, dz = rng.standard_normal((S, N, K)), rng.standard_normal((S, N, K))
+
+    def loss():                                        # L = Σ dz ⊙ z with z = mu + exp(logvar/2) eps
+        return float(np.sum(dz * (mu + np.exp(0.5 * logvar) * eps)))
+    return {"mu": mu, "logvar": logvar}, loss, (dz, mu, logvar, eps), ("mu", "logvar")
+
+
+def _problem_kl(rng):
+    mu, logvar = rng.standard_normal((3, 2)), rng.uniform(-1.5, 1.5, (3, 2))
+    loss = lambda: float(0.5 * np.sum(mu ** 2 + np.exp(logvar) - 1.0 - logvar))   # noqa: E731
+    return {"mu": mu, "logvar": logvar}, loss, (mu, logvar), ("mu", "logvar")
+
+
+def _problem_bernoulli(rng):
+    x, logits = rng.uniform(0, 1, (3, 5)), rng.uniform(-4, 4, (3, 5))
+    loss = lambda: float(np.sum(_softplus(logits) - x * logits))   # noqa: E731
+    return {"logits": logits}, loss, (x, logits), ("logits",)
+
+
+@dataclass(frozen=True)
+class _Exercise:
+    problem: object          # rng -> (arrays, loss, args for the learner, names of the returned gradients)
+    solution: object
+    signature: str
+
+
+EXERCISES = {
+    "dense_backward": _Exercise(_problem_dense, _dense_backward, "f(x, W, b, dy) -> (dx, dW, db)"),
+    "tanh_backward": _Exercise(_problem_elementwise(np.tanh), _tanh_backward, "f(x, dy) -> dx"),
+    "sigmoid_backward": _Exercise(_problem_elementwise(lambda x: 1.0 / (1.0 + np.exp(-x))),
+                                  _sigmoid_backward, "f(x, dy) -> dx"),
+    "reparam_backward": _Exercise(_problem_reparam, _reparam_backward, "f(dz, mu, logvar, eps) -> (dmu, dlogvar)"),
+    "kl_backward": _Exercise(_problem_kl, _kl_backward, "f(mu, logvar) -> (dmu, dlogvar)"),
+    "bernoulli_backward": _Exercise(_problem_bernoulli, _bernoulli_backward, "f(x, logits) -> dlogits"),
+}
+
+
+def _lookup(name) -> _Exercise:
+    if name not in EXERCISES:
+        raise ValueError(f"unknown exercise {name!r}; the exercises are: {', '.join(EXERCISES)}")
+    return EXERCISES[name]
+
+
+def solution(name: str):
+    """The reference solution of exercise ``name`` (a function with the exercise's signature)."""
+    return _lookup(name).solution
+
+
+def use_solutions() -> bool:
+    """True if the environment asks for reference solutions (NUMPYVAE_SOLUTIONS=1)."""
+    return os.environ.get("NUMPYVAE_SOLUTIONS", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# =============================================================================
+# grading
+# =============================================================================
+
+@dataclass
+class Grade:
+    """The outcome of :func:`grade`.
+
+    status : "PASS" | "FAIL" | "NOT DONE"  (NOT DONE: the stub raised NotImplementedError)
+    worst : float    worst relative error over all arrays (nan if no comparison was possible)
+    report : GradCheckReport or None   the per-array table
+    message : str    the line that was printed
+    """
+    name: str
+    status: str
+    worst: float
+    report: GradCheckReport | None
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "PASS"
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        return self.message if self.report is None else f"{self.report}\n{self.message}"
+
+
+def grade(name: str, learner_fn, *, seed: int = 0, tol: float = DEFAULT_TOL, verbose: bool = True) -> Grade:
+    """Check ``learner_fn`` for exercise ``name`` against central finite differences.
+
+    Parameters
+    ----------
+    name : str            one of EXERCISES
+    learner_fn : callable with the exercise's signature (see the module docstring)
+    seed : int            picks the random test problem
+    tol : float           largest accepted relative error, max|a−n| / max(|a|+|n|)
+    verbose : bool        print the table and the verdict
+
+    Returns a :class:`Grade`. Never raises for a wrong answer: a wrong shape,
+    a wrong number of outputs or an exception inside ``learner_fn`` is a FAIL
+    with a message that says what went wrong.
+    """
+    ex = _lookup(name)
+    if not callable(learner_fn):
+        raise TypeError(f"grade({name!r}): learner_fn must be a function {ex.signature}, got {type(learner_fn).__name__}")
+    arrays, loss, args, grad_names = ex.problem(np.random.default_rng(seed))
+    copies = tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args)
+
+    def result(status, worst, report, detail):
+        message = f"{status}: exercise {name!r} — {detail}"
+        if verbose:
+            print(message if report is None else f"{report}\n{message}")
+        return Grade(name, status, worst, report, message)
+
+    try:
+        out = learner_fn(*copies)              # copies: a learner who writes into an input cannot break the check
+    except NotImplementedError:
+        return result("NOT DONE", float("nan"), None, f"not implemented yet; write {ex.signature}")
+    except Exception as err:                   # noqa: BLE001 — any error in learner code is a FAIL, reported
+        return result("FAIL", float("nan"), None, f"your function raised {type(err).__name__}: {err}")
+    outs = out if len(grad_names) > 1 else (out,)
+    if not isinstance(outs, (tuple, list)) or len(outs) != len(grad_names):
+        got = len(outs) if isinstance(outs, (tuple, list)) else type(outs).__name__
+        return result("FAIL", float("nan"), None,
+                      f"expected {len(grad_names)} output(s) {grad_names} ({ex.signature}), got {got}")
+    analytic = {}
+    for gname, g in zip(grad_names, outs):
+        g = np.asarray(g, dtype=np.float64)
+        if g.shape != arrays[gname].shape:
+            return result("FAIL", float("nan"), None,
+                          f"the gradient for {gname} must have {gname}'s shape {arrays[gname].shape}, got {g.shape}")
+        analytic[gname] = g
+    report = check_gradients(loss, arrays, analytic, tol=tol)
+    if report.passed():
+        return result("PASS", report.worst, report, f"worst relative error {report.worst:.1e} (tolerance {tol:.0e})")
+    bad = ", ".join(r.name for r in report.rows if r.rel_error > tol)
+    return result("FAIL", report.worst, report,
+                  f"worst relative error {report.worst:.1e} > tolerance {tol:.0e}; look again at: {bad}")
+
+
+def grade_or_solution(name: str, learner_fn, **kw):
+    """Grade ``learner_fn``; return it if it passed, else the reference solution (with a note).
+
+    With NUMPYVAE_SOLUTIONS=1 the reference solution is graded and returned
+    instead. Either way the caller gets a correct function, so the rest of a
+    tutorial runs.
+    """
+    if use_solutions():
+        print(f"[NUMPYVAE_SOLUTIONS=1: grading the reference solution of {name!r}]")
+        grade(name, solution(name), **kw)
+        return solution(name)
+    g = grade(name, learner_fn, **kw)
+    if g.passed:
+        return learner_fn
+    print(f"[{name}: using the reference solution from numpyvae/exercises.py so the tutorial can go on; "
+          "fill in the EXERCISE cell and run it again]")
+    return solution(name)
