@@ -88,7 +88,7 @@ def values_to_bytes(values: np.ndarray, where: str) -> np.ndarray:
     bad = ~in_range | (back != values)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{where}: value {values[first]!r} at index {first} is not round(b/255, 3) "
+        raise ValueError(f"{where}: value {float(values[first])!r} at index {first} is not round(b/255, 3) "
                          f"for any byte b; {int(bad.sum())} such values")
     return b.astype(np.uint8)
 
