@@ -340,18 +340,20 @@ class LearnedGaussian(Likelihood):
 #
 # With t = |a| and Z(a) = ∫_0^1 e^(a x) dx = (e^a - 1)/a the normalizer,
 #     log Z(a) = max(a, 0) + g(t),     g(t) = log((1 - e^(-t))/t),
-#     E[x]     = d log Z/da = μ₊(t) for a >= 0 and 1 - μ₊(t) for a < 0,
-#     μ₊(t)    = 1/(1 - e^(-t)) - 1/t.
-# Both direct forms cancel catastrophically as t → 0 (0/0 at t = 0). From the
+#     E[x]     = d log Z/da = 1/(1 - e^(-a)) - 1/a
+#              = 1/(1 - e^(-t)) - 1/t        for a ≥ 0,
+#              = 1/t - e^(-t)/(1 - e^(-t))   for a < 0 (each form free of cancellation for t ≥ 1).
+# The direct forms cancel catastrophically as t → 0 (0/0 at t = 0). From the
 # Bernoulli-number series t/(e^t - 1) = Σ B_n t^n/n! and
 # log(sinh(u)/u) = Σ_{k≥1} 2^(2k) B_2k u^(2k) / (2k (2k)!):
 #     g(t)  = -t/2 + Σ_{k≥1} B_2k t^(2k) / (2k (2k)!)   = -t/2 + t²/24 - t⁴/2880 + t⁶/181440 - …
-#     μ₊(t) =  1/2 + Σ_{k≥1} B_2k t^(2k-1) / (2k)!      =  1/2 + t/12 - t³/720 + t⁵/30240 - …
+#     E[x]  =  1/2 + Σ_{k≥1} B_2k a^(2k-1) / (2k)!      =  1/2 + a/12 - a³/720 + a⁵/30240 - …
+# (the mean's series is in the signed a: E[x | -a] = 1 - E[x | a]).
 # Both converge for t < 2π; each term is about (t/2π)² times the previous one.
 # Below _CB_SWITCH = 1 we use the series with enough terms that the first one
 # left out is below the dtype's rounding error at t = 1 (float64: 12, float32: 6).
-# Measured against np.longdouble on both sides of t = 1: series ≤ 0.5 ulp,
-# direct forms ≤ 2.5 ulp (their error grows like eps/t below the switch).
+# Above it, 1 - e^(-t) ≥ 0.63 is computed without cancellation. Measured against
+# np.longdouble: ≤ 2.5 ulp on both sides of the switch.
 _CB_SWITCH = 1.0
 _CB_TERMS = {np.dtype(np.float64): 12, np.dtype(np.float32): 6}
 # Bernoulli numbers B_2, B_4, …, B_24, exact (scipy.special.bernoulli's B_4 is
@@ -382,39 +384,38 @@ def _cb_g_series(t):
     return g
 
 
-def _cb_mu_plus_series(t):
-    """μ₊(t) = 1/(1 - e^(-t)) - 1/t for small t ≥ 0 (see the series above)."""
-    mu = _horner(_MU_COEF[:_CB_TERMS[t.dtype]], t * t)
-    mu *= t
+def _cb_mean_series(a):
+    """E[x | a] = 1/(1 - e^(-a)) - 1/a for small |a| (see the series above)."""
+    mu = _horner(_MU_COEF[:_CB_TERMS[a.dtype]], a * a)
+    mu *= a
     mu += 0.5
     return mu
 
 
 def _cb_parts(a):
-    """The shared pieces of the continuous Bernoulli at logits a (any shape).
-
-    em = 1 - e^(-|a|) (via expm1, exact for small |a|), q = em/|a|, and the
-    mask of |a| < _CB_SWITCH where the series replace the direct forms.
-    (q and em are nan/0 where a = 0; those entries are always in the mask.)
-    """
+    """The shared pieces of the continuous Bernoulli at logits a (any shape):
+    the mask of |a| < _CB_SWITCH where the series replace the direct forms,
+    t = |a| and e = e^(-t), the one exponential."""
     t = np.abs(a)
     small = t < _CB_SWITCH
-    em = np.negative(t)
-    np.expm1(em, out=em)
-    np.negative(em, out=em)                               # em = 1 - e^(-t)
+    e = np.negative(t)
+    np.exp(e, out=e)
+    return small, t, e
+
+
+def _cb_mean(a, small, t, e):
+    """E[x | a]: 1/(1-e) - 1/t for a ≥ 0, 1/t - e/(1-e) for a < 0, the series where |a| < 1.
+
+    Plain version: np.where(a >= 0, 1/(1-e) - 1/t, 1/t - e/(1-e)).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 at a = 0, replaced by the series
-        q = np.divide(em, t)                              # q = (1 - e^(-t))/t, in (0, 1]
-    return small, em, q
-
-
-def _cb_mean(a, small, em, q):
-    """E[x | a] = μ₊(|a|) for a ≥ 0 and 1 - μ₊(|a|) for a < 0, with μ₊ = 1/(1-e^(-t)) - 1/t = (1 - q)/em."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mu = np.subtract(1, q)
-        mu /= em
+        mu = np.subtract(1, e)
+        np.reciprocal(mu, out=mu)                         # 1/(1-e)
+        np.multiply(mu, e, out=mu, where=a < 0)           # e/(1-e) where a < 0
+        mu -= np.reciprocal(t)
+        np.negative(mu, out=mu, where=a < 0)              # a < 0: 1/t - e/(1-e)
     if small.any():
-        mu[small] = _cb_mu_plus_series(np.abs(a[small]))
-    np.subtract(1, mu, out=mu, where=a < 0)               # symmetry: x ↦ 1 - x flips a ↦ -a
+        mu[small] = _cb_mean_series(a[small])
     return mu
 
 
@@ -439,18 +440,21 @@ class ContinuousBernoulli(Likelihood):
 
     def _nll(self, x, a):
         # Plain version (for a ≠ 0): nll = (log((exp(a) - 1) / a) - x * a).sum(-1)
-        small, em, q = _cb_parts(a)
-        g = np.log(q)                                     # g = log((1 - e^(-|a|))/|a|)
+        small, t, e = _cb_parts(a)
+        g = np.subtract(1, e)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 at a = 0, replaced by the series
+            g /= t
+            np.log(g, out=g)                              # g = log((1 - e^(-|a|))/|a|)
         if small.any():
-            g[small] = _cb_g_series(np.abs(a[small]))
+            g[small] = _cb_g_series(t[small])
         np.add(g, a, out=g, where=a > 0)                  # log Z(a) = max(a, 0) + g
         nll = g.sum(axis=-1) - _dot_last(a, x)
-        return nll, (a, x, small, em, q)
+        return nll, (a, x, small, t, e)
 
     def _grads(self, w, cache):
         """d nll/da = E[x | a] - x."""
-        a, x, small, em, q = cache
-        da = _cb_mean(a, small, em, q)
+        a, x, small, t, e = cache
+        da = _cb_mean(a, small, t, e)
         da -= x
         da *= w
         return (da,)

@@ -177,6 +177,24 @@ def test_continuous_bernoulli_matches_extended_precision_across_switch():
     assert np.max(np.abs((got - mu) / mu)) < 4 * np.finfo(float).eps
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_continuous_bernoulli_per_element_accuracy_in_ulps(dtype):
+    """Each element's log Z(a) and E[x] within 4 ulps of the dtype, |a| from 1e-3 to 20,
+    against the naive formulas in longdouble at the same (rounded) logits."""
+    L = np.longdouble
+    t = np.geomspace(1e-3, 20, 400)
+    a = np.concatenate([t, -t]).astype(dtype)[:, None]     # N = 800 examples, D = 1
+    al = a.astype(L)
+    logz = np.log(np.expm1(al) / al)[:, 0]
+    mu = (1 / (-np.expm1(-al)) - 1 / al)[:, 0]
+    lik = ContinuousBernoulli()
+    eps = np.finfo(dtype).eps
+    got_logz = lik.forward(np.zeros_like(a), a).astype(L)    # x = 0: nll = log Z(a)
+    got_mu = lik.mean(a)[:, 0].astype(L)
+    assert np.max(np.abs(got_logz - logz) / np.abs(logz)) <= 4 * eps
+    assert np.max(np.abs(got_mu - mu) / np.abs(mu)) <= 4 * eps
+
+
 def test_continuous_bernoulli_series_near_zero():
     """For |a| ≤ 1e-3 compare with the hand-derived leading terms:
     log Z(a) = a/2 + a²/24 - a⁴/2880 + O(a⁶), E[x] = 1/2 + a/12 - a³/720 + O(a⁵)."""
