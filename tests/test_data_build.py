@@ -31,12 +31,12 @@ def build_script():
 def fake_npm_package(root: Path, per_class=12, seed=0) -> Path:
     """package/src/digits/<d>.json with random images, values written like the npm package's."""
     rng = np.random.default_rng(seed)
+    as_json = np.array([round(b / 255, 3) for b in range(256)])   # byte -> value, as the package has it
     folder = root / "package" / "src" / "digits"
     folder.mkdir(parents=True)
     for d in range(10):
         pixels = rng.integers(0, 256, size=per_class * 784)
-        values = [round(int(b) / 255, 3) for b in pixels]
-        (folder / f"{d}.json").write_text(json.dumps({"data": values}))
+        (folder / f"{d}.json").write_text(json.dumps({"data": as_json[pixels].tolist()}))
     return root
 
 

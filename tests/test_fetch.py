@@ -107,8 +107,7 @@ def test_unreachable_mirror(closed_port_url, tmp_path):
 
 def test_missing_on_server_404(serve, tmp_path):
     _, url = serve({})
-    dest = tmp_path / "cache"
-    dest.mkdir()
+    dest = tmp_path / "new" / "cache"                      # created by fetch_file
     with pytest.raises(FetchError, match=r"404"):
         fetch_file("f.gz", GOOD_SHA, dest, [url], timeout=5, log=lambda m: None)
     assert leftovers(dest) == []

@@ -51,6 +51,8 @@ def fetch_file(name: str, sha256: str, directory: Path, mirrors, *, timeout: flo
 
     Raises FetchError, listing what each mirror did, if no mirror gave the right bytes.
     """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     final = directory / name
     if final.is_file():
         if sha256_of(final) == sha256:
@@ -87,9 +89,8 @@ def _try_mirror(url: str, final: Path, sha256: str, timeout: float) -> str | Non
 
 
 def fetch_all(files: dict[str, str], directory, mirrors, *, timeout: float = 60.0, log=print) -> Path:
-    """fetch_file for each {name: sha256}; create `directory` if needed; return it."""
+    """fetch_file for each {name: sha256} into `directory` (created if needed); return it."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     for name, sha256 in files.items():
         fetch_file(name, sha256, directory, mirrors, timeout=timeout, log=log)
     return directory
