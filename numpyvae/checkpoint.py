@@ -1,0 +1,195 @@
+"""Checkpoints and run directories.
+
+A checkpoint is one ``.npz`` file (NumPy's zip of arrays, read with
+allow_pickle=False, so loading one runs no code). It holds:
+
+    format_version        int, bumped whenever the layout changes
+    config                JSON text: the model's and the run's configuration
+    param/<name>          every model parameter ("param/encoder.0.W", ...)
+    optim/<key>           the optimizer's state_dict ("optim/t", "optim/m/encoder.0.W", ...)
+    rng/<name>            JSON text: bit-generator states (model noise, trainer shuffling)
+    progress              JSON text: epochs done, history so far
+
+It is written atomically: to a temporary file beside the target, flushed to
+disk, then renamed over it with os.replace. A crash mid-write leaves the
+previous checkpoint intact and loadable.
+
+A run directory holds ``checkpoint.npz``, ``config.json``, ``history.json``
+and the pictures; :func:`load_run` reads it back.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .datasets.files import temp_path_beside
+from .vae import VAE
+
+FORMAT_VERSION = 1
+CHECKPOINT = "checkpoint.npz"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, corrupt, or does not match what it is loaded into."""
+
+
+def atomic_save(path, write) -> Path:
+    """Call ``write(file_object)`` on a temporary file, then move it to ``path`` atomically."""
+    path = Path(path)
+    tmp = temp_path_beside(path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():   # only when something failed before the rename
+            tmp.unlink()
+    return path
+
+
+def save_json(path, obj) -> Path:
+    """Write JSON atomically (histories and configs hold work too)."""
+    return atomic_save(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
+
+
+def _json_array(obj) -> np.ndarray:
+    return np.array(json.dumps(obj))
+
+
+def save_checkpoint(path, model: VAE, optimizer=None, *, config: dict | None = None,
+                    rngs: dict | None = None, progress: dict | None = None) -> Path:
+    """Write model (+ optimizer state, generator states, progress) to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path           the .npz file
+    model : VAE
+    optimizer : numpyvae.optim.Optimizer, optional
+    config : dict, optional      the run's configuration (JSON-able)
+    rngs : dict name -> np.random.Generator, optional   their states are saved
+    progress : dict, optional    e.g. {"epoch": 3, "history": [...]}
+    """
+    arrays = {"format_version": np.array(FORMAT_VERSION),
+              "config": _json_array({"model": model.config, "run": config or {}}),
+              "progress": _json_array(progress or {})}
+    arrays["rng/model"] = _json_array(model.rng.bit_generator.state)
+    for name, rng in (rngs or {}).items():
+        arrays[f"rng/{name}"] = _json_array(rng.bit_generator.state)
+    arrays.update({f"param/{k}": v for k, v in model.params.items()})
+    if optimizer is not None:
+        arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
+    return atomic_save(path, lambda f: np.savez(f, **arrays))
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds, read back (see :func:`read_checkpoint`)."""
+    path: Path
+    model_config: dict
+    run_config: dict
+    params: dict
+    optim_state: dict
+    rng_states: dict
+    progress: dict = field(default_factory=dict)
+
+
+def read_checkpoint(path) -> Checkpoint:
+    """Read and validate a checkpoint file; a clear CheckpointError if it is missing or corrupt."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}; train first (python -m numpyvae train) "
+                              "or give the run directory that holds checkpoint.npz")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise CheckpointError(f"{path} is corrupt or not a numpyvae checkpoint ({err}); "
+                              "delete it and train again, or use an older copy") from err
+    version = int(data.get("format_version", -1))
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format version {version}, this numpyvae reads "
+                              f"version {FORMAT_VERSION}")
+    try:
+        config = json.loads(str(data["config"]))
+        progress = json.loads(str(data.get("progress", "{}")))
+        rngs = {k[4:]: json.loads(str(v)) for k, v in data.items() if k.startswith("rng/")}
+        model_config = config["model"]
+    except (KeyError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} is missing or has corrupt metadata ({err})") from err
+    return Checkpoint(path=path, model_config=model_config, run_config=config.get("run", {}),
+                      params={k[6:]: v for k, v in data.items() if k.startswith("param/")},
+                      optim_state={k[6:]: v for k, v in data.items() if k.startswith("optim/")},
+                      rng_states=rngs, progress=progress)
+
+
+def load_params(model: VAE, params: dict, where: str = "checkpoint") -> None:
+    """Copy named arrays into the model, after checking that names and shapes match exactly."""
+    missing = [k for k in model.params if k not in params]
+    extra = [k for k in params if k not in model.params]
+    if missing or extra:
+        raise CheckpointError(f"{where}: parameter names do not match the model; "
+                              f"missing: {missing}, unexpected: {extra}")
+    for k, v in params.items():
+        if v.shape != model.params[k].shape:
+            raise CheckpointError(f"{where}: {k} has shape {v.shape}, the model expects {model.params[k].shape}")
+        if not np.isfinite(v).all():
+            raise CheckpointError(f"{where}: {k} contains NaN or inf")
+    for k, v in params.items():
+        np.copyto(model.params[k], v, casting="same_kind")
+
+
+def restore_rng(rng: np.random.Generator, state: dict) -> None:
+    """Put a generator back in a saved state (same bits from here on)."""
+    rng.bit_generator.state = state
+
+
+def model_from_checkpoint(ckpt: Checkpoint) -> VAE:
+    """Build the VAE a checkpoint describes and load its weights and noise state."""
+    try:
+        model = VAE(**ckpt.model_config)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{ckpt.path}: cannot rebuild the model from its config ({err})") from err
+    load_params(model, ckpt.params, str(ckpt.path))
+    if "model" in ckpt.rng_states:
+        restore_rng(model.rng, ckpt.rng_states["model"])
+    return model
+
+
+def load_model(path) -> VAE:
+    """A trained VAE from a checkpoint file or a run directory."""
+    return model_from_checkpoint(read_checkpoint(path))
+
+
+@dataclass
+class Run:
+    """A run directory read back: the trained model, its configuration and history."""
+    path: Path
+    model: VAE
+    config: dict
+    history: list
+
+
+def load_run(run_dir) -> Run:
+    """Read a run directory (checkpoint.npz, config.json, history.json) into a :class:`Run`."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory {run_dir} does not exist")
+    ckpt = read_checkpoint(run_dir / CHECKPOINT)
+    history = ckpt.progress.get("history", [])
+    hist_file = run_dir / "history.json"
+    if hist_file.exists():
+        try:
+            history = json.loads(hist_file.read_text())
+        except json.JSONDecodeError as err:
+            raise CheckpointError(f"{hist_file} is corrupt ({err}); the checkpoint's copy is intact: "
+                                  "delete the file to use it") from err
+    return Run(path=run_dir, model=model_from_checkpoint(ckpt), config=ckpt.run_config, history=history)

@@ -1,0 +1,345 @@
+"""Training: shuffled minibatches, the optimizer, validation, checkpoints, history.
+
+The loop, in one screen (:meth:`Trainer._train_epoch`)::
+
+    for each minibatch xb of a fresh permutation:
+        xb = Bernoulli(xb) draw            (dynamic binarization, if asked)
+        loss, grads = model.loss_and_grads(xb, beta=β_t)   (β_t: KL warm-up)
+        clip the gradient norm             (if asked)
+        optimizer.step()
+
+After every epoch the validation ELBO is computed, the history and an atomic
+checkpoint are written, so an interrupted run loses at most one epoch and
+``resume`` continues bit for bit as if nothing had happened.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .checks import as_dtype
+from .datasets import binarize_dynamic, binarize_static, load
+from .likelihoods import make_likelihood
+from .optim import make_optimizer
+from .progress import Progress
+from .vae import VAE
+
+BINARIZE = ("auto", "dynamic", "static", "none")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. Every field is a flag of ``python -m numpyvae train``
+    and a key of its TOML config file."""
+    dataset: str = "digits"            # "digits" (bundled), "fashion-mnist", "mnist", "ring"
+    binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
+    hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes (decoder mirrors them)
+    z_dim: int = 20                    # latent dimensions K
+    likelihood: str = "bernoulli"      # "bernoulli", "gaussian", "gaussian-learned", "continuous-bernoulli"
+    sigma: float = 1.0                 # the fixed Gaussian likelihood's standard deviation
+    activation: str = "relu"
+    objective: str = "elbo"            # "elbo" or "iwae"
+    n_samples: int = 1                 # S Monte Carlo samples (k for IWAE)
+    beta: float = 1.0                  # weight of the KL term (β-VAE)
+    warmup_epochs: float = 0.0         # KL warm-up: β grows linearly from 0 over this many epochs
+    optimizer: str = "adam"            # "adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"
+    lr: float = 1e-3
+    batch_size: int = 128
+    epochs: int = 40
+    clip_grad_norm: float = 0.0        # 0: no clipping
+    seed: int = 0
+    dtype: str = "float32"
+    out: str = ""                      # run directory; empty: runs/<dataset>-<time>
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "config") -> "TrainConfig":
+        """Build from a dict, refusing unknown keys with the list of valid ones."""
+        names = [f.name for f in fields(cls)]
+        unknown = [k for k in d if k not in names]
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys are {names}")
+        cfg = cls(**d)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Check every value now, before a run directory is made or a minute is spent."""
+        if self.binarize not in BINARIZE:
+            raise ValueError(f"binarize must be one of {BINARIZE}, got {self.binarize!r}")
+        for name in ("z_dim", "n_samples", "batch_size", "epochs"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if not self.hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ValueError(f"hidden must be a non-empty list of integers >= 1, got {self.hidden!r}")
+        for name in ("beta", "warmup_epochs", "clip_grad_norm"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
+        if self.objective == "iwae" and self.beta != 1.0:
+            raise ValueError("beta weights the ELBO's KL term; the IWAE objective needs beta = 1")
+        as_dtype(self.dtype)
+        make_likelihood(self.likelihood, **self.likelihood_kwargs())   # unknown name -> clear error
+
+    def likelihood_kwargs(self) -> dict:
+        return {"sigma": self.sigma} if self.likelihood == "gaussian" else {}
+
+    def resolved_binarize(self) -> str:
+        if self.binarize != "auto":
+            return self.binarize
+        return "dynamic" if self.likelihood == "bernoulli" and self.dataset != "ring" else "none"
+
+
+HELP = {
+    "dataset": "data set: digits (bundled, offline), fashion-mnist, mnist, ring",
+    "binarize": "binarization of [0, 1] images: dynamic (a fresh Bernoulli draw per batch), "
+                "static (one fixed draw), none (grey levels); auto: dynamic for the Bernoulli likelihood",
+    "hidden": "hidden layer sizes of the encoder, e.g. 500 500 (the decoder mirrors them)",
+    "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
+    "likelihood": "p(x|z): bernoulli, gaussian (fixed sigma: the MSE view), gaussian-learned, continuous-bernoulli",
+    "sigma": "standard deviation of the fixed Gaussian likelihood",
+    "activation": "hidden activation: relu, leaky_relu, elu, tanh, sigmoid, softplus, identity",
+    "objective": "elbo, or iwae (the importance-weighted bound with k = n_samples)",
+    "n_samples": "Monte Carlo samples S of z per example (k for iwae)",
+    "beta": "weight of the KL term (beta-VAE); 1 is the true ELBO",
+    "warmup_epochs": "KL warm-up: beta grows linearly from 0 to --beta over this many epochs",
+    "optimizer": "adam, sgd, momentum, nesterov, rmsprop, adagrad",
+    "lr": "learning rate",
+    "batch_size": "examples per minibatch",
+    "epochs": "passes over the training set",
+    "clip_grad_norm": "rescale gradients whose global L2 norm exceeds this (0: off)",
+    "seed": "seeds the weights, the noise and the shuffling: same seed, same bits",
+    "dtype": "float32 (training) or float64",
+    "out": "run directory (default: runs/<dataset>-z<K>-<time>)",
+}
+
+# The seeds' experiments, by name: `python -m numpyvae train --preset lecture`.
+PRESETS = {
+    # the lecture slides: 784-500-500-20, Adam 1e-3, batch 150, 50 epochs, Bernoulli
+    "lecture": dict(hidden=[500, 500], z_dim=20, optimizer="adam", lr=1e-3, batch_size=150, epochs=50),
+    # the Keras write-up: 784-256-2, RMSprop, Bernoulli on grey levels, batch 100, 50 epochs
+    "keras": dict(hidden=[256], z_dim=2, optimizer="rmsprop", lr=1e-3, batch_size=100, epochs=50,
+                  binarize="none"),
+    # the blog post: 784-128-2, MSE + β·KL with Adam 3e-4, batch 8. Its loss, mean squared error over
+    # 784 pixels + 1e-4·KL, is (up to a constant factor) a Gaussian likelihood with σ = 1 and
+    # β = 1e-4 · 784 / 2 = 0.0392.
+    "blog": dict(hidden=[128], z_dim=2, activation="tanh", likelihood="gaussian", sigma=1.0, beta=0.0392,
+                 optimizer="adam", lr=3e-4, batch_size=8, epochs=20),
+    # a 2-D latent on the ring toy data, drawn in seconds
+    "ring": dict(dataset="ring", hidden=[64, 64], z_dim=2, likelihood="gaussian", sigma=0.05,
+                 activation="tanh", batch_size=100, epochs=30),
+}
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; says where and what to try."""
+
+
+@dataclass
+class Run:
+    """The result of :func:`train`: where it lives, the model, its config and history."""
+    path: Path
+    model: VAE
+    config: dict
+    history: list
+
+
+class Trainer:
+    """Owns the model, optimizer, data and the shuffling generator of one run."""
+
+    def __init__(self, cfg: TrainConfig, data=None, run_dir: Path | None = None, quiet: bool = False):
+        cfg.validate()
+        self.cfg, self.quiet = cfg, quiet
+        self.dtype = as_dtype(cfg.dtype)
+        self.data = data if data is not None else load(cfg.dataset, dtype=self.dtype)
+        self.x_train, self.x_val = self._prepare(self.data.x_train, self.data.x_test)
+        n = self.x_train.shape[0]
+        if cfg.batch_size > n:
+            raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training examples; "
+                             f"use --batch-size {min(128, n)} or less")
+        self.model = VAE(self.x_train.shape[1], cfg.hidden, cfg.z_dim, likelihood=cfg.likelihood,
+                         activation=cfg.activation, seed=cfg.seed, dtype=self.dtype,
+                         likelihood_kwargs=cfg.likelihood_kwargs())
+        self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, lr=cfg.lr)
+        self.rng = np.random.default_rng([cfg.seed, 2])   # shuffling and dynamic binarization
+        self.epoch, self.history = 0, []
+        self.run_dir = run_dir
+        # batch buffers, reused every step (no per-step allocation of batch-sized arrays)
+        self._xb = np.empty((cfg.batch_size, self.x_train.shape[1]), dtype=self.dtype)
+        self._xbin = np.empty_like(self._xb)
+
+    def _prepare(self, x_train, x_test):
+        """Apply static binarization; the validation set of a dynamic run is one fixed draw."""
+        mode = self.cfg.resolved_binarize()
+        if mode == "static":
+            return (binarize_static(x_train, method="sample", seed=self.cfg.seed),
+                    binarize_static(x_test, method="sample", seed=self.cfg.seed + 1))
+        if mode == "dynamic":
+            return x_train, binarize_static(x_test, method="sample", seed=self.cfg.seed + 1)
+        return x_train, x_test
+
+    def beta_at(self, step: int, steps_per_epoch: int) -> float:
+        """Linear KL warm-up: β · min(1, (step + 1) / (warmup_epochs · steps_per_epoch))."""
+        if self.cfg.warmup_epochs <= 0:
+            return self.cfg.beta
+        return self.cfg.beta * min(1.0, (step + 1) / (self.cfg.warmup_epochs * steps_per_epoch))
+
+    def _clip(self) -> None:
+        """Scale all gradients together so that their global L2 norm is at most clip_grad_norm."""
+        g = self.model.flat_grads
+        norm = math.sqrt(float(np.dot(g, g)))
+        if norm > self.cfg.clip_grad_norm:
+            g *= self.cfg.clip_grad_norm / norm
+
+    def _train_epoch(self) -> dict:
+        cfg, model, x = self.cfg, self.model, self.x_train
+        steps = x.shape[0] // cfg.batch_size          # the last partial batch is dropped, as usual
+        dynamic = cfg.resolved_binarize() == "dynamic"
+        perm = self.rng.permutation(x.shape[0])
+        totals = np.zeros(3)
+        bar = Progress(steps, f"epoch {self.epoch + 1}/{cfg.epochs}", quiet=self.quiet)
+        start = time.perf_counter()
+        for b in range(steps):
+            np.take(x, perm[b * cfg.batch_size:(b + 1) * cfg.batch_size], axis=0, out=self._xb)
+            xb = binarize_dynamic(self._xb, self.rng, out=self._xbin) if dynamic else self._xb
+            beta = self.beta_at(self.epoch * steps + b, steps)
+            loss, _ = model.loss_and_grads(xb, n_samples=cfg.n_samples, beta=beta, objective=cfg.objective)
+            if not (math.isfinite(loss) and math.isfinite(float(model.flat_grads.sum()))):
+                raise TrainingDiverged(
+                    f"the loss became {loss} at epoch {self.epoch + 1}, batch {b + 1}; the last good "
+                    f"checkpoint is kept. Try a smaller learning rate (--lr {cfg.lr / 10:g}), gradient "
+                    "clipping (--clip-grad-norm 100), or a KL warm-up (--warmup-epochs 5)")
+            if cfg.clip_grad_norm > 0:
+                self._clip()
+            self.optimizer.step()
+            totals += (loss, model.last_parts["recon"], model.last_parts["kl"])
+            bar.update(1, loss=loss, **{"ex/s": int((b + 1) * cfg.batch_size / (time.perf_counter() - start))})
+        bar.close()
+        seconds = time.perf_counter() - start
+        train_loss, train_recon, train_kl = totals / steps
+        return dict(train_loss=train_loss, train_recon=train_recon, train_kl=train_kl, beta=beta,
+                    seconds=seconds, samples_per_sec=steps * cfg.batch_size / seconds)
+
+    def validate(self, batch_size: int = 1000) -> dict:
+        """Validation loss (−ELBO with the full β = cfg.beta), recon and KL, batched, forward only."""
+        n = self.x_val.shape[0]
+        sums = np.zeros(3)
+        for i in range(0, n, batch_size):
+            xb = self.x_val[i:i + batch_size]
+            self.model.forward(xb, n_samples=1, beta=self.cfg.beta)
+            sums += np.array([-self.model.cache["bound"].sum(), self.model.cache["nll"].mean(0).sum(),
+                              self.model.cache["kl"].sum()])
+        return dict(zip(("val_loss", "val_recon", "val_kl"), sums / n))
+
+    def fit(self, epochs: int | None = None) -> list:
+        """Train up to cfg.epochs (or ``epochs`` more); checkpoint after each epoch."""
+        target = self.cfg.epochs if epochs is None else self.epoch + epochs
+        while self.epoch < target:
+            row = {"epoch": self.epoch + 1, **self._train_epoch()}
+            # validation draws no noise from the model's training stream: save and restore it
+            state = self.model.rng.bit_generator.state
+            row.update(self.validate())
+            self.model.rng.bit_generator.state = state
+            self.epoch += 1
+            self.history.append({k: (float(v) if not isinstance(v, int) else v) for k, v in row.items()})
+            if not self.quiet:
+                print(f"epoch {row['epoch']:3d}  train {row['train_loss']:8.2f}  val {row['val_loss']:8.2f} "
+                      f"(recon {row['val_recon']:.2f}, KL {row['val_kl']:.2f})  "
+                      f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s", flush=True)
+            if self.run_dir is not None:
+                self.save()
+        return self.history
+
+    # ---- saving and resuming ------------------------------------------------
+
+    def save(self) -> None:
+        """Checkpoint, then history and config, each written atomically."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config = dataclasses.asdict(self.cfg)
+        ckpt.save_checkpoint(self.run_dir / ckpt.CHECKPOINT, self.model, self.optimizer, config=config,
+                             rngs={"trainer": self.rng}, progress={"epoch": self.epoch, "history": self.history})
+        ckpt.save_json(self.run_dir / "history.json", self.history)
+        ckpt.save_json(self.run_dir / "config.json", config)
+
+    @classmethod
+    def resume(cls, run_dir, epochs: int | None = None, quiet: bool = False) -> "Trainer":
+        """Rebuild a trainer from a run directory's checkpoint, exactly where it stopped.
+
+        ``epochs`` raises the run's target number of epochs (e.g. train 20 more).
+        """
+        run_dir = Path(run_dir)
+        saved = ckpt.read_checkpoint(run_dir / ckpt.CHECKPOINT)
+        cfg = TrainConfig.from_dict(saved.run_config, f"{saved.path} config")
+        if epochs is not None:
+            cfg.epochs = epochs
+        trainer = cls(cfg, run_dir=run_dir, quiet=quiet)
+        ckpt.load_params(trainer.model, saved.params, str(saved.path))
+        try:
+            trainer.optimizer.load_state_dict(saved.optim_state)
+        except ValueError as err:
+            raise ckpt.CheckpointError(f"{saved.path}: optimizer state does not match: {err}") from err
+        ckpt.restore_rng(trainer.model.rng, saved.rng_states["model"])
+        ckpt.restore_rng(trainer.rng, saved.rng_states["trainer"])
+        trainer.epoch = int(saved.progress["epoch"])
+        trainer.history = list(saved.progress["history"])
+        return trainer
+
+    def result(self) -> Run:
+        return Run(path=self.run_dir, model=self.model, config=dataclasses.asdict(self.cfg), history=self.history)
+
+
+def new_run_dir(cfg: TrainConfig) -> Path:
+    """cfg.out if given (refusing one that already holds a run), else runs/<dataset>-<time>."""
+    if cfg.out:
+        path = Path(cfg.out)
+        if (path / ckpt.CHECKPOINT).exists():
+            raise FileExistsError(f"{path} already holds a run; continue it with "
+                                  f"`python -m numpyvae resume {path}` or choose another --out")
+        return path
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path("runs") / f"{cfg.dataset}-z{cfg.z_dim}-{stamp}"
+    i = 1
+    while path.exists():
+        i += 1
+        path = Path("runs") / f"{cfg.dataset}-z{cfg.z_dim}-{stamp}-{i}"
+    return path
+
+
+def train(config, data=None, quiet: bool = False) -> Run:
+    """Train a VAE from a TrainConfig (or a dict of its fields); returns the :class:`Run`.
+
+    With ``cfg.out`` (or by default) the run is saved to a directory after every epoch.
+    """
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
+    trainer = Trainer(cfg, data=data, run_dir=new_run_dir(cfg), quiet=quiet)
+    trainer.fit()
+    return trainer.result()
+
+
+def config_from_toml(path) -> dict:
+    """Read a TOML config file into a dict of TrainConfig fields (checked later)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"config file {path} is not valid TOML: {err}") from err
+
+
+def to_json(obj) -> str:
+    return json.dumps(obj, indent=2)
