@@ -178,7 +178,7 @@ class Bernoulli(Likelihood):
         np.negative(e, out=e)
         np.exp(e, out=e)                                  # e = exp(-|a|), kept for backward
         sp = np.log1p(e)
-        np.add(sp, a, out=sp, where=a > 0)                # softplus(a) = log1p(e) + max(a, 0)
+        sp += np.maximum(a, 0)                            # softplus(a) = log1p(e) + max(a, 0)
         nll = sp.sum(axis=-1) - _dot_last(a, x)
         return nll, (a, x, e)
 
@@ -186,9 +186,10 @@ class Bernoulli(Likelihood):
         """d nll/da = sigmoid(a) - x, with sigmoid from the cached e = exp(-|a|):
         1/(1+e) for a >= 0 and e/(1+e) for a < 0 (both exact, no cancellation)."""
         a, x, e = cache
-        da = np.add(e, 1)
-        np.reciprocal(da, out=da)                         # 1/(1+e)
-        np.multiply(da, e, out=da, where=a < 0)           # e/(1+e) where a < 0
+        # numerator np.where(a < 0, e, 1), written as max(e, [a >= 0]) since e <= 1
+        # (np.where is ~10x slower on float32 with a mixed mask)
+        da = np.maximum(e, a >= 0)
+        da /= 1 + e                                       # sigmoid(a)
         da -= x
         da *= w
         return (da,)
@@ -406,14 +407,15 @@ def _cb_parts(a):
 def _cb_mean(a, small, t, e):
     """E[x | a]: 1/(1-e) - 1/t for a ≥ 0, 1/t - e/(1-e) for a < 0, the series where |a| < 1.
 
-    Plain version: np.where(a >= 0, 1/(1-e) - 1/t, 1/t - e/(1-e)).
+    Plain version: np.where(a >= 0, 1/(1-e) - 1/t, 1/t - e/(1-e)). Below, both
+    branches are computed as one, numerator/(1-e) - 1/t, which is E[x] for a ≥ 0
+    and -E[x] for a < 0; since E[x] > 0, the sign flip is an abs.
     """
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 at a = 0, replaced by the series
-        mu = np.subtract(1, e)
-        np.reciprocal(mu, out=mu)                         # 1/(1-e)
-        np.multiply(mu, e, out=mu, where=a < 0)           # e/(1-e) where a < 0
+        mu = np.maximum(e, a >= 0)                        # numerator: e where a < 0, else 1 (e <= 1)
+        mu /= 1 - e
         mu -= np.reciprocal(t)
-        np.negative(mu, out=mu, where=a < 0)              # a < 0: 1/t - e/(1-e)
+        np.abs(mu, out=mu)
     if small.any():
         mu[small] = _cb_mean_series(a[small])
     return mu
@@ -447,7 +449,7 @@ class ContinuousBernoulli(Likelihood):
             np.log(g, out=g)                              # g = log((1 - e^(-|a|))/|a|)
         if small.any():
             g[small] = _cb_g_series(t[small])
-        np.add(g, a, out=g, where=a > 0)                  # log Z(a) = max(a, 0) + g
+        g += np.maximum(a, 0)                             # log Z(a) = max(a, 0) + g
         nll = g.sum(axis=-1) - _dot_last(a, x)
         return nll, (a, x, small, t, e)
 

@@ -53,7 +53,7 @@ def softplus(a, out=None):
     np.negative(out, out=out)
     np.exp(out, out=out)              # exp(-|a|), in (0, 1]
     np.log1p(out, out=out)            # log1p(exp(-|a|)), in [0, log 2]
-    np.add(out, a, out=out, where=a > 0)   # + max(a, 0)
+    out += np.maximum(a, 0)           # (a ufunc's where=a > 0 would avoid this temporary but is ~30x slower)
     return out
 
 
