@@ -1,0 +1,529 @@
+"""Measuring a trained VAE: test ELBO, importance-sampled log p(x), active units, a mixture baseline.
+
+Every number is in nats per example (sums over pixels and latent dimensions,
+means over examples), the unit of the training loss.
+
+* :func:`test_elbo` -- the bound the model was trained on, with its two parts,
+      ELBO = E_q[log p(x|z)] − KL(q(z|x) || p(z))      (recon = −E_q[log p(x|z)]).
+* :func:`log_likelihood` -- an estimate of log p(x) itself (Burda, Grosse &
+  Salakhutdinov, 2015, appendix; the protocol the literature reports, k = 5000):
+      log p(x) ≈ log (1/k) Σ_i w_i,   w_i = p(x, z_i) / q(z_i|x),   z_i ~ q(z|x).
+  Its expectation is the IWAE bound L_k: a lower bound that rises with k to
+  log p(x). The gap log p(x) − ELBO = KL(q(z|x) || p(z|x)) ≥ 0 is how far the
+  encoder is from the true posterior -- itself a lesson.
+* :func:`active_units` and :func:`kl_per_dimension` -- which latent dimensions
+  the model uses (Burda et al.: unit k is active if Var_x(E_q[z_k]) > 0.01).
+* :func:`mixture_baseline` -- the lecture's model before the VAE, with an exact
+  test log-likelihood, on the same data.
+* :func:`evaluate_run` / :func:`format_table` -- all of it for a run directory.
+
+Nothing here runs a backward pass: the functions compose the model's forward
+pieces (encode, reparameterize, decode, likelihood.forward, KL) themselves.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .checks import check_array, check_positive_int
+from .kl import kl_analytic, log_q, log_standard_normal
+from .progress import Progress
+from .reparam import reparameterize
+
+__all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
+           "resolved_binarize", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
+           "format_table", "save_evaluation"]
+
+#: The fixed seed of the stochastic binarization of the test set (see :func:`binarize_test_set`).
+TEST_BINARIZE_SEED = 0
+
+
+# --------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------
+
+def _as_rng(rng, where: str) -> np.random.Generator:
+    """None -> a fresh generator seeded 0 (same call, same numbers); an int seeds one; a Generator is used as is.
+
+    Evaluation never touches ``model.rng``: measuring a model must not change
+    the noise its training would draw next.
+    """
+    if rng is None:
+        return np.random.default_rng(0)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise ValueError(f"{where}: rng must be None, an integer seed >= 0 or a numpy.random.Generator, "
+                     f"got {type(rng).__name__} {rng!r}")
+
+
+def _check_x(model, x, where: str) -> np.ndarray:
+    """x (N, D) in the model's dtype with at least one row; the model's own checks do the rest."""
+    check_array(x, where, ndim=2, last=model.x_dim, dtype=model.dtype)
+    if x.shape[0] == 0:
+        raise ValueError(f"{where}: x must have at least one example, got shape {x.shape}")
+    model.likelihood.check_x(x, where)      # e.g. values in [0, 1] for a Bernoulli decoder
+    return x
+
+
+def _batches(n: int, batch_size: int):
+    """Slices covering range(n) in order, each at most batch_size long."""
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+# --------------------------------------------------------------------------
+# the numbers
+# --------------------------------------------------------------------------
+
+def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, rng=None) -> dict:
+    """The ELBO on x, in nats per example, with its reconstruction and KL parts.
+
+    The same quantity as ``model.loss_and_grads(x, eps)`` (analytic KL, beta = 1)
+    reports, bit for bit when given the same eps, but forward only and one batch
+    at a time, so memory stays at O(batch_size · n_samples · D) for any N.
+
+    Parameters
+    ----------
+    model : VAE
+    x : (N, D) in the model's dtype
+    batch_size : examples per forward pass
+    n_samples : S, samples of z per example in the reconstruction term
+    rng : None | int | np.random.Generator   the noise eps; None means seed 0.
+        Per batch, eps = rng.standard_normal((S, n_batch, K)), in order.
+
+    Returns
+    -------
+    dict with floats: "elbo" (mean ELBO), "loss" (= −elbo, the training loss),
+    "recon" (mean −log p(x|z), averaged over the S samples), "kl" (mean analytic KL).
+    """
+    where = "test_elbo"
+    x = _check_x(model, x, where)
+    batch_size = check_positive_int(batch_size, where, "batch_size")
+    S = check_positive_int(n_samples, where, "n_samples")
+    rng = _as_rng(rng, where)
+    recon_sum = kl_sum = 0.0                                 # float64 sums over examples
+    for sl in _batches(x.shape[0], batch_size):
+        xb = x[sl]
+        mu, logvar = model.encode(xb)                        # q(z|x), (n, K) each
+        eps = rng.standard_normal((S, xb.shape[0], model.z_dim), dtype=model.dtype)
+        z, _ = reparameterize(mu, logvar, eps)               # (S, n, K)
+        nll = model.likelihood.forward(xb, *model.decode(z), check=False)   # −log p(x|z), (S, n)
+        recon_sum += float(nll.mean(0).sum(dtype=np.float64))
+        kl_sum += float(kl_analytic(mu, logvar).sum(dtype=np.float64))
+    n = x.shape[0]
+    recon, kl = recon_sum / n, kl_sum / n
+    return {"elbo": -(recon + kl), "loss": recon + kl, "recon": recon, "kl": kl}
+
+
+test_elbo.__test__ = False      # a library function, not a pytest test
+
+
+def _floats_per_sample(model) -> int:
+    """Rough count of floats alive per (sample of z, example) during one decoder forward.
+
+    z and eps (2K), each decoder hidden layer's pre-activation and activation
+    (2H, kept by the layers for a backward we never run), the likelihood's heads
+    (D each) and its two D-sized temporaries. An estimate, on the safe side.
+    """
+    return 2 * model.z_dim + 2 * sum(model.hidden) + model.x_dim * (len(model.likelihood.heads) + 2)
+
+
+def _chunk_size(model, k: int, batch_size: int, chunk_size, max_memory_mb, where: str) -> int:
+    """Samples of z per decoder pass: the user's chunk_size, checked, or the largest that fits max_memory_mb."""
+    per_sample_bytes = _floats_per_sample(model) * model.dtype.itemsize * batch_size
+    if max_memory_mb is None:
+        budget = None
+    else:
+        if isinstance(max_memory_mb, bool) or not isinstance(max_memory_mb, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(max_memory_mb) or max_memory_mb <= 0:
+            raise ValueError(f"{where}: max_memory_mb must be a finite number > 0 or None, got {max_memory_mb!r}")
+        budget = int(max_memory_mb * 2 ** 20 // per_sample_bytes)   # samples that fit
+    if chunk_size is None:
+        if budget is not None and budget < 1:
+            raise ValueError(f"{where}: max_memory_mb={max_memory_mb} cannot hold even one sample of z for "
+                             f"{batch_size} examples (~{per_sample_bytes / 2 ** 20:.2f} MB); "
+                             f"raise max_memory_mb or lower batch_size")
+        return min(k, budget) if budget is not None else k
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"{where}: chunk_size must be an integer >= 1 (samples of z per pass) or None, "
+                         f"got {chunk_size!r}")
+    chunk_size = min(int(chunk_size), k)
+    if budget is not None and chunk_size > budget:
+        raise ValueError(f"{where}: chunk_size={chunk_size} with batch_size={batch_size} needs about "
+                         f"{chunk_size * per_sample_bytes / 2 ** 20:.0f} MB, more than max_memory_mb={max_memory_mb}; "
+                         f"use chunk_size <= {max(budget, 0)}, a smaller batch_size, or a larger max_memory_mb")
+    return chunk_size
+
+
+def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | None = None,
+                   batch_size: int = 100, max_memory_mb: float | None = 512, rng=None,
+                   progress: bool = True) -> np.ndarray:
+    """Importance-sampled estimate of log p(x) per example, with q(z|x) as the proposal.
+
+        log p(x) ≈ log (1/k) Σ_{i=1..k} w_i,   log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x),
+
+    z_i = mu + sigma·eps_i ~ q(z|x) (Burda et al., 2015, with k = 5000). Never
+    above log p(x) in expectation, and it reaches it as k grows.
+
+    Memory: the k samples go through the decoder chunk_size at a time for
+    batch_size examples at a time, so the peak is about chunk_size × batch_size
+    × D floats, whatever k and N. The sum over chunks is a running
+    log-sum-exp: keep m = max log w so far and a = Σ exp(log w − m); for a new
+    chunk with max m', m_new = max(m, m'), a ← a·exp(m − m_new) + Σ exp(log w − m_new).
+    Every exp is ≤ 1 (no overflow) and a ≥ 1 (log a is finite), while log w of
+    −100 nats or less would underflow exp() directly.
+
+    Parameters
+    ----------
+    model : VAE
+    x : (N, D) in the model's dtype
+    k : int >= 1, importance samples per example
+    chunk_size : samples of z per decoder pass; None: the largest that fits max_memory_mb (at most k)
+    batch_size : examples per pass
+    max_memory_mb : bound on the estimated working memory of one pass (None: no bound);
+        a chunk_size that does not fit it is an error, not a silent slowdown
+    rng : None | int | np.random.Generator  the noise; None means seed 0. For each
+        batch, chunk after chunk, eps = rng.standard_normal((c, n_batch, K)), so the
+        numbers do not depend on chunk_size.
+    progress : draw a progress bar on stderr (only when stderr is a terminal)
+
+    Returns
+    -------
+    (N,) float64, the estimate of log p(x_n) in nats.
+    """
+    where = "log_likelihood"
+    x = _check_x(model, x, where)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{where}: k (importance samples per example) must be an integer >= 1, got {k!r}")
+    k = int(k)
+    batch_size = check_positive_int(batch_size, where, "batch_size")
+    chunk = _chunk_size(model, k, min(batch_size, x.shape[0]), chunk_size, max_memory_mb, where)
+    rng = _as_rng(rng, where)
+    N = x.shape[0]
+    n_chunks = -(-k // chunk)
+    bar = Progress(-(-N // batch_size) * n_chunks, f"log p(x), k={k}", quiet=not progress)
+    out = np.empty(N, dtype=np.float64)
+    for sl in _batches(N, batch_size):
+        xb = x[sl]
+        n = xb.shape[0]
+        mu, logvar = model.encode(xb)                                 # once per batch, (n, K)
+        m = np.full(n, -np.inf)                                       # running max of log w
+        a = np.zeros(n)                                               # running Σ exp(log w − m)
+        for start in range(0, k, chunk):
+            c = min(chunk, k - start)
+            eps = rng.standard_normal((c, n, model.z_dim), dtype=model.dtype)
+            z, _ = reparameterize(mu, logvar, eps)                    # (c, n, K)
+            nll = model.likelihood.forward(xb, *model.decode(z), check=False)     # (c, n)
+            log_w = (log_standard_normal(z) - nll - log_q(eps, logvar)).astype(np.float64)
+            m_new = np.maximum(m, log_w.max(axis=0))
+            a *= np.exp(m - m_new)                                    # rescale the old sum to the new max
+            a += np.exp(log_w - m_new).sum(axis=0)
+            m = m_new
+            bar.update()
+        out[sl] = m + np.log(a) - math.log(k)
+    bar.close()
+    return out
+
+
+def _mu_batches(model, x, batch_size):
+    """Yield (mu, logvar) of q(z|x) batch by batch."""
+    for sl in _batches(x.shape[0], batch_size):
+        yield model.encode(x[sl])
+
+
+def active_units(model, x: np.ndarray, threshold: float = 0.01, batch_size: int = 500) -> tuple[int, np.ndarray]:
+    """Latent dimensions the model uses (Burda et al., 2015, section 5.2).
+
+    Unit k is active if A_k = Var_x(E_{q(z|x)}[z_k]) > threshold: if the posterior
+    mean of z_k barely moves from one input to the next, z_k carries no
+    information about x (its KL is ~0 too, q(z_k|x) ≈ p(z_k)).
+    E_q[z] is mu, so A_k is the variance of mu_k over the rows of x
+    (population variance, divided by N).
+
+    Returns (count, A) with A of shape (K,), float64.
+    """
+    where = "active_units"
+    x = _check_x(model, x, where)
+    batch_size = check_positive_int(batch_size, where, "batch_size")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"{where}: threshold must be a finite number >= 0, got {threshold!r}")
+    mu = np.concatenate([m for m, _ in _mu_batches(model, x, batch_size)]).astype(np.float64)   # (N, K), small
+    variance = mu.var(axis=0)
+    return int((variance > threshold).sum()), variance
+
+
+def kl_per_dimension(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """Mean over x of the analytic KL(q(z_k|x) || N(0, 1)) per latent dimension, (K,) float64, nats.
+
+    Sums to the KL part of :func:`test_elbo`. A dimension with KL ≈ 0 has
+    collapsed to the prior ("posterior collapse") and is inactive.
+    """
+    where = "kl_per_dimension"
+    x = _check_x(model, x, where)
+    batch_size = check_positive_int(batch_size, where, "batch_size")
+    total = np.zeros(model.z_dim)
+    for mu, logvar in _mu_batches(model, x, batch_size):
+        total += kl_analytic(mu, logvar).sum(axis=0, dtype=np.float64)
+    return total / x.shape[0]
+
+
+# --------------------------------------------------------------------------
+# the data a run is measured on
+# --------------------------------------------------------------------------
+
+BINARIZE_KINDS = ("dynamic", "static", "none")
+
+
+def binarize_test_set(x: np.ndarray, binarize: str, seed: int = TEST_BINARIZE_SEED) -> tuple[np.ndarray, str]:
+    """The test set a model trained with ``binarize`` should be measured on, and a sentence saying how.
+
+    * "dynamic": one stochastic binarization x_bin ~ Bernoulli(x), drawn once
+      with a fixed seed. The literature evaluates dynamically binarized models
+      on such a sampled test set (e.g. Burda et al., 2015): the model was
+      trained on Bernoulli(x) draws, so its test data is one more draw, and the
+      fixed seed makes every evaluation see the same 0/1 images.
+    * "static": also one Bernoulli(x) draw with a fixed seed, the way the
+      trainer binarizes a static run's training and validation sets.
+    * "none": x unchanged (grayscale). For a Bernoulli decoder the numbers are
+      then not log-probabilities of any data set: report them as such.
+
+    :func:`evaluate_run` passes seed = the run's seed + 1, the trainer's seed for
+    its validation set, so the test ELBO here and ``val_loss`` in the history
+    are measured on the same 0/1 images.
+    """
+    from .datasets import binarize_static
+    if binarize in ("dynamic", "static"):
+        kind = "stochastically" if binarize == "dynamic" else "statically"
+        return binarize_static(x, method="sample", seed=seed), f"{kind} binarized, one Bernoulli(x) draw, seed {seed}"
+    if binarize in (None, "none"):
+        return x, "not binarized (grey levels)"
+    raise ValueError(f"binarize must be one of {BINARIZE_KINDS}, got {binarize!r}")
+
+
+def resolved_binarize(config: dict) -> str:
+    """The binarization a run trained with: config["binarize"], with "auto" resolved as the trainer does."""
+    binarize = config.get("binarize", "none")
+    if binarize == "auto":
+        from .train import TrainConfig
+        try:
+            binarize = TrainConfig.from_dict(dict(config)).resolved_binarize()
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"cannot resolve binarize='auto' from the run's config: {err}") from err
+    if binarize not in BINARIZE_KINDS:
+        raise ValueError(f"the run's config has binarize={binarize!r}; expected one of {BINARIZE_KINDS} or 'auto'")
+    return binarize
+
+
+def _check_labels(x: np.ndarray, y, where: str) -> None:
+    """Labels must be one per image: y of shape (N,) for x of shape (N, D)."""
+    if y is None:
+        return
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"{where}: labels do not match the images: expected y of shape ({x.shape[0]},) "
+                         f"for x of shape {x.shape}, got y of shape {y.shape}")
+
+
+# --------------------------------------------------------------------------
+# the lecture's baseline
+# --------------------------------------------------------------------------
+
+def mixture_baseline(x_train: np.ndarray, x_test: np.ndarray, kind: str = "bernoulli",
+                     n_components: int = 10, seed: int = 0, **mixture_kwargs) -> dict:
+    """Fit the lecture's mixture model by EM on x_train and score x_test exactly.
+
+    kind : "bernoulli" (binary data: log p(x) is an exact log-probability,
+        comparable with a Bernoulli VAE on the same 0/1 images) or "gaussian"
+        (diagonal covariances, grayscale data: log p(x) is a density)
+    n_components, seed, **mixture_kwargs : passed to the mixture class
+        (e.g. max_iter, n_init, alpha, reg)
+
+    Returns dict: "kind", "n_components", "test_log_likelihood" (mean over x_test, nats),
+    "train_log_likelihood", "n_iter", "seconds", "model" (the fitted mixture:
+    .means, .weights, .sample(n)).
+    """
+    from .mixture import BernoulliMixture, GaussianMixture
+    classes = {"bernoulli": BernoulliMixture, "gaussian": GaussianMixture}
+    if kind not in classes:
+        raise ValueError(f"mixture_baseline: kind must be one of {tuple(classes)}, got {kind!r}")
+    for name, arr in (("x_train", x_train), ("x_test", x_test)):
+        check_array(arr, "mixture_baseline", ndim=2, name=name)
+    if x_train.shape[1] != x_test.shape[1]:
+        raise ValueError(f"mixture_baseline: x_train and x_test must have the same number of features, "
+                         f"got {x_train.shape} and {x_test.shape}")
+    start = time.perf_counter()
+    model = classes[kind](n_components, seed=seed, **mixture_kwargs).fit(x_train)
+    return {"kind": kind, "n_components": int(n_components),
+            "test_log_likelihood": float(model.log_likelihood(x_test).mean()),
+            "train_log_likelihood": float(model.history[-1]), "n_iter": int(model.n_iter),
+            "seconds": time.perf_counter() - start, "model": model}
+
+
+# --------------------------------------------------------------------------
+# a run directory
+# --------------------------------------------------------------------------
+
+def _load_run(run_dir):
+    from .checkpoint import load_run      # imported here: checkpoint imports the whole model stack
+    return load_run(run_dir)
+
+
+def _dataset_for(config: dict):
+    """The Dataset named in a run's config (config["dataset"], e.g. "digits")."""
+    from .datasets import load
+    name = config.get("dataset")
+    if not isinstance(name, str):
+        raise ValueError(f"the run's config does not name its dataset (config['dataset'] = {name!r}); "
+                         f"pass dataset=load(NAME)")
+    return load(name)
+
+
+def _seed(config: dict) -> int:
+    seed = config.get("seed", 0)
+    return int(seed) if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0 else 0
+
+
+def run_test_data(run, dataset=None) -> tuple[np.ndarray, np.ndarray, str, object]:
+    """(x_test, y_test, how x_test was binarized, the Dataset) for a loaded run.
+
+    x_test is in the model's dtype and binarized as the run's training data was
+    (:func:`binarize_test_set`, seed = the run's seed + 1). Shared by
+    :func:`evaluate_run` and :func:`numpyvae.plots.plot_run`, so the numbers and
+    the pictures use the same test images. ``dataset`` overrides the config's.
+    """
+    config = run.config or {}
+    data = dataset if dataset is not None else _dataset_for(config)
+    _check_labels(data.x_test, data.y_test, "the test set")
+    if data.x_test.ndim != 2 or data.x_test.shape[1] != run.model.x_dim:
+        raise ValueError(f"the test set has shape {data.x_test.shape} but the model takes {run.model.x_dim} "
+                         f"features; is this the dataset the run was trained on?")
+    x = np.ascontiguousarray(data.x_test, dtype=run.model.dtype)
+    x, how = binarize_test_set(x, resolved_binarize(config), seed=_seed(config) + 1)
+    return x, np.asarray(data.y_test), how, data
+
+
+def save_evaluation(results: dict, run_dir) -> Path:
+    """Write results (JSON-able values only) to RUN_DIR/evaluation.json atomically; return the path.
+
+    Written to a temporary file beside it, then renamed over the old one (the
+    checkpoint module's atomic_save): a reader never sees half a file.
+    """
+    from .checkpoint import save_json
+    return save_json(Path(run_dir) / "evaluation.json", results)
+
+
+DEFAULT_BASELINE_COMPONENTS = (10, 50)
+
+
+def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: int | None = None,
+                 max_memory_mb: float | None = 512, dataset=None, n_test: int | None = None,
+                 threshold: float = 0.01, baseline=False, seed: int = 0,
+                 progress: bool = True, save: bool = True) -> dict:
+    """Every number for a trained run, saved as RUN_DIR/evaluation.json.
+
+    Parameters
+    ----------
+    run_dir : a run directory (checkpoint.npz, config.json, ...)
+    k : importance samples per example for log p(x) (5000 as in Burda et al.; lower is faster)
+    batch_size, chunk_size, max_memory_mb : memory of the log p(x) estimate (see :func:`log_likelihood`)
+    dataset : a Dataset to use instead of the one named in the run's config
+    n_test : use only the first n_test test examples (None: all)
+    threshold : active-unit threshold on Var_x(E_q[z])
+    baseline : False; True (mixtures with K = 10 and 50); an int K; or a list of K.
+        Fits the lecture's mixture model on the training images prepared like
+        the test images and scores the same test images exactly: a Bernoulli
+        mixture for binarized runs, a diagonal Gaussian one for grey levels.
+    seed : seeds the noise of the estimates
+    progress : progress bar on stderr while estimating log p(x) (only on a terminal)
+    save : write evaluation.json into run_dir (atomically)
+
+    Returns
+    -------
+    dict of JSON-able values: "test_elbo", "test_recon", "test_kl" (nats per example),
+    "log_likelihood" (mean IS estimate), "log_likelihood_stderr", "k",
+    "gap" (= log_likelihood − test_elbo), "active_units", "active_threshold", "z_dim",
+    "latent_variance" (K values), "kl_per_dimension" (K values), "n_test",
+    "dataset", "binarize", "test_data" (how the test set was binarized),
+    "likelihood", "seconds", and "baseline" (a list of dicts, see
+    :func:`mixture_baseline`) when asked.
+
+    Raises the checkpoint module's error (a ValueError) for a directory without
+    a checkpoint, and ValueError for labels that do not match the images.
+    """
+    start = time.perf_counter()
+    run = _load_run(run_dir)
+    model = run.model
+    x, y, how, data = run_test_data(run, dataset)
+    if n_test is not None:
+        n_test = check_positive_int(n_test, "evaluate_run", "n_test")
+        x, y = x[:n_test], y[:n_test]
+    rng = np.random.default_rng(seed)
+    parts = test_elbo(model, x, rng=rng)
+    ll = log_likelihood(model, x, k, chunk_size=chunk_size, batch_size=batch_size,
+                        max_memory_mb=max_memory_mb, rng=rng, progress=progress)
+    n_active, variance = active_units(model, x, threshold)
+    config = run.config or {}
+    results = {
+        "dataset": getattr(data, "name", None), "binarize": resolved_binarize(config), "test_data": how,
+        "n_test": int(x.shape[0]), "likelihood": model.config.get("likelihood"), "z_dim": int(model.z_dim),
+        "test_elbo": parts["elbo"], "test_recon": parts["recon"], "test_kl": parts["kl"],
+        "log_likelihood": float(ll.mean()), "log_likelihood_stderr": float(ll.std() / math.sqrt(ll.size)),
+        "k": int(k), "gap": float(ll.mean()) - parts["elbo"],
+        "active_units": n_active, "active_threshold": float(threshold),
+        "latent_variance": variance.tolist(), "kl_per_dimension": kl_per_dimension(model, x).tolist(),
+    }
+    if baseline is not False and baseline is not None:
+        ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline
+        results["baseline"] = [{key: v for key, v in res.items() if key != "model"}
+                               for res in run_baselines(run, data, x, ks)]
+    results["seconds"] = time.perf_counter() - start
+    if save:
+        save_evaluation(results, run_dir)
+    return results
+
+
+def run_baselines(run, data, x_test: np.ndarray, components, seed: int = 0) -> list[dict]:
+    """:func:`mixture_baseline` for each K in ``components`` (an int or a list), on a run's data.
+
+    The training images are prepared like the test images: for a binarized run,
+    one Bernoulli(x) draw with the run's seed (a static run's exact training
+    set; for a dynamic run one of the draws it trained on, in distribution).
+    """
+    binarize = resolved_binarize(run.config or {})
+    x_train = np.ascontiguousarray(data.x_train, dtype=np.float64)
+    x_train, _ = binarize_test_set(x_train, binarize, seed=_seed(run.config or {}))
+    kind = "bernoulli" if binarize in ("dynamic", "static") else "gaussian"
+    ks = [components] if isinstance(components, (int, np.integer)) else list(components)
+    return [mixture_baseline(x_train, x_test.astype(np.float64), kind=kind, n_components=K, seed=seed)
+            for K in ks]
+
+
+# --------------------------------------------------------------------------
+# the table
+# --------------------------------------------------------------------------
+
+def format_table(results: dict) -> str:
+    """A small text table of :func:`evaluate_run`'s results (nats per example)."""
+    def row(name, value, note=""):
+        return f"  {name:<28}{value:>10}  {note}".rstrip()
+
+    lines = [f"test set: {results.get('dataset')}, {results.get('n_test')} examples, {results.get('test_data')}",
+             f"  {'quantity':<28}{'nats':>10}"]
+    lines.append(row("ELBO", f"{results['test_elbo']:.2f}", "the training objective, a lower bound"))
+    lines.append(row("  reconstruction −E[log p(x|z)]", f"{results['test_recon']:.2f}"))
+    lines.append(row("  KL(q(z|x) || p(z))", f"{results['test_kl']:.2f}"))
+    lines.append(row(f"log p(x), IS k={results['k']}", f"{results['log_likelihood']:.2f}",
+                     f"± {results['log_likelihood_stderr']:.2f} (std. error over examples)"))
+    lines.append(row("gap log p(x) − ELBO", f"{results['gap']:.2f}", "≈ KL(q(z|x) || p(z|x))"))
+    lines.append(row("active units", f"{results['active_units']}/{results['z_dim']}",
+                     f"Var_x(E_q[z]) > {results.get('active_threshold', 0.01)}"))
+    for mix in results.get("baseline", []):
+        lines.append(row(f"mixture, {mix['kind']} K={mix['n_components']}", f"{mix['test_log_likelihood']:.2f}",
+                         "exact test log p(x)"))
+    return "\n".join(lines)
