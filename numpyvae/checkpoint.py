@@ -20,14 +20,13 @@ and the pictures; :func:`load_run` reads it back.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .datasets.files import temp_path_beside
+from .files import atomic_save
 from .vae import VAE
 
 FORMAT_VERSION = 1
@@ -36,22 +35,6 @@ CHECKPOINT = "checkpoint.npz"
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, or does not match what it is loaded into."""
-
-
-def atomic_save(path, write) -> Path:
-    """Call ``write(file_object)`` on a temporary file, then move it to ``path`` atomically."""
-    path = Path(path)
-    tmp = temp_path_beside(path)
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():   # only when something failed before the rename
-            tmp.unlink()
-    return path
 
 
 def save_json(path, obj) -> Path:

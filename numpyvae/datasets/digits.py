@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import Dataset, images_to_float, labels_to_int
-from .files import sha256_of
+from ..files import sha256_of
 
 DIGITS_PATH = Path(__file__).with_name("digits.npz")
 DIGITS_SHA256 = "3a5e33e82ef98a0681a5575bf7d5c7f82041b2fd44702d367ef045c1e421e2a0"

@@ -29,7 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from . import mnist
-from .files import CHUNK, sha256_of, temp_path_beside
+from ..files import CHUNK, sha256_of, temp_path_beside
 
 
 class FetchError(RuntimeError):

@@ -22,7 +22,7 @@ import zipfile
 
 import numpy as np
 
-from .files import atomic_write_bytes
+from ..files import atomic_write_bytes
 
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 UNIX = 3  # ZipInfo.create_system for Unix; the default depends on the OS running the build

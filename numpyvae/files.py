@@ -1,4 +1,4 @@
-"""Small file helpers shared by the loaders: hashing and atomic writes.
+"""Small file helpers: hashing and atomic writes (data files, checkpoints, histories).
 
 Why atomic: a download or a rebuild that is interrupted half-way must never
 leave a file under its final name, or the next run would trust a truncated
@@ -37,13 +37,16 @@ def temp_path_beside(path) -> Path:
     return Path(name)
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write `data` to `path` so that readers see either the old file or the whole new one."""
+def atomic_save(path, write) -> Path:
+    """Call ``write(file_object)`` on a temporary file beside `path`, then rename it to `path`.
+
+    Readers see either the old file or the whole new one, never half of it.
+    """
     path = Path(path)
     tmp = temp_path_beside(path)
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -51,3 +54,8 @@ def atomic_write_bytes(path, data: bytes) -> Path:
         if tmp.exists():  # only if something failed before the rename
             tmp.unlink()
     return path
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write `data` to `path` atomically (see :func:`atomic_save`)."""
+    return atomic_save(path, lambda f: f.write(data))
