@@ -421,6 +421,15 @@ def test_feature_count_mismatch(fitted):
                 method(np.zeros((3, 7)))
 
 
+def test_failed_refit_leaves_the_fitted_model_usable(fitted):
+    for model in fitted:
+        with pytest.raises(ValueError, match="non-finite"):
+            model.fit(np.full((5, 9), np.nan))
+        with pytest.raises(ValueError, match=r"x must have 6 features"):
+            model.log_likelihood(np.zeros((3, 9)))
+        assert model.log_likelihood(np.zeros((3, 6))).shape == (3,)
+
+
 def test_nan_at_query_time(fitted):
     x = np.zeros((3, 6))
     x[1, 2] = np.nan
