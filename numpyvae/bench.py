@@ -1,0 +1,323 @@
+"""python -m numpyvae bench: time training epochs against this machine's BLAS bound.
+
+What it does, in order:
+
+1. builds the real :class:`numpyvae.train.Trainer` (the model, the optimizer,
+   the minibatch loop users run: nothing here is a special fast path) on
+   60,000 examples of 784 pixels: Fashion-MNIST when it is installed, else the
+   bundled digits tiled to 60,000 rows (the output says which);
+2. lists every matrix product one training step performs, from the model's own
+   Dense layers (:func:`matmul_shapes`), and counts their FLOPs from the shapes:
+   forward ``x @ W`` (B·D_in·D_out multiply-adds), ``dW = x.T @ dy`` (the same)
+   and ``dx = dy @ W.T`` (the same, except for the first encoder layer, whose
+   dx would be the gradient with respect to the data, which nobody needs);
+3. times those same products in isolation (:func:`measure_matmuls`): that is
+   this machine's BLAS rate on these shapes, and ``steps × time per step`` is
+   the *BLAS bound*, the time an epoch would take if it did nothing but its
+   matmuls;
+4. trains for ``--epochs`` epochs and prints, per epoch, the seconds,
+   examples/s, achieved GFLOP/s (matmul FLOPs / epoch seconds), the ratio to
+   the bound, and where the time went: ``model.loss_and_grads`` (forward +
+   backward), ``optimizer.step`` and the rest (batch gather, binarization,
+   the loop itself).
+
+Threads. OpenBLAS reads ``OPENBLAS_NUM_THREADS`` once, when NumPy is first
+imported, and NumPy offers no call to change it later. ``--threads N``
+therefore re-runs the benchmark in a child process with
+``OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=N`` (no extra
+dependency such as threadpoolctl is needed); without ``--threads`` the
+environment decides, and the output records what it said. On a machine that
+other programs keep busy, 1 thread is often faster than 2: BLAS threads that
+wait for each other at every barrier lose whole scheduler time slices.
+
+The benchmark is not a test: its numbers depend on the machine and its load
+(the 1-minute load average is printed before and after). Compare numbers from
+one run with each other.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+FULL_EXAMPLES = 60_000
+
+
+# --------------------------------------------------------------------------- what a step multiplies
+
+def matmul_shapes(model, batch_size: int, n_samples: int = 1) -> list[dict]:
+    """Every matrix product of one training step of ``model``, in the order the step runs them.
+
+    Each entry is a dict with the layer name, the op ("forward", "dW", "dx"),
+    the operand shapes ``a`` (m, k) and ``b`` (k, n) and ``flops = 2·m·k·n``
+    (one multiply and one add per term). Encoder layers see B = batch_size
+    rows, decoder layers B = n_samples·batch_size (all samples in one matmul).
+    The first encoder layer has no "dx": its input is the data.
+    """
+    from .layers import Dense
+    dense = [(name, layer) for name, layer in model.named_layers() if isinstance(layer, Dense)]
+    ops = []
+    for i, (name, layer) in enumerate(dense):
+        rows = batch_size * (n_samples if name.startswith("decoder") else 1)
+        d_in, d_out = layer.d_in, layer.d_out
+        ops.append(dict(layer=name, op="forward", a=(rows, d_in), b=(d_in, d_out)))   # x @ W
+        ops.append(dict(layer=name, op="dW", a=(d_in, rows), b=(rows, d_out)))        # x.T @ dy
+        if i > 0:
+            ops.append(dict(layer=name, op="dx", a=(rows, d_out), b=(d_out, d_in)))   # dy @ W.T
+    for op in ops:
+        (m, k), (_, n) = op["a"], op["b"]
+        op["flops"] = 2 * m * k * n
+    return ops
+
+
+def measure_matmuls(ops: list[dict], dtype="float32", *, repeats: int = 5, min_seconds: float = 0.2,
+                    seed: int = 0) -> dict:
+    """Time the products of one step in isolation: seconds per step, best of ``repeats``.
+
+    Each product is computed exactly as the layers compute it: ``x @ W`` on
+    C-contiguous arrays, ``x.T @ dy`` and ``dy @ W.T`` on transposed views,
+    each into a preallocated result (``out=``). One repeat runs the whole list
+    as many times as fit in ``min_seconds``; the best repeat is the machine's
+    rate (other programs can only slow a repeat down, never speed it up).
+
+    Returns {"seconds_per_step", "flops_per_step", "gflops", "per_op": [seconds per op]}.
+    """
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    calls = []
+    for op in ops:
+        (m, k), (_, n) = op["a"], op["b"]
+        if op["op"] == "forward":
+            a = rng.standard_normal((m, k), dtype=dtype)
+            b = rng.standard_normal((k, n), dtype=dtype)
+        elif op["op"] == "dW":     # x.T @ dy: x is (B, D_in) C-contiguous, transposed view
+            a = rng.standard_normal((k, m), dtype=dtype).T
+            b = rng.standard_normal((k, n), dtype=dtype)
+        else:                      # dy @ W.T: W is (D_in, D_out) C-contiguous, transposed view
+            a = rng.standard_normal((m, k), dtype=dtype)
+            b = rng.standard_normal((n, k), dtype=dtype).T
+        calls.append((a, b, np.empty((m, n), dtype=dtype)))
+
+    def run_all():
+        for a, b, out in calls:
+            np.matmul(a, b, out=out)
+
+    run_all()                                           # warm up (page faults, BLAS thread start)
+    start, calib = time.perf_counter(), 0
+    while time.perf_counter() - start < min_seconds / 4 or calib < 2:
+        run_all()
+        calib += 1
+    # loops per repeat, so that all repeats together take about min_seconds
+    loops = max(1, round(calib * min_seconds / repeats / (time.perf_counter() - start)))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            run_all()
+        best = min(best, (time.perf_counter() - t0) / loops)
+    per_op = []
+    for a, b, out in calls:                             # the split per op, for the report
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            np.matmul(a, b, out=out)
+        per_op.append((time.perf_counter() - t0) / loops)
+    flops = sum(op["flops"] for op in ops)
+    return dict(seconds_per_step=best, flops_per_step=flops, gflops=flops / best / 1e9, per_op=per_op)
+
+
+# --------------------------------------------------------------------------- data
+
+def bench_data(n_examples: int = FULL_EXAMPLES, dtype="float32"):
+    """(Dataset with n_examples training rows of 784 pixels, description of the source).
+
+    Fashion-MNIST (60,000 training images) when installed; otherwise the
+    bundled digits (9,000 training images) repeated row by row to n_examples.
+    The test split is cut to 1,000 images: the benchmark never validates.
+    """
+    from .datasets import load
+    from .datasets.dataset import Dataset
+    try:
+        data, source = load("fashion-mnist", dtype=dtype), "fashion-mnist"
+    except (FileNotFoundError, OSError, ValueError):
+        data, source = load("digits", dtype=dtype), "digits"
+    n_have = data.x_train.shape[0]
+    rows = np.arange(n_examples) % n_have
+    x_train = data.x_train if n_examples == n_have else data.x_train[rows]
+    y_train = data.y_train if n_examples == n_have else data.y_train[rows]
+    if n_examples > n_have:
+        source += f" ({n_have:,} images tiled to {n_examples:,})"
+    elif n_examples < n_have:
+        source += f" (first {n_examples:,} of {n_have:,} images)"
+    return Dataset(data.name, x_train, y_train, data.x_test[:1000], data.y_test[:1000],
+                   data.image_shape, data.source), source
+
+
+# --------------------------------------------------------------------------- timing the real loop
+
+class _Timed:
+    """Wrap a bound method; accumulate the seconds spent inside it."""
+
+    def __init__(self, fn):
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: str = "float32",
+              epochs: int = 3, examples: int = FULL_EXAMPLES, seed: int = 0, matmul_repeats: int = 5,
+              matmul_seconds: float = 0.3, log=print) -> dict:
+    """Train the VAE x_dim-hidden-z_dim (ReLU, Bernoulli, Adam, dynamic binarization) and time it.
+
+    Returns the results as a JSON-able dict (see :func:`main` for the fields);
+    ``log`` receives the human-readable lines (``log=None`` for silence).
+    """
+    from .checks import check_positive_int
+    from .train import TrainConfig, Trainer
+    say = log or (lambda *a, **k: None)
+    for name, v in (("z_dim", z_dim), ("batch_size", batch_size), ("epochs", epochs), ("examples", examples)):
+        check_positive_int(v, "run_bench", name)
+    if examples < batch_size:
+        raise ValueError(f"run_bench: examples ({examples}) must be at least batch_size ({batch_size})")
+    load_before = _load()
+    data, source = bench_data(examples, dtype)
+    cfg = TrainConfig(dataset="fashion-mnist" if source.startswith("fashion") else "digits",
+                      hidden=[int(h) for h in hidden], z_dim=z_dim, batch_size=batch_size, epochs=epochs,
+                      dtype=dtype, seed=seed)
+    trainer = Trainer(cfg, data=data, quiet=True)
+    model = trainer.model
+    steps = trainer.x_train.shape[0] // batch_size
+    ops = matmul_shapes(model, batch_size)
+    arch = "-".join(str(d) for d in [model.x_dim, *model.hidden, model.z_dim])
+    threads = {v: os.environ.get(v) for v in THREAD_VARS}
+    say(f"numpyvae bench: VAE {arch} (relu, bernoulli), batch {batch_size}, adam, {dtype}")
+    say(f"data: {source}, {trainer.x_train.shape[0]:,} examples = {steps} steps per epoch")
+    say(f"threads: OPENBLAS_NUM_THREADS={threads['OPENBLAS_NUM_THREADS'] or 'unset'} "
+        f"({os.cpu_count()} CPUs); load average (1 min) {load_before}")
+
+    mm = measure_matmuls(ops, dtype, repeats=matmul_repeats, min_seconds=matmul_seconds)
+    bound = steps * mm["seconds_per_step"]
+    say(f"matmuls per step: {len(ops)}, {mm['flops_per_step'] / 1e6:.1f} MFLOP; "
+        f"{steps * mm['flops_per_step'] / 1e9:.1f} GFLOP per epoch")
+    say(f"this machine's {dtype} matmul rate on these shapes: {mm['gflops']:.1f} GFLOP/s "
+        f"({mm['seconds_per_step'] * 1e3:.3f} ms per step) -> BLAS bound {bound:.3f} s per epoch")
+
+    # time the two calls the loop makes, on this trainer's own objects (instance attributes shadow the methods)
+    fb = model.loss_and_grads = _Timed(model.loss_and_grads)
+    opt = trainer.optimizer.step = _Timed(trainer.optimizer.step)
+    rows = []
+    try:
+        for _ in range(epochs):
+            fb.seconds = opt.seconds = 0.0
+            r = trainer._train_epoch()
+            trainer.epoch += 1
+            sec = r["seconds"]
+            row = dict(epoch=trainer.epoch, seconds=sec, examples_per_sec=steps * batch_size / sec,
+                       gflops=steps * mm["flops_per_step"] / sec / 1e9, bound_seconds=bound,
+                       times_bound=sec / bound, fraction_of_bound=bound / sec,
+                       share_forward_backward=fb.seconds / sec, share_optimizer=opt.seconds / sec,
+                       share_rest=max(0.0, sec - fb.seconds - opt.seconds) / sec, train_loss=r["train_loss"])
+            rows.append(row)
+            say(f"epoch {row['epoch']:2d}  {sec:7.3f} s  {row['examples_per_sec']:8.0f} ex/s  "
+                f"{row['gflops']:6.1f} GFLOP/s  {row['times_bound']:.2f}x bound ({100 * row['fraction_of_bound']:.0f}%)  "
+                f"fwd+bwd {100 * row['share_forward_backward']:.0f}%  optimizer {100 * row['share_optimizer']:.0f}%  "
+                f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}")
+    finally:
+        del model.loss_and_grads, trainer.optimizer.step
+    load_after = _load()
+    last_vs_first = rows[-1]["seconds"] / rows[0]["seconds"]
+    say(f"epoch {rows[-1]['epoch']} / epoch 1 time: {last_vs_first:.2f}; load average (1 min) {load_after}")
+    return dict(
+        model=dict(arch=arch, hidden=list(model.hidden), z_dim=model.z_dim, x_dim=model.x_dim,
+                   likelihood="bernoulli", activation="relu", optimizer="adam", dtype=dtype,
+                   parameters=int(model.flat_params.size)),
+        data=dict(source=source, examples=int(trainer.x_train.shape[0]), batch_size=batch_size,
+                  steps_per_epoch=steps),
+        machine=dict(cpus=os.cpu_count(), threads=threads, numpy=np.__version__, python=platform.python_version(),
+                     load_before=load_before, load_after=load_after),
+        matmul=dict(ops=[{**op, "seconds": s} for op, s in zip(ops, mm["per_op"])],
+                    flops_per_step=mm["flops_per_step"], seconds_per_step=mm["seconds_per_step"],
+                    gflops=mm["gflops"], bound_epoch_seconds=bound),
+        epochs=rows,
+        last_vs_first=last_vs_first,
+    )
+
+
+# --------------------------------------------------------------------------- command line
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m numpyvae bench", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="example: python -m numpyvae bench --threads 1 --epochs 5 --json bench.json")
+    p.add_argument("--hidden", type=int, nargs="+", default=[400], metavar="SIZE", help="hidden sizes (default: 400)")
+    p.add_argument("--z-dim", type=int, default=20, help="latent dimensions (default: 20)")
+    p.add_argument("--batch-size", type=int, default=128, help="examples per step (default: 128)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="(default: float32)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS threads; re-runs the benchmark in a child process with OPENBLAS_NUM_THREADS "
+                        "set (default: whatever the environment says)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs to time (default: 3)")
+    p.add_argument("--examples", type=int, default=FULL_EXAMPLES,
+                   help=f"training examples per epoch (default: {FULL_EXAMPLES:,})")
+    p.add_argument("--smoke", action="store_true",
+                   help="a few batches and a quick matmul timing: checks that the benchmark runs, measures nothing")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON (atomically)")
+    return p
+
+
+def _rerun_with_threads(argv, threads: int) -> int:
+    """Run this benchmark again in a child whose BLAS starts with ``threads`` threads."""
+    env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
+    cmd = [sys.executable, "-m", "numpyvae.bench", *argv]
+    return subprocess.call(cmd, env=env)
+
+
+def main(argv=None) -> int:
+    """``python -m numpyvae bench [options]``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ("z_dim", "batch_size", "epochs", "examples"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if any(h < 1 for h in args.hidden):
+        parser.error(f"--hidden sizes must be >= 1, got {args.hidden}")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+        if os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
+            return _rerun_with_threads(argv, args.threads)
+    kw = dict(hidden=args.hidden, z_dim=args.z_dim, batch_size=args.batch_size, dtype=args.dtype,
+              epochs=args.epochs, examples=args.examples, seed=args.seed)
+    if args.smoke:
+        kw.update(examples=min(args.examples, 4 * args.batch_size), epochs=min(args.epochs, 2),
+                  matmul_repeats=1, matmul_seconds=0.01)
+    results = run_bench(**kw)
+    if args.json:
+        from .checkpoint import save_json
+        save_json(args.json, results)
+        print(f"results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
