@@ -86,7 +86,8 @@ for epoch in range(1, epochs + 1):
 # it towards the prior (the KL drops, as in the fast run); as the decoder learns to use $z$, the
 # model spends more nats on the code and the KL climbs again over a longer run. Trained VAEs of
 # this size on MNIST end with a KL of a couple of dozen nats and a reconstruction term several
-# times that: the code carries the digit's identity and style, the decoder the rest.
+# times that (a full run prints its own): the code carries the digit's identity and style, the
+# decoder the rest.
 
 # %%
 ep = [h["epoch"] for h in history]
