@@ -78,7 +78,7 @@ class Dense(Layer):
         self._out_shape = x.shape[:-1] + (self.d_out,)
         return y.reshape(self._out_shape)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, *, need_dx: bool = True) -> np.ndarray | None:
         """Gradients of y = x W + b, with x2 = x flattened to (B, D_in), dy2 to (B, D_out).
 
         y_bj = Σ_i x_bi W_ij + b_j, so
@@ -87,11 +87,17 @@ class Dense(Layer):
             dL/dx_bi = Σ_j dy_bj W_ij         ->  dx = dy2 @ W.T      (B, D_in)
         dW and db are written into self.grads in place (``out=``), so a model
         whose grads are views into one flat buffer sees them there.
+
+        ``need_dx=False`` skips dx and returns None: the first layer of an
+        encoder gets the data as x, and nobody needs dL/d(data). That saves
+        one of the layer's three matmuls, the largest of a 784-400 layer's.
         """
         self._check_dy(dy, "Dense.backward")
         dy2 = dy.reshape(-1, self.d_out)
         np.matmul(self._x2.T, dy2, out=self.grads["W"])
         np.sum(dy2, axis=0, out=self.grads["b"])
+        if not need_dx:
+            return None
         dx = dy2 @ self.params["W"].T
         return dx.reshape(self._out_shape[:-1] + (self.d_in,))
 
@@ -134,12 +140,19 @@ class Sequential(Layer):
         self._out_shape = x.shape
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """Chain rule: hand each layer the gradient of the layer after it, last to first."""
+    def backward(self, dy: np.ndarray, *, need_dx: bool = True) -> np.ndarray | None:
+        """Chain rule: hand each layer the gradient of the layer after it, last to first.
+
+        ``need_dx=False``: the caller does not want dL/dx (x is data), so a
+        first Dense layer skips that matmul and None is returned.
+        """
         self._check_dy(dy, "Sequential.backward")
-        for _, layer in reversed(self.layers):
+        for _, layer in reversed(self.layers[1:]):
             dy = layer.backward(dy)
-        return dy
+        first = self.layers[0][1]
+        if not need_dx and isinstance(first, Dense):
+            return first.backward(dy, need_dx=False)
+        return first.backward(dy)
 
 
 def named_arrays(named_layers, which: str) -> "OrderedDict[str, np.ndarray]":

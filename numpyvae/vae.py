@@ -210,7 +210,7 @@ class VAE:
         dlogvar += dlogvar_kl
         dh = self.enc_mu.backward(dmu)
         dh += self.enc_logvar.backward(dlogvar)
-        self.encoder.backward(dh)
+        self.encoder.backward(dh, need_dx=False)                # dL/dx is not needed: x is data
         return self.grads
 
     @staticmethod
