@@ -1,0 +1,116 @@
+"""The benchmark command: FLOP count by hand, a smoke run, its JSON, its errors.
+
+Nothing here is timed: the benchmark's numbers depend on the machine.
+"""
+import json
+
+import pytest
+
+from numpyvae import VAE, bench
+
+
+def hand_flops(x_dim, hidden, z_dim, batch, samples=1):
+    """2·m·k·n per matmul, written out for one hidden layer without looking at the code.
+
+    Encoder x_dim -> h (rows = batch), mu and logvar h -> z_dim, decoder
+    z_dim -> h and h -> x_dim (rows = samples·batch). Each layer: forward
+    x @ W, dW = x.T @ dy, dx = dy @ W.T (3 products of the same size), except
+    the first, which needs no dx (its input is the data): 2 products.
+    """
+    (h,) = hidden
+    n, sn = batch, samples * batch
+    return (2 * 2 * n * x_dim * h              # encoder.0: forward, dW
+            + 3 * 2 * n * h * z_dim            # encoder.mu
+            + 3 * 2 * n * h * z_dim            # encoder.logvar
+            + 3 * 2 * sn * z_dim * h           # decoder.0
+            + 3 * 2 * sn * h * x_dim)          # decoder.out
+
+
+def test_flop_count_of_a_tiny_model_by_hand():
+    model = VAE(6, [5], 3, seed=0)
+    ops = bench.matmul_shapes(model, batch_size=7, n_samples=2)
+    # by hand: 2·(7·6·5)·2 + 2·(7·5·3)·3·2 + 2·(14·3·5)·3 + 2·(14·5·6)·3
+    assert sum(op["flops"] for op in ops) == 840 + 1260 + 1260 + 2520 == hand_flops(6, [5], 3, 7, 2)
+    assert len(ops) == 5 * 3 - 1
+    assert [op["op"] for op in ops if op["layer"] == "encoder.0"] == ["forward", "dW"]
+
+
+def test_flop_count_of_the_issue_model():
+    """784-400-20 at batch 128: 468 steps of about 0.42 GFLOP, about 197 GFLOP per 60,000 examples."""
+    ops = bench.matmul_shapes(VAE(784, [400], 20, seed=0), batch_size=128)
+    per_step = sum(op["flops"] for op in ops)
+    assert per_step == hand_flops(784, [400], 20, 128)
+    assert 196e9 < per_step * (60000 // 128) < 197e9
+
+
+def test_two_hidden_layers_count_every_dense_layer():
+    model = VAE(10, [8, 6], 4, seed=0)
+    ops = bench.matmul_shapes(model, batch_size=3)
+    # encoder 10-8-6, heads 6-4 (x2), decoder 4-6-8, out 8-10; all rows 3
+    sizes = [(10, 8), (8, 6), (6, 4), (6, 4), (4, 6), (6, 8), (8, 10)]
+    want = sum(2 * 3 * a * b * (2 if i == 0 else 3) for i, (a, b) in enumerate(sizes))
+    assert sum(op["flops"] for op in ops) == want
+
+
+def test_measure_matmuls_reports_a_rate():
+    ops = bench.matmul_shapes(VAE(6, [5], 3, seed=0), batch_size=7)
+    mm = bench.measure_matmuls(ops, "float32", repeats=1, min_seconds=0.001)
+    assert mm["flops_per_step"] == sum(op["flops"] for op in ops)
+    assert mm["seconds_per_step"] > 0 and mm["gflops"] > 0 and len(mm["per_op"]) == len(ops)
+
+
+def test_smoke_run_writes_json(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    status = bench.main(["--smoke", "--hidden", "16", "--z-dim", "4", "--batch-size", "32",
+                         "--json", str(path)])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "BLAS bound" in out and "epoch  1" in out and "data: " in out
+    res = json.loads(path.read_text())
+    assert res["model"]["arch"] == "784-16-4" and res["model"]["dtype"] == "float32"
+    assert res["data"]["examples"] == 4 * 32 and res["data"]["steps_per_epoch"] == 4
+    assert res["data"]["source"].startswith(("fashion-mnist", "digits"))
+    assert res["matmul"]["flops_per_step"] == hand_flops(784, [16], 4, 32)
+    assert sum(op["flops"] for op in res["matmul"]["ops"]) == res["matmul"]["flops_per_step"]
+    assert res["matmul"]["bound_epoch_seconds"] == pytest.approx(4 * res["matmul"]["seconds_per_step"])
+    assert len(res["epochs"]) == 2
+    for row in res["epochs"]:
+        assert row["seconds"] > 0
+        assert row["examples_per_sec"] == pytest.approx(4 * 32 / row["seconds"])
+        assert row["gflops"] == pytest.approx(4 * res["matmul"]["flops_per_step"] / row["seconds"] / 1e9)
+        assert row["fraction_of_bound"] == pytest.approx(res["matmul"]["bound_epoch_seconds"] / row["seconds"])
+        shares = row["share_forward_backward"] + row["share_optimizer"] + row["share_rest"]
+        assert shares == pytest.approx(1.0, abs=1e-9)
+        assert row["share_forward_backward"] > 0 and row["share_optimizer"] > 0
+    assert res["last_vs_first"] == pytest.approx(res["epochs"][1]["seconds"] / res["epochs"][0]["seconds"])
+
+
+def test_a_short_run_trains():
+    """The benchmark runs the real training loop: the loss falls from epoch 1 to epoch 2."""
+    res = bench.run_bench(hidden=[16], z_dim=4, batch_size=32, epochs=2, examples=256,
+                          matmul_repeats=1, matmul_seconds=0.001, log=None)
+    assert res["epochs"][1]["train_loss"] < res["epochs"][0]["train_loss"]
+
+
+def test_threads_rerun_in_a_child_with_the_environment(monkeypatch):
+    calls = []
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setattr(bench.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    assert bench.main(["--threads", "1", "--smoke"]) == 0
+    (cmd, env), = calls
+    assert cmd[1:] == ["-m", "numpyvae.bench", "--threads", "1", "--smoke"]
+    assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--threads", "0"], ["--hidden", "0"],
+                                  ["--batch-size", "-1"], ["--dtype", "float16"]])
+def test_bad_options_are_refused(argv, capsys):
+    with pytest.raises(SystemExit) as err:
+        bench.main(argv)
+    assert err.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_run_bench_refuses_fewer_examples_than_a_batch():
+    with pytest.raises(ValueError, match="examples .* must be at least batch_size"):
+        bench.run_bench(examples=10, batch_size=32, log=None)
