@@ -163,7 +163,7 @@ class VAE:
         mu, logvar = self.enc_mu.forward(h), self.enc_logvar.forward(h)
         z, sigma = reparameterize(mu, logvar, eps)
         heads = self.decode(z)
-        nll = self.likelihood.forward(x, *heads)                  # −log p(x|z), (S, N)
+        nll = self.likelihood.forward(x, *heads, check=False)     # −log p(x|z), (S, N); x checked above
         if kl == "analytic":
             kl_n = kl_analytic(mu, logvar).sum(-1)                # (N,)
             bound = -(nll.mean(0) + beta * kl_n)                  # ELBO, (N,)
