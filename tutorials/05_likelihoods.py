@@ -96,7 +96,7 @@ savefig(fig, "05_continuous_bernoulli.png")
 
 # %%
 data = load("digits")
-n_train, epochs = (1500, 3) if FAST else (9000, 15)
+n_train, epochs = (1000, 2) if FAST else (9000, 15)
 x_train, x_show = data.x_train[:n_train], data.x_test[:10]
 
 configs = {

@@ -21,7 +21,7 @@ from numpyvae.datasets import load
 from numpyvae.optim import make_optimizer
 
 data = load("digits")
-n_train, epochs = (1200, 3) if FAST else (9000, 50)
+n_train, epochs = (1000, 2) if FAST else (9000, 50)
 x_train, x_test, y_test = data.x_train[:n_train], data.x_test, data.y_test
 
 

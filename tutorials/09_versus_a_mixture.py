@@ -27,7 +27,7 @@ from numpyvae.mixture import BernoulliMixture, GaussianMixture
 from numpyvae.optim import Adam
 
 data = load("digits")
-n_train, n_test, epochs, k_is = (1500, 200, 4, 100) if FAST else (9000, 1000, 30, 5000)
+n_train, n_test, epochs, k_is = (1200, 200, 3, 100) if FAST else (9000, 1000, 30, 5000)
 x_train = binarize_static(data.x_train[:n_train], method="sample", seed=1)
 x_test = binarize_static(data.x_test[:n_test], method="sample", seed=0)
 
@@ -38,7 +38,7 @@ x_test = binarize_static(data.x_test[:n_test], method="sample", seed=0)
 # independent per-pixel noise, which is why mixture samples look speckled.
 
 # %%
-gmm = GaussianMixture(10, seed=0, max_iter=30 if FAST else 100).fit(data.x_train[:n_train].astype(np.float64))
+gmm = GaussianMixture(10, seed=0, max_iter=20 if FAST else 100).fit(data.x_train[:n_train].astype(np.float64))
 gmm_samples, _ = gmm.sample(10, rng=np.random.default_rng(0))
 fig, axes = plt.subplots(2, 1, figsize=(8, 2.6))
 show_grid(axes[0], gmm.means, 10, "Gaussian mixture: component means")
@@ -52,7 +52,7 @@ savefig(fig, "09_gmm.png")
 
 # %%
 components = [10, 50] if not FAST else [10, 30]
-mixtures = {K: BernoulliMixture(K, seed=0, max_iter=30 if FAST else 100).fit(x_train.astype(np.float64))
+mixtures = {K: BernoulliMixture(K, seed=0, max_iter=20 if FAST else 100).fit(x_train.astype(np.float64))
             for K in components}
 
 vae = VAE(784, [200], 20, seed=0)
