@@ -511,10 +511,10 @@ def run_baselines(run, data, x_test: np.ndarray, components, seed: int = 0) -> l
 def format_table(results: dict) -> str:
     """A small text table of :func:`evaluate_run`'s results (nats per example)."""
     def row(name, value, note=""):
-        return f"  {name:<28}{value:>10}  {note}".rstrip()
+        return f"  {name:<34}{value:>10}  {note}".rstrip()
 
     lines = [f"test set: {results.get('dataset')}, {results.get('n_test')} examples, {results.get('test_data')}",
-             f"  {'quantity':<28}{'nats':>10}"]
+             f"  {'quantity':<34}{'nats':>10}"]
     lines.append(row("ELBO", f"{results['test_elbo']:.2f}", "the training objective, a lower bound"))
     lines.append(row("  reconstruction −E[log p(x|z)]", f"{results['test_recon']:.2f}"))
     lines.append(row("  KL(q(z|x) || p(z))", f"{results['test_kl']:.2f}"))
