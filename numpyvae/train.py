@@ -169,6 +169,8 @@ class Trainer:
         self.model = VAE(self.x_train.shape[1], cfg.hidden, cfg.z_dim, likelihood=cfg.likelihood,
                          activation=cfg.activation, seed=cfg.seed, dtype=self.dtype,
                          likelihood_kwargs=cfg.likelihood_kwargs())
+        # refuse data the likelihood cannot model now, not at the first batch
+        self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, lr=cfg.lr)
         self.rng = np.random.default_rng([cfg.seed, 2])   # shuffling and dynamic binarization
         self.epoch, self.history = 0, []
