@@ -310,6 +310,8 @@ def _rerun_with_threads(argv, threads: int) -> int:
 def main(argv=None) -> int:
     """``python -m numpyvae bench [options]``; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--"]:          # `python -m numpyvae bench -- --epochs 5` passes the separator through
+        argv = argv[1:]
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("z_dim", "batch_size", "epochs", "examples"):

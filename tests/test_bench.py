@@ -96,7 +96,7 @@ def test_threads_rerun_in_a_child_with_the_environment(monkeypatch):
     calls = []
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     monkeypatch.setattr(bench.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
-    assert bench.main(["--threads", "1", "--smoke"]) == 0
+    assert bench.main(["--", "--threads", "1", "--smoke"]) == 0
     (cmd, env), = calls
     assert cmd[1:] == ["-m", "numpyvae.bench", "--threads", "1", "--smoke"]
     assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
