@@ -30,6 +30,7 @@ environment decides, and the output records what it said. On a machine that
 other programs keep busy, 1 thread is often faster than 2: BLAS threads that
 wait for each other at every barrier lose whole scheduler time slices.
 
+Run it as ``python -m numpyvae bench [options]`` or ``python -m numpyvae.bench [options]``.
 The benchmark is not a test: its numbers depend on the machine and its load
 (the 1-minute load average is printed before and after). Compare numbers from
 one run with each other.
@@ -187,8 +188,21 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
               matmul_seconds: float = 0.3, log=print) -> dict:
     """Train the VAE x_dim-hidden-z_dim (ReLU, Bernoulli, Adam, dynamic binarization) and time it.
 
-    Returns the results as a JSON-able dict (see :func:`main` for the fields);
+    Parameters: the architecture (``hidden``, ``z_dim``), ``batch_size``,
+    ``dtype``, ``epochs``, ``examples`` per epoch, ``seed``; ``matmul_repeats``
+    and ``matmul_seconds`` set how long the isolated matmul timing runs;
     ``log`` receives the human-readable lines (``log=None`` for silence).
+
+    Returns a JSON-able dict:
+        model    {arch, hidden, z_dim, x_dim, likelihood, activation, optimizer, dtype, parameters}
+        data     {source, examples, batch_size, steps_per_epoch}
+        machine  {cpus, threads (the BLAS thread variables), numpy, python, load_before, load_after}
+        matmul   {ops: [{layer, op, a, b, flops, seconds}], flops_per_step, seconds_per_step,
+                  gflops, bound_epoch_seconds, gflops_before_training, gflops_after_training}
+        epochs   [{epoch, seconds, examples_per_sec, gflops, bound_seconds, times_bound,
+                   fraction_of_bound, share_forward_backward, share_optimizer, share_rest, train_loss}]
+        last_vs_first   seconds of the last epoch / seconds of the first
+    The bound uses the better of the two matmul timings (before and after training).
     """
     from .checks import check_positive_int
     from .train import TrainConfig, Trainer
