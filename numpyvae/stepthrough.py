@@ -11,14 +11,14 @@ terms, then the gradients flowing back (d logits, the decoder's weight
 gradients, dz, dmu, dlogvar, dh, the encoder's weight gradients). Each row has
 the shape, dtype and a few statistics; ``trace["dz"].array`` is the array itself.
 
-How it is built. :meth:`VAE.loss_and_grads` does the step and leaves its
-forward intermediates in ``model.cache`` and the parameter gradients in
-``model.grads``. The intermediate gradients (d logits, dz, dmu, dlogvar, dh)
-live only inside that call, so :func:`trace_step` recomputes them here from
-the same public pieces the model uses (likelihood backward, the decoder's
-layers, reparameterization backward, KL backward), written out one line per
-equation. The tests check that these recomputed gradients reproduce the
-model's own parameter gradients (e.g. hᵀ · dmu == grads["encoder.mu.W"]).
+How it is built. :meth:`VAE.loss_and_grads` does the step: its forward half
+leaves the intermediates in ``model.cache``, and its backward half adds the
+intermediate gradients it computed on the way (the per-sample weights c,
+d logits, dz, dmu, dlogvar, dh) and writes the parameter gradients into
+``model.grads``. :func:`trace_step` only copies them out in order, so what a
+class reads is what training computed, not a second derivation. The tests
+check these gradients against finite differences and against the parameter
+gradients (e.g. hᵀ · dmu == grads["encoder.mu.W"]).
 
 Every array in a trace is a copy: the model overwrites its buffers on the
 next call, a trace taken earlier does not change.
@@ -29,10 +29,6 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-
-from .kl import kl_analytic_backward, kl_monte_carlo, kl_monte_carlo_backward
-from .objectives import sample_weights
-from .reparam import reparameterize_backward
 
 __all__ = ["TraceEntry", "Trace", "trace_step", "format_trace", "print_trace"]
 
@@ -160,23 +156,19 @@ def trace_step(model, x: np.ndarray, eps: np.ndarray | None = None, **loss_kwarg
             raise TypeError(f"trace_step: model must be a numpyvae.VAE, got {type(model).__name__} "
                             f"(it has no attribute {attr!r})")
     loss, grads = model.loss_and_grads(x, eps, **loss_kwargs)
-    param_grads = {name: g.copy() for name, g in grads.items()}       # before anything can touch them
-    flat_grads_before = model.flat_grads.copy()
+    param_grads = {name: g.copy() for name, g in grads.items()}
     c = model.cache
-    beta = float(loss_kwargs.get("beta", 1.0))
     objective = loss_kwargs.get("objective", "elbo")
     kl_kind = loss_kwargs.get("kl") or ("analytic" if objective == "elbo" else "mc")
     heads = [name for name in c if name.startswith("decoder.")]
     mu, logvar, eps_, z = c["mu"], c["logvar"], c["eps"], c["z"]
-    S, N = eps_.shape[:2]
-    sigma = np.exp(0.5 * logvar)
 
     entries = [
         _entry("x", "forward", c["x"], "the batch"),
         _entry("h", "forward", c["h"], "h = encoder MLP(x)"),
         _entry("mu", "forward", mu, "mu = h W_mu + b_mu"),
         _entry("logvar", "forward", logvar, "logvar = h W_lv + b_lv"),
-        _entry("sigma", "forward", sigma, "sigma = exp(logvar / 2)"),
+        _entry("sigma", "forward", c["sigma"], "sigma = exp(logvar / 2)"),
         _entry("eps", "forward", eps_, "eps ~ N(0, I)"),
         _entry("z", "forward", z, "z = mu + sigma * eps"),
     ]
@@ -188,58 +180,26 @@ def trace_step(model, x: np.ndarray, eps: np.ndarray | None = None, **loss_kwarg
         _entry("loss", "forward", np.asarray(loss), "loss = -mean_n bound"),
     ]
 
-    # ---- the backward pass again, one equation per line ------------------------------------
-    # w_sn: how much sample (s, n) counts in the loss (1/(S N) for the ELBO, softmax/N for IWAE)
-    if kl_kind == "analytic":
-        log_w, kl_sn = None, None
-    else:
-        kl_sn = kl_monte_carlo(z, eps_, logvar)                     # log q - log p at each sample
-        log_w = -(c["nll"] + beta * kl_sn)
-    w = sample_weights(log_w, objective, S, N, model.dtype)
-
-    # d loss / d heads: the likelihood's backward, weighted per sample
-    model.likelihood.forward(c["x"], *(c[name] for name in heads), check=False)
-    dheads = model.likelihood.backward(w)
-    entries += [_entry(f"d {name}", "gradient", d, f"{type(model.likelihood).__name__}.backward(w)")
-                for name, d in zip(heads, dheads)]
-
-    # through the decoder's layers (their caches still hold this step's forward)
+    # ---- the backward pass, in the order VAE.backward computed it ------------------------
+    # (VAE.backward keeps its intermediate gradients in model.cache; every one is copied here)
+    entries += [_entry(f"d {name}", "gradient", c[f"d {name}"],
+                       f"{type(model.likelihood).__name__}.backward(c), c = per-sample weights")
+                for name in heads]
     dec_names = [n for n in param_grads if n.startswith("decoder.")]
     entries += [_entry(n, "gradient", param_grads[n], "Dense backward: dW = inputᵀ dy, db = Σ dy")
                 for n in reversed_layers(dec_names)]
-    dhd = model.dec_heads[0].backward(dheads[0])
-    for head, d in zip(model.dec_heads[1:], dheads[1:]):
-        dhd = dhd + head.backward(d)
-    dz = model.decoder.backward(dhd)                                  # ∂(reconstruction)/∂z
-    if kl_kind == "mc":
-        dz_kl, dlogvar_kl = kl_monte_carlo_backward(z, beta * w)       # -log p(z) depends on z
-        dz = dz + dz_kl
-        dmu_kl = 0.0
-    else:
-        dmu_kl, dlogvar_kl = kl_analytic_backward(mu, logvar)          # mu, (e^logvar - 1)/2
-        dmu_kl, dlogvar_kl = dmu_kl * (beta / N), dlogvar_kl * (beta / N)
-    entries.append(_entry("dz", "gradient", dz, "decoder backward (+ d(-log p(z))/dz for MC KL)"))
-
-    # through z = mu + sigma * eps:  dmu = Σ_s dz,  dlogvar = Σ_s dz * eps * sigma / 2, plus the KL's own part
-    dmu_rec, dlogvar_rec = reparameterize_backward(dz, eps_, sigma)
-    dmu = dmu_rec + dmu_kl
-    dlogvar = dlogvar_rec + dlogvar_kl
-    entries.append(_entry("dmu", "gradient", dmu, "Σ_s dz + β mu / N (analytic KL)"))
-    entries.append(_entry("dlogvar", "gradient", dlogvar, "Σ_s dz eps sigma / 2 + β (e^logvar - 1) / (2N)"))
-
-    # mu and logvar are both Dense maps of h, so h gets both contributions
-    p = {name: arr for name, arr in model.params.items()}
-    dh = dmu @ p["encoder.mu.W"].T + dlogvar @ p["encoder.logvar.W"].T
+    entries.append(_entry("dz", "gradient", c["dz"], "decoder backward (+ d(-log p(z))/dz for MC KL)"))
+    entries.append(_entry("dmu", "gradient", c["dmu"], "Σ_s dz (+ β mu / N for the analytic KL)"))
+    entries.append(_entry("dlogvar", "gradient", c["dlogvar"],
+                          "Σ_s dz eps sigma / 2 + the KL's own term"))
     enc_names = [n for n in param_grads if n.startswith("encoder.")]
     head_names = [n for n in enc_names if n.startswith(("encoder.mu.", "encoder.logvar."))]
     trunk_names = [n for n in enc_names if n not in head_names]
     entries += [_entry(n, "gradient", param_grads[n], "Dense backward: dW = hᵀ dmu (or dlogvar), db = Σ_n")
                 for n in head_names]
-    entries.append(_entry("dh", "gradient", dh, "dh = dmu W_muᵀ + dlogvar W_lvᵀ"))
+    entries.append(_entry("dh", "gradient", c["dh"], "dh = dmu W_muᵀ + dlogvar W_lvᵀ"))
     entries += [_entry(n, "gradient", param_grads[n], "encoder MLP backward") for n in reversed_layers(trunk_names)]
 
-    # the decoder backward above rewrote the decoder's gradients (with the same values); restore exactly
-    np.copyto(model.flat_grads, flat_grads_before)
     options = dict(loss_kwargs, eps_given=eps is not None)
     return Trace(entries, loss, options)
 

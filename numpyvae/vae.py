@@ -197,7 +197,8 @@ class VAE:
         S, N = eps.shape[:2]
 
         c = sample_weights(c_["log_w"], objective, S, N, self.dtype)   # (S, N)
-        dz = self._decoder_backward(self.likelihood.backward(c))     # ∂(c·nll)/∂z
+        dheads = self.likelihood.backward(c)                         # ∂(c·nll)/∂heads
+        dz = self._decoder_backward(dheads)                          # ∂(c·nll)/∂z
         if kl == "analytic":
             dmu_kl, dlogvar_kl = kl_analytic_backward(mu, logvar)
             dmu_kl, dlogvar_kl = dmu_kl * (beta / N), dlogvar_kl * (beta / N)
@@ -211,6 +212,9 @@ class VAE:
         dh = self.enc_mu.backward(dmu)
         dh += self.enc_logvar.backward(dlogvar)
         self.encoder.backward(dh, need_dx=False)                # dL/dx is not needed: x is data
+        # keep the intermediate gradients (references, no copies) for the step-through view
+        c_.update({"c": c, "dz": dz, "dmu": dmu, "dlogvar": dlogvar, "dh": dh},
+                  **{f"d decoder.{n}": d for n, d in zip(self.likelihood.heads, dheads)})
         return self.grads
 
     @staticmethod
