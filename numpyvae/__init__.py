@@ -1,7 +1,14 @@
-"""numpyvae: variational autoencoders in pure NumPy, every gradient by hand."""
+"""numpyvae: variational autoencoders in pure NumPy, every gradient by hand.
+
+Start with :class:`numpyvae.VAE` (numpyvae/vae.py), whose ``forward`` and
+``backward`` walk the whole model one hand-written step at a time, and
+:mod:`numpyvae.gradcheck` to check any of them against finite differences.
+"""
 from . import gradcheck
-from .activations import ELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, Identity, get_activation
+from .activations import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, get_activation
 from .layers import MLP, Dense, Sequential
 from .vae import VAE
 
 __version__ = "0.1.0"
+__all__ = ["VAE", "Dense", "MLP", "Sequential", "ReLU", "LeakyReLU", "ELU", "Tanh", "Sigmoid", "Softplus",
+           "Identity", "get_activation", "gradcheck"]

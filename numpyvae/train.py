@@ -15,7 +15,6 @@ checkpoint are written, so an interrupted run loses at most one epoch and
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from dataclasses import dataclass, field, fields
@@ -52,7 +51,7 @@ class TrainConfig:
     optimizer: str = "adam"            # "adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"
     lr: float = 1e-3
     batch_size: int = 128
-    epochs: int = 40
+    epochs: int = 100
     clip_grad_norm: float = 0.0        # 0: no clipping
     seed: int = 0
     dtype: str = "float32"
@@ -142,15 +141,6 @@ PRESETS = {
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; says where and what to try."""
-
-
-@dataclass
-class Run:
-    """The result of :func:`train`: where it lives, the model, its config and history."""
-    path: Path
-    model: VAE
-    config: dict
-    history: list
 
 
 class Trainer:
@@ -295,8 +285,9 @@ class Trainer:
         trainer.history = list(saved.progress["history"])
         return trainer
 
-    def result(self) -> Run:
-        return Run(path=self.run_dir, model=self.model, config=dataclasses.asdict(self.cfg), history=self.history)
+    def result(self) -> ckpt.Run:
+        """The run as :func:`numpyvae.checkpoint.load_run` would read it back."""
+        return ckpt.Run(path=self.run_dir, model=self.model, config=dataclasses.asdict(self.cfg), history=self.history)
 
 
 def new_run_dir(cfg: TrainConfig) -> Path:
@@ -316,8 +307,8 @@ def new_run_dir(cfg: TrainConfig) -> Path:
     return path
 
 
-def train(config, data=None, quiet: bool = False) -> Run:
-    """Train a VAE from a TrainConfig (or a dict of its fields); returns the :class:`Run`.
+def train(config, data=None, quiet: bool = False) -> ckpt.Run:
+    """Train a VAE from a TrainConfig (or a dict of its fields); returns a :class:`numpyvae.checkpoint.Run`.
 
     With ``cfg.out`` (or by default) the run is saved to a directory after every epoch.
     """
@@ -341,7 +332,3 @@ def config_from_toml(path) -> dict:
         raise FileNotFoundError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"config file {path} is not valid TOML: {err}") from err
-
-
-def to_json(obj) -> str:
-    return json.dumps(obj, indent=2)
