@@ -320,6 +320,20 @@ class Optimizer:
         return f"{type(self).__name__}({args}; {len(self.params)} arrays, t={self.t})"
 
 
+def _scaled_step(theta, g, s, acc, lr: float, eps: float) -> None:
+    """θ ← θ − lr·g / (√acc + ε), in place: the step RMSprop and Adagrad share.
+
+    ``acc`` is the running mean (RMSprop) or sum (Adagrad) of g²; ``s`` is
+    scratch of θ's shape. Plain form: ``theta -= lr * g / (np.sqrt(acc) + eps)``,
+    which would allocate three temporaries per step.
+    """
+    np.sqrt(acc, out=s)
+    np.add(s, eps, out=s)                      # s = √acc + ε
+    np.divide(g, s, out=s)
+    np.multiply(s, lr, out=s)
+    np.subtract(theta, s, out=theta)
+
+
 # --------------------------------------------------------------------------- SGD
 
 class SGD(Optimizer):
@@ -414,11 +428,7 @@ class RMSprop(Optimizer):
         np.multiply(g, g, out=s)
         np.multiply(s, 1.0 - rho, out=s)
         np.add(v, s, out=v)                        # v ← ρ·v + (1 − ρ)·g²
-        np.sqrt(v, out=s)
-        np.add(s, self.eps, out=s)                 # s = √v + ε
-        np.divide(g, s, out=s)
-        np.multiply(s, self.lr, out=s)
-        np.subtract(theta, s, out=theta)           # θ ← θ − lr·g / (√v + ε)
+        _scaled_step(theta, g, s, v, self.lr, self.eps)   # θ ← θ − lr·g / (√v + ε)
 
     def config(self) -> dict:
         return dict(name="rmsprop", lr=self.lr, rho=self.rho, eps=self.eps)
@@ -455,11 +465,7 @@ class Adagrad(Optimizer):
     def _update(self, theta, g, s, G, *, t):
         np.multiply(g, g, out=s)
         np.add(G, s, out=G)                        # G ← G + g²
-        np.sqrt(G, out=s)
-        np.add(s, self.eps, out=s)                 # s = √G + ε
-        np.divide(g, s, out=s)
-        np.multiply(s, self.lr, out=s)
-        np.subtract(theta, s, out=theta)           # θ ← θ − lr·g / (√G + ε)
+        _scaled_step(theta, g, s, G, self.lr, self.eps)   # θ ← θ − lr·g / (√G + ε)
 
     def config(self) -> dict:
         return dict(name="adagrad", lr=self.lr, eps=self.eps, initial_accumulator=self.initial_accumulator)

@@ -68,3 +68,16 @@ def images_to_float(images: np.ndarray, dtype) -> np.ndarray:
 def labels_to_int(labels: np.ndarray) -> np.ndarray:
     """Labels as int64: uint8 labels overflow silently in arithmetic (e.g. 0 - 1 == 255)."""
     return labels.astype(np.int64)
+
+
+def dataset_from_arrays(arrays: dict, name: str, source: str, dtype) -> Dataset:
+    """A 28x28-image Dataset from uint8 arrays x_train, y_train, x_test, y_test, as floats in [0, 1]."""
+    return Dataset(
+        name=name,
+        x_train=images_to_float(arrays["x_train"], dtype),
+        y_train=labels_to_int(arrays["y_train"]),
+        x_test=images_to_float(arrays["x_test"], dtype),
+        y_test=labels_to_int(arrays["y_test"]),
+        image_shape=(28, 28),
+        source=source,
+    )

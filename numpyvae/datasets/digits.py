@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, images_to_float, labels_to_int
+from .dataset import Dataset, dataset_from_arrays
 from ..files import sha256_of
 
 DIGITS_PATH = Path(__file__).with_name("digits.npz")
@@ -30,15 +30,7 @@ def load_digits(dtype="float32", *, path=None, expected_sha256: str = DIGITS_SHA
     """
     path = Path(path) if path is not None else DIGITS_PATH
     arrays = read_checked_npz(path, expected_sha256)
-    return Dataset(
-        name="digits",
-        x_train=images_to_float(arrays["x_train"], dtype),
-        y_train=labels_to_int(arrays["y_train"]),
-        x_test=images_to_float(arrays["x_test"], dtype),
-        y_test=labels_to_int(arrays["y_test"]),
-        image_shape=(28, 28),
-        source=SOURCE,
-    )
+    return dataset_from_arrays(arrays, "digits", SOURCE, dtype)
 
 
 def read_checked_npz(path: Path, expected_sha256: str) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import Dataset, images_to_float, labels_to_int
+from .dataset import Dataset, dataset_from_arrays
 from .idx import read_idx
 
 STEMS = {
@@ -55,12 +55,4 @@ def read_split(directory: Path) -> dict[str, np.ndarray]:
 def load_idx_directory(directory: Path, name: str, source: str, dtype) -> Dataset:
     """A Dataset from the four IDX files in `directory` (which must hold all four)."""
     arrays = read_split(directory)
-    return Dataset(
-        name=name,
-        x_train=images_to_float(arrays["x_train"], dtype),
-        y_train=labels_to_int(arrays["y_train"]),
-        x_test=images_to_float(arrays["x_test"], dtype),
-        y_test=labels_to_int(arrays["y_test"]),
-        image_shape=(28, 28),
-        source=source,
-    )
+    return dataset_from_arrays(arrays, name, source, dtype)
