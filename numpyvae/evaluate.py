@@ -17,8 +17,10 @@ means over examples), the unit of the training loss.
   test log-likelihood, on the same data.
 * :func:`evaluate_run` / :func:`format_table` -- all of it for a run directory.
 
-Nothing here runs a backward pass: the functions compose the model's forward
-pieces (encode, reparameterize, decode, likelihood.forward, KL) themselves.
+Nothing here runs a backward pass. :func:`test_elbo` calls the model's own
+forward; :func:`log_likelihood` composes its pieces (encode, reparameterize,
+decode, likelihood.forward, log q, log p) because it needs every log weight
+of a chunk of samples.
 """
 from __future__ import annotations
 
@@ -83,9 +85,10 @@ def _batches(n: int, batch_size: int):
 def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, rng=None) -> dict:
     """The ELBO on x, in nats per example, with its reconstruction and KL parts.
 
-    The same quantity as ``model.loss_and_grads(x, eps)`` (analytic KL, beta = 1)
-    reports, bit for bit when given the same eps, but forward only and one batch
-    at a time, so memory stays at O(batch_size · n_samples · D) for any N.
+    It runs the model's own :meth:`VAE.forward` (analytic KL, beta = 1), so it is
+    the quantity training reports, bit for bit given the same eps, but without a
+    backward pass and one batch at a time, so memory stays at
+    O(batch_size · n_samples · D) for any N. It never draws from ``model.rng``.
 
     Parameters
     ----------
@@ -109,12 +112,10 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     recon_sum = kl_sum = 0.0                                 # float64 sums over examples
     for sl in _batches(x.shape[0], batch_size):
         xb = x[sl]
-        mu, logvar = model.encode(xb)                        # q(z|x), (n, K) each
         eps = rng.standard_normal((S, xb.shape[0], model.z_dim), dtype=model.dtype)
-        z, _ = reparameterize(mu, logvar, eps)               # (S, n, K)
-        nll = model.likelihood.forward(xb, *model.decode(z), check=False)   # −log p(x|z), (S, n)
-        recon_sum += float(nll.mean(0).sum(dtype=np.float64))
-        kl_sum += float(kl_analytic(mu, logvar).sum(dtype=np.float64))
+        model.forward(xb, eps)                               # the training forward pass, β = 1, analytic KL
+        recon_sum += float(model.cache["nll"].mean(0).sum(dtype=np.float64))   # −log p(x|z), (S, n)
+        kl_sum += float(model.cache["kl"].sum(dtype=np.float64))
     n = x.shape[0]
     recon, kl = recon_sum / n, kl_sum / n
     return {"elbo": -(recon + kl), "loss": recon + kl, "recon": recon, "kl": kl}

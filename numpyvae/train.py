@@ -25,6 +25,7 @@ import numpy as np
 from . import checkpoint as ckpt
 from .checks import as_dtype
 from .datasets import binarize_dynamic, binarize_static, load
+from .evaluate import test_elbo
 from .likelihoods import make_likelihood
 from .optim import make_optimizer
 from .progress import Progress
@@ -222,25 +223,19 @@ class Trainer:
                     seconds=seconds, samples_per_sec=steps * cfg.batch_size / seconds)
 
     def validate(self, batch_size: int = 1000) -> dict:
-        """Validation loss (−ELBO with the full β = cfg.beta), recon and KL, batched, forward only."""
-        n = self.x_val.shape[0]
-        sums = np.zeros(3)
-        for i in range(0, n, batch_size):
-            xb = self.x_val[i:i + batch_size]
-            self.model.forward(xb, n_samples=1, beta=self.cfg.beta)
-            sums += np.array([-self.model.cache["bound"].sum(), self.model.cache["nll"].mean(0).sum(),
-                              self.model.cache["kl"].sum()])
-        return dict(zip(("val_loss", "val_recon", "val_kl"), sums / n))
+        """Validation −ELBO (β = 1: the true bound, whatever β training uses), recon and KL.
+
+        Forward only, batched, with its own fixed noise (seed + 3), so it draws
+        nothing from the training generators and every epoch is measured alike.
+        """
+        parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=self.cfg.seed + 3)
+        return {"val_loss": parts["loss"], "val_recon": parts["recon"], "val_kl": parts["kl"]}
 
     def fit(self, epochs: int | None = None) -> list:
         """Train up to cfg.epochs (or ``epochs`` more); checkpoint after each epoch."""
         target = self.cfg.epochs if epochs is None else self.epoch + epochs
         while self.epoch < target:
-            row = {"epoch": self.epoch + 1, **self._train_epoch()}
-            # validation draws no noise from the model's training stream: save and restore it
-            state = self.model.rng.bit_generator.state
-            row.update(self.validate())
-            self.model.rng.bit_generator.state = state
+            row = {"epoch": self.epoch + 1, **self._train_epoch(), **self.validate()}
             self.epoch += 1
             self.history.append({k: (float(v) if not isinstance(v, int) else v) for k, v in row.items()})
             if not self.quiet:
