@@ -36,7 +36,7 @@ from .progress import Progress
 from .reparam import reparameterize
 
 __all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
-           "resolved_binarize", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
+           "resolved_binarize", "test_seed", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
            "format_table", "save_evaluation"]
 
 #: The fixed seed of the stochastic binarization of the test set (see :func:`binarize_test_set`).
@@ -281,6 +281,18 @@ def kl_per_dimension(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
 BINARIZE_KINDS = ("dynamic", "static", "none")
 
 
+def test_seed(run_seed: int) -> int:
+    """The seed of a run's one fixed draw of its test set: the run's seed + 1.
+
+    The trainer validates on this draw and :func:`evaluate_run` measures on it,
+    so ``val_loss`` in the history and the test ELBO see the same 0/1 images.
+    """
+    return run_seed + 1
+
+
+test_seed.__test__ = False      # a library function, not a pytest test
+
+
 def binarize_test_set(x: np.ndarray, binarize: str, seed: int = TEST_BINARIZE_SEED) -> tuple[np.ndarray, str]:
     """The test set a model trained with ``binarize`` should be measured on, and a sentence saying how.
 
@@ -294,9 +306,9 @@ def binarize_test_set(x: np.ndarray, binarize: str, seed: int = TEST_BINARIZE_SE
     * "none": x unchanged (grayscale). For a Bernoulli decoder the numbers are
       then not log-probabilities of any data set: report them as such.
 
-    :func:`evaluate_run` passes seed = the run's seed + 1, the trainer's seed for
-    its validation set, so the test ELBO here and ``val_loss`` in the history
-    are measured on the same 0/1 images.
+    The trainer and :func:`evaluate_run` both pass seed = :func:`test_seed` of
+    the run's seed, so the test ELBO here and ``val_loss`` in the history are
+    measured on the same 0/1 images.
     """
     from .datasets import binarize_static
     if binarize in ("dynamic", "static"):
@@ -405,7 +417,7 @@ def run_test_data(run, dataset=None) -> tuple[np.ndarray, np.ndarray, str, objec
         raise ValueError(f"the test set has shape {data.x_test.shape} but the model takes {run.model.x_dim} "
                          f"features; is this the dataset the run was trained on?")
     x = np.ascontiguousarray(data.x_test, dtype=run.model.dtype)
-    x, how = binarize_test_set(x, resolved_binarize(config), seed=_seed(config) + 1)
+    x, how = binarize_test_set(x, resolved_binarize(config), seed=test_seed(_seed(config)))
     return x, np.asarray(data.y_test), how, data
 
 

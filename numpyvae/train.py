@@ -25,7 +25,7 @@ import numpy as np
 from . import checkpoint as ckpt
 from .checks import as_dtype
 from .datasets import binarize_dynamic, binarize_static, load
-from .evaluate import test_elbo
+from .evaluate import binarize_test_set, test_elbo, test_seed
 from .likelihoods import make_likelihood
 from .optim import make_optimizer
 from .progress import Progress
@@ -171,14 +171,17 @@ class Trainer:
         self._xbin = np.empty_like(self._xb)
 
     def _prepare(self, x_train, x_test):
-        """Apply static binarization; the validation set of a dynamic run is one fixed draw."""
+        """Binarize a static run's training set once; validate on the test set evaluation uses.
+
+        The validation set is :func:`numpyvae.evaluate.binarize_test_set`'s one
+        fixed draw (for dynamic and static runs), so the history's val_loss and
+        ``python -m numpyvae evaluate`` measure the same images.
+        """
         mode = self.cfg.resolved_binarize()
+        x_val, _ = binarize_test_set(x_test, mode, seed=test_seed(self.cfg.seed))
         if mode == "static":
-            return (binarize_static(x_train, method="sample", seed=self.cfg.seed),
-                    binarize_static(x_test, method="sample", seed=self.cfg.seed + 1))
-        if mode == "dynamic":
-            return x_train, binarize_static(x_test, method="sample", seed=self.cfg.seed + 1)
-        return x_train, x_test
+            x_train = binarize_static(x_train, method="sample", seed=self.cfg.seed)
+        return x_train, x_val
 
     def beta_at(self, step: int, steps_per_epoch: int) -> float:
         """Linear KL warm-up: β · min(1, (step + 1) / (warmup_epochs · steps_per_epoch))."""
