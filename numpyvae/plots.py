@@ -36,7 +36,7 @@ from scipy.stats import norm
 
 from .checks import check_array, check_positive_int
 
-__all__ = ["plot_history", "plot_reconstructions", "plot_samples", "plot_latent", "plot_manifold",
+__all__ = ["mosaic", "plot_history", "plot_reconstructions", "plot_samples", "plot_latent", "plot_manifold",
            "plot_interpolation", "plot_kl_per_dimension", "plot_image_grid", "plot_mixture", "plot_run"]
 
 DPI = 100
@@ -100,7 +100,7 @@ def _decode_mean(model, z) -> np.ndarray:
     return model.likelihood.mean(*model.decode(z))
 
 
-def _mosaic(images: np.ndarray, image_shape, ncol: int, pad: int = 1, fill: float = 0.5) -> np.ndarray:
+def mosaic(images: np.ndarray, image_shape, ncol: int, pad: int = 1, fill: float = 0.5) -> np.ndarray:
     """(N, H·W) -> one (rows·(H+pad)−pad, ncol·(W+pad)−pad) picture, images row by row, upright.
 
     Each row of ``images`` is reshaped row-major to (H, W), so image[i, j] is
@@ -158,7 +158,7 @@ def plot_image_grid(images, path, image_shape=(28, 28), nrow: int | None = None,
     else:
         ncol = n if n <= 10 else math.ceil(math.sqrt(n))
     ncol = min(ncol, n)
-    picture = _mosaic(images, shape, ncol)
+    picture = mosaic(images, shape, ncol)
     rows = -(-n // ncol)
     inch = 0.55 * shape[1] / 28                                   # a 28-pixel tile is drawn ~0.55 inch wide
     default = (max(4.0, ncol * inch + 0.3), max(1.5, rows * inch * shape[0] / shape[1] + 0.3 + (0.4 if title else 0.0)))
@@ -196,7 +196,7 @@ def plot_reconstructions(model, x, path, n: int = 10, image_shape=(28, 28), figs
     fig = _figure(figsize, (max(4.0, 0.9 * x.shape[0] + 1), 2.6), dpi)
     axes = fig.subplots(2, 1)
     for ax, images, label in zip(axes, (x, recon), ("input", "reconstruction")):
-        _imshow(ax, _mosaic(images, shape, images.shape[0]))
+        _imshow(ax, mosaic(images, shape, images.shape[0]))
         ax.set_ylabel(label)
     axes[0].set_title("inputs (top) and reconstructions E[x | z = mu(x)] (bottom)")
     return _save(fig, path)
@@ -303,7 +303,7 @@ def plot_manifold(model, path, n: int = 20, image_shape=(28, 28), quantiles=(0.0
     z1, z2 = np.meshgrid(grid, grid[::-1])                        # top row: the largest z_2
     decoded = _decode_mean(model, np.stack([z1.ravel(), z2.ravel()], axis=1))
     h, w = shape
-    picture = _mosaic(decoded, shape, n, pad=0)
+    picture = mosaic(decoded, shape, n, pad=0)
     fig = _figure(figsize, (max(4.0, n * w / 28 * 0.5 + 1), max(4.0, n * h / 28 * 0.5 + 0.8)), dpi)
     ax = fig.add_subplot()
     _imshow(ax, picture)

@@ -81,7 +81,7 @@ def test_default_sizes_write_readable_pngs(tmp_path):
 def test_images_are_drawn_upright_and_row_major(tmp_path):
     image = np.zeros((1, 20))
     image[0, :5] = 1.0                                         # pixels 0..4: the top row of a 4 x 5 image
-    pixels = plots._mosaic(image, SHAPE, 1)
+    pixels = plots.mosaic(image, SHAPE, 1)
     np.testing.assert_array_equal(pixels[0], np.ones(5))
     np.testing.assert_array_equal(pixels[1:], np.zeros((3, 5)))
     # and in the written file: a grey image whose top row is black shows a black band at its top

@@ -15,10 +15,11 @@
 import numpy as np
 from scipy.stats import norm
 
-from _common import FAST, plt, savefig, tile
+from _common import FAST, plt, savefig
 from numpyvae import VAE
 from numpyvae.datasets import load
 from numpyvae.optim import make_optimizer
+from numpyvae.plots import mosaic
 
 data = load("digits")
 n_train, epochs = (1000, 2) if FAST else (9000, 50)
@@ -54,7 +55,7 @@ fig.colorbar(sc, ax=axes[0], ticks=range(10))
 axes[0].set_title(r"test digits: encoder mean $\mu(x)$, coloured by label")
 axes[0].set_xlabel("$z_1$")
 axes[0].set_ylabel("$z_2$")
-axes[1].imshow(tile(images, n, pad=0), cmap="gray", extent=(0, n, 0, n))
+axes[1].imshow(mosaic(images, (28, 28), n, pad=0), cmap="gray", extent=(0, n, 0, n))
 axes[1].set_xticks(np.arange(n) + 0.5, [f"{g:.1f}" for g in grid], fontsize=6, rotation=90)
 axes[1].set_yticks(np.arange(n) + 0.5, [f"{g:.1f}" for g in grid], fontsize=6)
 axes[1].set_title(r"decoded grid, $z = \Phi^{-1}(u)$")

@@ -31,6 +31,8 @@ if not IN_NOTEBOOK:
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from numpyvae.plots import mosaic  # noqa: E402
+
 FAST = os.environ.get("NUMPYVAE_FAST", "").strip() in ("1", "true", "yes")
 FIG_DIR = Path(os.environ.get("NUMPYVAE_FIGURES", HERE / "figures"))
 
@@ -47,20 +49,8 @@ def savefig(fig, name: str) -> Path:
     return path
 
 
-def tile(images, n_cols: int, shape=(28, 28), pad: int = 1) -> np.ndarray:
-    """Arrange images (n, H*W) into one (rows*(H+pad), n_cols*(W+pad)) array for imshow."""
-    images = np.asarray(images).reshape(-1, *shape)
-    n_rows = -(-len(images) // n_cols)
-    H, W = shape
-    canvas = np.ones((n_rows * (H + pad) + pad, n_cols * (W + pad) + pad))
-    for i, im in enumerate(images):
-        r, c = divmod(i, n_cols)
-        canvas[pad + r * (H + pad): pad + r * (H + pad) + H, pad + c * (W + pad): pad + c * (W + pad) + W] = im
-    return canvas
-
-
 def show_grid(ax, images, n_cols: int, title: str = "", shape=(28, 28)):
     """imshow a tiled grid of images on ``ax`` in grey, axes off."""
-    ax.imshow(tile(images, n_cols, shape), cmap="gray", vmin=0, vmax=1)
+    ax.imshow(mosaic(np.asarray(images), shape, n_cols), cmap="gray", vmin=0, vmax=1)
     ax.set_title(title, fontsize=10)
     ax.axis("off")
