@@ -2,13 +2,13 @@
 
 Start with :class:`numpyvae.VAE` (numpyvae/vae.py), whose ``forward`` and
 ``backward`` walk the whole model one hand-written step at a time, and
-:mod:`numpyvae.gradcheck` to check any of them against finite differences.
+:mod:`numpyvae.teach.gradcheck` to check any of them against finite differences.
 """
-from . import gradcheck
-from .activations import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, get_activation
-from .layers import MLP, Dense, Sequential
+from .teach import exercises, gradcheck
+from .nn.activations import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, get_activation
+from .nn.layers import MLP, Dense, Sequential
 from .vae import VAE
 
 __version__ = "0.1.0"
 __all__ = ["VAE", "Dense", "MLP", "Sequential", "ReLU", "LeakyReLU", "ELU", "Tanh", "Sigmoid", "Softplus",
-           "Identity", "get_activation", "gradcheck"]
+           "Identity", "get_activation", "gradcheck", "exercises"]

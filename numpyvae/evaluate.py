@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from .checks import check_array, check_positive_int
-from .kl import kl_analytic, log_q, log_standard_normal
+from .latent.kl import kl_analytic, log_q, log_standard_normal
 from .progress import Progress
-from .reparam import reparameterize
+from .latent.gaussian import reparameterize
 
 __all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
            "resolved_binarize", "test_seed", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
@@ -361,7 +361,7 @@ def mixture_baseline(x_train: np.ndarray, x_test: np.ndarray, kind: str = "berno
     "train_log_likelihood", "n_iter", "seconds", "model" (the fitted mixture:
     .means, .weights, .sample(n)).
     """
-    from .mixture import BernoulliMixture, GaussianMixture
+    from .baselines.mixture import BernoulliMixture, GaussianMixture
     classes = {"bernoulli": BernoulliMixture, "gaussian": GaussianMixture}
     if kind not in classes:
         raise ValueError(f"mixture_baseline: kind must be one of {tuple(classes)}, got {kind!r}")

@@ -18,7 +18,7 @@ would allocate two temporaries the size of the model on every step.
 One code path, two layouts
 --------------------------
 When the model packed its parameters and gradients into flat buffers
-(:func:`numpyvae.params.pack`), ``_update`` runs once on the whole 1-D buffers:
+(:func:`numpyvae.nn.params.pack`), ``_update`` runs once on the whole 1-D buffers:
 a dozen NumPy calls per step, whatever the number of layers. Otherwise the same
 ``_update`` runs once per name on each array. Both give bit-identical results;
 the flat layout only saves Python overhead (14 arrays x 12 calls -> 12 calls).
@@ -60,8 +60,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from numpyvae import params as _params
-from numpyvae.checks import as_dtype
+from .nn import params as _params
+from .checks import as_dtype
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "make_optimizer", "OPTIMIZERS",
            "V_FLOOR", "M_FLUSH", "measure_step_costs"]

@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import as_dtype, check_array, check_positive_int
-from .kl import kl_analytic, kl_analytic_backward, kl_monte_carlo, kl_monte_carlo_backward
-from .activations import Identity
-from .layers import MLP, Dense, Sequential, named_arrays, pack_layers
+from .latent.kl import kl_analytic, kl_analytic_backward, kl_monte_carlo, kl_monte_carlo_backward
+from .nn.activations import Identity
+from .nn.layers import MLP, Dense, Sequential, named_arrays, pack_layers
 from .likelihoods import make_likelihood
-from .objectives import OBJECTIVES, iwae_bound, sample_weights
-from .reparam import reparameterize, reparameterize_backward
+from .bounds import OBJECTIVES, iwae_bound, sample_weights
+from .latent.gaussian import reparameterize, reparameterize_backward
 
 KL_KINDS = ("analytic", "mc")
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from numpyvae import exercises
-from numpyvae.exercises import EXERCISES, grade, grade_or_solution, solution
-from numpyvae.gradcheck import numerical_gradient, relative_error
-from numpyvae.layers import Dense
+from numpyvae.teach import exercises
+from numpyvae.teach.exercises import EXERCISES, grade, grade_or_solution, solution
+from numpyvae.teach.gradcheck import numerical_gradient, relative_error
+from numpyvae.nn.layers import Dense
 
 
 @pytest.mark.parametrize("name", list(EXERCISES))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from numpyvae import Dense, MLP
-from numpyvae.gradcheck import check_gradients, check_layer, numerical_gradient, relative_error
+from numpyvae.teach.gradcheck import check_gradients, check_layer, numerical_gradient, relative_error
 
 
 def test_numerical_gradient_of_known_function():

@@ -4,12 +4,12 @@ import pytest
 from hypothesis import given, strategies as st
 
 from numpyvae import MLP, Dense, Sequential
-from numpyvae.activations import ACTIVATIONS, ELU, LeakyReLU, ReLU, get_activation
-from numpyvae.gradcheck import numerical_gradient, relative_error
+from numpyvae.nn.activations import ACTIVATIONS, ELU, LeakyReLU, ReLU, get_activation
+from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 
 def fd_check(layer, x, seed=0):
-    """Independent of numpyvae.gradcheck.check_layer: our own loop, our own loss."""
+    """Independent of numpyvae.teach.gradcheck.check_layer: our own loop, our own loss."""
     rng = np.random.default_rng(seed)
     dy = rng.standard_normal(layer.forward(x).shape)
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from numpyvae.optim import (OPTIMIZERS, SGD, Adagrad, Adam, RMSprop, make_optimizer)
-from numpyvae.params import pack
+from numpyvae.nn.params import pack
 
 SHAPES = OrderedDict([("encoder.0.W", (3, 4)), ("encoder.0.b", (4,)), ("decoder.0.W", (2, 2, 3))])
 F32_TINY = np.finfo(np.float32).tiny

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from numpyvae.datasets.dataset import Dataset
-from numpyvae.layers import MLP, Dense
+from numpyvae.nn.layers import MLP, Dense
 from numpyvae.train import TrainConfig, Trainer
 
 D, H, K, B = 784, 64, 8, 32

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.gradcheck import numerical_gradient, relative_error
-from numpyvae.stepthrough import Trace, format_trace, print_trace, trace_step
+from numpyvae.teach.gradcheck import numerical_gradient, relative_error
+from numpyvae.teach.stepthrough import Trace, format_trace, print_trace, trace_step
 
 N, D, K = 3, 6, 2
 

@@ -6,7 +6,7 @@ import pytest
 from scipy.special import expit, logsumexp
 
 from numpyvae import VAE
-from numpyvae.gradcheck import relative_error
+from numpyvae.teach.gradcheck import relative_error
 
 LIKELIHOODS = ["bernoulli", "gaussian", "gaussian-learned", "continuous-bernoulli"]
 N, D, K = 3, 5, 2

@@ -5,11 +5,11 @@ from hypothesis import given, strategies as st
 from scipy import integrate, stats
 from scipy.special import logsumexp as scipy_lse
 
-from numpyvae.gradcheck import numerical_gradient, relative_error
-from numpyvae.kl import (kl_analytic, kl_analytic_backward, kl_monte_carlo, kl_monte_carlo_backward,
+from numpyvae.teach.gradcheck import numerical_gradient, relative_error
+from numpyvae.latent.kl import (kl_analytic, kl_analytic_backward, kl_monte_carlo, kl_monte_carlo_backward,
                          log_q, log_standard_normal)
-from numpyvae.objectives import iwae_bound, sample_weights
-from numpyvae.reparam import reparameterize, reparameterize_backward
+from numpyvae.bounds import iwae_bound, sample_weights
+from numpyvae.latent.gaussian import reparameterize, reparameterize_backward
 
 rng = np.random.default_rng(0)
 

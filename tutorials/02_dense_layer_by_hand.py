@@ -28,10 +28,10 @@
 import numpy as np
 
 from _common import FAST, plt, savefig
-from numpyvae import exercises
-from numpyvae.activations import ReLU, Sigmoid, Softplus, Tanh
-from numpyvae.gradcheck import check_gradients, check_layer, numerical_gradient, relative_error
-from numpyvae.layers import Dense, MLP
+from numpyvae.teach import exercises
+from numpyvae.nn.activations import ReLU, Sigmoid, Softplus, Tanh
+from numpyvae.teach.gradcheck import check_gradients, check_layer, numerical_gradient, relative_error
+from numpyvae.nn.layers import Dense, MLP
 
 rng = np.random.default_rng(0)
 
@@ -59,7 +59,7 @@ dense_backward = exercises.grade_or_solution("dense_backward", dense_backward)
 # %% [markdown]
 # ## The library's Dense layer, checked the same way
 #
-# `numpyvae.layers.Dense` implements exactly these three lines in its `backward`
+# `numpyvae.nn.layers.Dense` implements exactly these three lines in its `backward`
 # (open `numpyvae/layers.py`, the derivation is in the docstring). `check_layer` differentiates
 # $L = \sum \delta \odot \text{forward}(x)$ numerically for the input and every parameter.
 

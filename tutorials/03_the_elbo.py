@@ -172,7 +172,7 @@ kl_backward = exercises.grade_or_solution("kl_backward", kl_backward)
 
 # %% [markdown]
 # (Solution check: $\partial/\partial\mu = \mu$, $\partial/\partial\ell = \tfrac12(e^{\ell} - 1)$: the
-# KL pulls $\mu$ to 0 and $\sigma^2$ to 1.) `numpyvae.kl.kl_analytic_backward` is the library's
+# KL pulls $\mu$ to 0 and $\sigma^2$ to 1.) `numpyvae.latent.kl.kl_analytic_backward` is the library's
 # version.
 #
 # **Take-aways.** $\log p(x) = \text{ELBO} + \mathrm{KL}(q\,\|\,p(z\mid x))$ is an identity, not

@@ -32,8 +32,8 @@ import numpy as np
 from _common import FAST, plt, savefig
 from numpyvae import VAE, exercises
 from numpyvae.datasets import load, binarize_static
-from numpyvae.gradcheck import check_gradients
-from numpyvae.reparam import reparameterize, reparameterize_backward
+from numpyvae.teach.gradcheck import check_gradients
+from numpyvae.latent.gaussian import reparameterize, reparameterize_backward
 
 rng = np.random.default_rng(0)
 
@@ -49,7 +49,7 @@ def reparam_backward(dz, mu, logvar, eps):
 reparam_backward = exercises.grade_or_solution("reparam_backward", reparam_backward)
 
 # %% [markdown]
-# The library's `numpyvae.reparam.reparameterize_backward`, checked the same way on
+# The library's `numpyvae.latent.gaussian.reparameterize_backward`, checked the same way on
 # $L = \sum \delta \odot z$:
 
 # %%

@@ -23,7 +23,7 @@ from _common import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_dynamic, binarize_static, load
 from numpyvae.optim import Adam
-from numpyvae.stepthrough import print_trace, trace_step
+from numpyvae.teach.stepthrough import print_trace, trace_step
 
 data = load("digits")
 n_train, n_test, epochs = (1500, 500, 2) if FAST else (9000, 1000, 30)

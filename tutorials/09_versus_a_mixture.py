@@ -23,7 +23,7 @@ from _common import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_static, load
 from numpyvae.evaluate import log_likelihood
-from numpyvae.mixture import BernoulliMixture, GaussianMixture
+from numpyvae.baselines.mixture import BernoulliMixture, GaussianMixture
 from numpyvae.optim import Adam
 
 data = load("digits")

@@ -10,7 +10,7 @@ A tutorial derives a gradient, then asks the learner to write it::
 
 :func:`grade` builds a small random float64 problem, computes the gradient of
 a scalar loss with the learner's function and with central finite
-differences (:mod:`numpyvae.gradcheck`), and prints PASS or FAIL with the worst
+differences (:mod:`numpyvae.teach.gradcheck`), and prints PASS or FAIL with the worst
 relative error. The forward passes used for the finite differences are written
 here from the formulas, independently of both the learner and the library.
 

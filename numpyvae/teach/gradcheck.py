@@ -12,8 +12,8 @@ divided by 2h swamps everything.)
 Example a student can paste::
 
     import numpy as np
-    from numpyvae.layers import Dense
-    from numpyvae.gradcheck import check_layer
+    from numpyvae.nn.layers import Dense
+    from numpyvae.teach.gradcheck import check_layer
 
     layer = Dense(3, 2, dtype="float64")
     x = np.random.default_rng(0).standard_normal((4, 3))

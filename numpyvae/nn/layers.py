@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .checks import as_dtype, check_array
+from ..checks import as_dtype, check_array
 from .init import get_initializer
 from .params import pack
 
@@ -168,7 +168,7 @@ def pack_layers(named_layers) -> tuple[np.ndarray, np.ndarray]:
     """Move every layer's params and grads into two flat buffers; return (flat_params, flat_grads).
 
     Afterwards ``layer.params[k]`` and ``layer.grads[k]`` are views into the
-    buffers (see :mod:`numpyvae.params`), so an optimizer can update all
+    buffers (see :mod:`numpyvae.nn.params`), so an optimizer can update all
     weights with a few whole-buffer operations. Values are unchanged.
     """
     named_layers = list(named_layers)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import as_dtype
+from ..checks import as_dtype
 
 
 def _draw(rng: np.random.Generator, shape, var: float, kind: str, dtype) -> np.ndarray:

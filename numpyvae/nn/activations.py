@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_array
+from ..checks import check_array
 from .layers import Layer
-from .stable import sigmoid, softplus
+from ..stable import sigmoid, softplus
 
 
 class Activation(Layer):

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import as_dtype, check_array, check_positive_int
+from ..checks import as_dtype, check_array, check_positive_int
 
 __all__ = ["GaussianMixture", "BernoulliMixture"]
 
