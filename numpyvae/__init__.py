@@ -5,8 +5,7 @@ Start with :class:`numpyvae.VAE` (numpyvae/vae.py), whose ``forward`` and
 :mod:`numpyvae.teach.gradcheck` to check any of them against finite differences.
 """
 from .teach import exercises, gradcheck
-from .nn.activations import ELU, Identity, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh, get_activation
-from .nn.layers import MLP, Dense, Sequential
+from .nn import ELU, MLP, Dense, Identity, LeakyReLU, ReLU, Sequential, Sigmoid, Softplus, Tanh, get_activation
 from .vae import VAE
 
 __version__ = "0.1.0"

@@ -62,7 +62,7 @@ def matmul_shapes(model, batch_size: int, n_samples: int = 1) -> list[dict]:
     rows, decoder layers B = n_samples·batch_size (all samples in one matmul).
     The first encoder layer has no "dx": its input is the data.
     """
-    from .nn.layers import Dense
+    from .nn import Dense
     dense = [(name, layer) for name, layer in model.named_layers() if isinstance(layer, Dense)]
     ops = []
     for i, (name, layer) in enumerate(dense):

@@ -1,7 +1,7 @@
-"""Objectives: the ELBO (with β and S samples) and the importance-weighted bound.
+"""Bounds on log p(x): the ELBO (with β and S samples) and the importance-weighted bound.
 
-Both are written through one quantity, the log importance weight of sample s
-of example n:
+Every bound is written through one quantity, the log importance weight of
+sample s of example n:
 
     log w_sn = log p(x_n | z_sn) + log p(z_sn) − log q(z_sn | x_n)
 
@@ -12,9 +12,14 @@ of example n:
   ≥ ELBO, and non-decreasing in k. For k = 1 it is the ELBO with the Monte
   Carlo KL.
 
-The gradient of either is Σ_s c_sn ∇ log w_sn with per-sample weights c:
-c = 1/S for the ELBO, c = softmax_s(log w) for IWAE. So the backward pass is
-the same code with different weights — see :func:`sample_weights`.
+The bound contract (every bound here follows it)::
+
+    bound, tape = BOUND.forward(log_w)     # (S, N) -> (N,)
+    c = BOUND.weights(tape)                # (S, N): ∂(mean_n bound_n)/∂log w_sn
+
+The gradient of either bound is Σ_s c_sn ∇ log w_sn with per-sample weights c:
+c = 1/(S·N) for the ELBO, c = softmax_s(log w)/N for IWAE. So the model's
+backward is the same code for every bound, with different weights.
 """
 from __future__ import annotations
 
@@ -22,8 +27,6 @@ import math
 
 import numpy as np
 from scipy.special import logsumexp
-
-OBJECTIVES = ("elbo", "iwae")
 
 
 def iwae_bound(log_w: np.ndarray) -> np.ndarray:
@@ -35,15 +38,40 @@ def iwae_bound(log_w: np.ndarray) -> np.ndarray:
     return logsumexp(log_w, axis=0) - math.log(log_w.shape[0])   # a Python float keeps float32 float32
 
 
-def sample_weights(log_w: np.ndarray | None, objective: str, S: int, N: int, dtype) -> np.ndarray:
-    """c_sn, the weight of sample (s, n) in the gradient of the batch-mean loss, (S, N).
+class ELBO:
+    """(1/S) Σ_s log w_sn per example; every sample weighs 1/(S·N) in the batch mean's gradient."""
 
-    The loss is −mean_n(bound_n), so every weight carries a 1/N.
-    ELBO: ∂/∂log w_sn of (1/S) Σ_s log w_sn is 1/S.
-    IWAE: ∂/∂log w_sn of logsumexp_s(log w_sn) is softmax_s(log w)_sn = w̃_sn,
-    the normalized importance weight.
-    """
-    if objective == "elbo":
+    name = "elbo"
+
+    def forward(self, log_w: np.ndarray):
+        """log_w (S, N) -> (bound (N,), tape)."""
+        return log_w.mean(0), (log_w.shape, log_w.dtype)
+
+    @staticmethod
+    def weights(tape) -> np.ndarray:
+        """∂/∂log w_sn of (1/N) Σ_n (1/S) Σ_s log w_sn = 1/(S·N), (S, N)."""
+        (S, N), dtype = tape
         return np.full((S, N), 1.0 / (S * N), dtype=dtype)
-    w_tilde = np.exp(log_w - logsumexp(log_w, axis=0, keepdims=True))
-    return (w_tilde / N).astype(dtype, copy=False)
+
+
+class IWAE:
+    """logsumexp_s(log w_sn) − log S per example; sample weights softmax_s(log w)/N."""
+
+    name = "iwae"
+
+    def forward(self, log_w: np.ndarray):
+        """log_w (S, N) -> (bound (N,), tape)."""
+        return iwae_bound(log_w), log_w
+
+    @staticmethod
+    def weights(tape) -> np.ndarray:
+        """∂/∂log w_sn of (1/N) Σ_n logsumexp_s(log w_sn) is softmax_s(log w)_sn / N = w̃_sn / N,
+        w̃ the normalized importance weights, (S, N)."""
+        log_w = tape
+        w_tilde = np.exp(log_w - logsumexp(log_w, axis=0, keepdims=True))
+        return (w_tilde / log_w.shape[1]).astype(log_w.dtype, copy=False)
+
+
+#: name -> bound class
+BOUNDS = {"elbo": ELBO, "iwae": IWAE}
+OBJECTIVES = tuple(BOUNDS)

@@ -18,7 +18,7 @@ means over examples), the unit of the training loss.
 * :func:`evaluate_run` / :func:`format_table` -- all of it for a run directory.
 
 Nothing here runs a backward pass. :func:`test_elbo` calls the model's own
-forward; :func:`log_likelihood` composes its pieces (encode, reparameterize,
+forward; :func:`log_likelihood` composes its pieces (encode, the family's rsample,
 decode, likelihood.forward, log q, log p) because it needs every log weight
 of a chunk of samples.
 """
@@ -31,9 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from .checks import check_array, check_positive_int
-from .latent.kl import kl_analytic, log_q, log_standard_normal
+from .latent.kl import kl_analytic
 from .progress import Progress
-from .latent.gaussian import reparameterize
 
 __all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
            "resolved_binarize", "test_seed", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
@@ -112,10 +111,10 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     recon_sum = kl_sum = 0.0                                 # float64 sums over examples
     for sl in _batches(x.shape[0], batch_size):
         xb = x[sl]
-        eps = rng.standard_normal((S, xb.shape[0], model.z_dim), dtype=model.dtype)
-        model.forward(xb, eps)                               # the training forward pass, β = 1, analytic KL
-        recon_sum += float(model.cache["nll"].mean(0).sum(dtype=np.float64))   # −log p(x|z), (S, n)
-        kl_sum += float(model.cache["kl"].sum(dtype=np.float64))
+        eps = model.posterior.draw_noise(rng, S, xb.shape[0], model.dtype)
+        tape = model.forward(xb, eps)                        # the training forward pass, β = 1, analytic KL
+        recon_sum += float(tape["nll"].mean(0).sum(dtype=np.float64))   # −log p(x|z), (S, n)
+        kl_sum += float(tape["kl"].sum(dtype=np.float64))
     n = x.shape[0]
     recon, kl = recon_sum / n, kl_sum / n
     return {"elbo": -(recon + kl), "loss": recon + kl, "recon": recon, "kl": kl}
@@ -212,15 +211,16 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     for sl in _batches(N, batch_size):
         xb = x[sl]
         n = xb.shape[0]
-        mu, logvar = model.encode(xb)                                 # once per batch, (n, K)
+        q_params = model.encode(xb)                                   # once per batch, e.g. [mu, logvar]
         m = np.full(n, -np.inf)                                       # running max of log w
         a = np.zeros(n)                                               # running Σ exp(log w − m)
         for start in range(0, k, chunk):
             c = min(chunk, k - start)
-            eps = rng.standard_normal((c, n, model.z_dim), dtype=model.dtype)
-            z, _ = reparameterize(mu, logvar, eps)                    # (c, n, K)
-            nll = model.likelihood.forward(xb, *model.decode(z), check=False)     # (c, n)
-            log_w = (log_standard_normal(z) - nll - log_q(eps, logvar)).astype(np.float64)
+            eps = model.posterior.draw_noise(rng, c, n, model.dtype)
+            z, log_q, _ = model.posterior.rsample(q_params, eps)      # (c, n, K), (c, n)
+            nll, _ = model.likelihood.forward(xb, *model.decode(z), check=False)  # (c, n)
+            log_p, _ = model.prior.log_prob(z)
+            log_w = (log_p - nll - log_q).astype(np.float64)
             m_new = np.maximum(m, log_w.max(axis=0))
             a *= np.exp(m - m_new)                                    # rescale the old sum to the new max
             a += np.exp(log_w - m_new).sum(axis=0)

@@ -2,8 +2,8 @@
 
 Each likelihood is a small class with the same four jobs:
 
-    nll = lik.forward(x, *heads)      # -log p(x | heads), summed over the D pixels
-    dheads = lik.backward(dnll)       # d sum(dnll * nll) / d head, for every head
+    nll, tape = lik.forward(x, *heads)    # -log p(x | heads), summed over the D pixels
+    dheads = lik.backward(dnll, tape)     # d sum(dnll * nll) / d head, for every head
     lik.mean(*heads), lik.sample(rng, *heads)
 
 Shapes: x is (N, D); each head is (S, N, D) for S samples of z per example
@@ -19,15 +19,17 @@ chain rule needs: dL/dhead = dnll[..., None] * dnll/dhead.
 | "gaussian-learned"       | LearnedGaussian    | mean, logvar      | real         |
 | "continuous-bernoulli"   | ContinuousBernoulli| logits            | [0, 1]       |
 
-forward() caches the arrays backward() needs, so every exp/log is computed
-once per training step; in float32 no float64 temporary is made.
+forward() hands back, in its tape, the arrays backward() needs, so every exp/log
+is computed once per training step; in float32 no float64 temporary is made.
+The likelihood object itself holds only its settings (sigma, min_logvar).
 """
 from __future__ import annotations
 
 import math
+from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
-from fractions import Fraction
 
 from .checks import check_array, check_unit_interval
 from .stable import sigmoid, softplus
@@ -36,6 +38,13 @@ __all__ = ["Likelihood", "Bernoulli", "Gaussian", "LearnedGaussian", "Continuous
            "make_likelihood", "LIKELIHOODS"]
 
 LOG_2PI = math.log(2.0 * math.pi)
+
+
+class LikelihoodTape(NamedTuple):
+    """What a likelihood's backward needs: its per-distribution cache, nll's shape and dtype."""
+    cache: tuple
+    nll_shape: tuple
+    dtype: np.dtype
 
 
 def _dot_last(a, b):
@@ -53,11 +62,6 @@ class Likelihood:
     name: str = ""
     heads: tuple[str, ...] = ()
     unit_interval: bool = False     # x must lie in [0, 1]
-
-    def __init__(self):
-        self._cache = None
-        self._nll_shape = None
-        self._dtype = None
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -94,7 +98,7 @@ class Likelihood:
         """Negative log-likelihood -log p(x | heads) summed over the last axis (D).
 
         x : (N, D);  each head : (S, N, D) or (N, D), same dtype as x.
-        Returns nll of shape heads[0].shape[:-1]. Caches what backward needs.
+        Returns (nll of shape heads[0].shape[:-1], tape); the tape is what backward needs.
         check=False skips the O(N*D) value checks on x (for a caller that has
         already run check_x on this batch); shapes and dtypes are always checked.
         """
@@ -104,29 +108,29 @@ class Likelihood:
         else:
             check_array(x, where, ndim=2, finite=False)
         self._check_heads(x, heads, where)
-        nll, self._cache = self._nll(x, *heads)
-        self._nll_shape, self._dtype = nll.shape, nll.dtype
-        return nll
+        nll, cache = self._nll(x, *heads)
+        return nll, LikelihoodTape(cache, nll.shape, nll.dtype)
 
-    def backward(self, dnll):
-        """Gradient of sum(dnll * nll) with respect to each head of the last forward.
+    def backward(self, dnll, tape):
+        """Gradient of sum(dnll * nll) with respect to each head of the forward that made ``tape``.
 
         dnll : array of nll's shape (S, N) or (N,), or a scalar; one weight per sample.
         Returns a tuple with one array per head, each of the head's shape and dtype.
         """
         where = f"{type(self).__name__}.backward"
-        if self._cache is None:
-            raise RuntimeError(f"{where} called before forward: run forward(x, *heads) first")
+        if not isinstance(tape, LikelihoodTape):
+            raise TypeError(f"{where}: tape must be the tape forward returned "
+                            f"(nll, tape = lik.forward(x, *heads)), got {type(tape).__name__}")
         dnll = np.asarray(dnll)
-        if dnll.ndim != 0 and dnll.shape != self._nll_shape:
-            raise ValueError(f"{where}: dnll must have the shape of nll {self._nll_shape} (or be a scalar), "
+        if dnll.ndim != 0 and dnll.shape != tape.nll_shape:
+            raise ValueError(f"{where}: dnll must have the shape of nll {tape.nll_shape} (or be a scalar), "
                              f"got {dnll.shape}")
         # a float64 weight must not up-cast a float32 step; the cast touches only S*N numbers
-        w = dnll.astype(self._dtype, copy=False)[..., None]
-        return self._grads(w, self._cache)
+        w = dnll.astype(tape.dtype, copy=False)[..., None]
+        return self._grads(w, tape.cache)
 
     def log_prob(self, x, *heads):
-        """log p(x | heads) summed over D, shape heads[0].shape[:-1]. Leaves forward's cache alone."""
+        """log p(x | heads) summed over D, shape heads[0].shape[:-1] (forward without the tape)."""
         where = f"{type(self).__name__}.log_prob"
         self.check_x(x, where)
         self._check_heads(x, heads, where)

@@ -1,42 +1,62 @@
-"""The variational autoencoder, forward and backward, written out by hand.
+"""The variational autoencoder, assembled from pieces, forward and backward written out by hand.
 
-    x (N, D) ─encoder MLP─► h ─► mu, logvar (N, K)
-    eps (S, N, K) ~ N(0, I)
-    z = mu + exp(logvar / 2) * eps                        (S, N, K)
-    ─decoder MLP─► heads of p(x|z), e.g. logits           (S, N, D)
+    x (N, D) ─encoder─► params of q(z|x), e.g. mu, logvar (N, K)
+    eps (S, N, K) ~ noise, an explicit input
+    z, log q(z|x) = q.rsample(params, eps)                 z = mu + exp(logvar / 2) * eps
+    ─decoder─► heads of p(x|z), e.g. logits              (S, N, D)
+    −log p(x|z) from the likelihood; KL analytic (if the (q, p) pair has one) or log q − log p(z)
     loss = −mean_n bound_n,  bound = ELBO (β, S samples) or IWAE (k = S)
 
-:meth:`VAE.forward` and :meth:`VAE.backward` are that path, one small piece
-per line; :meth:`VAE.loss_and_grads` runs one after the other. Everything else here is set-up and convenience.
+Each piece is its own object with its own forward and backward
+(``numpyvae.nn`` networks, a ``numpyvae.latent`` family and prior, a
+likelihood, a bound). :meth:`VAE.forward` calls them in order and returns a
+tape, the record of the step; :meth:`VAE.backward` walks the tape in reverse.
+Nothing a backward needs is kept on the model, so any call between the two,
+or a change to the caller's x or eps, leaves the gradients alone.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .bounds import BOUNDS, OBJECTIVES
 from .checks import as_dtype, check_array, check_positive_int
-from .latent.kl import kl_analytic, kl_analytic_backward, kl_monte_carlo, kl_monte_carlo_backward
-from .nn.activations import Identity
-from .nn.layers import MLP, Dense, Sequential, named_arrays, pack_layers
+from .latent.families import make_posterior, make_prior
+from .latent.kl import kl_analytic_for
 from .likelihoods import make_likelihood
-from .bounds import OBJECTIVES, iwae_bound, sample_weights
-from .latent.gaussian import reparameterize, reparameterize_backward
+from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
 
 KL_KINDS = ("analytic", "mc")
 
 
+class Tape(dict):
+    """The record of one forward pass: every intermediate by name, and the pieces' own tapes.
+
+    ``tape["mu"]``, ``tape["z"]``, ``tape["nll"]``, ``tape["bound"]`` (N,), ...;
+    ``tape.loss`` and ``tape.parts`` ({"loss", "recon", "kl"}). After
+    :meth:`VAE.backward` it also holds the intermediate gradients it computed
+    ("c", "d decoder.<head>", "dz", "dmu", "dlogvar"), for the step-through view.
+    """
+
+    loss: float
+    parts: dict
+
+
 class VAE:
-    """A Gaussian-encoder VAE with MLP encoder and decoder.
+    """A VAE: MLP encoder and decoder, a variational family, a prior, a likelihood.
 
     Parameters
     ----------
     x_dim : int              D, pixels per example
-    hidden : list of int     hidden sizes of the encoder; the decoder mirrors them
+    hidden : list of int     hidden sizes of the encoder
     z_dim : int              K, latent dimensions
     likelihood : str         "bernoulli", "gaussian", "gaussian-learned", "continuous-bernoulli"
     activation : str         hidden activation ("relu", "tanh", ...)
     seed : int               seeds both the initial weights and the noise eps
     dtype : "float32" (training) | "float64" (gradient checks)
     likelihood_kwargs : dict, optional   e.g. {"sigma": 0.1} for the fixed Gaussian
+    hidden_dec : list of int, optional   hidden sizes of the decoder (default: hidden reversed)
+    posterior : str          the variational family q(z|x) ("gaussian")
+    prior : str              the prior p(z) ("standard": N(0, I))
 
     Parameters are in ``self.params`` (ordered dict, names like "encoder.0.W",
     "encoder.mu.W", "decoder.out.b"), gradients in ``self.grads`` under the
@@ -44,75 +64,65 @@ class VAE:
     """
 
     def __init__(self, x_dim: int, hidden=(400,), z_dim: int = 20, likelihood: str = "bernoulli",
-                 activation: str = "relu", seed: int = 0, dtype="float32", likelihood_kwargs=None):
+                 activation: str = "relu", seed: int = 0, dtype="float32", likelihood_kwargs=None, *,
+                 hidden_dec=None, posterior: str = "gaussian", prior: str = "standard"):
         self.dtype = as_dtype(dtype)
         self.x_dim, self.z_dim = check_positive_int(x_dim, "VAE", "x_dim"), check_positive_int(z_dim, "VAE", "z_dim")
         self.hidden = [check_positive_int(h, "VAE", "hidden size") for h in hidden]
+        self.hidden_dec = (list(reversed(self.hidden)) if hidden_dec is None
+                           else [check_positive_int(h, "VAE", "hidden_dec size") for h in hidden_dec])
         self.config = dict(x_dim=self.x_dim, hidden=self.hidden, z_dim=self.z_dim, likelihood=likelihood,
                            activation=activation, seed=seed, dtype=self.dtype.name,
-                           likelihood_kwargs=dict(likelihood_kwargs or {}))
+                           likelihood_kwargs=dict(likelihood_kwargs or {}), hidden_dec=self.hidden_dec,
+                           posterior=posterior, prior=prior)
         self.likelihood = make_likelihood(likelihood, **(likelihood_kwargs or {}))
+        self.posterior = make_posterior(posterior, self.z_dim)
+        self.prior = make_prior(prior, self.z_dim)
         init_rng = np.random.default_rng(seed)
         self.rng = np.random.default_rng([seed, 1])   # the noise stream, separate from the weights'
-        last_h = self.hidden[-1] if self.hidden else self.x_dim
-        self.encoder = self._trunk([self.x_dim, *self.hidden], activation, init_rng)
-        self.enc_mu = Dense(last_h, self.z_dim, rng=init_rng, dtype=self.dtype)
-        self.enc_logvar = Dense(last_h, self.z_dim, rng=init_rng, dtype=self.dtype)
-        last_d = self.hidden[0] if self.hidden else self.z_dim
-        self.decoder = self._trunk([self.z_dim, *reversed(self.hidden)], activation, init_rng)
-        self.dec_heads = [Dense(last_d, self.x_dim, rng=init_rng, dtype=self.dtype)
-                          for _ in self.likelihood.heads]
+        self.encoder = self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng)
+        dec_heads = {("out" if i == 0 else name): self.x_dim for i, name in enumerate(self.likelihood.heads)}
+        self.decoder = self._network(self.z_dim, self.hidden_dec, activation, dec_heads, init_rng)
         self.flat_params, self.flat_grads = pack_layers(self.named_layers())
         self.params = named_arrays(self.named_layers(), "params")
         self.grads = named_arrays(self.named_layers(), "grads")
-        self.cache: dict = {}      # intermediates of the last loss_and_grads, by name (step-through view)
-        self.last_parts: dict = {}
+        self.last_tape: Tape | None = None   # the tape of the last loss_and_grads, to look at; never read back
 
-    def _trunk(self, sizes, activation, rng):
-        if len(sizes) < 2:
-            return Sequential([("id", Identity())])
-        return MLP(sizes, activation, rng=rng, dtype=self.dtype, pack=False)
+    def _network(self, d_in, hidden, activation, heads: dict, rng) -> MultiHead:
+        """An MLP trunk d_in -> hidden..., then one linear Dense head per entry of ``heads`` (name -> size)."""
+        trunk = MLP([d_in, *hidden], activation, rng=rng, dtype=self.dtype, pack=False)
+        last = hidden[-1] if hidden else d_in
+        return MultiHead(trunk, [(name, Dense(last, size, rng=rng, dtype=self.dtype))
+                                 for name, size in heads.items()])
 
     def named_layers(self):
-        """(name, layer) for every layer, encoder first; the names prefix the parameter names."""
+        """(name, piece) for every piece with parameters, encoder first; the names prefix the parameter names."""
         yield from self.encoder.named_layers("encoder.")
-        yield "encoder.mu", self.enc_mu
-        yield "encoder.logvar", self.enc_logvar
         yield from self.decoder.named_layers("decoder.")
-        head_names = ["out"] + list(self.likelihood.heads[1:])
-        for name, layer in zip(head_names, self.dec_heads):
-            yield f"decoder.{name}", layer
+        yield "prior", self.prior
 
-    # ---- the pieces -------------------------------------------------------
+    # ---- the pieces, one at a time ----------------------------------------------
 
     def _check_x(self, x, where):
         check_array(x, where, ndim=2, last=self.x_dim, dtype=self.dtype)
         return self.likelihood.check_x(x, where)
 
-    def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """q(z|x): x (N, D) -> (mu, logvar), each (N, K)."""
+    def encode(self, x: np.ndarray) -> list[np.ndarray]:
+        """q(z|x): x (N, D) -> the family's parameters, each (N, size) (for the Gaussian: [mu, logvar])."""
         self._check_x(x, "VAE.encode")
-        h = self.encoder.forward(x)
-        return self.enc_mu.forward(h), self.enc_logvar.forward(h)
+        return self.encoder.forward(x)[0]
 
     def decode(self, z: np.ndarray) -> list[np.ndarray]:
         """p(x|z): z (..., K) -> the likelihood's heads, each (..., D) (e.g. [logits])."""
         check_array(z, "VAE.decode", ndim=(2, 3), last=self.z_dim, dtype=self.dtype, name="z")
-        hd = self.decoder.forward(z)
-        return [head.forward(hd) for head in self.dec_heads]
-
-    def _decoder_backward(self, dheads) -> np.ndarray:
-        """Back through the heads (their input gradients add up) and the trunk: -> dz."""
-        dhd = self.dec_heads[0].backward(dheads[0])
-        for head, dhead in zip(self.dec_heads[1:], dheads[1:]):
-            dhd += head.backward(dhead)
-        return self.decoder.backward(dhd)
+        return self.decoder.forward(z)[0]
 
     def draw_eps(self, n: int, n_samples: int = 1) -> np.ndarray:
-        """eps ~ N(0, I) of shape (S, N, K) from the model's own seeded generator."""
-        return self.rng.standard_normal((n_samples, n, self.z_dim), dtype=self.dtype)
+        """The family's noise (for the Gaussian eps ~ N(0, I), (S, N, K)) from the model's own seeded generator."""
+        return self.posterior.draw_noise(self.rng, n_samples, n, self.dtype)
 
-    def _check_eps(self, eps, n, n_samples):
+    def _own_eps(self, eps, n, n_samples):
+        """The noise for this step: drawn here, or a private copy of the caller's (see forward)."""
         if eps is None:
             return self.draw_eps(n, n_samples)
         check_array(eps, "VAE.forward", ndim=(2, 3), last=self.z_dim, dtype=self.dtype, name="eps")
@@ -121,9 +131,9 @@ class VAE:
         if eps.shape[1] != n:
             raise ValueError(f"VAE.forward: eps must have shape (S, {n}, {self.z_dim}) or "
                              f"({n}, {self.z_dim}) for x with {n} rows, got {eps.shape}")
-        return eps
+        return eps.copy()
 
-    # ---- forward and backward ---------------------------------------------
+    # ---- forward and backward -------------------------------------------------------
 
     def loss_and_grads(self, x: np.ndarray, eps: np.ndarray | None = None, *, n_samples: int = 1,
                        beta: float = 1.0, kl: str | None = None, objective: str = "elbo"):
@@ -143,78 +153,94 @@ class VAE:
         loss : float
         grads : ordered dict name -> array, the live ``self.grads`` buffers:
             the next call overwrites them, so copy what you want to keep.
+        The step's tape stays in ``self.last_tape`` for a look (``last_parts`` are its loss parts).
         """
-        loss = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective)
-        return loss, self.backward()
+        self.last_tape = None      # let the previous step's arrays go before this step makes its own
+        tape = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective)
+        grads = self.backward(tape)
+        self.last_tape = tape
+        return tape.loss, grads
+
+    @property
+    def last_parts(self) -> dict:
+        """{"loss", "recon", "kl"} of the last loss_and_grads, in nats per example."""
+        return self.last_tape.parts if self.last_tape is not None else {}
 
     def forward(self, x: np.ndarray, eps: np.ndarray | None = None, *, n_samples: int = 1,
-                beta: float = 1.0, kl: str | None = None, objective: str = "elbo") -> float:
-        """The forward half of :meth:`loss_and_grads` (same arguments): returns the loss.
+                beta: float = 1.0, kl: str | None = None, objective: str = "elbo") -> Tape:
+        """The forward half of :meth:`loss_and_grads` (same arguments): returns the step's :class:`Tape`.
 
-        Keeps every intermediate in ``self.cache`` (the per-example bound is
-        ``cache["bound"]``, shape (N,)) and the loss's parts in ``last_parts``.
-        Evaluation calls this alone; training follows it with :meth:`backward`.
+        ``tape.loss`` is the loss, ``tape["bound"]`` the per-example bound (N,),
+        ``tape.parts`` the loss's parts. The tape owns copies of x and eps, so
+        the caller may reuse its buffers before calling :meth:`backward`.
         """
         objective, kl, beta = self._check_options(objective, kl, beta)
         self._check_x(x, "VAE.forward")
-        eps = self._check_eps(eps, x.shape[0], check_positive_int(n_samples, "VAE.forward", "n_samples"))
+        x = x.copy()
+        eps = self._own_eps(eps, x.shape[0], check_positive_int(n_samples, "VAE.forward", "n_samples"))
+        pair = kl_analytic_for(self.posterior, self.prior) if kl == "analytic" else None
+        if kl == "analytic" and pair is None:
+            raise ValueError(f"kl='analytic': the posterior {self.posterior.name!r} and prior "
+                             f"{self.prior.name!r} have no closed-form KL; use kl='mc'")
+        t = Tape(x=x, eps=eps)
 
-        h = self.encoder.forward(x)
-        mu, logvar = self.enc_mu.forward(h), self.enc_logvar.forward(h)
-        z, sigma = reparameterize(mu, logvar, eps)
-        heads = self.decode(z)
-        nll = self.likelihood.forward(x, *heads, check=False)     # −log p(x|z), (S, N); x checked above
-        if kl == "analytic":
-            kl_n = kl_analytic(mu, logvar).sum(-1)                # (N,)
-            bound = -(nll.mean(0) + beta * kl_n)                  # ELBO, (N,)
-            log_w = None
+        q_params, t["_enc"] = self.encoder.forward(x)                       # e.g. [mu, logvar], (N, K) each
+        z, log_q, t["_q"] = self.posterior.rsample(q_params, eps)           # z = mu + sigma * eps, (S, N, K)
+        heads, t["_dec"] = self.decoder.forward(z)                          # e.g. [logits], (S, N, D)
+        nll, t["_lik"] = self.likelihood.forward(x, *heads, check=False)    # −log p(x|z), (S, N); x checked above
+        if pair is not None:
+            kl_n, kl_tape = pair.forward(q_params)                          # KL(q || p), (N,)
+            t["_kl"] = (pair, kl_tape)
+            log_w = np.negative(nll)                                        # β·KL enters per example, below
+            bound_fn = BOUNDS["elbo"]()
+            bound, bound_tape = bound_fn.forward(log_w)
+            bound -= beta * kl_n                                            # ELBO = E_q[log p(x|z)] − β KL
         else:
-            kl_sn = kl_monte_carlo(z, eps, logvar)                # log q − log p, (S, N)
-            log_w = -(nll + beta * kl_sn)
-            bound = log_w.mean(0) if objective == "elbo" else iwae_bound(log_w)
+            log_p, t["_p"] = self.prior.log_prob(z)                         # log p(z), (S, N)
+            kl_sn = log_q - log_p                                           # Monte Carlo KL per sample
+            log_w = -(nll + beta * kl_sn)                                   # log w = log p(x|z) − β (log q − log p)
+            bound_fn = BOUNDS[objective]()
+            bound, bound_tape = bound_fn.forward(log_w)                     # ELBO or IWAE, (N,)
             kl_n = kl_sn.mean(0)
+        t["_bound"] = (bound_fn, bound_tape)
 
-        loss = float(-bound.mean())
-        self.last_parts = {"loss": loss, "recon": float(nll.mean()), "kl": float(kl_n.mean())}
-        self.cache = dict(x=x, h=h, mu=mu, logvar=logvar, eps=eps, sigma=sigma, z=z,
-                          **{f"decoder.{name}": hd for name, hd in zip(self.likelihood.heads, heads)},
-                          nll=nll, kl=kl_n, log_w=log_w, bound=bound)
-        self._options = (objective, kl, beta)
-        return loss
+        t.loss = float(-bound.mean())
+        t.parts = {"loss": t.loss, "recon": float(nll.mean()), "kl": float(kl_n.mean())}
+        t.update(dict(zip(self.posterior.heads, q_params)), z=z, log_q=log_q, nll=nll, kl=kl_n,
+                 log_w=log_w, bound=bound, beta=beta,
+                 **{f"decoder.{name}": hd for name, hd in zip(self.likelihood.heads, heads)})
+        return t
 
-    def backward(self):
+    def backward(self, tape: Tape):
         """The backward half of :meth:`loss_and_grads`: fills and returns ``self.grads``.
 
-        Every sample's weight c_sn in the gradient comes first (1/(SN) for the
-        ELBO, normalized importance weights / N for IWAE), then the forward
-        path is walked in reverse, one hand-written backward per step.
+        Every sample's weight c_sn = ∂(mean_n bound_n)/∂log w_sn comes first
+        (1/(SN) for the ELBO, normalized importance weights / N for IWAE); the
+        loss is −mean bound and log w = −nll − β (log q − log p), so
+            ∂loss/∂nll = c,   ∂loss/∂log q = β c,   ∂loss/∂log p = −β c.
+        Then the forward path is walked in reverse, one hand-written backward per piece.
         """
-        if not self.cache:
-            raise RuntimeError("VAE.backward: call forward(x) (or loss_and_grads) first")
-        objective, kl, beta = self._options
-        c_ = self.cache
-        mu, logvar, eps, z = c_["mu"], c_["logvar"], c_["eps"], c_["z"]
-        S, N = eps.shape[:2]
-
-        c = sample_weights(c_["log_w"], objective, S, N, self.dtype)   # (S, N)
-        dheads = self.likelihood.backward(c)                         # ∂(c·nll)/∂heads
-        dz = self._decoder_backward(dheads)                          # ∂(c·nll)/∂z
-        if kl == "analytic":
-            dmu_kl, dlogvar_kl = kl_analytic_backward(mu, logvar)
-            dmu_kl, dlogvar_kl = dmu_kl * (beta / N), dlogvar_kl * (beta / N)
-        else:
-            dz_kl, dlogvar_kl = kl_monte_carlo_backward(z, beta * c)
-            dz += dz_kl
-            dmu_kl = 0.0
-        dmu, dlogvar = reparameterize_backward(dz, eps, c_["sigma"])
-        dmu += dmu_kl
-        dlogvar += dlogvar_kl
-        dh = self.enc_mu.backward(dmu)
-        dh += self.enc_logvar.backward(dlogvar)
-        self.encoder.backward(dh, need_dx=False)                # dL/dx is not needed: x is data
+        if not isinstance(tape, Tape):
+            raise TypeError("VAE.backward: pass the tape forward returned (tape = model.forward(x); "
+                            f"model.backward(tape)), got {type(tape).__name__}")
+        beta, N = tape["beta"], tape["x"].shape[0]
+        bound_fn, bound_tape = tape["_bound"]
+        c = bound_fn.weights(bound_tape)                                   # (S, N)
+        dheads = self.likelihood.backward(c, tape["_lik"])                 # ∂(c·nll)/∂heads
+        dz = self.decoder.backward(list(dheads), tape["_dec"])            # ∂(c·nll)/∂z
+        if "_p" in tape:                                                   # Monte Carlo KL
+            dz += self.prior.backward(-beta * c, tape["_p"])               # −β c ∂log p(z)/∂z
+            dq = self.posterior.backward(dz, beta * c, tape["_q"])         # through z and through log q
+        else:                                                              # analytic KL, per example
+            dq = self.posterior.backward(dz, None, tape["_q"])
+            pair, kl_tape = tape["_kl"]
+            dkl = np.full(N, beta / N, dtype=self.dtype)                   # ∂loss/∂KL_n = β/N
+            for d, d_kl in zip(dq, pair.backward(dkl, kl_tape)):
+                d += d_kl
+        self.encoder.backward(dq, tape["_enc"], need_dx=False)             # dL/dx is not needed: x is data
         # keep the intermediate gradients (references, no copies) for the step-through view
-        c_.update({"c": c, "dz": dz, "dmu": dmu, "dlogvar": dlogvar, "dh": dh},
-                  **{f"d decoder.{n}": d for n, d in zip(self.likelihood.heads, dheads)})
+        tape.update({"c": c, "dz": dz}, **{f"d{name}": d for name, d in zip(self.posterior.heads, dq)},
+                    **{f"d decoder.{n}": d for n, d in zip(self.likelihood.heads, dheads)})
         return self.grads
 
     @staticmethod
@@ -233,16 +259,16 @@ class VAE:
             raise ValueError(f"beta weights the ELBO's KL term; the IWAE bound is defined for beta = 1, got {beta}")
         return objective, kl, float(beta)
 
-    # ---- conveniences a tutorial needs --------------------------------------
+    # ---- conveniences a tutorial needs --------------------------------------------
 
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
-        """E[x | z = mu(x)]: the decoder's mean at the posterior mean, (N, D)."""
-        mu, _ = self.encode(x)
-        return self.likelihood.mean(*self.decode(mu))
+        """E[x | z = E_q[z]]: the decoder's mean at the posterior mean, (N, D)."""
+        z = self.posterior.mean(self.encode(x))
+        return self.likelihood.mean(*self.decode(z))
 
     def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Ancestral sampling: z ~ N(0, I), then x ~ p(x|z) (or its mean if ``mean``), (n, D)."""
+        """Ancestral sampling: z ~ p(z), then x ~ p(x|z) (or its mean if ``mean``), (n, D)."""
         rng = rng if rng is not None else self.rng
-        z = rng.standard_normal((check_positive_int(n, "VAE.sample", "n"), self.z_dim), dtype=self.dtype)
+        z = self.prior.sample(check_positive_int(n, "VAE.sample", "n"), rng, self.dtype)
         heads = self.decode(z)
         return self.likelihood.mean(*heads) if mean else self.likelihood.sample(rng, *heads)

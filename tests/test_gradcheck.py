@@ -28,8 +28,8 @@ def test_check_layer_passes_dense_and_reports_every_array():
 
 def test_check_layer_catches_a_wrong_backward():
     class BrokenDense(Dense):
-        def backward(self, dy):
-            dx = super().backward(dy)
+        def backward(self, dy, tape, **kw):
+            dx = super().backward(dy, tape, **kw)
             self.grads["W"] *= 1.01  # a 1% mistake
             return dx
     report = check_layer(BrokenDense(4, 3, dtype="float64"), np.ones((2, 4)))

@@ -11,13 +11,13 @@ from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 def fd_check(layer, x, seed=0):
     """Independent of numpyvae.teach.gradcheck.check_layer: our own loop, our own loss."""
     rng = np.random.default_rng(seed)
-    dy = rng.standard_normal(layer.forward(x).shape)
+    y, tape = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
 
     def loss(_):
-        return np.sum(dy * layer.forward(x))
+        return np.sum(dy * layer.forward(x)[0])
 
-    layer.forward(x)
-    dx = layer.backward(dy)
+    dx = layer.backward(dy, tape)
     grads = {k: g.copy() for k, g in layer.grads.items()}
     errs = {"x": relative_error(dx, numerical_gradient(loss, x))}
     for k, p in layer.params.items():
@@ -42,7 +42,7 @@ def test_dense_accepts_leading_sample_axis():
     rng = np.random.default_rng(1)
     layer = Dense(3, 2, rng=rng, dtype="float64")
     x = rng.standard_normal((2, 4, 3))
-    assert layer.forward(x).shape == (2, 4, 2)
+    assert layer.forward(x)[0].shape == (2, 4, 2)
     assert max(fd_check(layer, x).values()) <= 1e-7
 
 
@@ -80,8 +80,8 @@ def test_saturated_derivatives_match_closed_forms(x):
              "softplus": 1 / (1 + np.exp(-xl)), "elu": np.exp(xl) if x < 0 else np.longdouble(1.0)}
     for name, want in exact.items():
         act = get_activation(name)
-        act.forward(np.array([[x]]))
-        got = act.backward(np.ones((1, 1)))[0, 0]
+        _, tape = act.forward(np.array([[x]]))
+        got = act.backward(np.ones((1, 1)), tape)[0, 0]
         assert abs(got - float(want)) <= 4 * np.finfo(np.float64).eps, name
         if name == "softplus":
             assert abs(got - float(want)) <= 1e-12 * float(want), name
@@ -101,12 +101,12 @@ def test_mlp_gradients_match_finite_differences(activation):
 
 def test_known_values_of_activations():
     x = np.array([-2.0, -0.5, 0.5, 2.0])
-    np.testing.assert_allclose(ReLU().forward(x), [0, 0, 0.5, 2])
-    np.testing.assert_allclose(LeakyReLU(0.1).forward(x), [-0.2, -0.05, 0.5, 2])
-    np.testing.assert_allclose(ELU(1.0).forward(x), [np.exp(-2) - 1, np.exp(-0.5) - 1, 0.5, 2])
-    np.testing.assert_allclose(get_activation("sigmoid").forward(x), 1 / (1 + np.exp(-x)))
-    np.testing.assert_allclose(get_activation("softplus").forward(x), np.log(1 + np.exp(x)))
-    np.testing.assert_allclose(get_activation("tanh").forward(x), np.tanh(x))
+    np.testing.assert_allclose(ReLU().forward(x)[0], [0, 0, 0.5, 2])
+    np.testing.assert_allclose(LeakyReLU(0.1).forward(x)[0], [-0.2, -0.05, 0.5, 2])
+    np.testing.assert_allclose(ELU(1.0).forward(x)[0], [np.exp(-2) - 1, np.exp(-0.5) - 1, 0.5, 2])
+    np.testing.assert_allclose(get_activation("sigmoid").forward(x)[0], 1 / (1 + np.exp(-x)))
+    np.testing.assert_allclose(get_activation("softplus").forward(x)[0], np.log(1 + np.exp(x)))
+    np.testing.assert_allclose(get_activation("tanh").forward(x)[0], np.tanh(x))
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -114,8 +114,8 @@ def test_known_values_of_activations():
 def test_extremes_are_finite_and_dtype_is_kept(name, dtype):
     x = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4]], dtype=dtype)
     act = get_activation(name)
-    y = act.forward(x)
-    dx = act.backward(np.ones_like(y))
+    y, tape = act.forward(x)
+    dx = act.backward(np.ones_like(y), tape)
     assert y.dtype == dtype and dx.dtype == dtype
     assert np.isfinite(y).all() and np.isfinite(dx).all()
 
@@ -123,7 +123,7 @@ def test_extremes_are_finite_and_dtype_is_kept(name, dtype):
 @given(n=dims, sizes=st.lists(dims, min_size=2, max_size=4), dtype=st.sampled_from(["float32", "float64"]))
 def test_mlp_shapes_dtypes_and_param_dicts(n, sizes, dtype):
     net = MLP(sizes, "relu", rng=np.random.default_rng(0), dtype=dtype)
-    y = net.forward(np.ones((n, sizes[0]), dtype=dtype))
+    y, _ = net.forward(np.ones((n, sizes[0]), dtype=dtype))
     assert y.shape == (n, sizes[-1]) and y.dtype == np.dtype(dtype)
     assert list(net.params) == list(net.grads)
     for k in net.params:
@@ -137,8 +137,8 @@ def test_packed_params_are_views_of_one_buffer():
     net = MLP([4, 3, 2], "tanh", dtype="float64")
     net.flat_params[:] = 0.1  # small: tanh must not saturate
     assert all((p == 0.1).all() for p in net.params.values())
-    net.forward(np.ones((2, 4)))
-    net.backward(np.ones((2, 2)))
+    _, tape = net.forward(np.ones((2, 4)))
+    net.backward(np.ones((2, 2)), tape)
     # grads written by backward are visible through the flat gradient buffer
     assert np.count_nonzero(net.flat_grads) > 0
     np.testing.assert_array_equal(net.flat_grads[:12], net.grads["0.W"].ravel())
@@ -191,16 +191,16 @@ def test_dtype_is_never_silently_changed():
 
 
 @pytest.mark.parametrize("layer", [Dense(3, 2), ReLU(), MLP([3, 2])], ids=["dense", "relu", "mlp"])
-def test_backward_before_forward(layer):
-    with pytest.raises(RuntimeError, match="before forward"):
-        layer.backward(np.ones((2, 2), dtype=np.float32))
+def test_backward_needs_its_forwards_tape(layer):
+    with pytest.raises(TypeError, match="tape"):
+        layer.backward(np.ones((2, 2), dtype=np.float32), None)
 
 
 @pytest.mark.parametrize("layer", [Dense(3, 2), ReLU(), MLP([3, 2])], ids=["dense", "relu", "mlp"])
 def test_gradient_of_wrong_shape(layer):
-    y = layer.forward(np.ones((4, 3), dtype=np.float32))
+    y, tape = layer.forward(np.ones((4, 3), dtype=np.float32))
     with pytest.raises(ValueError, match=r"output's shape \(4, \d\), got \(5, 2\)"):
-        layer.backward(np.ones((5, 2), dtype=np.float32))
+        layer.backward(np.ones((5, 2), dtype=np.float32), tape)
     assert y.shape[0] == 4
 
 
@@ -211,3 +211,39 @@ def test_unknown_names_list_the_choices():
         Dense(3, 2, init="orthogonal")
     with pytest.raises(ValueError, match="unique"):
         Sequential([("a", ReLU()), ("a", ReLU())])
+
+
+# ---- the tape contract: nothing a backward needs lives on the layer ------------------------
+
+@pytest.mark.parametrize("make", [lambda: Dense(4, 3, dtype="float64"), lambda: get_activation("tanh"),
+                                  lambda: get_activation("relu"), lambda: get_activation("elu"),
+                                  lambda: MLP([4, 5, 3], "softplus", dtype="float64")],
+                         ids=["dense", "tanh", "relu", "elu", "mlp"])
+def test_a_second_forward_does_not_change_the_first_backward(make):
+    """Two forwards live at once: each backward uses its own tape, as if the other never ran."""
+    layer = make()
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((2, 3, 4))
+    dy = rng.standard_normal((3, layer.forward(x1)[0].shape[-1]))
+    y1, tape1 = layer.forward(x1)
+    want_dx = layer.backward(dy, tape1)
+    want = {k: g.copy() for k, g in layer.grads.items()}
+    y1, tape1 = layer.forward(x1)
+    layer.forward(x2)                                  # another forward in between
+    np.testing.assert_array_equal(layer.backward(dy, tape1), want_dx)
+    for k, g in layer.grads.items():
+        np.testing.assert_array_equal(g, want[k])
+
+
+def test_accumulate_adds_the_second_use_of_a_layer():
+    """A layer used twice in one step: overwrite with the first backward, add the second."""
+    rng = np.random.default_rng(1)
+    layer = Dense(3, 2, rng=rng, dtype="float64")
+    xa, xb = rng.standard_normal((2, 4, 3))
+    dya, dyb = rng.standard_normal((2, 4, 2))
+    _, ta = layer.forward(xa)
+    _, tb = layer.forward(xb)
+    layer.backward(dya, ta)
+    layer.backward(dyb, tb, accumulate=True)
+    np.testing.assert_allclose(layer.grads["W"], xa.T @ dya + xb.T @ dyb, rtol=1e-12)
+    np.testing.assert_allclose(layer.grads["b"], dya.sum(0) + dyb.sum(0), rtol=1e-12)

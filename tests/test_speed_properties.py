@@ -10,13 +10,14 @@
 * the first encoder layer skips dL/dx (need_dx=False) without changing any
   parameter gradient.
 """
+import gc
 import tracemalloc
 
 import numpy as np
 import pytest
 
 from numpyvae.datasets.dataset import Dataset
-from numpyvae.nn.layers import MLP, Dense
+from numpyvae.nn import MLP, Dense
 from numpyvae.train import TrainConfig, Trainer
 
 D, H, K, B = 784, 64, 8, 32
@@ -61,14 +62,15 @@ def _record_outputs(obj, method, seen, label):
 def test_every_hot_array_stays_float32():
     trainer = make_trainer(binary_data(4 * B))
     model, seen = trainer.model, []
-    for name, layer in model.named_layers():             # every leaf: Dense layers and activations
+    leaves = [*model.encoder.named_layers("encoder."), *model.decoder.named_layers("decoder.")]
+    for name, layer in leaves:                            # every leaf: Dense layers and activations
         _record_outputs(layer, "forward", seen, name)
         _record_outputs(layer, "backward", seen, name)
     _record_outputs(model.likelihood, "forward", seen, "likelihood")
     _record_outputs(model.likelihood, "backward", seen, "likelihood")
     run_steps(trainer, 4)
 
-    seen += [(f"cache[{k}]", v.dtype) for k, v in model.cache.items() if isinstance(v, np.ndarray)]
+    seen += [(f"cache[{k}]", v.dtype) for k, v in model.last_tape.items() if isinstance(v, np.ndarray)]
     seen += [(f"params[{k}]", v.dtype) for k, v in model.params.items()]
     seen += [(f"grads[{k}]", v.dtype) for k, v in model.grads.items()]
     seen += [(f"optimizer[{k}]", v.dtype) for k, v in trainer.optimizer.state_dict().items() if k != "t"]
@@ -78,7 +80,7 @@ def test_every_hot_array_stays_float32():
     assert not32 == []
     # the hooks fired for every leaf layer, forward and backward, and for the likelihood
     fired = {n.rsplit("[", 1)[0] for n, _ in seen}
-    for name, _ in model.named_layers():
+    for name, _ in leaves:
         assert {f"{name}.forward", f"{name}.backward"} <= fired, name
     assert {"likelihood.forward", "likelihood.backward", "cache", "optimizer"} <= fired
 
@@ -101,10 +103,15 @@ def test_no_growth_with_steps_and_bounded_temporaries():
     run_steps(trainer, 50)                               # warm up: every buffer exists now
     tracemalloc.start()
     try:
+        # gc.collect() empties CPython's free lists of small tuples and dicts before each
+        # reading: they are interpreter caches (bounded, ~2000 entries per size) that fill up
+        # slowly and would read as ~100 bytes of "growth" per step; gc frees nothing else here.
         run_steps(trainer, 50)
+        gc.collect()
         after_50 = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
         run_steps(trainer, 150)
+        gc.collect()
         after_200, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -131,7 +138,8 @@ def test_peak_memory_is_data_model_optimizer_and_a_few_batches():
     optimizer_bytes = 3 * P * 4 + P                      # Adam's m and v, one scratch buffer, a boolean mask
     validation_copy = data.x_test.nbytes                 # the validation set's fixed binarization
     batch = B * (D + H) * 4
-    bound = model_bytes + optimizer_bytes + validation_copy + 10 * batch
+    tape_copy = B * D * 4                                # the tape's private copy of the batch (VAE.forward)
+    bound = model_bytes + optimizer_bytes + validation_copy + tape_copy + 10 * batch
     assert peak <= bound, (f"peak {peak} bytes > model {model_bytes} + optimizer {optimizer_bytes} + "
                            f"validation copy {validation_copy} + 10 batches of {batch} (data {data_bytes} not "
                            f"traced: it existed before)")
@@ -143,12 +151,12 @@ def test_dense_backward_without_dx_gives_the_same_parameter_gradients():
     rng = np.random.default_rng(3)
     layer = Dense(5, 4, rng=rng, dtype="float64")
     x, dy = rng.standard_normal((6, 5)), rng.standard_normal((6, 4))
-    layer.forward(x)
-    dx = layer.backward(dy)
+    _, tape = layer.forward(x)
+    dx = layer.backward(dy, tape)
     dW, db = layer.grads["W"].copy(), layer.grads["b"].copy()
     layer.grads["W"][...] = 0
     layer.grads["b"][...] = 0
-    assert layer.backward(dy, need_dx=False) is None
+    assert layer.backward(dy, tape, need_dx=False) is None
     np.testing.assert_array_equal(layer.grads["W"], dW)
     np.testing.assert_array_equal(layer.grads["b"], db)
     np.testing.assert_allclose(dW, x.T @ dy, rtol=1e-12)   # the hand formula
@@ -159,11 +167,11 @@ def test_mlp_backward_without_dx():
     rng = np.random.default_rng(4)
     mlp = MLP([5, 7, 3], "tanh", rng=rng, dtype="float64")
     x, dy = rng.standard_normal((6, 5)), rng.standard_normal((6, 3))
-    mlp.forward(x)
-    assert mlp.backward(dy).shape == x.shape
+    _, tape = mlp.forward(x)
+    assert mlp.backward(dy, tape).shape == x.shape
     want = {k: g.copy() for k, g in mlp.grads.items()}
-    mlp.forward(x)
-    assert mlp.backward(dy, need_dx=False) is None
+    _, tape = mlp.forward(x)
+    assert mlp.backward(dy, tape, need_dx=False) is None
     for k, g in mlp.grads.items():
         np.testing.assert_array_equal(g, want[k])
 
@@ -178,7 +186,7 @@ def test_model_gradients_unchanged_by_skipping_the_input_gradient():
     fast = {k: g.copy() for k, g in grads.items()}
     calls = []
     plain = model.encoder.backward
-    model.encoder.backward = lambda dy, **kw: calls.append(plain(dy))   # ignore need_dx=False
+    model.encoder.backward = lambda dy, tape, **kw: calls.append(plain(dy, tape))   # ignore need_dx=False
     _, grads = model.loss_and_grads(x, eps)
     assert calls[0].shape == x.shape
     for k, g in grads.items():

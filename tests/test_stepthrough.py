@@ -114,7 +114,7 @@ def test_recomputed_intermediate_gradients_match_finite_differences(likelihood, 
     def loss_at(mu, logvar):
         # the same loss, with the encoder's outputs replaced by mu, logvar (written here from the pieces)
         z = mu + np.exp(logvar / 2) * eps
-        nll = model.likelihood.forward(x, *model.decode(z))
+        nll, _ = model.likelihood.forward(x, *model.decode(z))
         log_p = -0.5 * np.sum(z ** 2 + np.log(2 * np.pi), -1)
         log_q = -0.5 * np.sum(eps ** 2 + logvar + np.log(2 * np.pi), -1)
         if opts.get("objective") == "iwae":
@@ -136,14 +136,14 @@ def test_recomputed_intermediate_gradients_match_finite_differences(likelihood, 
     z0 = t["z"].array.copy()
     w = 1.0 / (S * N)
     if not opts:   # plain ELBO: the reconstruction part's gradient with respect to z and the heads
-        num_z = numerical_gradient(lambda z: w * model.likelihood.forward(x, *model.decode(z)).sum(), z0.copy())
+        num_z = numerical_gradient(lambda z: w * model.likelihood.forward(x, *model.decode(z))[0].sum(), z0.copy())
         assert relative_error(t["dz"].array, num_z) <= 1e-7
         heads = [n for n in t.names("forward") if n.startswith("decoder.")]
         arrays = [t[n].array.copy() for n in heads]
         for i, name in enumerate(heads):
             def f(a, i=i):
                 args = [a if j == i else arrays[j] for j in range(len(arrays))]
-                return w * model.likelihood.forward(x, *args).sum()
+                return w * model.likelihood.forward(x, *args)[0].sum()
             num = numerical_gradient(f, arrays[i].copy())
             assert relative_error(t[f"d {name}"].array, num) <= 1e-7, name
 

@@ -195,7 +195,7 @@ def test_gradient_clipping_bounds_the_global_norm(small_digits):
 def test_training_stays_float32_end_to_end(small_digits):
     t = Trainer(cfg(epochs=1), data=small_digits, quiet=True)
     t.fit()
-    arrays = [*t.model.cache.values(), *t.model.grads.values(), *t.model.params.values(),
+    arrays = [*t.model.last_tape.values(), *t.model.grads.values(), *t.model.params.values(),
               *t.optimizer.state_dict().values(), t.x_train, t._xb, t._xbin]
     floats = [a for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
     assert len(floats) > 20 and all(a.dtype == np.float32 for a in floats)

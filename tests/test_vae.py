@@ -130,7 +130,7 @@ def test_float32_model_stays_float32():
     x = data().astype(np.float32)
     model.loss_and_grads(x, n_samples=2)
     assert all(g.dtype == np.float32 for g in model.grads.values())
-    assert all(v.dtype == np.float32 for v in model.cache.values() if isinstance(v, np.ndarray))
+    assert all(v.dtype == np.float32 for v in model.last_tape.values() if isinstance(v, np.ndarray))
 
 
 def test_parameter_names_and_shapes():
@@ -211,14 +211,65 @@ def test_unknown_likelihood():
         VAE(D, [4], K, likelihood="poisson")
 
 
-def test_backward_before_forward():
-    with pytest.raises(RuntimeError, match="forward"):
-        VAE(D, [4], K).backward()
+def test_backward_needs_the_tape_of_a_forward():
+    with pytest.raises(TypeError, match="tape forward returned"):
+        VAE(D, [4], K).backward(None)
 
 
 def test_forward_alone_gives_the_same_loss_and_per_example_bound():
     model, x = tiny_vae("bernoulli"), data()
     eps = np.random.default_rng(5).standard_normal((2, N, K))
-    loss = model.forward(x, eps)
-    assert model.cache["bound"].shape == (N,)
-    assert loss == model.loss_and_grads(x, eps)[0] == pytest.approx(-model.cache["bound"].mean())
+    tape = model.forward(x, eps)
+    assert tape["bound"].shape == (N,)
+    assert tape.loss == model.loss_and_grads(x, eps)[0] == pytest.approx(-tape["bound"].mean())
+
+
+# ---- the forward/backward contract: the two traps of issue 11 ------------------------------
+
+def _grads(model, x, eps):
+    _, grads = model.loss_and_grads(x, eps)
+    return {k: g.copy() for k, g in grads.items()}
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian-learned"])
+def test_another_call_between_forward_and_backward_changes_nothing(likelihood):
+    """m.forward(x1); m.encode(x2); m.forward(x2); m.backward(tape of x1) gives x1's gradients."""
+    model = tiny_vae(likelihood)
+    rng = np.random.default_rng(11)
+    x1, x2 = data(), np.clip(data()[::-1] * 0.5 + 0.25, 0, 1)
+    eps = rng.standard_normal((2, N, K))
+    want = _grads(model, x1, eps)
+    tape = model.forward(x1, eps)
+    model.encode(x2)
+    model.decode(rng.standard_normal((N, K)))
+    model.forward(x2, eps[::-1].copy())
+    model.sample(3)
+    got = model.backward(tape)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
+def test_changing_x_or_eps_in_place_after_forward_changes_nothing():
+    """m.forward(x, eps); x[:] = 0; eps[:] = 0; m.backward(tape): the tape owns copies of both."""
+    model, x = tiny_vae("bernoulli"), data()
+    eps = np.random.default_rng(12).standard_normal((2, N, K))
+    want = _grads(model, x, eps)
+    tape = model.forward(x, eps)
+    x[:] = 0
+    eps[:] = 0
+    got = model.backward(tape)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
+def test_the_trainers_reused_batch_buffer_is_safe():
+    """The trainer writes each batch into one buffer: a step's tape does not see the next batch."""
+    model, x = tiny_vae("bernoulli"), data()
+    buf = x.copy()
+    eps = np.random.default_rng(13).standard_normal((2, N, K))
+    want = _grads(model, x, eps)
+    tape = model.forward(buf, eps)
+    buf[...] = x[::-1]                                    # the next batch, written into the same buffer
+    got = model.backward(tape)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)

@@ -6,10 +6,16 @@ from scipy import integrate, stats
 from scipy.special import logsumexp as scipy_lse
 
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
-from numpyvae.latent.kl import (kl_analytic, kl_analytic_backward, kl_monte_carlo, kl_monte_carlo_backward,
-                         log_q, log_standard_normal)
-from numpyvae.bounds import iwae_bound, sample_weights
-from numpyvae.latent.gaussian import reparameterize, reparameterize_backward
+from numpyvae.bounds import ELBO, IWAE, iwae_bound
+from numpyvae.latent.gaussian import DiagonalGaussian, log_q, reparameterize, reparameterize_backward
+from numpyvae.latent.kl import GaussianToStandardNormal, kl_analytic, kl_analytic_backward, kl_analytic_for
+from numpyvae.latent.priors import StandardNormal, log_standard_normal
+
+
+def kl_monte_carlo(mu, lv, eps):
+    """log q − log p at z = mu + sigma * eps, from the family's and the prior's own forwards."""
+    z, lq, _ = DiagonalGaussian(mu.shape[-1]).rsample([mu, lv], eps)
+    return lq - StandardNormal(mu.shape[-1]).log_prob(z)[0]
 
 rng = np.random.default_rng(0)
 
@@ -68,8 +74,7 @@ def test_log_densities_match_scipy():
 def test_monte_carlo_kl_is_unbiased():
     mu, lv = np.array([[0.7, -0.3]]), np.array([[-0.5, 0.4]])
     eps = np.random.default_rng(2).standard_normal((400_000, 1, 2))
-    z, _ = reparameterize(mu, lv, eps)
-    assert kl_monte_carlo(z, eps, lv).mean() == pytest.approx(kl_analytic(mu, lv).sum(), abs=5e-3)
+    assert kl_monte_carlo(mu, lv, eps).mean() == pytest.approx(kl_analytic(mu, lv).sum(), abs=5e-3)
 
 
 def test_monte_carlo_kl_gradient_through_reparameterization():
@@ -78,21 +83,35 @@ def test_monte_carlo_kl_gradient_through_reparameterization():
     w = rng.random((S, N))
 
     def loss(_):
-        z, _ = reparameterize(mu, lv, eps)
-        return np.sum(w * kl_monte_carlo(z, eps, lv))
+        return np.sum(w * kl_monte_carlo(mu, lv, eps))
 
-    z, sigma = reparameterize(mu, lv, eps)
-    dz, dlv_direct = kl_monte_carlo_backward(z, w)
-    dmu, dlv = reparameterize_backward(dz, eps, sigma)
+    q, p = DiagonalGaussian(K), StandardNormal(K)
+    z, _, q_tape = q.rsample([mu, lv], eps)
+    _, p_tape = p.log_prob(z)
+    dz = p.backward(-w, p_tape)                      # ∂/∂z of −Σ w log p(z)
+    dmu, dlv = q.backward(dz, w, q_tape)             # through z, and through log q with eps fixed
     assert relative_error(dmu, numerical_gradient(loss, mu)) < 1e-8
-    assert relative_error(dlv + dlv_direct, numerical_gradient(loss, lv)) < 1e-8
+    assert relative_error(dlv, numerical_gradient(loss, lv)) < 1e-8
+
+
+def test_analytic_kl_pair_is_found_by_its_pieces_and_matches_the_formula():
+    pair = kl_analytic_for(DiagonalGaussian(3), StandardNormal(3))
+    assert isinstance(pair, GaussianToStandardNormal)
+    mu, lv, dkl = rng.standard_normal((4, 3)), rng.standard_normal((4, 3)), rng.random(4)
+    kl, tape = pair.forward([mu, lv])
+    np.testing.assert_allclose(kl, 0.5 * (mu ** 2 + np.exp(lv) - 1 - lv).sum(-1), rtol=1e-12)
+    dmu, dlv = pair.backward(dkl, tape)
+    f = lambda _: np.sum(dkl * pair.forward([mu, lv])[0])   # noqa: E731
+    assert relative_error(dmu, numerical_gradient(f, mu)) < 1e-8
+    assert relative_error(dlv, numerical_gradient(f, lv)) < 1e-8
 
 
 def test_iwae_bound_and_weights():
     log_w = np.array([[-1000.0, 2.0], [-1001.0, 3.0], [-999.0, 1.0]])
     want = np.log(np.mean(np.exp(log_w - log_w.max(0)), axis=0)) + log_w.max(0)
     np.testing.assert_allclose(iwae_bound(log_w), want)
-    c = sample_weights(log_w, "iwae", 3, 2, np.float64)
+    c = IWAE.weights(IWAE().forward(log_w)[1])
     np.testing.assert_allclose(c.sum(0), [0.5, 0.5])   # softmax over s, times 1/N
     np.testing.assert_allclose(c[:, 1] * 2, np.exp(log_w[:, 1] - scipy_lse(log_w[:, 1])))
-    np.testing.assert_allclose(sample_weights(None, "elbo", 3, 2, np.float64), np.full((3, 2), 1 / 6))
+    np.testing.assert_allclose(ELBO.weights(ELBO().forward(log_w)[1]), np.full((3, 2), 1 / 6))
+    np.testing.assert_allclose(ELBO().forward(log_w)[0], log_w.mean(0))

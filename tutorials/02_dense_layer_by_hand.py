@@ -31,7 +31,7 @@ from _common import FAST, plt, savefig
 from numpyvae.teach import exercises
 from numpyvae.nn.activations import ReLU, Sigmoid, Softplus, Tanh
 from numpyvae.teach.gradcheck import check_gradients, check_layer, numerical_gradient, relative_error
-from numpyvae.nn.layers import Dense, MLP
+from numpyvae.nn import Dense, MLP
 
 rng = np.random.default_rng(0)
 
@@ -59,7 +59,7 @@ dense_backward = exercises.grade_or_solution("dense_backward", dense_backward)
 # %% [markdown]
 # ## The library's Dense layer, checked the same way
 #
-# `numpyvae.nn.layers.Dense` implements exactly these three lines in its `backward`
+# `numpyvae.nn.Dense` implements exactly these three lines in its `backward`
 # (open `numpyvae/layers.py`, the derivation is in the docstring). `check_layer` differentiates
 # $L = \sum \delta \odot \text{forward}(x)$ numerically for the input and every parameter.
 
@@ -70,9 +70,9 @@ x = rng.standard_normal((5, 4))
 print(check_layer(layer, x))
 
 # our exercise function and the layer agree to rounding
-y = layer.forward(x)
+y, tape = layer.forward(x)                              # the tape holds what backward needs (here: x)
 dy = rng.standard_normal(y.shape)
-dx_layer = layer.backward(dy)
+dx_layer = layer.backward(dy, tape)
 dx, dW, db = dense_backward(x, layer.params["W"], layer.params["b"], dy)
 print("max |dx - layer dx| =", np.abs(dx - dx_layer).max(), "; max |dW - layer dW| =", np.abs(dW - layer.grads["W"]).max())
 
@@ -131,15 +131,15 @@ print("passed?", wrong.passed)
 # %%
 net = MLP([5, 8, 3], "tanh", rng=rng, dtype="float64")
 xb = rng.standard_normal((4, 5))
-out = net.forward(xb)
+out, tape = net.forward(xb)
 dyb = rng.standard_normal(out.shape)
-net.backward(dyb)
+net.backward(dyb, tape)
 W0 = net.params["0.W"]
 analytic = net.grads["0.W"].copy()
 hs = np.logspace(-12, -1, 12 if FAST else 23)
 errs = []
 for h in hs:
-    num = numerical_gradient(lambda _: np.sum(dyb * net.forward(xb)), W0, h=h)
+    num = numerical_gradient(lambda _: np.sum(dyb * net.forward(xb)[0]), W0, h=h)
     errs.append(relative_error(analytic, num))
 fig, ax = plt.subplots(figsize=(5, 3.4))
 ax.loglog(hs, errs, "o-")

@@ -1,18 +1,21 @@
-"""KL(q(z|x) || p(z)) for q = N(mu, diag(exp(logvar))) and p = N(0, I).
+"""KL(q(z|x) || p(z)): in closed form where the (q, p) pair has one, looked up by pair.
 
-Two ways to get it, both used by the ELBO:
+Two ways to get the KL term of the ELBO:
 
-* analytic: KL = ½ Σ_k (mu² + e^logvar − 1 − logvar), exact, low variance;
-* Monte Carlo: log q(z|x) − log p(z) at the sampled z, unbiased; the only
-  option when q or p has no closed-form KL, and what the IWAE bound needs.
+* analytic, when the pair has a closed form — for q = N(mu, diag(e^logvar))
+  and p = N(0, I): KL = ½ Σ_k (mu² + e^logvar − 1 − logvar); exact, low variance;
+* Monte Carlo: log q(z|x) − log p(z) at the sampled z, unbiased, for every
+  pair; what the IWAE bound needs. The model composes it from the family's
+  log q and the prior's log p, so it needs no code here.
 
-Shapes: mu, logvar (N, K); eps, z (S, N, K).
+:func:`kl_analytic_for` finds the closed form of a pair, or None.
 """
 from __future__ import annotations
 
 import numpy as np
 
-LOG_2PI = float(np.log(2 * np.pi))
+from .gaussian import DiagonalGaussian
+from .priors import StandardNormal
 
 
 def kl_analytic(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
@@ -33,35 +36,25 @@ def kl_analytic_backward(mu: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray
     return mu, 0.5 * np.expm1(logvar)
 
 
-def log_standard_normal(z: np.ndarray) -> np.ndarray:
-    """log N(z; 0, I) summed over the last axis: −½ Σ_k (z² + log 2π). (…, K) -> (…)."""
-    return -0.5 * (np.einsum("...k,...k->...", z, z) + z.shape[-1] * LOG_2PI)
+class GaussianToStandardNormal:
+    """KL(N(mu, diag(e^logvar)) || N(0, I)) per example, with its gradient."""
+
+    def forward(self, params):
+        """[mu, logvar] (N, K) each -> (KL (N,), tape)."""
+        mu, logvar = params
+        return kl_analytic(mu, logvar).sum(-1), (mu, logvar)
+
+    def backward(self, dkl: np.ndarray, tape):
+        """dkl (N,) -> [dmu, dlogvar]: dkl · mu and dkl · ½ (e^logvar − 1), each (N, K)."""
+        dmu, dlogvar = kl_analytic_backward(*tape)
+        return [dmu * dkl[:, None], dlogvar * dkl[:, None]]
 
 
-def log_q(eps: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """log N(z; mu, e^logvar) at z = mu + sigma * eps, shape (S, N).
-
-    (z − mu)² / sigma² = eps², so log q = −½ Σ_k (eps² + logvar + log 2π):
-    eps is all we need, and using it avoids the cancellation in z − mu.
-    """
-    K = eps.shape[-1]
-    return -0.5 * (np.einsum("snk,snk->sn", eps, eps) + logvar.sum(-1) + K * LOG_2PI)
+#: (family class, prior class) -> the class of their closed-form KL
+ANALYTIC_KL = {(DiagonalGaussian, StandardNormal): GaussianToStandardNormal}
 
 
-def kl_monte_carlo(z: np.ndarray, eps: np.ndarray, logvar: np.ndarray) -> np.ndarray:
-    """log q(z|x) − log p(z) at each sample, shape (S, N); its mean over s estimates the KL."""
-    return log_q(eps, logvar) - log_standard_normal(z)
-
-
-def kl_monte_carlo_backward(z: np.ndarray, dkl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gradients of Σ_sn dkl_sn · (log q − log p), with eps held fixed.
-
-    With eps fixed, log q = −½ Σ_k (eps² + logvar + log 2π) depends on logvar
-    directly, and −log p(z) = ½ Σ_k (z² + log 2π) depends on z:
-        ∂/∂z      = dkl · z                  (S, N, K), then through z (reparam backward)
-        ∂/∂logvar = −½ Σ_s dkl  (per k)      (N, K), the direct path only
-    Returns (dz, dlogvar_direct).
-    """
-    dz = z * dkl[..., None]
-    dlogvar = np.broadcast_to(-0.5 * dkl.sum(axis=0)[:, None], z.shape[1:])
-    return dz, dlogvar
+def kl_analytic_for(family, prior):
+    """The closed-form KL(q || p) of this pair, or None when it has none."""
+    pair = ANALYTIC_KL.get((type(family), type(prior)))
+    return pair() if pair is not None else None

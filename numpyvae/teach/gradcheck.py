@@ -12,7 +12,7 @@ divided by 2h swamps everything.)
 Example a student can paste::
 
     import numpy as np
-    from numpyvae.nn.layers import Dense
+    from numpyvae.nn import Dense
     from numpyvae.teach.gradcheck import check_layer
 
     layer = Dense(3, 2, dtype="float64")
@@ -137,20 +137,20 @@ def check_gradients(f, arrays: dict, analytic: dict, *, h: float = 1e-6, tol: fl
 def check_layer(layer, x: np.ndarray, *, seed: int = 0, h: float = 1e-6, tol: float = DEFAULT_TOL) -> GradCheckReport:
     """Check a layer's (or a whole network's) backward: input and every parameter.
 
-    The scalar checked is L = Σ dy ⊙ forward(x) for a fixed random dy, so
-    dL/dy = dy and backward(dy) must return dL/dx and fill dL/dθ.
-    Works for anything with ``forward``, ``backward``, ``params``, ``grads``
-    (Dense, activations, Sequential, MLP). Use float64 parameters and x.
+    The scalar checked is L = Σ dy ⊙ y, y the output of forward(x), for a
+    fixed random dy, so dL/dy = dy and backward(dy, tape) must return dL/dx
+    and fill dL/dθ. Works for anything with ``forward(x) -> (y, tape)``,
+    ``backward(dy, tape)``, ``params``, ``grads`` (Dense, activations,
+    Sequential, MLP). Use float64 parameters and x.
     """
     x = np.array(x, dtype=np.float64)  # a private copy we may perturb
-    y = layer.forward(x)
+    y, tape = layer.forward(x)
     dy = np.random.default_rng(seed).standard_normal(y.shape)
 
     def loss():
-        return float(np.sum(dy * layer.forward(x)))
+        return float(np.sum(dy * layer.forward(x)[0]))
 
-    layer.forward(x)
-    analytic = {"x": layer.backward(dy)}
+    analytic = {"x": layer.backward(dy, tape)}
     analytic.update({k: g.copy() for k, g in layer.grads.items()})
     arrays = {"x": x}
     arrays.update(layer.params)

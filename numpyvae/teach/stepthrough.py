@@ -11,12 +11,15 @@ terms, then the gradients flowing back (d logits, the decoder's weight
 gradients, dz, dmu, dlogvar, dh, the encoder's weight gradients). Each row has
 the shape, dtype and a few statistics; ``trace["dz"].array`` is the array itself.
 
-How it is built. :meth:`VAE.loss_and_grads` does the step: its forward half
-leaves the intermediates in ``model.cache``, and its backward half adds the
-intermediate gradients it computed on the way (the per-sample weights c,
-d logits, dz, dmu, dlogvar, dh) and writes the parameter gradients into
-``model.grads``. :func:`trace_step` only copies them out in order, so what a
-class reads is what training computed, not a second derivation. The tests
+How it is built. :meth:`VAE.forward` returns the step's tape, which holds
+every intermediate by name; :meth:`VAE.backward` adds to it the intermediate
+gradients it computed on the way (the per-sample weights c, d logits, dz,
+dmu, dlogvar) and writes the parameter gradients into ``model.grads``.
+:func:`trace_step` copies them out in order, so what a class reads is what
+training computed, not a second derivation. The one exception is dh, the
+gradient at the encoder trunk's output, which lives inside the encoder's
+backward: it is recomputed here from dmu and dlogvar by the formula the
+encoder uses, dh = dmu W_muᵀ + dlogvar W_lvᵀ. The tests
 check these gradients against finite differences and against the parameter
 gradients (e.g. hᵀ · dmu == grads["encoder.mu.W"]).
 
@@ -151,13 +154,20 @@ def trace_step(model, x: np.ndarray, eps: np.ndarray | None = None, **loss_kwarg
     Parameter gradients are named like the parameters ("encoder.0.W").
     The model's parameters and gradients are left exactly as loss_and_grads left them.
     """
-    for attr in ("loss_and_grads", "cache", "grads", "likelihood", "dec_heads", "decoder", "enc_mu", "enc_logvar"):
+    for attr in ("forward", "backward", "grads", "params", "likelihood", "posterior"):
         if not hasattr(model, attr):
             raise TypeError(f"trace_step: model must be a numpyvae.VAE, got {type(model).__name__} "
                             f"(it has no attribute {attr!r})")
-    loss, grads = model.loss_and_grads(x, eps, **loss_kwargs)
+    if getattr(model.posterior, "name", None) != "gaussian":
+        raise ValueError(f"trace_step: the step-through table is written for the diagonal Gaussian q(z|x); "
+                         f"this model's posterior is {model.posterior.name!r}")
+    c = model.forward(x, eps, **loss_kwargs)
+    grads = model.backward(c)
+    loss = c.loss
     param_grads = {name: g.copy() for name, g in grads.items()}
-    c = model.cache
+    # the encoder's trunk output h and the gradient reaching it, dh = dmu W_muᵀ + dlogvar W_lvᵀ
+    h = c["_enc"].heads[0].x2
+    dh = c["dmu"] @ model.params["encoder.mu.W"].T + c["dlogvar"] @ model.params["encoder.logvar.W"].T
     objective = loss_kwargs.get("objective", "elbo")
     kl_kind = loss_kwargs.get("kl") or ("analytic" if objective == "elbo" else "mc")
     heads = [name for name in c if name.startswith("decoder.")]
@@ -165,10 +175,10 @@ def trace_step(model, x: np.ndarray, eps: np.ndarray | None = None, **loss_kwarg
 
     entries = [
         _entry("x", "forward", c["x"], "the batch"),
-        _entry("h", "forward", c["h"], "h = encoder MLP(x)"),
+        _entry("h", "forward", h, "h = encoder MLP(x)"),
         _entry("mu", "forward", mu, "mu = h W_mu + b_mu"),
         _entry("logvar", "forward", logvar, "logvar = h W_lv + b_lv"),
-        _entry("sigma", "forward", c["sigma"], "sigma = exp(logvar / 2)"),
+        _entry("sigma", "forward", c["_q"].sigma, "sigma = exp(logvar / 2)"),
         _entry("eps", "forward", eps_, "eps ~ N(0, I)"),
         _entry("z", "forward", z, "z = mu + sigma * eps"),
     ]
@@ -181,7 +191,7 @@ def trace_step(model, x: np.ndarray, eps: np.ndarray | None = None, **loss_kwarg
     ]
 
     # ---- the backward pass, in the order VAE.backward computed it ------------------------
-    # (VAE.backward keeps its intermediate gradients in model.cache; every one is copied here)
+    # (VAE.backward keeps its intermediate gradients in the tape; every one is copied here)
     entries += [_entry(f"d {name}", "gradient", c[f"d {name}"],
                        f"{type(model.likelihood).__name__}.backward(c), c = per-sample weights")
                 for name in heads]
@@ -197,7 +207,7 @@ def trace_step(model, x: np.ndarray, eps: np.ndarray | None = None, **loss_kwarg
     trunk_names = [n for n in enc_names if n not in head_names]
     entries += [_entry(n, "gradient", param_grads[n], "Dense backward: dW = hᵀ dmu (or dlogvar), db = Σ_n")
                 for n in head_names]
-    entries.append(_entry("dh", "gradient", c["dh"], "dh = dmu W_muᵀ + dlogvar W_lvᵀ"))
+    entries.append(_entry("dh", "gradient", dh, "dh = dmu W_muᵀ + dlogvar W_lvᵀ (recomputed)"))
     entries += [_entry(n, "gradient", param_grads[n], "encoder MLP backward") for n in reversed_layers(trunk_names)]
 
     options = dict(loss_kwargs, eps_given=eps is not None)
