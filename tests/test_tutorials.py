@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
@@ -34,3 +35,21 @@ def test_tutorial_runs_in_fast_mode(script, tmp_path):
     # stubs fall back to the solutions; the only FAIL is 02's deliberate wrong answer
     expected_fails = 1 if script.name.startswith("02_") else 0
     assert proc.stdout.count("FAIL: exercise") == expected_fails, proc.stdout[-2000:]
+
+
+ONE_FILE = TUTORIALS / "vae_in_one_file.py"
+
+
+def test_vae_in_one_file_trains_in_fast_mode(tmp_path):
+    """The whole-model-in-one-file script: percent format, a few seconds in fast mode, loss per epoch."""
+    assert _percent_format(ONE_FILE.read_text()), f"{ONE_FILE.name} is not in the percent cell format"
+    env = dict(os.environ, NUMPYVAE_FAST="1", MPLBACKEND="Agg")
+    env["PYTHONPATH"] = os.pathsep.join([str(TUTORIALS.parent), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, str(ONE_FILE)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"{ONE_FILE.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    epochs = [line.split() for line in proc.stdout.splitlines() if line.startswith("epoch")]
+    assert len(epochs) == 2, proc.stdout
+    train_losses = [float(words[4]) for words in epochs]    # "epoch 1 train loss 438.60 test loss ..."
+    assert all(np.isfinite(train_losses)) and train_losses[1] < train_losses[0], proc.stdout
+    assert not list(tmp_path.iterdir()), "the one-file script should write no files"

@@ -60,7 +60,7 @@ dense_backward = exercises.grade_or_solution("dense_backward", dense_backward)
 # ## The library's Dense layer, checked the same way
 #
 # `numpyvae.nn.Dense` implements exactly these three lines in its `backward`
-# (open `numpyvae/layers.py`, the derivation is in the docstring). `check_layer` differentiates
+# (open `numpyvae/nn/dense.py`, the derivation is in the docstring). `check_layer` differentiates
 # $L = \sum \delta \odot \text{forward}(x)$ numerically for the input and every parameter.
 
 # %%
