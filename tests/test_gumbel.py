@@ -322,6 +322,8 @@ def test_bad_input_is_a_clear_error():
         fam.rsample([logits], u + 1.0)
     with pytest.raises(ValueError, match="u has dtype float32"):
         fam.rsample([logits], u.astype(np.float32))
+    with pytest.raises(ValueError, match="logits must be float32"):
+        fam.rsample([np.zeros((4, 6), dtype=np.int64)], u)
     with pytest.raises(ValueError, match="non-finite"):
         fam.rsample([np.full((4, 6), np.nan)], u)
     z, log_q, tape = fam.rsample([logits], u)

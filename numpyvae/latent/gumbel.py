@@ -91,9 +91,9 @@ def gumbel_softmax(a: np.ndarray, g: np.ndarray, tau: float) -> tuple[np.ndarray
     s -= s.max(axis=-1, keepdims=True)
     s /= tau                                    # every entry ≤ 0, the largest exactly 0
     y = np.exp(s)
-    lse = np.log(y.sum(axis=-1, keepdims=True))  # in [0, log C]: the largest term is e^0 = 1
-    s -= lse
-    np.exp(s, out=y)
+    total = y.sum(axis=-1, keepdims=True)        # in [1, C]: the largest term is e^0 = 1
+    y /= total
+    s -= np.log(total)                           # log_y, without a second pass of exp or log
     return y, s
 
 
@@ -113,20 +113,22 @@ def gumbel_softmax_backward(dy: np.ndarray, y: np.ndarray, tau: float) -> np.nda
     return da
 
 
-def concrete_log_density(log_y: np.ndarray, e: np.ndarray, tau: float) -> np.ndarray:
+def concrete_log_density(log_y: np.ndarray, g: np.ndarray, e: np.ndarray, tau: float) -> np.ndarray:
     """log p(y) of a Concrete sample, summed over the variables: (S, N, M, C) -> (S, N).
 
     Maddison et al. (2017), for location logits a and temperature τ:
         log p(y) = log((C−1)! τ^(C−1)) + Σ_c (a_c − (τ+1) log y_c) − C log Σ_c e^{a_c − τ log y_c}.
     At y = softmax((a + g)/τ) we have a_c − τ log y_c = −g_c + τ·lse with
     lse = log Σ_c e^{(a_c+g_c)/τ}, and the a's cancel:
-        log p(y) = log (C−1)! + (C−1) log τ − Σ_c log y_c + Σ_c log e_c − C log Σ_c e_c,
-    with e = −log u = e^{−g}. Every term is finite for clipped u (the log-softmax
-    log y is computed directly, never log of an underflowed y), so there is no
-    cancellation between huge terms even for logits ±1e4 and small τ.
+        log p(y) = log (C−1)! + (C−1) log τ − Σ_c log y_c − Σ_c g_c − C log Σ_c e_c,
+    with e = −log u = e^{−g} (so log Σ_c e^{−g_c} = log Σ_c e_c). Every term is finite
+    for clipped u (the log-softmax log y is computed directly, never log of an
+    underflowed y), so there is no cancellation between huge terms even for
+    logits ±1e4 and small τ. Shapes: log_y, g, e (S, N, M, C).
     """
     C = log_y.shape[-1]
-    per_var = np.log(e).sum(axis=-1)
+    per_var = g.sum(axis=-1)
+    np.negative(per_var, out=per_var)
     per_var -= C * np.log(e.sum(axis=-1))
     per_var -= log_y.sum(axis=-1)
     per_var += math.lgamma(C) + (C - 1) * math.log(tau)
@@ -237,7 +239,9 @@ class GumbelSoftmax:
             raise ValueError(f"{where}: params must be a list with one array [logits], "
                              f"got {type(params).__name__} of length {len(params) if hasattr(params, '__len__') else '?'}")
         logits = check_array(params[0], where, ndim=2, last=self.z_dim, name="logits")
-        as_dtype(logits.dtype)
+        if logits.dtype not in (np.float32, np.float64):
+            raise ValueError(f"{where}: logits must be float32 (training) or float64 (gradient checks), "
+                             f"got {logits.dtype.name}")
         return logits
 
     def rsample(self, params, u: np.ndarray):
@@ -267,7 +271,7 @@ class GumbelSoftmax:
         S = u.shape[0]
         g, e = gumbel_noise(u)
         y, log_y = gumbel_softmax(logits.reshape(N, M, C), g, tau)
-        log_q = concrete_log_density(log_y, e, tau)
+        log_q = concrete_log_density(log_y, g, e, tau)
         if self.hard:
             z = np.zeros_like(y)
             np.put_along_axis(z, y.argmax(axis=-1)[..., None], 1.0, axis=-1)   # argmax y = argmax (a + g)
@@ -301,9 +305,9 @@ class GumbelSoftmax:
             check_array(dlog_q, where, ndim=2, dtype=y.dtype, finite=False, name="dlog_q")
             if dlog_q.shape != (S, N):
                 raise ValueError(f"{where}: dlog_q must have log_q's shape {(S, N)}, got {dlog_q.shape}")
-            # dlog_q · (C y − 1)/τ, built in place from y
+            # dlog_q · (C y − 1)/τ = y · (C dlog_q/τ) − dlog_q/τ, with one (S, N, M, C) temporary
             w = dlog_q[..., None, None] / tau
-            da += C * y * w
+            da += y * (C * w)
             da -= w
         return [da.sum(axis=0).reshape(N, M * C)]
 
