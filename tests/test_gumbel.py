@@ -9,7 +9,7 @@ from scipy.integrate import quad
 from scipy.special import gammaln, logsumexp
 
 from numpyvae.latent.gumbel import (CategoricalUniformKL, GumbelSoftmax, TemperatureSchedule,
-                                    UniformCategorical, one_hot_codes)
+                                    UniformCategorical, analytic_kl_pair, one_hot_codes, sweep_codes)
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 TOL = 1e-7
@@ -245,6 +245,12 @@ def test_mean_mode_prior_and_codes():
         prior.log_prob(z)
     codes = np.array([[0, 3, 1], [2, 2, 0]])
     np.testing.assert_array_equal(one_hot_codes(codes, 4).reshape(2, 3, 4).argmax(-1), codes)
+    np.testing.assert_array_equal(sweep_codes(np.array([2, 0, 1]), 1, 4),
+                                  [[2, 0, 1], [2, 1, 1], [2, 2, 1], [2, 3, 1]])
+    assert isinstance(analytic_kl_pair(fam, prior), CategoricalUniformKL)
+    assert analytic_kl_pair(fam, object()) is None
+    with pytest.raises(ValueError, match="the family has 3 variables x 4 classes but the prior 3 x 5"):
+        analytic_kl_pair(fam, UniformCategorical(3, 5))
 
 
 # ---------------------------------------------------------------------------
@@ -339,6 +345,8 @@ def test_bad_input_is_a_clear_error():
         one_hot_codes(np.array([[-1, 2]]), 4)
     with pytest.raises(ValueError, match="integer array"):
         one_hot_codes(np.array([[0.0, 1.0]]), 4)
+    with pytest.raises(ValueError, match=r"m must be a variable index in 0..2"):
+        sweep_codes(np.array([0, 1, 2]), 3, 4)
     with pytest.raises(TypeError, match="GumbelSoftmax"):
         CategoricalUniformKL(object())
 

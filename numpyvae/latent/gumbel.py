@@ -37,8 +37,8 @@ import numpy as np
 from ..checks import as_dtype, check_array, check_positive_int
 
 __all__ = ["GumbelSoftmax", "CategoricalUniformKL", "UniformCategorical", "TemperatureSchedule",
-           "gumbel_noise", "gumbel_softmax", "gumbel_softmax_backward", "concrete_log_density",
-           "one_hot_codes"]
+           "analytic_kl_pair", "gumbel_noise", "gumbel_softmax", "gumbel_softmax_backward",
+           "concrete_log_density", "one_hot_codes", "sweep_codes"]
 
 
 # =============================================================================
@@ -153,6 +153,24 @@ def one_hot_codes(codes, n_classes: int, dtype="float32") -> np.ndarray:
     z = np.zeros((n, M, C), dtype=as_dtype(dtype))
     np.put_along_axis(z, codes[..., None], 1.0, axis=-1)
     return z.reshape(n, M * C)
+
+
+def sweep_codes(code, m: int, n_classes: int) -> np.ndarray:
+    """C codes (C, M) equal to ``code`` (M,) except variable m, which runs through 0..C−1.
+
+    ``one_hot_codes(sweep_codes(code, m, C), C)`` is the decoder input for a picture of
+    one categorical variable swept across its values while the others stay fixed.
+    """
+    C = check_positive_int(n_classes, "sweep_codes", "n_classes")
+    code = np.asarray(code)
+    if code.ndim != 1 or code.dtype.kind not in "iu":
+        raise ValueError(f"sweep_codes: code must be an integer array (M,), got dtype {code.dtype.name} "
+                         f"shape {code.shape}")
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 0 <= m < code.size:
+        raise ValueError(f"sweep_codes: m must be a variable index in 0..{code.size - 1}, got {m!r}")
+    codes = np.repeat(code[None], C, axis=0)
+    codes[:, m] = np.arange(C)
+    return codes
 
 
 # =============================================================================
@@ -392,6 +410,20 @@ class CategoricalUniformKL:
         da *= q
         da *= dkl[:, None, None]
         return [da.reshape(N, M * C)]
+
+
+def analytic_kl_pair(family, prior):
+    """The analytic KL object for (family, prior), or None if this module has none for the pair.
+
+    (GumbelSoftmax, UniformCategorical) with the same M and C -> CategoricalUniformKL;
+    the same pair with different sizes is an error. For ``kl_analytic_for`` to delegate to.
+    """
+    if not (isinstance(family, GumbelSoftmax) and isinstance(prior, UniformCategorical)):
+        return None
+    if (family.n_vars, family.n_classes) != (prior.n_vars, prior.n_classes):
+        raise ValueError(f"analytic KL: the family has {family.n_vars} variables x {family.n_classes} classes "
+                         f"but the prior {prior.n_vars} x {prior.n_classes}")
+    return CategoricalUniformKL(family)
 
 
 class UniformCategorical:
