@@ -254,8 +254,8 @@ class GumbelSoftmax:
     # -- forward --------------------------------------------------------------
     def _logits(self, params, where: str) -> np.ndarray:
         if not isinstance(params, (list, tuple)) or len(params) != 1:
-            raise ValueError(f"{where}: params must be a list with one array [logits], "
-                             f"got {type(params).__name__} of length {len(params) if hasattr(params, '__len__') else '?'}")
+            got = f"a list of {len(params)}" if isinstance(params, (list, tuple)) else type(params).__name__
+            raise ValueError(f"{where}: params must be a list with one array [logits], got {got}")
         logits = check_array(params[0], where, ndim=2, last=self.z_dim, name="logits")
         if logits.dtype not in (np.float32, np.float64):
             raise ValueError(f"{where}: logits must be float32 (training) or float64 (gradient checks), "
