@@ -24,6 +24,7 @@ WRONG = {
     "reparam_backward": lambda dz, mu, lv, eps: (dz.sum(0), (dz * eps).sum(0) * np.exp(lv / 2)),  # no 1/2
     "kl_backward": lambda mu, lv: (mu, np.exp(lv) - 1),                                   # no 1/2
     "bernoulli_backward": lambda x, a: x - 1 / (1 + np.exp(-a)),                          # sign flipped
+    "gumbel_softmax_backward": lambda dy, y, tau: y * (dy - (y * dy).sum(-1, keepdims=True)),  # no 1/tau
 }
 
 
@@ -111,3 +112,9 @@ def test_grade_does_not_let_the_learner_corrupt_the_problem():
         return solution("kl_backward")(mu, logvar)
     assert grade("kl_backward", destructive, verbose=False).status == "FAIL"   # its answer was for mu = 0
     assert exercises.grade("kl_backward", solution("kl_backward"), verbose=False).passed
+
+
+def test_gumbel_softmax_backward_without_the_softmax_coupling_fails():
+    """Treating y_j as if it depended on a_j alone (dropping −Σ_i y_i dy_i) is the classic slip."""
+    g = grade("gumbel_softmax_backward", lambda dy, y, tau: y * dy / tau, verbose=False)
+    assert g.status == "FAIL" and g.worst > 1e-3

@@ -28,6 +28,7 @@ lecturer wants when showing the finished tutorial).
 | "reparam_backward"   | f(dz, mu, logvar, eps)                | (dmu, dlogvar)          |
 | "kl_backward"        | f(mu, logvar)                         | (dmu, dlogvar)          |
 | "bernoulli_backward" | f(x, logits)                          | dlogits                 |
+| "gumbel_softmax_backward" | f(dy, y, tau)                    | dlogits                 |
 
 The reference solutions are deliberately out of the tutorials' way: open this
 file only after trying.
@@ -81,6 +82,11 @@ def _bernoulli_backward(x, logits):
     return 1.0 / (1.0 + np.exp(-logits)) - x
 
 
+def _gumbel_softmax_backward(dy, y, tau):
+    """y = softmax((a + g)/τ):  ∂y_i/∂a_j = y_i (δ_ij − y_j)/τ,  so  da_j = y_j (dy_j − Σ_i y_i dy_i)/τ."""
+    return y * (dy - np.sum(y * dy, axis=-1, keepdims=True)) / tau
+
+
 # =============================================================================
 # the problems: random float64 inputs, a scalar loss written from the formula,
 # and how to turn the learner's output into named gradients
@@ -127,6 +133,18 @@ def _problem_bernoulli(rng):
     return {"logits": logits}, loss, (x, logits), ("logits",)
 
 
+def _problem_gumbel_softmax(rng):
+    N, C, tau = 3, 4, 0.6
+    logits = rng.normal(0, 0.6, (N, C))
+    g = -np.log(-np.log(rng.uniform(0.2, 0.8, (N, C))))     # Gumbel noise, held fixed
+
+    def relaxed():
+        e = np.exp((logits + g) / tau)
+        return e / e.sum(axis=-1, keepdims=True)
+    dy = rng.standard_normal((N, C))                          # L = Σ dy ⊙ y
+    return {"logits": logits}, (lambda: float(np.sum(dy * relaxed()))), (dy, relaxed(), tau), ("logits",)
+
+
 @dataclass(frozen=True)
 class _Exercise:
     problem: object          # rng -> (arrays, loss, args for the learner, names of the returned gradients)
@@ -142,6 +160,8 @@ EXERCISES = {
     "reparam_backward": _Exercise(_problem_reparam, _reparam_backward, "f(dz, mu, logvar, eps) -> (dmu, dlogvar)"),
     "kl_backward": _Exercise(_problem_kl, _kl_backward, "f(mu, logvar) -> (dmu, dlogvar)"),
     "bernoulli_backward": _Exercise(_problem_bernoulli, _bernoulli_backward, "f(x, logits) -> dlogits"),
+    "gumbel_softmax_backward": _Exercise(_problem_gumbel_softmax, _gumbel_softmax_backward,
+                                         "f(dy, y, tau) -> dlogits"),
 }
 
 
