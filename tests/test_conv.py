@@ -451,3 +451,15 @@ def test_output_padding_must_be_below_the_stride():
         ConvTranspose2D(1, 1, 3, stride=2, output_padding=(2, 0))
     with pytest.raises(ValueError, match="output_padding 1x1 must be smaller than the stride 1x1"):
         ConvTranspose2D(1, 1, 3, output_padding=1)
+
+
+def test_exercise_solution_agrees_with_the_layer():
+    """Tutorial 15's conv2d_backward_dW reference (tap by tap) gives Conv2D.backward's kernel gradient."""
+    from numpyvae.teach.exercises import solution
+    pr = dict(N=2, C_in=3, C_out=2, kernel=(3, 3), stride=(2, 2), padding=(1, 1), H=7, W=6, seed=9)
+    layer, x, rng = make_conv(pr)
+    y, tape = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    layer.backward(dy, tape)
+    np.testing.assert_allclose(solution("conv2d_backward_dW")(x, layer.params["W"], dy, 2, 1), layer.grads["W"],
+                               rtol=1e-12, atol=1e-12)

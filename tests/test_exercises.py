@@ -25,6 +25,8 @@ WRONG = {
     "kl_backward": lambda mu, lv: (mu, np.exp(lv) - 1),                                   # no 1/2
     "bernoulli_backward": lambda x, a: x - 1 / (1 + np.exp(-a)),                          # sign flipped
 }
+# convolution, not correlation: the kernel gradient flipped in both spatial axes
+WRONG["conv2d_backward_dW"] = lambda x, W, dy, s, p: solution("conv2d_backward_dW")(x, W, dy, s, p)[:, :, ::-1, ::-1]
 
 
 @pytest.mark.parametrize("name", list(EXERCISES))
