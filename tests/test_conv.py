@@ -5,7 +5,7 @@ views), so the fast code is checked against something that shares none of its tr
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from numpyvae.nn.conv import Conv2D, ConvTranspose2D, col2im, im2col
 from numpyvae.nn.shape import Flatten, Reshape
@@ -142,12 +142,33 @@ def fd_check(layer, x, rng):
     return errs
 
 
+# always covered, whatever hypothesis draws: batch 1 with a 1x1 kernel and a stride that skips pixels,
+# and an odd size whose last padded row lies in no window
+CONV_EXAMPLES = [
+    dict(N=1, C_in=1, C_out=2, kernel=(1, 1), stride=(3, 2), padding=(0, 0), H=7, W=5, seed=0),
+    dict(N=2, C_in=3, C_out=1, kernel=(3, 2), stride=(2, 3), padding=(1, 2), H=6, W=5, seed=1),
+]
+CONVT_EXAMPLES = [
+    dict(N=1, C_in=2, C_out=1, kernel=(1, 1), stride=(3, 2), padding=(0, 0), output_padding=(2, 1), H=3, W=4, seed=0),
+    dict(N=2, C_in=1, C_out=3, kernel=(3, 2), stride=(2, 1), padding=(1, 1), output_padding=(1, 0), H=3, W=4, seed=1),
+]
+
+
+def with_examples(examples):
+    def deco(test):
+        for ex in examples:
+            test = example(ex)(test)
+        return test
+    return deco
+
+
 # =============================================================================
 # the fast layers against the loops
 # =============================================================================
 
 @settings(max_examples=30)
 @given(conv_problems())
+@with_examples(CONV_EXAMPLES)
 def test_conv2d_matches_the_loops(pr):
     layer, x, rng = make_conv(pr)
     y, tape = layer.forward(x)
@@ -163,6 +184,7 @@ def test_conv2d_matches_the_loops(pr):
 
 @settings(max_examples=30)
 @given(convT_problems())
+@with_examples(CONVT_EXAMPLES)
 def test_conv_transpose2d_matches_the_loops(pr):
     layer, x, _ = make_convT(pr)
     y, _ = layer.forward(x)
@@ -192,6 +214,7 @@ def test_keras_io_shapes():
 
 @settings(max_examples=15)
 @given(conv_problems(max_hw=6))
+@with_examples(CONV_EXAMPLES)
 def test_conv2d_gradients_finite_differences(pr):
     layer, x, rng = make_conv(pr)
     errs = fd_check(layer, x, rng)
@@ -200,6 +223,7 @@ def test_conv2d_gradients_finite_differences(pr):
 
 @settings(max_examples=15)
 @given(convT_problems(max_hw=4))
+@with_examples(CONVT_EXAMPLES)
 def test_conv_transpose2d_gradients_finite_differences(pr):
     layer, x, rng = make_convT(pr)
     errs = fd_check(layer, x, rng)
@@ -224,6 +248,7 @@ def test_finite_difference_check_catches_a_wrong_gradient():
 
 @settings(max_examples=25)
 @given(conv_problems())
+@with_examples(CONV_EXAMPLES)
 def test_conv_transpose_forward_is_conv_input_gradient_bit_for_bit(pr):
     conv, x, rng = make_conv(pr)
     y, tape = conv.forward(x)
@@ -241,6 +266,7 @@ def test_conv_transpose_forward_is_conv_input_gradient_bit_for_bit(pr):
 
 @settings(max_examples=25)
 @given(conv_problems())
+@with_examples(CONV_EXAMPLES)
 def test_adjoint_identity(pr):
     """<conv(x), y> = <x, convT(y)> for the bias-free maps with the same kernel."""
     conv, x, rng = make_conv(pr)

@@ -312,14 +312,17 @@ class Conv2D(_ConvBase):
         """
         where = f"{self!r}.backward"
         dy4 = self._check_dy(dy, tape, where)
-        dy_cm = channel_major(dy4)
+        dy_cm = channel_major(dy4)                                  # (C_out, N·Ho·Wo), free for our own outputs
+        # dW_col = dy_cm @ cols.T, written into grads["W"] through its (C_out, C_in·kh·kw) view
         _matmul_into(dy_cm, tape.cols.T, self._W_col("grads"), accumulate)
+        # db = dy_cm.sum(1)
         if accumulate:
             self.grads["b"] += dy_cm.sum(axis=1)
         else:
             np.sum(dy_cm, axis=1, out=self.grads["b"])
         if not need_dx:
             return None
+        # dcols = W_col.T @ dy_cm, then dx = col2im(dcols): each window's share back onto its pixels
         dx = col2im(self._W_col().T @ dy_cm, (dy4.shape[0],) + tape.x_shape[-3:], self.geometry)
         return dx.reshape(tape.x_shape)
 
@@ -398,13 +401,16 @@ class ConvTranspose2D(_ConvBase):
         where = f"{self!r}.backward"
         dy4 = self._check_dy(dy, tape, where)
         cols = im2col(dy4, self.geometry)                          # (C_out·kh·kw, N·H·W)
+        # dW_col = x_cm @ cols.T, written into grads["W"] through its (C_in, C_out·kh·kw) view
         _matmul_into(tape.cols, cols.T, self._W_col("grads"), accumulate)
+        # db[o] = Σ_{n,h,w} dy[n, o, h, w]
         if accumulate:
             self.grads["b"] += dy4.sum(axis=(0, 2, 3))
         else:
             np.sum(dy4, axis=(0, 2, 3), out=self.grads["b"])
         if not need_dx:
             return None
+        # dx_cm = W_col @ cols: Conv2D's forward product, applied to dy
         N, _, H, W = dy4.shape[0], *tape.x_shape[-3:]
         dx = from_channel_major(self._W_col() @ cols, N, H, W)
         return dx.reshape(tape.x_shape)
