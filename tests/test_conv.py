@@ -489,3 +489,35 @@ def test_exercise_solution_agrees_with_the_layer():
     layer.backward(dy, tape)
     np.testing.assert_allclose(solution("conv2d_backward_dW")(x, layer.params["W"], dy, 2, 1), layer.grads["W"],
                                rtol=1e-12, atol=1e-12)
+
+
+def test_a_small_conv_stack_end_to_end_finite_differences():
+    """Reshape -> Conv2D -> tanh -> ConvTranspose2D -> Flatten on flat (S, N, 36) input, as a decoder sees z:
+    the layers hand each other channel-major views and leading axes, and the chained backward is exact."""
+    rng = np.random.default_rng(21)
+    reshape, flatten = Reshape((1, 6, 6)), Flatten()
+    conv = Conv2D(1, 3, 3, stride=2, padding=1, rng=rng, dtype="float64")
+    convT = ConvTranspose2D(3, 2, 3, stride=2, padding=1, output_padding=1, rng=rng, dtype="float64")
+    for layer in (conv, convT):
+        layer.params["b"][:] = rng.standard_normal(layer.params["b"].shape)
+    x = rng.standard_normal((2, 3, 36))
+
+    def forward(x):
+        h0, t0 = reshape.forward(x)
+        h1, t1 = conv.forward(h0)
+        h2 = np.tanh(h1)
+        h3, t3 = convT.forward(h2)
+        out, t4 = flatten.forward(h3)
+        return out, (t0, t1, h2, t3, t4)
+
+    out, (t0, t1, h2, t3, t4) = forward(x)
+    assert out.shape == (2, 3, 2 * 6 * 6)
+    dy = rng.standard_normal(out.shape)
+    d = flatten.backward(dy, t4)
+    d = convT.backward(d, t3) * (1.0 - h2 ** 2)
+    dx = reshape.backward(conv.backward(d, t1), t0)
+    loss = lambda _: float(np.sum(dy * forward(x)[0]))                   # noqa: E731
+    assert relative_error(dx, numerical_gradient(loss, x)) <= 1e-7
+    for name, layer in (("conv", conv), ("convT", convT)):
+        for p in layer.params:
+            assert relative_error(layer.grads[p], numerical_gradient(loss, layer.params[p])) <= 1e-7, (name, p)
