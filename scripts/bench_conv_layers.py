@@ -73,7 +73,8 @@ def main(argv=None):
     ap.add_argument("--torch", action="store_true", help="also time PyTorch CPU on the same layers")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
-    print(f"batch {args.batch}, float32, best of {args.repeats} in CPU ms, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
+    print(f"batch {args.batch}, float32, best of {args.repeats} in CPU ms, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'layer':<24} {'fwd+bwd ms':>10} {'matmuls ms':>10} {'ratio':>6} {'GFLOP/s':>8} "
           f"{'im2col ms':>9} {'col2im ms':>9} {'cols MB':>8}" + (f" {'torch ms':>9}" if args.torch else ""))

@@ -416,7 +416,8 @@ def test_flatten_and_reshape_round_trip_and_gradients():
 
 
 def test_flatten_and_reshape_bad_input():
-    with pytest.raises(ValueError, match=r"Reshape\(\(64, 7, 7\)\).forward: x must be \(..., 3136\).*got shape \(2, 3000\)"):
+    with pytest.raises(ValueError, match=r"Reshape\(\(64, 7, 7\)\).forward: x must be \(..., 3136\) "
+                                         r"to become \(..., 64, 7, 7\), got shape \(2, 3000\)"):
         Reshape((64, 7, 7)).forward(np.zeros((2, 3000)))
     with pytest.raises(ValueError, match=r"Flatten\(n_axes=3\).forward: x needs a batch axis.*\(3, 4, 5\)"):
         Flatten().forward(np.zeros((3, 4, 5)))

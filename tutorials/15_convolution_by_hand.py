@@ -167,7 +167,8 @@ print(f"{n_time} images, 8->8 channels: loops {1e3 * t_loops:.0f} ms, im2col + m
 #
 # ### The input gradient is a convolution with the flipped kernel
 #
-# For stride 1, substitute $u = h - i$: $\partial L/\partial x_{p\,n,c,h,w} = \sum_{o,i,j} \delta_{n,o,i,j} K_{o,c,h-i,w-j}$.
+# For stride 1, substitute $u = h - i$:
+# $\partial L/\partial x_{p\,n,c,h,w} = \sum_{o,i,j} \delta_{n,o,i,j} K_{o,c,h-i,w-j}$.
 # That is again a correlation, of $\delta$ zero-padded by $k-1$, with the kernel **flipped**
 # in both spatial axes and its channel axes **swapped** ($C_\text{out}$ is now the input).
 # For stride $s$, first spread $\delta$ out with $s-1$ zeros between its entries. Check both

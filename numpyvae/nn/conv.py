@@ -221,6 +221,8 @@ class _ConvBase:
         gradient's matrix view writes the gradient.
         """
         W = getattr(self, which)["W"]
+        if not W.flags.c_contiguous:        # reshape would copy, and a gradient written there would be lost
+            raise RuntimeError(f"{self!r}: {which}['W'] must be C-contiguous (pack views are); it was rebound")
         return W.reshape(W.shape[0], -1)
 
     def _check_x(self, x: np.ndarray, where: str) -> tuple[np.ndarray, tuple]:

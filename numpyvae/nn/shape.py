@@ -78,6 +78,6 @@ class Reshape(_ShapeLayer):
 
     def _out_shape(self, x_shape, where):
         if len(x_shape) < 2 or x_shape[-1] != self.size:
-            raise ValueError(f"{where}: x must be (..., {self.size}) to become (..., {', '.join(map(str, self.shape))}), "
-                             f"got shape {x_shape}")
+            target = ", ".join(map(str, self.shape))
+            raise ValueError(f"{where}: x must be (..., {self.size}) to become (..., {target}), got shape {x_shape}")
         return tuple(x_shape[:-1]) + self.shape
