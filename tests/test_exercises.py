@@ -26,6 +26,8 @@ WRONG = {
     "bernoulli_backward": lambda x, a: x - 1 / (1 + np.exp(-a)),                          # sign flipped
     "gumbel_softmax_backward": lambda dy, y, tau: y * (dy - (y * dy).sum(-1, keepdims=True)),  # no 1/tau
 }
+# convolution, not correlation: the kernel gradient flipped in both spatial axes
+WRONG["conv2d_backward_dW"] = lambda x, W, dy, s, p: solution("conv2d_backward_dW")(x, W, dy, s, p)[:, :, ::-1, ::-1]
 
 
 @pytest.mark.parametrize("name", list(EXERCISES))

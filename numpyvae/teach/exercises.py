@@ -281,3 +281,46 @@ def grade_or_solution(name: str, learner_fn, **kw):
     print(f"[{name}: using the reference solution from numpyvae/exercises.py so the tutorial can go on; "
           "fill in the EXERCISE cell and run it again]")
     return solution(name)
+
+
+# =============================================================================
+# tutorial 15: the convolution's weight gradient
+# =============================================================================
+# Appended as one block (solution, problem, registration) so exercises added by other
+# tutorials merge without touching each other's lines.
+#
+# | "conv2d_backward_dW" | f(x, W, dy, stride, padding)          | dW                      |
+
+def _conv_patches(x, kh, kw, stride, padding, Ho, Wo):
+    """Yield (p, q, xp[:, :, s·i + p, s·j + q] for all i < Ho, j < Wo): the inputs kernel tap (p, q) sees."""
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    for p in range(kh):
+        for q in range(kw):
+            yield p, q, xp[:, :, p:p + stride * (Ho - 1) + 1:stride, q:q + stride * (Wo - 1) + 1:stride]
+
+
+def _conv2d_backward_dW(x, W, dy, stride, padding):
+    """y[n,o,i,j] = Σ_{c,p,q} W[o,c,p,q] xp[n,c,s·i+p,s·j+q]  (xp: x zero-padded):
+    dW[o,c,p,q] = Σ_{n,i,j} dy[n,o,i,j] · xp[n,c,s·i+p,s·j+q], one kernel tap (p, q) at a time."""
+    dW = np.zeros_like(W)
+    for p, q, patch in _conv_patches(x, W.shape[2], W.shape[3], stride, padding, *dy.shape[2:]):
+        dW[:, :, p, q] = np.einsum("noij,ncij->oc", dy, patch)
+    return dW
+
+
+def _problem_conv2d_dW(rng):
+    N, C_in, C_out, H, Wd, k, stride, padding = 2, 2, 3, 5, 6, 3, 2, 1
+    Ho, Wo = (H + 2 * padding - k) // stride + 1, (Wd + 2 * padding - k) // stride + 1   # 3 x 3 (6 + 2 − 3 is odd)
+    x, W = rng.standard_normal((N, C_in, H, Wd)), rng.standard_normal((C_out, C_in, k, k))
+    dy = rng.standard_normal((N, C_out, Ho, Wo))
+
+    def loss():                                    # L = Σ dy ⊙ conv(x, W), the convolution summed tap by tap
+        y = np.zeros((N, C_out, Ho, Wo))
+        for p, q, patch in _conv_patches(x, k, k, stride, padding, Ho, Wo):
+            y += np.einsum("oc,ncij->noij", W[:, :, p, q], patch)
+        return float(np.sum(dy * y))
+    return {"W": W}, loss, (x, W, dy, stride, padding), ("W",)
+
+
+EXERCISES["conv2d_backward_dW"] = _Exercise(_problem_conv2d_dW, _conv2d_backward_dW,
+                                            "f(x, W, dy, stride, padding) -> dW")
