@@ -20,8 +20,9 @@ import numpy as np
 
 from .bounds import BOUNDS, OBJECTIVES
 from .checks import as_dtype, check_array, check_positive_int
-from .latent.families import make_posterior, make_prior
+from .latent.families import make_posterior
 from .latent.kl import kl_analytic_for
+from .latent.priors import make_prior
 from .likelihoods import make_likelihood
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
 
@@ -56,7 +57,9 @@ class VAE:
     likelihood_kwargs : dict, optional   e.g. {"sigma": 0.1} for the fixed Gaussian
     hidden_dec : list of int, optional   hidden sizes of the decoder (default: hidden reversed)
     posterior : str          the variational family q(z|x) ("gaussian")
-    prior : str              the prior p(z) ("standard": N(0, I))
+    prior : str              the prior p(z): "standard" (N(0, I)) or "mog:K" (a learned mixture of K Gaussians)
+    init : str, optional     initializer of every Dense layer, e.g. "pytorch" (W, b ~ U(±1/√fan_in));
+                             default: He for ReLU-like activations, Glorot otherwise, heads Glorot, biases 0
 
     Parameters are in ``self.params`` (ordered dict, names like "encoder.0.W",
     "encoder.mu.W", "decoder.out.b"), gradients in ``self.grads`` under the
@@ -65,7 +68,7 @@ class VAE:
 
     def __init__(self, x_dim: int, hidden=(400,), z_dim: int = 20, likelihood: str = "bernoulli",
                  activation: str = "relu", seed: int = 0, dtype="float32", likelihood_kwargs=None, *,
-                 hidden_dec=None, posterior: str = "gaussian", prior: str = "standard"):
+                 hidden_dec=None, posterior: str = "gaussian", prior: str = "standard", init: str | None = None):
         self.dtype = as_dtype(dtype)
         self.x_dim, self.z_dim = check_positive_int(x_dim, "VAE", "x_dim"), check_positive_int(z_dim, "VAE", "z_dim")
         self.hidden = [check_positive_int(h, "VAE", "hidden size") for h in hidden]
@@ -74,10 +77,13 @@ class VAE:
         self.config = dict(x_dim=self.x_dim, hidden=self.hidden, z_dim=self.z_dim, likelihood=likelihood,
                            activation=activation, seed=seed, dtype=self.dtype.name,
                            likelihood_kwargs=dict(likelihood_kwargs or {}), hidden_dec=self.hidden_dec,
-                           posterior=posterior, prior=prior)
+                           posterior=posterior, prior=prior, init=init)
         self.likelihood = make_likelihood(likelihood, **(likelihood_kwargs or {}))
         self.posterior = make_posterior(posterior, self.z_dim)
-        self.prior = make_prior(prior, self.z_dim)
+        self.prior = make_prior(prior, self.z_dim, x_dim=self.x_dim, dtype=self.dtype,
+                                rng=np.random.default_rng([seed, 4]))   # a learned prior's own start
+        if self.prior.name == "vamp":
+            raise ValueError(f"VAE: prior {prior!r} is not available in the model yet; use 'standard' or 'mog:K'")
         init_rng = np.random.default_rng(seed)
         self.rng = np.random.default_rng([seed, 1])   # the noise stream, separate from the weights'
         self.encoder = self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng)
@@ -90,9 +96,10 @@ class VAE:
 
     def _network(self, d_in, hidden, activation, heads: dict, rng) -> MultiHead:
         """An MLP trunk d_in -> hidden..., then one linear Dense head per entry of ``heads`` (name -> size)."""
-        trunk = MLP([d_in, *hidden], activation, rng=rng, dtype=self.dtype, pack=False)
+        init = self.config["init"]
+        trunk = MLP([d_in, *hidden], activation, rng=rng, dtype=self.dtype, pack=False, init=init)
         last = hidden[-1] if hidden else d_in
-        return MultiHead(trunk, [(name, Dense(last, size, rng=rng, dtype=self.dtype))
+        return MultiHead(trunk, [(name, Dense(last, size, init=init or "glorot_uniform", rng=rng, dtype=self.dtype))
                                  for name, size in heads.items()])
 
     def named_layers(self):
@@ -174,14 +181,15 @@ class VAE:
         ``tape.parts`` the loss's parts. The tape owns copies of x and eps, so
         the caller may reuse its buffers before calling :meth:`backward`.
         """
-        objective, kl, beta = self._check_options(objective, kl, beta)
+        pair = kl_analytic_for(self.posterior, self.prior)
+        objective, kl, beta = self._check_options(objective, kl, beta, analytic=pair is not None)
         self._check_x(x, "VAE.forward")
         x = x.copy()
         eps = self._own_eps(eps, x.shape[0], check_positive_int(n_samples, "VAE.forward", "n_samples"))
-        pair = kl_analytic_for(self.posterior, self.prior) if kl == "analytic" else None
         if kl == "analytic" and pair is None:
             raise ValueError(f"kl='analytic': the posterior {self.posterior.name!r} and prior "
                              f"{self.prior.name!r} have no closed-form KL; use kl='mc'")
+        pair = pair if kl == "analytic" else None
         t = Tape(x=x, eps=eps)
 
         q_params, t["_enc"] = self.encoder.forward(x)                       # e.g. [mu, logvar], (N, K) each
@@ -244,11 +252,12 @@ class VAE:
         return self.grads
 
     @staticmethod
-    def _check_options(objective, kl, beta):
+    def _check_options(objective, kl, beta, analytic=True):
+        """Validate the options; kl defaults to "analytic" for the ELBO when the (q, p) pair has one."""
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
         if kl is None:
-            kl = "analytic" if objective == "elbo" else "mc"
+            kl = "analytic" if objective == "elbo" and analytic else "mc"
         if kl not in KL_KINDS:
             raise ValueError(f"kl must be one of {KL_KINDS}, got {kl!r}")
         if objective == "iwae" and kl == "analytic":

@@ -49,3 +49,17 @@ def test_numbers_agree_to_rounding_on_any_blas(now, case):
     assert float.fromhex(got["loss"]) == pytest.approx(float.fromhex(ref["loss"]), rel=1e-5)
     for k, v in ref["grad_sums"].items():
         assert got["grad_sums"][k] == pytest.approx(v, rel=1e-3, abs=1e-4), k
+
+
+def test_a_checkpoint_written_before_the_redesign_still_loads():
+    """tests/data/checkpoint_2475603.npz was written by commit 2475603 (a 784-16-2 model after 3 Adam
+    steps); loaded now, it gives the loss that code computed on the same batch and noise."""
+    from numpyvae.checkpoint import load_model
+    ref = json.loads((HERE / "data" / "checkpoint_2475603.json").read_text())
+    model = load_model(HERE / "data" / "checkpoint_2475603.npz")
+    assert model.hidden_dec == [16] and model.posterior.name == "gaussian" and model.prior.name == "standard"
+    x = (np.random.default_rng(0).random((4, 784)) < 0.3).astype(np.float32)
+    eps = np.random.default_rng(1).standard_normal((1, 4, 2), dtype=np.float32)
+    loss, _ = model.loss_and_grads(x, eps)
+    assert loss == pytest.approx(float.fromhex(ref["loss"]), rel=1e-6)
+    assert float(model.flat_grads.sum(dtype=np.float64)) == pytest.approx(ref["grad_sum"], rel=1e-4, abs=1e-3)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..checks import as_dtype, check_array
 from .base import Layer, check_dy, check_tape
-from .init import get_initializer
+from .init import init_dense
 
 
 class DenseTape(NamedTuple):
@@ -27,7 +27,8 @@ class Dense(Layer):
     Parameters
     ----------
     d_in, d_out : int     sizes; W has shape (D_in, D_out), b has shape (D_out,)
-    init : str            "glorot_uniform" (default), "glorot_normal", "he_uniform", "he_normal"
+    init : str            "glorot_uniform" (default), "glorot_normal", "he_uniform", "he_normal" (b = 0),
+                          or "pytorch" (W and b ~ U(±1/√D_in), PyTorch's nn.Linear default)
     rng : np.random.Generator   source of the initial weights
     dtype : "float32" | "float64"
     """
@@ -37,8 +38,7 @@ class Dense(Layer):
         super().__init__()
         self.dtype = as_dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng(0)
-        self.params["W"] = get_initializer(init)(rng, d_in, d_out, self.dtype)
-        self.params["b"] = np.zeros(d_out, dtype=self.dtype)
+        self.params["W"], self.params["b"] = init_dense(init, rng, d_in, d_out, self.dtype)
         self.grads["W"] = np.zeros_like(self.params["W"])
         self.grads["b"] = np.zeros_like(self.params["b"])
 

@@ -83,7 +83,7 @@ class MLP(Sequential):
 
     Dense layer i maps D_i -> D_{i+1} and is named str(i), so its weights are
     "i.W" and "i.b". ``final_activation=False`` leaves the last layer linear.
-    ReLU-family activations get He initialization, others Glorot.
+    ReLU-family activations get He initialization, others Glorot, unless ``init`` names one.
     With a single size ([D_0]) the MLP is the identity: no layers, no parameters.
 
     Parameters
@@ -94,14 +94,17 @@ class MLP(Sequential):
     rng : np.random.Generator
     dtype : "float32" | "float64"
     pack : bool         put all parameters in one flat buffer (see pack_layers)
+    init : str, optional    the initializer of every Dense layer (see numpyvae.nn.init)
     """
 
     def __init__(self, sizes, activation: str = "relu", *, final_activation: bool = True,
-                 rng: np.random.Generator | None = None, dtype="float32", pack: bool = True):
+                 rng: np.random.Generator | None = None, dtype="float32", pack: bool = True,
+                 init: str | None = None):
         if len(sizes) < 1 or any(int(s) < 1 for s in sizes):
             raise ValueError(f"MLP: sizes must list an input size and the layer sizes, all >= 1; got {sizes}")
         rng = rng if rng is not None else np.random.default_rng(0)
-        init = "he_uniform" if activation in ("relu", "leaky_relu", "elu") else "glorot_uniform"
+        if init is None:
+            init = "he_uniform" if activation in ("relu", "leaky_relu", "elu") else "glorot_uniform"
         layers = []
         n = len(sizes) - 1
         for i in range(n):
