@@ -8,9 +8,9 @@ Each likelihood is a small class with the same four jobs:
 
 Shapes: x is (N, D); each head is (S, N, D) for S samples of z per example
 (or (N, D) for one); nll has the head's shape without the last axis, (S, N)
-or (N,). `dnll` is a weight per sample (1/(S*N) for the ELBO's batch mean, the
-normalized importance weights for IWAE), so backward returns exactly what the
-chain rule needs: dL/dhead = dnll[..., None] * dnll/dhead.
+or (N,). `dnll` is the weight c of each sample (1/(S*N) for the ELBO's batch mean, the
+normalized importance weights / N for IWAE), so backward returns exactly what the
+chain rule needs: dL/dhead = c[..., None] * ∂nll/∂head.
 
 | name                     | class              | heads             | x            |
 |--------------------------|--------------------|-------------------|--------------|
@@ -56,8 +56,8 @@ class Likelihood:
     """Base class: input checks and the forward/backward bookkeeping.
 
     A subclass sets `name`, `heads`, `unit_interval` and writes
-    `_nll(x, *heads) -> (nll, cache)` and `_grads(w, cache) -> tuple of dheads`
-    (w = dnll[..., None]), plus `mean` and `sample`.
+    `_nll(x, *heads) -> (nll, cache)` and `_grads(c, cache) -> tuple of dheads`
+    (c = dnll[..., None], the per-sample weights), plus `mean` and `sample`.
     """
     name: str = ""
     heads: tuple[str, ...] = ()
@@ -126,8 +126,8 @@ class Likelihood:
             raise ValueError(f"{where}: dnll must have the shape of nll {tape.nll_shape} (or be a scalar), "
                              f"got {dnll.shape}")
         # a float64 weight must not up-cast a float32 step; the cast touches only S*N numbers
-        w = dnll.astype(tape.dtype, copy=False)[..., None]
-        return self._grads(w, tape.cache)
+        c = dnll.astype(tape.dtype, copy=False)[..., None]
+        return self._grads(c, tape.cache)
 
     def log_prob(self, x, *heads):
         """log p(x | heads) summed over D, shape heads[0].shape[:-1] (forward without the tape)."""
@@ -141,7 +141,7 @@ class Likelihood:
     def _nll(self, x, *heads):
         raise NotImplementedError
 
-    def _grads(self, w, cache):
+    def _grads(self, c, cache):
         raise NotImplementedError
 
     def mean(self, *heads):
@@ -186,7 +186,7 @@ class Bernoulli(Likelihood):
         nll = sp.sum(axis=-1) - _dot_last(a, x)
         return nll, (a, x, e)
 
-    def _grads(self, w, cache):
+    def _grads(self, c, cache):
         """d nll/da = sigmoid(a) - x, with sigmoid from the cached e = exp(-|a|):
         1/(1+e) for a >= 0 and e/(1+e) for a < 0 (both exact, no cancellation)."""
         a, x, e = cache
@@ -195,7 +195,7 @@ class Bernoulli(Likelihood):
         da = np.maximum(e, a >= 0)
         da /= 1 + e                                       # sigmoid(a)
         da -= x
-        da *= w
+        da *= c
         return (da,)
 
     def mean(self, logits):
@@ -244,10 +244,10 @@ class Gaussian(Likelihood):
         nll += 0.5 * D * (LOG_2PI + 2.0 * math.log(self.sigma))
         return nll, (r,)
 
-    def _grads(self, w, cache):
+    def _grads(self, c, cache):
         """d nll/dm = (m - x)/σ²."""
         (r,) = cache
-        dm = np.multiply(r, w)
+        dm = np.multiply(r, c)
         dm *= 1.0 / self.sigma ** 2
         return (dm,)
 
@@ -313,13 +313,13 @@ class LearnedGaussian(Likelihood):
         nll *= 0.5
         return nll, (r, rw, ds_dlogvar)
 
-    def _grads(self, w, cache):
+    def _grads(self, c, cache):
         """dm = (m - x) e^(-s);  ds = ½ (1 - (m - x) · (m - x) e^(-s));  dlogvar = ds · ds/dlogvar."""
         r, rw, ds_dlogvar = cache
-        dm = np.multiply(rw, w)
+        dm = np.multiply(rw, c)
         ds = np.multiply(r, rw)
         np.subtract(1, ds, out=ds)
-        ds *= 0.5 * w
+        ds *= 0.5 * c
         if ds_dlogvar is not None:
             ds *= ds_dlogvar
         return dm, ds
@@ -457,12 +457,12 @@ class ContinuousBernoulli(Likelihood):
         nll = g.sum(axis=-1) - _dot_last(a, x)
         return nll, (a, x, small, t, e)
 
-    def _grads(self, w, cache):
+    def _grads(self, c, cache):
         """d nll/da = E[x | a] - x."""
         a, x, small, t, e = cache
         da = _cb_mean(a, small, t, e)
         da -= x
-        da *= w
+        da *= c
         return (da,)
 
     def mean(self, logits):

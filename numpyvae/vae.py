@@ -35,7 +35,8 @@ class Tape(dict):
     ``tape["mu"]``, ``tape["z"]``, ``tape["nll"]``, ``tape["bound"]`` (N,), ...;
     ``tape.loss`` and ``tape.parts`` ({"loss", "recon", "kl"}). After
     :meth:`VAE.backward` it also holds the intermediate gradients it computed
-    ("c", "d decoder.<head>", "dz", "dmu", "dlogvar"), for the step-through view.
+    ("c", "d decoder.<head>", "dz", "dmu", "dlogvar"), for the step-through view. Head
+    names are those of the parameters: "decoder.out" (logits or mean), "decoder.logvar".
     """
 
     loss: float
@@ -216,7 +217,7 @@ class VAE:
         t.parts = {"loss": t.loss, "recon": float(nll.mean()), "kl": float(kl_n.mean())}
         t.update(dict(zip(self.posterior.heads, q_params)), z=z, log_q=log_q, nll=nll, kl=kl_n,
                  log_w=log_w, bound=bound, beta=beta,
-                 **{f"decoder.{name}": hd for name, hd in zip(self.likelihood.heads, heads)})
+                 **{f"decoder.{name}": hd for (name, _), hd in zip(self.decoder.heads, heads)})
         return t
 
     def backward(self, tape: Tape):
@@ -248,7 +249,7 @@ class VAE:
         self.encoder.backward(dq, tape["_enc"], need_dx=False)             # dL/dx is not needed: x is data
         # keep the intermediate gradients (references, no copies) for the step-through view
         tape.update({"c": c, "dz": dz}, **{f"d{name}": d for name, d in zip(self.posterior.heads, dq)},
-                    **{f"d decoder.{n}": d for n, d in zip(self.likelihood.heads, dheads)})
+                    **{f"d decoder.{n}": d for (n, _), d in zip(self.decoder.heads, dheads)})
         return self.grads
 
     @staticmethod

@@ -22,10 +22,10 @@ def batch(seed=0):
 def test_entries_come_in_the_order_of_the_computation():
     model = tiny()
     trace = trace_step(model, batch())
-    assert trace.names("forward") == ["x", "h", "mu", "logvar", "sigma", "eps", "z", "decoder.logits",
+    assert trace.names("forward") == ["x", "h", "mu", "logvar", "sigma", "eps", "z", "decoder.out",
                                       "nll", "kl", "bound", "loss"]
     assert trace.names("gradient") == [
-        "d decoder.logits", "decoder.out.W", "decoder.out.b", "decoder.1.W", "decoder.1.b",
+        "d decoder.out", "decoder.out.W", "decoder.out.b", "decoder.1.W", "decoder.1.b",
         "decoder.0.W", "decoder.0.b", "dz", "dmu", "dlogvar",
         "encoder.mu.W", "encoder.mu.b", "encoder.logvar.W", "encoder.logvar.b", "dh",
         "encoder.1.W", "encoder.1.b", "encoder.0.W", "encoder.0.b"]
@@ -38,7 +38,7 @@ def test_entries_come_in_the_order_of_the_computation():
 def test_shapes_and_statistics_match_the_arrays():
     trace = trace_step(tiny(), batch(), n_samples=4)
     assert trace["eps"].shape == (4, N, K) and trace["z"].shape == (4, N, K)
-    assert trace["decoder.logits"].shape == (4, N, D) and trace["nll"].shape == (4, N)
+    assert trace["decoder.out"].shape == (4, N, D) and trace["nll"].shape == (4, N)
     for e in trace:
         a = e.array.astype(np.float64)
         assert (e.mean, e.min, e.max) == (a.mean(), a.min(), a.max())

@@ -42,7 +42,7 @@ ROLES = ("forward", "gradient")
 class TraceEntry:
     """One named array of the step.
 
-    name : str     "x", "mu", "decoder.logits", "dz", "encoder.0.W", ...
+    name : str     "x", "mu", "decoder.out", "dz", "encoder.0.W", ...
     role : str     "forward" (a value) or "gradient" (∂loss/∂ of something)
     array : np.ndarray   a private copy
     note : str     the equation that produced it, in the code's notation
