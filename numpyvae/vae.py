@@ -58,7 +58,8 @@ class VAE:
     likelihood_kwargs : dict, optional   e.g. {"sigma": 0.1} for the fixed Gaussian
     hidden_dec : list of int, optional   hidden sizes of the decoder (default: hidden reversed)
     posterior : str          the variational family q(z|x) ("gaussian")
-    prior : str              the prior p(z): "standard" (N(0, I)) or "mog:K" (a learned mixture of K Gaussians)
+    prior : str              the prior p(z): "standard" (N(0, I)), "mog:K" (a learned mixture of K
+                             Gaussians) or "vamp:K" (VampPrior: q(z|u_k) at K learned pseudo-inputs u_k)
     init : str, optional     initializer of every Dense layer, e.g. "pytorch" (W, b ~ U(±1/√fan_in));
                              default: He for ReLU-like activations, Glorot otherwise, heads Glorot, biases 0
 
@@ -83,8 +84,9 @@ class VAE:
         self.posterior = make_posterior(posterior, self.z_dim)
         self.prior = make_prior(prior, self.z_dim, x_dim=self.x_dim, dtype=self.dtype,
                                 rng=np.random.default_rng([seed, 4]))   # a learned prior's own start
-        if self.prior.name == "vamp":
-            raise ValueError(f"VAE: prior {prior!r} is not available in the model yet; use 'standard' or 'mog:K'")
+        if self.prior.name == "vamp" and posterior != "gaussian":
+            raise ValueError(f"VAE: the VampPrior's components are the encoder's diagonal Gaussians; "
+                             f"it needs posterior='gaussian', got {posterior!r}")
         init_rng = np.random.default_rng(seed)
         self.rng = np.random.default_rng([seed, 1])   # the noise stream, separate from the weights'
         self.encoder = self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng)
@@ -205,7 +207,7 @@ class VAE:
             bound, bound_tape = bound_fn.forward(log_w)
             bound -= beta * kl_n                                            # ELBO = E_q[log p(x|z)] − β KL
         else:
-            log_p, t["_p"] = self.prior.log_prob(z)                         # log p(z), (S, N)
+            log_p, t["_p"] = self._prior_log_prob(z, t)                     # log p(z), (S, N)
             kl_sn = log_q - log_p                                           # Monte Carlo KL per sample
             log_w = -(nll + beta * kl_sn)                                   # log w = log p(x|z) − β (log q − log p)
             bound_fn = BOUNDS[objective]()
@@ -238,7 +240,7 @@ class VAE:
         dheads = self.likelihood.backward(c, tape["_lik"])                 # ∂(c·nll)/∂heads
         dz = self.decoder.backward(list(dheads), tape["_dec"])            # ∂(c·nll)/∂z
         if "_p" in tape:                                                   # Monte Carlo KL
-            dz += self.prior.backward(-beta * c, tape["_p"])               # −β c ∂log p(z)/∂z
+            dz += self._prior_backward(-beta * c, tape)                    # −β c ∂log p(z)/∂z
             dq = self.posterior.backward(dz, beta * c, tape["_q"])         # through z and through log q
         else:                                                              # analytic KL, per example
             dq = self.posterior.backward(dz, None, tape["_q"])
@@ -247,10 +249,29 @@ class VAE:
             for d, d_kl in zip(dq, pair.backward(dkl, kl_tape)):
                 d += d_kl
         self.encoder.backward(dq, tape["_enc"], need_dx=False)             # dL/dx is not needed: x is data
+        if "_enc_u" in tape:                                               # VampPrior: the encoder's second use
+            du = self.encoder.backward(tape["_dprior_q"], tape["_enc_u"], accumulate=True)
+            self.prior.grads["pseudo_inputs"][...] = du
         # keep the intermediate gradients (references, no copies) for the step-through view
         tape.update({"c": c, "dz": dz}, **{f"d{name}": d for name, d in zip(self.posterior.heads, dq)},
                     **{f"d decoder.{n}": d for (n, _), d in zip(self.decoder.heads, dheads)})
         return self.grads
+
+    def _prior_log_prob(self, z, t: Tape):
+        """log p(z) and its tape. A VampPrior's components are the encoder's q(z|u_k) at its
+        pseudo-inputs u_k, so the encoder runs a second time, on u, and its tape joins the step's."""
+        if self.prior.name != "vamp":
+            return self.prior.log_prob(z)
+        (mu_u, logvar_u), t["_enc_u"] = self.encoder.forward(self.prior.params["pseudo_inputs"])
+        return self.prior.log_prob(z, mu_u, logvar_u)
+
+    def _prior_backward(self, dlog_p, t: Tape):
+        """dz of Σ dlog_p · log p(z); for a VampPrior also keeps (dmu_u, dlogvar_u) for the encoder's second backward."""
+        if self.prior.name != "vamp":
+            return self.prior.backward(dlog_p, t["_p"])
+        dz, dmu_u, dlogvar_u = self.prior.backward(dlog_p, t["_p"])
+        t["_dprior_q"] = [dmu_u, dlogvar_u]
+        return dz
 
     @staticmethod
     def _check_options(objective, kl, beta, analytic=True):
@@ -279,6 +300,11 @@ class VAE:
     def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
         """Ancestral sampling: z ~ p(z), then x ~ p(x|z) (or its mean if ``mean``), (n, D)."""
         rng = rng if rng is not None else self.rng
-        z = self.prior.sample(check_positive_int(n, "VAE.sample", "n"), rng, self.dtype)
+        n = check_positive_int(n, "VAE.sample", "n")
+        if self.prior.name == "vamp":
+            mu_u, logvar_u = self.encoder.forward(self.prior.params["pseudo_inputs"])[0]
+            z = self.prior.sample(n, rng, self.dtype, mu=mu_u, logvar=logvar_u)
+        else:
+            z = self.prior.sample(n, rng, self.dtype)
         heads = self.decode(z)
         return self.likelihood.mean(*heads) if mean else self.likelihood.sample(rng, *heads)

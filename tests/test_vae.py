@@ -58,12 +58,17 @@ def test_whole_model_gradient_matches_finite_differences(likelihood, kl, S, obje
         assert relative_error(analytic[off:off + sl.size], numeric[off:off + sl.size]) <= 1e-6, name
 
 
+PRIOR_PARAMS = {"mog:3": ("prior.means", "prior.logvars", "prior.logits"), "vamp:3": ("prior.pseudo_inputs",)}
+
+
+@pytest.mark.parametrize("prior", sorted(PRIOR_PARAMS))
 @pytest.mark.parametrize("objective,hidden_dec", [("elbo", [5]), ("iwae", [3, 4])])
-def test_whole_model_with_a_learned_mog_prior_and_its_own_decoder_sizes(objective, hidden_dec):
-    """Prior parameters live in the flat buffer and get their gradient; the decoder need not mirror."""
-    model = VAE(D, [4], K, activation="tanh", seed=0, dtype="float64", prior="mog:3", hidden_dec=hidden_dec)
+def test_whole_model_with_a_learned_prior_and_its_own_decoder_sizes(prior, objective, hidden_dec):
+    """Prior parameters (a mixture's, or the VampPrior's pseudo-inputs, which reach the loss through
+    the encoder a second time) live in the flat buffer and get their gradient; the decoder need not mirror."""
+    model = VAE(D, [4], K, activation="tanh", seed=0, dtype="float64", prior=prior, hidden_dec=hidden_dec)
     model.flat_params[:] += 0.05 * np.random.default_rng(7).standard_normal(model.flat_params.size)
-    assert {"prior.means", "prior.logvars", "prior.logits"} <= set(model.params)
+    assert set(PRIOR_PARAMS[prior]) <= set(model.params)
     assert model.params["decoder.0.W"].shape == (K, hidden_dec[0])
     x = data()
     eps = np.random.default_rng(1).standard_normal((3, N, K))
@@ -71,7 +76,7 @@ def test_whole_model_with_a_learned_mog_prior_and_its_own_decoder_sizes(objectiv
     analytic = model.flat_grads.copy()
     numeric = fd_over_all_params(model, lambda: model.loss_and_grads(x, eps, objective=objective)[0])
     assert relative_error(analytic, numeric) <= 1e-6
-    for name in ("prior.means", "prior.logvars", "prior.logits"):
+    for name in PRIOR_PARAMS[prior] + ("encoder.0.W", "encoder.mu.b"):
         sl = model.params[name]
         off = (sl.__array_interface__["data"][0] - model.flat_params.__array_interface__["data"][0]) // 8
         assert relative_error(analytic[off:off + sl.size], numeric[off:off + sl.size]) <= 1e-6, name
