@@ -133,7 +133,8 @@ class VR(_PowerMean):
     """
 
     name = "vr"
-    _why_several = "with k = 1 the VR bound is log w, the ELBO's estimate, for every alpha; use the ELBO or draw more samples"
+    _why_several = ("with k = 1 the VR bound is log w, the ELBO's estimate, for every alpha; "
+                    "use the ELBO or draw more samples")
 
     def __init__(self, alpha: float):
         alpha = _check_real(alpha, "VR", "alpha")

@@ -1,4 +1,6 @@
-"""The Helmholtz machine, trained by wake–sleep (Hinton et al., 1995) or reweighted wake–sleep (Bornschein & Bengio, 2015).
+"""The Helmholtz machine, trained by wake–sleep (Hinton et al., 1995) or reweighted wake–sleep (RWS).
+
+Reweighted wake–sleep is Bornschein & Bengio (2015).
 
 A Helmholtz machine is a VAE's two networks without the reparameterization trick. Here the
 latents are binary, h ∈ {0, 1}^K, where no reparameterization exists at all:

@@ -366,7 +366,8 @@ print("the ELBO's q is narrower than the posterior's marginals:", bool(np.all(st
       "| within 10% of the conditional std:", bool(np.all(np.abs(std["ELBO, k = 10"] / conditional_std - 1) < 0.1)),
       "| has an infinite CUBO_2:", exact_cubo2(*fitted["ELBO, k = 10"]) == math.inf)
 print("IWAE's q is wider than the ELBO's in every direction:", bool(np.all(std["IWAE, k = 10"] > std["ELBO, k = 10"])))
-print("CUBO's q (k = 1000) is wider than the posterior's marginals:", bool(np.all(std["CUBO_2, k = 1000"] > marginal_std)))
+print("CUBO's q (k = 1000) is wider than the posterior's marginals:",
+      bool(np.all(std["CUBO_2, k = 1000"] > marginal_std)))
 print("CUBO with k = 10 ran away (q collapsed, CUBO_2 infinite):", exact_cubo2(*fitted["CUBO_2, k = 10"]) == math.inf)
 print("best E[ELBO] from the ELBO fit:", max(fitted, key=lambda n: expected_elbo(*fitted[n])) == "ELBO, k = 10",
       "| lowest CUBO_2 from the CUBO fit (k = 1000):",
