@@ -19,7 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
-from numpyvae.bounds_extra import CUBO, VR, CUBOSurrogate, VRMax
+from numpyvae.bounds_extra import CUBO, VR, CUBOSurrogate, VRMax, sandwich
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 ALPHAS = [-3.0, -1.0, -0.5, 0.0, 0.3, 0.9, 1.5, 3.0]
@@ -331,3 +331,27 @@ def test_bad_log_w_is_a_clear_error(bound):
         bound.forward(np.zeros((3, 0)))
     with pytest.raises(TypeError, match="numpy array"):
         bound.forward([[0.0, 1.0], [1.0, 2.0]])
+
+
+# ---------------------------------------------------------------- the sandwich over chunks
+
+@settings(max_examples=25, deadline=None)
+@given(seed=seeds, n_data=st.integers(1, 3), cuts=st.lists(st.integers(1, 6), min_size=1, max_size=4))
+def test_sandwich_over_chunks_equals_the_bounds_on_all_samples(seed, n_data, cuts):
+    log_w = random_log_w((sum(cuts) + 1, n_data), seed, spread=30.0)    # wide: merging must not overflow
+    edges = np.cumsum([0] + cuts + [1])
+    parts = sandwich(log_w[a:b] for a, b in zip(edges[:-1], edges[1:]))
+    assert parts["k"] == len(log_w)
+    np.testing.assert_allclose(parts["elbo"], log_w.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(parts["iwae"], own_iwae(log_w), rtol=1e-13)
+    np.testing.assert_allclose(parts["cubo"], CUBO(2).forward(log_w)[0], rtol=1e-13)
+    assert (parts["elbo"] <= parts["iwae"]).all() and (parts["iwae"] <= parts["cubo"]).all()
+
+
+def test_sandwich_bad_input():
+    with pytest.raises(ValueError, match="needs k >= 2 samples in all, got k = 1"):
+        sandwich([np.zeros((1, 3))])
+    with pytest.raises(ValueError, match="same 3 examples"):
+        sandwich([np.zeros((2, 3)), np.zeros((2, 4))])
+    with pytest.raises(ValueError, match="n must be a finite number > 1"):
+        sandwich([np.zeros((2, 3))], n=1)
