@@ -132,6 +132,9 @@ class HelmholtzMachine:
         x = self._check_x(x, "HelmholtzMachine.wake_grads")
         check_array(h, "HelmholtzMachine.wake_grads", ndim=3, last=self.n_latent, dtype=self.dtype, name="h")
         k, N = h.shape[:2]
+        if N != x.shape[0]:
+            raise ValueError(f"HelmholtzMachine.wake_grads: h must be (k, N, K) for the N = {x.shape[0]} examples "
+                             f"of x, got shape {h.shape}")
         log_w, (logits_q, tape_q, logits_x, tape_p) = self.log_weights(x, h)
         lse = logsumexp(log_w, axis=0)
         c = np.exp(log_w - lse) / N                           # w̃_sn / N, (k, N); Σ_s c_sn = 1/N
@@ -171,7 +174,12 @@ class HelmholtzMachine:
             ∂loss/∂l_ij = −(h_ij − σ(l_ij))/n = (σ(l_ij) − h_ij)/n.
         accumulate=True adds to the encoder's grads (after wake-q, for q_update="both").
         """
+        check_array(h, "HelmholtzMachine.sleep_grads", ndim=2, last=self.n_latent, dtype=self.dtype, name="h")
+        x_dream = self._check_x(x_dream, "HelmholtzMachine.sleep_grads")
         n = h.shape[0]
+        if x_dream.shape[0] != n:
+            raise ValueError(f"HelmholtzMachine.sleep_grads: h and x_dream must hold the same number of dreams, "
+                             f"got {n} and {x_dream.shape[0]}")
         logits_q, tape_q = self.encoder.forward(x_dream)
         d_logits_q = sigmoid(logits_q)
         d_logits_q -= h

@@ -177,3 +177,7 @@ def test_bad_input_is_a_clear_error():
         hm.step_grads(x.astype(np.float32), rng)
     with pytest.raises(ValueError, match="h must have 3 features"):
         hm.wake_grads(x, np.zeros((2, 4, K + 1)))
+    with pytest.raises(ValueError, match="for the N = 4 examples of x"):
+        hm.wake_grads(x, np.zeros((2, 5, K)))
+    with pytest.raises(ValueError, match="same number of dreams, got 2 and 4"):
+        hm.sleep_grads(np.zeros((2, K)), x)
