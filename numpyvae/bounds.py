@@ -17,6 +17,8 @@ The bound contract (every bound here follows it)::
     bound, tape = BOUND.forward(log_w)     # (S, N) -> (N,)
     c = BOUND.weights(tape)                # (S, N): ∂(mean_n bound_n)/∂log w_sn
 
+More bounds of the same shape (VR, VR-max, CUBO) are in :mod:`numpyvae.bounds_extra`.
+
 The gradient of either bound is Σ_s c_sn ∇ log w_sn with per-sample weights c:
 c = 1/(S·N) for the ELBO, c = softmax_s(log w)/N for IWAE. So the model's
 backward is the same code for every bound, with different weights.
@@ -27,6 +29,8 @@ import math
 
 import numpy as np
 from scipy.special import logsumexp
+
+from .bounds_extra import VR, VRMax
 
 
 def iwae_bound(log_w: np.ndarray) -> np.ndarray:
@@ -72,6 +76,23 @@ class IWAE:
         return (w_tilde / log_w.shape[1]).astype(log_w.dtype, copy=False)
 
 
-#: name -> bound class
-BOUNDS = {"elbo": ELBO, "iwae": IWAE}
+#: name -> bound class; the training objectives (VR and VR-max come from bounds_extra.py)
+BOUNDS = {"elbo": ELBO, "iwae": IWAE, "vr": VR, "vr-max": VRMax}
 OBJECTIVES = tuple(BOUNDS)
+
+
+def make_bound(objective: str, alpha: float | None = None):
+    """The bound called ``objective``: "elbo", "iwae", "vr" (needs ``alpha``, the Rényi order) or "vr-max".
+
+    CUBO is an upper bound minimized over q alone; it is an evaluation quantity here
+    (bounds_extra.sandwich), not a training objective of the model.
+    """
+    if objective not in BOUNDS:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if objective == "vr":
+        if alpha is None:
+            raise ValueError("objective 'vr' needs alpha, the Rényi order (alpha = 0 is IWAE, alpha -> 1 the ELBO)")
+        return VR(alpha)
+    if alpha is not None:
+        raise ValueError(f"alpha is the order of the 'vr' objective; objective {objective!r} takes none")
+    return BOUNDS[objective]()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bounds import BOUNDS, OBJECTIVES
+from .bounds import OBJECTIVES, make_bound
 from .checks import as_dtype, check_array, check_positive_int
 from .latent.families import make_posterior
 from .latent.kl import kl_analytic_for
@@ -146,7 +146,8 @@ class VAE:
     # ---- forward and backward -------------------------------------------------------
 
     def loss_and_grads(self, x: np.ndarray, eps: np.ndarray | None = None, *, n_samples: int = 1,
-                       beta: float = 1.0, kl: str | None = None, objective: str = "elbo"):
+                       beta: float = 1.0, kl: str | None = None, objective: str = "elbo",
+                       alpha: float | None = None):
         """The batch mean of −bound in nats per example, and its gradient for every parameter.
 
         Parameters
@@ -156,7 +157,8 @@ class VAE:
         n_samples : int  S when eps is None (for IWAE, k = S)
         beta : float     weight of the KL term (β-VAE); ELBO only
         kl : "analytic" | "mc"   analytic KL (ELBO default) or log q − log p at the samples (IWAE's only option)
-        objective : "elbo" | "iwae"
+        objective : "elbo" | "iwae" | "vr" | "vr-max"   the bound (IWAE, VR and VR-max use k = S samples)
+        alpha : float    the Rényi order of objective="vr" (0: IWAE; -> 1: the ELBO)
 
         Returns
         -------
@@ -166,7 +168,7 @@ class VAE:
         The step's tape stays in ``self.last_tape`` for a look (``last_parts`` are its loss parts).
         """
         self.last_tape = None      # let the previous step's arrays go before this step makes its own
-        tape = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective)
+        tape = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective, alpha=alpha)
         grads = self.backward(tape)
         self.last_tape = tape
         return tape.loss, grads
@@ -177,7 +179,8 @@ class VAE:
         return self.last_tape.parts if self.last_tape is not None else {}
 
     def forward(self, x: np.ndarray, eps: np.ndarray | None = None, *, n_samples: int = 1,
-                beta: float = 1.0, kl: str | None = None, objective: str = "elbo") -> Tape:
+                beta: float = 1.0, kl: str | None = None, objective: str = "elbo",
+                alpha: float | None = None) -> Tape:
         """The forward half of :meth:`loss_and_grads` (same arguments): returns the step's :class:`Tape`.
 
         ``tape.loss`` is the loss, ``tape["bound"]`` the per-example bound (N,),
@@ -186,6 +189,7 @@ class VAE:
         """
         pair = kl_analytic_for(self.posterior, self.prior)
         objective, kl, beta = self._check_options(objective, kl, beta, analytic=pair is not None)
+        bound_fn = make_bound(objective, alpha)
         self._check_x(x, "VAE.forward")
         x = x.copy()
         eps = self._own_eps(eps, x.shape[0], check_positive_int(n_samples, "VAE.forward", "n_samples"))
@@ -203,15 +207,13 @@ class VAE:
             kl_n, kl_tape = pair.forward(q_params)                          # KL(q || p), (N,)
             t["_kl"] = (pair, kl_tape)
             log_w = np.negative(nll)                                        # β·KL enters per example, below
-            bound_fn = BOUNDS["elbo"]()
-            bound, bound_tape = bound_fn.forward(log_w)
+            bound, bound_tape = bound_fn.forward(log_w)                     # the ELBO's (1/S) Σ_s
             bound -= beta * kl_n                                            # ELBO = E_q[log p(x|z)] − β KL
         else:
             log_p, t["_p"] = self._prior_log_prob(z, t)                     # log p(z), (S, N)
             kl_sn = log_q - log_p                                           # Monte Carlo KL per sample
             log_w = -(nll + beta * kl_sn)                                   # log w = log p(x|z) − β (log q − log p)
-            bound_fn = BOUNDS[objective]()
-            bound, bound_tape = bound_fn.forward(log_w)                     # ELBO or IWAE, (N,)
+            bound, bound_tape = bound_fn.forward(log_w)                     # ELBO, IWAE, VR..., (N,)
             kl_n = kl_sn.mean(0)
         t["_bound"] = (bound_fn, bound_tape)
 
@@ -282,12 +284,14 @@ class VAE:
             kl = "analytic" if objective == "elbo" and analytic else "mc"
         if kl not in KL_KINDS:
             raise ValueError(f"kl must be one of {KL_KINDS}, got {kl!r}")
-        if objective == "iwae" and kl == "analytic":
-            raise ValueError("the IWAE bound needs log q(z|x) − log p(z) at each sample: use kl='mc' (or leave kl unset)")
+        if objective != "elbo" and kl == "analytic":
+            raise ValueError(f"the {objective} bound needs log q(z|x) − log p(z) at each sample: "
+                             "use kl='mc' (or leave kl unset)")
         if not np.isfinite(beta) or beta < 0:
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
-        if objective == "iwae" and beta != 1.0:
-            raise ValueError(f"beta weights the ELBO's KL term; the IWAE bound is defined for beta = 1, got {beta}")
+        if objective != "elbo" and beta != 1.0:
+            raise ValueError(f"beta weights the ELBO's KL term; the {objective} bound is defined for beta = 1, "
+                             f"got {beta}")
         return objective, kl, float(beta)
 
     # ---- conveniences a tutorial needs --------------------------------------------

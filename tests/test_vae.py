@@ -88,6 +88,33 @@ def test_a_pair_without_closed_form_kl_refuses_kl_analytic():
         model.loss_and_grads(data(), kl="analytic")
 
 
+@pytest.mark.parametrize("likelihood", LIKELIHOODS)
+@pytest.mark.parametrize("objective,alpha", [("vr", 0.5), ("vr", -0.7), ("vr-max", None)])
+def test_whole_model_gradient_for_renyi_bounds(likelihood, objective, alpha):
+    model, x = tiny_vae(likelihood), data()
+    eps = np.random.default_rng(4).standard_normal((4, N, K))
+    opts = dict(objective=objective, alpha=alpha)
+    model.loss_and_grads(x, eps, **opts)
+    analytic = model.flat_grads.copy()
+    numeric = fd_over_all_params(model, lambda: model.loss_and_grads(x, eps, **opts)[0])
+    assert relative_error(analytic, numeric) <= 1e-6
+
+
+def test_vr_with_alpha_zero_is_iwae_and_bad_options_are_refused():
+    model, x = tiny_vae("bernoulli"), data()
+    eps = np.random.default_rng(5).standard_normal((3, N, K))
+    assert model.loss_and_grads(x, eps, objective="vr", alpha=0.0)[0] == pytest.approx(
+        model.loss_and_grads(x, eps, objective="iwae")[0], rel=1e-12)
+    with pytest.raises(ValueError, match="needs alpha"):
+        model.loss_and_grads(x, eps, objective="vr")
+    with pytest.raises(ValueError, match="use the ELBO"):
+        model.loss_and_grads(x, eps, objective="vr", alpha=1.0)
+    with pytest.raises(ValueError, match="k >= 2"):
+        model.loss_and_grads(x, eps[:1], objective="vr-max")
+    with pytest.raises(ValueError, match="takes none"):
+        model.loss_and_grads(x, eps, objective="iwae", alpha=0.5)
+
+
 def test_iwae_with_one_sample_is_the_elbo_with_monte_carlo_kl():
     model, x = tiny_vae("bernoulli"), data()
     eps = np.random.default_rng(2).standard_normal((1, N, K))
