@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from numpyvae.latent.families import FAMILIES, make_posterior, parse_posterior
-from numpyvae.latent.flows import Flow, IAFStep, PlanarStep, RadialStep, iaf_flow, planar_flow, radial_flow
+from numpyvae.latent.flows import Flow, GlobalStep, IAFStep, PlanarStep, RadialStep, iaf_flow, planar_flow, radial_flow
 from numpyvae.nn.masked import MaskedDense, made_mask
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
@@ -215,6 +215,15 @@ def test_planar_and_radial_forward_match_their_formulas():
 # =============================================================================
 
 def build(kind, K, length, rng):
+    if kind.endswith("-global"):                       # planar/radial with learned, shared parameters
+        maker = planar_flow if kind.startswith("planar") else radial_flow
+        fam = maker(K, length, amortized=False, rng=rng, dtype="float64")
+        for name, p in fam.params.items():
+            if name.endswith((".alpha", ".beta")):
+                p[:] = rng.uniform(-0.5, 1.5, p.shape)
+            else:
+                p[:] = rng.normal(0, 0.7, p.shape) + (0.3 if name.endswith(".w") else 0.0)
+        return fam
     if kind == "iaf":
         fam = iaf_flow(K, length, context_dim=3, hidden=6, rng=rng, dtype="float64")
         for p in fam.params.values():
@@ -245,7 +254,7 @@ def random_heads(rng, fam, N):
     return heads
 
 
-@pytest.mark.parametrize("kind", ["planar", "radial", "iaf"])
+@pytest.mark.parametrize("kind", ["planar", "radial", "iaf", "planar-global", "radial-global"])
 @given(S=st.integers(1, 3), N=st.integers(1, 3), K=st.integers(1, 3), length=st.integers(1, 3),
        seed=st.integers(0, 2 ** 31), paths=st.sampled_from(["both", "z", "log_q"]))
 @settings(max_examples=8)
@@ -289,7 +298,8 @@ def test_log_q_is_base_density_minus_the_sum_of_logdets():
 
 def test_float32_stays_float32():
     rng = np.random.default_rng(8)
-    for fam in (planar_flow(3, 2), radial_flow(3, 2), iaf_flow(3, 2, rng=rng, dtype="float32")):
+    for fam in (planar_flow(3, 2), radial_flow(3, 2), iaf_flow(3, 2, rng=rng, dtype="float32"),
+                planar_flow(3, 2, amortized=False), radial_flow(3, 2, amortized=False)):
         params = [p.astype(np.float32) for p in random_heads(rng, fam, 4)]
         eps = fam.draw_noise(rng, 2, 4, "float32")
         z, log_q, tape = fam.rsample(params, eps)
@@ -418,6 +428,10 @@ def test_factory_builds_each_family_with_the_right_heads():
     assert [s.reverse for s in fam.steps] == [False, True]
     assert fam.params["iaf1.out.W"].shape == (7, 8) and fam.params["iaf0.ctx_in.W"].dtype == np.float64
     assert set(fam.params) == set(fam.grads)
+    fam = make_posterior("planar:2", 3, amortized=False)
+    assert list(fam.heads) == ["mu", "logvar"]
+    assert {k: v.shape for k, v in fam.params.items()} == {
+        "planar0.u": (3,), "planar0.w": (3,), "planar0.b": (1,), "planar1.u": (3,), "planar1.w": (3,), "planar1.b": (1,)}
     assert dict(make_posterior("full-gaussian", 3).heads) == {"mu": 3, "tril": 3, "logdiag": 3}
     assert parse_posterior(" planar:8 ") == ("planar", 8)
     assert {"full-gaussian", "planar", "radial", "iaf"} <= set(FAMILIES)
@@ -471,6 +485,10 @@ def test_flow_bad_input():
     _, _, tape = fam.rsample(params, eps)
     with pytest.raises(ValueError, match="dlog_q must have shape"):
         fam.backward(None, np.zeros((2, 2)), tape)
+    with pytest.raises(ValueError, match="GlobalStep: wraps"):
+        GlobalStep(IAFStep(2, 0, 3))
+    with pytest.raises(TypeError, match="amortized must be True or False"):
+        radial_flow(2, 1, amortized="no")
     iaf = iaf_flow(2, 1, dtype="float32")
     p32 = random_heads(rng, iaf, 2)
     with pytest.raises(ValueError, match="build the flow with dtype='float64'"):

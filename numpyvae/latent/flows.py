@@ -19,8 +19,10 @@ z_0 = mu + exp(logvar/2) ⊙ eps, then K steps of one kind:
 
 "amortized" means the encoder outputs the step's parameters for every
 example (extra heads); "global" means they are learned arrays of the family
-(``self.params`` / ``self.grads``, like a layer's). Planar and radial support
-the amortized form, IAF the global one (its context is amortized).
+(``self.params`` / ``self.grads``, like a layer's), shared by all examples.
+Planar and radial support both (amortized by default; wrap a step in
+GlobalStep, or pass amortized=False to the builders, for global), IAF the
+global one (its MADE weights; its context is amortized).
 
 Every step has the same small contract:
 
@@ -314,6 +316,57 @@ class IAFStep:
 
 
 # =============================================================================
+# global (not amortized) parameters for planar and radial steps
+# =============================================================================
+
+class GlobalStep:
+    """Wrap a planar or radial step so its parameters are learned arrays shared by all examples.
+
+    The wrapped step's heads become ``self.params`` (one array of shape (size,) per head) and
+    the step reads them broadcast to (N, size): every example uses the same map. Backward
+    sums the step's per-example gradients over N (each example used the same array):
+        grads[name] = Σ_n dtheta[name][n]
+    The wrapper asks the encoder for nothing (heads = {}).
+
+    Initial values: small random u, w, z0 (w is never 0), zeros for b, alpha', beta'.
+    """
+
+    def __init__(self, step, *, rng: np.random.Generator | None = None, dtype="float32"):
+        if not step.heads or step.params:
+            raise ValueError(f"GlobalStep: wraps a step with per-example heads and no global parameters "
+                             f"(planar, radial), got a {step.kind} step")
+        rng = rng if rng is not None else np.random.default_rng(0)
+        dtype = as_dtype(dtype)
+        self.step, self.kind, self.dim = step, step.kind, step.dim
+        self.heads: OrderedDict = OrderedDict()
+        self.params: OrderedDict = OrderedDict()
+        self.grads: OrderedDict = OrderedDict()
+        for name, size in step.heads.items():
+            if name in ("u", "w", "z0"):
+                init = 0.1 * rng.standard_normal(size) + (0.5 if name == "w" else 0.0)
+            else:
+                init = np.zeros(size)
+            self.params[name] = init.astype(dtype)
+            self.grads[name] = np.zeros(size, dtype=dtype)
+
+    def named_layers(self):
+        yield "", self                                     # params/grads live on the wrapper itself
+
+    def forward(self, z, theta, context=None):
+        """z (S, N, D) -> f, logdet, tape, with every example using the shared parameters."""
+        N = z.shape[1]
+        shared = [np.broadcast_to(p, (N, p.size)) for p in self.params.values()]
+        return self.step.forward(z, shared, context)
+
+    def backward(self, df, dlogdet, tape):
+        """The wrapped step's backward, its per-example dtheta summed over examples into self.grads."""
+        dz, dtheta, dcontext = self.step.backward(df, dlogdet, tape)
+        for g, d in zip(self.grads.values(), dtheta):
+            np.sum(d, axis=0, out=g)
+        return dz, [], dcontext
+
+
+# =============================================================================
 # the family
 # =============================================================================
 
@@ -370,7 +423,7 @@ class Flow:
         """(dotted name, layer) for every layer with global parameters (for packing)."""
         for prefix, step in zip(self.prefixes, self.steps):
             for name, layer in step.named_layers():
-                yield f"{prefix}.{name}", layer
+                yield (f"{prefix}.{name}" if name else prefix), layer
 
     @property
     def params(self) -> OrderedDict:
@@ -469,16 +522,31 @@ class Flow:
 # builders
 # =============================================================================
 
-def planar_flow(z_dim: int, length: int) -> Flow:
-    """A base diagonal Gaussian and ``length`` amortized planar steps."""
+def planar_flow(z_dim: int, length: int, *, amortized: bool = True,
+                rng: np.random.Generator | None = None, dtype="float32") -> Flow:
+    """A base diagonal Gaussian and ``length`` planar steps.
+
+    amortized=True: u, w, b are encoder heads per example; False: learned global arrays
+    (rng and dtype are then their initialization and dtype).
+    """
     length = check_positive_int(length, "planar_flow", "length")
-    return Flow(z_dim, [PlanarStep(z_dim) for _ in range(length)])
+    return Flow(z_dim, _maybe_global([PlanarStep(z_dim) for _ in range(length)], amortized, rng, dtype))
 
 
-def radial_flow(z_dim: int, length: int) -> Flow:
-    """A base diagonal Gaussian and ``length`` amortized radial steps."""
+def radial_flow(z_dim: int, length: int, *, amortized: bool = True,
+                rng: np.random.Generator | None = None, dtype="float32") -> Flow:
+    """A base diagonal Gaussian and ``length`` radial steps (amortized as in planar_flow)."""
     length = check_positive_int(length, "radial_flow", "length")
-    return Flow(z_dim, [RadialStep(z_dim) for _ in range(length)])
+    return Flow(z_dim, _maybe_global([RadialStep(z_dim) for _ in range(length)], amortized, rng, dtype))
+
+
+def _maybe_global(steps, amortized, rng, dtype):
+    if not isinstance(amortized, bool):
+        raise TypeError(f"amortized must be True or False, got {amortized!r}")
+    if amortized:
+        return steps
+    rng = rng if rng is not None else np.random.default_rng(0)
+    return [GlobalStep(s, rng=rng, dtype=dtype) for s in steps]
 
 
 def iaf_flow(z_dim: int, length: int, *, context_dim: int | None = None, hidden: int | None = None,
