@@ -198,3 +198,9 @@ def test_bad_heads_and_noise():
         fam.draw_noise(rng, 0, 2)
     with pytest.raises(TypeError, match="FullCovGaussian"):
         FullCovGaussianStandardNormalKL(object())
+    pair = FullCovGaussianStandardNormalKL(fam)
+    _, kl_tape = pair.forward(params)
+    with pytest.raises(ValueError, match="dkl is required"):
+        pair.backward(None, kl_tape)
+    with pytest.raises(ValueError, match=r"dkl must have shape \(2,\)"):
+        pair.backward(np.ones(3), kl_tape)

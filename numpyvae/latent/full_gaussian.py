@@ -175,6 +175,8 @@ class FullCovGaussianStandardNormalKL:
         each times dkl_n.
         """
         mu, tril, two_l = tape
+        if dkl is None:
+            raise ValueError("FullCovGaussianStandardNormalKL.backward: dkl is required, an array of shape (N,)")
         check_grad(dkl, mu.shape[:1], "dkl", "FullCovGaussianStandardNormalKL.backward")
         d = dkl[:, None]
         return [d * mu, d * tril, d * np.expm1(two_l)]
