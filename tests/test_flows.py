@@ -398,11 +398,13 @@ def test_a_flow_density_integrates_to_one_on_a_2d_grid(kind, seed, length):
     rng = np.random.default_rng(seed)
     fam = build(kind, 2, length, rng)
     params = random_heads(rng, fam, 1)
-    for i, name in enumerate(fam.heads):              # ‖w‖ in [0.5, 1.5]: features the grid resolves
+    params[1] = rng.uniform(0, 0.5, (1, 2))           # features a 300² grid resolves: σ_0 >= 1,
+    for i, name in enumerate(fam.heads):              # ‖w‖ in [0.5, 1], |u| moderate
         if name.endswith(".w"):
             d = rng.standard_normal((1, 2))
-            params[i] = d / np.linalg.norm(d) * rng.uniform(0.5, 1.5)
-    params[0] = rng.uniform(-1, 1, (1, 2))
+            params[i] = d / np.linalg.norm(d) * rng.uniform(0.5, 1.0)
+        elif name.endswith(".u"):
+            params[i] *= 0.7
     z, _, _ = fam.rsample(params, fam.draw_noise(rng, 20000, 1, "float64"))
     lo, hi = z[:, 0].min(0) - 2, z[:, 0].max(0) + 2
     n = 300
