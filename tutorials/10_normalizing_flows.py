@@ -3,7 +3,7 @@
 #
 # Every VAE so far used a diagonal Gaussian $q(z\mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$.
 # Its contours are ellipses along the axes; a true posterior may be tilted, curved or have
-# two lobes (tutorial 01's ring model gives a sliver on an arc). The ELBO pays for the
+# two lobes (tutorial 01's ring model gives a thin teardrop, see below). The ELBO pays for the
 # mismatch: $\log p(x) - \text{ELBO} = \mathrm{KL}(q \,\|\, p(z\mid x))$.
 #
 # A **normalizing flow** (Rezende & Mohamed, 2015) keeps the cheap Gaussian sample and then
@@ -57,10 +57,10 @@ savefig(fig, "10_change_of_variables.png")
 # The map stretches the middle ($f'(0) = 2.8$), so the mass near zero is spread thin and the
 # density dips there: the single bump becomes two shoulders, and the formula follows the histogram.
 #
-# ## In $K$ dimensions: the Jacobian determinant
+# ## In $D$ dimensions: the Jacobian determinant
 #
 # A small box of volume $dz$ around $z$ is mapped to a parallelepiped of volume
-# $|\det J_f(z)|\,dz$, with $J_f = \partial f/\partial z$ the $K \times K$ Jacobian. The same
+# $|\det J_f(z)|\,dz$, with $J_f = \partial f/\partial z$ the $D \times D$ Jacobian. The same
 # argument gives $\log q_1(f(z)) = \log q_0(z) - \log |\det J_f(z)|$, and along a chain the
 # log-determinants add:
 #
@@ -71,12 +71,12 @@ savefig(fig, "10_change_of_variables.png")
 # $$\text{ELBO} = \mathbb{E}_{\varepsilon}\Big[\log p(x, z_K) - \log q_0(z_0) + \sum_k \log|\det J_k|\Big]:$$
 #
 # the last sum rewards the flow for spreading $q$ out (an entropy term), and without it the
-# flow could collapse $q$ to a point. A general $\det$ costs $O(K^3)$ per sample and its
+# flow could collapse $q$ to a point. A general $\det$ costs $O(D^3)$ per sample and its
 # gradient more; a usable flow is a map whose determinant is cheap *by construction*.
 #
 # ## The planar flow
 #
-# $$f(z) = z + u\, h(w^\top z + b), \qquad h = \tanh, \quad u, w \in \mathbb{R}^K,\ b \in \mathbb{R}.$$
+# $$f(z) = z + u\, h(w^\top z + b), \qquad h = \tanh, \quad u, w \in \mathbb{R}^D,\ b \in \mathbb{R}.$$
 #
 # It pushes every point along the same direction $u$, by an amount that depends on which side of
 # the hyperplane $w^\top z + b = 0$ it lies. Its Jacobian is the identity plus a rank-one matrix,
@@ -84,7 +84,7 @@ savefig(fig, "10_change_of_variables.png")
 # $$J = I + u\,\psi(z)^\top, \qquad \psi(z) = h'(w^\top z + b)\, w,$$
 #
 # and the matrix determinant lemma, $\det(I + u\psi^\top) = 1 + \psi^\top u$, gives the
-# determinant in $O(K)$:
+# determinant in $O(D)$:
 #
 # $$\log|\det J| = \log\left|1 + u^\top \psi(z)\right| = \log\left|1 + h'(w^\top z + b)\, w^\top u\right|.$$
 #
@@ -112,7 +112,7 @@ savefig(fig, "10_change_of_variables.png")
 # %% [markdown]
 # ## Exercise: `planar_logdet_backward`
 #
-# Shapes: `z` (N, K), `u`, `w` (K,), `b` (1,), `dlogdet` (N,). Return `(dz, du, dw, db)` with
+# Shapes: `z` (N, D), `u`, `w` (D,), `b` (1,), `dlogdet` (N,). Return `(dz, du, dw, db)` with
 # the shapes of `z`, `u`, `w`, `b`. (Here $u$ is used as given; assume $w^\top u > -1$.)
 
 # %%
@@ -133,20 +133,20 @@ planar_logdet_backward = exercises.grade_or_solution("planar_logdet_backward", p
 # $\sum a \odot z_K + \sum b \odot \log q_K$ for random $a, b$.
 
 # %%
-K, N = 3, 4
-step = PlanarStep(K)
-theta = [rng.standard_normal((N, K)), rng.standard_normal((N, K)), rng.standard_normal((N, 1))]
-z = rng.standard_normal((1, N, K))
+D, N = 3, 4
+step = PlanarStep(D)
+theta = [rng.standard_normal((N, D)), rng.standard_normal((N, D)), rng.standard_normal((N, 1))]
+z = rng.standard_normal((1, N, D))
 _, logdet, _ = step.forward(z, theta)
 J = np.stack([numerical_gradient(lambda zz: step.forward(zz, theta)[0][0, n, i], z.copy())[0, n]
-              for n in range(N) for i in range(K)]).reshape(N, K, K)
+              for n in range(N) for i in range(D)]).reshape(N, D, D)
 print("logdet from the formula:      ", np.round(logdet[0], 8))
 print("log|det J| of the measured J: ", np.round(np.linalg.slogdet(J)[1], 8))
 
-flow = planar_flow(K, 3)
+flow = planar_flow(D, 3)
 heads = [rng.standard_normal((N, size)) for size in flow.heads.values()]
 eps = flow.draw_noise(rng, 2, N, "float64")
-a, b = rng.standard_normal((2, N, K)), rng.standard_normal((2, N))
+a, b = rng.standard_normal((2, N, D)), rng.standard_normal((2, N))
 _, _, tape = flow.rsample(heads, eps)
 grads = flow.backward(a, b, tape)
 
@@ -356,7 +356,9 @@ savefig(fig, "10_ring_posteriors.png")
 #
 # With amortized flows the encoder outputs, besides $\mu$ and $\log\sigma^2$, each step's
 # parameters per example ($u, w, b$ for planar; $z_0, \alpha', \beta'$ for radial), so every $x$
-# gets its own chain of maps. `numpyvae.latent.families.make_posterior("planar:8", z_dim)` builds
+# gets its own chain of maps; an inverse autoregressive flow (`iaf:K`, Kingma et al. 2016)
+# instead learns its MADE networks' weights once for all examples and reads a per-example
+# context vector from the encoder. `numpyvae.latent.families.make_posterior("planar:8", z_dim)` builds
 # the family; its `heads` say what the encoder must output, `rsample(heads, eps)` returns
 # $z_K$ and $\log q_K(z_K)$, and `backward` turns $\partial L/\partial z_K$ and
 # $\partial L/\partial \log q_K$ into gradients for every head. The ELBO then uses the Monte Carlo
@@ -365,4 +367,4 @@ savefig(fig, "10_ring_posteriors.png")
 # **Take-aways.** An invertible map changes a density by its local volume change,
 # $\log q_K = \log q_0 - \sum_k \log|\det J_k|$. Flows are maps built so that this determinant
 # is cheap: for the planar flow, a rank-one update and the matrix determinant lemma make it
-# $\log|1 + \hat u^\top \psi(z)|$, an $O(K)$ quantity whose gradient we wrote by hand.
+# $\log|1 + \hat u^\top \psi(z)|$, an $O(D)$ quantity whose gradient we wrote by hand.
