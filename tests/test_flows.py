@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numpyvae.latent.families import FAMILIES, make_posterior, parse_posterior
+from numpyvae.latent.families import FLOWS, POSTERIORS, make_posterior, parse_posterior
 from numpyvae.latent.flows import Flow, GlobalStep, IAFStep, PlanarStep, RadialStep, iaf_flow, planar_flow, radial_flow
 from numpyvae.nn.masked import MaskedDense, made_mask
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
@@ -102,6 +102,8 @@ def test_masked_dense_bad_input():
     _, tape = layer.forward(np.zeros((4, 3)))
     with pytest.raises(ValueError, match="dy must have the output's shape"):
         layer.backward(np.zeros((4, 3)), tape)
+    with pytest.raises(TypeError, match="tape must be the tape"):
+        layer.backward(np.zeros((4, 2)), (tape.x2, tape.w_masked, tape.x_shape))
 
 
 def test_made_masks_make_outputs_depend_only_on_earlier_inputs():
@@ -436,11 +438,13 @@ def test_factory_builds_each_family_with_the_right_heads():
         "planar0.u": (3,), "planar0.w": (3,), "planar0.b": (1,), "planar1.u": (3,), "planar1.w": (3,), "planar1.b": (1,)}
     assert dict(make_posterior("full-gaussian", 3).heads) == {"mu": 3, "tril": 3, "logdiag": 3}
     assert parse_posterior(" planar:8 ") == ("planar", 8)
-    assert {"full-gaussian", "planar", "radial", "iaf"} <= set(FAMILIES)
+    assert {"gaussian", "full-gaussian"} <= set(POSTERIORS) and {"planar", "radial", "iaf"} <= set(FLOWS)
+    assert parse_posterior("gaussian") == ("gaussian", None)
 
 
 @pytest.mark.parametrize("name, message", [
-    ("vampprior", "unknown posterior family 'vampprior'; choose one of"),
+    ("vampprior", "unknown posterior 'vampprior'; choose one of full-gaussian, gaussian, iaf:K, planar:K, radial:K"),
+    ("gaussian:2", "takes no length"),
     ("planar", "needs a number of steps"),
     ("planar:0", "must be >= 1"),
     ("radial:-3", "must be >= 1"),

@@ -150,18 +150,20 @@ class FullCovGaussianStandardNormalKL:
     the diagonal Gaussian's KL at logvar = 2 logdiag plus a term for the
     off-diagonal entries; expm1 keeps it ≥ 0 when logdiag is tiny.
 
-    Usage (the pair contract):  kl, tape = pair.forward(params);  dparams = pair.backward(dkl, tape)
+    Usage (the pair contract; built with no arguments, as kl.ANALYTIC_KL does):
+        pair = FullCovGaussianStandardNormalKL()
+        kl, tape = pair.forward(params);  dparams = pair.backward(dkl, tape)
     """
 
-    def __init__(self, family: FullCovGaussian):
-        if not isinstance(family, FullCovGaussian):
-            raise TypeError(f"FullCovGaussianStandardNormalKL: family must be a FullCovGaussian, "
-                            f"got {type(family).__name__}")
-        self.family = family
-
     def forward(self, params):
-        """params [mu, tril, logdiag] -> (kl (N,), tape)."""
-        mu, tril, logdiag = check_heads(params, self.family.heads, "FullCovGaussianStandardNormalKL.forward")
+        """params [mu (N, K), tril (N, K(K−1)/2), logdiag (N, K)] -> (kl (N,), tape)."""
+        if not isinstance(params, (list, tuple)) or len(params) != 3:
+            raise ValueError("FullCovGaussianStandardNormalKL.forward: params must be [mu, tril, logdiag]")
+        K = params[0].shape[-1] if isinstance(params[0], np.ndarray) and params[0].ndim == 2 else None
+        if K is None:
+            raise ValueError("FullCovGaussianStandardNormalKL.forward: mu must be an (N, K) array")
+        heads = {"mu": K, "tril": K * (K - 1) // 2, "logdiag": K}
+        mu, tril, logdiag = check_heads(params, heads, "FullCovGaussianStandardNormalKL.forward")
         two_l = 2 * logdiag
         kl = 0.5 * (mu * mu + (np.expm1(two_l) - two_l)).sum(-1)
         kl += 0.5 * (tril * tril).sum(-1)

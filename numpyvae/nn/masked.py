@@ -20,11 +20,12 @@ and it follows the network contract: ``y, tape = layer.forward(x)``,
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
 from ..checks import as_dtype, check_array
+from .base import Layer, check_dy, check_tape
 from .init import get_initializer
 
 
@@ -34,7 +35,14 @@ def made_mask(deg_in: np.ndarray, deg_out: np.ndarray, *, strict: bool) -> np.nd
     return (deg_out > deg_in) if strict else (deg_out >= deg_in)
 
 
-class MaskedDense:
+class MaskedDenseTape(NamedTuple):
+    """What MaskedDense.backward needs: x flattened to (B, D_in), the masked weight, x's shape."""
+    x2: np.ndarray
+    w_masked: np.ndarray
+    x_shape: tuple
+
+
+class MaskedDense(Layer):
     """y = x (W ⊙ M) + b with a fixed 0/1 mask M of W's shape.
 
     Parameters
@@ -51,6 +59,7 @@ class MaskedDense:
 
     def __init__(self, d_in: int, d_out: int, mask, *, init: str = "glorot_uniform",
                  rng: np.random.Generator | None = None, dtype="float32"):
+        super().__init__()
         self.dtype = as_dtype(dtype)
         mask = np.asarray(mask)
         if mask.shape != (d_in, d_out):
@@ -59,8 +68,6 @@ class MaskedDense:
             raise ValueError("MaskedDense: mask must contain only 0 and 1")
         rng = rng if rng is not None else np.random.default_rng(0)
         self.mask = mask.astype(self.dtype)
-        self.params: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.grads: OrderedDict[str, np.ndarray] = OrderedDict()
         self.params["W"] = get_initializer(init)(rng, d_in, d_out, self.dtype) * self.mask
         self.params["b"] = np.zeros(d_out, dtype=self.dtype)
         self.grads["W"] = np.zeros_like(self.params["W"])
@@ -85,7 +92,7 @@ class MaskedDense:
         w_masked = self.params["W"] * self.mask
         y = x2 @ w_masked
         y += self.params["b"]
-        return y.reshape(x.shape[:-1] + (self.d_out,)), (x2, w_masked, x.shape)
+        return y.reshape(x.shape[:-1] + (self.d_out,)), MaskedDenseTape(x2, w_masked, x.shape)
 
     def backward(self, dy: np.ndarray, tape, *, need_dx: bool = True, accumulate: bool = False):
         """Gradients of y = x (W ⊙ M) + b, x2 and dy2 flattened to (B, ·).
@@ -97,11 +104,8 @@ class MaskedDense:
         Written into self.grads (overwritten, or added with accumulate=True).
         Returns dx of x's shape, or None with need_dx=False.
         """
-        x2, w_masked, x_shape = tape
-        check_array(dy, "MaskedDense.backward", finite=False, name="dy")
-        if dy.shape != x_shape[:-1] + (self.d_out,):
-            raise ValueError(f"MaskedDense.backward: dy must have the output's shape "
-                             f"{x_shape[:-1] + (self.d_out,)}, got {dy.shape}")
+        x2, w_masked, x_shape = check_tape(tape, MaskedDenseTape, "MaskedDense.backward")
+        check_dy(dy, x_shape[:-1] + (self.d_out,), "MaskedDense.backward")
         dy2 = dy.reshape(-1, self.d_out)
         if accumulate:
             self.grads["W"] += (x2.T @ dy2) * self.mask
