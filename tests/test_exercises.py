@@ -28,6 +28,16 @@ WRONG = {
 }
 # convolution, not correlation: the kernel gradient flipped in both spatial axes
 WRONG["conv2d_backward_dW"] = lambda x, W, dy, s, p: solution("conv2d_backward_dW")(x, W, dy, s, p)[:, :, ::-1, ::-1]
+# planar flow: w enters a = z·w + b and uᵀw; forgetting the second
+WRONG["planar_logdet_backward"] = lambda z, u, w, b, dl: _planar_without_the_u_path(z, u, w, b, dl)
+
+
+def _planar_without_the_u_path(z, u, w, b, dl):
+    """A classic slip: w appears in a = z·w + b and in uᵀw; this forgets the second."""
+    dz, du, dw, db = solution("planar_logdet_backward")(z, u, w, b, dl)
+    a = z @ w + b[0]
+    duw = np.sum(dl / (1 + (1 - np.tanh(a) ** 2) * (u @ w)) * (1 - np.tanh(a) ** 2))
+    return dz, du, dw - duw * u, db
 
 
 @pytest.mark.parametrize("name", list(EXERCISES))

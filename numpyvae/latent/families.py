@@ -2,17 +2,103 @@
 
 Priors have their own factory, :func:`numpyvae.latent.priors.make_prior`
 ("standard", "mog:K", "vamp:K").
+
+A posterior name is a family, or a flow followed by ":K", its number of steps:
+
+    gaussian           q = N(mu, diag(exp(logvar)))            (latent/gaussian.py)
+    full-gaussian      q = N(mu, L Lᵀ)                         (latent/full_gaussian.py)
+    planar:K           diagonal Gaussian + K planar steps      (latent/flows.py)
+    radial:K           diagonal Gaussian + K radial steps
+    iaf:K              diagonal Gaussian + K IAF steps
+
+Two registries: ``POSTERIORS`` (name -> class, built as cls(z_dim)) for families
+without a length, ``FLOWS`` (name -> FlowSpec) for those that take one.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..checks import as_dtype, check_positive_int
+from .flows import iaf_flow, planar_flow, radial_flow
+from .full_gaussian import FullCovGaussian
 from .gaussian import DiagonalGaussian
 
 #: name -> family class; each is built as cls(z_dim)
-POSTERIORS = {"gaussian": DiagonalGaussian}
+POSTERIORS = {"gaussian": DiagonalGaussian, "full-gaussian": FullCovGaussian}
 
 
-def make_posterior(name: str, z_dim: int):
-    """The variational family q(z|x) called ``name`` ("gaussian") for a K = z_dim latent."""
-    if not isinstance(name, str) or name not in POSTERIORS:
-        raise ValueError(f"unknown posterior {name!r}; choose one of {', '.join(repr(k) for k in POSTERIORS)}")
-    return POSTERIORS[name](z_dim)
+@dataclass(frozen=True)
+class FlowSpec:
+    """How to build a flow family of a given length.
+
+    build : (z_dim, length, rng=..., dtype=..., **options) -> family
+    summary : str           one line for help texts
+    options : tuple of str  family-specific keyword options the builder accepts
+    """
+    build: Callable
+    summary: str
+    options: tuple = ()
+
+
+#: name -> FlowSpec; named "<name>:K" with K >= 1 steps
+FLOWS = {
+    "planar": FlowSpec(planar_flow, "diagonal Gaussian then K planar steps, parameters from the encoder "
+                       "(amortized=False: learned, shared by all examples)", options=("amortized",)),
+    "radial": FlowSpec(radial_flow, "diagonal Gaussian then K radial steps, parameters from the encoder "
+                       "(amortized=False: learned, shared by all examples)", options=("amortized",)),
+    "iaf": FlowSpec(iaf_flow, "diagonal Gaussian then K inverse autoregressive steps "
+                    "(global MADE weights, a context vector from the encoder)", options=("context_dim", "hidden")),
+}
+
+
+def posterior_names() -> list[str]:
+    """The accepted spellings, e.g. ["full-gaussian", "gaussian", "iaf:K", "planar:K", "radial:K"]."""
+    return sorted(list(POSTERIORS) + [f"{n}:K" for n in FLOWS])
+
+
+def parse_posterior(name: str) -> tuple[str, int | None]:
+    """"planar:8" -> ("planar", 8); "gaussian" -> ("gaussian", None). Raises on bad names."""
+    if not isinstance(name, str):
+        raise TypeError(f"posterior must be a name such as 'gaussian' or 'planar:8', got {type(name).__name__}")
+    base, sep, tail = name.strip().partition(":")
+    if base not in POSTERIORS and base not in FLOWS:
+        raise ValueError(f"unknown posterior {name!r}; choose one of {', '.join(posterior_names())}")
+    if base in POSTERIORS:
+        if sep:
+            raise ValueError(f"posterior {base!r} takes no length, got {name!r}")
+        return base, None
+    if not sep:
+        raise ValueError(f"posterior {base!r} needs a number of steps, e.g. '{base}:4'")
+    try:
+        length = int(tail)
+    except ValueError:
+        raise ValueError(f"posterior {name!r}: the number of steps after ':' must be an integer >= 1") from None
+    if length < 1:
+        raise ValueError(f"posterior {name!r}: the number of steps must be >= 1, got {length}")
+    return base, length
+
+
+def make_posterior(name: str, z_dim: int, *, rng: np.random.Generator | None = None,
+                   dtype="float32", **options):
+    """The variational family q(z|x) called ``name`` for a K = z_dim latent.
+
+    name : "gaussian", "full-gaussian", "planar:K", "radial:K" or "iaf:K"
+    rng : np.random.Generator   initial values of a flow's global parameters (IAF, amortized=False)
+    dtype : "float32" | "float64"   their dtype (must match the encoder's heads)
+    options : a flow's settings listed in FLOWS[name].options
+              (planar, radial: amortized; iaf: context_dim, hidden); anything else is refused.
+    """
+    base, length = parse_posterior(name)
+    z_dim = check_positive_int(z_dim, "make_posterior", "z_dim")
+    allowed = FLOWS[base].options if base in FLOWS else ()
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"make_posterior: {base!r} does not take the option(s) {unknown}; "
+                         f"it takes: {', '.join(allowed) if allowed else 'none'}")
+    if base in POSTERIORS:
+        return POSTERIORS[base](z_dim)
+    return FLOWS[base].build(z_dim, length, rng=rng, dtype=as_dtype(dtype), **options)
+

@@ -324,3 +324,43 @@ def _problem_conv2d_dW(rng):
 
 EXERCISES["conv2d_backward_dW"] = _Exercise(_problem_conv2d_dW, _conv2d_backward_dW,
                                             "f(x, W, dy, stride, padding) -> dW")
+
+
+# =============================================================================
+# tutorial 10: normalizing flows, the planar flow's log-determinant
+# =============================================================================
+# | "planar_logdet_backward" | f(z, u, w, b, dlogdet)             | (dz, du, dw, db)        |
+
+def _planar_logdet_backward(z, u, w, b, dlogdet):
+    """logdet_n = log|1 + uᵀψ_n|, ψ_n = h'(a_n) w, a_n = z_n·w + b, h = tanh (u already satisfies wᵀu > −1).
+
+    With c = 1 + h'(a) uᵀw and h'' = −2 tanh(a) h':
+        dc = dlogdet / c,  d(uᵀw) = Σ_n dc h',  da = dc uᵀw h''(a)
+        dz = da wᵀ,  du = d(uᵀw) w,  dw = zᵀ da + d(uᵀw) u,  db = Σ_n da
+    """
+    a = z @ w + b[0]
+    t = np.tanh(a)
+    hp = 1.0 - t * t
+    uw = u @ w
+    dc = dlogdet / (1.0 + hp * uw)
+    duw = np.sum(dc * hp)
+    da = dc * uw * (-2.0 * t * hp)
+    return np.outer(da, w), duw * w, z.T @ da + duw * u, np.array([da.sum()])
+
+
+def _problem_planar_logdet(rng):
+    N, D = 5, 3
+    z, w, b = rng.standard_normal((N, D)), rng.standard_normal(D), rng.standard_normal(1)
+    u = 0.7 * rng.standard_normal(D)
+    if u @ w < -0.5:                                   # keep 1 + h' uᵀw well away from 0
+        u = -u
+    dlogdet = rng.standard_normal(N)
+
+    def loss():                                        # Σ_n dlogdet_n log|1 + uᵀψ_n|, ψ = tanh'(z w + b) w
+        psi = (1.0 - np.tanh(z @ w + b[0]) ** 2)[:, None] * w[None, :]
+        return float(np.sum(dlogdet * np.log(np.abs(1.0 + psi @ u))))
+    return {"z": z, "u": u, "w": w, "b": b}, loss, (z, u, w, b, dlogdet), ("z", "u", "w", "b")
+
+
+EXERCISES["planar_logdet_backward"] = _Exercise(
+    _problem_planar_logdet, _planar_logdet_backward, "f(z, u, w, b, dlogdet) -> (dz, du, dw, db)")
