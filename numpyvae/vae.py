@@ -57,7 +57,8 @@ class VAE:
     dtype : "float32" (training) | "float64" (gradient checks)
     likelihood_kwargs : dict, optional   e.g. {"sigma": 0.1} for the fixed Gaussian
     hidden_dec : list of int, optional   hidden sizes of the decoder (default: hidden reversed)
-    posterior : str          the variational family q(z|x) ("gaussian")
+    posterior : str          the variational family q(z|x): "gaussian" (diagonal), "full-gaussian",
+                             "planar:K", "radial:K" or "iaf:K" (a normalizing flow of K steps)
     prior : str              the prior p(z): "standard" (N(0, I)), "mog:K" (a learned mixture of K
                              Gaussians) or "vamp:K" (VampPrior: q(z|u_k) at K learned pseudo-inputs u_k)
     init : str, optional     initializer of every Dense layer, e.g. "pytorch" (W, b ~ U(±1/√fan_in));
@@ -81,7 +82,8 @@ class VAE:
                            likelihood_kwargs=dict(likelihood_kwargs or {}), hidden_dec=self.hidden_dec,
                            posterior=posterior, prior=prior, init=init)
         self.likelihood = make_likelihood(likelihood, **(likelihood_kwargs or {}))
-        self.posterior = make_posterior(posterior, self.z_dim)
+        self.posterior = make_posterior(posterior, self.z_dim, dtype=self.dtype,
+                                        rng=np.random.default_rng([seed, 5]))   # a flow's global weights
         self.prior = make_prior(prior, self.z_dim, x_dim=self.x_dim, dtype=self.dtype,
                                 rng=np.random.default_rng([seed, 4]))   # a learned prior's own start
         if self.prior.name == "vamp" and posterior != "gaussian":
@@ -110,6 +112,9 @@ class VAE:
         yield from self.encoder.named_layers("encoder.")
         yield from self.decoder.named_layers("decoder.")
         yield "prior", self.prior
+        # a family's global parameters (IAF's MADE weights, a global flow): its own layers, so that
+        # packing rebinds the arrays they hold
+        yield from ((f"posterior.{n}", layer) for n, layer in getattr(self.posterior, "named_layers", tuple)())
 
     # ---- the pieces, one at a time ----------------------------------------------
 

@@ -2,8 +2,8 @@
 
 Families whose parameters all come from the encoder (full-covariance Gaussian, amortized
 planar and radial flows) plug into ``VAE(posterior=...)`` unchanged; each is checked with the
-ELBO (Monte Carlo KL) and the IWAE bound. (IAF and global flows also need the model to own
-the family's global parameters and build it with the model's dtype: see the branch report.)
+ELBO (Monte Carlo KL) and the IWAE bound. IAF's MADE weights are the family's own global
+parameters, packed with the model's; the full-covariance Gaussian also has a closed-form KL.
 """
 import numpy as np
 import pytest
@@ -12,16 +12,19 @@ from numpyvae import VAE
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 
-@pytest.mark.parametrize("objective", ["elbo", "iwae"])
-@pytest.mark.parametrize("posterior", ["full-gaussian", "planar:2", "radial:2"])
-def test_vae_with_a_new_family_matches_finite_differences(posterior, objective):
+CASES = [(p, o, "mc") for p in ("full-gaussian", "planar:2", "radial:2", "iaf:2") for o in ("elbo", "iwae")]
+CASES.append(("full-gaussian", "elbo", "analytic"))    # the one new family with a closed-form KL
+
+
+@pytest.mark.parametrize("posterior,objective,kl", CASES)
+def test_vae_with_a_new_family_matches_finite_differences(posterior, objective, kl):
     model = VAE(6, [5], 2, activation="tanh", seed=1, dtype="float64", posterior=posterior)
     rng = np.random.default_rng(2)
     for p in model.params.values():            # non-zero biases, so every path carries gradient
         p += 0.1 * rng.standard_normal(p.shape)
     x = (rng.uniform(size=(3, 6)) < 0.5).astype(np.float64)
     eps = model.draw_eps(3, 4)
-    options = dict(eps=eps, objective=objective, kl="mc")
+    options = dict(eps=eps, objective=objective, kl=kl)
     model.loss_and_grads(x, **options)
     analytic = {k: g.copy() for k, g in model.grads.items()}
     a = np.concatenate([analytic[k].ravel() for k in model.params])
@@ -40,3 +43,16 @@ def test_the_encoder_outputs_the_familys_heads_and_reconstruct_uses_its_mean(pos
     assert z.shape == (2, 4, 3) and log_q.shape == (2, 4) and z.dtype == log_q.dtype == np.float32
     x_hat = model.reconstruct(x)
     assert x_hat.shape == (4, 6) and np.all((x_hat > 0) & (x_hat < 1))
+
+
+def test_iaf_weights_are_model_parameters_and_float64_follows_the_model():
+    model = VAE(6, [5], 2, seed=1, dtype="float64", posterior="iaf:2")
+    names = [k for k in model.params if k.startswith("posterior.")]
+    assert names and all(model.params[k].dtype == np.float64 for k in names)
+
+
+def test_a_family_without_closed_form_kl_refuses_kl_analytic():
+    model = VAE(6, [5], 2, posterior="planar:2", dtype="float64")
+    x = (np.random.default_rng(0).uniform(size=(3, 6)) < 0.5).astype(np.float64)
+    with pytest.raises(ValueError, match="no closed-form KL"):
+        model.loss_and_grads(x, kl="analytic")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .full_gaussian import FullCovGaussian, FullCovGaussianStandardNormalKL
 from .gaussian import DiagonalGaussian
 from .priors import StandardNormal
 
@@ -51,7 +52,8 @@ class GaussianToStandardNormal:
 
 
 #: (family class, prior class) -> the class of their closed-form KL
-ANALYTIC_KL = {(DiagonalGaussian, StandardNormal): GaussianToStandardNormal}
+ANALYTIC_KL = {(DiagonalGaussian, StandardNormal): GaussianToStandardNormal,
+               (FullCovGaussian, StandardNormal): FullCovGaussianStandardNormalKL}
 
 
 def kl_analytic_for(family, prior):
