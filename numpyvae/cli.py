@@ -26,26 +26,28 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors in this command's one-line form: "numpyvae: error: ...", exit 2."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"numpyvae: error: {self.prog.split()[-1]}: {message}\n")
+
+
 def add_train_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field, its type and help taken from the dataclass."""
-    from .train import HELP, PRESETS, TrainConfig
+    """One flag per TrainConfig field; help and choices from numpyvae.config (choices from the registries)."""
+    from .config import CHOICES, HELP, PRESETS, TrainConfig
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (keys as the flags, "
                    "with underscores); flags given on the command line win")
     p.add_argument("--preset", choices=sorted(PRESETS), help="start from one of the seeds' experiments")
-    choices = {"dataset": ["digits", "fashion-mnist", "mnist", "ring"],
-               "binarize": ["auto", "dynamic", "static", "none"],
-               "likelihood": ["bernoulli", "gaussian", "gaussian-learned", "continuous-bernoulli"],
-               "activation": ["relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus", "identity"],
-               "objective": ["elbo", "iwae"],
-               "optimizer": ["adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"],
-               "dtype": ["float32", "float64"]}
     for f in dataclasses.fields(TrainConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        kw = dict(dest=f.name, default=None, help=f"{HELP[f.name]} (default: {default})")
+        shown = f"{default:.4g}" if isinstance(default, float) else default
+        kw = dict(dest=f.name, default=None, help=f"{HELP[f.name]} (default: {shown})")
         if f.name == "hidden":
             kw.update(type=int, nargs="+", metavar="SIZE")
-        elif f.name in choices:
-            kw.update(choices=choices[f.name])
+        elif f.name in CHOICES:
+            kw.update(choices=CHOICES[f.name])
         else:
             kw.update(type=type(default), metavar=f.name.upper())
         p.add_argument(_flag(f.name), **kw)
@@ -54,19 +56,18 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args) -> "TrainConfig":
-    """defaults < --preset < --config file < explicit flags."""
-    from .train import PRESETS, TrainConfig, config_from_toml
-    settings: dict = {}
+    """defaults < --preset < --config file < explicit flags; each error names where the value came from."""
+    from .config import PRESETS, TrainConfig, config_from_toml, settings_from_sources
+    sources = []
     if args.preset:
-        settings.update(PRESETS[args.preset])
+        sources.append((f"preset {args.preset!r}", PRESETS[args.preset]))
     if args.config:
-        settings.update(config_from_toml(args.config))
+        sources.append((f"config file {args.config}", config_from_toml(args.config)))
     for f in dataclasses.fields(TrainConfig):
         value = getattr(args, f.name)
         if value is not None:
-            settings[f.name] = value
-    where = f"config file {args.config}" if args.config else "settings"
-    return TrainConfig.from_dict(settings, where)
+            sources.append((_flag(f.name), {f.name: value}))
+    return TrainConfig(**settings_from_sources(sources))
 
 
 def cmd_train(args) -> int:
@@ -144,7 +145,7 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m numpyvae", description="Variational autoencoders in "
+    parser = Parser(prog="python -m numpyvae", description="Variational autoencoders in "
                                      "pure NumPy, every gradient written by hand.", epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

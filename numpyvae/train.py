@@ -14,131 +14,21 @@ checkpoint are written, so an interrupted run loses at most one epoch and
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from . import checkpoint as ckpt
 from .checks import as_dtype
+from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
+                     model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
-from .evaluate import binarize_test_set, test_elbo, test_seed
-from .likelihoods import make_likelihood
+from .evaluate import test_elbo
 from .optim import make_optimizer
 from .progress import Progress
 from .vae import VAE
-
-BINARIZE = ("auto", "dynamic", "static", "none")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run. Every field is a flag of ``python -m numpyvae train``
-    and a key of its TOML config file."""
-    dataset: str = "digits"            # "digits" (bundled), "fashion-mnist", "mnist", "ring"
-    binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
-    hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes (decoder mirrors them)
-    z_dim: int = 20                    # latent dimensions K
-    likelihood: str = "bernoulli"      # "bernoulli", "gaussian", "gaussian-learned", "continuous-bernoulli"
-    sigma: float = 1.0                 # the fixed Gaussian likelihood's standard deviation
-    activation: str = "relu"
-    objective: str = "elbo"            # "elbo" or "iwae"
-    n_samples: int = 1                 # S Monte Carlo samples (k for IWAE)
-    beta: float = 1.0                  # weight of the KL term (β-VAE)
-    warmup_epochs: float = 0.0         # KL warm-up: β grows linearly from 0 over this many epochs
-    optimizer: str = "adam"            # "adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"
-    lr: float = 1e-3
-    batch_size: int = 128
-    epochs: int = 100
-    clip_grad_norm: float = 0.0        # 0: no clipping
-    seed: int = 0
-    dtype: str = "float32"
-    out: str = ""                      # run directory; empty: runs/<dataset>-<time>
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str = "config") -> "TrainConfig":
-        """Build from a dict, refusing unknown keys with the list of valid ones."""
-        names = [f.name for f in fields(cls)]
-        unknown = [k for k in d if k not in names]
-        if unknown:
-            raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys are {names}")
-        cfg = cls(**d)
-        cfg.validate()
-        return cfg
-
-    def validate(self) -> None:
-        """Check every value now, before a run directory is made or a minute is spent."""
-        if self.binarize not in BINARIZE:
-            raise ValueError(f"binarize must be one of {BINARIZE}, got {self.binarize!r}")
-        for name in ("z_dim", "n_samples", "batch_size", "epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if not self.hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden):
-            raise ValueError(f"hidden must be a non-empty list of integers >= 1, got {self.hidden!r}")
-        for name in ("beta", "warmup_epochs", "clip_grad_norm"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
-        if self.objective == "iwae" and self.beta != 1.0:
-            raise ValueError("beta weights the ELBO's KL term; the IWAE objective needs beta = 1")
-        as_dtype(self.dtype)
-        make_likelihood(self.likelihood, **self.likelihood_kwargs())   # unknown name -> clear error
-
-    def likelihood_kwargs(self) -> dict:
-        return {"sigma": self.sigma} if self.likelihood == "gaussian" else {}
-
-    def resolved_binarize(self) -> str:
-        if self.binarize != "auto":
-            return self.binarize
-        return "dynamic" if self.likelihood == "bernoulli" and self.dataset != "ring" else "none"
-
-
-HELP = {
-    "dataset": "data set: digits (bundled, offline), fashion-mnist, mnist, ring",
-    "binarize": "binarization of [0, 1] images: dynamic (a fresh Bernoulli draw per batch), "
-                "static (one fixed draw), none (grey levels); auto: dynamic for the Bernoulli likelihood",
-    "hidden": "hidden layer sizes of the encoder, e.g. 500 500 (the decoder mirrors them)",
-    "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
-    "likelihood": "p(x|z): bernoulli, gaussian (fixed sigma: the MSE view), gaussian-learned, continuous-bernoulli",
-    "sigma": "standard deviation of the fixed Gaussian likelihood",
-    "activation": "hidden activation: relu, leaky_relu, elu, tanh, sigmoid, softplus, identity",
-    "objective": "elbo, or iwae (the importance-weighted bound with k = n_samples)",
-    "n_samples": "Monte Carlo samples S of z per example (k for iwae)",
-    "beta": "weight of the KL term (beta-VAE); 1 is the true ELBO",
-    "warmup_epochs": "KL warm-up: beta grows linearly from 0 to --beta over this many epochs",
-    "optimizer": "adam, sgd, momentum, nesterov, rmsprop, adagrad",
-    "lr": "learning rate",
-    "batch_size": "examples per minibatch",
-    "epochs": "passes over the training set",
-    "clip_grad_norm": "rescale gradients whose global L2 norm exceeds this (0: off)",
-    "seed": "seeds the weights, the noise and the shuffling: same seed, same bits",
-    "dtype": "float32 (training) or float64",
-    "out": "run directory (default: runs/<dataset>-z<K>-<time>)",
-}
-
-# The seeds' experiments, by name: `python -m numpyvae train --preset lecture`.
-PRESETS = {
-    # the lecture slides: 784-500-500-20, Adam 1e-3, batch 150, 50 epochs, Bernoulli
-    "lecture": dict(hidden=[500, 500], z_dim=20, optimizer="adam", lr=1e-3, batch_size=150, epochs=50),
-    # the Keras write-up: 784-256-2, RMSprop, Bernoulli on grey levels, batch 100, 50 epochs
-    "keras": dict(hidden=[256], z_dim=2, optimizer="rmsprop", lr=1e-3, batch_size=100, epochs=50,
-                  binarize="none"),
-    # the blog post: 784-128-2, MSE + β·KL with Adam 3e-4, batch 8. Its loss, mean squared error over
-    # 784 pixels + 1e-4·KL, is (up to a constant factor) a Gaussian likelihood with σ = 1 and
-    # β = 1e-4 · 784 / 2 = 0.0392.
-    "blog": dict(hidden=[128], z_dim=2, activation="tanh", likelihood="gaussian", sigma=1.0, beta=0.0392,
-                 optimizer="adam", lr=3e-4, batch_size=8, epochs=20),
-    # a 2-D latent on the ring toy data, drawn in seconds
-    "ring": dict(dataset="ring", hidden=[64, 64], z_dim=2, likelihood="gaussian", sigma=0.05,
-                 activation="tanh", batch_size=100, epochs=30),
-}
-
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; says where and what to try."""
@@ -158,12 +48,12 @@ class Trainer:
             raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training examples; "
                              f"use --batch-size {min(128, n)} or less")
         self.model = VAE(self.x_train.shape[1], cfg.hidden, cfg.z_dim, likelihood=cfg.likelihood,
-                         activation=cfg.activation, seed=cfg.seed, dtype=self.dtype,
+                         activation=cfg.activation, seed=model_seed(cfg.seed), dtype=self.dtype,
                          likelihood_kwargs=cfg.likelihood_kwargs())
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, lr=cfg.lr)
-        self.rng = np.random.default_rng([cfg.seed, 2])   # shuffling and dynamic binarization
+        self.rng = np.random.default_rng(trainer_seed(cfg.seed))   # shuffling and dynamic binarization
         self.epoch, self.history = 0, []
         self.run_dir = run_dir
         # batch buffers, reused every step (no per-step allocation of batch-sized arrays)
@@ -173,14 +63,14 @@ class Trainer:
     def _prepare(self, x_train, x_test):
         """Binarize a static run's training set once; validate on the test set evaluation uses.
 
-        The validation set is :func:`numpyvae.evaluate.binarize_test_set`'s one
+        The validation set is :func:`numpyvae.config.binarize_test_set`'s one
         fixed draw (for dynamic and static runs), so the history's val_loss and
         ``python -m numpyvae evaluate`` measure the same images.
         """
         mode = self.cfg.resolved_binarize()
         x_val, _ = binarize_test_set(x_test, mode, seed=test_seed(self.cfg.seed))
         if mode == "static":
-            x_train = binarize_static(x_train, method="sample", seed=self.cfg.seed)
+            x_train = binarize_static(x_train, method="sample", seed=train_draw_seed(self.cfg.seed))
         return x_train, x_val
 
     def beta_at(self, step: int, steps_per_epoch: int) -> float:
@@ -228,10 +118,10 @@ class Trainer:
     def validate(self, batch_size: int = 1000) -> dict:
         """Validation −ELBO (β = 1: the true bound, whatever β training uses), recon and KL.
 
-        Forward only, batched, with its own fixed noise (seed + 3), so it draws
+        Forward only, batched, with its own fixed noise (:func:`numpyvae.config.validation_seed`), so it draws
         nothing from the training generators and every epoch is measured alike.
         """
-        parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=self.cfg.seed + 3)
+        parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=validation_seed(self.cfg.seed))
         return {"val_loss": parts["loss"], "val_recon": parts["recon"], "val_kl": parts["kl"]}
 
     def fit(self, epochs: int | None = None) -> list:
@@ -254,7 +144,7 @@ class Trainer:
     def save(self) -> None:
         """Checkpoint, then history and config, each written atomically."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        config = dataclasses.asdict(self.cfg)
+        config = self.cfg.to_dict()
         ckpt.save_checkpoint(self.run_dir / ckpt.CHECKPOINT, self.model, self.optimizer, config=config,
                              rngs={"trainer": self.rng}, progress={"epoch": self.epoch, "history": self.history})
         ckpt.save_json(self.run_dir / "history.json", self.history)
@@ -285,7 +175,7 @@ class Trainer:
 
     def result(self) -> ckpt.Run:
         """The run as :func:`numpyvae.checkpoint.load_run` would read it back."""
-        return ckpt.Run(path=self.run_dir, model=self.model, config=dataclasses.asdict(self.cfg), history=self.history)
+        return ckpt.Run(path=self.run_dir, model=self.model, config=self.cfg.to_dict(), history=self.history)
 
 
 def new_run_dir(cfg: TrainConfig) -> Path:
@@ -314,19 +204,3 @@ def train(config, data=None, quiet: bool = False) -> ckpt.Run:
     trainer = Trainer(cfg, data=data, run_dir=new_run_dir(cfg), quiet=quiet)
     trainer.fit()
     return trainer.result()
-
-
-def config_from_toml(path) -> dict:
-    """Read a TOML config file into a dict of TrainConfig fields (checked later)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"config file {path} is not valid TOML: {err}") from err
