@@ -23,7 +23,7 @@ import numpy as np
 from . import checkpoint as ckpt
 from .checks import as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
-                     model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
+                     check_memory, model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
 from .evaluate import test_elbo
 from .optim import make_optimizer
@@ -47,6 +47,7 @@ class Trainer:
         if cfg.batch_size > n:
             raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training examples; "
                              f"use --batch-size {min(128, n)} or less")
+        check_memory(cfg, self.x_train.shape[1])
         self.model = VAE(self.x_train.shape[1], cfg.hidden, cfg.z_dim, likelihood=cfg.likelihood,
                          activation=cfg.activation, seed=model_seed(cfg.seed), dtype=self.dtype,
                          likelihood_kwargs=cfg.likelihood_kwargs())
