@@ -333,6 +333,9 @@ def main(argv=None) -> int:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if any(h < 1 for h in args.hidden):
         parser.error(f"--hidden sizes must be >= 1, got {args.hidden}")
+    if args.examples < args.batch_size:
+        parser.error(f"--examples ({args.examples}) must be at least --batch-size ({args.batch_size}): "
+                     "an epoch needs one full batch")
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be >= 1, got {args.threads}")
@@ -343,7 +346,11 @@ def main(argv=None) -> int:
     if args.smoke:
         kw.update(examples=min(args.examples, 4 * args.batch_size), epochs=min(args.epochs, 2),
                   matmul_repeats=1, matmul_seconds=0.01)
-    results = run_bench(**kw)
+    try:
+        results = run_bench(**kw)
+    except ValueError as err:
+        print(f"numpyvae: error: {err}", file=sys.stderr)
+        return 2
     if args.json:
         from .checkpoint import save_json
         save_json(args.json, results)

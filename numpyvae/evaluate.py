@@ -33,12 +33,13 @@ import numpy as np
 from . import config as run_config
 from .checks import check_array, check_positive_int
 from .config import EVAL_SEED, binarize_test_set, test_seed, train_draw_seed
+from .files import check_writable
 from .latent.kl import kl_analytic, log_q, log_standard_normal
 from .progress import Progress
 from .latent.gaussian import reparameterize
 
 __all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
-           "resolved_binarize", "test_seed", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
+           "resolved_binarize", "test_seed", "estimate_seconds", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
            "format_table", "save_evaluation"]
 
 # --------------------------------------------------------------------------
@@ -229,6 +230,21 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     return out
 
 
+def estimate_seconds(model, x: np.ndarray, k: int, batch_size: int = 100, probe_k: int = 50) -> float:
+    """Rough seconds :func:`log_likelihood` will take on x with k samples, from timing a small piece.
+
+    Times min(k, probe_k) samples for one batch of x and scales by the number
+    of (sample, example) pairs; the encoder's share is negligible for k >= 10.
+    """
+    k = int(k)
+    xb = x[:min(batch_size, x.shape[0])]
+    kp = min(k, probe_k)
+    t0 = time.perf_counter()
+    log_likelihood(model, xb, kp, batch_size=batch_size, progress=False, rng=0)
+    per_pair = (time.perf_counter() - t0) / (kp * xb.shape[0])
+    return per_pair * k * x.shape[0]
+
+
 def _mu_batches(model, x, batch_size):
     """Yield (mu, logvar) of q(z|x) batch by batch."""
     for sl in _batches(x.shape[0], batch_size):
@@ -394,7 +410,7 @@ DEFAULT_BASELINE_COMPONENTS = (10, 50)
 def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: int | None = None,
                  max_memory_mb: float | None = 512, dataset=None, n_test: int | None = None,
                  threshold: float = 0.01, baseline=False, seed: int = EVAL_SEED,
-                 progress: bool = True, save: bool = True) -> dict:
+                 progress: bool = True, save: bool = True, on_estimate=None) -> dict:
     """Every number for a trained run, saved as RUN_DIR/evaluation.json.
 
     Parameters
@@ -411,7 +427,9 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
         mixture for binarized runs, a diagonal Gaussian one for grey levels.
     seed : seeds the noise of the estimates
     progress : progress bar on stderr while estimating log p(x) (only on a terminal)
-    save : write evaluation.json into run_dir (atomically)
+    save : write evaluation.json into run_dir (atomically); checked to be writable before the work
+    on_estimate : None, or called with the estimated seconds of the log p(x) estimate before it
+        starts (see :func:`estimate_seconds`); it may raise to stop there
 
     Returns
     -------
@@ -427,12 +445,16 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     a checkpoint, and ValueError for labels that do not match the images.
     """
     start = time.perf_counter()
+    if save:
+        check_writable(Path(run_dir) / "evaluation.json", "evaluation")
     run = _load_run(run_dir)
     model = run.model
     x, y, how, data = run_test_data(run, dataset)
     if n_test is not None:
         n_test = check_positive_int(n_test, "evaluate_run", "n_test")
         x, y = x[:n_test], y[:n_test]
+    if on_estimate is not None:
+        on_estimate(estimate_seconds(model, x, k, batch_size=batch_size))
     rng = np.random.default_rng(seed)
     parts = test_elbo(model, x, rng=rng)
     ll = log_likelihood(model, x, k, chunk_size=chunk_size, batch_size=batch_size,

@@ -226,11 +226,23 @@ class Optimizer:
 
     # ---- the step
     def step(self) -> None:
-        """Update every parameter in place from the current gradients (one step, t -> t + 1)."""
-        self._t += 1
-        t = int(self._t)
+        """Update every parameter in place from the current gradients (one step, t -> t + 1).
+
+        All or nothing: what could make an in-place update fail part-way (a
+        parameter made read-only since construction) is checked before the
+        first write, and the step count moves only after every update is done,
+        so a step that raises leaves parameters, moments and t as they were.
+        (The updates themselves write into existing buffers and allocate
+        nothing, so they cannot run out of memory half-way.)
+        """
+        for name, p in self.params.items():
+            if not p.flags.writeable:
+                raise ValueError(f"{type(self).__name__}.step: params[{name!r}] is read-only; the optimizer "
+                                 "updates it in place (nothing was changed)")
+        t = self.t + 1
         for piece in self._pieces:
             self._update(*piece, t=t)
+        self._t[...] = t
         if self.guard_every is not None and t % self.guard_every == 0:
             self._keep_normal()
 
