@@ -48,6 +48,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .argparser import Parser
 from .checks import as_dtype
 from .optim import M_FLUSH, V_FLOOR, Adam
 
@@ -366,7 +367,7 @@ def print_optimizer_step_costs(size: int = 650_000) -> None:
 # --------------------------------------------------------------------------- command line
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m numpyvae bench", description=__doc__.split("\n\n")[0],
+    p = Parser(prog="python -m numpyvae bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="example: python -m numpyvae bench --threads 1 --epochs 5 --json bench.json")
     p.add_argument("--hidden", type=int, nargs="+", default=[400], metavar="SIZE", help="hidden sizes (default: 400)")

@@ -22,7 +22,6 @@ history.json are copies for reading by eye).
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,8 +96,8 @@ def read_checkpoint(path) -> Checkpoint:
         raise CheckpointError(f"{path} is not a file (a directory is in the way of the checkpoint)")
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
-        raise CheckpointError(f"{path} is corrupt or not a numpyvae checkpoint ({err}); "
+    except Exception as err:     # BadZipFile, NotImplementedError ("zip file version"), OSError, ...
+        raise CheckpointError(f"{path} is corrupt or not a numpyvae checkpoint ({type(err).__name__}: {err}); "
                               "delete it and train again, or use an older copy") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise CheckpointError(f"{path} is a single .npy array, not a numpyvae checkpoint (an .npz archive); "
@@ -109,6 +108,9 @@ def read_checkpoint(path) -> Checkpoint:
     except Exception as err:     # any failure while decompressing a member is corruption of this file
         raise CheckpointError(f"{path} is corrupt: a member cannot be read ({type(err).__name__}: {err}); "
                               "delete it and train again, or use an older copy") from None
+    odd = [k for k, v in data.items() if not isinstance(v, np.ndarray)]
+    if odd:
+        raise CheckpointError(f"{path} is corrupt: member(s) {odd} are not .npy arrays")
     try:
         version = int(data.get("format_version", -1))
     except (TypeError, ValueError):

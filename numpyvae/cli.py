@@ -11,6 +11,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from .argparser import Parser
 from .checkpoint import CheckpointError
 
 EXAMPLES = """examples:
@@ -24,14 +25,6 @@ EXAMPLES = """examples:
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with its errors in this command's one-line form: "numpyvae: error: ...", exit 2."""
-
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        self.exit(2, f"numpyvae: error: {self.prog.split()[-1]}: {message}\n")
 
 
 def add_train_flags(p: argparse.ArgumentParser) -> None:
