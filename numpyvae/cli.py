@@ -113,10 +113,6 @@ EVALUATE_MAX_HOURS = 24
 
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_run, format_table
-    from .files import check_writable
-    out = Path(args.run_dir) / "evaluation.json"
-    if Path(args.run_dir).is_dir():
-        check_writable(out, "evaluation")       # before the work, not after
 
     def on_estimate(seconds: float) -> None:
         if seconds > EVALUATE_MAX_HOURS * 3600 and not args.force:
@@ -128,7 +124,7 @@ def cmd_evaluate(args) -> int:
     results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,
                            n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate)
     print(format_table(results))
-    print(f"saved {out}")
+    print(f"saved {Path(args.run_dir) / 'evaluation.json'}")
     return 0
 
 

@@ -445,9 +445,9 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     a checkpoint, and ValueError for labels that do not match the images.
     """
     start = time.perf_counter()
-    if save:
-        check_writable(Path(run_dir) / "evaluation.json", "evaluation")
     run = _load_run(run_dir)
+    if save:
+        check_writable(Path(run_dir) / "evaluation.json", "evaluation")      # before the work, not after
     model = run.model
     x, y, how, data = run_test_data(run, dataset)
     if n_test is not None:

@@ -1,7 +1,7 @@
 """An adversarial sweep of numpyvae's user-facing surface: settings, config files, flags, checkpoints, runs.
 
-    python tests/adversarial_sweep.py            # the quick sweep (~1 minute)
-    python tests/adversarial_sweep.py --long     # also kill-and-resume, concurrent runs, more inputs (~10 minutes)
+    python tests/adversarial_sweep.py            # the quick sweep (seconds)
+    python tests/adversarial_sweep.py --long     # more inputs, kill-and-resume, concurrent runs (a few minutes)
 
 Every input gets one of these outcomes, judged by an oracle written here,
 independently of numpyvae's own checks:
@@ -340,19 +340,22 @@ def kill_and_resume(directory: Path, rng: random.Random, reference: np.ndarray, 
     cmd = [sys.executable, "-m", "numpyvae", "train", *RING, "--epochs", str(epochs), "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(rng.uniform(0.5, 4.0))
+    finished = proc.poll() is not None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     if not run_consistent(out):
         return "lost run"
     if not (out / ckpt.CHECKPOINT).exists():
         shutil.rmtree(out, ignore_errors=True)
-        return "right answer"              # killed before the first checkpoint: nothing to resume, nothing lost
+        return "right answer (killed before its first checkpoint)"   # nothing to resume, nothing lost
     r = subprocess.run([sys.executable, "-m", "numpyvae", "resume", str(out), "--quiet", "--no-plots"],
                        capture_output=True, text=True)
     if r.returncode != 0 or "Traceback" in r.stderr:
         return "lost run"
     same = np.array_equal(ckpt.load_model(out).flat_params, reference) and not list(out.glob("*.part"))
-    return "right answer" if same and run_consistent(out) else "lost run"
+    if not (same and run_consistent(out)):
+        return "lost run"
+    return "right answer (finished before the kill)" if finished else "right answer"
 
 
 def concurrent_pair(directory: Path, rng: random.Random) -> str:
@@ -377,8 +380,8 @@ def concurrent_pair(directory: Path, rng: random.Random) -> str:
 def sweep(long: bool = False, seed: int = 0, log=print) -> Counter:
     rng = random.Random(seed)
     counts = Counter()
-    n_settings = 3000 if long else 400
-    n_checkpoints = 3000 if long else 300
+    n_settings = 6000 if long else 400
+    n_checkpoints = 6000 if long else 300
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for _ in range(n_settings):
@@ -398,10 +401,10 @@ def sweep(long: bool = False, seed: int = 0, log=print) -> Counter:
             counts["command: " + ("traceback" if tb else "clear error" if code == 2 and err.strip().splitlines()[-1]
                                   .startswith("numpyvae: error: ") else "unclear error")] += 1
         if long:
-            reference = ckpt.load_model(make_run(tmp / "ref", epochs=4)).flat_params.copy()
-            for _ in range(12):
-                counts["kill and resume: " + kill_and_resume(tmp, rng, reference, epochs=4)] += 1
-            for _ in range(4):
+            reference = ckpt.load_model(make_run(tmp / "ref", epochs=8)).flat_params.copy()
+            for _ in range(20):
+                counts["kill and resume: " + kill_and_resume(tmp, rng, reference, epochs=8)] += 1
+            for _ in range(6):
                 counts["two at once: " + concurrent_pair(tmp, rng)] += 1
     return counts
 
@@ -429,6 +432,8 @@ def report(counts: Counter) -> str:
     for key, n in counts.items():
         by[key.split(": ", 1)[1]] += n
     lines = [f"inputs tried: {total}"]
+    for variant in ("right answer (killed before its first checkpoint)", "right answer (finished before the kill)"):
+        by["right answer"] += by.pop(variant, 0)
     for outcome in ("clear error", "right answer", "silent wrong", "wrong refusal", "unclear error", "traceback",
                     "lost run"):
         lines.append(f"  {outcome:<14} {by[outcome]}")
