@@ -163,9 +163,12 @@ def judge_config(settings: dict) -> str:
         return ("clear error" if named else "unclear error") if want is None else "wrong refusal"
     except Exception:
         return "traceback"
-    if want is None:
-        return "silent wrong"
-    return "right answer" if _same(got, want) else "silent wrong"
+    return _verdict(got, want)
+
+
+def _verdict(got: dict, want) -> str:
+    """An accepted input: right if it gave what the oracle expects, silent wrong otherwise (or if it should have failed)."""
+    return "right answer" if want is not None and _same(got, want) else "silent wrong"
 
 
 def _same(got: dict, want: dict) -> bool:
@@ -200,9 +203,7 @@ def judge_toml(settings: dict, directory: Path) -> str:
             or "IWAE" in str(err) else "unclear error"
     except Exception:
         return "traceback"
-    if want is None:
-        return "silent wrong"
-    return "right answer" if _same(got, want) else "silent wrong"
+    return _verdict(got, want)
 
 
 def cli_argv(settings: dict) -> list:
@@ -261,9 +262,7 @@ def judge_flags(settings: dict) -> str:
         return "clear error" if want is None else "wrong refusal"
     except Exception:
         return "traceback"
-    if want is None:
-        return "silent wrong"
-    return "right answer" if _same(got, want) else "silent wrong"
+    return _verdict(got, want)
 
 
 def _number(s: str) -> bool:

@@ -107,12 +107,9 @@ def test_choices_come_from_the_registries():
     assert config.likelihood_options("bernoulli") == ()
 
 
-def test_min_logvar_reaches_the_model_and_has_a_safe_default():
+def test_min_logvar_reaches_the_model_and_has_a_safe_default(small_digits):
     from numpyvae.train import Trainer
-    from numpyvae.datasets import load
-    from numpyvae.datasets.dataset import Dataset
-    d = load("digits")
-    data = Dataset("digits", d.x_train[:100], d.y_train[:100], d.x_test[:50], d.y_test[:50], d.image_shape, d.source)
+    data = small_digits
     t = Trainer(TrainConfig(likelihood="gaussian-learned", hidden=[8], z_dim=2, batch_size=50, epochs=1),
                 data=data, quiet=True)
     assert t.model.likelihood.min_logvar == config.DEFAULT_MIN_LOGVAR == math.log(0.01)

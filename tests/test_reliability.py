@@ -13,19 +13,11 @@ import pytest
 
 from numpyvae import checkpoint as ckpt
 from numpyvae.cli import main
-from numpyvae.datasets import load
 from numpyvae.datasets.dataset import Dataset
 from numpyvae.files import DirectoryInUse, DirectoryLock
 from numpyvae.train import RunNotSaved, TrainConfig, Trainer, TrainingDiverged
 
 RING = ["--preset", "ring", "--hidden", "16", "--quiet", "--no-plots"]
-
-
-@pytest.fixture(scope="module")
-def small_digits():
-    d = load("digits")
-    return Dataset("digits", d.x_train[:600], d.y_train[:600], d.x_test[:200], d.y_test[:200],
-                   d.image_shape, d.source)
 
 
 def cfg(**kw):
