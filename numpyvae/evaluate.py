@@ -480,7 +480,7 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     return results
 
 
-def run_baselines(run, data, x_test: np.ndarray, components, seed: int = 0) -> list[dict]:
+def run_baselines(run, data, x_test: np.ndarray, components, seed: int = EVAL_SEED) -> list[dict]:
     """:func:`mixture_baseline` for each K in ``components`` (an int or a list), on a run's data.
 
     The training images are prepared like the test images: for a binarized run,

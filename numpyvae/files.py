@@ -173,6 +173,8 @@ class DirectoryLock:
         parts = record.decode(errors="replace").split()
         who = (f"process {parts[0]} on host {parts[1]} (since {' '.join(parts[2:4])})" if len(parts) >= 4
                else "another process")
+        if parts[:2] == [str(os.getpid()), socket.gethostname()]:
+            who += ", this very process: close() the object that holds it first"
         return (f"{self.directory} is in use by {who}; wait for it to finish, or choose another "
                 f"directory (a crashed process holds no lock: its lock ends with it)")
 

@@ -331,9 +331,11 @@ class Trainer:
     def _restore(self, saved: ckpt.Checkpoint) -> None:
         """Load a checkpoint's state into this freshly built trainer, checking it is this run's."""
         where = str(saved.path)
-        if saved.model_config != self.model.config:
-            raise ckpt.CheckpointError(f"{where}: the model it describes {saved.model_config} is not the one its "
-                                       f"run config builds {self.model.config}; was it written by another version?")
+        differ = {k: (v, self.model.config[k]) for k, v in saved.model_config.items()
+                  if k in self.model.config and v != self.model.config[k]}
+        if differ:     # e.g. a learned Gaussian saved before min_logvar had a default: same shapes, other model
+            raise ckpt.CheckpointError(f"{where}: the model it holds differs from the one its run config builds "
+                                       f"now (saved, now: {differ}); it can be evaluated, but not resumed")
         ckpt.load_params(self.model, saved.params, where)
         epoch, history = ckpt.check_progress(saved.progress, where)
         steps = self.x_train.shape[0] // self.cfg.batch_size

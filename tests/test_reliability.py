@@ -348,3 +348,18 @@ def test_evaluate_says_what_a_huge_k_costs_and_refuses_without_force(ring_run, c
 def test_bench_with_fewer_examples_than_a_batch(capsys):
     code, err = cli(["bench", "--examples", "10", "--batch-size", "100"], capsys)
     assert code == 2 and "--examples (10) must be at least --batch-size (100)" in err
+
+
+def test_a_run_whose_model_changed_meaning_is_refused_by_resume(ring_run, tmp_path, capsys):
+    """A checkpoint whose model config disagrees with what its run config builds today (say, a learned
+    Gaussian saved before min_logvar had a default): same shapes, another model, so resume refuses."""
+    run = copy_run(ring_run, tmp_path)
+    path = run / ckpt.CHECKPOINT
+    with np.load(path) as f:
+        arrays = dict(f)
+    config = json.loads(str(arrays["config"]))
+    config["model"]["likelihood_kwargs"] = {"sigma": 0.5}      # the run config says sigma = 0.05
+    arrays["config"] = np.array(json.dumps(config))
+    np.savez(path, **arrays)
+    code, err = cli(["resume", str(run), "--epochs", "3"], capsys)
+    assert code == 2 and "differs from the one its run config builds" in err and "likelihood_kwargs" in err
