@@ -370,9 +370,9 @@ def _dataset_for(config: dict):
 
 
 def _seed(config: dict) -> int:
-    """The run's seed from its config (0 if it has none, as the trainer's default)."""
-    seed = config.get("seed", 0)
-    return int(seed) if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0 else 0
+    """The run's seed from its config (0 if it has none, the trainer's default); a bad one is an error,
+    not silently 0 (it decides which test draw the numbers are measured on)."""
+    return run_config.check_setting("seed", config.get("seed", 0), "the run's config")
 
 
 def run_test_data(run, dataset=None) -> tuple[np.ndarray, np.ndarray, str, object]:
