@@ -84,14 +84,19 @@ class Checkpoint:
     progress: dict = field(default_factory=dict)
 
 
+def no_checkpoint(path) -> CheckpointError:
+    """The error for a checkpoint that is not there."""
+    return CheckpointError(f"no checkpoint at {path}; train first (python -m numpyvae train) "
+                           "or give the run directory that holds checkpoint.npz")
+
+
 def read_checkpoint(path) -> Checkpoint:
     """Read and validate a checkpoint file; a clear CheckpointError if it is missing or corrupt."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}; train first (python -m numpyvae train) "
-                              "or give the run directory that holds checkpoint.npz")
+        raise no_checkpoint(path)
     if not path.is_file():
         raise CheckpointError(f"{path} is not a file (a directory is in the way of the checkpoint)")
     try:

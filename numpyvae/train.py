@@ -59,8 +59,7 @@ def claim_run_dir(run_dir, *, new: bool) -> DirectoryLock:
     """
     run_dir = Path(run_dir)
     if not new and not (run_dir / ckpt.CHECKPOINT).exists():     # resume never creates a directory
-        raise ckpt.CheckpointError(f"no checkpoint at {run_dir / ckpt.CHECKPOINT}; train first "
-                                   "(python -m numpyvae train) or give the run directory that holds checkpoint.npz")
+        raise ckpt.no_checkpoint(run_dir / ckpt.CHECKPOINT)
     lock = DirectoryLock(run_dir).acquire()
     try:
         check_writable(run_dir / ckpt.CHECKPOINT, "checkpoint")
@@ -68,9 +67,8 @@ def claim_run_dir(run_dir, *, new: bool) -> DirectoryLock:
         if new and has_run:
             raise FileExistsError(f"{run_dir} already holds a run; continue it with "
                                   f"`python -m numpyvae resume {run_dir}` or choose another --out")
-        if not new and not has_run:
-            raise ckpt.CheckpointError(f"no checkpoint at {run_dir / ckpt.CHECKPOINT}; train first "
-                                       "(python -m numpyvae train) or give the run directory that holds checkpoint.npz")
+        if not new and not has_run:                                # deleted while we took the lock
+            raise ckpt.no_checkpoint(run_dir / ckpt.CHECKPOINT)
         remove_partial_files(run_dir)
     except BaseException:
         lock.release()
