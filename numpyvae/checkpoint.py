@@ -14,13 +14,14 @@ It is written atomically: to a temporary file beside the target, flushed to
 disk, then renamed over it with os.replace. A crash mid-write leaves the
 previous checkpoint intact and loadable.
 
-A run directory holds ``checkpoint.npz``, ``config.json``, ``history.json``
-and the pictures; :func:`load_run` reads it back.
+A run directory holds ``checkpoint.npz``, ``config.json``, ``history.json``,
+``LOCK`` (see :class:`numpyvae.files.DirectoryLock`) and the pictures;
+:func:`load_run` reads it back from the checkpoint alone (config.json and
+history.json are copies for reading by eye).
 """
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,21 +84,42 @@ class Checkpoint:
     progress: dict = field(default_factory=dict)
 
 
+def no_checkpoint(path) -> CheckpointError:
+    """The error for a checkpoint that is not there."""
+    return CheckpointError(f"no checkpoint at {path}; train first (python -m numpyvae train) "
+                           "or give the run directory that holds checkpoint.npz")
+
+
 def read_checkpoint(path) -> Checkpoint:
     """Read and validate a checkpoint file; a clear CheckpointError if it is missing or corrupt."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
     if not path.exists():
-        raise CheckpointError(f"no checkpoint at {path}; train first (python -m numpyvae train) "
-                              "or give the run directory that holds checkpoint.npz")
+        raise no_checkpoint(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path} is not a file (a directory is in the way of the checkpoint)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+    except Exception as err:     # BadZipFile, NotImplementedError ("zip file version"), OSError, ...
+        raise CheckpointError(f"{path} is corrupt or not a numpyvae checkpoint ({type(err).__name__}: {err}); "
+                              "delete it and train again, or use an older copy") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise CheckpointError(f"{path} is a single .npy array, not a numpyvae checkpoint (an .npz archive); "
+                              "give the checkpoint.npz that training wrote")
+    try:
+        with loaded as npz:
             data = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
-        raise CheckpointError(f"{path} is corrupt or not a numpyvae checkpoint ({err}); "
-                              "delete it and train again, or use an older copy") from err
-    version = int(data.get("format_version", -1))
+    except Exception as err:     # any failure while decompressing a member is corruption of this file
+        raise CheckpointError(f"{path} is corrupt: a member cannot be read ({type(err).__name__}: {err}); "
+                              "delete it and train again, or use an older copy") from None
+    odd = [k for k, v in data.items() if not isinstance(v, np.ndarray)]
+    if odd:
+        raise CheckpointError(f"{path} is corrupt: member(s) {odd} are not .npy arrays")
+    try:
+        version = int(data.get("format_version", -1))
+    except (TypeError, ValueError):
+        version = -1
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format version {version}, this numpyvae reads "
                               f"version {FORMAT_VERSION}")
@@ -106,8 +128,11 @@ def read_checkpoint(path) -> Checkpoint:
         progress = json.loads(str(data.get("progress", "{}")))
         rngs = {k[4:]: json.loads(str(v)) for k, v in data.items() if k.startswith("rng/")}
         model_config = config["model"]
-    except (KeyError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{path} is missing or has corrupt metadata ({err})") from err
+        if not isinstance(model_config, dict) or not isinstance(progress, dict) or \
+                not isinstance(config.get("run", {}), dict) or not all(isinstance(v, dict) for v in rngs.values()):
+            raise ValueError("config, progress and generator states must be JSON objects")
+    except (KeyError, ValueError, AttributeError) as err:      # json.JSONDecodeError is a ValueError
+        raise CheckpointError(f"{path} is missing or has corrupt metadata ({err})") from None
     return Checkpoint(path=path, model_config=model_config, run_config=config.get("run", {}),
                       params={k[6:]: v for k, v in data.items() if k.startswith("param/")},
                       optim_state={k[6:]: v for k, v in data.items() if k.startswith("optim/")},
@@ -130,9 +155,28 @@ def load_params(model: VAE, params: dict, where: str = "checkpoint") -> None:
         np.copyto(model.params[k], v, casting="same_kind")
 
 
-def restore_rng(rng: np.random.Generator, state: dict) -> None:
-    """Put a generator back in a saved state (same bits from here on)."""
-    rng.bit_generator.state = state
+def restore_rng(rng: np.random.Generator, state: dict, where: str = "checkpoint") -> None:
+    """Put a generator back in a saved state (same bits from here on); CheckpointError if the state is bad."""
+    try:
+        rng.bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as err:
+        raise CheckpointError(f"{where}: a saved generator state is corrupt ({type(err).__name__}: {err})") from None
+
+
+def check_progress(progress: dict, where: str = "checkpoint") -> tuple[int, list]:
+    """(epoch, history) from a checkpoint's progress, checked: epoch an integer >= 0 and the
+    history exactly one row per epoch done, rows numbered 1..epoch. CheckpointError otherwise."""
+    epoch, history = progress.get("epoch"), progress.get("history", [])
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise CheckpointError(f"{where}: progress epoch must be an integer >= 0, got {epoch!r}")
+    if not isinstance(history, list) or len(history) != epoch:
+        n = len(history) if isinstance(history, list) else type(history).__name__
+        raise CheckpointError(f"{where}: the history has {n} row(s) for {epoch} epoch(s) done; "
+                              "the checkpoint is inconsistent")
+    for i, row in enumerate(history, 1):
+        if not isinstance(row, dict) or row.get("epoch") != i:
+            raise CheckpointError(f"{where}: history row {i} is not the record of epoch {i}")
+    return epoch, list(history)
 
 
 def model_from_checkpoint(ckpt: Checkpoint) -> VAE:
@@ -143,7 +187,7 @@ def model_from_checkpoint(ckpt: Checkpoint) -> VAE:
         raise CheckpointError(f"{ckpt.path}: cannot rebuild the model from its config ({err})") from err
     load_params(model, ckpt.params, str(ckpt.path))
     if "model" in ckpt.rng_states:
-        restore_rng(model.rng, ckpt.rng_states["model"])
+        restore_rng(model.rng, ckpt.rng_states["model"], str(ckpt.path))
     return model
 
 
@@ -162,17 +206,18 @@ class Run:
 
 
 def load_run(run_dir) -> Run:
-    """Read a run directory (checkpoint.npz, config.json, history.json) into a :class:`Run`."""
+    """Read a run directory into a :class:`Run`: everything from its checkpoint.
+
+    The weights, the run config and the history all come from the one
+    checkpoint file, so they always belong together. config.json and
+    history.json are copies written after it for reading by eye; a process
+    killed between the two writes leaves them one epoch behind, so they are
+    never read here.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise CheckpointError(f"run directory {run_dir} does not exist")
+        why = "is a file, not a run directory" if run_dir.exists() else "does not exist"
+        raise CheckpointError(f"run directory {run_dir} {why}")
     ckpt = read_checkpoint(run_dir / CHECKPOINT)
-    history = ckpt.progress.get("history", [])
-    hist_file = run_dir / "history.json"
-    if hist_file.exists():
-        try:
-            history = json.loads(hist_file.read_text())
-        except json.JSONDecodeError as err:
-            raise CheckpointError(f"{hist_file} is corrupt ({err}); the checkpoint's copy is intact: "
-                                  "delete the file to use it") from err
+    history = check_progress(ckpt.progress, str(ckpt.path))[1] if "epoch" in ckpt.progress else []
     return Run(path=run_dir, model=model_from_checkpoint(ckpt), config=ckpt.run_config, history=history)

@@ -11,6 +11,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from .argparser import Parser
 from .checkpoint import CheckpointError
 
 EXAMPLES = """examples:
@@ -27,25 +28,19 @@ def _flag(name: str) -> str:
 
 
 def add_train_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field, its type and help taken from the dataclass."""
-    from .train import HELP, PRESETS, TrainConfig
+    """One flag per TrainConfig field; help and choices from numpyvae.config (choices from the registries)."""
+    from .config import CHOICES, HELP, PRESETS, TrainConfig
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (keys as the flags, "
                    "with underscores); flags given on the command line win")
     p.add_argument("--preset", choices=sorted(PRESETS), help="start from one of the seeds' experiments")
-    choices = {"dataset": ["digits", "fashion-mnist", "mnist", "ring"],
-               "binarize": ["auto", "dynamic", "static", "none"],
-               "likelihood": ["bernoulli", "gaussian", "gaussian-learned", "continuous-bernoulli"],
-               "activation": ["relu", "leaky_relu", "elu", "tanh", "sigmoid", "softplus", "identity"],
-               "objective": ["elbo", "iwae"],
-               "optimizer": ["adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"],
-               "dtype": ["float32", "float64"]}
     for f in dataclasses.fields(TrainConfig):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        kw = dict(dest=f.name, default=None, help=f"{HELP[f.name]} (default: {default})")
+        shown = f"{default:.4g}" if isinstance(default, float) else default
+        kw = dict(dest=f.name, default=None, help=f"{HELP[f.name]} (default: {shown})")
         if f.name == "hidden":
             kw.update(type=int, nargs="+", metavar="SIZE")
-        elif f.name in choices:
-            kw.update(choices=choices[f.name])
+        elif f.name in CHOICES:
+            kw.update(choices=CHOICES[f.name])
         else:
             kw.update(type=type(default), metavar=f.name.upper())
         p.add_argument(_flag(f.name), **kw)
@@ -54,26 +49,24 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args) -> "TrainConfig":
-    """defaults < --preset < --config file < explicit flags."""
-    from .train import PRESETS, TrainConfig, config_from_toml
-    settings: dict = {}
+    """defaults < --preset < --config file < explicit flags; each error names where the value came from."""
+    from .config import PRESETS, TrainConfig, config_from_toml, settings_from_sources
+    sources = []
     if args.preset:
-        settings.update(PRESETS[args.preset])
+        sources.append((f"preset {args.preset!r}", PRESETS[args.preset]))
     if args.config:
-        settings.update(config_from_toml(args.config))
+        sources.append((f"config file {args.config}", config_from_toml(args.config)))
     for f in dataclasses.fields(TrainConfig):
         value = getattr(args, f.name)
         if value is not None:
-            settings[f.name] = value
-    where = f"config file {args.config}" if args.config else "settings"
-    return TrainConfig.from_dict(settings, where)
+            sources.append((_flag(f.name), {f.name: value}))
+    return TrainConfig(**settings_from_sources(sources))
 
 
 def cmd_train(args) -> int:
     from .train import Trainer, new_run_dir
     cfg = config_from_args(args)
-    run_dir = new_run_dir(cfg)
-    trainer = Trainer(cfg, run_dir=run_dir, quiet=args.quiet)
+    trainer = Trainer(cfg, run_dir=new_run_dir(cfg), quiet=args.quiet)   # owns and checks the directory first
     return _fit_and_finish(trainer, args)
 
 
@@ -81,6 +74,7 @@ def cmd_resume(args) -> int:
     from .train import Trainer
     trainer = Trainer.resume(args.run_dir, epochs=args.epochs, quiet=args.quiet)
     if trainer.epoch >= trainer.cfg.epochs:
+        trainer.close()
         print(f"{args.run_dir} has already trained {trainer.epoch} of {trainer.cfg.epochs} epochs; "
               "pass --epochs N (the new total) to train more")
         return 0
@@ -88,54 +82,105 @@ def cmd_resume(args) -> int:
 
 
 def _fit_and_finish(trainer, args) -> int:
-    """Train, then draw the pictures; Ctrl-C keeps the last completed epoch."""
+    """Train, then draw the pictures, holding the run directory throughout; Ctrl-C keeps the last epoch."""
     print(f"training {trainer.cfg.dataset}: {trainer.model.x_dim}-{'-'.join(map(str, trainer.cfg.hidden))}-"
           f"{trainer.cfg.z_dim} VAE, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
           f"{trainer.cfg.epochs} epochs -> {trainer.run_dir}", flush=True)
     try:
-        trainer.fit()
-    except KeyboardInterrupt:
-        print(f"\ninterrupted after {trainer.epoch} epoch(s); continue with: "
-              f"python -m numpyvae resume {trainer.run_dir}", file=sys.stderr)
-        return 130
-    if not args.no_plots:
-        from .plots import plot_run
-        for path in plot_run(trainer.run_dir):
-            print(f"  wrote {path}")
+        try:
+            trainer.fit()
+        except KeyboardInterrupt:
+            print(f"\ninterrupted after {trainer.epoch} epoch(s); continue with: "
+                  f"python -m numpyvae resume {trainer.run_dir}", file=sys.stderr)
+            return 130
+        if not args.no_plots:
+            from .plots import plot_run
+            try:
+                for path in plot_run(trainer.run_dir):
+                    print(f"  wrote {path}")
+            except OSError as err:
+                raise ValueError(f"the run is saved in {trainer.run_dir}, but its pictures could not be written "
+                                 f"({_os_error(err)}); draw them later with `python -m numpyvae plot`") from None
+    finally:
+        trainer.close()
     print(f"run saved in {trainer.run_dir}")
     return 0
 
 
+#: above this estimate, evaluate asks for --force
+EVALUATE_MAX_HOURS = 24
+
+
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_run, format_table
+
+    def on_estimate(seconds: float) -> None:
+        if seconds > EVALUATE_MAX_HOURS * 3600 and not args.force:
+            raise ValueError(f"evaluating with k={args.k} would take about {_duration(seconds)} on this machine; "
+                             "lower --k or --n-test, or add --force to run it anyway")
+        if seconds > 60:
+            print(f"estimated time: about {_duration(seconds)} (k={args.k})", file=sys.stderr, flush=True)
+
     results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,
-                           progress=not args.quiet)
+                           n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate)
     print(format_table(results))
     print(f"saved {Path(args.run_dir) / 'evaluation.json'}")
     return 0
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} hours" if seconds >= 3600 else f"{seconds / 60:.0f} minutes"
+
+
 def cmd_sample(args) -> int:
     import numpy as np
     from .checkpoint import load_run
+    from .files import check_writable
     from .plots import plot_image_grid
-    run = load_run(args.run_dir)
-    x = run.model.sample(args.n, mean=not args.draw, rng=np.random.default_rng(args.seed))
     out = Path(args.out) if args.out else Path(args.run_dir) / "samples.png"
-    shape = (28, 28) if run.model.x_dim == 784 else None
-    if shape is None:
-        np.save(out.with_suffix(".npy"), x)
-        print(f"wrote {out.with_suffix('.npy')}")
+    run = load_run(args.run_dir)
+    image = run.model.x_dim == 784
+    if not image:
+        out = out.with_suffix(".npy")
+    check_writable(out, "samples file")
+    x = run.model.sample(args.n, mean=not args.draw, rng=np.random.default_rng(args.seed))
+    if not image:
+        from .files import atomic_save
+        atomic_save(out, lambda f: np.save(f, x))
+        print(f"wrote {out}")
     else:
-        print(f"wrote {plot_image_grid(x, out, shape, title=f'{args.n} samples from the prior')}")
+        print(f"wrote {plot_image_grid(x, out, (28, 28), title=f'{args.n} samples from the prior')}")
     return 0
 
 
 def cmd_plot(args) -> int:
+    from .checkpoint import load_run
+    from .files import check_writable
     from .plots import plot_run
+    load_run(args.run_dir)                     # a clear error for a missing or corrupt run, before drawing
+    check_writable(Path(args.run_dir) / "history.png", "picture")
     for path in plot_run(args.run_dir):
         print(f"wrote {path}")
     return 0
+
+
+def _os_error(err: OSError) -> str:
+    """An OSError as "<file>: <reason>" (e.g. "runs/x/samples.png: Is a directory")."""
+    where = err.filename if err.filename is not None else ""
+    return f"{where}: {err.strerror}" if where and err.strerror else str(err)
+
+
+def _int_at_least(low: int):
+    """An argparse type: an integer >= low, with a message naming the bound."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+    return parse
 
 
 def cmd_bench(args) -> int:
@@ -144,7 +189,7 @@ def cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m numpyvae", description="Variational autoencoders in "
+    parser = Parser(prog="python -m numpyvae", description="Variational autoencoders in "
                                      "pure NumPy, every gradient written by hand.", epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -153,21 +198,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("resume", help="continue a run from its last checkpoint, bit for bit")
     p.add_argument("run_dir")
-    p.add_argument("--epochs", type=int, help="new total number of epochs")
+    p.add_argument("--epochs", type=_int_at_least(1), help="new total number of epochs")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=cmd_resume)
     p = sub.add_parser("evaluate", help="test ELBO, importance-sampled log-likelihood, active units")
     p.add_argument("run_dir")
-    p.add_argument("--k", type=int, default=5000, help="importance samples per example (default 5000, as in Burda et al.)")
-    p.add_argument("--chunk-size", type=int, default=None, help="importance samples per chunk (bounds memory)")
+    p.add_argument("--k", type=_int_at_least(1), default=5000,
+                   help="importance samples per example (default 5000, as in Burda et al.)")
+    p.add_argument("--chunk-size", type=_int_at_least(1), default=None, help="importance samples per chunk (bounds memory)")
+    p.add_argument("--n-test", type=_int_at_least(1), default=None, help="use only the first N test examples")
+    p.add_argument("--force", action="store_true",
+                   help=f"run even when the estimated time is over {EVALUATE_MAX_HOURS} hours")
     p.add_argument("--baseline", action="store_true", help="also fit the mixture-model baseline on the same data")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("sample", help="draw digits from a trained model's prior")
     p.add_argument("run_dir")
-    p.add_argument("-n", type=int, default=100, help="how many (default 100)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-n", type=_int_at_least(1), default=100, help="how many (default 100)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--draw", action="store_true", help="draw x ~ p(x|z) instead of showing its mean")
     p.add_argument("--out", help="output PNG (default RUN_DIR/samples.png)")
     p.set_defaults(func=cmd_sample)
@@ -195,3 +244,12 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, CheckpointError, RuntimeError) as err:
         print(f"numpyvae: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:                 # a full disk, a permission, a path in the way
+        print(f"numpyvae: error: {_os_error(err)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("numpyvae: error: out of memory; use a smaller model, batch or --chunk-size", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nnumpyvae: interrupted", file=sys.stderr)
+        return 130

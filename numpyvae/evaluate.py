@@ -30,30 +30,29 @@ from pathlib import Path
 
 import numpy as np
 
+from . import config as run_config
 from .checks import check_array, check_positive_int
+from .config import EVAL_SEED, binarize_test_set, test_seed, train_draw_seed
+from .files import check_writable
 from .latent.kl import kl_analytic
 from .progress import Progress
 
 __all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
-           "resolved_binarize", "test_seed", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
+           "resolved_binarize", "test_seed", "estimate_seconds", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
            "format_table", "save_evaluation"]
-
-#: The fixed seed of the stochastic binarization of the test set (see :func:`binarize_test_set`).
-TEST_BINARIZE_SEED = 0
-
 
 # --------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------
 
 def _as_rng(rng, where: str) -> np.random.Generator:
-    """None -> a fresh generator seeded 0 (same call, same numbers); an int seeds one; a Generator is used as is.
+    """None -> a fresh generator seeded EVAL_SEED (same call, same numbers); an int seeds one; a Generator is used as is.
 
     Evaluation never touches ``model.rng``: measuring a model must not change
     the noise its training would draw next.
     """
     if rng is None:
-        return np.random.default_rng(0)
+        return np.random.default_rng(EVAL_SEED)
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
@@ -95,7 +94,7 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     x : (N, D) in the model's dtype
     batch_size : examples per forward pass
     n_samples : S, samples of z per example in the reconstruction term
-    rng : None | int | np.random.Generator   the noise eps; None means seed 0.
+    rng : None | int | np.random.Generator   the noise eps; None means EVAL_SEED (0).
         Per batch, eps = rng.standard_normal((S, n_batch, K)), in order.
 
     Returns
@@ -187,7 +186,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     batch_size : examples per pass
     max_memory_mb : bound on the estimated working memory of one pass (None: no bound);
         a chunk_size that does not fit it is an error, not a silent slowdown
-    rng : None | int | np.random.Generator  the noise; None means seed 0. For each
+    rng : None | int | np.random.Generator  the noise; None means EVAL_SEED (0). For each
         batch, chunk after chunk, eps = rng.standard_normal((c, n_batch, K)), so the
         numbers do not depend on chunk_size.
     progress : draw a progress bar on stderr (only when stderr is a terminal)
@@ -229,6 +228,21 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
         out[sl] = m + np.log(a) - math.log(k)
     bar.close()
     return out
+
+
+def estimate_seconds(model, x: np.ndarray, k: int, batch_size: int = 100, probe_k: int = 50) -> float:
+    """Rough seconds :func:`log_likelihood` will take on x with k samples, from timing a small piece.
+
+    Times min(k, probe_k) samples for one batch of x and scales by the number
+    of (sample, example) pairs; the encoder's share is negligible for k >= 10.
+    """
+    k = int(k)
+    xb = x[:min(batch_size, x.shape[0])]
+    kp = min(k, probe_k)
+    t0 = time.perf_counter()
+    log_likelihood(model, xb, kp, batch_size=batch_size, progress=False, rng=0)
+    per_pair = (time.perf_counter() - t0) / (kp * xb.shape[0])
+    return per_pair * k * x.shape[0]
 
 
 def _mu_batches(model, x, batch_size):
@@ -281,53 +295,11 @@ def kl_per_dimension(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
 BINARIZE_KINDS = ("dynamic", "static", "none")
 
 
-def test_seed(run_seed: int) -> int:
-    """The seed of a run's one fixed draw of its test set: the run's seed + 1.
-
-    The trainer validates on this draw and :func:`evaluate_run` measures on it,
-    so ``val_loss`` in the history and the test ELBO see the same 0/1 images.
-    """
-    return run_seed + 1
-
-
-test_seed.__test__ = False      # a library function, not a pytest test
-
-
-def binarize_test_set(x: np.ndarray, binarize: str, seed: int = TEST_BINARIZE_SEED) -> tuple[np.ndarray, str]:
-    """The test set a model trained with ``binarize`` should be measured on, and a sentence saying how.
-
-    * "dynamic": one stochastic binarization x_bin ~ Bernoulli(x), drawn once
-      with a fixed seed. The literature evaluates dynamically binarized models
-      on such a sampled test set (e.g. Burda et al., 2015): the model was
-      trained on Bernoulli(x) draws, so its test data is one more draw, and the
-      fixed seed makes every evaluation see the same 0/1 images.
-    * "static": also one Bernoulli(x) draw with a fixed seed, the way the
-      trainer binarizes a static run's training and validation sets.
-    * "none": x unchanged (grayscale). For a Bernoulli decoder the numbers are
-      then not log-probabilities of any data set: report them as such.
-
-    The trainer and :func:`evaluate_run` both pass seed = :func:`test_seed` of
-    the run's seed, so the test ELBO here and ``val_loss`` in the history are
-    measured on the same 0/1 images.
-    """
-    from .datasets import binarize_static
-    if binarize in ("dynamic", "static"):
-        kind = "stochastically" if binarize == "dynamic" else "statically"
-        return binarize_static(x, method="sample", seed=seed), f"{kind} binarized, one Bernoulli(x) draw, seed {seed}"
-    if binarize in (None, "none"):
-        return x, "not binarized (grey levels)"
-    raise ValueError(f"binarize must be one of {BINARIZE_KINDS}, got {binarize!r}")
-
-
 def resolved_binarize(config: dict) -> str:
-    """The binarization a run trained with: config["binarize"], with "auto" resolved as the trainer does."""
+    """The binarization a run trained with, from its saved config dict ("auto" resolved as the trainer does)."""
     binarize = config.get("binarize", "none")
     if binarize == "auto":
-        from .train import TrainConfig
-        try:
-            binarize = TrainConfig.from_dict(dict(config)).resolved_binarize()
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"cannot resolve binarize='auto' from the run's config: {err}") from err
+        binarize = run_config.resolved_binarize("auto", config.get("likelihood", "bernoulli"), config.get("dataset"))
     if binarize not in BINARIZE_KINDS:
         raise ValueError(f"the run's config has binarize={binarize!r}; expected one of {BINARIZE_KINDS} or 'auto'")
     return binarize
@@ -398,15 +370,16 @@ def _dataset_for(config: dict):
 
 
 def _seed(config: dict) -> int:
-    seed = config.get("seed", 0)
-    return int(seed) if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0 else 0
+    """The run's seed from its config (0 if it has none, the trainer's default); a bad one is an error,
+    not silently 0 (it decides which test draw the numbers are measured on)."""
+    return run_config.check_setting("seed", config.get("seed", 0), "the run's config")
 
 
 def run_test_data(run, dataset=None) -> tuple[np.ndarray, np.ndarray, str, object]:
     """(x_test, y_test, how x_test was binarized, the Dataset) for a loaded run.
 
     x_test is in the model's dtype and binarized as the run's training data was
-    (:func:`binarize_test_set`, seed = the run's seed + 1). Shared by
+    (:func:`binarize_test_set`, seed = :func:`numpyvae.config.test_seed` of the run's seed). Shared by
     :func:`evaluate_run` and :func:`numpyvae.plots.plot_run`, so the numbers and
     the pictures use the same test images. ``dataset`` overrides the config's.
     """
@@ -436,8 +409,8 @@ DEFAULT_BASELINE_COMPONENTS = (10, 50)
 
 def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: int | None = None,
                  max_memory_mb: float | None = 512, dataset=None, n_test: int | None = None,
-                 threshold: float = 0.01, baseline=False, seed: int = 0,
-                 progress: bool = True, save: bool = True) -> dict:
+                 threshold: float = 0.01, baseline=False, seed: int = EVAL_SEED,
+                 progress: bool = True, save: bool = True, on_estimate=None) -> dict:
     """Every number for a trained run, saved as RUN_DIR/evaluation.json.
 
     Parameters
@@ -454,7 +427,9 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
         mixture for binarized runs, a diagonal Gaussian one for grey levels.
     seed : seeds the noise of the estimates
     progress : progress bar on stderr while estimating log p(x) (only on a terminal)
-    save : write evaluation.json into run_dir (atomically)
+    save : write evaluation.json into run_dir (atomically); checked to be writable before the work
+    on_estimate : None, or called with the estimated seconds of the log p(x) estimate before it
+        starts (see :func:`estimate_seconds`); it may raise to stop there
 
     Returns
     -------
@@ -471,11 +446,15 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     """
     start = time.perf_counter()
     run = _load_run(run_dir)
+    if save:
+        check_writable(Path(run_dir) / "evaluation.json", "evaluation")      # before the work, not after
     model = run.model
     x, y, how, data = run_test_data(run, dataset)
     if n_test is not None:
         n_test = check_positive_int(n_test, "evaluate_run", "n_test")
         x, y = x[:n_test], y[:n_test]
+    if on_estimate is not None:
+        on_estimate(estimate_seconds(model, x, k, batch_size=batch_size))
     rng = np.random.default_rng(seed)
     parts = test_elbo(model, x, rng=rng)
     ll = log_likelihood(model, x, k, chunk_size=chunk_size, batch_size=batch_size,
@@ -501,7 +480,7 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     return results
 
 
-def run_baselines(run, data, x_test: np.ndarray, components, seed: int = 0) -> list[dict]:
+def run_baselines(run, data, x_test: np.ndarray, components, seed: int = EVAL_SEED) -> list[dict]:
     """:func:`mixture_baseline` for each K in ``components`` (an int or a list), on a run's data.
 
     The training images are prepared like the test images: for a binarized run,
@@ -510,7 +489,7 @@ def run_baselines(run, data, x_test: np.ndarray, components, seed: int = 0) -> l
     """
     binarize = resolved_binarize(run.config or {})
     x_train = np.ascontiguousarray(data.x_train, dtype=np.float64)
-    x_train, _ = binarize_test_set(x_train, binarize, seed=_seed(run.config or {}))
+    x_train, _ = binarize_test_set(x_train, binarize, seed=train_draw_seed(_seed(run.config or {})))
     kind = "bernoulli" if binarize in ("dynamic", "static") else "gaussian"
     ks = [components] if isinstance(components, (int, np.integer)) else list(components)
     return [mixture_baseline(x_train, x_test.astype(np.float64), kind=kind, n_components=K, seed=seed)

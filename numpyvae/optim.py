@@ -47,8 +47,9 @@ steps of pure decay to become subnormal (174 for beta = 0.9), and
 ``guard_every`` is that number or 64, whichever is smaller. Amortized, the
 guard costs well under 1% of a step. What it cannot catch: gradients so small
 (|g| below ~1e-17 in float32) that ``(1 − β)·g²`` is subnormal on arrival;
-those sit in the state until the next guard. ``python -m numpyvae.optim``
-measures all these costs on the machine at hand.
+those sit in the state until the next guard. ``python -m numpyvae bench
+--optimizer-only`` (:func:`numpyvae.bench.optimizer_step_costs`) measures all
+these costs on the machine at hand.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ from .nn import params as _params
 from .checks import as_dtype
 
 __all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "make_optimizer", "OPTIMIZERS",
-           "V_FLOOR", "M_FLUSH", "measure_step_costs"]
+           "V_FLOOR", "M_FLUSH"]
 
 V_FLOOR = 1e-30   # second moments are kept >= this (sqrt: 1e-15, far below any sensible eps)
 M_FLUSH = 1e-30   # first moments / velocities smaller than this in magnitude become 0
@@ -226,11 +227,23 @@ class Optimizer:
 
     # ---- the step
     def step(self) -> None:
-        """Update every parameter in place from the current gradients (one step, t -> t + 1)."""
-        self._t += 1
-        t = int(self._t)
+        """Update every parameter in place from the current gradients (one step, t -> t + 1).
+
+        All or nothing: what could make an in-place update fail part-way (a
+        parameter made read-only since construction) is checked before the
+        first write, and the step count moves only after every update is done,
+        so a step that raises leaves parameters, moments and t as they were.
+        (The updates themselves write into existing buffers and allocate
+        nothing, so they cannot run out of memory half-way.)
+        """
+        for name, p in self.params.items():
+            if not p.flags.writeable:
+                raise ValueError(f"{type(self).__name__}.step: params[{name!r}] is read-only; the optimizer "
+                                 "updates it in place (nothing was changed)")
+        t = self.t + 1
         for piece in self._pieces:
             self._update(*piece, t=t)
+        self._t[...] = t
         if self.guard_every is not None and t % self.guard_every == 0:
             self._keep_normal()
 
@@ -577,70 +590,3 @@ def make_optimizer(name: str, params, grads, **kwargs) -> Optimizer:
     if unknown:
         raise ValueError(f"optimizer {name!r} has no option(s) {unknown}; its options: {', '.join(allowed)}")
     return cls(params, grads, **{**defaults, **kwargs})
-
-
-# --------------------------------------------------------------------------- measuring
-
-def measure_step_costs(size: int = 650_000, dtype="float32", repeat: int = 200) -> "OrderedDict[str, float]":
-    """Microseconds per call on a flat buffer of ``size`` values: an Adam step with
-    normal and with subnormal state, each candidate guard, and single ops on
-    normal versus subnormal input. Best of 5 rounds of ``repeat`` calls.
-
-    Used to choose the guards (see the module docstring); ``python -m
-    numpyvae.optim`` prints the table.
-    """
-    import timeit
-
-    dtype = as_dtype(dtype)
-    rng = np.random.default_rng(0)
-    tiny = float(np.finfo(dtype).tiny)
-    opt = Adam(OrderedDict(w=rng.standard_normal(size).astype(dtype)),
-               OrderedDict(w=rng.standard_normal(size).astype(dtype)))
-    opt.guard_every = None                       # time the bare step
-    m, v = (opt.state_dict()[k].reshape(-1) for k in ("m/w", "v/w"))
-    # a parameter whose gradient is 0, with its state normal (1e-30) or subnormal (tiny/100);
-    # the state is refilled before each step, which costs the same in both cases
-    frozen = Adam(OrderedDict(w=np.ones(size, dtype)), OrderedDict(w=np.zeros(size, dtype)))
-    frozen.guard_every = None
-    fm, fv = (frozen.state_dict()[k].reshape(-1) for k in ("m/w", "v/w"))
-    normal = np.full(size, 1e-30, dtype)
-    subnormal = np.full(size, tiny / 100, dtype)
-    s, mask = np.empty(size, dtype), np.empty(size, bool)
-    big = tiny * 2.0 ** 20                       # (m + C) − C with this C flushes |m| < tiny/16
-
-    def frozen_step(state):
-        np.copyto(fm, state); np.copyto(fv, state); frozen.step()
-
-    def floor_mask():
-        np.less(v, V_FLOOR, out=mask); np.copyto(v, V_FLOOR, where=mask)
-
-    def flush_mask():
-        np.abs(m, out=s); np.less(s, M_FLUSH, out=mask); np.copyto(m, 0.0, where=mask)
-
-    def flush_add_sub():
-        np.add(m, big, out=s); np.subtract(s, big, out=m)
-
-    cases = OrderedDict([
-        ("Adam step (random gradient, no guard)", opt.step),
-        ("Adam step + refill, zero gradient, state normal", lambda: frozen_step(normal)),
-        ("Adam step + refill, zero gradient, state subnormal", lambda: frozen_step(subnormal)),
-        ("v floor: np.maximum(v, 1e-30, out=v)", lambda: np.maximum(v, V_FLOOR, out=v)),
-        ("v floor: less + copyto(where=)", floor_mask),
-        ("m flush: abs + less + copyto(where=)", flush_mask),
-        ("m flush: (m + C) - C", flush_add_sub),
-        ("sqrt, normal input", lambda: np.sqrt(normal, out=s)),
-        ("sqrt, subnormal input", lambda: np.sqrt(subnormal, out=s)),
-        ("divide, normal input", lambda: np.divide(normal, normal, out=s)),
-        ("divide, subnormal input", lambda: np.divide(subnormal, normal, out=s)),
-        ("multiply, normal input", lambda: np.multiply(normal, 0.9, out=s)),
-        ("multiply, subnormal input", lambda: np.multiply(subnormal, 0.9, out=s)),
-    ])
-    return OrderedDict((k, min(timeit.repeat(f, number=repeat, repeat=5)) / repeat * 1e6)
-                       for k, f in cases.items())
-
-
-if __name__ == "__main__":
-    costs = measure_step_costs()
-    print(f"microseconds per call on 650,000 float32 values (numpy {np.__version__}), best of 5:")
-    for label, us in costs.items():
-        print(f"  {us:8.1f}  {label}")

@@ -5,182 +5,142 @@ The loop, in one screen (:meth:`Trainer._train_epoch`)::
     for each minibatch xb of a fresh permutation:
         xb = Bernoulli(xb) draw            (dynamic binarization, if asked)
         loss, grads = model.loss_and_grads(xb, beta=β_t)   (β_t: KL warm-up)
+        stop if the step blew up           (non-finite, or |loss| 10⁴× its recent scale)
         clip the gradient norm             (if asked)
         optimizer.step()
 
-After every epoch the validation ELBO is computed, the history and an atomic
-checkpoint are written, so an interrupted run loses at most one epoch and
-``resume`` continues bit for bit as if nothing had happened.
+After every epoch the validation ELBO is computed and an atomic checkpoint is
+written (weights, optimizer, generators and the history, in one file), so an
+interrupted run loses at most one epoch and ``resume`` continues bit for bit
+as if nothing had happened. A run directory belongs to one process at a time
+(:class:`numpyvae.files.DirectoryLock`).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from . import checkpoint as ckpt
 from .checks import as_dtype
+from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
+                     check_memory, model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
-from .evaluate import binarize_test_set, test_elbo, test_seed
-from .likelihoods import make_likelihood
+from .evaluate import test_elbo
+from .files import DirectoryLock, check_writable, remove_partial_files
 from .optim import make_optimizer
 from .progress import Progress
 from .vae import VAE
 
-BINARIZE = ("auto", "dynamic", "static", "none")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run. Every field is a flag of ``python -m numpyvae train``
-    and a key of its TOML config file."""
-    dataset: str = "digits"            # "digits" (bundled), "fashion-mnist", "mnist", "ring"
-    binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
-    hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes (decoder mirrors them)
-    z_dim: int = 20                    # latent dimensions K
-    likelihood: str = "bernoulli"      # "bernoulli", "gaussian", "gaussian-learned", "continuous-bernoulli"
-    sigma: float = 1.0                 # the fixed Gaussian likelihood's standard deviation
-    activation: str = "relu"
-    objective: str = "elbo"            # "elbo" or "iwae"
-    n_samples: int = 1                 # S Monte Carlo samples (k for IWAE)
-    beta: float = 1.0                  # weight of the KL term (β-VAE)
-    warmup_epochs: float = 0.0         # KL warm-up: β grows linearly from 0 over this many epochs
-    optimizer: str = "adam"            # "adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"
-    lr: float = 1e-3
-    batch_size: int = 128
-    epochs: int = 100
-    clip_grad_norm: float = 0.0        # 0: no clipping
-    seed: int = 0
-    dtype: str = "float32"
-    out: str = ""                      # run directory; empty: runs/<dataset>-<time>
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str = "config") -> "TrainConfig":
-        """Build from a dict, refusing unknown keys with the list of valid ones."""
-        names = [f.name for f in fields(cls)]
-        unknown = [k for k in d if k not in names]
-        if unknown:
-            raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys are {names}")
-        cfg = cls(**d)
-        cfg.validate()
-        return cfg
-
-    def validate(self) -> None:
-        """Check every value now, before a run directory is made or a minute is spent."""
-        if self.binarize not in BINARIZE:
-            raise ValueError(f"binarize must be one of {BINARIZE}, got {self.binarize!r}")
-        for name in ("z_dim", "n_samples", "batch_size", "epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if not self.hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden):
-            raise ValueError(f"hidden must be a non-empty list of integers >= 1, got {self.hidden!r}")
-        for name in ("beta", "warmup_epochs", "clip_grad_norm"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {v!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a number > 0, got {self.lr!r}")
-        if self.objective == "iwae" and self.beta != 1.0:
-            raise ValueError("beta weights the ELBO's KL term; the IWAE objective needs beta = 1")
-        as_dtype(self.dtype)
-        make_likelihood(self.likelihood, **self.likelihood_kwargs())   # unknown name -> clear error
-
-    def likelihood_kwargs(self) -> dict:
-        return {"sigma": self.sigma} if self.likelihood == "gaussian" else {}
-
-    def resolved_binarize(self) -> str:
-        if self.binarize != "auto":
-            return self.binarize
-        return "dynamic" if self.likelihood == "bernoulli" and self.dataset != "ring" else "none"
-
-
-HELP = {
-    "dataset": "data set: digits (bundled, offline), fashion-mnist, mnist, ring",
-    "binarize": "binarization of [0, 1] images: dynamic (a fresh Bernoulli draw per batch), "
-                "static (one fixed draw), none (grey levels); auto: dynamic for the Bernoulli likelihood",
-    "hidden": "hidden layer sizes of the encoder, e.g. 500 500 (the decoder mirrors them)",
-    "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
-    "likelihood": "p(x|z): bernoulli, gaussian (fixed sigma: the MSE view), gaussian-learned, continuous-bernoulli",
-    "sigma": "standard deviation of the fixed Gaussian likelihood",
-    "activation": "hidden activation: relu, leaky_relu, elu, tanh, sigmoid, softplus, identity",
-    "objective": "elbo, or iwae (the importance-weighted bound with k = n_samples)",
-    "n_samples": "Monte Carlo samples S of z per example (k for iwae)",
-    "beta": "weight of the KL term (beta-VAE); 1 is the true ELBO",
-    "warmup_epochs": "KL warm-up: beta grows linearly from 0 to --beta over this many epochs",
-    "optimizer": "adam, sgd, momentum, nesterov, rmsprop, adagrad",
-    "lr": "learning rate",
-    "batch_size": "examples per minibatch",
-    "epochs": "passes over the training set",
-    "clip_grad_norm": "rescale gradients whose global L2 norm exceeds this (0: off)",
-    "seed": "seeds the weights, the noise and the shuffling: same seed, same bits",
-    "dtype": "float32 (training) or float64",
-    "out": "run directory (default: runs/<dataset>-z<K>-<time>)",
-}
-
-# The seeds' experiments, by name: `python -m numpyvae train --preset lecture`.
-PRESETS = {
-    # the lecture slides: 784-500-500-20, Adam 1e-3, batch 150, 50 epochs, Bernoulli
-    "lecture": dict(hidden=[500, 500], z_dim=20, optimizer="adam", lr=1e-3, batch_size=150, epochs=50),
-    # the Keras write-up: 784-256-2, RMSprop, Bernoulli on grey levels, batch 100, 50 epochs
-    "keras": dict(hidden=[256], z_dim=2, optimizer="rmsprop", lr=1e-3, batch_size=100, epochs=50,
-                  binarize="none"),
-    # the blog post: 784-128-2, MSE + β·KL with Adam 3e-4, batch 8. Its loss, mean squared error over
-    # 784 pixels + 1e-4·KL, is (up to a constant factor) a Gaussian likelihood with σ = 1 and
-    # β = 1e-4 · 784 / 2 = 0.0392.
-    "blog": dict(hidden=[128], z_dim=2, activation="tanh", likelihood="gaussian", sigma=1.0, beta=0.0392,
-                 optimizer="adam", lr=3e-4, batch_size=8, epochs=20),
-    # a 2-D latent on the ring toy data, drawn in seconds
-    "ring": dict(dataset="ring", hidden=[64, 64], z_dim=2, likelihood="gaussian", sigma=0.05,
-                 activation="tanh", batch_size=100, epochs=30),
-}
+#: a loss whose magnitude exceeds this many times its recent scale has exploded
+EXPLOSION_FACTOR = 1e4
+#: steps per block whose median |loss| sets the recent scale
+SCALE_BLOCK = 20
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; says where and what to try."""
+    """The loss became NaN or infinite, or exploded; says where, what is saved, and what to try."""
+
+
+class RunNotSaved(RuntimeError):
+    """A checkpoint could not be written (full disk, permissions); says what is kept."""
+
+
+def claim_run_dir(run_dir, *, new: bool) -> DirectoryLock:
+    """Take ownership of a run directory for training, checking everything that can be checked first.
+
+    Creates the directory (with its parents), takes its lock (a second
+    process gets :class:`numpyvae.files.DirectoryInUse` naming the owner),
+    checks that a checkpoint can be written there, and removes ``*.part``
+    files that a killed writer left. ``new=True`` refuses a directory that
+    already holds a run; ``new=False`` (resume) requires one.
+    """
+    run_dir = Path(run_dir)
+    if not new and not (run_dir / ckpt.CHECKPOINT).exists():     # resume never creates a directory
+        raise ckpt.no_checkpoint(run_dir / ckpt.CHECKPOINT)
+    lock = DirectoryLock(run_dir).acquire()
+    try:
+        check_writable(run_dir / ckpt.CHECKPOINT, "checkpoint")
+        has_run = (run_dir / ckpt.CHECKPOINT).exists()
+        if new and has_run:
+            raise FileExistsError(f"{run_dir} already holds a run; continue it with "
+                                  f"`python -m numpyvae resume {run_dir}` or choose another --out")
+        if not new and not has_run:                                # deleted while we took the lock
+            raise ckpt.no_checkpoint(run_dir / ckpt.CHECKPOINT)
+        remove_partial_files(run_dir)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 class Trainer:
-    """Owns the model, optimizer, data and the shuffling generator of one run."""
+    """Owns the model, optimizer, data and the shuffling generator of one run.
 
-    def __init__(self, cfg: TrainConfig, data=None, run_dir: Path | None = None, quiet: bool = False):
+    With a ``run_dir`` the trainer owns that directory (its lock) until
+    :meth:`close` or until the trainer is garbage-collected.
+    """
+
+    def __init__(self, cfg: TrainConfig, data=None, run_dir: Path | None = None, quiet: bool = False, *,
+                 lock: DirectoryLock | None = None):
         cfg.validate()
         self.cfg, self.quiet = cfg, quiet
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        # own the directory before any work, so a run that cannot be saved fails in a second
+        self._lock = lock if lock is not None or run_dir is None else claim_run_dir(self.run_dir, new=True)
+        try:
+            self._build(data)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build(self, data) -> None:
+        cfg = self.cfg
         self.dtype = as_dtype(cfg.dtype)
         self.data = data if data is not None else load(cfg.dataset, dtype=self.dtype)
         self.x_train, self.x_val = self._prepare(self.data.x_train, self.data.x_test)
         n = self.x_train.shape[0]
+        if n == 0:
+            raise ValueError(f"dataset {cfg.dataset!r} has no training examples")
         if cfg.batch_size > n:
             raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training examples; "
                              f"use --batch-size {min(128, n)} or less")
+        check_memory(cfg, self.x_train.shape[1])
         self.model = VAE(self.x_train.shape[1], cfg.hidden, cfg.z_dim, likelihood=cfg.likelihood,
-                         activation=cfg.activation, seed=cfg.seed, dtype=self.dtype,
+                         activation=cfg.activation, seed=model_seed(cfg.seed), dtype=self.dtype,
                          likelihood_kwargs=cfg.likelihood_kwargs())
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, lr=cfg.lr)
-        self.rng = np.random.default_rng([cfg.seed, 2])   # shuffling and dynamic binarization
+        self.rng = np.random.default_rng(trainer_seed(cfg.seed))   # shuffling and dynamic binarization
         self.epoch, self.history = 0, []
-        self.run_dir = run_dir
+        self._scale, self._block = math.inf, []   # the recent |loss| scale (see _check_step)
         # batch buffers, reused every step (no per-step allocation of batch-sized arrays)
         self._xb = np.empty((cfg.batch_size, self.x_train.shape[1]), dtype=self.dtype)
         self._xbin = np.empty_like(self._xb)
 
+    def close(self) -> None:
+        """Give up the run directory (its lock); the trainer may still be used without saving."""
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.release()
+
+    def __del__(self):
+        self.close()
+
     def _prepare(self, x_train, x_test):
         """Binarize a static run's training set once; validate on the test set evaluation uses.
 
-        The validation set is :func:`numpyvae.evaluate.binarize_test_set`'s one
+        The validation set is :func:`numpyvae.config.binarize_test_set`'s one
         fixed draw (for dynamic and static runs), so the history's val_loss and
         ``python -m numpyvae evaluate`` measure the same images.
         """
         mode = self.cfg.resolved_binarize()
         x_val, _ = binarize_test_set(x_test, mode, seed=test_seed(self.cfg.seed))
         if mode == "static":
-            x_train = binarize_static(x_train, method="sample", seed=self.cfg.seed)
+            x_train = binarize_static(x_train, method="sample", seed=train_draw_seed(self.cfg.seed))
         return x_train, x_val
 
     def beta_at(self, step: int, steps_per_epoch: int) -> float:
@@ -204,34 +164,90 @@ class Trainer:
         totals = np.zeros(3)
         bar = Progress(steps, f"epoch {self.epoch + 1}/{cfg.epochs}", quiet=self.quiet)
         start = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # blow-ups are caught below, by name
+            self._steps(steps, perm, dynamic, totals, bar, start)
+        bar.close()
+        seconds = time.perf_counter() - start
+        train_loss, train_recon, train_kl = totals / steps
+        return dict(train_loss=train_loss, train_recon=train_recon, train_kl=train_kl,
+                    beta=self.beta_at(self.epoch * steps + steps - 1, steps),
+                    seconds=seconds, samples_per_sec=steps * cfg.batch_size / seconds)
+
+    def _steps(self, steps, perm, dynamic, totals, bar, start) -> None:
+        """One epoch's minibatch steps (the loop of the module docstring); adds loss, recon, KL to totals."""
+        cfg, model, x = self.cfg, self.model, self.x_train
         for b in range(steps):
             np.take(x, perm[b * cfg.batch_size:(b + 1) * cfg.batch_size], axis=0, out=self._xb)
             xb = binarize_dynamic(self._xb, self.rng, out=self._xbin) if dynamic else self._xb
             beta = self.beta_at(self.epoch * steps + b, steps)
-            loss, _ = model.loss_and_grads(xb, n_samples=cfg.n_samples, beta=beta, objective=cfg.objective)
-            if not (math.isfinite(loss) and math.isfinite(float(model.flat_grads.sum()))):
-                raise TrainingDiverged(
-                    f"the loss became {loss} at epoch {self.epoch + 1}, batch {b + 1}; the last good "
-                    f"checkpoint is kept. Try a smaller learning rate (--lr {cfg.lr / 10:g}), gradient "
-                    "clipping (--clip-grad-norm 100), or a KL warm-up (--warmup-epochs 5)")
+            try:
+                loss, _ = model.loss_and_grads(xb, n_samples=cfg.n_samples, beta=beta, objective=cfg.objective)
+            except (ValueError, FloatingPointError) as err:
+                if "finite" not in str(err):        # not the numbers blowing up: a real error
+                    raise
+                raise self._diverged(f"the loss became non-finite inside the model ({err})", f"batch {b + 1}") from None
+            self._check_step(loss, b)
             if cfg.clip_grad_norm > 0:
                 self._clip()
             self.optimizer.step()
+            if not math.isfinite(float(model.flat_params.sum())):    # one read of the weights, no copy
+                raise self._diverged("the weights overflowed in the update", f"batch {b + 1}")
             totals += (loss, model.last_parts["recon"], model.last_parts["kl"])
             bar.update(1, loss=loss, **{"ex/s": int((b + 1) * cfg.batch_size / (time.perf_counter() - start))})
-        bar.close()
-        seconds = time.perf_counter() - start
-        train_loss, train_recon, train_kl = totals / steps
-        return dict(train_loss=train_loss, train_recon=train_recon, train_kl=train_kl, beta=beta,
-                    seconds=seconds, samples_per_sec=steps * cfg.batch_size / seconds)
+
+    def _check_step(self, loss: float, b: int) -> None:
+        """Stop on a blow-up: a non-finite loss or gradient, or a loss that exploded.
+
+        Exploded: |loss| > EXPLOSION_FACTOR × the recent scale, where the scale
+        is the smallest median |loss| of any block of SCALE_BLOCK steps so far
+        in this session (at least 1 nat). A median ignores a single odd batch;
+        the smallest block keeps a slow climb (2× per step) from dragging the
+        reference up with it. Sums over the gradient buffer detect NaN and inf
+        in one pass without a copy (a NaN or inf anywhere makes the sum so).
+        """
+        if not (math.isfinite(loss) and math.isfinite(float(self.model.flat_grads.sum()))):
+            what = (f"the loss became {loss}" if not math.isfinite(loss)
+                    else f"the gradients became non-finite (loss {loss:.4g})")
+            raise self._diverged(what, f"batch {b + 1}")
+        if abs(loss) > EXPLOSION_FACTOR * max(self._scale, 1.0):
+            raise self._diverged(f"the loss exploded to {loss:.4g}, over {EXPLOSION_FACTOR:g} times its recent scale "
+                                 f"({self._scale:.4g})", f"batch {b + 1}")
+        self._block.append(abs(loss))
+        if len(self._block) == SCALE_BLOCK:
+            self._scale = min(self._scale, float(np.median(self._block)))
+            self._block.clear()
+
+    def _diverged(self, what: str, where: str) -> TrainingDiverged:
+        """The error for a blow-up, in the documented form, true to what is on disk."""
+        has_checkpoint = self.run_dir is not None and (self.run_dir / ckpt.CHECKPOINT).exists()
+        if has_checkpoint:
+            kept = (f"the last good checkpoint (epoch {self.epoch}) is kept in {self.run_dir}, but resuming it "
+                    f"would repeat the same steps; start again with")
+        elif self.run_dir is not None:
+            kept = (f"no checkpoint was written yet (the first epoch did not finish), so "
+                    f"{self.run_dir} holds nothing to resume; start again with")
+        else:
+            kept = "nothing was saved (no run directory); start again with"
+        return TrainingDiverged(
+            f"{what} at epoch {self.epoch + 1}, {where}; {kept} a smaller learning rate "
+            f"(--lr {self.cfg.lr / 10:g}), gradient clipping (--clip-grad-norm 100), or a KL warm-up "
+            f"(--warmup-epochs 5)")
 
     def validate(self, batch_size: int = 1000) -> dict:
         """Validation −ELBO (β = 1: the true bound, whatever β training uses), recon and KL.
 
-        Forward only, batched, with its own fixed noise (seed + 3), so it draws
-        nothing from the training generators and every epoch is measured alike.
+        Forward only, batched, with its own fixed noise (:func:`numpyvae.config.validation_seed`),
+        so it draws nothing from the training generators and every epoch is measured alike.
         """
-        parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=self.cfg.seed + 3)
+        try:
+            parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=validation_seed(self.cfg.seed))
+        except (ValueError, FloatingPointError) as err:
+            if "finite" not in str(err):
+                raise
+            raise self._diverged(f"the validation loss became non-finite inside the model ({err})",
+                                 "validation") from None
+        if not math.isfinite(parts["loss"]):
+            raise self._diverged(f"the validation loss became {parts['loss']}", "validation")
         return {"val_loss": parts["loss"], "val_recon": parts["recon"], "val_kl": parts["kl"]}
 
     def fit(self, epochs: int | None = None) -> list:
@@ -252,57 +268,109 @@ class Trainer:
     # ---- saving and resuming ------------------------------------------------
 
     def save(self) -> None:
-        """Checkpoint, then history and config, each written atomically."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        config = dataclasses.asdict(self.cfg)
-        ckpt.save_checkpoint(self.run_dir / ckpt.CHECKPOINT, self.model, self.optimizer, config=config,
-                             rngs={"trainer": self.rng}, progress={"epoch": self.epoch, "history": self.history})
-        ckpt.save_json(self.run_dir / "history.json", self.history)
-        ckpt.save_json(self.run_dir / "config.json", config)
+        """Write the checkpoint (weights, optimizer, generators, config and history in one atomic file),
+        then config.json and history.json, copies for reading by eye (readers use the checkpoint's).
+
+        A write that fails (full disk, permissions) leaves the previous checkpoint
+        whole and raises :class:`RunNotSaved` saying which epoch is kept.
+        """
+        config = self.cfg.to_dict()
+        path = self.run_dir / ckpt.CHECKPOINT
+        try:
+            ckpt.save_checkpoint(path, self.model, self.optimizer, config=config, rngs={"trainer": self.rng},
+                                 progress={"epoch": self.epoch, "history": self.history})
+        except OSError as err:
+            if not path.exists():
+                raise RunNotSaved(f"could not save epoch {self.epoch} to {path}: {err.strerror or err}; "
+                                  "no checkpoint exists yet") from None
+            raise RunNotSaved(f"could not save epoch {self.epoch} to {path}: {err.strerror or err}; the checkpoint "
+                              f"of epoch {self.epoch - 1} is kept whole. Free space (or fix permissions), then "
+                              f"`python -m numpyvae resume {self.run_dir}`") from None
+        try:
+            ckpt.save_json(self.run_dir / "history.json", self.history)
+            ckpt.save_json(self.run_dir / "config.json", config)
+        except OSError as err:
+            raise RunNotSaved(f"epoch {self.epoch} is saved in {path}, but history.json/config.json could not be "
+                              f"written ({err.strerror or err}); readers use the checkpoint's copy") from None
 
     @classmethod
-    def resume(cls, run_dir, epochs: int | None = None, quiet: bool = False) -> "Trainer":
+    def resume(cls, run_dir, epochs: int | None = None, quiet: bool = False, data=None) -> "Trainer":
         """Rebuild a trainer from a run directory's checkpoint, exactly where it stopped.
 
         ``epochs`` raises the run's target number of epochs (e.g. train 20 more).
+        The directory is locked before the checkpoint is read; everything in the
+        checkpoint is checked against the run it claims to be before it is used.
         """
         run_dir = Path(run_dir)
-        saved = ckpt.read_checkpoint(run_dir / ckpt.CHECKPOINT)
-        cfg = TrainConfig.from_dict(saved.run_config, f"{saved.path} config")
-        if epochs is not None:
-            cfg.epochs = epochs
-        trainer = cls(cfg, run_dir=run_dir, quiet=quiet)
-        ckpt.load_params(trainer.model, saved.params, str(saved.path))
+        lock = claim_run_dir(run_dir, new=False)
         try:
-            trainer.optimizer.load_state_dict(saved.optim_state)
-        except ValueError as err:
-            raise ckpt.CheckpointError(f"{saved.path}: optimizer state does not match: {err}") from err
-        ckpt.restore_rng(trainer.model.rng, saved.rng_states["model"])
-        ckpt.restore_rng(trainer.rng, saved.rng_states["trainer"])
-        trainer.epoch = int(saved.progress["epoch"])
-        trainer.history = list(saved.progress["history"])
+            saved = ckpt.read_checkpoint(run_dir / ckpt.CHECKPOINT)
+            if "trainer" not in saved.rng_states or "epoch" not in saved.progress:
+                raise ckpt.CheckpointError(
+                    f"{saved.path} holds a model but no training state (no trainer generator or progress: it "
+                    f"was written by save_checkpoint(), not by training); evaluate, plot or sample it, but it "
+                    f"cannot be resumed")
+            cfg = TrainConfig.from_dict(saved.run_config, f"{saved.path} config")
+            if epochs is not None:
+                cfg.epochs = epochs
+                cfg.validate(f"resume {run_dir} --epochs")
+            trainer = cls(cfg, data=data, quiet=quiet, run_dir=run_dir, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
+        try:
+            trainer._restore(saved)
+        except BaseException:
+            trainer.close()
+            raise
+        ckpt.save_json(run_dir / "history.json", trainer.history)   # repair a copy a kill left behind
         return trainer
+
+    def _restore(self, saved: ckpt.Checkpoint) -> None:
+        """Load a checkpoint's state into this freshly built trainer, checking it is this run's."""
+        where = str(saved.path)
+        differ = {k: (v, self.model.config[k]) for k, v in saved.model_config.items()
+                  if k in self.model.config and v != self.model.config[k]}
+        if differ:     # e.g. a learned Gaussian saved before min_logvar had a default: same shapes, other model
+            raise ckpt.CheckpointError(f"{where}: the model it holds differs from the one its run config builds "
+                                       f"now (saved, now: {differ}); it can be evaluated, but not resumed")
+        ckpt.load_params(self.model, saved.params, where)
+        epoch, history = ckpt.check_progress(saved.progress, where)
+        steps = self.x_train.shape[0] // self.cfg.batch_size
+        try:
+            self.optimizer.load_state_dict(saved.optim_state)
+        except ValueError as err:
+            raise ckpt.CheckpointError(f"{where}: optimizer state does not match: {err}") from err
+        if self.optimizer.t != epoch * steps:
+            raise ckpt.CheckpointError(f"{where}: the optimizer took {self.optimizer.t} steps but {epoch} epoch(s) "
+                                       f"of {steps} steps make {epoch * steps}; the checkpoint is inconsistent")
+        ckpt.restore_rng(self.model.rng, saved.rng_states["model"], where)
+        ckpt.restore_rng(self.rng, saved.rng_states["trainer"], where)
+        self.epoch, self.history = epoch, history
 
     def result(self) -> ckpt.Run:
         """The run as :func:`numpyvae.checkpoint.load_run` would read it back."""
-        return ckpt.Run(path=self.run_dir, model=self.model, config=dataclasses.asdict(self.cfg), history=self.history)
+        return ckpt.Run(path=self.run_dir, model=self.model, config=self.cfg.to_dict(), history=self.history)
 
 
 def new_run_dir(cfg: TrainConfig) -> Path:
-    """cfg.out if given (refusing one that already holds a run), else runs/<dataset>-<time>."""
+    """cfg.out if given, else a fresh runs/<dataset>-z<K>-<time>, created here so no other run takes it.
+
+    Whether cfg.out may be used (no run in it, writable, not in use) is
+    :func:`claim_run_dir`'s to check, under the directory's lock.
+    """
     if cfg.out:
-        path = Path(cfg.out)
-        if (path / ckpt.CHECKPOINT).exists():
-            raise FileExistsError(f"{path} already holds a run; continue it with "
-                                  f"`python -m numpyvae resume {path}` or choose another --out")
-        return path
+        return Path(cfg.out)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = Path("runs") / f"{cfg.dataset}-z{cfg.z_dim}-{stamp}"
-    i = 1
-    while path.exists():
-        i += 1
-        path = Path("runs") / f"{cfg.dataset}-z{cfg.z_dim}-{stamp}-{i}"
-    return path
+    Path("runs").mkdir(exist_ok=True)
+    for i in range(1, 1000):
+        path = Path("runs") / (f"{cfg.dataset}-z{cfg.z_dim}-{stamp}" + (f"-{i}" if i > 1 else ""))
+        try:
+            path.mkdir()             # exclusive: two runs started in the same second get two directories
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"runs/ already holds 999 runs named {cfg.dataset}-z{cfg.z_dim}-{stamp}-*")
 
 
 def train(config, data=None, quiet: bool = False) -> ckpt.Run:
@@ -312,21 +380,8 @@ def train(config, data=None, quiet: bool = False) -> ckpt.Run:
     """
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     trainer = Trainer(cfg, data=data, run_dir=new_run_dir(cfg), quiet=quiet)
-    trainer.fit()
+    try:
+        trainer.fit()
+    finally:
+        trainer.close()
     return trainer.result()
-
-
-def config_from_toml(path) -> dict:
-    """Read a TOML config file into a dict of TrainConfig fields (checked later)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"config file {path} is not valid TOML: {err}") from err

@@ -114,3 +114,13 @@ def test_bad_options_are_refused(argv, capsys):
 def test_run_bench_refuses_fewer_examples_than_a_batch():
     with pytest.raises(ValueError, match="examples .* must be at least batch_size"):
         bench.run_bench(examples=10, batch_size=32, log=None)
+
+
+def test_the_optimizer_micro_benchmark_lives_here(capsys, monkeypatch):
+    from numpyvae import optim
+    assert not hasattr(optim, "measure_step_costs")       # moved out of the optimizers' module
+    costs = bench.optimizer_step_costs(size=1000, repeat=1)
+    assert "Adam step (random gradient, no guard)" in costs and all(us > 0 for us in costs.values())
+    monkeypatch.setattr(bench, "optimizer_step_costs", lambda size: {"an Adam step": 12.5})   # the real one takes seconds
+    assert bench.main(["--optimizer-only"]) == 0
+    assert "12.5  an Adam step" in capsys.readouterr().out

@@ -324,3 +324,11 @@ def test_evaluate_run_end_to_end(tmp_path):
     assert res["baseline"][0]["kind"] == "bernoulli" and res["baseline"][0]["n_components"] == 2
     assert json.loads((tmp_path / "evaluation.json").read_text()) == res
     assert "IS k=20" in ev.format_table(res)
+
+
+def test_a_run_config_with_a_bad_seed_is_an_error_not_seed_0():
+    from numpyvae.evaluate import _seed
+    assert _seed({}) == 0 and _seed({"seed": 4}) == 4
+    for bad in (-5, 1.5, "3", True):
+        with pytest.raises(ValueError, match="the run's config: seed must be an integer >= 0"):
+            _seed({"seed": bad})

@@ -56,3 +56,18 @@ def test_check_gradients_shape_mismatch_and_missing():
         check_gradients(lambda: x.sum(), {"x": x}, {"x": np.ones(4)})
     with pytest.raises(ValueError, match="no analytic gradient"):
         check_gradients(lambda: x.sum(), {"x": x}, {})
+
+
+@pytest.mark.parametrize("h", [0, 0.0, -1e-6, float("nan"), float("inf"), True, "1e-6"])
+def test_a_step_h_that_is_not_a_positive_number_is_refused(h):
+    x = np.ones(3)
+    with pytest.raises(ValueError, match="h \\(the finite-difference step\\) must be a finite number > 0"):
+        check_gradients(lambda: x.sum(), {"x": x}, {"x": np.ones(3)}, h=h)
+    with pytest.raises(ValueError, match="must be a finite number > 0"):
+        numerical_gradient(lambda v: v.sum(), x, h=h)
+
+
+def test_check_layer_on_a_float32_layer_advises_float64():
+    with pytest.raises(ValueError, match="dtype='float64'") as err:
+        check_layer(Dense(4, 3, dtype="float32"), np.ones((2, 4)))
+    assert "astype('float32')" not in str(err.value)

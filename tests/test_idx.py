@@ -113,3 +113,12 @@ def test_real_fashion_mnist_test_labels():
     assert y.shape == (10000,) and y.dtype == np.uint8
     assert np.bincount(y).tolist() == [1000] * 10  # Fashion-MNIST's test set is balanced
     assert y[:5].tolist() == [9, 2, 1, 1, 6]
+
+
+def test_header_sizes_whose_product_overflows_int64_report_the_true_byte_count(tmp_path):
+    # 4 sizes of 2**32 - 1: the product (~3.4e38) overflows int64 and used to print a negative byte count
+    big = 2 ** 32 - 1
+    path = write_idx(tmp_path / "huge.idx", 0x08, (big, big, big, big), bytes(16))
+    with pytest.raises(ValueError, match=r"huge\.idx: truncated") as err:
+        read_idx(path)
+    assert f"({big ** 4} data bytes)" in str(err.value) and "-" not in str(err.value).split("data bytes")[0][-30:]

@@ -521,3 +521,24 @@ def test_make_optimizer_bad_name_and_option():
         make_optimizer("adamw", p, g)
     with pytest.raises(ValueError, match=r"optimizer 'adam' has no option\(s\) \['bta1'\]; its options: lr, beta1"):
         make_optimizer("adam", p, g, bta1=0.9)
+
+
+@pytest.mark.parametrize("name", ["adam", "rmsprop", "momentum", "adagrad"])
+def test_a_step_that_fails_changes_nothing(name):
+    """A parameter made read-only after construction: step raises, and params, state and t are untouched."""
+    rng = np.random.default_rng(0)
+    params = OrderedDict(a=rng.standard_normal(5), b=rng.standard_normal((2, 3)))   # separate arrays
+    grads = OrderedDict(a=rng.standard_normal(5), b=rng.standard_normal((2, 3)))
+    opt = make_optimizer(name, params, grads, lr=0.1)
+    opt.step()
+    before = {k: v.copy() for k, v in opt.state_dict().items()}
+    theta = {k: v.copy() for k, v in params.items()}
+    params["b"].flags.writeable = False
+    with pytest.raises(ValueError, match=r"params\['b'\] is read-only.*nothing was changed"):
+        opt.step()
+    assert opt.t == 1
+    assert all(np.array_equal(v, before[k]) for k, v in opt.state_dict().items())
+    assert all(np.array_equal(v, theta[k]) for k, v in params.items())
+    params["b"].flags.writeable = True
+    opt.step()                              # and it carries on as if the failed call never happened
+    assert opt.t == 2

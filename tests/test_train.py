@@ -9,16 +9,7 @@ import numpy as np
 import pytest
 
 from numpyvae import checkpoint as ckpt
-from numpyvae.datasets import load
-from numpyvae.datasets.dataset import Dataset
 from numpyvae.train import PRESETS, TrainConfig, Trainer, TrainingDiverged, train
-
-
-@pytest.fixture(scope="module")
-def small_digits():
-    d = load("digits")
-    return Dataset("digits", d.x_train[:600], d.y_train[:600], d.x_test[:200], d.y_test[:200],
-                   d.image_shape, d.source)
 
 
 def cfg(**kw):

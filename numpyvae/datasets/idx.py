@@ -19,6 +19,7 @@ otherwise surface much later as a strange reshape error or garbage images.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -101,7 +102,7 @@ def _parse_header(raw: bytes, path: Path) -> tuple[np.dtype, tuple[int, ...], in
 
 def _check_length(raw: bytes, dtype: np.dtype, shape: tuple[int, ...], offset: int, path: Path) -> None:
     """The data must be exactly prod(shape) items long: shorter means truncated."""
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize      # Python ints: four uint32 sizes overflow int64
     found = len(raw) - offset
     if found < expected:
         raise ValueError(f"{path}: truncated: header says shape {shape} of {dtype.name} "

@@ -31,6 +31,14 @@ TINY = 1e-30
 DEFAULT_TOL = 1e-7
 
 
+def _check_step(h, where: str) -> float:
+    """h must be a finite number > 0: the difference quotient divides by 2h."""
+    if isinstance(h, bool) or not isinstance(h, (int, float, np.integer, np.floating)) or not np.isfinite(h) or h <= 0:
+        raise ValueError(f"{where}: h (the finite-difference step) must be a finite number > 0, got {h!r}; "
+                         "1e-6 suits float64")
+    return float(h)
+
+
 def numerical_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     """Central-difference gradient of the scalar f(x) with respect to the array x.
 
@@ -38,6 +46,7 @@ def numerical_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     ``f`` may ignore its argument and read ``x`` through a closure (handy for
     a weight inside a model). Returns an array of x's shape.
     """
+    _check_step(h, "numerical_gradient")
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
         got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
         raise ValueError(f"numerical_gradient: x must be a float64 array, got {got}; "
@@ -120,6 +129,7 @@ def check_gradients(f, arrays: dict, analytic: dict, *, h: float = 1e-6, tol: fl
     arrays : dict name -> float64 array   the inputs to differentiate with respect to
     analytic : dict name -> array         your gradients, same names and shapes
     """
+    _check_step(h, "check_gradients")
     missing = set(arrays) - set(analytic)
     if missing:
         raise ValueError(f"check_gradients: no analytic gradient given for {sorted(missing)}")
@@ -143,6 +153,12 @@ def check_layer(layer, x: np.ndarray, *, seed: int = 0, h: float = 1e-6, tol: fl
     ``backward(dy, tape)``, ``params``, ``grads`` (Dense, activations,
     Sequential, MLP). Use float64 parameters and x.
     """
+    _check_step(h, "check_layer")
+    not64 = {k: v.dtype.name for k, v in layer.params.items() if v.dtype != np.float64}
+    if not64:
+        raise ValueError(f"check_layer: {type(layer).__name__} has parameters that are not float64 ({not64}); "
+                         "build the layer with dtype='float64' to check it (finite differences in float32 "
+                         "are swamped by rounding error)")
     x = np.array(x, dtype=np.float64)  # a private copy we may perturb
     y, tape = layer.forward(x)
     dy = np.random.default_rng(seed).standard_normal(y.shape)

@@ -1,0 +1,424 @@
+"""A run's settings, in one place: what they are, what values they accept, and every seed they imply.
+
+* :class:`TrainConfig` -- every setting of a run. Each field is a flag of
+  ``python -m numpyvae train`` and a key of its TOML file; :data:`HELP` says
+  what it does and :data:`PRESETS` names the seeds' experiments.
+* :func:`check_setting` -- the type and range of every setting, checked in one
+  function, so a bad value gets the same one-line error from Python, from a
+  TOML file (naming the file and the key) and from a flag (naming the flag).
+  The choices of the named settings come from the registries themselves
+  (datasets, likelihoods, activations, objectives, optimizers).
+* The binarization policy (:func:`resolved_binarize`, :func:`binarize_test_set`).
+* The seed derivations: one run seed becomes the seeds of the weights, the
+  model's noise, the shuffling, the static training draw, the test-set draw and
+  the validation noise (:func:`model_seed` ... :func:`validation_seed`).
+
+This module sits below the trainer and the evaluator and imports neither:
+both import it.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import os
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from .bounds import OBJECTIVES
+from .datasets import DATASETS, binarize_static
+from .likelihoods import LIKELIHOODS
+from .nn.activations import ACTIVATIONS
+from .optim import OPTIMIZERS
+
+__all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "DEFAULT_MIN_LOGVAR",
+           "check_setting", "settings_from_sources", "config_from_toml", "likelihood_options",
+           "resolved_binarize", "binarize_test_set", "model_seed", "noise_seed", "trainer_seed",
+           "train_draw_seed", "test_seed", "validation_seed", "EVAL_SEED", "check_memory"]
+
+BINARIZE = ("auto", "dynamic", "static", "none")
+DTYPES = ("float32", "float64")
+
+#: The learned Gaussian's default floor on the per-pixel log-variance: log(0.01), so sigma >= 0.1.
+#: Without a floor, pixels that are constant in the data (the digits' borders are 0 in every
+#: image) let the decoder shrink their variance without bound: each one adds −½·log σ² to
+#: log p(x|z), so the validation −ELBO swings between −500 and −975 nats over 10 epochs
+#: (measured on the digits, 784-400-20, seed 0) while the model learns nothing more about
+#: the digits. With sigma >= 0.1 (a tenth of the [0, 1] pixel range) a pixel can gain at
+#: most ½·log(2π·0.01) ≈ −1.38 nats, and the same run falls steadily to −624 nats.
+DEFAULT_MIN_LOGVAR = math.log(1e-2)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. Every field is a flag of ``python -m numpyvae train``
+    and a key of its TOML config file. Values are checked on construction (:meth:`validate`)."""
+    dataset: str = "digits"            # "digits" (bundled), "fashion-mnist", "mnist", "ring"
+    binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
+    hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes (decoder mirrors them)
+    z_dim: int = 20                    # latent dimensions K
+    likelihood: str = "bernoulli"      # a name of numpyvae.likelihoods.LIKELIHOODS
+    sigma: float = 1.0                 # the fixed Gaussian likelihood's standard deviation
+    min_logvar: float = DEFAULT_MIN_LOGVAR   # the learned Gaussian's floor on log sigma^2
+    activation: str = "relu"
+    objective: str = "elbo"            # "elbo" or "iwae"
+    n_samples: int = 1                 # S Monte Carlo samples (k for IWAE)
+    beta: float = 1.0                  # weight of the KL term (β-VAE)
+    warmup_epochs: float = 0.0         # KL warm-up: β grows linearly from 0 over this many epochs
+    optimizer: str = "adam"            # "adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"
+    lr: float = 1e-3
+    batch_size: int = 128
+    epochs: int = 100
+    clip_grad_norm: float = 0.0        # 0: no clipping
+    seed: int = 0
+    dtype: str = "float32"
+    out: str = ""                      # run directory; empty: runs/<dataset>-<time>
+
+    def __post_init__(self):
+        self.validate()
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "config") -> "TrainConfig":
+        """Build from a dict, refusing unknown keys (with the list of valid ones) and bad values."""
+        return cls(**settings_from_sources([(where, d)]))
+
+    def validate(self, where: str = "config") -> None:
+        """Check every value (type and range) and the settings that depend on each other.
+
+        Normalizes in place what has one obvious meaning (hidden = 32 -> [32],
+        an integer lr -> float). Raises ValueError naming the setting.
+        """
+        for f in fields(self):
+            setattr(self, f.name, check_setting(f.name, getattr(self, f.name), where))
+        if self.objective == "iwae" and self.beta != 1.0:
+            raise ValueError(f"{where}: beta weights the ELBO's KL term; the IWAE objective needs beta = 1, "
+                             f"got beta = {self.beta}")
+        takes = likelihood_options(self.likelihood)
+        for name in _LIKELIHOOD_OPTIONS:
+            if name not in takes and getattr(self, name) != _DEFAULTS[name]:
+                users = [k for k in LIKELIHOODS if name in likelihood_options(k)]
+                raise ValueError(f"{where}: {name} is an option of the likelihood {' / '.join(users)}, "
+                                 f"not of {self.likelihood!r}; remove it or change the likelihood")
+
+    def likelihood_kwargs(self) -> dict:
+        """The options the chosen likelihood's constructor takes, e.g. {"sigma": 1.0} for "gaussian"."""
+        return {name: getattr(self, name) for name in likelihood_options(self.likelihood)}
+
+    def resolved_binarize(self) -> str:
+        """The binarization this run uses ("auto" resolved, see :func:`resolved_binarize`)."""
+        return resolved_binarize(self.binarize, self.likelihood, self.dataset)
+
+    def to_dict(self) -> dict:
+        """The run config as written to config.json and into the checkpoint (JSON-able)."""
+        return asdict(self)
+
+
+def likelihood_options(name: str) -> tuple:
+    """The TrainConfig fields that the likelihood ``name``'s constructor takes, from its signature."""
+    params = inspect.signature(LIKELIHOODS[name].__init__).parameters
+    return tuple(p for p in params if p in _LIKELIHOOD_OPTIONS)
+
+
+_DEFAULTS = {f.name: f.default_factory() if f.default_factory is not MISSING else f.default
+             for f in fields(TrainConfig)}
+_LIKELIHOOD_OPTIONS = ("sigma", "min_logvar")
+
+
+# --------------------------------------------------------------------------
+# help, choices, presets
+# --------------------------------------------------------------------------
+
+#: the allowed values of the named settings, generated from the registries
+CHOICES = {
+    "dataset": tuple(DATASETS),
+    "binarize": BINARIZE,
+    "likelihood": tuple(LIKELIHOODS),
+    "activation": tuple(ACTIVATIONS),
+    "objective": tuple(OBJECTIVES),
+    "optimizer": tuple(OPTIMIZERS),
+    "dtype": DTYPES,
+}
+
+HELP = {
+    "dataset": "data set: " + ", ".join(CHOICES["dataset"]) + " (digits is bundled and works offline)",
+    "binarize": "binarization of [0, 1] images: dynamic (a fresh Bernoulli draw per batch), "
+                "static (one fixed draw), none (grey levels); auto: dynamic for the Bernoulli likelihood",
+    "hidden": "hidden layer sizes of the encoder, e.g. 500 500 (the decoder mirrors them)",
+    "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
+    "likelihood": "p(x|z): " + ", ".join(CHOICES["likelihood"]) + " (gaussian: fixed sigma, the MSE view)",
+    "sigma": "standard deviation of the fixed Gaussian likelihood (likelihood gaussian only)",
+    "min_logvar": "floor on the learned Gaussian's log-variance (likelihood gaussian-learned only); the default "
+                  "log(0.01) = -4.61 (sigma >= 0.1) keeps pixels that never change (the digits' borders) from "
+                  "shrinking their variance toward 0, which drives the loss toward minus infinity while the "
+                  "model learns nothing",
+    "activation": "hidden activation: " + ", ".join(CHOICES["activation"]),
+    "objective": "elbo, or iwae (the importance-weighted bound with k = n_samples)",
+    "n_samples": "Monte Carlo samples S of z per example (k for iwae)",
+    "beta": "weight of the KL term (beta-VAE); 1 is the true ELBO",
+    "warmup_epochs": "KL warm-up: beta grows linearly from 0 to --beta over this many epochs",
+    "optimizer": ", ".join(CHOICES["optimizer"]),
+    "lr": "learning rate",
+    "batch_size": "examples per minibatch",
+    "epochs": "passes over the training set",
+    "clip_grad_norm": "rescale gradients whose global L2 norm exceeds this (0: off)",
+    "seed": "seeds the weights, the noise and the shuffling: same seed, same bits",
+    "dtype": "float32 (training) or float64",
+    "out": "run directory (default: runs/<dataset>-z<K>-<time>)",
+}
+
+# The seeds' experiments, by name: `python -m numpyvae train --preset lecture`.
+PRESETS = {
+    # the lecture slides: 784-500-500-20, Adam 1e-3, batch 150, 50 epochs, Bernoulli
+    "lecture": dict(hidden=[500, 500], z_dim=20, optimizer="adam", lr=1e-3, batch_size=150, epochs=50),
+    # the Keras write-up: 784-256-2, RMSprop, Bernoulli on grey levels, batch 100, 50 epochs
+    "keras": dict(hidden=[256], z_dim=2, optimizer="rmsprop", lr=1e-3, batch_size=100, epochs=50,
+                  binarize="none"),
+    # the blog post: 784-128-2, MSE + β·KL with Adam 3e-4, batch 8. Its loss, mean squared error over
+    # 784 pixels + 1e-4·KL, is (up to a constant factor) a Gaussian likelihood with σ = 1 and
+    # β = 1e-4 · 784 / 2 = 0.0392.
+    "blog": dict(hidden=[128], z_dim=2, activation="tanh", likelihood="gaussian", sigma=1.0, beta=0.0392,
+                 optimizer="adam", lr=3e-4, batch_size=8, epochs=20),
+    # a 2-D latent on the ring toy data, drawn in seconds
+    "ring": dict(dataset="ring", hidden=[64, 64], z_dim=2, likelihood="gaussian", sigma=0.05,
+                 activation="tanh", batch_size=100, epochs=30),
+}
+
+
+# --------------------------------------------------------------------------
+# checking values: one function for every setting
+# --------------------------------------------------------------------------
+
+_INT_MIN = {"z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0}
+#: float settings: (lower bound, True if the bound itself is allowed); None: any finite number
+_FLOAT_MIN = {"beta": (0.0, True), "warmup_epochs": (0.0, True), "clip_grad_norm": (0.0, True),
+              "lr": (0.0, False), "sigma": (0.0, False), "min_logvar": None}
+#: ints above this are refused: no array or seed needs more, and it keeps JSON and NumPy exact
+_INT_MAX = 2 ** 63 - 1
+
+
+def _describe(value) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer >= {low}, got {_describe(value)}")
+    if not low <= value <= _INT_MAX:
+        raise ValueError(f"{name} must be an integer >= {low}" + (f" and <= 2**63 - 1" if value > _INT_MAX else "")
+                         + f", got {value}")
+    return int(value)
+
+
+def _check_float(name: str, value, bound) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {_describe(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if bound is not None:
+        low, inclusive = bound
+        if value < low or (value == low and not inclusive):
+            raise ValueError(f"{name} must be a number {'>=' if inclusive else '>'} {low:g}, got {value:g}")
+    return value
+
+
+def check_setting(name: str, value, where: str = "config"):
+    """The value of setting ``name`` after checking its type and range; ValueError otherwise.
+
+    The error reads "<where>: <name> must be ..., got <value> (<type>)", e.g.
+    "config file run.toml: seed must be an integer >= 0, got 'abc' (str)".
+    Booleans are never numbers here (TOML's ``beta = true`` is a mistake, not 1.0).
+    """
+    try:
+        if name in CHOICES:
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be one of {', '.join(CHOICES[name])} (a string), got {_describe(value)}")
+            if value not in CHOICES[name]:
+                raise ValueError(f"{name} must be one of {', '.join(CHOICES[name])}, got {value!r}")
+            return value
+        if name in _INT_MIN:
+            return _check_int(name, value, _INT_MIN[name])
+        if name in _FLOAT_MIN:
+            return _check_float(name, value, _FLOAT_MIN[name])
+        if name == "hidden":
+            sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+            if not isinstance(sizes, (list, tuple)) or not sizes:
+                raise ValueError(f"hidden must be a non-empty list of integers >= 1, got {_describe(value)}")
+            return [_check_int("each hidden size", h, 1) for h in sizes]
+        if name == "out":
+            if not isinstance(value, (str, os.PathLike)):
+                raise ValueError(f"out must be a directory path (a string), got {_describe(value)}")
+            value = os.fspath(value)
+            if "\0" in value:
+                raise ValueError("out must not contain a NUL character")
+            return value
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    raise ValueError(f"{where}: unknown setting {name!r}; valid settings are {', '.join(_DEFAULTS)}")
+
+
+def settings_from_sources(sources) -> dict:
+    """Merge ``[(where, dict), ...]`` (later sources win) into checked TrainConfig keyword arguments.
+
+    ``where`` names each source in errors: "preset 'keras'", "config file
+    run.toml", "--seed". Unknown keys and bad values are refused with the
+    source that gave them.
+    """
+    merged = {}
+    for where, d in sources:
+        if not isinstance(d, dict):
+            raise ValueError(f"{where}: expected a table of settings, got {_describe(d)}")
+        unknown = [k for k in d if k not in _DEFAULTS]
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {unknown}; valid keys are {list(_DEFAULTS)}")
+        for k, v in d.items():
+            merged[k] = check_setting(k, v, where)
+    return merged
+
+
+def config_from_toml(path) -> dict:
+    """Read a TOML config file into a dict of settings (checked by :func:`settings_from_sources`).
+
+    Every failure names the file: missing, a directory, unreadable, not UTF-8, not TOML.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ValueError(f"config file {path} is a directory; give the path of a .toml file") from None
+    except PermissionError:
+        raise ValueError(f"config file {path} cannot be read (permission denied)") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"config file {path} is not a text (UTF-8) TOML file: byte {err.start} "
+                         f"cannot be decoded") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"config file {path} is not valid TOML: {err}") from None
+    except OSError as err:
+        raise ValueError(f"config file {path} cannot be read: {err.strerror or err}") from None
+
+
+def check_memory(cfg: TrainConfig, x_dim: int, fraction: float = 0.8) -> None:
+    """Refuse a model and batch that cannot fit in this machine's memory, before allocating them.
+
+    Counts floats: the parameters four times (weights, gradients, two optimizer
+    moments) plus, per sample of z per example of a batch, every hidden
+    activation twice and the likelihood's heads and temporaries (about 4·D).
+    An estimate: a run near the limit may still fail, a run far above it
+    surely would, after a long wait in swap.
+    """
+    h = cfg.hidden
+    sizes = [x_dim, *h, cfg.z_dim]
+    params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])) + (h[-1] + 1) * cfg.z_dim
+    params += sum((a + 1) * b for a, b in zip([cfg.z_dim, *h[::-1]], [*h[::-1], 2 * x_dim]))
+    rows = cfg.batch_size * cfg.n_samples
+    floats = 4 * params + rows * (2 * sum(h) + 2 * cfg.z_dim + 4 * x_dim)
+    need = floats * np.dtype(cfg.dtype).itemsize
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > fraction * have:
+        raise ValueError(f"this model and batch need about {need / 2 ** 30:.1f} GiB "
+                         f"({params:,} parameters, {rows:,} rows per step), more than this machine's "
+                         f"{have / 2 ** 30:.1f} GiB of memory; use smaller hidden sizes, z_dim, batch_size "
+                         f"or n_samples")
+
+
+# --------------------------------------------------------------------------
+# binarization policy
+# --------------------------------------------------------------------------
+
+def resolved_binarize(binarize: str, likelihood: str, dataset: str) -> str:
+    """The binarization a run uses: ``binarize`` itself, or for "auto" dynamic
+    binarization when the likelihood is Bernoulli on image data (0/1 pixels are
+    what it models) and none (grey levels) otherwise."""
+    if binarize != "auto":
+        return binarize
+    return "dynamic" if likelihood == "bernoulli" and dataset != "ring" else "none"
+
+
+def binarize_test_set(x: np.ndarray, binarize: str, seed: int | None = None) -> tuple[np.ndarray, str]:
+    """The test set a model trained with ``binarize`` is measured on, and a sentence saying how.
+
+    * "dynamic": one stochastic binarization x_bin ~ Bernoulli(x), drawn once
+      with a fixed seed. The literature evaluates dynamically binarized models
+      on such a sampled test set (e.g. Burda et al., 2015): the model was
+      trained on Bernoulli(x) draws, so its test data is one more draw, and the
+      fixed seed makes every evaluation see the same 0/1 images.
+    * "static": also one Bernoulli(x) draw with a fixed seed, the way the
+      trainer binarizes a static run's training set.
+    * "none": x unchanged (grayscale). For a Bernoulli decoder the numbers are
+      then not log-probabilities of any data set: report them as such.
+
+    ``seed``: the trainer and the evaluator pass :func:`test_seed` of the run's
+    seed, so ``val_loss`` in the history and the test ELBO are measured on the
+    same 0/1 images; None means ``test_seed(0)`` (a run with seed 0).
+    """
+    seed = test_seed(0) if seed is None else seed
+    if binarize in ("dynamic", "static"):
+        kind = "stochastically" if binarize == "dynamic" else "statically"
+        return binarize_static(x, method="sample", seed=seed), f"{kind} binarized, one Bernoulli(x) draw, seed {seed}"
+    if binarize in (None, "none"):
+        return x, "not binarized (grey levels)"
+    raise ValueError(f"binarize must be one of {BINARIZE[1:]}, got {binarize!r}")
+
+
+# --------------------------------------------------------------------------
+# seeds: every generator of a run, derived from its one seed
+# --------------------------------------------------------------------------
+# A run's seed s feeds six streams. Each is its own np.random.Generator, so
+# drawing more from one (a larger batch, another evaluation) never shifts
+# another, and resume restores each one by state. The values below are those
+# the runs have always used; changing one changes every number of every run.
+
+def model_seed(run_seed: int) -> int:
+    """The seed given to ``VAE(seed=...)``: the run's seed. The VAE draws its initial
+    weights from ``np.random.default_rng(model_seed)`` and its noise eps from
+    ``np.random.default_rng(noise_seed(model_seed))``."""
+    return run_seed
+
+
+def noise_seed(model_seed: int) -> list:
+    """The model's noise stream (eps of every training step): [seed, 1], apart from its weights'."""
+    return [model_seed, 1]
+
+
+def trainer_seed(run_seed: int) -> list:
+    """The trainer's stream: the shuffling permutation and the dynamic binarization draws, [seed, 2]."""
+    return [run_seed, 2]
+
+
+def train_draw_seed(run_seed: int) -> int:
+    """The one Bernoulli draw of a static run's training set (and of the mixture baseline's): the seed."""
+    return run_seed
+
+
+def test_seed(run_seed: int) -> int:
+    """The one fixed Bernoulli draw of a run's test set: the run's seed + 1.
+
+    The trainer validates on this draw and the evaluator measures on it, so
+    ``val_loss`` in the history and the test ELBO see the same 0/1 images.
+    """
+    return run_seed + 1
+
+
+test_seed.__test__ = False      # a library function, not a pytest test
+
+
+def validation_seed(run_seed: int) -> int:
+    """The noise eps of every validation pass: the run's seed + 3, the same noise each epoch,
+    drawn from its own generator so validating takes nothing from the training streams."""
+    return run_seed + 3
+
+
+#: The default seed of the evaluator's noise (the test ELBO's eps, the importance samples).
+#: Evaluation never draws from ``model.rng``: measuring a model must not change what its training draws next.
+EVAL_SEED = 0

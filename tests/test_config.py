@@ -1,0 +1,141 @@
+"""Run settings: one check per setting, errors that name the key and the file, choices from the registries."""
+import math
+
+import numpy as np
+import pytest
+
+from numpyvae import config
+from numpyvae.cli import build_parser, config_from_args, main
+from numpyvae.config import TrainConfig
+from numpyvae.likelihoods import LIKELIHOODS
+
+
+def run_cli(argv, capsys):
+    """main(argv) -> (exit status, stderr); argparse's own exits count as a status too."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("line,message", [
+    ('seed = "abc"', "seed must be an integer >= 0, got 'abc' (str)"),
+    ("seed = 1.5", "seed must be an integer >= 0, got 1.5 (float)"),
+    ("out = 5", "out must be a directory path (a string), got 5 (int)"),
+    ('dataset = ["digits"]', "dataset must be one of digits, fashion-mnist, mnist, ring (a string), got ['digits']"),
+    ("beta = true", "beta must be a number, got True (bool)"),
+    ("clip_grad_norm = true", "clip_grad_norm must be a number, got True (bool)"),
+    ("epochs = 2.0", "epochs must be an integer >= 1, got 2.0 (float)"),
+    ("lr = nan", "lr must be a finite number"),
+    ('hidden = [32, "a"]', "each hidden size must be an integer >= 1, got 'a' (str)"),
+    ("hidden = []", "hidden must be a non-empty list"),
+    ("[train]\nepochs = 3", "unknown key(s) ['train']"),
+    ("sigma = 0.5", "sigma is an option of the likelihood gaussian, not of 'bernoulli'"),
+])
+def test_bad_toml_values_name_the_file_and_the_key(tmp_path, capsys, line, message):
+    toml = tmp_path / "run.toml"
+    toml.write_text(line + "\n")
+    code, err = run_cli(["train", "--config", str(toml), "--quiet"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("numpyvae: error: ") and err.count("\n") == 1
+    assert message in err
+    if "unknown key" not in message and "option of" not in message:
+        assert f"config file {toml}: " in err
+
+
+def test_hidden_as_one_integer_means_one_layer(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text("hidden = 32\n")
+    cfg = config_from_args(build_parser().parse_args(["train", "--config", str(toml)]))
+    assert cfg.hidden == [32]
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "is a directory"),
+    (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "is not a text (UTF-8) TOML file"),
+])
+def test_config_paths_that_are_not_toml_files(tmp_path, capsys, content, message):
+    path = tmp_path / "c.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    code, err = run_cli(["train", "--config", str(path)], capsys)
+    assert code == 2 and f"config file {path} {message}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--seed", "-1"], "--seed: seed must be an integer >= 0, got -1"),
+    (["--lr", "0"], "--lr: lr must be a number > 0, got 0"),
+    (["--beta", "inf"], "--beta: beta must be a finite number, got inf"),
+    (["--hidden", "0"], "--hidden: each hidden size must be an integer >= 1, got 0"),
+    (["--min-logvar", "-3"], "min_logvar is an option of the likelihood gaussian-learned, not of 'bernoulli'"),
+    (["--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
+    (["--objective", "iwae", "--beta", "0.5"], "the IWAE objective needs beta = 1"),
+])
+def test_bad_flags_name_the_flag(capsys, argv, message):
+    code, err = run_cli(["train", *argv, "--quiet"], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("numpyvae: error: ")
+
+
+def test_preset_values_are_checked_like_the_rest():
+    for name, preset in config.PRESETS.items():
+        TrainConfig.from_dict(preset, name)
+    with pytest.raises(ValueError, match="preset 'x': beta must be a number >= 0, got -1"):
+        config.settings_from_sources([("preset 'x'", {"beta": -1})])
+
+
+def test_python_construction_is_checked_too():
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -2"):
+        TrainConfig(seed=-2)
+    with pytest.raises(ValueError, match="z_dim must be an integer >= 1, got True"):
+        TrainConfig(z_dim=True)
+    assert TrainConfig(hidden=(8, 4)).hidden == [8, 4]
+    assert TrainConfig(lr=1).lr == 1.0 and isinstance(TrainConfig(lr=1).lr, float)
+
+
+def test_choices_come_from_the_registries():
+    assert config.CHOICES["likelihood"] == tuple(LIKELIHOODS)
+    parser = build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    flag = {a.dest: a for a in train._actions}
+    assert tuple(flag["likelihood"].choices) == tuple(LIKELIHOODS)
+    assert "min_logvar" in config.likelihood_options("gaussian-learned")
+    assert config.likelihood_options("gaussian") == ("sigma",)
+    assert config.likelihood_options("bernoulli") == ()
+
+
+def test_min_logvar_reaches_the_model_and_has_a_safe_default(small_digits):
+    from numpyvae.train import Trainer
+    data = small_digits
+    t = Trainer(TrainConfig(likelihood="gaussian-learned", hidden=[8], z_dim=2, batch_size=50, epochs=1),
+                data=data, quiet=True)
+    assert t.model.likelihood.min_logvar == config.DEFAULT_MIN_LOGVAR == math.log(0.01)
+    t = Trainer(TrainConfig(likelihood="gaussian-learned", min_logvar=-3.0, hidden=[8], z_dim=2, batch_size=50,
+                            epochs=1), data=data, quiet=True)
+    assert t.model.likelihood.min_logvar == -3.0
+    assert t.model.config["likelihood_kwargs"] == {"min_logvar": -3.0}
+
+
+def test_seed_derivations():
+    assert config.model_seed(7) == 7 and config.noise_seed(7) == [7, 1] and config.trainer_seed(7) == [7, 2]
+    assert config.test_seed(7) == 8 and config.validation_seed(7) == 10 and config.train_draw_seed(7) == 7
+    from numpyvae.vae import VAE
+    m = VAE(4, [3], 2, seed=config.model_seed(7))
+    assert m.rng.bit_generator.state == np.random.default_rng(config.noise_seed(7)).bit_generator.state
+
+
+def test_resolved_binarize_policy():
+    assert config.resolved_binarize("auto", "bernoulli", "digits") == "dynamic"
+    assert config.resolved_binarize("auto", "bernoulli", "ring") == "none"
+    assert config.resolved_binarize("auto", "gaussian", "digits") == "none"
+    assert config.resolved_binarize("static", "gaussian", "digits") == "static"
+
+
+def test_a_model_too_big_for_memory_is_refused_before_allocation():
+    cfg = TrainConfig(hidden=[10 ** 7, 10 ** 7])
+    with pytest.raises(ValueError, match="GiB"):
+        config.check_memory(cfg, 784)
+    config.check_memory(TrainConfig(), 784)   # the default fits anywhere
