@@ -28,8 +28,11 @@ import numpy as np
 
 from .bounds import OBJECTIVES
 from .datasets import DATASETS, binarize_static
+from .latent.families import make_posterior
+from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
+from .nn.init import DENSE_INITIALIZERS, INITIALIZERS
 from .optim import OPTIMIZERS
 
 __all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "DEFAULT_MIN_LOGVAR",
@@ -56,13 +59,18 @@ class TrainConfig:
     and a key of its TOML config file. Values are checked on construction (:meth:`validate`)."""
     dataset: str = "digits"            # "digits" (bundled), "fashion-mnist", "mnist", "ring"
     binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
-    hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes (decoder mirrors them)
+    hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes
+    hidden_dec: list = field(default_factory=list)        # decoder hidden sizes; empty: hidden, mirrored
     z_dim: int = 20                    # latent dimensions K
+    posterior: str = "gaussian"        # q(z|x): gaussian, full-gaussian, planar:K, radial:K, iaf:K
+    prior: str = "standard"            # p(z): standard, mog:K, vamp:K
+    init: str = "auto"                 # Dense initializer; auto: He for ReLU-like, Glorot otherwise
     likelihood: str = "bernoulli"      # a name of numpyvae.likelihoods.LIKELIHOODS
     sigma: float = 1.0                 # the fixed Gaussian likelihood's standard deviation
     min_logvar: float = DEFAULT_MIN_LOGVAR   # the learned Gaussian's floor on log sigma^2
     activation: str = "relu"
-    objective: str = "elbo"            # "elbo" or "iwae"
+    objective: str = "elbo"            # "elbo", "iwae", "vr", "vr-max"
+    alpha: float = 0.5                 # the Rényi order of objective "vr"
     n_samples: int = 1                 # S Monte Carlo samples (k for IWAE)
     beta: float = 1.0                  # weight of the KL term (β-VAE)
     warmup_epochs: float = 0.0         # KL warm-up: β grows linearly from 0 over this many epochs
@@ -91,9 +99,14 @@ class TrainConfig:
         """
         for f in fields(self):
             setattr(self, f.name, check_setting(f.name, getattr(self, f.name), where))
-        if self.objective == "iwae" and self.beta != 1.0:
-            raise ValueError(f"{where}: beta weights the ELBO's KL term; the IWAE objective needs beta = 1, "
-                             f"got beta = {self.beta}")
+        if self.objective != "elbo" and self.beta != 1.0:
+            raise ValueError(f"{where}: beta weights the ELBO's KL term; the {self.objective} objective needs "
+                             f"beta = 1, got beta = {self.beta}")
+        if self.objective != "vr" and self.alpha != _DEFAULTS["alpha"]:
+            raise ValueError(f"{where}: alpha is the order of the vr objective, not of {self.objective!r}; "
+                             "remove it or use --objective vr")
+        if self.objective == "vr" and self.alpha == 1.0:
+            raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
         takes = likelihood_options(self.likelihood)
         for name in _LIKELIHOOD_OPTIONS:
             if name not in takes and getattr(self, name) != _DEFAULTS[name]:
@@ -104,6 +117,17 @@ class TrainConfig:
     def likelihood_kwargs(self) -> dict:
         """The options the chosen likelihood's constructor takes, e.g. {"sigma": 1.0} for "gaussian"."""
         return {name: getattr(self, name) for name in likelihood_options(self.likelihood)}
+
+    def model_kwargs(self) -> dict:
+        """The VAE's settings from this run's: VAE(x_dim, **cfg.model_kwargs(), seed=..., dtype=...)."""
+        return dict(hidden=self.hidden, z_dim=self.z_dim, likelihood=self.likelihood, activation=self.activation,
+                    likelihood_kwargs=self.likelihood_kwargs(), hidden_dec=self.hidden_dec or None,
+                    posterior=self.posterior, prior=self.prior, init=None if self.init == "auto" else self.init)
+
+    def loss_kwargs(self) -> dict:
+        """The objective's settings for VAE.loss_and_grads (beta is the trainer's, with its warm-up)."""
+        return dict(n_samples=self.n_samples, objective=self.objective,
+                    alpha=self.alpha if self.objective == "vr" else None)
 
     def resolved_binarize(self) -> str:
         """The binarization this run uses ("auto" resolved, see :func:`resolved_binarize`)."""
@@ -138,14 +162,22 @@ CHOICES = {
     "objective": tuple(OBJECTIVES),
     "optimizer": tuple(OPTIMIZERS),
     "dtype": DTYPES,
+    "init": ("auto", *INITIALIZERS, *DENSE_INITIALIZERS),
 }
 
 HELP = {
     "dataset": "data set: " + ", ".join(CHOICES["dataset"]) + " (digits is bundled and works offline)",
     "binarize": "binarization of [0, 1] images: dynamic (a fresh Bernoulli draw per batch), "
                 "static (one fixed draw), none (grey levels); auto: dynamic for the Bernoulli likelihood",
-    "hidden": "hidden layer sizes of the encoder, e.g. 500 500 (the decoder mirrors them)",
+    "hidden": "hidden layer sizes of the encoder, e.g. 500 500",
+    "hidden_dec": "hidden layer sizes of the decoder (default: the encoder's, mirrored)",
     "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
+    "posterior": "the variational family q(z|x): gaussian (diagonal), full-gaussian, or a normalizing flow "
+                 "of K steps on a diagonal Gaussian: planar:K, radial:K, iaf:K",
+    "prior": "p(z): standard (N(0, I)), mog:K (a learned mixture of K Gaussians), vamp:K (VampPrior with K "
+             "learned pseudo-inputs); without a closed-form KL the KL is estimated at the samples",
+    "init": "initializer of every Dense layer: auto (He for relu-like activations, Glorot otherwise, "
+            "biases 0), " + ", ".join(INITIALIZERS) + ", or pytorch (W and b ~ U(+-1/sqrt(fan_in)))",
     "likelihood": "p(x|z): " + ", ".join(CHOICES["likelihood"]) + " (gaussian: fixed sigma, the MSE view)",
     "sigma": "standard deviation of the fixed Gaussian likelihood (likelihood gaussian only)",
     "min_logvar": "floor on the learned Gaussian's log-variance (likelihood gaussian-learned only); the default "
@@ -153,7 +185,9 @@ HELP = {
                   "shrinking their variance toward 0, which drives the loss toward minus infinity while the "
                   "model learns nothing",
     "activation": "hidden activation: " + ", ".join(CHOICES["activation"]),
-    "objective": "elbo, or iwae (the importance-weighted bound with k = n_samples)",
+    "objective": "elbo; iwae (the importance-weighted bound, k = n_samples); vr (the Renyi bound of order "
+                 "--alpha); vr-max (the largest weight); the last three need n_samples >= 2",
+    "alpha": "the Renyi order of --objective vr (0: iwae; towards 1: the elbo; default 0.5)",
     "n_samples": "Monte Carlo samples S of z per example (k for iwae)",
     "beta": "weight of the KL term (beta-VAE); 1 is the true ELBO",
     "warmup_epochs": "KL warm-up: beta grows linearly from 0 to --beta over this many epochs",
@@ -179,6 +213,10 @@ PRESETS = {
     # β = 1e-4 · 784 / 2 = 0.0392.
     "blog": dict(hidden=[128], z_dim=2, activation="tanh", likelihood="gaussian", sigma=1.0, beta=0.0392,
                  optimizer="adam", lr=3e-4, batch_size=8, epochs=20),
+    # pytorch/examples' VAE exactly: 784-400-20 ReLU, Bernoulli on grey levels, Adam 1e-3, batch 128,
+    # 10 epochs, PyTorch's default initialization (W and b ~ U(±1/√fan_in))
+    "pytorch-example": dict(hidden=[400], z_dim=20, optimizer="adam", lr=1e-3, batch_size=128, epochs=10,
+                            binarize="none", init="pytorch"),
     # a 2-D latent on the ring toy data, drawn in seconds
     "ring": dict(dataset="ring", hidden=[64, 64], z_dim=2, likelihood="gaussian", sigma=0.05,
                  activation="tanh", batch_size=100, epochs=30),
@@ -192,7 +230,7 @@ PRESETS = {
 _INT_MIN = {"z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0}
 #: float settings: (lower bound, True if the bound itself is allowed); None: any finite number
 _FLOAT_MIN = {"beta": (0.0, True), "warmup_epochs": (0.0, True), "clip_grad_norm": (0.0, True),
-              "lr": (0.0, False), "sigma": (0.0, False), "min_logvar": None}
+              "lr": (0.0, False), "sigma": (0.0, False), "min_logvar": None, "alpha": None}
 #: ints above this are refused: no array or seed needs more, and it keeps JSON and NumPy exact
 _INT_MAX = 2 ** 63 - 1
 
@@ -246,6 +284,21 @@ def check_setting(name: str, value, where: str = "config"):
             if not isinstance(sizes, (list, tuple)) or not sizes:
                 raise ValueError(f"hidden must be a non-empty list of integers >= 1, got {_describe(value)}")
             return [_check_int("each hidden size", h, 1) for h in sizes]
+        if name == "hidden_dec":
+            sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+            if not isinstance(sizes, (list, tuple)):
+                raise ValueError(f"hidden_dec must be a list of integers >= 1 (empty: mirror hidden), "
+                                 f"got {_describe(value)}")
+            return [_check_int("each hidden_dec size", h, 1) for h in sizes]
+        if name in ("posterior", "prior"):
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a name such as {'planar:8' if name == 'posterior' else 'mog:10'} "
+                                 f"(a string), got {_describe(value)}")
+            try:                              # the registries' own parsers say what is wrong with a name
+                make_posterior(value, 2) if name == "posterior" else make_prior(value, 2, x_dim=2)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{name}: {err}") from None
+            return value
         if name == "out":
             if not isinstance(value, (str, os.PathLike)):
                 raise ValueError(f"out must be a directory path (a string), got {_describe(value)}")

@@ -218,7 +218,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
             eps = model.posterior.draw_noise(rng, c, n, model.dtype)
             z, log_q, _ = model.posterior.rsample(q_params, eps)      # (c, n, K), (c, n)
             nll, _ = model.likelihood.forward(xb, *model.decode(z), check=False)  # (c, n)
-            log_p, _ = model.prior.log_prob(z)
+            log_p = model.log_prior(z)                                # log p(z), (c, n)
             log_w = (log_p - nll - log_q).astype(np.float64)
             m_new = np.maximum(m, log_w.max(axis=0))
             a *= np.exp(m - m_new)                                    # rescale the old sum to the new max
@@ -245,10 +245,15 @@ def estimate_seconds(model, x: np.ndarray, k: int, batch_size: int = 100, probe_
     return per_pair * k * x.shape[0]
 
 
-def _mu_batches(model, x, batch_size):
-    """Yield (mu, logvar) of q(z|x) batch by batch."""
+def _q_batches(model, x, batch_size):
+    """Yield the parameters of q(z|x) (for the diagonal Gaussian [mu, logvar]) batch by batch."""
     for sl in _batches(x.shape[0], batch_size):
         yield model.encode(x[sl])
+
+
+def has_kl_per_dimension(model) -> bool:
+    """The KL splits over latent dimensions in closed form only for a diagonal Gaussian q and N(0, I)."""
+    return model.posterior.name == "gaussian" and model.prior.name == "standard"
 
 
 def active_units(model, x: np.ndarray, threshold: float = 0.01, batch_size: int = 500) -> tuple[int, np.ndarray]:
@@ -257,8 +262,9 @@ def active_units(model, x: np.ndarray, threshold: float = 0.01, batch_size: int 
     Unit k is active if A_k = Var_x(E_{q(z|x)}[z_k]) > threshold: if the posterior
     mean of z_k barely moves from one input to the next, z_k carries no
     information about x (its KL is ~0 too, q(z_k|x) ≈ p(z_k)).
-    E_q[z] is mu, so A_k is the variance of mu_k over the rows of x
-    (population variance, divided by N).
+    E_q[z] is the family's point summary (mu for a Gaussian; for a flow, mu
+    pushed through the flow, its value at eps = 0), so A_k is its variance over
+    the rows of x (population variance, divided by N).
 
     Returns (count, A) with A of shape (K,), float64.
     """
@@ -268,7 +274,7 @@ def active_units(model, x: np.ndarray, threshold: float = 0.01, batch_size: int 
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
             or not math.isfinite(threshold) or threshold < 0:
         raise ValueError(f"{where}: threshold must be a finite number >= 0, got {threshold!r}")
-    mu = np.concatenate([m for m, _ in _mu_batches(model, x, batch_size)]).astype(np.float64)   # (N, K), small
+    mu = np.concatenate([model.posterior.mean(q) for q in _q_batches(model, x, batch_size)]).astype(np.float64)
     variance = mu.var(axis=0)
     return int((variance > threshold).sum()), variance
 
@@ -280,10 +286,13 @@ def kl_per_dimension(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
     collapsed to the prior ("posterior collapse") and is inactive.
     """
     where = "kl_per_dimension"
+    if not has_kl_per_dimension(model):
+        raise ValueError(f"{where}: the KL splits per dimension only for posterior 'gaussian' with prior "
+                         f"'standard'; this model has {model.posterior.name!r} and {model.prior.name!r}")
     x = _check_x(model, x, where)
     batch_size = check_positive_int(batch_size, where, "batch_size")
     total = np.zeros(model.z_dim)
-    for mu, logvar in _mu_batches(model, x, batch_size):
+    for mu, logvar in _q_batches(model, x, batch_size):
         total += kl_analytic(mu, logvar).sum(axis=0, dtype=np.float64)
     return total / x.shape[0]
 
@@ -436,7 +445,8 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     dict of JSON-able values: "test_elbo", "test_recon", "test_kl" (nats per example),
     "log_likelihood" (mean IS estimate), "log_likelihood_stderr", "k",
     "gap" (= log_likelihood − test_elbo), "active_units", "active_threshold", "z_dim",
-    "latent_variance" (K values), "kl_per_dimension" (K values), "n_test",
+    "latent_variance" (K values), "kl_per_dimension" (K values, or None when the KL does not split
+    per dimension in closed form), "n_test",
     "dataset", "binarize", "test_data" (how the test set was binarized),
     "likelihood", "seconds", and "baseline" (a list of dicts, see
     :func:`mixture_baseline`) when asked.
@@ -468,7 +478,8 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
         "log_likelihood": float(ll.mean()), "log_likelihood_stderr": float(ll.std() / math.sqrt(ll.size)),
         "k": int(k), "gap": float(ll.mean()) - parts["elbo"],
         "active_units": n_active, "active_threshold": float(threshold),
-        "latent_variance": variance.tolist(), "kl_per_dimension": kl_per_dimension(model, x).tolist(),
+        "latent_variance": variance.tolist(),
+        "kl_per_dimension": kl_per_dimension(model, x).tolist() if has_kl_per_dimension(model) else None,
     }
     if baseline is not False and baseline is not None:
         ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline

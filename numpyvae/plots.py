@@ -90,8 +90,9 @@ def _as_model_x(model, x, where: str, name: str = "x") -> np.ndarray:
 
 
 def _encode_mean(model, x, batch_size: int = 1000) -> np.ndarray:
-    """E_q[z|x] = mu for every row of x, batched; (N, K)."""
-    return np.concatenate([model.encode(x[i:i + batch_size])[0] for i in range(0, x.shape[0], batch_size)])
+    """E_q[z|x] (the family's point summary: mu for a Gaussian) for every row of x, batched; (N, K)."""
+    return np.concatenate([model.posterior.mean(model.encode(x[i:i + batch_size]))
+                           for i in range(0, x.shape[0], batch_size)])
 
 
 def _decode_mean(model, z) -> np.ndarray:
@@ -482,7 +483,9 @@ def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None =
     other = np.flatnonzero(y != y[0])
     j = int(other[0]) if other.size else min(1, x.shape[0] - 1)
     paths.append(plot_interpolation(model, x[0], x[j], out / "interpolation.png", image_shape=shape))
-    paths.append(plot_kl_per_dimension(model, x, out / "kl_per_dimension.png"))
+    from .evaluate import has_kl_per_dimension
+    if has_kl_per_dimension(model):
+        paths.append(plot_kl_per_dimension(model, x, out / "kl_per_dimension.png"))
     if baseline is not None and shape is not None:
         (res,) = run_baselines(run, data, x, int(baseline))
         paths.extend(plot_mixture(res["model"], out, shape))

@@ -108,9 +108,7 @@ class Trainer:
             raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training examples; "
                              f"use --batch-size {min(128, n)} or less")
         check_memory(cfg, self.x_train.shape[1])
-        self.model = VAE(self.x_train.shape[1], cfg.hidden, cfg.z_dim, likelihood=cfg.likelihood,
-                         activation=cfg.activation, seed=model_seed(cfg.seed), dtype=self.dtype,
-                         likelihood_kwargs=cfg.likelihood_kwargs())
+        self.model = VAE(self.x_train.shape[1], **cfg.model_kwargs(), seed=model_seed(cfg.seed), dtype=self.dtype)
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, lr=cfg.lr)
@@ -181,7 +179,7 @@ class Trainer:
             xb = binarize_dynamic(self._xb, self.rng, out=self._xbin) if dynamic else self._xb
             beta = self.beta_at(self.epoch * steps + b, steps)
             try:
-                loss, _ = model.loss_and_grads(xb, n_samples=cfg.n_samples, beta=beta, objective=cfg.objective)
+                loss, _ = model.loss_and_grads(xb, beta=beta, **cfg.loss_kwargs())
             except (ValueError, FloatingPointError) as err:
                 if "finite" not in str(err):        # not the numbers blowing up: a real error
                     raise

@@ -272,6 +272,10 @@ class VAE:
         (mu_u, logvar_u), t["_enc_u"] = self.encoder.forward(self.prior.params["pseudo_inputs"])
         return self.prior.log_prob(z, mu_u, logvar_u)
 
+    def log_prior(self, z: np.ndarray) -> np.ndarray:
+        """log p(z), z (..., K) -> (...): the prior's density, with a VampPrior's encoder pass done here."""
+        return self._prior_log_prob(z, Tape())[0]
+
     def _prior_backward(self, dlog_p, t: Tape):
         """dz of Σ dlog_p · log p(z); for a VampPrior also keeps (dmu_u, dlogvar_u) for the encoder's second backward."""
         if self.prior.name != "vamp":

@@ -72,7 +72,14 @@ def test_config_paths_that_are_not_toml_files(tmp_path, capsys, content, message
     (["--hidden", "0"], "--hidden: each hidden size must be an integer >= 1, got 0"),
     (["--min-logvar", "-3"], "min_logvar is an option of the likelihood gaussian-learned, not of 'bernoulli'"),
     (["--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
-    (["--objective", "iwae", "--beta", "0.5"], "the IWAE objective needs beta = 1"),
+    (["--objective", "iwae", "--beta", "0.5"], "the iwae objective needs beta = 1"),
+    (["--posterior", "bogus"], "--posterior: posterior: unknown posterior 'bogus'; choose one of"),
+    (["--posterior", "planar:0"], "--posterior: posterior:"),
+    (["--prior", "mog"], "--prior: prior: make_prior: 'mog' needs a number of components"),
+    (["--prior", "vamp:0"], "--prior: prior: make_prior: the number of components in 'vamp:0' must be an integer >= 1"),
+    (["--alpha", "0.3"], "alpha is the order of the vr objective, not of 'elbo'"),
+    (["--objective", "vr", "--alpha", "1"], "the vr bound at alpha = 1 is the ELBO"),
+    (["--hidden-dec", "0"], "--hidden-dec: each hidden_dec size must be an integer >= 1, got 0"),
 ])
 def test_bad_flags_name_the_flag(capsys, argv, message):
     code, err = run_cli(["train", *argv, "--quiet"], capsys)
@@ -139,3 +146,28 @@ def test_a_model_too_big_for_memory_is_refused_before_allocation():
     with pytest.raises(ValueError, match="GiB"):
         config.check_memory(cfg, 784)
     config.check_memory(TrainConfig(), 784)   # the default fits anywhere
+
+
+def test_families_priors_and_bounds_are_settings_of_a_run(tmp_path, capsys):
+    """A flow posterior, a learned prior, the VR bound and a decoder of its own, trained from the
+    command line; the run directory rebuilds the same model for evaluate."""
+    out = tmp_path / "run"
+    code, err = run_cli(["train", "--hidden", "16", "--hidden-dec", "8", "12", "--z-dim", "3", "--posterior",
+                         "planar:2", "--prior", "mog:3", "--objective", "vr", "--alpha", "0.5", "--n-samples",
+                         "2", "--epochs", "1", "--batch-size", "500", "--out", str(out), "--quiet", "--no-plots"],
+                        capsys)
+    assert code == 0, err
+    from numpyvae.checkpoint import load_run
+    model = load_run(out).model
+    assert model.posterior.name == "planar:2" and model.config["posterior"] == "planar:2"
+    assert model.prior.name == "mog" and model.hidden_dec == [8, 12]
+    assert "prior.means" in model.params
+    code, err = run_cli(["evaluate", str(out), "--k", "4"], capsys)
+    assert code == 0, err
+
+
+def test_a_toml_file_names_a_bad_family(tmp_path, capsys):
+    path = tmp_path / "run.toml"
+    path.write_text('posterior = 5\n')
+    code, err = run_cli(["train", "--config", str(path)], capsys)
+    assert code == 2 and f"config file {path}: posterior must be a name such as planar:8" in err
