@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import atomic_save
+from .models import model_from_config
 from .vae import VAE
 
 FORMAT_VERSION = 1
@@ -182,7 +183,7 @@ def check_progress(progress: dict, where: str = "checkpoint") -> tuple[int, list
 def model_from_checkpoint(ckpt: Checkpoint) -> VAE:
     """Build the VAE a checkpoint describes and load its weights and noise state."""
     try:
-        model = VAE(**ckpt.model_config)
+        model = model_from_config(ckpt.model_config)    # a VAE, or an HVAE for a hierarchy
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{ckpt.path}: cannot rebuild the model from its config ({err})") from err
     load_params(model, ckpt.params, str(ckpt.path))

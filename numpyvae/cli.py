@@ -37,7 +37,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         shown = f"{default:.4g}" if isinstance(default, float) else default
         kw = dict(dest=f.name, default=None, help=f"{HELP[f.name]} (default: {shown})")
-        if f.name in ("hidden", "hidden_dec"):
+        if f.name in ("hidden", "hidden_dec", "stochastic"):
             kw.update(type=int, nargs="+", metavar="SIZE")
         elif f.name in CHOICES:
             kw.update(choices=CHOICES[f.name])
@@ -83,8 +83,9 @@ def cmd_resume(args) -> int:
 
 def _fit_and_finish(trainer, args) -> int:
     """Train, then draw the pictures, holding the run directory throughout; Ctrl-C keeps the last epoch."""
+    latent = "|".join(map(str, trainer.cfg.stochastic)) if trainer.cfg.stochastic else trainer.cfg.z_dim
     print(f"training {trainer.cfg.dataset}: {trainer.model.x_dim}-{'-'.join(map(str, trainer.cfg.hidden))}-"
-          f"{trainer.cfg.z_dim} VAE, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
+          f"{latent} {'HVAE' if trainer.cfg.stochastic else 'VAE'}, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
           f"{trainer.cfg.epochs} epochs -> {trainer.run_dir}", flush=True)
     try:
         try:

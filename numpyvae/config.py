@@ -62,6 +62,7 @@ class TrainConfig:
     hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes
     hidden_dec: list = field(default_factory=list)        # decoder hidden sizes; empty: hidden, mirrored
     z_dim: int = 20                    # latent dimensions K
+    stochastic: list = field(default_factory=list)        # sizes of several stochastic layers (HVAE); empty: one, z_dim
     posterior: str = "gaussian"        # q(z|x): gaussian, full-gaussian, planar:K, radial:K, iaf:K
     prior: str = "standard"            # p(z): standard, mog:K, vamp:K
     init: str = "auto"                 # Dense initializer; auto: He for ReLU-like, Glorot otherwise
@@ -76,6 +77,9 @@ class TrainConfig:
     warmup_epochs: float = 0.0         # KL warm-up: β grows linearly from 0 over this many epochs
     optimizer: str = "adam"            # "adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad"
     lr: float = 1e-3
+    lr_schedule: str = "constant"      # "constant", or "burda": lr·10^(−i/7) for 3^i epochs, i = 0..burda_stages−1
+    burda_stages: int = 8              # stages of the burda schedule: (3^stages − 1)/2 epochs (8: 3280)
+    adam_eps: float = 1e-8             # Adam's epsilon (Burda et al. use 1e-4)
     batch_size: int = 128
     epochs: int = 100
     clip_grad_norm: float = 0.0        # 0: no clipping
@@ -107,6 +111,7 @@ class TrainConfig:
                              "remove it or use --objective vr")
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
+        self._validate_hierarchy_and_schedule(where)
         takes = likelihood_options(self.likelihood)
         for name in _LIKELIHOOD_OPTIONS:
             if name not in takes and getattr(self, name) != _DEFAULTS[name]:
@@ -114,12 +119,51 @@ class TrainConfig:
                 raise ValueError(f"{where}: {name} is an option of the likelihood {' / '.join(users)}, "
                                  f"not of {self.likelihood!r}; remove it or change the likelihood")
 
+    def _validate_hierarchy_and_schedule(self, where: str) -> None:
+        """Settings that only make sense together: a hierarchy's layer sizes, the burda schedule's length."""
+        if self.stochastic:
+            for name, ok in (("z_dim", self.z_dim == _DEFAULTS["z_dim"]), ("hidden_dec", not self.hidden_dec),
+                             ("posterior", self.posterior == "gaussian")):
+                if not ok:
+                    raise ValueError(f"{where}: {name} is a setting of the one-layer VAE; with stochastic "
+                                     f"{self.stochastic} (a hierarchy of diagonal Gaussians) leave it unset")
+        if self.lr_schedule == "burda":
+            n = burda_epochs(self.burda_stages)
+            if self.epochs != n:
+                raise ValueError(f"{where}: lr_schedule burda with burda_stages {self.burda_stages} runs "
+                                 f"{n} epochs (3^i for i = 0..{self.burda_stages - 1}); set epochs to {n}")
+        elif self.burda_stages != _DEFAULTS["burda_stages"]:
+            raise ValueError(f"{where}: burda_stages is a setting of lr_schedule burda; remove it or add "
+                             "--lr-schedule burda")
+        if self.optimizer != "adam" and self.adam_eps != _DEFAULTS["adam_eps"]:
+            raise ValueError(f"{where}: adam_eps is Adam's epsilon, not {self.optimizer!r}'s; remove it or use adam")
+
+    def lr_at(self, epoch: int) -> float:
+        """The learning rate of epoch ``epoch`` (0-based): lr, or for the burda schedule
+        lr·10^(−i/7) in stage i, which lasts 3^i epochs (Burda et al., 2015, section 5)."""
+        if self.lr_schedule != "burda":
+            return self.lr
+        i = 0
+        while i < self.burda_stages - 1 and epoch >= burda_epochs(i + 1):
+            i += 1
+        return self.lr * 10.0 ** (-i / 7)
+
+    def optimizer_kwargs(self) -> dict:
+        """make_optimizer's options: the learning rate, and Adam's epsilon when it is set."""
+        extra = {"eps": self.adam_eps} if self.optimizer == "adam" and self.adam_eps != _DEFAULTS["adam_eps"] else {}
+        return dict(lr=self.lr_at(0), **extra)
+
     def likelihood_kwargs(self) -> dict:
         """The options the chosen likelihood's constructor takes, e.g. {"sigma": 1.0} for "gaussian"."""
         return {name: getattr(self, name) for name in likelihood_options(self.likelihood)}
 
     def model_kwargs(self) -> dict:
-        """The VAE's settings from this run's: VAE(x_dim, **cfg.model_kwargs(), seed=..., dtype=...)."""
+        """The VAE's settings from this run's: VAE(x_dim, **cfg.model_kwargs(), seed=..., dtype=...)
+        (with ``stochastic`` set, the HVAE's: HVAE(x_dim, **cfg.model_kwargs(), ...))."""
+        if self.stochastic:
+            return dict(stochastic=self.stochastic, hidden=self.hidden, likelihood=self.likelihood,
+                        activation=self.activation, likelihood_kwargs=self.likelihood_kwargs(), prior=self.prior,
+                        init=None if self.init == "auto" else self.init)
         return dict(hidden=self.hidden, z_dim=self.z_dim, likelihood=self.likelihood, activation=self.activation,
                     likelihood_kwargs=self.likelihood_kwargs(), hidden_dec=self.hidden_dec or None,
                     posterior=self.posterior, prior=self.prior, init=None if self.init == "auto" else self.init)
@@ -136,6 +180,11 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """The run config as written to config.json and into the checkpoint (JSON-able)."""
         return asdict(self)
+
+
+def burda_epochs(stages: int) -> int:
+    """Epochs of the burda schedule with ``stages`` stages: Σ_{i<stages} 3^i = (3^stages − 1)/2."""
+    return (3 ** stages - 1) // 2
 
 
 def likelihood_options(name: str) -> tuple:
@@ -163,6 +212,7 @@ CHOICES = {
     "optimizer": tuple(OPTIMIZERS),
     "dtype": DTYPES,
     "init": ("auto", *INITIALIZERS, *DENSE_INITIALIZERS),
+    "lr_schedule": ("constant", "burda"),
 }
 
 HELP = {
@@ -172,6 +222,9 @@ HELP = {
     "hidden": "hidden layer sizes of the encoder, e.g. 500 500",
     "hidden_dec": "hidden layer sizes of the decoder (default: the encoder's, mirrored)",
     "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
+    "stochastic": "sizes of several stochastic layers, e.g. 100 50 (Burda et al.'s two-layer model: z1 of 100, "
+                  "z2 of 50; the blocks between them have len(hidden) layers of the upper layer's size); "
+                  "empty: one layer of z_dim",
     "posterior": "the variational family q(z|x): gaussian (diagonal), full-gaussian, or a normalizing flow "
                  "of K steps on a diagonal Gaussian: planar:K, radial:K, iaf:K",
     "prior": "p(z): standard (N(0, I)), mog:K (a learned mixture of K Gaussians), vamp:K (VampPrior with K "
@@ -193,6 +246,9 @@ HELP = {
     "warmup_epochs": "KL warm-up: beta grows linearly from 0 to --beta over this many epochs",
     "optimizer": ", ".join(CHOICES["optimizer"]),
     "lr": "learning rate",
+    "lr_schedule": "constant, or burda: lr*10^(-i/7) for 3^i epochs, i = 0..burda_stages-1 (Burda et al., 2015)",
+    "burda_stages": "stages of the burda schedule; it runs (3^stages - 1)/2 epochs (8: 3280, 4: 40, 3: 13)",
+    "adam_eps": "Adam's epsilon (1e-8; Burda et al. use 1e-4)",
     "batch_size": "examples per minibatch",
     "epochs": "passes over the training set",
     "clip_grad_norm": "rescale gradients whose global L2 norm exceeds this (0: off)",
@@ -217,6 +273,13 @@ PRESETS = {
     # 10 epochs, PyTorch's default initialization (W and b ~ U(±1/√fan_in))
     "pytorch-example": dict(hidden=[400], z_dim=20, optimizer="adam", lr=1e-3, batch_size=128, epochs=10,
                             binarize="none", init="pytorch"),
+    # Burda, Grosse & Salakhutdinov (2015), section 5: one stochastic layer (784-200-200-50 tanh) and two
+    # (784-100-100-100(z1)-50-50-50(z2)), batch 20, Adam beta (0.9, 0.999), eps 1e-4, lr 1e-3·10^(−i/7) for
+    # 3^i epochs, i = 0..7 (3280 epochs), dynamic binarization; --objective iwae --n-samples 50 for IWAE
+    "burda-1l": dict(hidden=[200, 200], z_dim=50, activation="tanh", batch_size=20, optimizer="adam", lr=1e-3,
+                     adam_eps=1e-4, lr_schedule="burda", burda_stages=8, epochs=3280, binarize="dynamic"),
+    "burda-2l": dict(hidden=[100, 100], stochastic=[100, 50], activation="tanh", batch_size=20, optimizer="adam",
+                     lr=1e-3, adam_eps=1e-4, lr_schedule="burda", burda_stages=8, epochs=3280, binarize="dynamic"),
     # a 2-D latent on the ring toy data, drawn in seconds
     "ring": dict(dataset="ring", hidden=[64, 64], z_dim=2, likelihood="gaussian", sigma=0.05,
                  activation="tanh", batch_size=100, epochs=30),
@@ -227,10 +290,10 @@ PRESETS = {
 # checking values: one function for every setting
 # --------------------------------------------------------------------------
 
-_INT_MIN = {"z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0}
+_INT_MIN = {"burda_stages": 1, "z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0}
 #: float settings: (lower bound, True if the bound itself is allowed); None: any finite number
 _FLOAT_MIN = {"beta": (0.0, True), "warmup_epochs": (0.0, True), "clip_grad_norm": (0.0, True),
-              "lr": (0.0, False), "sigma": (0.0, False), "min_logvar": None, "alpha": None}
+              "lr": (0.0, False), "adam_eps": (0.0, False), "sigma": (0.0, False), "min_logvar": None, "alpha": None}
 #: ints above this are refused: no array or seed needs more, and it keeps JSON and NumPy exact
 _INT_MAX = 2 ** 63 - 1
 
@@ -284,6 +347,12 @@ def check_setting(name: str, value, where: str = "config"):
             if not isinstance(sizes, (list, tuple)) or not sizes:
                 raise ValueError(f"hidden must be a non-empty list of integers >= 1, got {_describe(value)}")
             return [_check_int("each hidden size", h, 1) for h in sizes]
+        if name == "stochastic":
+            sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+            if not isinstance(sizes, (list, tuple)):
+                raise ValueError(f"stochastic must be a list of layer sizes >= 1 (empty: one layer of z_dim), "
+                                 f"got {_describe(value)}")
+            return [_check_int("each stochastic layer size", h, 1) for h in sizes]
         if name == "hidden_dec":
             sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
             if not isinstance(sizes, (list, tuple)):

@@ -110,7 +110,7 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     recon_sum = kl_sum = 0.0                                 # float64 sums over examples
     for sl in _batches(x.shape[0], batch_size):
         xb = x[sl]
-        eps = model.posterior.draw_noise(rng, S, xb.shape[0], model.dtype)
+        eps = model.noise(rng, S, xb.shape[0])
         tape = model.forward(xb, eps)                        # the training forward pass, β = 1, analytic KL
         recon_sum += float(tape["nll"].mean(0).sum(dtype=np.float64))   # −log p(x|z), (S, n)
         kl_sum += float(tape["kl"].sum(dtype=np.float64))
@@ -129,6 +129,8 @@ def _floats_per_sample(model) -> int:
     (2H, kept by the layers for a backward we never run), the likelihood's heads
     (D each) and its two D-sized temporaries. An estimate, on the safe side.
     """
+    if hasattr(model, "floats_per_sample"):          # a hierarchy counts its own layers
+        return model.floats_per_sample()
     return 2 * model.z_dim + 2 * sum(model.hidden) + model.x_dim * (len(model.likelihood.heads) + 2)
 
 
@@ -210,16 +212,12 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     for sl in _batches(N, batch_size):
         xb = x[sl]
         n = xb.shape[0]
-        q_params = model.encode(xb)                                   # once per batch, e.g. [mu, logvar]
         m = np.full(n, -np.inf)                                       # running max of log w
         a = np.zeros(n)                                               # running Σ exp(log w − m)
         for start in range(0, k, chunk):
             c = min(chunk, k - start)
-            eps = model.posterior.draw_noise(rng, c, n, model.dtype)
-            z, log_q, _ = model.posterior.rsample(q_params, eps)      # (c, n, K), (c, n)
-            nll, _ = model.likelihood.forward(xb, *model.decode(z), check=False)  # (c, n)
-            log_p = model.log_prior(z)                                # log p(z), (c, n)
-            log_w = (log_p - nll - log_q).astype(np.float64)
+            eps = model.noise(rng, c, n)                              # (c, n, K), every layer's noise
+            log_w = model.log_weights(xb, eps).astype(np.float64)     # log p(x, z) − log q(z|x), (c, n)
             m_new = np.maximum(m, log_w.max(axis=0))
             a *= np.exp(m - m_new)                                    # rescale the old sum to the new max
             a += np.exp(log_w - m_new).sum(axis=0)
@@ -274,9 +272,22 @@ def active_units(model, x: np.ndarray, threshold: float = 0.01, batch_size: int 
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) \
             or not math.isfinite(threshold) or threshold < 0:
         raise ValueError(f"{where}: threshold must be a finite number >= 0, got {threshold!r}")
-    mu = np.concatenate([model.posterior.mean(q) for q in _q_batches(model, x, batch_size)]).astype(np.float64)
-    variance = mu.var(axis=0)
+    variance = np.concatenate([layer.var(axis=0) for layer in latent_means(model, x, batch_size)])
     return int((variance > threshold).sum()), variance
+
+
+def latent_means(model, x: np.ndarray, batch_size: int = 500) -> list:
+    """E_q[z] of every stochastic layer over x: a list of (N, K_l) float64 arrays (one for a VAE;
+    for a hierarchy, the mean path z₁ = mu₁(x), z₂ = mu₂(z₁), ...)."""
+    per_batch = [model.latent_means(x[sl]) for sl in _batches(x.shape[0], batch_size)]
+    return [np.concatenate(layer).astype(np.float64) for layer in zip(*per_batch)]
+
+
+def active_units_per_layer(model, variance: np.ndarray, threshold: float = 0.01) -> list:
+    """Active units of each stochastic layer, from :func:`active_units`' variances (K₁ + ... values)."""
+    sizes = getattr(model, "stochastic", [variance.size])
+    bounds = np.cumsum([0, *sizes])
+    return [int((variance[a:b] > threshold).sum()) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def kl_per_dimension(model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
@@ -478,6 +489,8 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
         "log_likelihood": float(ll.mean()), "log_likelihood_stderr": float(ll.std() / math.sqrt(ll.size)),
         "k": int(k), "gap": float(ll.mean()) - parts["elbo"],
         "active_units": n_active, "active_threshold": float(threshold),
+        "active_units_per_layer": active_units_per_layer(model, variance, threshold),
+        "stochastic": list(getattr(model, "stochastic", [model.z_dim])),
         "latent_variance": variance.tolist(),
         "kl_per_dimension": kl_per_dimension(model, x).tolist() if has_kl_per_dimension(model) else None,
     }
@@ -524,8 +537,12 @@ def format_table(results: dict) -> str:
     lines.append(row(f"log p(x), IS k={results['k']}", f"{results['log_likelihood']:.2f}",
                      f"± {results['log_likelihood_stderr']:.2f} (std. error over examples)"))
     lines.append(row("gap log p(x) − ELBO", f"{results['gap']:.2f}", "≈ KL(q(z|x) || p(z|x))"))
-    lines.append(row("active units", f"{results['active_units']}/{results['z_dim']}",
+    layers = results.get("stochastic") or [results["z_dim"]]
+    lines.append(row("active units", f"{results['active_units']}/{sum(layers)}",
                      f"Var_x(E_q[z]) > {results.get('active_threshold', 0.01)}"))
+    if len(layers) > 1:
+        for i, (n, k) in enumerate(zip(results["active_units_per_layer"], layers), 1):
+            lines.append(row(f"  layer z{i}", f"{n}/{k}"))
     for mix in results.get("baseline", []):
         lines.append(row(f"mixture, {mix['kind']} K={mix['n_components']}", f"{mix['test_log_likelihood']:.2f}",
                          "exact test log p(x)"))

@@ -308,6 +308,13 @@ class HVAE:
         """log p(z_L), z (..., K_L) -> (...)."""
         return self._prior_log_prob(z, Tape())[0]
 
+    def floats_per_sample(self) -> int:
+        """Rough floats alive per (sample, example) in one forward without backward (evaluate's memory
+        estimate): eps and z of every layer, every hidden layer of both paths twice (pre-activation and
+        activation, kept on the tapes), the Gaussian heads, and the likelihood's heads and temporaries."""
+        hidden = sum(self.hidden) + sum(len(self.hidden) * k for k in self.stochastic[1:])
+        return 6 * self.eps_dim + 4 * hidden + self.x_dim * (len(self.likelihood.heads) + 2)
+
     # ---- the public conveniences of VAE --------------------------------------------------
 
     def log_weights(self, x: np.ndarray, eps: np.ndarray) -> np.ndarray:

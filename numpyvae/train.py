@@ -32,7 +32,7 @@ from .evaluate import test_elbo
 from .files import DirectoryLock, check_writable, remove_partial_files
 from .optim import make_optimizer
 from .progress import Progress
-from .vae import VAE
+from .models import model_from_config
 
 #: a loss whose magnitude exceeds this many times its recent scale has exploded
 EXPLOSION_FACTOR = 1e4
@@ -108,10 +108,11 @@ class Trainer:
             raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training examples; "
                              f"use --batch-size {min(128, n)} or less")
         check_memory(cfg, self.x_train.shape[1])
-        self.model = VAE(self.x_train.shape[1], **cfg.model_kwargs(), seed=model_seed(cfg.seed), dtype=self.dtype)
+        self.model = model_from_config(dict(x_dim=self.x_train.shape[1], **cfg.model_kwargs(),
+                                            seed=model_seed(cfg.seed), dtype=self.dtype.name))
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
-        self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, lr=cfg.lr)
+        self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, **cfg.optimizer_kwargs())
         self.rng = np.random.default_rng(trainer_seed(cfg.seed))   # shuffling and dynamic binarization
         self.epoch, self.history = 0, []
         self._scale, self._block = math.inf, []   # the recent |loss| scale (see _check_step)
@@ -159,6 +160,7 @@ class Trainer:
         steps = x.shape[0] // cfg.batch_size          # the last partial batch is dropped, as usual
         dynamic = cfg.resolved_binarize() == "dynamic"
         perm = self.rng.permutation(x.shape[0])
+        self.optimizer.lr = cfg.lr_at(self.epoch)      # a schedule changes it between epochs
         totals = np.zeros(3)
         bar = Progress(steps, f"epoch {self.epoch + 1}/{cfg.epochs}", quiet=self.quiet)
         start = time.perf_counter()
@@ -169,7 +171,7 @@ class Trainer:
         train_loss, train_recon, train_kl = totals / steps
         return dict(train_loss=train_loss, train_recon=train_recon, train_kl=train_kl,
                     beta=self.beta_at(self.epoch * steps + steps - 1, steps),
-                    seconds=seconds, samples_per_sec=steps * cfg.batch_size / seconds)
+                    seconds=seconds, samples_per_sec=steps * cfg.batch_size / seconds, lr=self.optimizer.lr)
 
     def _steps(self, steps, perm, dynamic, totals, bar, start) -> None:
         """One epoch's minibatch steps (the loop of the module docstring); adds loss, recon, KL to totals."""

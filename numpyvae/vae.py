@@ -132,6 +132,10 @@ class VAE:
         check_array(z, "VAE.decode", ndim=(2, 3), last=self.z_dim, dtype=self.dtype, name="z")
         return self.decoder.forward(z)[0]
 
+    def noise(self, rng: np.random.Generator, n_samples: int, n: int) -> np.ndarray:
+        """The family's noise for n examples, S samples each, from ``rng`` (e.g. an evaluator's own): (S, N, K)."""
+        return self.posterior.draw_noise(rng, n_samples, n, self.dtype)
+
     def draw_eps(self, n: int, n_samples: int = 1) -> np.ndarray:
         """The family's noise (for the Gaussian eps ~ N(0, I), (S, N, K)) from the model's own seeded generator."""
         return self.posterior.draw_noise(self.rng, n_samples, n, self.dtype)
@@ -304,6 +308,20 @@ class VAE:
         return objective, kl, float(beta)
 
     # ---- conveniences a tutorial needs --------------------------------------------
+
+    def log_weights(self, x: np.ndarray, eps: np.ndarray) -> np.ndarray:
+        """log w = log p(x|z) + log p(z) − log q(z|x) at z from eps (S, N, K): (S, N), in the model's dtype.
+
+        Forward only (no tape is kept): what an importance-sampled log p(x) averages
+        (numpyvae.evaluate.log_likelihood); a hierarchical model has its own.
+        """
+        z, log_q, _ = self.posterior.rsample(self.encode(x), eps)     # (S, N, K), (S, N)
+        nll, _ = self.likelihood.forward(x, *self.decode(z), check=False)
+        return self.log_prior(z) - nll - log_q
+
+    def latent_means(self, x: np.ndarray) -> list:
+        """The posterior's point summary E_q[z], one (N, K) array per stochastic layer (here one)."""
+        return [self.posterior.mean(self.encode(x))]
 
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
         """E[x | z = E_q[z]]: the decoder's mean at the posterior mean, (N, D)."""
