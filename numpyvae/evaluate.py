@@ -251,7 +251,7 @@ def _q_batches(model, x, batch_size):
 
 def has_kl_per_dimension(model) -> bool:
     """The KL splits over latent dimensions in closed form only for a diagonal Gaussian q and N(0, I)."""
-    return model.posterior.name == "gaussian" and model.prior.name == "standard"
+    return model.posterior.name == "gaussian" and model.prior.name == "standard" and not hasattr(model, "stochastic")
 
 
 def active_units(model, x: np.ndarray, threshold: float = 0.01, batch_size: int = 500) -> tuple[int, np.ndarray]:
