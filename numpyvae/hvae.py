@@ -304,6 +304,15 @@ class HVAE:
             dq = [dh, np.zeros_like(dh)]
         self.prior.grads["pseudo_inputs"][...] = dh
 
+    def prior_components(self):
+        """A mixture prior's components on z_L: (means (C, K_L), logvars (C, K_L), log weights (C,)); None for N(0, I)."""
+        if self.prior.name == "mog":
+            return self.prior.params["means"], self.prior.params["logvars"], self.prior.log_weights()
+        if self.prior.name == "vamp":
+            (mu, logvar), _ = self._pseudo_forward()
+            return mu, logvar, np.full(mu.shape[0], -np.log(mu.shape[0]), dtype=self.dtype)
+        return None
+
     def log_prior(self, z: np.ndarray) -> np.ndarray:
         """log p(z_L), z (..., K_L) -> (...)."""
         return self._prior_log_prob(z, Tape())[0]

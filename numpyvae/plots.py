@@ -10,6 +10,7 @@
     plot_image_grid(images, path, image_shape)       any images, e.g. a mixture's means
     plot_mixture(mixture, directory, image_shape)    a mixture's component means and samples
     plot_run(run_dir)                                all that apply, into the run directory
+    (a learned prior's samples and components: numpyvae.plots_prior.plot_prior, called by plot_run)
 
 Every function returns the path it wrote. Figures are built with
 ``matplotlib.figure.Figure`` and saved through the Agg renderer, never
@@ -486,6 +487,9 @@ def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None =
     from .evaluate import has_kl_per_dimension
     if has_kl_per_dimension(model):
         paths.append(plot_kl_per_dimension(model, x, out / "kl_per_dimension.png"))
+    if model.prior.name in ("mog", "vamp"):     # a learned prior: its samples and components (plots_prior.py)
+        from .plots_prior import plot_prior
+        paths.extend(plot_prior(model, out, shape, x=x[:n_points]))
     if baseline is not None and shape is not None:
         (res,) = run_baselines(run, data, x, int(baseline))
         paths.extend(plot_mixture(res["model"], out, shape))
