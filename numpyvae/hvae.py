@@ -35,6 +35,7 @@ from .latent.gaussian import DiagonalGaussian
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
+from .seeds import noise_seed, prior_init_seed
 from .vae import Tape
 
 __all__ = ["HVAE"]
@@ -78,9 +79,9 @@ class HVAE:
         self.families = [DiagonalGaussian(k) for k in self.stochastic]
         self.conditionals = [ConditionalGaussian(k) for k in self.stochastic[:-1]]
         self.prior = make_prior(prior, self.z_dim, x_dim=self.x_dim, dtype=self.dtype,
-                                rng=np.random.default_rng([seed, 4]))
+                                rng=np.random.default_rng(prior_init_seed(seed)))
         init_rng = np.random.default_rng(seed)
-        self.rng = np.random.default_rng([seed, 1])
+        self.rng = np.random.default_rng(noise_seed(seed))   # the noise stream, apart from the weights'
         blocks = [self.hidden] + [[k] * len(self.hidden) for k in self.stochastic[1:]]
         ins = [self.x_dim] + self.stochastic[:-1]
         gauss = lambda k: {"mu": k, "logvar": k}   # noqa: E731  the heads of a Gaussian layer

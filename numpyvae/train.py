@@ -29,6 +29,7 @@ from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
                      check_memory, model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
+from .seeds import pseudo_input_seed
 from .evaluate import test_elbo
 from .files import DirectoryLock, check_writable, remove_partial_files
 from .optim import make_optimizer
@@ -130,7 +131,7 @@ class Trainer:
         self._xbin = np.empty_like(self._xb)
 
     def _start_pseudo_inputs(self, cfg: TrainConfig) -> None:
-        """A VampPrior's pseudo-inputs start at C training images drawn with their own generator, [seed, 6].
+        """A VampPrior's pseudo-inputs start at C training images drawn with their own generator (seeds.pseudo_input_seed).
 
         From the prior's own start (every u_k near 0.05, so all components alike) the model collapses
         at once: measured on the digits (784-200-200-50 tanh, vamp:500, batch 100, seed 0), the KL was
@@ -141,7 +142,7 @@ class Trainer:
         if self.model.prior.name != "vamp":
             return
         C, n = self.model.prior.n_components, self.x_train.shape[0]
-        rows = np.random.default_rng([cfg.seed, 6]).choice(n, size=C, replace=C > n)
+        rows = np.random.default_rng(pseudo_input_seed(cfg.seed)).choice(n, size=C, replace=C > n)
         self.model.prior.set_pseudo_inputs(np.ascontiguousarray(self.x_train[rows], dtype=self.dtype))
 
     def close(self) -> None:
