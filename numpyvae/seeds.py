@@ -65,8 +65,3 @@ def validation_seed(run_seed: int) -> int:
 #: The default seed of the evaluator's noise (the test ELBO's eps, the importance samples).
 #: Evaluation never draws from ``model.rng``: measuring a model must not change what its training draws next.
 EVAL_SEED = 0
-
-
-def pseudo_input_seed(run_seed: int) -> list:
-    """Which C training images a VampPrior's pseudo-inputs start at (the trainer's choice): [seed, 6]."""
-    return [run_seed, 6]

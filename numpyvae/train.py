@@ -29,7 +29,6 @@ from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
                      check_memory, model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
-from .seeds import pseudo_input_seed
 from .evaluate import test_elbo
 from .files import DirectoryLock, check_writable, remove_partial_files
 from .optim import make_optimizer
@@ -119,7 +118,6 @@ class Trainer:
         check_memory(cfg, self.x_train.shape[1])
         self.model = model_from_config(dict(x_dim=self.x_train.shape[1], **cfg.model_kwargs(),
                                             seed=model_seed(cfg.seed), dtype=self.dtype.name))
-        self._start_pseudo_inputs(cfg)
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, **cfg.optimizer_kwargs())
@@ -129,21 +127,6 @@ class Trainer:
         # batch buffers, reused every step (no per-step allocation of batch-sized arrays)
         self._xb = np.empty((cfg.batch_size, self.x_train.shape[1]), dtype=self.dtype)
         self._xbin = np.empty_like(self._xb)
-
-    def _start_pseudo_inputs(self, cfg: TrainConfig) -> None:
-        """A VampPrior's pseudo-inputs start at C training images drawn with their own generator (seeds.pseudo_input_seed).
-
-        From the prior's own start (every u_k near 0.05, so all components alike) the model collapses
-        at once: measured on the digits (784-200-200-50 tanh, vamp:500, batch 100, seed 0), the KL was
-        0.04 nats after one epoch and 0.00 from the third on, test ELBO −207.2 = the reconstruction
-        of a model that ignores z. Tomczak & Welling start near 0.05 too, but warm the KL up over 100
-        epochs; starting at data keeps the components apart without it.
-        """
-        if self.model.prior.name != "vamp":
-            return
-        C, n = self.model.prior.n_components, self.x_train.shape[0]
-        rows = np.random.default_rng(pseudo_input_seed(cfg.seed)).choice(n, size=C, replace=C > n)
-        self.model.prior.set_pseudo_inputs(np.ascontiguousarray(self.x_train[rows], dtype=self.dtype))
 
     def close(self) -> None:
         """Give up the run directory (its lock); the trainer may still be used without saving."""

@@ -79,13 +79,3 @@ def test_train_resume_evaluate_a_hierarchy_with_a_learned_prior(small_digits, tm
     assert res["kl_per_dimension"] is None and math.isfinite(res["log_likelihood"])
     assert res["log_likelihood"] >= res["test_elbo"] - 5       # IS k=20 is not far below the ELBO
     assert "layer z2" in format_table(res)
-
-
-def test_a_vampprior_starts_at_training_images(small_digits):
-    for stochastic in ([], [6, 3]):
-        t = Trainer(small(stochastic=stochastic, prior="vamp:7", **({} if stochastic else {"z_dim": 3})),
-                    data=small_digits, quiet=True)
-        u = t.model.prior.params["pseudo_inputs"]
-        assert u.shape == (7, 784)
-        assert all((t.x_train == row).all(axis=1).any() for row in u)       # every u_k is a training image
-        assert len({row.tobytes() for row in u}) == 7
