@@ -130,8 +130,12 @@ class VAE:
         """The trunk of ``spec`` on z, then per likelihood head a Dense (flat trunk) or ConvT + Flatten (images)."""
         init = self.config["init"]
         trunk = decoder_trunk(spec, self.z_dim, activation, init=init, rng=rng, dtype=self.dtype)
-        return MultiHead(trunk, [(name, image_head(trunk.out_shape, size, image_shape, init=init or "glorot_uniform",
-                                                   rng=rng, dtype=self.dtype)) for name, size in heads.items()])
+        net = MultiHead(trunk, [(name, image_head(trunk.out_shape, size, image_shape, init=init or "glorot_uniform",
+                                                  rng=rng, dtype=self.dtype)) for name, size in heads.items()])
+        # floats alive per sample of z in one decoder pass, for the evaluator's memory budget
+        self.decoder_floats = trunk.floats + sum(getattr(h, "floats", 2 * size) for (_, h), size
+                                                 in zip(net.heads, heads.values()))
+        return net
 
     def named_layers(self):
         """(name, piece) for every piece with parameters, encoder first; the names prefix the parameter names."""

@@ -159,9 +159,10 @@ class SpecNetwork(Sequential):
     only use would be the gradient with respect to the data.
     """
 
-    def __init__(self, layers, in_shape: tuple, out_shape: tuple):
+    def __init__(self, layers, in_shape: tuple, out_shape: tuple, floats: int = 0):
         super().__init__(layers)
         self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+        self.floats = floats     # floats alive per example in one forward (outputs and im2col buffers), an estimate
 
     def backward(self, dy, tape: SequentialTape, *, need_dx: bool = True, accumulate: bool = False):
         if need_dx:
@@ -184,14 +185,27 @@ def build_network(spec, in_shape, activation: str = "relu", *, init: str | None 
     rng = rng if rng is not None else np.random.default_rng(0)
     if init is None:
         init = "he_uniform" if activation in ("relu", "leaky_relu", "elu") else "glorot_uniform"
-    shape, layers = tuple(int(s) for s in in_shape), []
+    shape, layers, floats = tuple(int(s) for s in in_shape), [], 0
     for i, s in enumerate(specs):
+        in_shape_i = shape
         layer, shape = _layer(s, shape, f"{where}: layer {i} {s.text!r}", init, rng, dtype)
         name = f"{s.kind}{i}"
+        floats += 2 * int(np.prod(shape)) + _cols_floats(layer, in_shape_i, shape)
         layers.append((name, layer))
         if layer.params:
             layers.append((f"{name}.{activation}", get_activation(activation)))
-    return SpecNetwork(layers, in_shape, shape)
+    return SpecNetwork(layers, in_shape, shape, floats)
+
+
+def _cols_floats(layer, in_shape, out_shape) -> int:
+    """Per example, the im2col matrix of a Conv2D (C_in·kh·kw·Ho·Wo) or the W_col.T @ x product a
+    ConvTranspose2D scatters (C_out·kh·kw·H·W); 0 for other layers."""
+    if isinstance(layer, (Conv2D, ConvTranspose2D)):
+        g = layer.geometry
+        hw = out_shape[1] * out_shape[2] if isinstance(layer, Conv2D) else in_shape[1] * in_shape[2]
+        c = layer.c_in if isinstance(layer, Conv2D) else layer.c_out
+        return c * g.kh * g.kw * hw
+    return 0
 
 
 # =============================================================================
@@ -255,4 +269,5 @@ def image_head(trunk_shape: tuple, x_dim: int, image_shape, *, init: str, rng, d
                          f"{H}x{W}; the head convt:{C}:{kernel} keeps the size, so the last layer must give "
                          f"(·, {H}, {W})")
     conv = ConvTranspose2D(trunk_shape[0], C, kernel, 1, kernel // 2, init=init, rng=rng, dtype=dtype)
-    return SpecNetwork([("convt", conv), ("flatten", Flatten(3))], trunk_shape, (x_dim,))
+    floats = 2 * x_dim + _cols_floats(conv, trunk_shape, (C, H, W))
+    return SpecNetwork([("convt", conv), ("flatten", Flatten(3))], trunk_shape, (x_dim,), floats)
