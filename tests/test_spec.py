@@ -247,3 +247,28 @@ def test_conv_training_does_not_grow_across_steps():
     # feature maps, each a few times; an (S, N)-fold or float64 copy would break it
     cols = 4 * 9 * B * 14 * 14 * 4
     assert peak - after_60 < 12 * cols, f"a step's temporaries peak at {peak - after_60} bytes"
+
+
+# ---------------------------------------------------------------- the conv benchmark's bookkeeping
+
+def test_conv_bench_counts_the_products_of_a_step_by_hand():
+    from numpyvae.bench_conv import conv_matmul_shapes, run_conv_bench
+    model = VAE(784, z_dim=2, encoder=KERAS_ENC, decoder=KERAS_DEC)
+    B = 4
+    ops = conv_matmul_shapes(model, np.zeros((B, 784), np.float32))
+    by = {(o["layer"], o["op"]): o for o in ops}
+    # encoder conv0: W_col (32, 1·9) @ cols (9, B·14·14); no dx (its input is the data)
+    assert by["encoder.conv0", "forward"]["a"] == (32, 9) and by["encoder.conv0", "forward"]["b"] == (9, B * 196)
+    assert ("encoder.conv0", "dx") not in by
+    # decoder convt3 (64 -> 32, 14 -> 28): forward W_col.T (32·9, 64) @ x_cm (64, B·14·14)
+    assert by["decoder.convt3", "forward"]["a"] == (288, 64) and by["decoder.convt3", "forward"]["b"] == (64, B * 196)
+    # its dx: W_col (64, 288) @ im2col(dy) (288, B·14·14)
+    assert by["decoder.convt3", "dx"]["a"] == (64, 288) and by["decoder.convt3", "dx"]["b"] == (288, B * 196)
+    # every layer with weights has forward and dW, all but the first also dx: 9 layers (mu and logvar heads)
+    assert len(ops) == 3 * 9 - 1
+    assert all(o["flops"] == 2 * o["a"][0] * o["a"][1] * o["b"][1] for o in ops)
+    r = run_conv_bench(epochs=1, examples=8, batch_size=4, matmul_repeats=1, matmul_seconds=0.001, log=None)
+    assert r["model"]["parameters"] == 134_165 and r["data"]["steps_per_epoch"] == 2
+    # the biggest im2col: convt3's backward im2col(dy), (32·9, B·14·14) floats (stride 2: one window
+    # per input pixel); its forward product W_col.T @ x_cm has the same shape
+    assert r["im2col_buffer_bytes"] == 32 * 9 * 4 * 14 * 14 * 4
