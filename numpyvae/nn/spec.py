@@ -89,10 +89,9 @@ def parse_spec(spec, where: str = "spec") -> list[LayerSpec]:
             raise ValueError(f"{at}: expected {_usage(kind)}, got {len(raw)} number(s)")
         args = []
         for name, text in zip(names, raw):
-            try:
-                value = int(text.strip())
-            except ValueError:
-                raise ValueError(f"{at}: {name} must be an integer >= {_MIN[name]}, got {text!r}") from None
+            if not (text.isascii() and text.isdigit()):       # plain digits: no sign, no spaces, no "1_0"
+                raise ValueError(f"{at}: {name} must be an integer >= {_MIN[name]}, got {text!r}")
+            value = int(text)
             if value < _MIN[name]:
                 raise ValueError(f"{at}: {name} must be an integer >= {_MIN[name]}, got {value}")
             args.append(value)
