@@ -72,13 +72,15 @@ def grid_posterior(model, x: np.ndarray, *, lim: float = 5.0, n: int = 300) -> d
             "mean": (post[:, None] * fine).sum(0) / post.sum()}
 
 
-def kl_to_posterior(model, x: np.ndarray, log_px: float, n_samples: int = 20_000, seed: int = 0):
+def kl_to_posterior(model, x: np.ndarray, log_px: float, n_samples: int = 20_000, seed: int = 0, heads=None):
     """KL(q(z|x) || p(z|x)) for the encoder's q and one x (D,): (kl, samples z (n_samples, 2)).
 
     kl = log p(x) − mean_s [log p(x, z_s) − log q(z_s|x)], z_s ~ q; log_px from :func:`grid_posterior`.
+    heads : None (the encoder's q), or q's heads for this x, a list of (1, size) arrays
+        (e.g. from :func:`numpyvae.local_inference.optimize_local`)
     """
     x = _check_2d(model, x, "kl_to_posterior")
-    heads = model.encode(x)
+    heads = model.encode(x) if heads is None else heads
     eps = model.posterior.draw_noise(np.random.default_rng(seed), n_samples, 1, model.dtype)
     z, log_q, _ = model.posterior.rsample(heads, eps)                     # (S, 1, 2), (S, 1)
     z = z[:, 0]
