@@ -308,10 +308,10 @@ def posterior_costs(posteriors, log=print, **kw) -> dict:
     Returns {"reference": "gaussian", "rows": [{posterior, best_epoch_seconds, relative, parameters}],
     "load_before", "load_after"}.
     """
-    from .latent.families import parse_posterior
+    from .config import check_setting
     names = ["gaussian"] + [p for p in posteriors if p != "gaussian"]
     for name in names:
-        parse_posterior(name)                  # a bad name fails before any timing
+        check_setting("posterior", name, "--posterior")    # a bad name fails before any timing
     say = log or (lambda *a, **k: None)
     load_before = _load()
     rows = []

@@ -145,4 +145,5 @@ def test_posterior_costs_time_each_family_against_the_gaussian(tmp_path, capsys)
 def test_an_unknown_posterior_is_refused_before_any_timing(capsys):
     assert bench.main(["--smoke", "--posterior", "spline:3"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("numpyvae: error: unknown posterior 'spline:3'") and err.count("\n") == 1
+    assert err.startswith("numpyvae: error: --posterior: posterior: unknown posterior 'spline:3'")
+    assert err.count("\n") == 1
