@@ -12,6 +12,11 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+class NonFiniteError(ValueError):
+    """An array holds NaN or inf. A ValueError like every bad input, and its own class so that
+    the trainer can tell numbers that blew up inside the model from any other mistake."""
+
+
 def as_dtype(dtype) -> np.dtype:
     """Resolve a dtype given by name or object; only float32 and float64 are supported.
 
@@ -56,7 +61,7 @@ def check_array(x, where: str, *, ndim: int | tuple[int, ...] | None = None,
                          f"convert with {name}.astype('{np.dtype(dtype).name}')")
     if finite and x.dtype.kind == "f" and not np.isfinite(x).all():
         bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{where}: {name} contains {bad} non-finite value(s) (NaN or inf)")
+        raise NonFiniteError(f"{where}: {name} contains {bad} non-finite value(s) (NaN or inf)")
     return x
 
 

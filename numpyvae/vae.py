@@ -25,6 +25,7 @@ from .latent.kl import kl_analytic_for
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
+from .seeds import noise_seed, posterior_init_seed, prior_init_seed
 
 KL_KINDS = ("analytic", "mc")
 
@@ -83,14 +84,14 @@ class VAE:
                            posterior=posterior, prior=prior, init=init)
         self.likelihood = make_likelihood(likelihood, **(likelihood_kwargs or {}))
         self.posterior = make_posterior(posterior, self.z_dim, dtype=self.dtype,
-                                        rng=np.random.default_rng([seed, 5]))   # a flow's global weights
+                                        rng=np.random.default_rng(posterior_init_seed(seed)))
         self.prior = make_prior(prior, self.z_dim, x_dim=self.x_dim, dtype=self.dtype,
-                                rng=np.random.default_rng([seed, 4]))   # a learned prior's own start
+                                rng=np.random.default_rng(prior_init_seed(seed)))
         if self.prior.name == "vamp" and posterior != "gaussian":
             raise ValueError(f"VAE: the VampPrior's components are the encoder's diagonal Gaussians; "
                              f"it needs posterior='gaussian', got {posterior!r}")
         init_rng = np.random.default_rng(seed)
-        self.rng = np.random.default_rng([seed, 1])   # the noise stream, separate from the weights'
+        self.rng = np.random.default_rng(noise_seed(seed))   # the noise stream, separate from the weights'
         self.encoder = self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng)
         dec_heads = {("out" if i == 0 else name): self.x_dim for i, name in enumerate(self.likelihood.heads)}
         self.decoder = self._network(self.z_dim, self.hidden_dec, activation, dec_heads, init_rng)
