@@ -49,6 +49,9 @@ def check_array(x, where: str, *, ndim: int | tuple[int, ...] | None = None,
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{where}: {name} must be a numpy array, got {type(x).__name__}")
+    if type(x) is not np.ndarray:      # np.matrix keeps 2 dims under indexing, a masked array hides values
+        raise TypeError(f"{where}: {name} must be a plain numpy array, got {type(x).__module__}."
+                        f"{type(x).__name__}; convert it with np.asarray({name})")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:

@@ -107,6 +107,9 @@ class TrainConfig:
         if self.objective != "vr" and self.alpha != _DEFAULTS["alpha"]:
             raise ValueError(f"{where}: alpha is the order of the vr objective, not of {self.objective!r}; "
                              "remove it or use --objective vr")
+        if self.prior.startswith("vamp") and self.posterior != "gaussian":
+            raise ValueError(f"{where}: the VampPrior's components are the encoder's diagonal Gaussians; "
+                             f"prior {self.prior!r} needs posterior 'gaussian', got {self.posterior!r}")
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
         takes = likelihood_options(self.likelihood)
