@@ -125,7 +125,7 @@ def cmd_evaluate(args) -> int:
             print(f"estimated time: about {_duration(seconds)} (k={args.k})", file=sys.stderr, flush=True)
 
     results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,
-                           n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate)
+                           n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate, gaps=args.gaps)
     print(format_table(results))
     print(f"saved {Path(args.run_dir) / 'evaluation.json'}")
     return 0
@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help=f"run even when the estimated time is over {EVALUATE_MAX_HOURS} hours")
     p.add_argument("--baseline", action="store_true", help="also fit the mixture-model baseline on the same data")
+    p.add_argument("--gaps", action="store_true",
+                   help="also optimize each test example's own q (non-amortized) and split log p(x) − ELBO into "
+                        "the approximation and the amortization gap")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("sample", help="draw digits from a trained model's prior")

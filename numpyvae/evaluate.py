@@ -162,7 +162,7 @@ def _chunk_size(model, k: int, batch_size: int, chunk_size, max_memory_mb, where
 
 def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | None = None,
                    batch_size: int = 100, max_memory_mb: float | None = 512, rng=None,
-                   progress: bool = True) -> np.ndarray:
+                   progress: bool = True, q_params=None) -> np.ndarray:
     """Importance-sampled estimate of log p(x) per example, with q(z|x) as the proposal.
 
         log p(x) ≈ log (1/k) Σ_{i=1..k} w_i,   log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x),
@@ -191,6 +191,8 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
         batch, chunk after chunk, eps = rng.standard_normal((c, n_batch, K)), so the
         numbers do not depend on chunk_size.
     progress : draw a progress bar on stderr (only when stderr is a terminal)
+    q_params : None (the encoder's q), or the proposal's heads, a list of (N, size) arrays
+        (e.g. each example's optimized q from :mod:`numpyvae.local_inference`)
 
     Returns
     -------
@@ -211,13 +213,13 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     for sl in _batches(N, batch_size):
         xb = x[sl]
         n = xb.shape[0]
-        q_params = model.encode(xb)                                   # once per batch, e.g. [mu, logvar]
+        q_b = model.encode(xb) if q_params is None else [p[sl] for p in q_params]   # e.g. [mu, logvar]
         m = np.full(n, -np.inf)                                       # running max of log w
         a = np.zeros(n)                                               # running Σ exp(log w − m)
         for start in range(0, k, chunk):
             c = min(chunk, k - start)
             eps = model.posterior.draw_noise(rng, c, n, model.dtype)
-            z, log_q, _ = model.posterior.rsample(q_params, eps)      # (c, n, K), (c, n)
+            z, log_q, _ = model.posterior.rsample(q_b, eps)           # (c, n, K), (c, n)
             nll, _ = model.likelihood.forward(xb, *model.decode(z), check=False)  # (c, n)
             log_p = model.log_prior(z)                                # log p(z), (c, n)
             log_w = (log_p - nll - log_q).astype(np.float64)
@@ -420,7 +422,7 @@ DEFAULT_BASELINE_COMPONENTS = (10, 50)
 def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: int | None = None,
                  max_memory_mb: float | None = 512, dataset=None, n_test: int | None = None,
                  threshold: float = 0.01, baseline=False, seed: int = EVAL_SEED,
-                 progress: bool = True, save: bool = True, on_estimate=None) -> dict:
+                 progress: bool = True, save: bool = True, on_estimate=None, gaps: bool = False) -> dict:
     """Every number for a trained run, saved as RUN_DIR/evaluation.json.
 
     Parameters
@@ -440,6 +442,8 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     save : write evaluation.json into run_dir (atomically); checked to be writable before the work
     on_estimate : None, or called with the estimated seconds of the log p(x) estimate before it
         starts (see :func:`estimate_seconds`); it may raise to stop there
+    gaps : also split the gap into approximation and amortization gaps
+        (:func:`numpyvae.local_inference.inference_gaps`: each example's own q, optimized) -> results["gaps"]
 
     Returns
     -------
@@ -482,6 +486,9 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
         "latent_variance": variance.tolist(),
         "kl_per_dimension": kl_per_dimension(model, x).tolist() if has_kl_per_dimension(model) else None,
     }
+    if gaps:
+        from .local_inference import inference_gaps
+        results["gaps"] = inference_gaps(model, x, k=k, seed=seed, progress=progress, log_likelihood_encoder_q=ll)
     if baseline is not False and baseline is not None:
         ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline
         results["baseline"] = [{key: v for key, v in res.items() if key != "model"}
@@ -527,6 +534,9 @@ def format_table(results: dict) -> str:
     lines.append(row("gap log p(x) − ELBO", f"{results['gap']:.2f}", "≈ KL(q(z|x) || p(z|x))"))
     lines.append(row("active units", f"{results['active_units']}/{results['z_dim']}",
                      f"Var_x(E_q[z]) > {results.get('active_threshold', 0.01)}"))
+    if "gaps" in results:
+        from .local_inference import format_gaps
+        lines.append(format_gaps(results["gaps"]))
     for mix in results.get("baseline", []):
         lines.append(row(f"mixture, {mix['kind']} K={mix['n_components']}", f"{mix['test_log_likelihood']:.2f}",
                          "exact test log p(x)"))
