@@ -204,6 +204,9 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     """
     where = "log_likelihood"
     x = _check_x(model, x, where)
+    if not getattr(model.posterior, "has_density", True):
+        raise ValueError(f"{where}: the {model.posterior.name!r} posterior (a plain autoencoder) is a point mass "
+                         "with no density, so there is no proposal to importance-sample log p(x) with")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"{where}: k (importance samples per example) must be an integer >= 1, got {k!r}")
     k = int(k)
