@@ -109,7 +109,7 @@ def cmd_resume(args) -> int:
 def _fit_and_finish(trainer, args) -> int:
     """Train, then draw the pictures, holding the run directory throughout; Ctrl-C keeps the last epoch."""
     print(f"training {trainer.cfg.dataset}: {trainer.model.x_dim}-{'-'.join(map(str, trainer.cfg.hidden))}-"
-          f"{trainer.cfg.z_dim} VAE, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
+          f"{trainer.cfg.z_dim} {'plain autoencoder' if trainer.cfg.model == 'ae' else 'VAE'}, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
           f"{trainer.cfg.epochs} epochs -> {trainer.run_dir}", flush=True)
     try:
         try:
