@@ -61,6 +61,7 @@ class TrainConfig:
     and a key of its TOML config file. Values are checked on construction (:meth:`validate`)."""
     dataset: str = "digits"            # "digits" (bundled), "fashion-mnist", "mnist", "ring"
     model: str = "vae"                 # "vae"; "ae" (plain autoencoder, no KL); "helmholtz" (binary latents, wake-sleep)
+    q_objective: str = "same"          # "same" (q climbs the objective) or "cubo" (q descends the χ upper bound)
     q_update: str = "sleep"            # helmholtz only: how q learns: sleep (dreams), wake (RWS's wake-q), both
     binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
     hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes
@@ -121,6 +122,17 @@ class TrainConfig:
 
     def _check_model(self, where: str) -> None:
         """The settings a plain autoencoder or a Helmholtz machine cannot honour are refused by name."""
+        if self.q_objective == "cubo":
+            if self.model != "vae":
+                raise ValueError(f"{where}: q_objective cubo is for --model vae, not {self.model!r}")
+            if self.objective not in ("elbo", "iwae"):
+                raise ValueError(f"{where}: q_objective cubo: objective must be elbo or iwae (the decoder's bound), "
+                                 f"got {self.objective!r}")
+            if self.n_samples < 2:
+                raise ValueError(f"{where}: q_objective cubo needs n_samples >= 2 (CUBO from one sample is "
+                                 f"constant), got {self.n_samples}")
+            if self.beta != 1.0 or self.warmup_epochs != 0.0 or self.prior.startswith("vamp"):
+                raise ValueError(f"{where}: q_objective cubo needs beta = 1, no warm-up and a prior other than vamp")
         if self.model != "helmholtz" and self.q_update != _DEFAULTS["q_update"]:
             raise ValueError(f"{where}: q_update is how a Helmholtz machine's q learns; it needs --model helmholtz")
         if self.model == "vae" and self.posterior == "deterministic":
@@ -195,6 +207,7 @@ CHOICES = {
     "dtype": DTYPES,
     "model": MODELS,
     "q_update": Q_UPDATES,
+    "q_objective": ("same", "cubo"),
     "init": ("auto", *INITIALIZERS, *DENSE_INITIALIZERS),
 }
 
@@ -202,6 +215,8 @@ HELP = {
     "dataset": "data set: " + ", ".join(CHOICES["dataset"]) + " (digits is bundled and works offline)",
     "model": "vae (the default); ae (a plain autoencoder: z = the encoder's output, no KL term, the contrast "
              "the VAE starts from); helmholtz (binary latents trained by wake-sleep, no reparameterization)",
+    "q_objective": "same: q climbs --objective with p; cubo: q descends the chi upper bound CUBO_2 (Dieng et al.'s "
+                   "exp-trick surrogate) while p climbs --objective (elbo or iwae, n_samples >= 2)",
     "q_update": "how the Helmholtz machine's q(h|x) learns: sleep (on dreams, classic wake-sleep), wake "
                 "(reweighted wake-sleep's wake-q, needs n_samples >= 2) or both",
     "binarize": "binarization of [0, 1] images: dynamic (a fresh Bernoulli draw per batch), "
