@@ -549,9 +549,9 @@ def format_table(results: dict) -> str:
                      f"± {results['log_likelihood_stderr']:.2f} (std. error over examples)"))
     if results.get("sandwich"):
         sw = results["sandwich"]
-        lines.append(row(f"sandwich ELBO ≤ IWAE ≤ CUBO, k={results['k']}",
-                         f"[{sw['elbo']:.2f}, {sw['iwae']:.2f}, {sw['cubo']:.2f}]"))
-        lines.append(row("", "", "log p(x) lies inside; CUBO's k-sample estimate is biased low"))
+        lines.append(f"  {'sandwich [ELBO, IWAE_k, CUBO_2]':<34}[{sw['elbo']:.2f}, {sw['iwae']:.2f}, {sw['cubo']:.2f}]"
+                     f"  same k={results['k']} samples")
+        lines.append(row("", "", "log p(x) is inside in expectation; CUBO's k-sample estimate is biased low"))
     lines.append(row("gap log p(x) − ELBO", f"{results['gap']:.2f}", "≈ KL(q(z|x) || p(z|x))"))
     lines.append(row("active units", f"{results['active_units']}/{results['z_dim']}",
                      f"Var_x(E_q[z]) > {results.get('active_threshold', 0.01)}"))
