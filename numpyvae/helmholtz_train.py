@@ -16,6 +16,7 @@ evaluated; resuming and the VAE's pictures are not implemented for it (an error 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -27,7 +28,7 @@ from scipy.special import logsumexp
 from .config import (TrainConfig, binarize_test_set, model_seed, noise_seed, resolved_binarize, test_seed,
                      trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
-from .files import atomic_save
+from .files import DirectoryLock, atomic_save
 from .nn import MLP
 from .optim import make_optimizer
 from .progress import Progress
@@ -85,10 +86,17 @@ class HelmholtzTrainer:
             raise ValueError(f"HelmholtzTrainer: the config's model is {cfg.model!r}; use numpyvae.train.Trainer")
         self.cfg, self.quiet = cfg, quiet
         self.run_dir = None if run_dir is None else Path(run_dir)
+        fresh = self.run_dir is not None and (not self.run_dir.exists() or
+                                              (self.run_dir.is_dir() and not any(self.run_dir.iterdir())))
         self._lock = None if run_dir is None else claim_run_dir(self.run_dir, new=True)
         try:
             self._build(data)
         except BaseException:
+            if fresh:      # as the VAE trainer: a run that never started leaves no empty directory behind
+                (self.run_dir / DirectoryLock.NAME).unlink(missing_ok=True)
+                self.close()
+                with contextlib.suppress(OSError):
+                    self.run_dir.rmdir()
             self.close()
             raise
 
