@@ -121,3 +121,12 @@ def test_bad_input():
         m.generator_grads(x * 3, np.zeros((N, E)))
     with pytest.raises(ValueError, match="noise_dim must be an integer >= 1"):
         AVB(D, [6], K, noise_dim=0)
+
+
+def test_the_experiment_command_refuses_bad_counts(capsys):
+    from numpyvae.avb_train import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--epochs", "0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: --epochs must be >= 1, got 0" in err and "Traceback" not in err

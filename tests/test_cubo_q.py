@@ -71,3 +71,17 @@ def test_the_trainer_uses_it(small_digits):
     assert all(np.isfinite(h["val_loss"]) for h, _ in runs.values())
     (_, same), (_, cubo) = runs["same"], runs["cubo"]
     assert not np.allclose(same["encoder.mu.W"], cubo["encoder.mu.W"])
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--q-objective", "cubo"], "q_objective cubo needs n_samples >= 2"),
+    (["--model", "ae", "--beta", "0.5"], "beta = 0.5 is not a setting of --model ae"),
+    (["--model", "ae", "--objective", "iwae", "--n-samples", "2"], "objective = 'iwae' is not a setting of --model ae"),
+    (["--posterior", "deterministic"], "say so with --model ae"),
+])
+def test_bad_settings_from_the_command_line(tmp_path, capsys, flags, message):
+    from numpyvae.cli import main
+    assert main(["train", *flags, "--epochs", "1", "--out", str(tmp_path / "r"), "--quiet", "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error:"), err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
