@@ -130,3 +130,10 @@ def test_the_experiment_command_refuses_bad_counts(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "error: --epochs must be >= 1, got 0" in err and "Traceback" not in err
+
+
+def test_the_experiment_runs_on_the_ring(capsys):
+    from numpyvae.avb_train import main
+    assert main(["--dataset", "ring", "--epochs", "1", "--n-test", "4", "--batch-size", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch   1  AVB recon" in out and "avb_log_px" in out and "vae_log_px" in out
