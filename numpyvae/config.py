@@ -35,13 +35,16 @@ from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
 from .nn.init import DENSE_INITIALIZERS, INITIALIZERS
+from .nn.spec import parse_spec
 from .optim import OPTIMIZERS
+from .wake_sleep import Q_UPDATES
 
 __all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "DEFAULT_MIN_LOGVAR",
            "check_setting", "settings_from_sources", "config_from_toml", "likelihood_options",
            "resolved_binarize", "binarize_test_set", "model_seed", "noise_seed", "trainer_seed",
            "train_draw_seed", "test_seed", "validation_seed", "EVAL_SEED", "check_memory"]
 
+MODELS = ("vae", "ae", "helmholtz")
 BINARIZE = ("auto", "dynamic", "static", "none")
 DTYPES = ("float32", "float64")
 
@@ -60,9 +63,14 @@ class TrainConfig:
     """Everything that defines a run. Every field is a flag of ``python -m numpyvae train``
     and a key of its TOML config file. Values are checked on construction (:meth:`validate`)."""
     dataset: str = "digits"            # "digits" (bundled), "fashion-mnist", "mnist", "ring"
+    model: str = "vae"                 # "vae"; "ae" (plain autoencoder, no KL); "helmholtz" (binary latents, wake-sleep)
+    q_objective: str = "same"          # "same" (q climbs the objective) or "cubo" (q descends the χ upper bound)
+    q_update: str = "sleep"            # helmholtz only: how q learns: sleep (dreams), wake (RWS's wake-q), both
     binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
     hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes
     hidden_dec: list = field(default_factory=list)        # decoder hidden sizes; empty: hidden, mirrored
+    encoder: str = ""                  # a network spec (numpyvae.nn.spec) instead of the MLP of hidden; "": the MLP
+    decoder: str = ""                  # a network spec instead of the MLP of hidden_dec; "": the MLP
     z_dim: int = 20                    # latent dimensions K
     stochastic: list = field(default_factory=list)        # sizes of several stochastic layers (HVAE); empty: one, z_dim
     posterior: str = "gaussian"        # q(z|x): gaussian, full-gaussian, planar:K, radial:K, iaf:K
@@ -117,6 +125,7 @@ class TrainConfig:
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
         self._validate_hierarchy_and_schedule(where)
+        self._check_model(where)
         takes = likelihood_options(self.likelihood)
         for name in _LIKELIHOOD_OPTIONS:
             if name not in takes and getattr(self, name) != _DEFAULTS[name]:
@@ -128,7 +137,9 @@ class TrainConfig:
         """Settings that only make sense together: a hierarchy's layer sizes, the burda schedule's length."""
         if self.stochastic:
             for name, ok in (("z_dim", self.z_dim == _DEFAULTS["z_dim"]), ("hidden_dec", not self.hidden_dec),
-                             ("posterior", self.posterior == "gaussian")):
+                             ("posterior", self.posterior == "gaussian"), ("encoder", not self.encoder),
+                             ("decoder", not self.decoder), ("model", self.model == "vae"),
+                             ("q_objective", self.q_objective == _DEFAULTS["q_objective"])):
                 if not ok:
                     raise ValueError(f"{where}: {name} is a setting of the one-layer VAE; with stochastic "
                                      f"{self.stochastic} (a hierarchy of diagonal Gaussians) leave it unset")
@@ -158,6 +169,44 @@ class TrainConfig:
         extra = {"eps": self.adam_eps} if self.optimizer == "adam" and self.adam_eps != _DEFAULTS["adam_eps"] else {}
         return dict(lr=self.lr_at(0), **extra)
 
+    def _check_model(self, where: str) -> None:
+        """The settings a plain autoencoder or a Helmholtz machine cannot honour are refused by name."""
+        if self.q_objective == "cubo":
+            if self.model != "vae":
+                raise ValueError(f"{where}: q_objective cubo is for --model vae, not {self.model!r}")
+            if self.objective not in ("elbo", "iwae"):
+                raise ValueError(f"{where}: q_objective cubo: objective must be elbo or iwae (the decoder's bound), "
+                                 f"got {self.objective!r}")
+            if self.n_samples < 2:
+                raise ValueError(f"{where}: q_objective cubo needs n_samples >= 2 (CUBO from one sample is "
+                                 f"constant), got {self.n_samples}")
+            if self.beta != 1.0 or self.warmup_epochs != 0.0 or self.prior.startswith("vamp"):
+                raise ValueError(f"{where}: q_objective cubo needs beta = 1, no warm-up and a prior other than vamp")
+        if self.model != "helmholtz" and self.q_update != _DEFAULTS["q_update"]:
+            raise ValueError(f"{where}: q_update is how a Helmholtz machine's q learns; it needs --model helmholtz")
+        if self.model == "vae" and self.posterior == "deterministic":
+            raise ValueError(f"{where}: posterior 'deterministic' has no KL term and makes a plain autoencoder; "
+                             "say so with --model ae")
+        if self.model == "vae":
+            return
+        fixed = {"posterior": (_DEFAULTS["posterior"], "deterministic") if self.model == "ae" else
+                 (_DEFAULTS["posterior"],), "prior": (_DEFAULTS["prior"],), "objective": ("elbo",),
+                 "beta": (1.0,), "warmup_epochs": (0.0,)}
+        if self.model == "ae":
+            fixed["n_samples"] = (1,)         # z = mu: more samples would repeat the same z
+        else:
+            fixed["likelihood"] = ("bernoulli",)   # the machine's p(x|h) is Bernoulli
+            fixed["encoder"] = fixed["decoder"] = ("",)   # its networks are MLPs of hidden / hidden_dec
+        for name, allowed in fixed.items():
+            if getattr(self, name) not in allowed:
+                what = ("the plain autoencoder has a deterministic z and no KL term" if self.model == "ae" else
+                        "the Helmholtz machine has binary latents, a Bernoulli decoder and its own wake-sleep updates")
+                raise ValueError(f"{where}: {name} = {getattr(self, name)!r} is not a setting of --model "
+                                 f"{self.model} ({what}); remove it")
+        if self.model == "helmholtz" and self.q_update != "sleep" and self.n_samples < 2:
+            raise ValueError(f"{where}: q_update {self.q_update!r} (reweighted wake-sleep's wake-q) needs "
+                             f"n_samples >= 2 importance samples, got {self.n_samples}")
+
     def likelihood_kwargs(self) -> dict:
         """The options the chosen likelihood's constructor takes, e.g. {"sigma": 1.0} for "gaussian"."""
         return {name: getattr(self, name) for name in likelihood_options(self.likelihood)}
@@ -171,7 +220,8 @@ class TrainConfig:
                         init=None if self.init == "auto" else self.init)
         return dict(hidden=self.hidden, z_dim=self.z_dim, likelihood=self.likelihood, activation=self.activation,
                     likelihood_kwargs=self.likelihood_kwargs(), hidden_dec=self.hidden_dec or None,
-                    posterior=self.posterior, prior=self.prior, init=None if self.init == "auto" else self.init)
+                    posterior="deterministic" if self.model == "ae" else self.posterior, prior=self.prior,
+                    init=None if self.init == "auto" else self.init, encoder=self.encoder, decoder=self.decoder)
 
     def loss_kwargs(self) -> dict:
         """The objective's settings for VAE.loss_and_grads (beta is the trainer's, with its warm-up)."""
@@ -216,16 +266,32 @@ CHOICES = {
     "objective": tuple(OBJECTIVES),
     "optimizer": tuple(OPTIMIZERS),
     "dtype": DTYPES,
+    "model": MODELS,
+    "q_update": Q_UPDATES,
+    "q_objective": ("same", "cubo"),
     "init": ("auto", *INITIALIZERS, *DENSE_INITIALIZERS),
     "lr_schedule": ("constant", "burda"),
 }
 
 HELP = {
     "dataset": "data set: " + ", ".join(CHOICES["dataset"]) + " (digits is bundled and works offline)",
+    "model": "vae (the default); ae (a plain autoencoder: z = the encoder's output, no KL term, the contrast "
+             "the VAE starts from); helmholtz (binary latents trained by wake-sleep, no reparameterization)",
+    "q_objective": "same: q climbs --objective with p; cubo: q descends the chi upper bound CUBO_2 (Dieng et al.'s "
+                   "exp-trick surrogate) while p climbs --objective (elbo or iwae, n_samples >= 2)",
+    "q_update": "how the Helmholtz machine's q(h|x) learns: sleep (on dreams, classic wake-sleep), wake "
+                "(reweighted wake-sleep's wake-q, needs n_samples >= 2) or both",
     "binarize": "binarization of [0, 1] images: dynamic (a fresh Bernoulli draw per batch), "
                 "static (one fixed draw), none (grey levels); auto: dynamic for the Bernoulli likelihood",
     "hidden": "hidden layer sizes of the encoder, e.g. 500 500",
     "hidden_dec": "hidden layer sizes of the decoder (default: the encoder's, mirrored)",
+    "encoder": "the encoder as a network spec instead of the MLP of --hidden, e.g. "
+               "'conv:32:3:2,conv:64:3:2,flatten,dense:16' (layers conv:C:K[:S[:P]], convt:C:K[:S[:P[:OP]]], "
+               "dense:D, flatten, reshape:C:H:W; the activation after each conv/convt/dense; a conv first "
+               "reshapes x to the images); empty: the MLP",
+    "decoder": "the decoder as a network spec instead of the MLP of --hidden-dec, e.g. "
+               "'dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2'; a spec ending on images gets a "
+               "convt to the image channels (kernel 3) and a flatten per likelihood head; empty: the MLP",
     "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
     "stochastic": "sizes of several stochastic layers, e.g. 100 50 (Burda et al.'s two-layer model: z1 of 100, "
                   "z2 of 50; the blocks between them have len(hidden) layers of the upper layer's size); "
@@ -287,6 +353,14 @@ PRESETS = {
                      adam_eps=1e-4, lr_schedule="burda", burda_stages=8, epochs=3280, binarize="dynamic"),
     "burda-2l": dict(hidden=[100, 100], stochastic=[100, 50], activation="tanh", batch_size=20, optimizer="adam",
                      lr=1e-3, adam_eps=1e-4, lr_schedule="burda", burda_stages=8, epochs=3280, binarize="dynamic"),
+    # keras-io's convolutional VAE (fchollet, "Variational AutoEncoder", 2020): Conv(32, 3, s2) -> Conv(64, 3, s2)
+    # -> Dense(16) -> z (2-D); Dense(7·7·64) -> ConvT(64, 3, s2) -> ConvT(32, 3, s2) -> ConvT(1, 3) -> logits;
+    # ReLU, "same" padding, Glorot uniform weights and zero biases (Keras' defaults), binary cross-entropy on
+    # grey levels, Adam 1e-3, batch 128, 30 epochs
+    "keras-conv": dict(encoder="conv:32:3:2,conv:64:3:2,flatten,dense:16",
+                       decoder="dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2", z_dim=2,
+                       init="glorot_uniform", optimizer="adam", lr=1e-3, batch_size=128, epochs=30,
+                       binarize="none"),
     # a 2-D latent on the ring toy data, drawn in seconds
     "ring": dict(dataset="ring", hidden=[64, 64], z_dim=2, likelihood="gaussian", sigma=0.05,
                  activation="tanh", batch_size=100, epochs=30),
@@ -375,6 +449,15 @@ def check_setting(name: str, value, where: str = "config"):
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{name}: {err}") from None
             return value
+        if name in ("encoder", "decoder"):
+            if isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value):
+                value = ",".join(value)                   # TOML: a list of layer strings
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a network spec such as 'conv:32:3:2,flatten,dense:16' "
+                                 f"(a string; empty: the MLP), got {_describe(value)}")
+            if value.strip():
+                parse_spec(value, name)                   # the syntax now; the shapes when the model is built
+            return value.strip()
         if name == "out":
             if not isinstance(value, (str, os.PathLike)):
                 raise ValueError(f"out must be a directory path (a string), got {_describe(value)}")

@@ -25,6 +25,7 @@ from .latent.kl import kl_analytic_for
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
+from .nn.spec import decoder_trunk, encoder_trunk, image_head
 from .seeds import noise_seed, posterior_init_seed, prior_init_seed
 
 KL_KINDS = ("analytic", "mc")
@@ -73,6 +74,11 @@ class VAE:
                              Gaussians) or "vamp:K" (VampPrior: q(z|u_k) at K learned pseudo-inputs u_k)
     init : str, optional     initializer of every Dense layer, e.g. "pytorch" (W, b ~ U(±1/√fan_in));
                              default: He for ReLU-like activations, Glorot otherwise, heads Glorot, biases 0
+    encoder, decoder : str, optional   a network spec (numpyvae.nn.spec) in place of the MLP from hidden /
+                             hidden_dec, e.g. encoder="conv:32:3:2,conv:64:3:2,flatten,dense:16",
+                             decoder="dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2"
+    image_shape : (H, W) or (C, H, W), optional   the images behind the flat x, for a conv spec
+                             (default: square, one channel: 784 -> (1, 28, 28))
 
     Parameters are in ``self.params`` (ordered dict, names like "encoder.0.W",
     "encoder.mu.W", "decoder.out.b"), gradients in ``self.grads`` under the
@@ -81,7 +87,8 @@ class VAE:
 
     def __init__(self, x_dim: int, hidden=(400,), z_dim: int = 20, likelihood: str = "bernoulli",
                  activation: str = "relu", seed: int = 0, dtype="float32", likelihood_kwargs=None, *,
-                 hidden_dec=None, posterior: str = "gaussian", prior: str = "standard", init: str | None = None):
+                 hidden_dec=None, posterior: str = "gaussian", prior: str = "standard", init: str | None = None,
+                 encoder: str = "", decoder: str = "", image_shape=None):
         self.dtype = as_dtype(dtype)
         self.x_dim, self.z_dim = check_positive_int(x_dim, "VAE", "x_dim"), check_positive_int(z_dim, "VAE", "z_dim")
         self.hidden = [check_positive_int(h, "VAE", "hidden size") for h in _sizes(hidden, "hidden")]
@@ -99,11 +106,16 @@ class VAE:
         if self.prior.name == "vamp" and posterior != "gaussian":
             raise ValueError(f"VAE: the VampPrior's components are the encoder's diagonal Gaussians; "
                              f"it needs posterior='gaussian', got {posterior!r}")
+        if encoder or decoder:      # only then, so that MLP configs (and their checkpoints) stay as they were
+            self.config.update(encoder=encoder, decoder=decoder,
+                               image_shape=None if image_shape is None else list(image_shape))
         init_rng = np.random.default_rng(seed)
         self.rng = np.random.default_rng(noise_seed(seed))   # the noise stream, separate from the weights'
-        self.encoder = self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng)
+        self.encoder = (self._spec_encoder(encoder, image_shape, activation, init_rng) if encoder else
+                        self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng))
         dec_heads = {("out" if i == 0 else name): self.x_dim for i, name in enumerate(self.likelihood.heads)}
-        self.decoder = self._network(self.z_dim, self.hidden_dec, activation, dec_heads, init_rng)
+        self.decoder = (self._spec_decoder(decoder, image_shape, activation, dec_heads, init_rng) if decoder else
+                        self._network(self.z_dim, self.hidden_dec, activation, dec_heads, init_rng))
         self.flat_params, self.flat_grads = pack_layers(self.named_layers())
         self.params = named_arrays(self.named_layers(), "params")
         self.grads = named_arrays(self.named_layers(), "grads")
@@ -116,6 +128,24 @@ class VAE:
         last = hidden[-1] if hidden else d_in
         return MultiHead(trunk, [(name, Dense(last, size, init=init or "glorot_uniform", rng=rng, dtype=self.dtype))
                                  for name, size in heads.items()])
+
+    def _spec_encoder(self, spec, image_shape, activation, rng) -> MultiHead:
+        """The trunk of ``spec`` on x (flat, reshaped to images inside), then one Dense head per family head."""
+        init = self.config["init"]
+        trunk = encoder_trunk(spec, self.x_dim, image_shape, activation, init=init, rng=rng, dtype=self.dtype)
+        return MultiHead(trunk, [(name, Dense(trunk.out_shape[0], size, init=init or "glorot_uniform", rng=rng,
+                                              dtype=self.dtype)) for name, size in self.posterior.heads.items()])
+
+    def _spec_decoder(self, spec, image_shape, activation, heads: dict, rng) -> MultiHead:
+        """The trunk of ``spec`` on z, then per likelihood head a Dense (flat trunk) or ConvT + Flatten (images)."""
+        init = self.config["init"]
+        trunk = decoder_trunk(spec, self.z_dim, activation, init=init, rng=rng, dtype=self.dtype)
+        net = MultiHead(trunk, [(name, image_head(trunk.out_shape, size, image_shape, init=init or "glorot_uniform",
+                                                  rng=rng, dtype=self.dtype)) for name, size in heads.items()])
+        # floats alive per sample of z in one decoder pass, for the evaluator's memory budget
+        self.decoder_floats = trunk.floats + sum(getattr(h, "floats", 2 * size) for (_, h), size
+                                                 in zip(net.heads, heads.values()))
+        return net
 
     def named_layers(self):
         """(name, piece) for every piece with parameters, encoder first; the names prefix the parameter names."""
@@ -226,7 +256,14 @@ class VAE:
             raise NonFiniteError(self._why_not_finite("z", q_params))
         heads, t["_dec"] = self.decoder.forward(z)                          # e.g. [logits], (S, N, D)
         nll, t["_lik"] = self.likelihood.forward(x, *heads, check=False)    # −log p(x|z), (S, N); x checked above
-        if pair is not None:
+        if not getattr(self.posterior, "has_density", True):               # a point mass: the plain autoencoder
+            if objective != "elbo":
+                raise ValueError(f"the {self.posterior.name!r} posterior (a plain autoencoder) has one z per "
+                                 f"example and no KL term; objective must be 'elbo', got {objective!r}")
+            log_w = np.negative(nll)                                        # reconstruction only: no KL,
+            bound, bound_tape = bound_fn.forward(log_w)                     # no log p(z), no log q
+            kl_n = np.zeros(x.shape[0], dtype=self.dtype)
+        elif pair is not None:
             kl_n, kl_tape = pair.forward(q_params)                          # KL(q || p), (N,)
             t["_kl"] = (pair, kl_tape)
             log_w = np.negative(nll)                                        # β·KL enters per example, below
@@ -269,6 +306,8 @@ class VAE:
         if "_p" in tape:                                                   # Monte Carlo KL
             dz += self._prior_backward(-beta * c, tape)                    # −β c ∂log p(z)/∂z
             dq = self.posterior.backward(dz, beta * c, tape["_q"])         # through z and through log q
+        elif "_kl" not in tape:                                            # no KL term (plain autoencoder)
+            dq = self.posterior.backward(dz, None, tape["_q"])
         else:                                                              # analytic KL, per example
             dq = self.posterior.backward(dz, None, tape["_q"])
             pair, kl_tape = tape["_kl"]
