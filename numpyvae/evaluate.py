@@ -589,6 +589,9 @@ def format_table(results: dict) -> str:
     layers = results.get("stochastic") or [results["z_dim"]]
     lines.append(row("active units", f"{results['active_units']}/{sum(layers)}",
                      f"Var_x(E_q[z]) > {results.get('active_threshold', 0.01)}"))
+    if len(layers) > 1:
+        for i, (n, k) in enumerate(zip(results["active_units_per_layer"], layers), 1):
+            lines.append(row(f"  layer z{i}", f"{n}/{k}"))
     for mix in results.get("baseline", []):
         lines.append(row(f"mixture, {mix['kind']} K={mix['n_components']}", f"{mix['test_log_likelihood']:.2f}",
                          "exact test log p(x)"))
