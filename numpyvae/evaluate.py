@@ -592,6 +592,9 @@ def format_table(results: dict) -> str:
     if len(layers) > 1:
         for i, (n, k) in enumerate(zip(results["active_units_per_layer"], layers), 1):
             lines.append(row(f"  layer z{i}", f"{n}/{k}"))
+    if "gaps" in results:
+        from .local_inference import format_gaps
+        lines.append(format_gaps(results["gaps"]))
     for mix in results.get("baseline", []):
         lines.append(row(f"mixture, {mix['kind']} K={mix['n_components']}", f"{mix['test_log_likelihood']:.2f}",
                          "exact test log p(x)"))
