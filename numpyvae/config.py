@@ -28,7 +28,7 @@ import numpy as np
 
 from .bounds import OBJECTIVES
 from .datasets import DATASETS, binarize_static
-from .latent.families import make_posterior
+from .latent.families import CATEGORICAL, parse_posterior
 from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
@@ -295,7 +295,7 @@ def check_setting(name: str, value, where: str = "config"):
                 raise ValueError(f"{name} must be a name such as {'planar:8' if name == 'posterior' else 'mog:10'} "
                                  f"(a string), got {_describe(value)}")
             try:                              # the registries' own parsers say what is wrong with a name
-                make_posterior(value, 2) if name == "posterior" else make_prior(value, 2, x_dim=2)
+                parse_posterior(value) if name == "posterior" else make_prior(value, 2, x_dim=2, n_classes=2)
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{name}: {err}") from None
             return value

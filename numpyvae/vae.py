@@ -85,12 +85,18 @@ class VAE:
         self.posterior = make_posterior(posterior, self.z_dim, dtype=self.dtype,
                                         rng=np.random.default_rng([seed, 5]))   # a flow's global weights
         self.prior = make_prior(prior, self.z_dim, x_dim=self.x_dim, dtype=self.dtype,
-                                rng=np.random.default_rng([seed, 4]))   # a learned prior's own start
+                                rng=np.random.default_rng([seed, 4]),   # a learned prior's own start
+                                n_classes=getattr(self.posterior, "n_classes", None))   # categorical: C
+        if (self.prior.name == "categorical") != (getattr(self.posterior, "n_classes", None) is not None):
+            raise ValueError(f"VAE: a Gumbel-softmax posterior (gumbel:C, gumbel-st:C) goes with prior='categorical' "
+                             f"and only with it, got posterior={posterior!r}, prior={prior!r}")
         if self.prior.name == "vamp" and posterior != "gaussian":
             raise ValueError(f"VAE: the VampPrior's components are the encoder's diagonal Gaussians; "
                              f"it needs posterior='gaussian', got {posterior!r}")
         init_rng = np.random.default_rng(seed)
         self.rng = np.random.default_rng([seed, 1])   # the noise stream, separate from the weights'
+        # the shape of one example's noise: (K,) for the Gaussians and flows, (M, C) for the Gumbel-softmax
+        self.noise_shape = self.posterior.draw_noise(np.random.default_rng(0), 1, 1, self.dtype).shape[2:]
         self.encoder = self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng)
         dec_heads = {("out" if i == 0 else name): self.x_dim for i, name in enumerate(self.likelihood.heads)}
         self.decoder = self._network(self.z_dim, self.hidden_dec, activation, dec_heads, init_rng)
@@ -140,12 +146,15 @@ class VAE:
         """The noise for this step: drawn here, or a private copy of the caller's (see forward)."""
         if eps is None:
             return self.draw_eps(n, n_samples)
-        check_array(eps, "VAE.forward", ndim=(2, 3), last=self.z_dim, dtype=self.dtype, name="eps")
-        if eps.ndim == 2:
+        tail = self.noise_shape                       # (K,), or (M, C) for a categorical family
+        check_array(eps, "VAE.forward", ndim=(len(tail) + 1, len(tail) + 2), last=tail[-1], dtype=self.dtype,
+                    name="eps")
+        if eps.ndim == len(tail) + 1:
             eps = eps[None]
-        if eps.shape[1] != n:
-            raise ValueError(f"VAE.forward: eps must have shape (S, {n}, {self.z_dim}) or "
-                             f"({n}, {self.z_dim}) for x with {n} rows, got {eps.shape}")
+        if eps.shape[1:] != (n, *tail):
+            shape = ", ".join(map(str, (n, *tail)))
+            raise ValueError(f"VAE.forward: eps must have shape (S, {shape}) or ({shape}) for x with {n} rows "
+                             f"and the {self.posterior.name} family's noise, got {eps.shape}")
         return eps.copy()
 
     # ---- forward and backward -------------------------------------------------------

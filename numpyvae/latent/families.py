@@ -10,9 +10,13 @@ A posterior name is a family, or a flow followed by ":K", its number of steps:
     planar:K           diagonal Gaussian + K planar steps      (latent/flows.py)
     radial:K           diagonal Gaussian + K radial steps
     iaf:K              diagonal Gaussian + K IAF steps
+    gumbel:C           z_dim / C categorical variables of C classes, Gumbel-softmax relaxed   (latent/gumbel.py)
+    gumbel-st:C        the same, straight-through (one-hot forward, relaxed backward)
 
-Two registries: ``POSTERIORS`` (name -> class, built as cls(z_dim)) for families
-without a length, ``FLOWS`` (name -> FlowSpec) for those that take one.
+Three registries: ``POSTERIORS`` (name -> class, built as cls(z_dim)) for families
+without a length, ``FLOWS`` (name -> FlowSpec) for those that take one, and
+``CATEGORICAL`` (name -> hard) for the Gumbel-softmax families, whose ":C" is the
+number of classes of each variable (z_dim must be a multiple of C).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from ..checks import as_dtype, check_positive_int
 from .flows import iaf_flow, planar_flow, radial_flow
 from .full_gaussian import FullCovGaussian
 from .gaussian import DiagonalGaussian
+from .gumbel import GumbelSoftmax
 
 #: name -> family class; each is built as cls(z_dim)
 POSTERIORS = {"gaussian": DiagonalGaussian, "full-gaussian": FullCovGaussian}
@@ -54,9 +59,13 @@ FLOWS = {
 }
 
 
+#: name -> hard (straight-through); named "<name>:C" with C >= 2 classes per variable
+CATEGORICAL = {"gumbel": False, "gumbel-st": True}
+
+
 def posterior_names() -> list[str]:
     """The accepted spellings, e.g. ["full-gaussian", "gaussian", "iaf:K", "planar:K", "radial:K"]."""
-    return sorted(list(POSTERIORS) + [f"{n}:K" for n in FLOWS])
+    return sorted(list(POSTERIORS) + [f"{n}:K" for n in FLOWS] + [f"{n}:C" for n in CATEGORICAL])
 
 
 def parse_posterior(name: str) -> tuple[str, int | None]:
@@ -64,6 +73,8 @@ def parse_posterior(name: str) -> tuple[str, int | None]:
     if not isinstance(name, str):
         raise TypeError(f"posterior must be a name such as 'gaussian' or 'planar:8', got {type(name).__name__}")
     base, sep, tail = name.strip().partition(":")
+    if base in CATEGORICAL:
+        return base, _n_classes(name, sep, tail)
     if base not in POSTERIORS and base not in FLOWS:
         raise ValueError(f"unknown posterior {name!r}; choose one of {', '.join(posterior_names())}")
     if base in POSTERIORS:
@@ -81,6 +92,30 @@ def parse_posterior(name: str) -> tuple[str, int | None]:
     return base, length
 
 
+def _n_classes(name: str, sep: str, tail: str) -> int:
+    """C of "gumbel:C": an integer >= 2."""
+    base = name.strip().partition(":")[0]
+    if not sep:
+        raise ValueError(f"posterior {base!r} needs a number of classes per variable, e.g. '{base}:10'")
+    try:
+        n_classes = int(tail)
+    except ValueError:
+        raise ValueError(f"posterior {name!r}: the number of classes after ':' must be an integer >= 2") from None
+    if n_classes < 2:
+        raise ValueError(f"posterior {name!r}: the number of classes must be >= 2, got {n_classes}")
+    return n_classes
+
+
+def make_categorical(name: str, z_dim: int, n_classes: int) -> GumbelSoftmax:
+    """A Gumbel-softmax family with z_dim / C variables of C classes; refuses a C that does not divide z_dim."""
+    if z_dim % n_classes:
+        raise ValueError(f"posterior {name!r}: z_dim = {z_dim} is not a multiple of C = {n_classes} classes; "
+                         f"z_dim is M·C for M categorical variables (e.g. z_dim = {max(1, z_dim // n_classes) * n_classes})")
+    family = GumbelSoftmax(z_dim // n_classes, n_classes, hard=CATEGORICAL[name.strip().partition(":")[0]])
+    family.name = name.strip()
+    return family
+
+
 def make_posterior(name: str, z_dim: int, *, rng: np.random.Generator | None = None,
                    dtype="float32", **options):
     """The variational family q(z|x) called ``name`` for a K = z_dim latent.
@@ -93,6 +128,8 @@ def make_posterior(name: str, z_dim: int, *, rng: np.random.Generator | None = N
     """
     base, length = parse_posterior(name)
     z_dim = check_positive_int(z_dim, "make_posterior", "z_dim")
+    if base in CATEGORICAL and not options:
+        return make_categorical(name, z_dim, length)
     allowed = FLOWS[base].options if base in FLOWS else ()
     unknown = sorted(set(options) - set(allowed))
     if unknown:

@@ -205,6 +205,8 @@ class GumbelSoftmax:
     the relaxed ELBO of Jang et al. use the analytic KL :class:`CategoricalUniformKL`.
     """
 
+    name = "gumbel"     # the model's registry names the instance "gumbel:C" or "gumbel-st:C"
+
     def __init__(self, n_vars: int, n_classes: int, tau: float = 1.0, hard: bool = False):
         self.n_vars = check_positive_int(n_vars, "GumbelSoftmax", "n_vars")
         self.n_classes = check_positive_int(n_classes, "GumbelSoftmax", "n_classes")
@@ -434,6 +436,8 @@ class UniformCategorical:
     density under this discrete prior, so the Monte Carlo KL log q − log p is not
     defined for the pair; use the analytic :class:`CategoricalUniformKL`.
     """
+
+    name = "categorical"
 
     def __init__(self, n_vars: int, n_classes: int):
         self.n_vars = check_positive_int(n_vars, "UniformCategorical", "n_vars")
