@@ -112,6 +112,10 @@ class Trainer:
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, lr=cfg.lr)
+        # a Gumbel-softmax posterior's temperature, set from the global step before every step
+        self.tau_schedule = cfg.temperature_schedule() if hasattr(self.model.posterior, "tau") else None
+        if self.tau_schedule is not None:
+            self.model.posterior.tau = self.tau_schedule(0)
         self.rng = np.random.default_rng(trainer_seed(cfg.seed))   # shuffling and dynamic binarization
         self.epoch, self.history = 0, []
         self._scale, self._block = math.inf, []   # the recent |loss| scale (see _check_step)
@@ -178,6 +182,8 @@ class Trainer:
             np.take(x, perm[b * cfg.batch_size:(b + 1) * cfg.batch_size], axis=0, out=self._xb)
             xb = binarize_dynamic(self._xb, self.rng, out=self._xbin) if dynamic else self._xb
             beta = self.beta_at(self.epoch * steps + b, steps)
+            if self.tau_schedule is not None:           # τ_t from the global step t (the optimizer's count)
+                model.posterior.tau = self.tau_schedule(self.optimizer.t)
             try:
                 loss, _ = model.loss_and_grads(xb, beta=beta, **cfg.loss_kwargs())
             except (ValueError, FloatingPointError) as err:

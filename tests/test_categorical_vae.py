@@ -108,3 +108,57 @@ def test_samples_from_the_prior_are_one_hot_codes_and_reconstruct_works():
     model, x = _model("gumbel-st:3")
     assert isinstance(model.prior, UniformCategorical)
     assert model.sample(5).shape == (5, D) and model.reconstruct(x).shape == (4, D)
+
+
+# ---- the temperature as run settings, the trainer, the picture ------------------------------
+
+def test_the_trainer_sets_the_annealed_temperature_every_step(small_digits):
+    from numpyvae.config import TrainConfig
+    from numpyvae.train import Trainer
+    cfg = TrainConfig(posterior="gumbel:4", prior="categorical", z_dim=8, hidden=[16], batch_size=100, epochs=1,
+                      tau=2.0, tau_min=0.5, tau_rate=0.1, tau_every=2)
+    trainer = Trainer(cfg, data=small_digits, quiet=True)
+    seen = []
+    original = trainer.model.loss_and_grads
+
+    def spy(x, **kw):
+        seen.append(trainer.model.posterior.tau)
+        return original(x, **kw)
+    trainer.model.loss_and_grads = spy
+    trainer._train_epoch()
+    t = np.arange(6) // 2 * 2
+    assert seen == pytest.approx(np.maximum(0.5, 2.0 * np.exp(-0.1 * t)).tolist(), rel=1e-12)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(tau=0.0), "tau must be a number > 0"),
+    (dict(tau=-1.0), "tau must be a number > 0"),
+    (dict(tau_min=0.0), "tau_min must be a number > 0"),
+    (dict(tau_rate=-1e-4), "tau_rate must be a number >= 0"),
+    (dict(tau_every=0), "tau_every must be an integer >= 1"),
+    (dict(tau=0.3, tau_rate=1e-4), "tau_min = 0.5 is above the starting tau = 0.3"),
+])
+def test_bad_temperature_settings_are_refused(settings, message):
+    from numpyvae.config import TrainConfig
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(posterior="gumbel:10", prior="categorical", z_dim=200, **settings)
+
+
+def test_temperature_settings_of_a_gaussian_run_are_refused():
+    from numpyvae.config import TrainConfig
+    with pytest.raises(ValueError, match="tau_rate set the temperature of a Gumbel-softmax posterior"):
+        TrainConfig(tau_rate=1e-4)
+
+
+def test_code_sweep_decodes_one_variable_across_its_classes(tmp_path, monkeypatch):
+    from numpyvae import plots
+    model = VAE(16, [5], 3 * 4, posterior="gumbel:4", prior="categorical", seed=0)
+    decoded = []
+    original = plots._decode_mean
+    monkeypatch.setattr(plots, "_decode_mean", lambda m, z: decoded.append(z) or original(m, z))
+    path = plots.plot_code_sweep(model, tmp_path / "sweep.png", code=[1, 2, 3], variables=[1], image_shape=(4, 4))
+    assert path.exists()
+    codes = decoded[0].reshape(4, 3, 4).argmax(-1)
+    assert codes.tolist() == [[1, 0, 3], [1, 1, 3], [1, 2, 3], [1, 3, 3]]
+    with pytest.raises(ValueError, match="no categorical variables"):
+        plots.plot_code_sweep(VAE(16, [5], 2), tmp_path / "x.png", image_shape=(4, 4))
