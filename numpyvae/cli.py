@@ -39,6 +39,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
         kw = dict(dest=f.name, default=None, help=f"{HELP[f.name]} (default: {shown})")
         if f.name in ("hidden", "hidden_dec"):
             kw.update(type=int, nargs="+", metavar="SIZE")
+        elif isinstance(default, bool):
+            kw.update(action="store_const", const=True, help=f"{HELP[f.name]} (default: off)")
         elif f.name in CHOICES:
             kw.update(choices=CHOICES[f.name])
         else:

@@ -68,6 +68,7 @@ class TrainConfig:
     tau_min: float = 0.5               # gumbel:C: the floor of the annealed temperature
     tau_rate: float = 0.0              # gumbel:C: τ_t = max(tau_min, tau · exp(−tau_rate · t)); 0: constant τ
     tau_every: int = 1000              # gumbel:C: t is the step rounded down to a multiple of this
+    conditional: bool = False          # a conditional VAE q(z|x, y), p(x|z, y) on the dataset's labels
     init: str = "auto"                 # Dense initializer; auto: He for ReLU-like, Glorot otherwise
     likelihood: str = "bernoulli"      # a name of numpyvae.likelihoods.LIKELIHOODS
     sigma: float = 1.0                 # the fixed Gaussian likelihood's standard deviation
@@ -202,6 +203,8 @@ HELP = {
     "tau_rate": "gumbel:C: anneal tau_t = max(tau_min, tau * exp(-tau_rate * t)) in the step t "
                 "(Jang et al.: 1e-5 or 1e-4; 0 keeps tau fixed)",
     "tau_every": "gumbel:C: update the temperature every this many steps (Jang et al.: 500 or 1000)",
+    "conditional": "train a conditional VAE: the one-hot label y (from the dataset's labels) is concatenated "
+                   "to the encoder's input x and the decoder's input z; sample chosen digits with sample(n, y=...)",
     "init": "initializer of every Dense layer: auto (He for relu-like activations, Glorot otherwise, "
             "biases 0), " + ", ".join(INITIALIZERS) + ", or pytorch (W and b ~ U(+-1/sqrt(fan_in)))",
     "likelihood": "p(x|z): " + ", ".join(CHOICES["likelihood"]) + " (gaussian: fixed sigma, the MSE view)",
@@ -303,6 +306,10 @@ def check_setting(name: str, value, where: str = "config"):
             return value
         if name in _INT_MIN:
             return _check_int(name, value, _INT_MIN[name])
+        if name == "conditional":
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"conditional must be true or false, got {_describe(value)}")
+            return bool(value)
         if name in _FLOAT_MIN:
             return _check_float(name, value, _FLOAT_MIN[name])
         if name == "hidden":

@@ -80,7 +80,7 @@ def _batches(n: int, batch_size: int):
 # the numbers
 # --------------------------------------------------------------------------
 
-def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, rng=None) -> dict:
+def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, rng=None, y=None) -> dict:
     """The ELBO on x, in nats per example, with its reconstruction and KL parts.
 
     It runs the model's own :meth:`VAE.forward` (analytic KL, beta = 1), so it is
@@ -96,6 +96,7 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     n_samples : S, samples of z per example in the reconstruction term
     rng : None | int | np.random.Generator   the noise eps; None means EVAL_SEED (0).
         Per batch, eps = rng.standard_normal((S, n_batch, K)), in order.
+    y : (N,) int labels, for a conditional VAE only
 
     Returns
     -------
@@ -111,7 +112,7 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     for sl in _batches(x.shape[0], batch_size):
         xb = x[sl]
         eps = model.posterior.draw_noise(rng, S, xb.shape[0], model.dtype)
-        tape = model.forward(xb, eps)                        # the training forward pass, β = 1, analytic KL
+        tape = model.forward(xb, eps, y=None if y is None else y[sl])   # the training forward pass, β = 1
         recon_sum += float(tape["nll"].mean(0).sum(dtype=np.float64))   # −log p(x|z), (S, n)
         kl_sum += float(tape["kl"].sum(dtype=np.float64))
     n = x.shape[0]

@@ -8,6 +8,7 @@
     plot_interpolation(model, x_a, x_b, path)        decoded straight line from mu(x_a) to mu(x_b)
     plot_kl_per_dimension(model, x, path)            which latent dimensions are used
     plot_code_sweep(model, path)                     categorical latents: one variable swept over its C values
+    plot_label_grid(model, path)                     conditional VAE: rows one z ~ p(z), columns the labels
     plot_image_grid(images, path, image_shape)       any images, e.g. a mixture's means
     plot_mixture(mixture, directory, image_shape)    a mixture's component means and samples
     plot_run(run_dir)                                all that apply, into the run directory
@@ -38,7 +39,7 @@ from scipy.stats import norm
 from .checks import check_array, check_positive_int
 
 __all__ = ["mosaic", "plot_history", "plot_reconstructions", "plot_samples", "plot_latent", "plot_manifold",
-           "plot_interpolation", "plot_kl_per_dimension", "plot_code_sweep", "plot_image_grid", "plot_mixture", "plot_run"]
+           "plot_interpolation", "plot_kl_per_dimension", "plot_code_sweep", "plot_label_grid", "plot_image_grid", "plot_mixture", "plot_run"]
 
 DPI = 100
 
@@ -435,6 +436,29 @@ def plot_code_sweep(model, path, code=None, variables=None, seed: int = 0, image
                                  "the other variables fixed", figsize=figsize, dpi=dpi)
 
 
+def plot_label_grid(model, path, n_rows: int = 10, seed: int = 0, image_shape=(28, 28), figsize=None,
+                    dpi: int = DPI) -> Path:
+    """A conditional VAE's style and content apart: row r decodes one z_r ~ p(z) with every label 0..C−1.
+
+    Each row holds z fixed (the style: slant, thickness) while the label changes the digit
+    across the columns: the picture is n_rows × C decoder means E[x | z_r, y = c].
+    """
+    where = "plot_label_grid"
+    C = getattr(model, "n_labels", 0)
+    if not C:
+        raise ValueError(f"{where}: the model is not conditional; train one with --conditional")
+    n_rows = check_positive_int(n_rows, where, "n_rows")
+    shape = _check_image_shape(image_shape, model.x_dim, where)
+    if shape is None:
+        raise ValueError(f"{where}: the grid is drawn as images; give image_shape (H, W)")
+    z = model.prior.sample(n_rows, np.random.default_rng(seed), model.dtype)          # (R, K)
+    z = np.repeat(z, C, axis=0)                                                        # each z, C times
+    labels = np.tile(np.arange(C), n_rows)
+    images = model.likelihood.mean(*model.decode(z, labels))
+    return plot_image_grid(images, path, shape, nrow=C, title=f"rows: one z ~ p(z) each; columns: labels 0..{C - 1}",
+                           figsize=figsize, dpi=dpi)
+
+
 def plot_history(history, path, figsize=None, dpi: int = DPI) -> Path:
     """Training curves from a run's history (a list of per-epoch dicts):
     three panels, −ELBO (loss), reconstruction −E_q[log p(x|z)] and KL, train and validation.
@@ -506,6 +530,10 @@ def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None =
     paths = []
     if run.history:
         paths.append(plot_history(run.history, out / "history.png"))
+    if getattr(model, "n_labels", 0):             # a conditional VAE: the pictures that need no labels of x
+        if shape is not None:
+            paths.append(plot_label_grid(model, out / "label_grid.png", image_shape=shape))
+        return paths
     paths.append(plot_reconstructions(model, x[:n_points] if shape is None else x, out / "reconstructions.png",
                                       image_shape=shape))
     paths.append(plot_samples(model, out / "samples.png", n=100 if shape is not None else n_points, image_shape=shape))
