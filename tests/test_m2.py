@@ -104,3 +104,39 @@ def test_classifier_alone_cross_entropy_gradient_matches_fd():
                         for p in clf.params.values()])
     assert relative_error(a, n) <= 1e-7
     assert clf.test_error(x, y) in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+# ---- the training command ------------------------------------------------------------------
+
+def test_choose_labeled_is_balanced_fixed_by_seed_and_refuses_too_many():
+    from numpyvae.m2_train import choose_labeled
+    y = np.repeat(np.arange(10), 30)
+    idx = choose_labeled(y, 100, 10, seed=4)
+    assert np.bincount(y[idx], minlength=10).tolist() == [10] * 10 and np.unique(idx).size == 100
+    assert np.array_equal(idx, choose_labeled(y, 100, 10, seed=4))
+    assert not np.array_equal(idx, choose_labeled(y, 100, 10, seed=5))
+    with pytest.raises(ValueError, match="--labels 400: the training set has only 300 examples"):
+        choose_labeled(y, 400, 10, seed=0)
+    with pytest.raises(ValueError, match="multiple of the 10 classes"):
+        choose_labeled(y, 105, 10, seed=0)
+    with pytest.raises(ValueError, match="class 3 has only 30 training examples"):
+        choose_labeled(np.repeat(np.arange(10), [40, 40, 40, 30, 40, 40, 40, 40, 40, 40]), 350, 10, seed=0)
+
+
+def test_m2_command_trains_and_reports_test_error_each_epoch(small_digits, capsys):
+    from numpyvae.cli import build_parser
+    from numpyvae.m2_train import train_m2
+    args = build_parser().parse_args(["m2", "--labels", "20", "--epochs", "2", "--batch-size", "50", "--hidden", "8",
+                                      "--z-dim", "2", "--classifier-hidden", "8", "--baseline"])
+    lines = []
+    history = train_m2(args, data=small_digits, log=lines.append)
+    assert len(history["m2"]) == len(history["baseline"]) == 2
+    assert all(0.0 <= e <= 1.0 for e in history["m2"] + history["baseline"])
+    assert sum("test error" in line for line in lines) == 2 + 2 + 1
+
+
+def test_m2_command_refuses_more_labels_than_exist_in_one_line(capsys):
+    from numpyvae.cli import main
+    assert main(["m2", "--labels", "100000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["numpyvae: error: --labels 100000: the training set has only 9000 examples"]
