@@ -460,6 +460,12 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     if save:
         check_writable(Path(run_dir) / "evaluation.json", "evaluation")      # before the work, not after
     model = run.model
+    if getattr(model, "n_labels", 0) or model.prior.name == "categorical":
+        what = ("a conditional VAE bounds log p(x|y), and the estimates here take no labels"
+                if getattr(model, "n_labels", 0) else
+                "a Gumbel-softmax run's relaxed z has no density under the discrete prior, so log p(x) "
+                "cannot be importance-sampled here")
+        raise ValueError(f"evaluate {run_dir}: {what}; its validation -ELBO per epoch is in history.json")
     x, y, how, data = run_test_data(run, dataset)
     if n_test is not None:
         n_test = check_positive_int(n_test, "evaluate_run", "n_test")
