@@ -28,7 +28,7 @@ import numpy as np
 
 from .bounds import OBJECTIVES
 from .datasets import DATASETS, binarize_static
-from .latent.families import CATEGORICAL, parse_posterior
+from .latent.families import CATEGORICAL, make_posterior, parse_posterior
 from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
@@ -113,7 +113,11 @@ class TrainConfig:
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
         tau_settings = ("tau", "tau_min", "tau_rate", "tau_every")
-        if parse_posterior(self.posterior)[0] not in CATEGORICAL:
+        base, n_classes = parse_posterior(self.posterior.split(",")[0])
+        if base in CATEGORICAL and self.z_dim % n_classes:
+            raise ValueError(f"{where}: z_dim = {self.z_dim} is not a multiple of the {n_classes} classes of "
+                             f"posterior {self.posterior!r}; z_dim is M·C for M categorical variables")
+        if base not in CATEGORICAL:
             given = [n for n in tau_settings if getattr(self, n) != _DEFAULTS[n]]
             if given:
                 raise ValueError(f"{where}: {', '.join(given)} set the temperature of a Gumbel-softmax posterior "
@@ -194,7 +198,9 @@ HELP = {
     "hidden_dec": "hidden layer sizes of the decoder (default: the encoder's, mirrored)",
     "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
     "posterior": "the variational family q(z|x): gaussian (diagonal), full-gaussian, or a normalizing flow "
-                 "of K steps on a diagonal Gaussian: planar:K, radial:K, iaf:K; or z_dim/C categorical variables "
+                 "of K steps on a diagonal Gaussian: planar:K, radial:K, iaf:K; a flow's options follow "
+                 "after commas: planar:8,amortized=false (one learned flow for all examples), "
+                 "iaf:2,hidden=80,context_dim=20; or z_dim/C categorical variables "
                  "of C classes: gumbel:C (Gumbel-softmax), gumbel-st:C (straight-through), with --prior categorical",
     "prior": "p(z): standard (N(0, I)), mog:K (a learned mixture of K Gaussians), vamp:K (VampPrior with K "
              "learned pseudo-inputs), categorical (uniform, for gumbel:C); without a closed-form KL the KL is estimated at the samples",
@@ -328,7 +334,10 @@ def check_setting(name: str, value, where: str = "config"):
                 raise ValueError(f"{name} must be a name such as {'planar:8' if name == 'posterior' else 'mog:10'} "
                                  f"(a string), got {_describe(value)}")
             try:                              # the registries' own parsers say what is wrong with a name
-                parse_posterior(value) if name == "posterior" else make_prior(value, 2, x_dim=2, n_classes=2)
+                if name == "prior":
+                    make_prior(value, 2, x_dim=2, n_classes=2)
+                elif "," in value or parse_posterior(value)[0] not in CATEGORICAL:
+                    make_posterior(value, 2)       # a gumbel:C needs z_dim = M·C: checked when the model is built
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{name}: {err}") from None
             return value
