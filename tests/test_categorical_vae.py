@@ -137,6 +137,7 @@ def test_the_trainer_sets_the_annealed_temperature_every_step(small_digits):
     (dict(tau_rate=-1e-4), "tau_rate must be a number >= 0"),
     (dict(tau_every=0), "tau_every must be an integer >= 1"),
     (dict(tau=0.3, tau_rate=1e-4), "tau_min = 0.5 is above the starting tau = 0.3"),
+    (dict(z_dim=205), "z_dim = 205 is not a multiple of the 10 classes"),
 ])
 def test_bad_temperature_settings_are_refused(settings, message):
     from numpyvae.config import TrainConfig
