@@ -142,7 +142,7 @@ def test_the_trainer_sets_the_annealed_temperature_every_step(small_digits):
 def test_bad_temperature_settings_are_refused(settings, message):
     from numpyvae.config import TrainConfig
     with pytest.raises(ValueError, match=message):
-        TrainConfig(posterior="gumbel:10", prior="categorical", z_dim=200, **settings)
+        TrainConfig(**{**dict(posterior="gumbel:10", prior="categorical", z_dim=200), **settings})
 
 
 def test_temperature_settings_of_a_gaussian_run_are_refused():
