@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from .bounds import OBJECTIVES
+from .seeds import (EVAL_SEED, model_seed, noise_seed, test_seed, train_draw_seed,  # noqa: F401 (re-exported)
+                    trainer_seed, validation_seed)
 from .datasets import DATASETS, binarize_static
 from .latent.families import CATEGORICAL, make_posterior, parse_posterior
 from .latent.priors import make_prior
@@ -110,6 +112,9 @@ class TrainConfig:
         if self.objective != "vr" and self.alpha != _DEFAULTS["alpha"]:
             raise ValueError(f"{where}: alpha is the order of the vr objective, not of {self.objective!r}; "
                              "remove it or use --objective vr")
+        if self.prior.startswith("vamp") and self.posterior != "gaussian":
+            raise ValueError(f"{where}: the VampPrior's components are the encoder's diagonal Gaussians; "
+                             f"prior {self.prior!r} needs posterior 'gaussian', got {self.posterior!r}")
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
         tau_settings = ("tau", "tau_min", "tau_rate", "tau_every")
@@ -464,56 +469,3 @@ def binarize_test_set(x: np.ndarray, binarize: str, seed: int | None = None) -> 
     if binarize in (None, "none"):
         return x, "not binarized (grey levels)"
     raise ValueError(f"binarize must be one of {BINARIZE[1:]}, got {binarize!r}")
-
-
-# --------------------------------------------------------------------------
-# seeds: every generator of a run, derived from its one seed
-# --------------------------------------------------------------------------
-# A run's seed s feeds six streams. Each is its own np.random.Generator, so
-# drawing more from one (a larger batch, another evaluation) never shifts
-# another, and resume restores each one by state. The values below are those
-# the runs have always used; changing one changes every number of every run.
-
-def model_seed(run_seed: int) -> int:
-    """The seed given to ``VAE(seed=...)``: the run's seed. The VAE draws its initial
-    weights from ``np.random.default_rng(model_seed)`` and its noise eps from
-    ``np.random.default_rng(noise_seed(model_seed))``."""
-    return run_seed
-
-
-def noise_seed(model_seed: int) -> list:
-    """The model's noise stream (eps of every training step): [seed, 1], apart from its weights'."""
-    return [model_seed, 1]
-
-
-def trainer_seed(run_seed: int) -> list:
-    """The trainer's stream: the shuffling permutation and the dynamic binarization draws, [seed, 2]."""
-    return [run_seed, 2]
-
-
-def train_draw_seed(run_seed: int) -> int:
-    """The one Bernoulli draw of a static run's training set (and of the mixture baseline's): the seed."""
-    return run_seed
-
-
-def test_seed(run_seed: int) -> int:
-    """The one fixed Bernoulli draw of a run's test set: the run's seed + 1.
-
-    The trainer validates on this draw and the evaluator measures on it, so
-    ``val_loss`` in the history and the test ELBO see the same 0/1 images.
-    """
-    return run_seed + 1
-
-
-test_seed.__test__ = False      # a library function, not a pytest test
-
-
-def validation_seed(run_seed: int) -> int:
-    """The noise eps of every validation pass: the run's seed + 3, the same noise each epoch,
-    drawn from its own generator so validating takes nothing from the training streams."""
-    return run_seed + 3
-
-
-#: The default seed of the evaluator's noise (the test ELBO's eps, the importance samples).
-#: Evaluation never draws from ``model.rng``: measuring a model must not change what its training draws next.
-EVAL_SEED = 0

@@ -17,6 +17,7 @@ as if nothing had happened. A run directory belongs to one process at a time
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .checks import as_dtype
+from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
                      check_memory, model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
@@ -88,11 +89,18 @@ class Trainer:
         cfg.validate()
         self.cfg, self.quiet = cfg, quiet
         self.run_dir = None if run_dir is None else Path(run_dir)
+        fresh = self.run_dir is not None and lock is None and (
+            not self.run_dir.exists() or (self.run_dir.is_dir() and not any(self.run_dir.iterdir())))
         # own the directory before any work, so a run that cannot be saved fails in a second
         self._lock = lock if lock is not None or run_dir is None else claim_run_dir(self.run_dir, new=True)
         try:
             self._build(data)
         except BaseException:
+            if fresh:      # a run that never started leaves no empty directory behind
+                (self.run_dir / DirectoryLock.NAME).unlink(missing_ok=True)
+                self.close()
+                with contextlib.suppress(OSError):
+                    self.run_dir.rmdir()
             self.close()
             raise
 
@@ -192,9 +200,7 @@ class Trainer:
                 model.posterior.tau = self.tau_schedule(self.optimizer.t)
             try:
                 loss, _ = model.loss_and_grads(xb, beta=beta, y=yb, **cfg.loss_kwargs())
-            except (ValueError, FloatingPointError) as err:
-                if "finite" not in str(err):        # not the numbers blowing up: a real error
-                    raise
+            except (NonFiniteError, FloatingPointError) as err:     # the numbers blew up inside the model
                 raise self._diverged(f"the loss became non-finite inside the model ({err})", f"batch {b + 1}") from None
             self._check_step(loss, b)
             if cfg.clip_grad_norm > 0:
@@ -252,9 +258,7 @@ class Trainer:
         try:
             parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=validation_seed(self.cfg.seed),
                               y=self.y_val)
-        except (ValueError, FloatingPointError) as err:
-            if "finite" not in str(err):
-                raise
+        except (NonFiniteError, FloatingPointError) as err:
             raise self._diverged(f"the validation loss became non-finite inside the model ({err})",
                                  "validation") from None
         if not math.isfinite(parts["loss"]):

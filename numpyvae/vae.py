@@ -19,14 +19,24 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import OBJECTIVES, make_bound
-from .checks import as_dtype, check_array, check_positive_int
+from .checks import NonFiniteError, as_dtype, check_array, check_positive_int
 from .latent.families import make_posterior
 from .latent.kl import kl_analytic_for
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
+from .seeds import noise_seed, posterior_init_seed, prior_init_seed
 
 KL_KINDS = ("analytic", "mc")
+
+
+def _sizes(sizes, name: str) -> list:
+    """Layer sizes as a list: an int is one layer (hidden=400 is [400]), like the run settings."""
+    if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+        return [sizes]
+    if not isinstance(sizes, (list, tuple)):
+        raise TypeError(f"VAE: {name} must be a list of layer sizes such as [400], got {type(sizes).__name__}")
+    return list(sizes)
 
 
 class Tape(dict):
@@ -79,9 +89,9 @@ class VAE:
                  n_labels: int = 0):
         self.dtype = as_dtype(dtype)
         self.x_dim, self.z_dim = check_positive_int(x_dim, "VAE", "x_dim"), check_positive_int(z_dim, "VAE", "z_dim")
-        self.hidden = [check_positive_int(h, "VAE", "hidden size") for h in hidden]
+        self.hidden = [check_positive_int(h, "VAE", "hidden size") for h in _sizes(hidden, "hidden")]
         self.hidden_dec = (list(reversed(self.hidden)) if hidden_dec is None
-                           else [check_positive_int(h, "VAE", "hidden_dec size") for h in hidden_dec])
+                           else [check_positive_int(h, "VAE", "hidden_dec size") for h in _sizes(hidden_dec, "hidden_dec")])
         self.config = dict(x_dim=self.x_dim, hidden=self.hidden, z_dim=self.z_dim, likelihood=likelihood,
                            activation=activation, seed=seed, dtype=self.dtype.name,
                            likelihood_kwargs=dict(likelihood_kwargs or {}), hidden_dec=self.hidden_dec,
@@ -91,9 +101,9 @@ class VAE:
             self.config["n_labels"] = self.n_labels
         self.likelihood = make_likelihood(likelihood, **(likelihood_kwargs or {}))
         self.posterior = make_posterior(posterior, self.z_dim, dtype=self.dtype,
-                                        rng=np.random.default_rng([seed, 5]))   # a flow's global weights
+                                        rng=np.random.default_rng(posterior_init_seed(seed)))
         self.prior = make_prior(prior, self.z_dim, x_dim=self.x_dim, dtype=self.dtype,
-                                rng=np.random.default_rng([seed, 4]),   # a learned prior's own start
+                                rng=np.random.default_rng(prior_init_seed(seed)),
                                 n_classes=getattr(self.posterior, "n_classes", None))   # categorical: C
         if (self.prior.name == "categorical") != (getattr(self.posterior, "n_classes", None) is not None):
             raise ValueError(f"VAE: a Gumbel-softmax posterior (gumbel:C, gumbel-st:C) goes with prior='categorical' "
@@ -105,7 +115,7 @@ class VAE:
             raise ValueError(f"VAE: the VampPrior's components are the encoder's diagonal Gaussians; "
                              f"it needs posterior='gaussian', got {posterior!r}")
         init_rng = np.random.default_rng(seed)
-        self.rng = np.random.default_rng([seed, 1])   # the noise stream, separate from the weights'
+        self.rng = np.random.default_rng(noise_seed(seed))   # the noise stream, separate from the weights'
         # the shape of one example's noise: (K,) for the Gaussians and flows, (M, C) for the Gumbel-softmax
         self.noise_shape = self.posterior.draw_noise(np.random.default_rng(0), 1, 1, self.dtype).shape[2:]
         C = self.n_labels                        # the one-hot label widens both networks' inputs
@@ -138,6 +148,8 @@ class VAE:
 
     def _check_x(self, x, where):
         check_array(x, where, ndim=2, last=self.x_dim, dtype=self.dtype)
+        if x.shape[0] == 0:
+            raise ValueError(f"{where}: x has no rows (shape {x.shape}); a batch needs at least one example")
         return self.likelihood.check_x(x, where)
 
     def one_hot(self, y, n: int, where: str) -> np.ndarray | None:
@@ -262,6 +274,8 @@ class VAE:
 
         q_params, t["_enc"] = self.encoder.forward(self._with_label(x, onehot))   # [mu, logvar], (N, K) each
         z, log_q, t["_q"] = self.posterior.rsample(q_params, eps)           # z = mu + sigma * eps, (S, N, K)
+        if not np.isfinite(z).all():                                        # (S, N, K): a cheap look
+            raise NonFiniteError(self._why_not_finite("z", q_params))
         heads, t["_dec"] = self.decoder.forward(self._with_label(z, onehot))   # e.g. [logits], (S, N, D)
         nll, t["_lik"] = self.likelihood.forward(x, *heads, check=False)    # −log p(x|z), (S, N); x checked above
         if pair is not None:
@@ -279,6 +293,8 @@ class VAE:
         t["_bound"] = (bound_fn, bound_tape)
 
         t.loss = float(-bound.mean())
+        if not np.isfinite(t.loss):
+            raise NonFiniteError(self._why_not_finite(f"the loss, {t.loss},", q_params))
         t.parts = {"loss": t.loss, "recon": float(nll.mean()), "kl": float(kl_n.mean())}
         t.update(dict(zip(self.posterior.heads, q_params)), z=z, log_q=log_q, nll=nll, kl=kl_n,
                  log_w=log_w, bound=bound, beta=beta,
@@ -343,6 +359,13 @@ class VAE:
         (mu_u, logvar_u), t["_enc_u"] = self.encoder.forward(self.prior.params["pseudo_inputs"])
         return self.prior.log_prob(z, mu_u, logvar_u)
 
+    def _why_not_finite(self, what: str, q_params) -> str:
+        """The message for a value that overflowed, with the encoder outputs that led to it."""
+        sizes = ", ".join(f"{name} within [{float(p.min()):.3g}, {float(p.max()):.3g}]"
+                          for name, p in zip(self.posterior.heads, q_params))
+        return (f"VAE.forward: {what} is not finite ({sizes}); exp(logvar / 2), the KL or a likelihood term "
+                f"overflowed {self.dtype.name}: the weights have diverged (try a smaller learning rate)")
+
     def log_prior(self, z: np.ndarray) -> np.ndarray:
         """log p(z), z (..., K) -> (...): the prior's density, with a VampPrior's encoder pass done here."""
         return self._prior_log_prob(z, Tape())[0]
@@ -367,7 +390,8 @@ class VAE:
         if objective != "elbo" and kl == "analytic":
             raise ValueError(f"the {objective} bound needs log q(z|x) − log p(z) at each sample: "
                              "use kl='mc' (or leave kl unset)")
-        if not np.isfinite(beta) or beta < 0:
+        if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(beta) or beta < 0:
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
         if objective != "elbo" and beta != 1.0:
             raise ValueError(f"beta weights the ELBO's KL term; the {objective} bound is defined for beta = 1, "
@@ -388,6 +412,9 @@ class VAE:
         sample(10, y=np.arange(10)) draws one of each digit.
         """
         rng = rng if rng is not None else self.rng
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"VAE.sample: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                            f"got {type(rng).__name__}")
         n = check_positive_int(n, "VAE.sample", "n")
         self.one_hot(y, n, "VAE.sample")                      # refuse a missing or bad y before drawing
         if self.prior.name == "vamp":

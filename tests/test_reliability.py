@@ -11,6 +11,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from numpyvae.checks import NonFiniteError
+
 from numpyvae import checkpoint as ckpt
 from numpyvae.cli import main
 from numpyvae.datasets.dataset import Dataset
@@ -209,7 +211,7 @@ def test_a_blow_up_before_any_checkpoint_says_there_is_none(small_digits, tmp_pa
     t = Trainer(cfg(), data=small_digits, run_dir=tmp_path, quiet=True)
 
     def raise_nonfinite(n, loss):
-        raise ValueError("VAE.decode: z contains 3 non-finite value(s) (NaN or inf)")
+        raise NonFiniteError("VAE.decode: z contains 3 non-finite value(s) (NaN or inf)")
     poison(t, 3, raise_nonfinite)
     with pytest.raises(TrainingDiverged, match=r"non-finite inside the model \(VAE.decode.*\) at epoch 1, batch 3; "
                                                r"no checkpoint was written yet"):
@@ -363,3 +365,12 @@ def test_a_run_whose_model_changed_meaning_is_refused_by_resume(ring_run, tmp_pa
     np.savez(path, **arrays)
     code, err = cli(["resume", str(run), "--epochs", "3"], capsys)
     assert code == 2 and "differs from the one its run config builds" in err and "likelihood_kwargs" in err
+
+
+def test_a_run_refused_while_building_leaves_no_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, err = cli(["train", "--dataset", "ring", "--likelihood", "bernoulli", "--quiet"], capsys)   # data refused
+    assert code == 2 and "[0, 1]" in err
+    assert not list((tmp_path / "runs").iterdir())
+    code, err = cli(["train", *RING, "--batch-size", "100000", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()
