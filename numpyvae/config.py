@@ -35,6 +35,7 @@ from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
 from .nn.init import DENSE_INITIALIZERS, INITIALIZERS
+from .nn.spec import parse_spec
 from .optim import OPTIMIZERS
 
 __all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "DEFAULT_MIN_LOGVAR",
@@ -63,6 +64,8 @@ class TrainConfig:
     binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
     hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes
     hidden_dec: list = field(default_factory=list)        # decoder hidden sizes; empty: hidden, mirrored
+    encoder: str = ""                  # a network spec (numpyvae.nn.spec) instead of the MLP of hidden; "": the MLP
+    decoder: str = ""                  # a network spec instead of the MLP of hidden_dec; "": the MLP
     z_dim: int = 20                    # latent dimensions K
     posterior: str = "gaussian"        # q(z|x): gaussian, full-gaussian, planar:K, radial:K, iaf:K
     prior: str = "standard"            # p(z): standard, mog:K, vamp:K
@@ -146,7 +149,8 @@ class TrainConfig:
         """The VAE's settings from this run's: VAE(x_dim, **cfg.model_kwargs(), seed=..., dtype=...)."""
         return dict(hidden=self.hidden, z_dim=self.z_dim, likelihood=self.likelihood, activation=self.activation,
                     likelihood_kwargs=self.likelihood_kwargs(), hidden_dec=self.hidden_dec or None,
-                    posterior=self.posterior, prior=self.prior, init=None if self.init == "auto" else self.init)
+                    posterior=self.posterior, prior=self.prior, init=None if self.init == "auto" else self.init,
+                    encoder=self.encoder, decoder=self.decoder)
 
     def temperature_schedule(self):
         """τ at each global step, for a Gumbel-softmax posterior (the trainer sets family.tau from it)."""
@@ -201,6 +205,13 @@ HELP = {
                 "static (one fixed draw), none (grey levels); auto: dynamic for the Bernoulli likelihood",
     "hidden": "hidden layer sizes of the encoder, e.g. 500 500",
     "hidden_dec": "hidden layer sizes of the decoder (default: the encoder's, mirrored)",
+    "encoder": "the encoder as a network spec instead of the MLP of --hidden, e.g. "
+               "'conv:32:3:2,conv:64:3:2,flatten,dense:16' (layers conv:C:K[:S[:P]], convt:C:K[:S[:P[:OP]]], "
+               "dense:D, flatten, reshape:C:H:W; the activation after each conv/convt/dense; a conv first "
+               "reshapes x to the images); empty: the MLP",
+    "decoder": "the decoder as a network spec instead of the MLP of --hidden-dec, e.g. "
+               "'dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2'; a spec ending on images gets a "
+               "convt to the image channels (kernel 3) and a flatten per likelihood head; empty: the MLP",
     "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
     "posterior": "the variational family q(z|x): gaussian (diagonal), full-gaussian, or a normalizing flow "
                  "of K steps on a diagonal Gaussian: planar:K, radial:K, iaf:K; a flow's options follow "
@@ -257,6 +268,14 @@ PRESETS = {
     # 10 epochs, PyTorch's default initialization (W and b ~ U(±1/√fan_in))
     "pytorch-example": dict(hidden=[400], z_dim=20, optimizer="adam", lr=1e-3, batch_size=128, epochs=10,
                             binarize="none", init="pytorch"),
+    # keras-io's convolutional VAE (fchollet, "Variational AutoEncoder", 2020): Conv(32, 3, s2) -> Conv(64, 3, s2)
+    # -> Dense(16) -> z (2-D); Dense(7·7·64) -> ConvT(64, 3, s2) -> ConvT(32, 3, s2) -> ConvT(1, 3) -> logits;
+    # ReLU, "same" padding, Glorot uniform weights and zero biases (Keras' defaults), binary cross-entropy on
+    # grey levels, Adam 1e-3, batch 128, 30 epochs
+    "keras-conv": dict(encoder="conv:32:3:2,conv:64:3:2,flatten,dense:16",
+                       decoder="dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2", z_dim=2,
+                       init="glorot_uniform", optimizer="adam", lr=1e-3, batch_size=128, epochs=30,
+                       binarize="none"),
     # a 2-D latent on the ring toy data, drawn in seconds
     "ring": dict(dataset="ring", hidden=[64, 64], z_dim=2, likelihood="gaussian", sigma=0.05,
                  activation="tanh", batch_size=100, epochs=30),
@@ -346,6 +365,15 @@ def check_setting(name: str, value, where: str = "config"):
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{name}: {err}") from None
             return value
+        if name in ("encoder", "decoder"):
+            if isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value):
+                value = ",".join(value)                   # TOML: a list of layer strings
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a network spec such as 'conv:32:3:2,flatten,dense:16' "
+                                 f"(a string; empty: the MLP), got {_describe(value)}")
+            if value.strip():
+                parse_spec(value, name)                   # the syntax now; the shapes when the model is built
+            return value.strip()
         if name == "out":
             if not isinstance(value, (str, os.PathLike)):
                 raise ValueError(f"out must be a directory path (a string), got {_describe(value)}")

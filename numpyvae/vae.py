@@ -25,6 +25,7 @@ from .latent.kl import kl_analytic_for
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
+from .nn.spec import decoder_trunk, encoder_trunk, image_head
 from .seeds import noise_seed, posterior_init_seed, prior_init_seed
 
 KL_KINDS = ("analytic", "mc")
@@ -77,6 +78,11 @@ class VAE:
                              p(x|z, y) with a label y in 0..C−1, its one-hot code concatenated to the encoder's
                              input x and to the decoder's input z; forward, encode, decode, reconstruct and
                              sample then take ``y`` (integer labels (N,)).
+    encoder, decoder : str, optional   a network spec (numpyvae.nn.spec) in place of the MLP from hidden /
+                             hidden_dec, e.g. encoder="conv:32:3:2,conv:64:3:2,flatten,dense:16",
+                             decoder="dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2"
+    image_shape : (H, W) or (C, H, W), optional   the images behind the flat x, for a conv spec
+                             (default: square, one channel: 784 -> (1, 28, 28))
 
     Parameters are in ``self.params`` (ordered dict, names like "encoder.0.W",
     "encoder.mu.W", "decoder.out.b"), gradients in ``self.grads`` under the
@@ -86,7 +92,7 @@ class VAE:
     def __init__(self, x_dim: int, hidden=(400,), z_dim: int = 20, likelihood: str = "bernoulli",
                  activation: str = "relu", seed: int = 0, dtype="float32", likelihood_kwargs=None, *,
                  hidden_dec=None, posterior: str = "gaussian", prior: str = "standard", init: str | None = None,
-                 n_labels: int = 0):
+                 encoder: str = "", decoder: str = "", image_shape=None, n_labels: int = 0):
         self.dtype = as_dtype(dtype)
         self.x_dim, self.z_dim = check_positive_int(x_dim, "VAE", "x_dim"), check_positive_int(z_dim, "VAE", "z_dim")
         self.hidden = [check_positive_int(h, "VAE", "hidden size") for h in _sizes(hidden, "hidden")]
@@ -114,14 +120,22 @@ class VAE:
         if self.prior.name == "vamp" and posterior != "gaussian":
             raise ValueError(f"VAE: the VampPrior's components are the encoder's diagonal Gaussians; "
                              f"it needs posterior='gaussian', got {posterior!r}")
+        if encoder or decoder:      # only then, so that MLP configs (and their checkpoints) stay as they were
+            self.config.update(encoder=encoder, decoder=decoder,
+                               image_shape=None if image_shape is None else list(image_shape))
         init_rng = np.random.default_rng(seed)
         self.rng = np.random.default_rng(noise_seed(seed))   # the noise stream, separate from the weights'
         # the shape of one example's noise: (K,) for the Gaussians and flows, (M, C) for the Gumbel-softmax
         self.noise_shape = self.posterior.draw_noise(np.random.default_rng(0), 1, 1, self.dtype).shape[2:]
         C = self.n_labels                        # the one-hot label widens both networks' inputs
-        self.encoder = self._network(self.x_dim + C, self.hidden, activation, self.posterior.heads, init_rng)
+        if C and (encoder or decoder):
+            raise ValueError("VAE: a conditional VAE (n_labels > 0) concatenates the label to flat inputs, so it "
+                             "uses the MLP encoder and decoder; leave encoder and decoder unset")
+        self.encoder = (self._spec_encoder(encoder, image_shape, activation, init_rng) if encoder else
+                        self._network(self.x_dim + C, self.hidden, activation, self.posterior.heads, init_rng))
         dec_heads = {("out" if i == 0 else name): self.x_dim for i, name in enumerate(self.likelihood.heads)}
-        self.decoder = self._network(self.z_dim + C, self.hidden_dec, activation, dec_heads, init_rng)
+        self.decoder = (self._spec_decoder(decoder, image_shape, activation, dec_heads, init_rng) if decoder else
+                        self._network(self.z_dim + C, self.hidden_dec, activation, dec_heads, init_rng))
         self.flat_params, self.flat_grads = pack_layers(self.named_layers())
         self.params = named_arrays(self.named_layers(), "params")
         self.grads = named_arrays(self.named_layers(), "grads")
@@ -134,6 +148,24 @@ class VAE:
         last = hidden[-1] if hidden else d_in
         return MultiHead(trunk, [(name, Dense(last, size, init=init or "glorot_uniform", rng=rng, dtype=self.dtype))
                                  for name, size in heads.items()])
+
+    def _spec_encoder(self, spec, image_shape, activation, rng) -> MultiHead:
+        """The trunk of ``spec`` on x (flat, reshaped to images inside), then one Dense head per family head."""
+        init = self.config["init"]
+        trunk = encoder_trunk(spec, self.x_dim, image_shape, activation, init=init, rng=rng, dtype=self.dtype)
+        return MultiHead(trunk, [(name, Dense(trunk.out_shape[0], size, init=init or "glorot_uniform", rng=rng,
+                                              dtype=self.dtype)) for name, size in self.posterior.heads.items()])
+
+    def _spec_decoder(self, spec, image_shape, activation, heads: dict, rng) -> MultiHead:
+        """The trunk of ``spec`` on z, then per likelihood head a Dense (flat trunk) or ConvT + Flatten (images)."""
+        init = self.config["init"]
+        trunk = decoder_trunk(spec, self.z_dim, activation, init=init, rng=rng, dtype=self.dtype)
+        net = MultiHead(trunk, [(name, image_head(trunk.out_shape, size, image_shape, init=init or "glorot_uniform",
+                                                  rng=rng, dtype=self.dtype)) for name, size in heads.items()])
+        # floats alive per sample of z in one decoder pass, for the evaluator's memory budget
+        self.decoder_floats = trunk.floats + sum(getattr(h, "floats", 2 * size) for (_, h), size
+                                                 in zip(net.heads, heads.values()))
+        return net
 
     def named_layers(self):
         """(name, piece) for every piece with parameters, encoder first; the names prefix the parameter names."""

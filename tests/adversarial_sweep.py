@@ -57,10 +57,16 @@ CHOICE = {"dataset": DATASETS, "binarize": ("auto", "dynamic", "static", "none")
 NAMED = {"posterior": re.compile(r"(gaussian|full-gaussian|(planar|radial):[1-9][0-9]*(,amortized=(true|false))?"
                                  r"|iaf:[1-9][0-9]*)"),
          "prior": re.compile(r"(standard|(mog|vamp):[1-9][0-9]*)")}
+#: a network spec (numpyvae.nn.spec): comma-separated layers, spaces allowed around each
+_GE1, _GE0 = r"0*[1-9][0-9]*", r"[0-9]+"
+_LAYER = (rf"\s*(conv:{_GE1}:{_GE1}(:{_GE1}(:{_GE0})?)?|convt:{_GE1}:{_GE1}(:{_GE1}(:{_GE0}(:{_GE0})?)?)?"
+          rf"|dense:{_GE1}|flatten|reshape:{_GE1}(:{_GE1}(:{_GE1})?)?)\s*")
+SPEC = re.compile(rf"{_LAYER}(,{_LAYER})*")
 INT_MIN = {"z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0}
 FLOAT_RULE = {"beta": ">=0", "warmup_epochs": ">=0", "clip_grad_norm": ">=0", "lr": ">0", "sigma": ">0",
               "min_logvar": "any", "alpha": "any"}
-FIELDS = list(CHOICE) + list(INT_MIN) + list(FLOAT_RULE) + list(NAMED) + ["hidden", "hidden_dec", "out"]
+FIELDS = list(CHOICE) + list(INT_MIN) + list(FLOAT_RULE) + list(NAMED) + ["hidden", "hidden_dec", "out",
+                                                                         "encoder", "decoder"]
 INVALID = object()
 LIST_FLAGS = ("hidden", "hidden_dec")      # flags that take several values (--hidden 500 500)
 
@@ -91,6 +97,12 @@ def expected_value(key, v):
         return list(sizes)
     if key == "out":
         return v if isinstance(v, str) and "\0" not in v else INVALID
+    if key in ("encoder", "decoder"):      # a spec string, or a TOML list of layer strings; "" or []: the MLP
+        if isinstance(v, list) and all(isinstance(t, str) for t in v):
+            v = ",".join(v)
+        if not isinstance(v, str):
+            return INVALID
+        return v.strip() if not v.strip() or SPEC.fullmatch(v) else INVALID
     raise KeyError(key)
 
 
@@ -133,7 +145,11 @@ VALID = {**{k: list(v) for k, v in CHOICE.items()}, **{k: [INT_MIN[k], INT_MIN[k
          "hidden_dec": [[], [8], [4, 8]], "posterior": ["gaussian", "full-gaussian", "planar:2", "iaf:1",
                                                          "radial:3,amortized=false", "planar:0", "flow:2"],
          "prior": ["standard", "mog:3", "vamp:2", "mog:0", "mog"],
-         "out": ["", "runs/x", "a b"]}
+         "out": ["", "runs/x", "a b"],
+         "encoder": ["conv:8:3:2,flatten,dense:4", "dense:16", " flatten ", "conv:8:3:-1", "conv:8:0", "conv:8",
+                     "pool:2", "conv:8:3:2,", ["conv:8:3", "flatten"], "reshape:1:28:28,conv:4:3"],
+         "decoder": ["dense:3136,reshape:64:7:7,convt:64:3:2", "convt:4:3:2:1:1", "convt:4:3:2:1:1:0",
+                     "dense:1.5", "dense: 16", ["dense:8"]]}
 
 
 def random_settings(rng: random.Random, n_keys: int) -> dict:
@@ -273,7 +289,7 @@ def judge_flags(settings: dict) -> str:
     parsed = {}
     for k, t in texts.items():
         e = expected_from_text(k, t)
-        if e is INVALID or any(s.startswith("-") and not _number(s) for s in t) or any(s == "" and k != "out" for s in t):
+        if e is INVALID or any(s.startswith("-") and not _number(s) for s in t) or any(s == "" and k not in ("out", "encoder", "decoder") for s in t):
             parsed = None
             break
         parsed[k] = e

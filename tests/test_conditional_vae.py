@@ -87,6 +87,8 @@ def test_forward_refuses_missing_or_bad_labels_and_an_unconditional_model_refuse
         plain.loss_and_grads(x.astype(np.float32), y=y)
     with pytest.raises(ValueError, match="cannot use the VampPrior"):
         VAE(D, [5], K, prior="vamp:2", n_labels=C)
+    with pytest.raises(ValueError, match="uses the MLP encoder and decoder"):
+        VAE(16, [5], K, n_labels=C, encoder="flatten,dense:8")
 
 
 def test_backward_with_per_example_weights_is_the_gradient_of_the_weighted_bound():
