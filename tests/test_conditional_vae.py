@@ -127,3 +127,5 @@ def test_conditional_flag_is_parsed_and_checked(tmp_path):
     from numpyvae.config import TrainConfig
     with pytest.raises(ValueError, match="conditional must be true or false"):
         TrainConfig(conditional=1)
+    with pytest.raises(ValueError, match="does not combine with --model helmholtz"):
+        TrainConfig(conditional=True, model="helmholtz")

@@ -12,6 +12,7 @@ A posterior name is a family, or a flow followed by ":K", its number of steps:
     iaf:K              diagonal Gaussian + K IAF steps
     gumbel:C           z_dim / C categorical variables of C classes, Gumbel-softmax relaxed   (latent/gumbel.py)
     gumbel-st:C        the same, straight-through (one-hot forward, relaxed backward)
+    deterministic      z = mu(x), no density: the plain autoencoder (latent/deterministic.py)
 
 A flow's options follow its name after commas, so that one string (a flag, a TOML
 value) says everything: "planar:8,amortized=false", "iaf:2,hidden=80,context_dim=10".
@@ -29,13 +30,15 @@ from typing import Callable
 import numpy as np
 
 from ..checks import as_dtype, check_positive_int
+from .deterministic import Deterministic
 from .flows import iaf_flow, planar_flow, radial_flow
 from .full_gaussian import FullCovGaussian
 from .gaussian import DiagonalGaussian
 from .gumbel import GumbelSoftmax
 
 #: name -> family class; each is built as cls(z_dim)
-POSTERIORS = {"gaussian": DiagonalGaussian, "full-gaussian": FullCovGaussian}
+POSTERIORS = {"gaussian": DiagonalGaussian, "full-gaussian": FullCovGaussian,
+              "deterministic": Deterministic}     # z = mu: the plain autoencoder (no KL term)
 
 
 @dataclass(frozen=True)
