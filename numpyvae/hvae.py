@@ -178,12 +178,14 @@ class HVAE:
         return self.last_tape.parts if self.last_tape is not None else {}
 
     def forward(self, x, eps=None, *, n_samples: int = 1, beta: float = 1.0, kl: str | None = None,
-                objective: str = "elbo", alpha: float | None = None) -> Tape:
+                objective: str = "elbo", alpha: float | None = None, y=None) -> Tape:
         """The forward pass: tape.loss, tape["bound"] (N,), tape["log_w"] (S, N), tape.parts.
 
         kl must be None or "mc": with several layers the KL is the Monte Carlo one,
         Σ_l [log q(z_l|z_{l−1}) − log p(z_l|z_{l+1})] at the sampled chain.
         """
+        if y is not None:
+            raise ValueError("HVAE.forward: a hierarchy is not a conditional model; y must be None")
         if kl not in (None, "mc"):
             raise ValueError(f"HVAE: kl must be 'mc' (or unset): a hierarchy's KL is estimated at the samples, got {kl!r}")
         if objective not in OBJECTIVES:
