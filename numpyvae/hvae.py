@@ -165,10 +165,10 @@ class HVAE:
     # ---- forward and backward ---------------------------------------------------------------
 
     def loss_and_grads(self, x, eps=None, *, n_samples: int = 1, beta: float = 1.0, kl: str | None = None,
-                       objective: str = "elbo", alpha: float | None = None):
-        """The batch mean of −bound and its gradient for every parameter (see VAE.loss_and_grads)."""
+                       objective: str = "elbo", alpha: float | None = None, y=None):
+        """The batch mean of −bound and its gradient for every parameter (see VAE.loss_and_grads; y must be None)."""
         self.last_tape = None
-        tape = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective, alpha=alpha)
+        tape = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective, alpha=alpha, y=y)
         grads = self.backward(tape)
         self.last_tape = tape
         return tape.loss, grads
