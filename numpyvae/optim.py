@@ -25,6 +25,14 @@ the flat layout only saves Python overhead (14 arrays x 12 calls -> 12 calls).
 The state (moments, velocities) is always allocated flat, laid out like the
 parameters, and ``state_dict()`` exposes its named views.
 
+With more than one thread (:mod:`numpyvae.parallel`: the BLAS thread setting,
+else the cores available), the flat buffers are cut into one contiguous range
+per thread and each thread runs the same ``_update`` on its range; NumPy
+releases the GIL inside each call, so the ranges are updated at the same time.
+Every value still goes through exactly the same operations, so the result is
+bit-identical to the one-thread step (tests/test_parallel.py), and one thread
+is the plain whole-buffer call.
+
 Keeping state out of the subnormal range
 ----------------------------------------
 A moment that is multiplied by beta < 1 at every step in which its gradient is

@@ -197,3 +197,15 @@ def test_weights_that_overflow_with_finite_gradients_are_named_as_such(small_dig
     t.optimizer.lr = 1e39          # the first Adam step moves each weight by about lr: past float32's max
     with pytest.raises(TrainingDiverged, match=r"^the weights overflowed in the update at epoch 1, batch 1;"):
         t.fit()
+
+
+# ---------------------------------------------------------------- the hot paths keep their plain form's bits
+
+@pytest.mark.parametrize("shape", [(), (7,), (3, 5), (2, 3, 4)])
+def test_relu_with_a_row_of_zeros_is_np_maximum_with_0_bit_for_bit(shape):
+    from numpyvae.nn.activations import ReLU
+    specials = np.array([0.0, -0.0, 1e-45, -1e-45, 3.4e38, -3.4e38, 3.0, -3.0], np.float32)   # finite: checked
+    x = np.random.default_rng(0).choice(specials, size=shape).astype(np.float32)
+    y, _ = ReLU().forward(x)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    assert np.array_equal(np.asarray(y).view(np.int32), np.maximum(x, 0).view(np.int32))
