@@ -173,7 +173,9 @@ HELP = {
     "hidden_dec": "hidden layer sizes of the decoder (default: the encoder's, mirrored)",
     "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
     "posterior": "the variational family q(z|x): gaussian (diagonal), full-gaussian, or a normalizing flow "
-                 "of K steps on a diagonal Gaussian: planar:K, radial:K, iaf:K",
+                 "of K steps on a diagonal Gaussian: planar:K, radial:K, iaf:K; a flow's options follow "
+                 "after commas: planar:8,amortized=false (one learned flow for all examples), "
+                 "iaf:2,hidden=80,context_dim=20",
     "prior": "p(z): standard (N(0, I)), mog:K (a learned mixture of K Gaussians), vamp:K (VampPrior with K "
              "learned pseudo-inputs); without a closed-form KL the KL is estimated at the samples",
     "init": "initializer of every Dense layer: auto (He for relu-like activations, Glorot otherwise, "

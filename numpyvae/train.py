@@ -17,6 +17,7 @@ as if nothing had happened. A run directory belongs to one process at a time
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -88,11 +89,18 @@ class Trainer:
         cfg.validate()
         self.cfg, self.quiet = cfg, quiet
         self.run_dir = None if run_dir is None else Path(run_dir)
+        fresh = self.run_dir is not None and lock is None and (
+            not self.run_dir.exists() or (self.run_dir.is_dir() and not any(self.run_dir.iterdir())))
         # own the directory before any work, so a run that cannot be saved fails in a second
         self._lock = lock if lock is not None or run_dir is None else claim_run_dir(self.run_dir, new=True)
         try:
             self._build(data)
         except BaseException:
+            if fresh:      # a run that never started leaves no empty directory behind
+                (self.run_dir / DirectoryLock.NAME).unlink(missing_ok=True)
+                self.close()
+                with contextlib.suppress(OSError):
+                    self.run_dir.rmdir()
             self.close()
             raise
 

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -177,6 +178,9 @@ def _same(got: dict, want: dict) -> bool:
                for k in want)
 
 
+TRACEBACKS: list = []      # (argv, traceback text) of every command that crashed, for the report
+
+
 def _run_main(argv):
     """main(argv) in this process -> (exit status, stderr text, whether a traceback escaped)."""
     err = io.StringIO()
@@ -186,6 +190,7 @@ def _run_main(argv):
         except SystemExit as exit_:
             code = exit_.code
         except BaseException:        # noqa: BLE001 - exactly what the sweep counts
+            TRACEBACKS.append((list(argv), traceback.format_exc()))
             return None, err.getvalue(), True
     return code, err.getvalue(), False
 
@@ -456,6 +461,8 @@ if __name__ == "__main__":
     start = time.perf_counter()
     c = sweep(long=a.long, seed=a.seed)
     print(report(c))
+    for argv, text in TRACEBACKS:
+        print(f"\ntraceback from {argv}:\n{text}")
     print(f"({time.perf_counter() - start:.0f} s)")
     bad = sum(n for k, n in c.items() if k.split(": ", 1)[1] in ("silent wrong", "traceback", "lost run",
                                                                   "wrong refusal", "unclear error"))

@@ -78,6 +78,8 @@ def test_config_paths_that_are_not_toml_files(tmp_path, capsys, content, message
     (["--prior", "mog"], "--prior: prior: make_prior: 'mog' needs a number of components"),
     (["--prior", "vamp:0"], "--prior: prior: make_prior: the number of components in 'vamp:0' must be an integer >= 1"),
     (["--alpha", "0.3"], "alpha is the order of the vr objective, not of 'elbo'"),
+    (["--posterior", "planar:2,depth=3"], "'planar' does not take the option(s) ['depth']; it takes: amortized"),
+    (["--posterior", "iaf:2,hidden=wide"], "option hidden must be an integer or true/false, got 'wide'"),
     (["--objective", "vr", "--alpha", "1"], "the vr bound at alpha = 1 is the ELBO"),
     (["--hidden-dec", "0"], "--hidden-dec: each hidden_dec size must be an integer >= 1, got 0"),
 ])
@@ -171,3 +173,12 @@ def test_a_toml_file_names_a_bad_family(tmp_path, capsys):
     path.write_text('posterior = 5\n')
     code, err = run_cli(["train", "--config", str(path)], capsys)
     assert code == 2 and f"config file {path}: posterior must be a name such as planar:8" in err
+
+
+def test_a_flows_options_travel_in_its_name():
+    from numpyvae import VAE
+    model = VAE(6, [5], 2, posterior="planar:2,amortized=false", dtype="float64")
+    assert list(model.posterior.heads) == ["mu", "logvar"]          # global steps: no per-example heads
+    assert any(k.startswith("posterior.") for k in model.params)      # ... their parameters are the model's
+    model = VAE(6, [5], 2, posterior="iaf:1,hidden=7,context_dim=3")
+    assert model.posterior.heads["context"] == 3

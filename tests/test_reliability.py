@@ -363,3 +363,12 @@ def test_a_run_whose_model_changed_meaning_is_refused_by_resume(ring_run, tmp_pa
     np.savez(path, **arrays)
     code, err = cli(["resume", str(run), "--epochs", "3"], capsys)
     assert code == 2 and "differs from the one its run config builds" in err and "likelihood_kwargs" in err
+
+
+def test_a_run_refused_while_building_leaves_no_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, err = cli(["train", "--dataset", "ring", "--likelihood", "bernoulli", "--quiet"], capsys)   # data refused
+    assert code == 2 and "[0, 1]" in err
+    assert not list((tmp_path / "runs").iterdir())
+    code, err = cli(["train", *RING, "--batch-size", "100000", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and not (tmp_path / "o").exists()

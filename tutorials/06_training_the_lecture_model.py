@@ -42,8 +42,9 @@ print(f"{model.flat_params.size:,} parameters")
 # Before training, walk through one step on 8 digits with the step-through view: every
 # intermediate of the forward pass, the loss terms, and every gradient on its way back to the
 # weights, with shapes and statistics. (The `equation` column says how each line was computed;
-# `numpyvae/teach/stepthrough.py` computes no gradient itself: it copies the intermediate gradients
-# that the model's own backward pass computed, so what you see is exactly what training uses.)
+# `numpyvae/teach/stepthrough.py` copies the intermediate gradients that the model's own backward
+# pass left in the step's tape, so what you see is exactly what training uses; the one exception
+# is dh, the gradient at the encoder trunk's output, recomputed by the encoder's own formula.)
 
 # %%
 x8 = binarize_static(x_train[:8], method="sample", seed=1)

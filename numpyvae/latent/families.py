@@ -11,6 +11,9 @@ A posterior name is a family, or a flow followed by ":K", its number of steps:
     radial:K           diagonal Gaussian + K radial steps
     iaf:K              diagonal Gaussian + K IAF steps
 
+A flow's options follow its name after commas, so that one string (a flag, a TOML
+value) says everything: "planar:8,amortized=false", "iaf:2,hidden=80,context_dim=10".
+
 Two registries: ``POSTERIORS`` (name -> class, built as cls(z_dim)) for families
 without a length, ``FLOWS`` (name -> FlowSpec) for those that take one.
 """
@@ -81,16 +84,40 @@ def parse_posterior(name: str) -> tuple[str, int | None]:
     return base, length
 
 
+def split_options(name: str) -> tuple[str, dict]:
+    """"iaf:2,hidden=80,amortized=false" -> ("iaf:2", {"hidden": 80, "amortized": False}).
+
+    Values are integers, or true/false; anything else is an error naming the option.
+    """
+    head, *pairs = name.split(",")
+    options = {}
+    for pair in pairs:
+        key, eq, text = pair.strip().partition("=")
+        if not eq or not key:
+            raise ValueError(f"posterior {name!r}: options are written key=value after commas, got {pair!r}")
+        if text.lower() in ("true", "false"):
+            options[key] = text.lower() == "true"
+        elif text.lstrip("-").isdigit():
+            options[key] = int(text)
+        else:
+            raise ValueError(f"posterior {name!r}: option {key} must be an integer or true/false, got {text!r}")
+    return head, options
+
+
 def make_posterior(name: str, z_dim: int, *, rng: np.random.Generator | None = None,
                    dtype="float32", **options):
     """The variational family q(z|x) called ``name`` for a K = z_dim latent.
 
-    name : "gaussian", "full-gaussian", "planar:K", "radial:K" or "iaf:K"
+    name : "gaussian", "full-gaussian", "planar:K", "radial:K" or "iaf:K", optionally followed
+           by the flow's options, e.g. "planar:8,amortized=false" (see :func:`split_options`)
     rng : np.random.Generator   initial values of a flow's global parameters (IAF, amortized=False)
     dtype : "float32" | "float64"   their dtype (must match the encoder's heads)
     options : a flow's settings listed in FLOWS[name].options
               (planar, radial: amortized; iaf: context_dim, hidden); anything else is refused.
     """
+    if isinstance(name, str) and "," in name:
+        name, in_name = split_options(name)
+        options = {**in_name, **options}
     base, length = parse_posterior(name)
     z_dim = check_positive_int(z_dim, "make_posterior", "z_dim")
     allowed = FLOWS[base].options if base in FLOWS else ()
