@@ -14,9 +14,12 @@ array once to a .npy file that all three read).
 runs, in each round, numpyvae (``numpyvae.bench.run_bench``: the real Trainer loop),
 PyTorch (eager, torch.optim.Adam) and JAX (one jax.jit step of params, Adam state and
 batch; optax.adam), each in its own child process, in a rotating order. Each child
-reports the seconds of every epoch; the first epoch is left out for all (JAX compiles in
-it), and the table gives, per engine, the median over rounds of the median later epoch,
-and its ratio to PyTorch's.
+reports the wall-clock and the CPU seconds (process time, all its threads) of every
+epoch; the first epoch is left out for all (JAX compiles before it, but warms up in it),
+and two tables give, per engine, the median over rounds of the median later epoch, and
+its ratio to PyTorch's. On a machine other programs keep busy, wall time measures the
+scheduler more than the code (a process with two runnable threads gets two shares of a
+core), so the CPU table is the fairer one there; on a quiet machine the two agree at one thread.
 
 Threads: ``--threads N`` sets OPENBLAS/OMP/MKL_NUM_THREADS=N in every child,
 torch.set_num_threads(N), XLA's intra-op threads to N, and with N = 1 pins each child to
@@ -57,7 +60,8 @@ def run_numpyvae(data_path, epochs, seed, threads):
     from numpyvae.bench import run_bench
     r = run_bench(epochs=epochs, seed=seed, matmul_repeats=2, matmul_seconds=0.1, log=None)
     import numpyvae.parallel as par
-    return dict(epochs=[e["seconds"] for e in r["epochs"]], version=f"numpy {np.__version__}",
+    return dict(epochs=[e["seconds"] for e in r["epochs"]], cpu=[e["cpu_seconds"] for e in r["epochs"]],
+                version=f"numpy {np.__version__}",
                 parallel_threads=par.threads(), bound=r["matmul"]["bound_epoch_seconds"],
                 data=r["data"]["source"])
 
@@ -75,9 +79,9 @@ def run_torch(data_path, epochs, seed, threads):
     mods = nn.ModuleList([enc, mu, logvar, dec1, dec2])
     opt = torch.optim.Adam(mods.parameters(), lr=1e-3)
     n, steps = x_all.shape[0], x_all.shape[0] // B
-    times = []
+    times, cpu = [], []
     for _ in range(epochs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         perm = torch.randperm(n)
         for b in range(steps):
             x = torch.bernoulli(x_all[perm[b * B:(b + 1) * B]])
@@ -92,7 +96,8 @@ def run_torch(data_path, epochs, seed, threads):
             loss.backward()
             opt.step()
         times.append(time.perf_counter() - t0)
-    return dict(epochs=times, version=f"torch {torch.__version__}", last_loss=float(loss))
+        cpu.append(time.process_time() - c0)
+    return dict(epochs=times, cpu=cpu, version=f"torch {torch.__version__}", last_loss=float(loss))
 
 
 def run_jax(data_path, epochs, seed, threads):
@@ -143,16 +148,17 @@ def run_jax(data_path, epochs, seed, threads):
     n, steps = x_all.shape[0], x_all.shape[0] // B
     rng = np.random.default_rng(seed)
     step(params, opt_state, jnp.arange(B), key)[2].block_until_ready()    # compile outside the timing
-    times = []
+    times, cpu = [], []
     for _ in range(epochs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         perm = rng.permutation(n).astype(np.int32)
         for b in range(steps):
             key, sub = jax.random.split(key)
             params, opt_state, loss = step(params, opt_state, perm[b * B:(b + 1) * B], sub)
         loss.block_until_ready()
         times.append(time.perf_counter() - t0)
-    return dict(epochs=times, version=f"jax {jax.__version__} (jaxlib), optax {optax.__version__}",
+        cpu.append(time.process_time() - c0)
+    return dict(epochs=times, cpu=cpu, version=f"jax {jax.__version__} (jaxlib), optax {optax.__version__}",
                 last_loss=float(loss))
 
 
@@ -212,20 +218,24 @@ def main(argv=None) -> int:
                 if out is None:
                     continue
                 results[engine].append(out)
-                later = out["epochs"][1:]
-                print(f"round {r + 1} {engine:9s} epochs {' '.join(f'{s:.3f}' for s in out['epochs'])} s  "
-                      f"(median later {statistics.median(later):.3f}; load {out['load_before']}; {out['version']})",
-                      flush=True)
-    med = {e: statistics.median(statistics.median(o["epochs"][1:]) for o in rs) for e, rs in results.items() if rs}
-    ref = med.get("torch")
-    print(f"\n| implementation | epoch s (median of {args.rounds} rounds) | vs PyTorch |\n|---|---|---|")
-    for e, s in sorted(med.items(), key=lambda kv: kv[1]):
-        print(f"| {results[e][0]['version']} ({e}) | {s:.3f} | {s / ref:.2f} |" if ref else f"| {e} | {s:.3f} | |")
-    if "jax" in med and "numpyvae" in med:
-        ratios = [statistics.median(a["epochs"][1:]) / statistics.median(b["epochs"][1:])
-                  for a, b in zip(results["numpyvae"], results["jax"])]
-        print(f"numpyvae / JAX per round: {' '.join(f'{x:.2f}' for x in ratios)}; median {statistics.median(ratios):.2f}")
-    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+                print(f"round {r + 1} {engine:9s} wall {' '.join(f'{x:.3f}' for x in out['epochs'])} s, "
+                      f"cpu {' '.join(f'{x:.3f}' for x in out['cpu'])} s  (load {out['load_before']}; "
+                      f"{out['version']})", flush=True)
+    done = {e: rs for e, rs in results.items() if rs}
+    for kind in ("cpu", "epochs"):
+        # per engine: the median over rounds of each round's median later epoch
+        med = {e: statistics.median(statistics.median(o[kind][1:]) for o in rs) for e, rs in done.items()}
+        ref = med.get("torch")
+        label = "CPU s per epoch (all threads)" if kind == "cpu" else "wall s per epoch"
+        print(f"\n| implementation | {label}, median of {args.rounds} rounds | vs PyTorch |\n|---|---|---|")
+        for e, x in sorted(med.items(), key=lambda kv: kv[1]):
+            print(f"| {e}: {done[e][0]['version']} | {x:.3f} | {f'{x / ref:.2f}' if ref else ''} |")
+        if "jax" in done and "numpyvae" in done:
+            ratios = [statistics.median(a[kind][1:]) / statistics.median(b[kind][1:])
+                      for a, b in zip(done["numpyvae"], done["jax"])]
+            print(f"numpyvae / JAX ({kind}) per round: {' '.join(f'{x:.2f}' for x in ratios)}; "
+                  f"median {statistics.median(ratios):.2f}")
+    print(f"load average (1, 5, 15 min) at the end: {tuple(round(x, 2) for x in os.getloadavg())}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
