@@ -394,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a few batches and a quick matmul timing: checks that the benchmark runs, measures nothing")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON (atomically)")
+    p.add_argument("--arch", choices=["mlp", "keras-conv"], default="mlp",
+                   help="mlp: the VAE of --hidden and --z-dim; keras-conv: the keras-io convolutional VAE "
+                        "(--preset keras-conv), with its im2col and col2im time (default: mlp)")
     p.add_argument("--optimizer-only", action="store_true",
                    help="instead, time one Adam step and its subnormal guards on 650,000 float32 values "
                         "(normal versus subnormal state): the measurements behind numpyvae.optim's guards")
@@ -405,6 +408,27 @@ def _rerun_with_threads(argv, threads: int) -> int:
     env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
     cmd = [sys.executable, "-m", "numpyvae.bench", *argv]
     return subprocess.call(cmd, env=env)
+
+
+def _conv_main(args) -> int:
+    """``--arch keras-conv``: numpyvae.bench_conv, with this parser's --epochs, --batch-size, --seed,
+    --dtype, --smoke and --json (--examples defaults to 4,096 here: a conv epoch is ~50x an MLP one)."""
+    from .bench_conv import run_conv_bench
+    examples = args.examples if args.examples != FULL_EXAMPLES else 4096
+    kw = dict(epochs=args.epochs, examples=max(examples, args.batch_size), batch_size=args.batch_size,
+              seed=args.seed, dtype=args.dtype)
+    if args.smoke:
+        kw.update(examples=2 * args.batch_size, epochs=1, matmul_repeats=1, matmul_seconds=0.01)
+    try:
+        results = run_conv_bench(**kw)
+    except ValueError as err:
+        print(f"numpyvae: error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        from .checkpoint import save_json
+        save_json(args.json, results)
+        print(f"results written to {args.json}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -430,6 +454,8 @@ def main(argv=None) -> int:
     if args.optimizer_only:
         print_optimizer_step_costs()
         return 0
+    if args.arch != "mlp":
+        return _conv_main(args)
     kw = dict(hidden=args.hidden, z_dim=args.z_dim, batch_size=args.batch_size, dtype=args.dtype,
               epochs=args.epochs, examples=args.examples, seed=args.seed)
     if args.smoke:

@@ -12,6 +12,11 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+class NonFiniteError(ValueError):
+    """An array holds NaN or inf. A ValueError like every bad input, and its own class so that
+    the trainer can tell numbers that blew up inside the model from any other mistake."""
+
+
 def as_dtype(dtype) -> np.dtype:
     """Resolve a dtype given by name or object; only float32 and float64 are supported.
 
@@ -44,6 +49,9 @@ def check_array(x, where: str, *, ndim: int | tuple[int, ...] | None = None,
     """
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{where}: {name} must be a numpy array, got {type(x).__name__}")
+    if type(x) is not np.ndarray:      # np.matrix keeps 2 dims under indexing, a masked array hides values
+        raise TypeError(f"{where}: {name} must be a plain numpy array, got {type(x).__module__}."
+                        f"{type(x).__name__}; convert it with np.asarray({name})")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
@@ -56,7 +64,7 @@ def check_array(x, where: str, *, ndim: int | tuple[int, ...] | None = None,
                          f"convert with {name}.astype('{np.dtype(dtype).name}')")
     if finite and x.dtype.kind == "f" and not np.isfinite(x).all():
         bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{where}: {name} contains {bad} non-finite value(s) (NaN or inf)")
+        raise NonFiniteError(f"{where}: {name} contains {bad} non-finite value(s) (NaN or inf)")
     return x
 
 

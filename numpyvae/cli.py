@@ -83,8 +83,11 @@ def cmd_resume(args) -> int:
 
 def _fit_and_finish(trainer, args) -> int:
     """Train, then draw the pictures, holding the run directory throughout; Ctrl-C keeps the last epoch."""
-    print(f"training {trainer.cfg.dataset}: {trainer.model.x_dim}-{'-'.join(map(str, trainer.cfg.hidden))}-"
-          f"{trainer.cfg.z_dim} VAE, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
+    cfg = trainer.cfg
+    arch = (f"{trainer.model.x_dim}-{'-'.join(map(str, cfg.hidden))}-{cfg.z_dim}" if not (cfg.encoder or cfg.decoder)
+            else f"encoder [{cfg.encoder or 'mlp ' + ' '.join(map(str, cfg.hidden))}] z {cfg.z_dim} "
+                 f"decoder [{cfg.decoder or 'mlp'}]")
+    print(f"training {trainer.cfg.dataset}: {arch} VAE, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
           f"{trainer.cfg.epochs} epochs -> {trainer.run_dir}", flush=True)
     try:
         try:

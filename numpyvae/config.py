@@ -27,12 +27,15 @@ from pathlib import Path
 import numpy as np
 
 from .bounds import OBJECTIVES
+from .seeds import (EVAL_SEED, model_seed, noise_seed, test_seed, train_draw_seed,  # noqa: F401 (re-exported)
+                    trainer_seed, validation_seed)
 from .datasets import DATASETS, binarize_static
 from .latent.families import make_posterior
 from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
 from .nn.init import DENSE_INITIALIZERS, INITIALIZERS
+from .nn.spec import parse_spec
 from .optim import OPTIMIZERS
 
 __all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "DEFAULT_MIN_LOGVAR",
@@ -61,6 +64,8 @@ class TrainConfig:
     binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
     hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes
     hidden_dec: list = field(default_factory=list)        # decoder hidden sizes; empty: hidden, mirrored
+    encoder: str = ""                  # a network spec (numpyvae.nn.spec) instead of the MLP of hidden; "": the MLP
+    decoder: str = ""                  # a network spec instead of the MLP of hidden_dec; "": the MLP
     z_dim: int = 20                    # latent dimensions K
     posterior: str = "gaussian"        # q(z|x): gaussian, full-gaussian, planar:K, radial:K, iaf:K
     prior: str = "standard"            # p(z): standard, mog:K, vamp:K
@@ -105,6 +110,9 @@ class TrainConfig:
         if self.objective != "vr" and self.alpha != _DEFAULTS["alpha"]:
             raise ValueError(f"{where}: alpha is the order of the vr objective, not of {self.objective!r}; "
                              "remove it or use --objective vr")
+        if self.prior.startswith("vamp") and self.posterior != "gaussian":
+            raise ValueError(f"{where}: the VampPrior's components are the encoder's diagonal Gaussians; "
+                             f"prior {self.prior!r} needs posterior 'gaussian', got {self.posterior!r}")
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
         takes = likelihood_options(self.likelihood)
@@ -122,7 +130,8 @@ class TrainConfig:
         """The VAE's settings from this run's: VAE(x_dim, **cfg.model_kwargs(), seed=..., dtype=...)."""
         return dict(hidden=self.hidden, z_dim=self.z_dim, likelihood=self.likelihood, activation=self.activation,
                     likelihood_kwargs=self.likelihood_kwargs(), hidden_dec=self.hidden_dec or None,
-                    posterior=self.posterior, prior=self.prior, init=None if self.init == "auto" else self.init)
+                    posterior=self.posterior, prior=self.prior, init=None if self.init == "auto" else self.init,
+                    encoder=self.encoder, decoder=self.decoder)
 
     def loss_kwargs(self) -> dict:
         """The objective's settings for VAE.loss_and_grads (beta is the trainer's, with its warm-up)."""
@@ -171,6 +180,13 @@ HELP = {
                 "static (one fixed draw), none (grey levels); auto: dynamic for the Bernoulli likelihood",
     "hidden": "hidden layer sizes of the encoder, e.g. 500 500",
     "hidden_dec": "hidden layer sizes of the decoder (default: the encoder's, mirrored)",
+    "encoder": "the encoder as a network spec instead of the MLP of --hidden, e.g. "
+               "'conv:32:3:2,conv:64:3:2,flatten,dense:16' (layers conv:C:K[:S[:P]], convt:C:K[:S[:P[:OP]]], "
+               "dense:D, flatten, reshape:C:H:W; the activation after each conv/convt/dense; a conv first "
+               "reshapes x to the images); empty: the MLP",
+    "decoder": "the decoder as a network spec instead of the MLP of --hidden-dec, e.g. "
+               "'dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2'; a spec ending on images gets a "
+               "convt to the image channels (kernel 3) and a flatten per likelihood head; empty: the MLP",
     "z_dim": "latent dimensions K (2 gives latent-space and manifold pictures)",
     "posterior": "the variational family q(z|x): gaussian (diagonal), full-gaussian, or a normalizing flow "
                  "of K steps on a diagonal Gaussian: planar:K, radial:K, iaf:K; a flow's options follow "
@@ -219,6 +235,14 @@ PRESETS = {
     # 10 epochs, PyTorch's default initialization (W and b ~ U(±1/√fan_in))
     "pytorch-example": dict(hidden=[400], z_dim=20, optimizer="adam", lr=1e-3, batch_size=128, epochs=10,
                             binarize="none", init="pytorch"),
+    # keras-io's convolutional VAE (fchollet, "Variational AutoEncoder", 2020): Conv(32, 3, s2) -> Conv(64, 3, s2)
+    # -> Dense(16) -> z (2-D); Dense(7·7·64) -> ConvT(64, 3, s2) -> ConvT(32, 3, s2) -> ConvT(1, 3) -> logits;
+    # ReLU, "same" padding, Glorot uniform weights and zero biases (Keras' defaults), binary cross-entropy on
+    # grey levels, Adam 1e-3, batch 128, 30 epochs
+    "keras-conv": dict(encoder="conv:32:3:2,conv:64:3:2,flatten,dense:16",
+                       decoder="dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2", z_dim=2,
+                       init="glorot_uniform", optimizer="adam", lr=1e-3, batch_size=128, epochs=30,
+                       binarize="none"),
     # a 2-D latent on the ring toy data, drawn in seconds
     "ring": dict(dataset="ring", hidden=[64, 64], z_dim=2, likelihood="gaussian", sigma=0.05,
                  activation="tanh", batch_size=100, epochs=30),
@@ -301,6 +325,15 @@ def check_setting(name: str, value, where: str = "config"):
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{name}: {err}") from None
             return value
+        if name in ("encoder", "decoder"):
+            if isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value):
+                value = ",".join(value)                   # TOML: a list of layer strings
+            if not isinstance(value, str):
+                raise ValueError(f"{name} must be a network spec such as 'conv:32:3:2,flatten,dense:16' "
+                                 f"(a string; empty: the MLP), got {_describe(value)}")
+            if value.strip():
+                parse_spec(value, name)                   # the syntax now; the shapes when the model is built
+            return value.strip()
         if name == "out":
             if not isinstance(value, (str, os.PathLike)):
                 raise ValueError(f"out must be a directory path (a string), got {_describe(value)}")
@@ -424,56 +457,3 @@ def binarize_test_set(x: np.ndarray, binarize: str, seed: int | None = None) -> 
     if binarize in (None, "none"):
         return x, "not binarized (grey levels)"
     raise ValueError(f"binarize must be one of {BINARIZE[1:]}, got {binarize!r}")
-
-
-# --------------------------------------------------------------------------
-# seeds: every generator of a run, derived from its one seed
-# --------------------------------------------------------------------------
-# A run's seed s feeds six streams. Each is its own np.random.Generator, so
-# drawing more from one (a larger batch, another evaluation) never shifts
-# another, and resume restores each one by state. The values below are those
-# the runs have always used; changing one changes every number of every run.
-
-def model_seed(run_seed: int) -> int:
-    """The seed given to ``VAE(seed=...)``: the run's seed. The VAE draws its initial
-    weights from ``np.random.default_rng(model_seed)`` and its noise eps from
-    ``np.random.default_rng(noise_seed(model_seed))``."""
-    return run_seed
-
-
-def noise_seed(model_seed: int) -> list:
-    """The model's noise stream (eps of every training step): [seed, 1], apart from its weights'."""
-    return [model_seed, 1]
-
-
-def trainer_seed(run_seed: int) -> list:
-    """The trainer's stream: the shuffling permutation and the dynamic binarization draws, [seed, 2]."""
-    return [run_seed, 2]
-
-
-def train_draw_seed(run_seed: int) -> int:
-    """The one Bernoulli draw of a static run's training set (and of the mixture baseline's): the seed."""
-    return run_seed
-
-
-def test_seed(run_seed: int) -> int:
-    """The one fixed Bernoulli draw of a run's test set: the run's seed + 1.
-
-    The trainer validates on this draw and the evaluator measures on it, so
-    ``val_loss`` in the history and the test ELBO see the same 0/1 images.
-    """
-    return run_seed + 1
-
-
-test_seed.__test__ = False      # a library function, not a pytest test
-
-
-def validation_seed(run_seed: int) -> int:
-    """The noise eps of every validation pass: the run's seed + 3, the same noise each epoch,
-    drawn from its own generator so validating takes nothing from the training streams."""
-    return run_seed + 3
-
-
-#: The default seed of the evaluator's noise (the test ELBO's eps, the importance samples).
-#: Evaluation never draws from ``model.rng``: measuring a model must not change what its training draws next.
-EVAL_SEED = 0

@@ -129,7 +129,8 @@ def _floats_per_sample(model) -> int:
     (2H, kept by the layers for a backward we never run), the likelihood's heads
     (D each) and its two D-sized temporaries. An estimate, on the safe side.
     """
-    return 2 * model.z_dim + 2 * sum(model.hidden) + model.x_dim * (len(model.likelihood.heads) + 2)
+    hidden = getattr(model, "decoder_floats", None) or 2 * sum(model.hidden)   # a spec decoder counts its own
+    return 2 * model.z_dim + hidden + model.x_dim * (len(model.likelihood.heads) + 2)
 
 
 def _chunk_size(model, k: int, batch_size: int, chunk_size, max_memory_mb, where: str) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .checks import as_dtype
+from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
                      check_memory, model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
@@ -188,9 +188,7 @@ class Trainer:
             beta = self.beta_at(self.epoch * steps + b, steps)
             try:
                 loss, _ = model.loss_and_grads(xb, beta=beta, **cfg.loss_kwargs())
-            except (ValueError, FloatingPointError) as err:
-                if "finite" not in str(err):        # not the numbers blowing up: a real error
-                    raise
+            except (NonFiniteError, FloatingPointError) as err:     # the numbers blew up inside the model
                 raise self._diverged(f"the loss became non-finite inside the model ({err})", f"batch {b + 1}") from None
             self._check_step(loss, b)
             if cfg.clip_grad_norm > 0:
@@ -256,9 +254,7 @@ class Trainer:
         """
         try:
             parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=validation_seed(self.cfg.seed))
-        except (ValueError, FloatingPointError) as err:
-            if "finite" not in str(err):
-                raise
+        except (NonFiniteError, FloatingPointError) as err:
             raise self._diverged(f"the validation loss became non-finite inside the model ({err})",
                                  "validation") from None
         if not math.isfinite(parts["loss"]):

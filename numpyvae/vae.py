@@ -19,14 +19,25 @@ from __future__ import annotations
 import numpy as np
 
 from .bounds import OBJECTIVES, make_bound
-from .checks import as_dtype, check_array, check_positive_int
+from .checks import NonFiniteError, as_dtype, check_array, check_positive_int
 from .latent.families import make_posterior
 from .latent.kl import kl_analytic_for
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
+from .nn.spec import decoder_trunk, encoder_trunk, image_head
+from .seeds import noise_seed, posterior_init_seed, prior_init_seed
 
 KL_KINDS = ("analytic", "mc")
+
+
+def _sizes(sizes, name: str) -> list:
+    """Layer sizes as a list: an int is one layer (hidden=400 is [400]), like the run settings."""
+    if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+        return [sizes]
+    if not isinstance(sizes, (list, tuple)):
+        raise TypeError(f"VAE: {name} must be a list of layer sizes such as [400], got {type(sizes).__name__}")
+    return list(sizes)
 
 
 class Tape(dict):
@@ -63,6 +74,11 @@ class VAE:
                              Gaussians) or "vamp:K" (VampPrior: q(z|u_k) at K learned pseudo-inputs u_k)
     init : str, optional     initializer of every Dense layer, e.g. "pytorch" (W, b ~ U(±1/√fan_in));
                              default: He for ReLU-like activations, Glorot otherwise, heads Glorot, biases 0
+    encoder, decoder : str, optional   a network spec (numpyvae.nn.spec) in place of the MLP from hidden /
+                             hidden_dec, e.g. encoder="conv:32:3:2,conv:64:3:2,flatten,dense:16",
+                             decoder="dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2"
+    image_shape : (H, W) or (C, H, W), optional   the images behind the flat x, for a conv spec
+                             (default: square, one channel: 784 -> (1, 28, 28))
 
     Parameters are in ``self.params`` (ordered dict, names like "encoder.0.W",
     "encoder.mu.W", "decoder.out.b"), gradients in ``self.grads`` under the
@@ -71,29 +87,35 @@ class VAE:
 
     def __init__(self, x_dim: int, hidden=(400,), z_dim: int = 20, likelihood: str = "bernoulli",
                  activation: str = "relu", seed: int = 0, dtype="float32", likelihood_kwargs=None, *,
-                 hidden_dec=None, posterior: str = "gaussian", prior: str = "standard", init: str | None = None):
+                 hidden_dec=None, posterior: str = "gaussian", prior: str = "standard", init: str | None = None,
+                 encoder: str = "", decoder: str = "", image_shape=None):
         self.dtype = as_dtype(dtype)
         self.x_dim, self.z_dim = check_positive_int(x_dim, "VAE", "x_dim"), check_positive_int(z_dim, "VAE", "z_dim")
-        self.hidden = [check_positive_int(h, "VAE", "hidden size") for h in hidden]
+        self.hidden = [check_positive_int(h, "VAE", "hidden size") for h in _sizes(hidden, "hidden")]
         self.hidden_dec = (list(reversed(self.hidden)) if hidden_dec is None
-                           else [check_positive_int(h, "VAE", "hidden_dec size") for h in hidden_dec])
+                           else [check_positive_int(h, "VAE", "hidden_dec size") for h in _sizes(hidden_dec, "hidden_dec")])
         self.config = dict(x_dim=self.x_dim, hidden=self.hidden, z_dim=self.z_dim, likelihood=likelihood,
                            activation=activation, seed=seed, dtype=self.dtype.name,
                            likelihood_kwargs=dict(likelihood_kwargs or {}), hidden_dec=self.hidden_dec,
                            posterior=posterior, prior=prior, init=init)
         self.likelihood = make_likelihood(likelihood, **(likelihood_kwargs or {}))
         self.posterior = make_posterior(posterior, self.z_dim, dtype=self.dtype,
-                                        rng=np.random.default_rng([seed, 5]))   # a flow's global weights
+                                        rng=np.random.default_rng(posterior_init_seed(seed)))
         self.prior = make_prior(prior, self.z_dim, x_dim=self.x_dim, dtype=self.dtype,
-                                rng=np.random.default_rng([seed, 4]))   # a learned prior's own start
+                                rng=np.random.default_rng(prior_init_seed(seed)))
         if self.prior.name == "vamp" and posterior != "gaussian":
             raise ValueError(f"VAE: the VampPrior's components are the encoder's diagonal Gaussians; "
                              f"it needs posterior='gaussian', got {posterior!r}")
+        if encoder or decoder:      # only then, so that MLP configs (and their checkpoints) stay as they were
+            self.config.update(encoder=encoder, decoder=decoder,
+                               image_shape=None if image_shape is None else list(image_shape))
         init_rng = np.random.default_rng(seed)
-        self.rng = np.random.default_rng([seed, 1])   # the noise stream, separate from the weights'
-        self.encoder = self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng)
+        self.rng = np.random.default_rng(noise_seed(seed))   # the noise stream, separate from the weights'
+        self.encoder = (self._spec_encoder(encoder, image_shape, activation, init_rng) if encoder else
+                        self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng))
         dec_heads = {("out" if i == 0 else name): self.x_dim for i, name in enumerate(self.likelihood.heads)}
-        self.decoder = self._network(self.z_dim, self.hidden_dec, activation, dec_heads, init_rng)
+        self.decoder = (self._spec_decoder(decoder, image_shape, activation, dec_heads, init_rng) if decoder else
+                        self._network(self.z_dim, self.hidden_dec, activation, dec_heads, init_rng))
         self.flat_params, self.flat_grads = pack_layers(self.named_layers())
         self.params = named_arrays(self.named_layers(), "params")
         self.grads = named_arrays(self.named_layers(), "grads")
@@ -106,6 +128,24 @@ class VAE:
         last = hidden[-1] if hidden else d_in
         return MultiHead(trunk, [(name, Dense(last, size, init=init or "glorot_uniform", rng=rng, dtype=self.dtype))
                                  for name, size in heads.items()])
+
+    def _spec_encoder(self, spec, image_shape, activation, rng) -> MultiHead:
+        """The trunk of ``spec`` on x (flat, reshaped to images inside), then one Dense head per family head."""
+        init = self.config["init"]
+        trunk = encoder_trunk(spec, self.x_dim, image_shape, activation, init=init, rng=rng, dtype=self.dtype)
+        return MultiHead(trunk, [(name, Dense(trunk.out_shape[0], size, init=init or "glorot_uniform", rng=rng,
+                                              dtype=self.dtype)) for name, size in self.posterior.heads.items()])
+
+    def _spec_decoder(self, spec, image_shape, activation, heads: dict, rng) -> MultiHead:
+        """The trunk of ``spec`` on z, then per likelihood head a Dense (flat trunk) or ConvT + Flatten (images)."""
+        init = self.config["init"]
+        trunk = decoder_trunk(spec, self.z_dim, activation, init=init, rng=rng, dtype=self.dtype)
+        net = MultiHead(trunk, [(name, image_head(trunk.out_shape, size, image_shape, init=init or "glorot_uniform",
+                                                  rng=rng, dtype=self.dtype)) for name, size in heads.items()])
+        # floats alive per sample of z in one decoder pass, for the evaluator's memory budget
+        self.decoder_floats = trunk.floats + sum(getattr(h, "floats", 2 * size) for (_, h), size
+                                                 in zip(net.heads, heads.values()))
+        return net
 
     def named_layers(self):
         """(name, piece) for every piece with parameters, encoder first; the names prefix the parameter names."""
@@ -120,6 +160,8 @@ class VAE:
 
     def _check_x(self, x, where):
         check_array(x, where, ndim=2, last=self.x_dim, dtype=self.dtype)
+        if x.shape[0] == 0:
+            raise ValueError(f"{where}: x has no rows (shape {x.shape}); a batch needs at least one example")
         return self.likelihood.check_x(x, where)
 
     def encode(self, x: np.ndarray) -> list[np.ndarray]:
@@ -206,6 +248,8 @@ class VAE:
 
         q_params, t["_enc"] = self.encoder.forward(x)                       # e.g. [mu, logvar], (N, K) each
         z, log_q, t["_q"] = self.posterior.rsample(q_params, eps)           # z = mu + sigma * eps, (S, N, K)
+        if not np.isfinite(z).all():                                        # (S, N, K): a cheap look
+            raise NonFiniteError(self._why_not_finite("z", q_params))
         heads, t["_dec"] = self.decoder.forward(z)                          # e.g. [logits], (S, N, D)
         nll, t["_lik"] = self.likelihood.forward(x, *heads, check=False)    # −log p(x|z), (S, N); x checked above
         if pair is not None:
@@ -223,6 +267,8 @@ class VAE:
         t["_bound"] = (bound_fn, bound_tape)
 
         t.loss = float(-bound.mean())
+        if not np.isfinite(t.loss):
+            raise NonFiniteError(self._why_not_finite(f"the loss, {t.loss},", q_params))
         t.parts = {"loss": t.loss, "recon": float(nll.mean()), "kl": float(kl_n.mean())}
         t.update(dict(zip(self.posterior.heads, q_params)), z=z, log_q=log_q, nll=nll, kl=kl_n,
                  log_w=log_w, bound=bound, beta=beta,
@@ -272,6 +318,13 @@ class VAE:
         (mu_u, logvar_u), t["_enc_u"] = self.encoder.forward(self.prior.params["pseudo_inputs"])
         return self.prior.log_prob(z, mu_u, logvar_u)
 
+    def _why_not_finite(self, what: str, q_params) -> str:
+        """The message for a value that overflowed, with the encoder outputs that led to it."""
+        sizes = ", ".join(f"{name} within [{float(p.min()):.3g}, {float(p.max()):.3g}]"
+                          for name, p in zip(self.posterior.heads, q_params))
+        return (f"VAE.forward: {what} is not finite ({sizes}); exp(logvar / 2), the KL or a likelihood term "
+                f"overflowed {self.dtype.name}: the weights have diverged (try a smaller learning rate)")
+
     def log_prior(self, z: np.ndarray) -> np.ndarray:
         """log p(z), z (..., K) -> (...): the prior's density, with a VampPrior's encoder pass done here."""
         return self._prior_log_prob(z, Tape())[0]
@@ -296,7 +349,8 @@ class VAE:
         if objective != "elbo" and kl == "analytic":
             raise ValueError(f"the {objective} bound needs log q(z|x) − log p(z) at each sample: "
                              "use kl='mc' (or leave kl unset)")
-        if not np.isfinite(beta) or beta < 0:
+        if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(beta) or beta < 0:
             raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
         if objective != "elbo" and beta != 1.0:
             raise ValueError(f"beta weights the ELBO's KL term; the {objective} bound is defined for beta = 1, "
@@ -313,6 +367,9 @@ class VAE:
     def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
         """Ancestral sampling: z ~ p(z), then x ~ p(x|z) (or its mean if ``mean``), (n, D)."""
         rng = rng if rng is not None else self.rng
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"VAE.sample: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                            f"got {type(rng).__name__}")
         n = check_positive_int(n, "VAE.sample", "n")
         if self.prior.name == "vamp":
             mu_u, logvar_u = self.encoder.forward(self.prior.params["pseudo_inputs"])[0]

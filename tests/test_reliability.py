@@ -11,6 +11,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from numpyvae.checks import NonFiniteError
+
 from numpyvae import checkpoint as ckpt
 from numpyvae.cli import main
 from numpyvae.datasets.dataset import Dataset
@@ -209,7 +211,7 @@ def test_a_blow_up_before_any_checkpoint_says_there_is_none(small_digits, tmp_pa
     t = Trainer(cfg(), data=small_digits, run_dir=tmp_path, quiet=True)
 
     def raise_nonfinite(n, loss):
-        raise ValueError("VAE.decode: z contains 3 non-finite value(s) (NaN or inf)")
+        raise NonFiniteError("VAE.decode: z contains 3 non-finite value(s) (NaN or inf)")
     poison(t, 3, raise_nonfinite)
     with pytest.raises(TrainingDiverged, match=r"non-finite inside the model \(VAE.decode.*\) at epoch 1, batch 3; "
                                                r"no checkpoint was written yet"):

@@ -330,3 +330,55 @@ def test_the_trainers_reused_batch_buffer_is_safe():
     got = model.backward(tape)
     for k in want:
         np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
+# ---- bad input to the model's API (issue 15, item 8): clear one-line errors -----------------
+
+def test_an_empty_batch_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"x has no rows \(shape \(0, \d+\)\)"):
+        VAE(D, [4], K, dtype="float64").loss_and_grads(np.zeros((0, D)))
+
+
+@pytest.mark.parametrize("beta", ["1", True, None, [1.0]])
+def test_a_beta_that_is_not_a_number_is_refused(beta):
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        VAE(D, [4], K, dtype="float64").loss_and_grads(data(), beta=beta)
+
+
+def test_hidden_sizes_an_int_is_one_layer_and_other_types_are_refused():
+    assert VAE(D, 8, K).hidden == [8]
+    with pytest.raises(TypeError, match=r"hidden must be a list of layer sizes such as \[400\], got str"):
+        VAE(D, "8", K)
+
+
+@pytest.mark.parametrize("make", [lambda x: np.asmatrix(x), lambda x: np.ma.masked_array(x)],
+                         ids=["matrix", "masked"])
+def test_matrix_and_masked_arrays_are_refused_at_the_door(make):
+    with pytest.raises(TypeError, match=r"must be a plain numpy array.*np.asarray\(x\)"):
+        VAE(D, [4], K, dtype="float64").loss_and_grads(make(data()))
+
+
+def test_sample_with_a_seed_instead_of_a_generator_says_so():
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
+        VAE(D, [4], K).sample(3, rng=42)
+
+
+def test_the_gaussian_helpers_check_their_shapes():
+    from numpyvae.latent.gaussian import reparameterize, reparameterize_backward
+    from numpyvae.latent.kl import kl_analytic
+    with pytest.raises(ValueError, match="reparameterize: mu"):
+        reparameterize(np.zeros((3, 2)), np.zeros((3, 4)), np.zeros((1, 3, 2)))
+    with pytest.raises(ValueError, match="reparameterize_backward"):
+        reparameterize_backward(np.zeros((1, 3, 2)), np.zeros((1, 3, 4)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="kl_analytic: mu"):
+        kl_analytic(np.zeros((3, 2)), np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("logvar,what", [(100.0, r"the loss, inf,"), (200.0, "z")])
+def test_a_loss_that_overflows_is_an_error_that_names_the_encoder_outputs(logvar, what):
+    """An encoder log-variance of 100 overflows float32's exp in the KL (200: already in z): a clear
+    error, not loss = inf and NaN gradients."""
+    model = VAE(D, [4], K)
+    model.params["encoder.logvar.b"][:] = logvar
+    with pytest.raises(ValueError, match=rf"{what} is not finite \(mu within .*logvar within \[.*\]\).*diverged"):
+        model.loss_and_grads(data().astype(np.float32))

@@ -20,6 +20,9 @@ LOG_2PI = float(np.log(2 * np.pi))
 
 def reparameterize(mu: np.ndarray, logvar: np.ndarray, eps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (z, sigma): sigma = exp(logvar / 2) (N, K), z = mu + sigma * eps (S, N, K)."""
+    if mu.shape != logvar.shape or eps.shape[-mu.ndim:] != mu.shape:
+        raise ValueError(f"reparameterize: mu {mu.shape} and logvar {logvar.shape} must have one shape (N, K), "
+                         f"and eps {eps.shape} must be (S, N, K) or (N, K) with the same (N, K)")
     sigma = np.exp(0.5 * logvar)
     z = eps * sigma
     z += mu                    # in place: one temporary instead of two
@@ -34,6 +37,9 @@ def reparameterize_backward(dz: np.ndarray, eps: np.ndarray, sigma: np.ndarray) 
     The sum over s is there because every sample z_s was computed from the
     same (mu, logvar). Shapes: dz, eps (S, N, K); sigma, dmu, dlogvar (N, K).
     """
+    if dz.shape != eps.shape or eps.ndim != 3 or eps.shape[1:] != sigma.shape:
+        raise ValueError(f"reparameterize_backward: dz {dz.shape} and eps {eps.shape} must be (S, N, K) "
+                         f"with (N, K) = sigma's shape {sigma.shape}")
     dmu = dz.sum(axis=0)
     dlogvar = np.einsum("snk,snk->nk", dz, eps)   # Σ_s dz * eps without an (S, N, K) temporary
     dlogvar *= sigma

@@ -29,11 +29,15 @@ def kl_analytic(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
     tiny logvar, e^logvar rounds to 1 and the plain form returns −logvar,
     a negative KL. expm1(t) ≥ t holds after rounding too, so this never is.
     """
+    if np.shape(mu) != np.shape(logvar):
+        raise ValueError(f"kl_analytic: mu {np.shape(mu)} and logvar {np.shape(logvar)} must have one shape (N, K)")
     return 0.5 * (mu * mu + (np.expm1(logvar) - logvar))
 
 
 def kl_analytic_backward(mu: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """∂KL/∂mu = mu and ∂KL/∂logvar = ½ (e^logvar − 1), each (N, K)."""
+    if np.shape(mu) != np.shape(logvar):
+        raise ValueError(f"kl_analytic_backward: mu {np.shape(mu)} and logvar {np.shape(logvar)} must have one shape")
     return mu, 0.5 * np.expm1(logvar)
 
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from ..checks import as_dtype, check_array, check_positive_int
 from .init import get_initializer
@@ -112,8 +112,8 @@ def im2col(x: np.ndarray, g: Geometry) -> np.ndarray:
 
     x: (N, C, H, W) -> cols: (C·kh·kw, N·Ho·Wo),  cols[(c, p, q), (n, i, j)] = xp[n, c, sh·i + p, sw·j + q].
 
-    The windows are a strided *view* of xp (sliding_window_view, then every sh-th / sw-th
-    window); the one copy is the final reshape, which lays them out for BLAS. That copy is
+    The windows are a strided *view* of xp (window (i, j) starts sh·i rows and sw·j columns in);
+    the one copy is the final reshape, which lays them out for BLAS. That copy is
     the layer's peak temporary: kh·kw times the size of x (less by sh·sw).
     """
     N, C, H, W = x.shape
@@ -122,8 +122,13 @@ def im2col(x: np.ndarray, g: Geometry) -> np.ndarray:
         xp[:, :, g.ph:g.ph + H, g.pw:g.pw + W] = x.transpose(1, 0, 2, 3)
     else:
         xp = x.transpose(1, 0, 2, 3)                        # a view; the copy below reads through it
-    windows = sliding_window_view(xp, (g.kh, g.kw), axis=(2, 3))[:, :, ::g.sh, ::g.sw]  # (C, N, Ho, Wo, kh, kw)
-    Ho, Wo = windows.shape[2:4]
+    Ho, Wo = (xp.shape[2] - g.kh) // g.sh + 1, (xp.shape[3] - g.kw) // g.sw + 1
+    # windows[c, n, i, j, p, q] = xp[c, n, sh·i + p, sw·j + q]: one strided view, (C, N, Ho, Wo, kh, kw).
+    # (sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw] is the same view, but it marks
+    # it read-only, and NumPy caches a small object per such call: ~100 bytes per training step that
+    # only stop growing after thousands of steps. The view is read once, by the copy below.)
+    s0, s1, s2, s3 = xp.strides
+    windows = as_strided(xp, (C, N, Ho, Wo, g.kh, g.kw), (s0, s1, g.sh * s2, g.sw * s3, s2, s3))
     return windows.transpose(0, 4, 5, 1, 2, 3).reshape(C * g.kh * g.kw, N * Ho * Wo)
 
 

@@ -122,7 +122,7 @@ class MultiHeadTape(NamedTuple):
 
 
 class MultiHead(Layer):
-    """A trunk network followed by several Dense heads that all read its output.
+    """A trunk network followed by several heads (Dense layers, or any network) that all read its output.
 
     The encoder is one (heads mu and logvar of q(z|x)), the decoder another
     (one head per parameter of p(x|z): logits; or mean and log-variance).
@@ -134,7 +134,7 @@ class MultiHead(Layer):
     Parameters
     ----------
     trunk : a network (Sequential/MLP) with ``forward``/``backward``/``named_layers``
-    heads : list of (name, Dense) pairs
+    heads : list of (name, head) pairs; a head is a Dense layer or any network with the contract
     """
 
     def __init__(self, trunk, heads):
@@ -147,7 +147,10 @@ class MultiHead(Layer):
     def named_layers(self, prefix: str = ""):
         yield from self.trunk.named_layers(prefix)
         for name, head in self.heads:
-            yield f"{prefix}{name}", head
+            if hasattr(head, "named_layers"):          # a head that is itself a network (e.g. ConvT + Flatten)
+                yield from head.named_layers(f"{prefix}{name}.")
+            else:
+                yield f"{prefix}{name}", head
 
     def forward(self, x: np.ndarray) -> tuple[list, MultiHeadTape]:
         """x: (..., D_in) -> ([out_j: (..., size_j) for every head], tape)."""

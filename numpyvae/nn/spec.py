@@ -1,0 +1,272 @@
+"""Networks from a short text spec: "conv:32:3:2,conv:64:3:2,flatten,dense:16".
+
+A spec is a comma-separated list of layers, applied in order; the activation of the
+network goes after every layer with weights (conv, convt, dense), never after a reshape:
+
+    conv:C:K[:S[:P]]          Conv2D to C channels, K×K kernel, stride S (1), zero padding P
+                              (default K//2: "same" for odd K, H -> ceil(H/S))
+    convt:C:K[:S[:P[:OP]]]    ConvTranspose2D to C channels; padding P (default K//2) and
+                              output_padding OP (default S − 1 when P is left out, else 0):
+                              the defaults give "same", H -> H·S, for odd K
+    dense:D                   Dense to D features (its input must be flat: put "flatten" before it)
+    flatten                   (C, H, W) -> (C·H·W)
+    reshape:A[:B[:C]]         (A·B·C) -> (A, B, C)
+
+Each layer's input channels come from the layer before it, so a network is fixed by the
+spec and the input shape; :func:`build_network` walks the spec once with that shape and
+refuses, naming the layer and the shapes, a kernel larger than its padded input, a conv
+on flat features, a dense on images, a reshape whose size does not match.
+
+The VAE uses two of them (see :func:`encoder_trunk`, :func:`decoder_trunk`, :func:`image_head`):
+x stays flat (N, D) everywhere, so an encoder whose first layer is a conv starts with an
+implicit Reshape to the data's (C, H, W) and ends flat (a Flatten is added if the spec ends
+on images); a decoder whose spec ends on images (C', H, W) gets, per head of the likelihood,
+``convt:C:3`` to the image's channels followed by Flatten, so every head is (…, D).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .activations import get_activation
+from .conv import Conv2D, ConvTranspose2D
+from .dense import Dense
+from .init import DENSE_INITIALIZERS
+from .sequential import Sequential, SequentialTape
+from .shape import Flatten, Reshape
+
+__all__ = ["LayerSpec", "parse_spec", "build_network", "SpecNetwork", "encoder_trunk", "decoder_trunk",
+           "image_head", "image_chw", "KINDS"]
+
+#: kind -> (names of its integer arguments, how many are required)
+KINDS = {
+    "conv": (("channels", "kernel", "stride", "padding"), 2),
+    "convt": (("channels", "kernel", "stride", "padding", "output_padding"), 2),
+    "dense": (("size",), 1),
+    "flatten": ((), 0),
+    "reshape": (("size", "size", "size"), 1),
+}
+_MIN = {"channels": 1, "kernel": 1, "stride": 1, "padding": 0, "output_padding": 0, "size": 1}
+
+
+class LayerSpec(NamedTuple):
+    """One parsed layer: its kind, its integer arguments (as written) and the text it came from."""
+    kind: str
+    args: tuple
+    text: str
+
+
+def _usage(kind: str) -> str:
+    names, required = KINDS[kind]
+    return ":".join([kind, *(n.upper() if i < required else f"[{n.upper()}]" for i, n in enumerate(names))])
+
+
+def parse_spec(spec, where: str = "spec") -> list[LayerSpec]:
+    """Text (or a list of layer strings) -> [LayerSpec], syntax only; ValueError naming the bad layer.
+
+    >>> parse_spec("conv:32:3:2,flatten,dense:16")[0]
+    LayerSpec(kind='conv', args=(32, 3, 2), text='conv:32:3:2')
+    """
+    if isinstance(spec, str):
+        tokens = [t.strip() for t in spec.split(",")]
+    elif isinstance(spec, (list, tuple)) and all(isinstance(t, str) for t in spec):
+        tokens = [t.strip() for t in spec]
+    else:
+        raise ValueError(f"{where}: a network spec is a string like 'conv:32:3:2,flatten,dense:16', "
+                         f"got {spec!r} ({type(spec).__name__})")
+    if not any(tokens):
+        raise ValueError(f"{where}: the network spec is empty")
+    layers = []
+    for i, tok in enumerate(tokens):
+        kind, *raw = tok.split(":")
+        at = f"{where}: layer {i} {tok!r}"
+        if kind not in KINDS:
+            raise ValueError(f"{at}: unknown layer kind {kind!r}; use one of "
+                             + ", ".join(_usage(k) for k in KINDS))
+        names, required = KINDS[kind]
+        if not required <= len(raw) <= len(names):
+            raise ValueError(f"{at}: expected {_usage(kind)}, got {len(raw)} number(s)")
+        args = []
+        for name, text in zip(names, raw):
+            if not (text.isascii() and text.isdigit()):       # plain digits: no sign, no spaces, no "1_0"
+                raise ValueError(f"{at}: {name} must be an integer >= {_MIN[name]}, got {text!r}")
+            value = int(text)
+            if value < _MIN[name]:
+                raise ValueError(f"{at}: {name} must be an integer >= {_MIN[name]}, got {value}")
+            args.append(value)
+        layers.append(LayerSpec(kind, tuple(args), tok))
+    return layers
+
+
+# =============================================================================
+# from a spec and an input shape to layers
+# =============================================================================
+
+def _conv_layer(s: LayerSpec, shape: tuple, at: str, **kw):
+    """The Conv2D / ConvTranspose2D of spec ``s`` on per-example input ``shape`` (C, H, W), and its output shape."""
+    if len(shape) != 3:
+        raise ValueError(f"{at} needs (C, H, W) images but its input has shape {shape}; "
+                         f"put 'reshape:C:H:W' before it")
+    c_in, H, W = shape
+    c_out, k, stride, *rest = s.args + (1,) * (3 - len(s.args))
+    padding = rest[0] if rest else k // 2
+    if s.kind == "conv":
+        if H + 2 * padding < k or W + 2 * padding < k:
+            raise ValueError(f"{at}: kernel {k}x{k} is larger than the padded input {H + 2 * padding}x"
+                             f"{W + 2 * padding} (input shape {shape}, padding {padding})")
+        layer = Conv2D(c_in, c_out, k, stride, padding, **kw)
+        Ho, Wo = layer.geometry.conv_out(H, W)
+        return layer, (c_out, Ho, Wo)
+    op = rest[1] if len(rest) > 1 else (stride - 1 if not rest else 0)
+    if op >= stride:
+        raise ValueError(f"{at}: output_padding {op} must be smaller than the stride {stride}")
+    Ho, Wo = (H - 1) * stride - 2 * padding + k + op, (W - 1) * stride - 2 * padding + k + op
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{at}: the output (H − 1)·stride − 2·padding + kernel + output_padding = {Ho}x{Wo} "
+                         f"is empty (input shape {shape}, padding {padding})")
+    return ConvTranspose2D(c_in, c_out, k, stride, padding, op, **kw), (c_out, Ho, Wo)
+
+
+def _layer(s: LayerSpec, shape: tuple, at: str, init: str, rng, dtype):
+    """(layer, output shape) for spec ``s`` on per-example input ``shape``."""
+    if s.kind in ("conv", "convt"):
+        if init in DENSE_INITIALIZERS:
+            raise ValueError(f"{at}: initializer {init!r} is for Dense layers only; convolutions take "
+                             "glorot_uniform, glorot_normal, he_uniform or he_normal")
+        return _conv_layer(s, shape, at, init=init, rng=rng, dtype=dtype)
+    if s.kind == "dense":
+        if len(shape) != 1:
+            raise ValueError(f"{at} needs flat features but its input has shape {shape}; put 'flatten' before it")
+        return Dense(shape[0], s.args[0], init=init, rng=rng, dtype=dtype), (s.args[0],)
+    if s.kind == "flatten":
+        if len(shape) == 1:
+            raise ValueError(f"{at}: its input {shape} is already flat")
+        return Flatten(len(shape)), (int(np.prod(shape)),)
+    # reshape
+    if int(np.prod(shape)) != int(np.prod(s.args)):
+        raise ValueError(f"{at}: cannot reshape an input of shape {shape} ({int(np.prod(shape))} values) "
+                         f"to {s.args} ({int(np.prod(s.args))} values)")
+    return Reshape(s.args), tuple(s.args)
+
+
+class SpecNetwork(Sequential):
+    """A Sequential built from a spec; knows its input and output shapes (per example).
+
+    Its backward with ``need_dx=False`` also spares every layer up to the first one with
+    weights: an encoder that starts with Reshape then Conv2D skips the conv's col2im, whose
+    only use would be the gradient with respect to the data.
+    """
+
+    def __init__(self, layers, in_shape: tuple, out_shape: tuple, floats: int = 0):
+        super().__init__(layers)
+        self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
+        self.floats = floats     # floats alive per example in one forward (outputs and im2col buffers), an estimate
+
+    def backward(self, dy, tape: SequentialTape, *, need_dx: bool = True, accumulate: bool = False):
+        if need_dx:
+            return super().backward(dy, tape, accumulate=accumulate)
+        first = next((i for i, (_, layer) in enumerate(self.layers) if layer.params), 0)
+        for (_, layer), t in zip(reversed(self.layers[first + 1:]), reversed(tape.tapes[first + 1:])):
+            dy = layer.backward(dy, t, accumulate=accumulate)
+        self.layers[first][1].backward(dy, tape.tapes[first], need_dx=False, accumulate=accumulate)
+        return None
+
+
+def build_network(spec, in_shape, activation: str = "relu", *, init: str | None = None, rng=None,
+                  dtype="float32", where: str = "network") -> SpecNetwork:
+    """The network of ``spec`` on per-example inputs of shape ``in_shape``.
+
+    Layers are named "<kind><position>" ("conv0", "dense3"; parameters "conv0.W"), activations
+    "<layer>.<activation>". ``init`` None: He for ReLU-like activations, Glorot otherwise, as MLP.
+    """
+    specs = spec if isinstance(spec, list) and all(isinstance(s, LayerSpec) for s in spec) else parse_spec(spec, where)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    if init is None:
+        init = "he_uniform" if activation in ("relu", "leaky_relu", "elu") else "glorot_uniform"
+    shape, layers, floats = tuple(int(s) for s in in_shape), [], 0
+    for i, s in enumerate(specs):
+        in_shape_i = shape
+        layer, shape = _layer(s, shape, f"{where}: layer {i} {s.text!r}", init, rng, dtype)
+        name = f"{s.kind}{i}"
+        floats += 2 * int(np.prod(shape)) + _cols_floats(layer, in_shape_i, shape)
+        layers.append((name, layer))
+        if layer.params:
+            layers.append((f"{name}.{activation}", get_activation(activation)))
+    return SpecNetwork(layers, in_shape, shape, floats)
+
+
+def _cols_floats(layer, in_shape, out_shape) -> int:
+    """Per example, the im2col matrix of a Conv2D (C_in·kh·kw·Ho·Wo) or the W_col.T @ x product a
+    ConvTranspose2D scatters (C_out·kh·kw·H·W); 0 for other layers."""
+    if isinstance(layer, (Conv2D, ConvTranspose2D)):
+        g = layer.geometry
+        hw = out_shape[1] * out_shape[2] if isinstance(layer, Conv2D) else in_shape[1] * in_shape[2]
+        c = layer.c_in if isinstance(layer, Conv2D) else layer.c_out
+        return c * g.kh * g.kw * hw
+    return 0
+
+
+# =============================================================================
+# the VAE's encoder and decoder
+# =============================================================================
+
+def image_chw(image_shape, x_dim: int, where: str) -> tuple[int, int, int]:
+    """The data's (C, H, W) from an image shape (H, W) or (C, H, W), checked against x_dim = C·H·W.
+
+    None: a square single-channel image, when x_dim is a square (784 -> (1, 28, 28)).
+    """
+    if image_shape is None:
+        side = int(round(np.sqrt(x_dim)))
+        if side * side != x_dim:
+            raise ValueError(f"{where}: a convolutional network needs images; {x_dim} features are not a "
+                             "square image, so give image_shape (H, W) or (C, H, W)")
+        return 1, side, side
+    chw = tuple(int(s) for s in image_shape)
+    chw = (1, *chw) if len(chw) == 2 else chw
+    if len(chw) != 3 or int(np.prod(chw)) != x_dim:
+        raise ValueError(f"{where}: image_shape {tuple(image_shape)} does not give {x_dim} features per example")
+    return chw
+
+
+def _needs_images(specs) -> bool:
+    return specs[0].kind in ("conv", "convt")
+
+
+def encoder_trunk(spec, x_dim: int, image_shape, activation: str, *, init=None, rng=None, dtype="float32"):
+    """x (..., D) -> features (..., F): [Reshape to (C, H, W) if the spec starts with a conv], the spec,
+    [Flatten if it ends on images]. Returns the SpecNetwork; F = out_shape[0]."""
+    where = "encoder"
+    specs = parse_spec(spec, where)
+    chw = image_chw(image_shape, x_dim, where) if _needs_images(specs) else (x_dim,)
+    net = build_network(specs, chw, activation, init=init, rng=rng, dtype=dtype, where=where)
+    if len(chw) > 1:                            # x stays flat outside: the network makes the images itself
+        net.layers.insert(0, ("image", Reshape(chw)))
+        net.in_shape = (x_dim,)
+    if len(net.out_shape) > 1:
+        net.layers.append(("flatten", Flatten(len(net.out_shape))))
+        net.out_shape = (int(np.prod(net.out_shape)),)
+    return net
+
+
+def decoder_trunk(spec, z_dim: int, activation: str, *, init=None, rng=None, dtype="float32"):
+    """z (..., K) -> the trunk's output, flat (..., F) or images (..., C', H, W): the spec itself."""
+    return build_network(spec, (z_dim,), activation, init=init, rng=rng, dtype=dtype, where="decoder")
+
+
+def image_head(trunk_shape: tuple, x_dim: int, image_shape, *, init: str, rng, dtype, kernel: int = 3):
+    """One head of the decoder: the trunk's output -> (..., D).
+
+    Flat trunk (F,): Dense(F, D). Image trunk (C', H, W): ConvTranspose2D(C', C, kernel, stride 1,
+    padding kernel//2) to the image's C channels, then Flatten: (..., C, H, W) -> (..., D).
+    """
+    if len(trunk_shape) == 1:
+        return Dense(trunk_shape[0], x_dim, init=init, rng=rng, dtype=dtype)
+    C, H, W = image_chw(image_shape, x_dim, "decoder")
+    if trunk_shape[1:] != (H, W):
+        raise ValueError(f"decoder: the spec ends on images of shape {trunk_shape}, but the data's images are "
+                         f"{H}x{W}; the head convt:{C}:{kernel} keeps the size, so the last layer must give "
+                         f"(·, {H}, {W})")
+    conv = ConvTranspose2D(trunk_shape[0], C, kernel, 1, kernel // 2, init=init, rng=rng, dtype=dtype)
+    floats = 2 * x_dim + _cols_floats(conv, trunk_shape, (C, H, W))
+    return SpecNetwork([("convt", conv), ("flatten", Flatten(3))], trunk_shape, (x_dim,), floats)
