@@ -193,13 +193,14 @@ def _load() -> float | None:
 
 def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: str = "float32",
               epochs: int = 3, examples: int = FULL_EXAMPLES, seed: int = 0, matmul_repeats: int = 5,
-              matmul_seconds: float = 0.3, log=print) -> dict:
+              matmul_seconds: float = 0.3, log=print, posterior: str = "gaussian") -> dict:
     """Train the VAE x_dim-hidden-z_dim (ReLU, Bernoulli, Adam, dynamic binarization) and time it.
 
     Parameters: the architecture (``hidden``, ``z_dim``), ``batch_size``,
     ``dtype``, ``epochs``, ``examples`` per epoch, ``seed``; ``matmul_repeats``
     and ``matmul_seconds`` set how long the isolated matmul timing runs;
-    ``log`` receives the human-readable lines (``log=None`` for silence).
+    ``log`` receives the human-readable lines (``log=None`` for silence);
+    ``posterior`` the variational family (see :func:`posterior_costs`).
 
     Returns a JSON-able dict:
         model    {arch, hidden, z_dim, x_dim, likelihood, activation, optimizer, dtype, parameters}
@@ -226,7 +227,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     data, source = bench_data(examples, dtype)
     cfg = TrainConfig(dataset="fashion-mnist" if source.startswith("fashion") else "digits",
                       hidden=[int(h) for h in hidden], z_dim=z_dim, batch_size=batch_size, epochs=epochs,
-                      dtype=dtype, seed=seed)
+                      dtype=dtype, seed=seed, posterior=posterior)
     trainer = Trainer(cfg, data=data, quiet=True)
     model = trainer.model
     steps = trainer.x_train.shape[0] // batch_size
@@ -304,6 +305,36 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
         epochs=rows,
         last_vs_first=last_vs_first,
     )
+
+
+# --------------------------------------------------------------------------- the families' cost
+
+def posterior_costs(posteriors, log=print, **kw) -> dict:
+    """Epoch time of each variational family relative to the diagonal Gaussian, same model otherwise.
+
+    posteriors : list of names ("full-gaussian", "planar:8", "iaf:2", ...); "gaussian" is always
+        timed first, as the reference. kw: run_bench's settings (epochs, examples, seed, ...).
+    Each family's time is its best epoch (the least disturbed by other programs on the machine).
+    Returns {"reference": "gaussian", "rows": [{posterior, best_epoch_seconds, relative, parameters}],
+    "load_before", "load_after"}.
+    """
+    from .config import check_setting
+    names = ["gaussian"] + [p for p in posteriors if p != "gaussian"]
+    for name in names:
+        check_setting("posterior", name, "--posterior")    # a bad name fails before any timing
+    say = log or (lambda *a, **k: None)
+    load_before = _load()
+    rows = []
+    for name in names:
+        res = run_bench(posterior=name, log=None, **kw)
+        best = min(r["seconds"] for r in res["epochs"])
+        rows.append(dict(posterior=name, best_epoch_seconds=best, relative=best / rows[0]["best_epoch_seconds"]
+                         if rows else 1.0, parameters=res["model"]["parameters"]))
+        say(f"{name:<16} best epoch {best:7.3f} s  {rows[-1]['relative']:5.2f}x gaussian  "
+            f"({rows[-1]['parameters']:,} parameters)")
+    load_after = _load()
+    say(f"load average (1 min) {load_before} before, {load_after} after")
+    return dict(reference="gaussian", rows=rows, load_before=load_before, load_after=load_after)
 
 
 # --------------------------------------------------------------------------- the optimizer's micro-benchmark
@@ -397,6 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", choices=["mlp", "keras-conv"], default="mlp",
                    help="mlp: the VAE of --hidden and --z-dim; keras-conv: the keras-io convolutional VAE "
                         "(--preset keras-conv), with its im2col and col2im time (default: mlp)")
+    p.add_argument("--posterior", nargs="+", metavar="NAME",
+                   help="instead, the epoch time of each of these variational families (e.g. full-gaussian "
+                        "planar:8 iaf:2) relative to the diagonal Gaussian, same model and data")
     p.add_argument("--optimizer-only", action="store_true",
                    help="instead, time one Adam step and its subnormal guards on 650,000 float32 values "
                         "(normal versus subnormal state): the measurements behind numpyvae.optim's guards")
@@ -462,7 +496,7 @@ def main(argv=None) -> int:
         kw.update(examples=min(args.examples, 4 * args.batch_size), epochs=min(args.epochs, 2),
                   matmul_repeats=1, matmul_seconds=0.01)
     try:
-        results = run_bench(**kw)
+        results = posterior_costs(args.posterior, **kw) if args.posterior else run_bench(**kw)
     except ValueError as err:
         print(f"numpyvae: error: {err}", file=sys.stderr)
         return 2

@@ -66,12 +66,37 @@ def config_from_args(args) -> "TrainConfig":
 def cmd_train(args) -> int:
     from .train import Trainer, new_run_dir
     cfg = config_from_args(args)
+    if cfg.model == "helmholtz":
+        return _train_helmholtz(cfg, args)
     trainer = Trainer(cfg, run_dir=new_run_dir(cfg), quiet=args.quiet)   # owns and checks the directory first
     return _fit_and_finish(trainer, args)
 
 
+def _train_helmholtz(cfg, args) -> int:
+    """--model helmholtz: wake-sleep training (numpyvae.helmholtz_train), saved after every epoch."""
+    from .helmholtz_train import HelmholtzTrainer
+    from .train import new_run_dir
+    trainer = HelmholtzTrainer(cfg, run_dir=new_run_dir(cfg), quiet=args.quiet)
+    print(f"training {cfg.dataset}: {trainer.x_train.shape[1]}-{'-'.join(map(str, cfg.hidden))}-{cfg.z_dim} "
+          f"Helmholtz machine (binary latents), wake-sleep with q by {cfg.q_update}, k = {cfg.n_samples}, "
+          f"{cfg.optimizer}, {cfg.epochs} epochs -> {trainer.run_dir}", flush=True)
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {trainer.epoch} epoch(s); the run is saved in {trainer.run_dir}", file=sys.stderr)
+        return 130
+    finally:
+        trainer.close()
+    print(f"run saved in {trainer.run_dir}; measure it with `python -m numpyvae evaluate {trainer.run_dir}`")
+    return 0
+
+
 def cmd_resume(args) -> int:
+    from .helmholtz_train import is_helmholtz_run
     from .train import Trainer
+    if is_helmholtz_run(args.run_dir):
+        raise ValueError(f"{args.run_dir} is a Helmholtz-machine run; resuming one is not implemented "
+                         "(train it again with more --epochs)")
     trainer = Trainer.resume(args.run_dir, epochs=args.epochs, quiet=args.quiet)
     if trainer.epoch >= trainer.cfg.epochs:
         trainer.close()
@@ -87,7 +112,8 @@ def _fit_and_finish(trainer, args) -> int:
     arch = (f"{trainer.model.x_dim}-{'-'.join(map(str, cfg.hidden))}-{cfg.z_dim}" if not (cfg.encoder or cfg.decoder)
             else f"encoder [{cfg.encoder or 'mlp ' + ' '.join(map(str, cfg.hidden))}] z {cfg.z_dim} "
                  f"decoder [{cfg.decoder or 'mlp'}]")
-    print(f"training {trainer.cfg.dataset}: {arch} VAE, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
+    kind = "plain autoencoder" if cfg.model == "ae" else "VAE"
+    print(f"training {trainer.cfg.dataset}: {arch} {kind}, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
           f"{trainer.cfg.epochs} epochs -> {trainer.run_dir}", flush=True)
     try:
         try:
@@ -116,6 +142,10 @@ EVALUATE_MAX_HOURS = 24
 
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_run, format_table
+    from .helmholtz_train import evaluate_helmholtz_run, format_helmholtz, is_helmholtz_run
+    if is_helmholtz_run(args.run_dir):
+        print(format_helmholtz(evaluate_helmholtz_run(args.run_dir, k=args.k, n_test=args.n_test)))
+        return 0
 
     def on_estimate(seconds: float) -> None:
         if seconds > EVALUATE_MAX_HOURS * 3600 and not args.force:
@@ -125,7 +155,7 @@ def cmd_evaluate(args) -> int:
             print(f"estimated time: about {_duration(seconds)} (k={args.k})", file=sys.stderr, flush=True)
 
     results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,
-                           n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate)
+                           n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate, gaps=args.gaps)
     print(format_table(results))
     print(f"saved {Path(args.run_dir) / 'evaluation.json'}")
     return 0
@@ -214,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help=f"run even when the estimated time is over {EVALUATE_MAX_HOURS} hours")
     p.add_argument("--baseline", action="store_true", help="also fit the mixture-model baseline on the same data")
+    p.add_argument("--gaps", action="store_true",
+                   help="also optimize each test example's own q (non-amortized) and split log p(x) − ELBO into "
+                        "the approximation and the amortization gap")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("sample", help="draw digits from a trained model's prior")

@@ -37,12 +37,14 @@ from .nn.activations import ACTIVATIONS
 from .nn.init import DENSE_INITIALIZERS, INITIALIZERS
 from .nn.spec import parse_spec
 from .optim import OPTIMIZERS
+from .wake_sleep import Q_UPDATES
 
 __all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "DEFAULT_MIN_LOGVAR",
            "check_setting", "settings_from_sources", "config_from_toml", "likelihood_options",
            "resolved_binarize", "binarize_test_set", "model_seed", "noise_seed", "trainer_seed",
            "train_draw_seed", "test_seed", "validation_seed", "EVAL_SEED", "check_memory"]
 
+MODELS = ("vae", "ae", "helmholtz")
 BINARIZE = ("auto", "dynamic", "static", "none")
 DTYPES = ("float32", "float64")
 
@@ -61,6 +63,9 @@ class TrainConfig:
     """Everything that defines a run. Every field is a flag of ``python -m numpyvae train``
     and a key of its TOML config file. Values are checked on construction (:meth:`validate`)."""
     dataset: str = "digits"            # "digits" (bundled), "fashion-mnist", "mnist", "ring"
+    model: str = "vae"                 # "vae"; "ae" (plain autoencoder, no KL); "helmholtz" (binary latents, wake-sleep)
+    q_objective: str = "same"          # "same" (q climbs the objective) or "cubo" (q descends the χ upper bound)
+    q_update: str = "sleep"            # helmholtz only: how q learns: sleep (dreams), wake (RWS's wake-q), both
     binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
     hidden: list = field(default_factory=lambda: [400])   # encoder hidden sizes
     hidden_dec: list = field(default_factory=list)        # decoder hidden sizes; empty: hidden, mirrored
@@ -115,12 +120,51 @@ class TrainConfig:
                              f"prior {self.prior!r} needs posterior 'gaussian', got {self.posterior!r}")
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
+        self._check_model(where)
         takes = likelihood_options(self.likelihood)
         for name in _LIKELIHOOD_OPTIONS:
             if name not in takes and getattr(self, name) != _DEFAULTS[name]:
                 users = [k for k in LIKELIHOODS if name in likelihood_options(k)]
                 raise ValueError(f"{where}: {name} is an option of the likelihood {' / '.join(users)}, "
                                  f"not of {self.likelihood!r}; remove it or change the likelihood")
+
+    def _check_model(self, where: str) -> None:
+        """The settings a plain autoencoder or a Helmholtz machine cannot honour are refused by name."""
+        if self.q_objective == "cubo":
+            if self.model != "vae":
+                raise ValueError(f"{where}: q_objective cubo is for --model vae, not {self.model!r}")
+            if self.objective not in ("elbo", "iwae"):
+                raise ValueError(f"{where}: q_objective cubo: objective must be elbo or iwae (the decoder's bound), "
+                                 f"got {self.objective!r}")
+            if self.n_samples < 2:
+                raise ValueError(f"{where}: q_objective cubo needs n_samples >= 2 (CUBO from one sample is "
+                                 f"constant), got {self.n_samples}")
+            if self.beta != 1.0 or self.warmup_epochs != 0.0 or self.prior.startswith("vamp"):
+                raise ValueError(f"{where}: q_objective cubo needs beta = 1, no warm-up and a prior other than vamp")
+        if self.model != "helmholtz" and self.q_update != _DEFAULTS["q_update"]:
+            raise ValueError(f"{where}: q_update is how a Helmholtz machine's q learns; it needs --model helmholtz")
+        if self.model == "vae" and self.posterior == "deterministic":
+            raise ValueError(f"{where}: posterior 'deterministic' has no KL term and makes a plain autoencoder; "
+                             "say so with --model ae")
+        if self.model == "vae":
+            return
+        fixed = {"posterior": (_DEFAULTS["posterior"], "deterministic") if self.model == "ae" else
+                 (_DEFAULTS["posterior"],), "prior": (_DEFAULTS["prior"],), "objective": ("elbo",),
+                 "beta": (1.0,), "warmup_epochs": (0.0,)}
+        if self.model == "ae":
+            fixed["n_samples"] = (1,)         # z = mu: more samples would repeat the same z
+        else:
+            fixed["likelihood"] = ("bernoulli",)   # the machine's p(x|h) is Bernoulli
+            fixed["encoder"] = fixed["decoder"] = ("",)   # its networks are MLPs of hidden / hidden_dec
+        for name, allowed in fixed.items():
+            if getattr(self, name) not in allowed:
+                what = ("the plain autoencoder has a deterministic z and no KL term" if self.model == "ae" else
+                        "the Helmholtz machine has binary latents, a Bernoulli decoder and its own wake-sleep updates")
+                raise ValueError(f"{where}: {name} = {getattr(self, name)!r} is not a setting of --model "
+                                 f"{self.model} ({what}); remove it")
+        if self.model == "helmholtz" and self.q_update != "sleep" and self.n_samples < 2:
+            raise ValueError(f"{where}: q_update {self.q_update!r} (reweighted wake-sleep's wake-q) needs "
+                             f"n_samples >= 2 importance samples, got {self.n_samples}")
 
     def likelihood_kwargs(self) -> dict:
         """The options the chosen likelihood's constructor takes, e.g. {"sigma": 1.0} for "gaussian"."""
@@ -130,8 +174,8 @@ class TrainConfig:
         """The VAE's settings from this run's: VAE(x_dim, **cfg.model_kwargs(), seed=..., dtype=...)."""
         return dict(hidden=self.hidden, z_dim=self.z_dim, likelihood=self.likelihood, activation=self.activation,
                     likelihood_kwargs=self.likelihood_kwargs(), hidden_dec=self.hidden_dec or None,
-                    posterior=self.posterior, prior=self.prior, init=None if self.init == "auto" else self.init,
-                    encoder=self.encoder, decoder=self.decoder)
+                    posterior="deterministic" if self.model == "ae" else self.posterior, prior=self.prior,
+                    init=None if self.init == "auto" else self.init, encoder=self.encoder, decoder=self.decoder)
 
     def loss_kwargs(self) -> dict:
         """The objective's settings for VAE.loss_and_grads (beta is the trainer's, with its warm-up)."""
@@ -171,11 +215,20 @@ CHOICES = {
     "objective": tuple(OBJECTIVES),
     "optimizer": tuple(OPTIMIZERS),
     "dtype": DTYPES,
+    "model": MODELS,
+    "q_update": Q_UPDATES,
+    "q_objective": ("same", "cubo"),
     "init": ("auto", *INITIALIZERS, *DENSE_INITIALIZERS),
 }
 
 HELP = {
     "dataset": "data set: " + ", ".join(CHOICES["dataset"]) + " (digits is bundled and works offline)",
+    "model": "vae (the default); ae (a plain autoencoder: z = the encoder's output, no KL term, the contrast "
+             "the VAE starts from); helmholtz (binary latents trained by wake-sleep, no reparameterization)",
+    "q_objective": "same: q climbs --objective with p; cubo: q descends the chi upper bound CUBO_2 (Dieng et al.'s "
+                   "exp-trick surrogate) while p climbs --objective (elbo or iwae, n_samples >= 2)",
+    "q_update": "how the Helmholtz machine's q(h|x) learns: sleep (on dreams, classic wake-sleep), wake "
+                "(reweighted wake-sleep's wake-q, needs n_samples >= 2) or both",
     "binarize": "binarization of [0, 1] images: dynamic (a fresh Bernoulli draw per batch), "
                 "static (one fixed draw), none (grey levels); auto: dynamic for the Bernoulli likelihood",
     "hidden": "hidden layer sizes of the encoder, e.g. 500 500",

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import bounds_extra
 from . import config as run_config
 from .checks import check_array, check_positive_int
 from .config import EVAL_SEED, binarize_test_set, test_seed, train_draw_seed
@@ -162,7 +163,7 @@ def _chunk_size(model, k: int, batch_size: int, chunk_size, max_memory_mb, where
 
 def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | None = None,
                    batch_size: int = 100, max_memory_mb: float | None = 512, rng=None,
-                   progress: bool = True) -> np.ndarray:
+                   progress: bool = True, q_params=None, sandwich: bool = False):
     """Importance-sampled estimate of log p(x) per example, with q(z|x) as the proposal.
 
         log p(x) ≈ log (1/k) Σ_{i=1..k} w_i,   log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x),
@@ -191,16 +192,30 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
         batch, chunk after chunk, eps = rng.standard_normal((c, n_batch, K)), so the
         numbers do not depend on chunk_size.
     progress : draw a progress bar on stderr (only when stderr is a terminal)
+    q_params : None (the encoder's q), or the proposal's heads, a list of (N, size) arrays
+        (e.g. each example's optimized q from :mod:`numpyvae.local_inference`)
+    sandwich : also return the same samples' ELBO and CUBO_2 estimates (needs k >= 2): the
+        batch's float64 log w chunks (k × batch_size floats, 4 MB at k = 5000) go to
+        :func:`numpyvae.bounds_extra.sandwich`. CUBO_2 = ½ log (1/k) Σ w_i² bounds log p(x)
+        from above only in expectation over an infinite k: its k-sample estimate is biased
+        low (log of a mean), so a CUBO_k below the IWAE_k means k is too small, not a bug.
 
     Returns
     -------
-    (N,) float64, the estimate of log p(x_n) in nats.
+    (N,) float64, the estimate of log p(x_n) in nats; with ``sandwich`` a dict of (N,) float64
+    arrays {"elbo", "iwae", "cubo"}, "iwae" being that same estimate.
     """
     where = "log_likelihood"
     x = _check_x(model, x, where)
+    if not getattr(model.posterior, "has_density", True):
+        raise ValueError(f"{where}: the {model.posterior.name!r} posterior (a plain autoencoder) is a point mass "
+                         "with no density, so there is no proposal to importance-sample log p(x) with")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"{where}: k (importance samples per example) must be an integer >= 1, got {k!r}")
     k = int(k)
+    if sandwich and k < 2:
+        raise ValueError(f"{where}: sandwich=True needs k >= 2 importance samples (CUBO from one sample "
+                         f"is log w, an ELBO), got k = {k}")
     batch_size = check_positive_int(batch_size, where, "batch_size")
     chunk = _chunk_size(model, k, min(batch_size, x.shape[0]), chunk_size, max_memory_mb, where)
     rng = _as_rng(rng, where)
@@ -208,16 +223,18 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     n_chunks = -(-k // chunk)
     bar = Progress(-(-N // batch_size) * n_chunks, f"log p(x), k={k}", quiet=not progress)
     out = np.empty(N, dtype=np.float64)
+    elbo, cubo = np.empty(N), np.empty(N)
     for sl in _batches(N, batch_size):
         xb = x[sl]
         n = xb.shape[0]
-        q_params = model.encode(xb)                                   # once per batch, e.g. [mu, logvar]
+        q_b = model.encode(xb) if q_params is None else [p[sl] for p in q_params]   # e.g. [mu, logvar]
         m = np.full(n, -np.inf)                                       # running max of log w
         a = np.zeros(n)                                               # running Σ exp(log w − m)
+        kept = []                                                     # this batch's log w, for the sandwich
         for start in range(0, k, chunk):
             c = min(chunk, k - start)
             eps = model.posterior.draw_noise(rng, c, n, model.dtype)
-            z, log_q, _ = model.posterior.rsample(q_params, eps)      # (c, n, K), (c, n)
+            z, log_q, _ = model.posterior.rsample(q_b, eps)           # (c, n, K), (c, n)
             nll, _ = model.likelihood.forward(xb, *model.decode(z), check=False)  # (c, n)
             log_p = model.log_prior(z)                                # log p(z), (c, n)
             log_w = (log_p - nll - log_q).astype(np.float64)
@@ -225,10 +242,15 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
             a *= np.exp(m - m_new)                                    # rescale the old sum to the new max
             a += np.exp(log_w - m_new).sum(axis=0)
             m = m_new
+            if sandwich:
+                kept.append(log_w)
             bar.update()
         out[sl] = m + np.log(a) - math.log(k)
+        if sandwich:
+            bounds = bounds_extra.sandwich(kept)                      # ELBO, IWAE_k, CUBO_2 from the same w
+            elbo[sl], cubo[sl] = bounds["elbo"], bounds["cubo"]
     bar.close()
-    return out
+    return {"elbo": elbo, "iwae": out, "cubo": cubo} if sandwich else out
 
 
 def estimate_seconds(model, x: np.ndarray, k: int, batch_size: int = 100, probe_k: int = 50) -> float:
@@ -420,7 +442,7 @@ DEFAULT_BASELINE_COMPONENTS = (10, 50)
 def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: int | None = None,
                  max_memory_mb: float | None = 512, dataset=None, n_test: int | None = None,
                  threshold: float = 0.01, baseline=False, seed: int = EVAL_SEED,
-                 progress: bool = True, save: bool = True, on_estimate=None) -> dict:
+                 progress: bool = True, save: bool = True, on_estimate=None, gaps: bool = False) -> dict:
     """Every number for a trained run, saved as RUN_DIR/evaluation.json.
 
     Parameters
@@ -440,6 +462,8 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     save : write evaluation.json into run_dir (atomically); checked to be writable before the work
     on_estimate : None, or called with the estimated seconds of the log p(x) estimate before it
         starts (see :func:`estimate_seconds`); it may raise to stop there
+    gaps : also split the gap into approximation and amortization gaps
+        (:func:`numpyvae.local_inference.inference_gaps`: each example's own q, optimized) -> results["gaps"]
 
     Returns
     -------
@@ -449,7 +473,8 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     "latent_variance" (K values), "kl_per_dimension" (K values, or None when the KL does not split
     per dimension in closed form), "n_test",
     "dataset", "binarize", "test_data" (how the test set was binarized),
-    "likelihood", "seconds", and "baseline" (a list of dicts, see
+    "likelihood", "seconds", "sandwich" ({"elbo", "iwae", "cubo"}: the means of
+    :func:`log_likelihood`'s sandwich over the same k samples; None for k = 1), and "baseline" (a list of dicts, see
     :func:`mixture_baseline`) when asked.
 
     Raises the checkpoint module's error (a ValueError) for a directory without
@@ -468,8 +493,9 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
         on_estimate(estimate_seconds(model, x, k, batch_size=batch_size))
     rng = np.random.default_rng(seed)
     parts = test_elbo(model, x, rng=rng)
-    ll = log_likelihood(model, x, k, chunk_size=chunk_size, batch_size=batch_size,
-                        max_memory_mb=max_memory_mb, rng=rng, progress=progress)
+    bounds = log_likelihood(model, x, k, chunk_size=chunk_size, batch_size=batch_size, max_memory_mb=max_memory_mb,
+                            rng=rng, progress=progress, sandwich=k >= 2)
+    ll = bounds["iwae"] if k >= 2 else bounds
     n_active, variance = active_units(model, x, threshold)
     config = run.config or {}
     results = {
@@ -481,7 +507,12 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
         "active_units": n_active, "active_threshold": float(threshold),
         "latent_variance": variance.tolist(),
         "kl_per_dimension": kl_per_dimension(model, x).tolist() if has_kl_per_dimension(model) else None,
+        # the same k samples' [ELBO, IWAE_k, CUBO_2] (None for k = 1); CUBO_k is biased low
+        "sandwich": {name: float(bounds[name].mean()) for name in ("elbo", "iwae", "cubo")} if k >= 2 else None,
     }
+    if gaps:
+        from .local_inference import inference_gaps
+        results["gaps"] = inference_gaps(model, x, k=k, seed=seed, progress=progress, log_likelihood_encoder_q=ll)
     if baseline is not False and baseline is not None:
         ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline
         results["baseline"] = [{key: v for key, v in res.items() if key != "model"}
@@ -524,9 +555,17 @@ def format_table(results: dict) -> str:
     lines.append(row("  KL(q(z|x) || p(z))", f"{results['test_kl']:.2f}"))
     lines.append(row(f"log p(x), IS k={results['k']}", f"{results['log_likelihood']:.2f}",
                      f"± {results['log_likelihood_stderr']:.2f} (std. error over examples)"))
+    if results.get("sandwich"):
+        sw = results["sandwich"]
+        lines.append(f"  {'sandwich [ELBO, IWAE_k, CUBO_2]':<34}[{sw['elbo']:.2f}, {sw['iwae']:.2f}, {sw['cubo']:.2f}]"
+                     f"  same k={results['k']} samples")
+        lines.append(row("", "", "log p(x) is inside in expectation; CUBO's k-sample estimate is biased low"))
     lines.append(row("gap log p(x) − ELBO", f"{results['gap']:.2f}", "≈ KL(q(z|x) || p(z|x))"))
     lines.append(row("active units", f"{results['active_units']}/{results['z_dim']}",
                      f"Var_x(E_q[z]) > {results.get('active_threshold', 0.01)}"))
+    if "gaps" in results:
+        from .local_inference import format_gaps
+        lines.append(format_gaps(results["gaps"]))
     for mix in results.get("baseline", []):
         lines.append(row(f"mixture, {mix['kind']} K={mix['n_components']}", f"{mix['test_log_likelihood']:.2f}",
                          "exact test log p(x)"))

@@ -37,7 +37,8 @@ from scipy.stats import norm
 from .checks import check_array, check_positive_int
 
 __all__ = ["mosaic", "plot_history", "plot_reconstructions", "plot_samples", "plot_latent", "plot_manifold",
-           "plot_interpolation", "plot_kl_per_dimension", "plot_image_grid", "plot_mixture", "plot_run"]
+           "plot_interpolation", "plot_kl_per_dimension", "plot_image_grid", "plot_mixture", "plot_run",
+           "plot_prior_decodings"]
 
 DPI = 100
 
@@ -227,6 +228,33 @@ def plot_samples(model, path, n: int = 100, seed: int = 0, image_shape=(28, 28),
         return _save(fig, path)
     images = model.sample(n, mean=True, rng=rng)
     return plot_image_grid(images, path, shape, title=f"{n} samples: E[x|z], z ~ N(0, I)", figsize=figsize, dpi=dpi)
+
+
+def plot_prior_decodings(models: dict, path, n: int = 36, seed: int = 0, image_shape=(28, 28), figsize=None,
+                         dpi: int = DPI) -> Path:
+    """What each model's decoder makes of z ~ N(0, I), side by side: {label: model} -> one panel each.
+
+    The picture behind the KL term: a VAE's decoder was trained on codes that the
+    KL pulls toward N(0, I), so prior draws decode to digits; a plain autoencoder's
+    codes sit wherever reconstruction put them, so most prior draws land between or
+    outside them and decode to blur. Every model gets the same z when the sizes agree
+    (one generator seeded ``seed``, drawn per model in order otherwise). Decoder means E[x|z].
+    """
+    where = "plot_prior_decodings"
+    if not isinstance(models, dict) or not models:
+        raise ValueError(f"{where}: models must be a non-empty dict label -> model, got {models!r}")
+    n = check_positive_int(n, where, "n")
+    ncol = math.ceil(math.sqrt(n))
+    fig = _figure(figsize, (3.2 * len(models), 3.6), dpi)
+    for i, (label, model) in enumerate(models.items()):
+        shape = _check_image_shape(image_shape, model.x_dim, where)
+        if shape is None:
+            raise ValueError(f"{where}: needs image data; model {label!r} has x_dim = {model.x_dim}")
+        z = np.random.default_rng(seed).standard_normal((n, model.z_dim))
+        ax = fig.add_subplot(1, len(models), i + 1)
+        _imshow(ax, mosaic(_decode_mean(model, z), shape, ncol))
+        ax.set_title(f"{label}: decoder at z ~ N(0, I)", fontsize="medium")
+    return _save(fig, path)
 
 
 def plot_interpolation(model, x_a, x_b, path, steps: int = 10, image_shape=(28, 28), figsize=None,

@@ -28,6 +28,7 @@ from . import checkpoint as ckpt
 from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
                      check_memory, model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
+from .cubo_q import cubo_q_loss_and_grads
 from .datasets import binarize_dynamic, binarize_static, load
 from .evaluate import test_elbo
 from .files import DirectoryLock, check_writable, remove_partial_files
@@ -187,7 +188,10 @@ class Trainer:
             xb = binarize_dynamic(self._xb, self.rng, out=self._xbin) if dynamic else self._xb
             beta = self.beta_at(self.epoch * steps + b, steps)
             try:
-                loss, _ = model.loss_and_grads(xb, beta=beta, **cfg.loss_kwargs())
+                if cfg.q_objective == "cubo":          # q by the χ upper bound, p by the objective
+                    loss, _ = cubo_q_loss_and_grads(model, xb, **cfg.loss_kwargs())
+                else:
+                    loss, _ = model.loss_and_grads(xb, beta=beta, **cfg.loss_kwargs())
             except (NonFiniteError, FloatingPointError) as err:     # the numbers blew up inside the model
                 raise self._diverged(f"the loss became non-finite inside the model ({err})", f"batch {b + 1}") from None
             self._check_step(loss, b)

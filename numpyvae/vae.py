@@ -252,7 +252,14 @@ class VAE:
             raise NonFiniteError(self._why_not_finite("z", q_params))
         heads, t["_dec"] = self.decoder.forward(z)                          # e.g. [logits], (S, N, D)
         nll, t["_lik"] = self.likelihood.forward(x, *heads, check=False)    # −log p(x|z), (S, N); x checked above
-        if pair is not None:
+        if not getattr(self.posterior, "has_density", True):               # a point mass: the plain autoencoder
+            if objective != "elbo":
+                raise ValueError(f"the {self.posterior.name!r} posterior (a plain autoencoder) has one z per "
+                                 f"example and no KL term; objective must be 'elbo', got {objective!r}")
+            log_w = np.negative(nll)                                        # reconstruction only: no KL,
+            bound, bound_tape = bound_fn.forward(log_w)                     # no log p(z), no log q
+            kl_n = np.zeros(x.shape[0], dtype=self.dtype)
+        elif pair is not None:
             kl_n, kl_tape = pair.forward(q_params)                          # KL(q || p), (N,)
             t["_kl"] = (pair, kl_tape)
             log_w = np.negative(nll)                                        # β·KL enters per example, below
@@ -295,6 +302,8 @@ class VAE:
         if "_p" in tape:                                                   # Monte Carlo KL
             dz += self._prior_backward(-beta * c, tape)                    # −β c ∂log p(z)/∂z
             dq = self.posterior.backward(dz, beta * c, tape["_q"])         # through z and through log q
+        elif "_kl" not in tape:                                            # no KL term (plain autoencoder)
+            dq = self.posterior.backward(dz, None, tape["_q"])
         else:                                                              # analytic KL, per example
             dq = self.posterior.backward(dz, None, tape["_q"])
             pair, kl_tape = tape["_kl"]

@@ -124,3 +124,26 @@ def test_the_optimizer_micro_benchmark_lives_here(capsys, monkeypatch):
     monkeypatch.setattr(bench, "optimizer_step_costs", lambda size: {"an Adam step": 12.5})   # the real one takes seconds
     assert bench.main(["--optimizer-only"]) == 0
     assert "12.5  an Adam step" in capsys.readouterr().out
+
+
+def test_posterior_costs_time_each_family_against_the_gaussian(tmp_path, capsys):
+    path = tmp_path / "families.json"
+    status = bench.main(["--smoke", "--hidden", "16", "--z-dim", "4", "--batch-size", "32",
+                         "--posterior", "planar:2", "full-gaussian", "--json", str(path)])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "planar:2" in out and "x gaussian" in out
+    rows = json.loads(path.read_text())["rows"]
+    assert [r["posterior"] for r in rows] == ["gaussian", "planar:2", "full-gaussian"]
+    assert rows[0]["relative"] == 1.0
+    for r in rows[1:]:
+        assert r["relative"] == pytest.approx(r["best_epoch_seconds"] / rows[0]["best_epoch_seconds"])
+    # the flow's extra encoder heads (u, w: 4 each, b: 1, per step) are more parameters: the family was used
+    assert rows[1]["parameters"] == rows[0]["parameters"] + 2 * 16 * 9 + 2 * 9
+
+
+def test_an_unknown_posterior_is_refused_before_any_timing(capsys):
+    assert bench.main(["--smoke", "--posterior", "spline:3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error: --posterior: posterior: unknown posterior 'spline:3'")
+    assert err.count("\n") == 1

@@ -2,8 +2,8 @@
 
 The networks here are small stand-ins written to the engine contract's tape API
 (y, tape = net.forward(x); net.backward(dy, tape, need_dx=..., accumulate=...)), so this file
-tests the algorithm independently of numpyvae.nn; once nn/layers.py follows the contract,
-numpyvae.nn.layers.MLP plugs in unchanged.
+tests the algorithm independently of numpyvae.nn; tests/test_helmholtz_nn.py runs the same checks
+on numpyvae.nn.MLP, which plugs in unchanged.
 """
 import math
 from collections import OrderedDict

@@ -364,6 +364,64 @@ savefig(fig, "10_ring_posteriors.png")
 # $\partial L/\partial \log q_K$ into gradients for every head. The ELBO then uses the Monte Carlo
 # KL, $\log q_K(z_K) - \log p(z_K)$, since a flow has no closed-form KL.
 #
+# ## Trained VAEs on the ring: the encoder's $q$ against the model's own posterior
+#
+# Now the whole VAE is learned: for each family we train the ring preset
+# (`python -m numpyvae train --preset ring --posterior planar:8`; 2-D latent, 64-64 tanh networks,
+# Gaussian likelihood with $s = 0.05$, 30 epochs; here fast mode trains 2). Each trained model has
+# its *own* posterior $p_\theta(z \mid x) \propto p_\theta(x \mid z)\,p(z)$, which
+# `numpyvae.posterior_grid.grid_posterior` computes on a grid, and the encoder's $q(z\mid x)$ is
+# compared with it, $\mathrm{KL}(q \,\|\, p_\theta(z \mid x)) = \log p_\theta(x) - \text{ELBO}$ (samples of
+# $q$ for the ELBO, the grid for $\log p_\theta(x)$). Then `numpyvae.local_inference.optimize_local`
+# fits this $x$'s own heads from the encoder's output (Adam, the family's backward): the KL that
+# remains is the approximation gap, what it lost is the amortization gap.
+
+# %%
+from numpyvae.config import PRESETS, TrainConfig
+from numpyvae.local_inference import optimize_local
+from numpyvae.posterior_grid import grid_posterior, kl_to_posterior, plot_ring_posteriors
+from numpyvae.train import Trainer
+
+ring_epochs, grid_n, kl_samples, local_steps = (2, 120, 4000, 100) if FAST else (30, 300, 20_000, 1000)
+trained = {}
+for name in ["gaussian", "planar:8", "iaf:2"]:
+    trainer = Trainer(TrainConfig(**{**PRESETS["ring"], "epochs": ring_epochs, "posterior": name, "seed": 0}),
+                      quiet=True)
+    trainer.fit()
+    trained[name] = trainer.model
+    print(f"{name:<9} trained {ring_epochs} epochs: validation -ELBO {trainer.validate()['val_loss']:.3f}")
+x_ring = [1.1 * np.array([np.cos(a), np.sin(a)]) for a in np.deg2rad([90, -40, 200])]
+fig, kls = plot_ring_posteriors(trained, x_ring, n=grid_n, n_samples=kl_samples)
+savefig(fig, "10_ring_trained_posteriors.png")
+print("KL(q || p(z|x)) in nats: encoder's q -> this x's own optimized q*")
+for name, model in trained.items():
+    for x, kl in zip(x_ring, kls[name]):
+        xb = x.reshape(1, 2).astype(model.dtype)
+        q_star, _ = optimize_local(model, xb, model.encode(xb), steps=local_steps, lr=1e-2, n_samples=16, rng=0)
+        log_px = grid_posterior(model, x, n=grid_n)["log_px"]
+        kl_star = kl_to_posterior(model, x, log_px, n_samples=kl_samples, heads=q_star)[0]
+        print(f"  {name:<9} x = ({x[0]:5.2f}, {x[1]:5.2f}):  {kl:.3f} -> {kl_star:.3f}   "
+              f"(amortization gap {kl - kl_star:.3f}, approximation gap {kl_star:.3f})")
+
+# %% [markdown]
+# ![trained ring posteriors](figures/10_ring_trained_posteriors.png)
+#
+# Each pair of panels is one trained model: its true posterior on the grid, then samples of its
+# encoder's $q$ with the posterior's contours in white. Read the printed KLs with two cautions:
+# each model learned its own decoder, so each family is compared with a *different* posterior
+# (a family that fits poorly also shapes its decoder so that its posterior is easier to fit, which
+# is part of what the ELBO rewards), and the numbers are for three $x$ only.
+#
+# A full run (30 epochs, seed 0, run today) printed, as KL of the encoder's q → of the optimized q*:
+# gaussian 0.185 → 0.022, 0.319 → 0.083, 0.167 → 0.057; planar:8 0.120 → 0.018, 0.238 → 0.012,
+# 0.152 → 0.016; iaf:2 0.093 → 0.038, 0.356 → 0.145, 0.041 → 0.012 (nats, for the three $x$ in
+# order). Only the planar model learned the curved, stretched teardrop (the Gaussian and IAF
+# models settled on decoders whose posteriors are nearly elliptical), and its planar $q$ follows
+# it. For every family and $x$ most of the KL is amortization gap: the optimized $q^*$ in the same
+# family is far closer, so the encoder, not the family, is what limits these small models. The split into
+# the two gaps for the digits, over the whole test set, is `python -m numpyvae evaluate RUN --gaps`
+# (the README's table).
+#
 # **Take-aways.** An invertible map changes a density by its local volume change,
 # $\log q_K = \log q_0 - \sum_k \log|\det J_k|$. Flows are maps built so that this determinant
 # is cheap: for the planar flow, a rank-one update and the matrix determinant lemma make it

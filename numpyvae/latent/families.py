@@ -10,6 +10,7 @@ A posterior name is a family, or a flow followed by ":K", its number of steps:
     planar:K           diagonal Gaussian + K planar steps      (latent/flows.py)
     radial:K           diagonal Gaussian + K radial steps
     iaf:K              diagonal Gaussian + K IAF steps
+    deterministic      z = mu(x), no density: the plain autoencoder (latent/deterministic.py)
 
 A flow's options follow its name after commas, so that one string (a flag, a TOML
 value) says everything: "planar:8,amortized=false", "iaf:2,hidden=80,context_dim=10".
@@ -25,12 +26,14 @@ from typing import Callable
 import numpy as np
 
 from ..checks import as_dtype, check_positive_int
+from .deterministic import Deterministic
 from .flows import iaf_flow, planar_flow, radial_flow
 from .full_gaussian import FullCovGaussian
 from .gaussian import DiagonalGaussian
 
 #: name -> family class; each is built as cls(z_dim)
-POSTERIORS = {"gaussian": DiagonalGaussian, "full-gaussian": FullCovGaussian}
+POSTERIORS = {"gaussian": DiagonalGaussian, "full-gaussian": FullCovGaussian,
+              "deterministic": Deterministic}     # z = mu: the plain autoencoder (no KL term)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,139 @@
+"""Adversarial variational Bayes: the discriminator's and the generator's gradients by finite differences,
+the optimal critic, quadrature, and bad input.
+
+The losses are written here from the definitions (log σ and log(1 − σ), the networks run forward
+as a black box), independently of avb.py's softplus form and backward.
+"""
+import math
+
+import numpy as np
+import pytest
+from scipy.special import expit
+from scipy.stats import multivariate_normal
+
+from numpyvae.avb import AVB, log_px_by_quadrature
+from numpyvae.teach.gradcheck import numerical_gradient, relative_error
+
+N, D, K, E = 5, 4, 2, 3
+
+
+def model(likelihood="bernoulli", seed=0, **kw):
+    m = AVB(D, [6], K, noise_dim=E, likelihood=likelihood, activation="tanh", seed=seed, dtype="float64", **kw)
+    rng = np.random.default_rng(seed + 1)
+    for p in list(m.gen_params.values()) + list(m.disc_params.values()):   # nonzero biases too
+        p += 0.1 * rng.standard_normal(p.shape)
+    return m
+
+
+def data(likelihood, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0.05, 0.95, (N, D)) if likelihood == "bernoulli" else rng.standard_normal((N, D))
+
+
+def critic_loss(m, x, z_q, z_p):
+    t_q = m.critic(x, z_q)[0]
+    t_p = m.critic(x, z_p)[0]
+    return -np.mean(np.log(expit(t_q))) - np.mean(np.log(1 - expit(t_p)))
+
+
+def generator_loss(m, x, eps, likelihood):
+    z = m.encode(x, eps)[0]
+    heads = m.decoder.forward(z)[0]
+    if likelihood == "bernoulli":
+        p = expit(heads[0])
+        nll = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(1)
+    else:
+        sigma = m.likelihood.sigma
+        nll = ((x - heads[0]) ** 2).sum(1) / (2 * sigma ** 2) + D * math.log(2 * math.pi * sigma ** 2) / 2
+    return np.mean(nll + m.critic(x, z)[0])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_discriminator_gradient_against_finite_differences(seed):
+    m, x = model(seed=seed), data("bernoulli", seed)
+    rng = np.random.default_rng(seed)
+    z_q, z_p = rng.standard_normal((N, K)) + 0.5, rng.standard_normal((N, K))
+    out = m.discriminator_grads(x, z_q, z_p)
+    assert out["loss"] == pytest.approx(critic_loss(m, x, z_q, z_p), rel=1e-12)
+    for name, p in m.disc_params.items():
+        numeric = numerical_gradient(lambda _: critic_loss(m, x, z_q, z_p), p)
+        assert relative_error(m.disc_grads[name], numeric) <= 1e-7, name
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_generator_gradient_against_finite_differences(likelihood):
+    m, x = model(likelihood), data(likelihood)
+    eps = np.random.default_rng(3).standard_normal((N, E))
+    out = m.generator_grads(x, eps)
+    assert out["loss"] == pytest.approx(generator_loss(m, x, eps, likelihood), rel=1e-12)
+    for name, p in m.gen_params.items():
+        numeric = numerical_gradient(lambda _: generator_loss(m, x, eps, likelihood), p)
+        assert relative_error(m.gen_grads[name], numeric) <= 1e-7, name
+
+
+def test_step_leaves_the_critic_with_its_own_gradient_not_the_generators():
+    m, x = model(seed=4), data("bernoulli", 4)
+    m.step_grads(x, np.random.default_rng(5))
+    got = {k: v.copy() for k, v in m.disc_grads.items()}
+    eps, z_p = m.draw_noise(N, np.random.default_rng(5))
+    z_q = m.encode(x, eps)[0]
+    m.discriminator_grads(x, z_q, z_p)
+    for name in got:
+        np.testing.assert_array_equal(got[name], m.disc_grads[name])
+
+
+def test_the_critic_learns_the_log_density_ratio():
+    """q(z|x) = N(mu, s²) fixed (a linear encoder of ε), p = N(0, 1): T* = log q − log p is quadratic in z;
+    a trained critic's T agrees with it where the samples are."""
+    from numpyvae.optim import Adam
+    m = AVB(1, [32], 1, noise_dim=1, likelihood="gaussian", activation="tanh", seed=0, dtype="float64")
+    x = np.zeros((256, 1))
+    mu, s = 1.0, 0.5
+    opt = Adam(m.disc_params, m.disc_grads, lr=3e-3)
+    rng = np.random.default_rng(0)
+    for _ in range(1500):
+        z_q = mu + s * rng.standard_normal((256, 1))
+        m.discriminator_grads(x, z_q, rng.standard_normal((256, 1)))
+        opt.step()
+    z = np.linspace(0.0, 2.0, 21)[:, None]
+    t = m.critic(np.zeros_like(z), z)[0]
+    truth = multivariate_normal(mu, s ** 2).logpdf(z[:, 0]) - multivariate_normal(0, 1).logpdf(z[:, 0])
+    assert np.abs(t - truth).max() < 0.3, np.c_[t, truth]
+
+
+def test_quadrature_is_exact_for_a_linear_gaussian_decoder():
+    A, b, sigma = np.array([[1.0, 0.5], [-0.3, 0.8]]), np.array([0.2, -0.1]), 0.3
+    from numpyvae.likelihoods import make_likelihood
+    lik = make_likelihood("gaussian", sigma=sigma)
+    x = np.random.default_rng(0).standard_normal((7, 2))
+    got = log_px_by_quadrature(lambda z: [z @ A.T + b], lik, x, limit=6.0, n=301)
+    truth = multivariate_normal(b, A @ A.T + sigma ** 2 * np.eye(2)).logpdf(x)
+    np.testing.assert_allclose(got, truth, rtol=0, atol=1e-6)
+
+
+def test_bad_input():
+    m, x = model(), data("bernoulli")
+    with pytest.raises(ValueError, match="eps must have 3 features"):
+        m.generator_grads(x, np.zeros((N, E + 1)))
+    with pytest.raises(ValueError, match="z_p must have 5 rows like x"):
+        m.discriminator_grads(x, np.zeros((N, K)), np.zeros((N + 1, K)))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        m.generator_grads(x * 3, np.zeros((N, E)))
+    with pytest.raises(ValueError, match="noise_dim must be an integer >= 1"):
+        AVB(D, [6], K, noise_dim=0)
+
+
+def test_the_experiment_command_refuses_bad_counts(capsys):
+    from numpyvae.avb_train import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--epochs", "0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: --epochs must be >= 1, got 0" in err and "Traceback" not in err
+
+
+def test_the_experiment_runs_on_the_ring(capsys):
+    from numpyvae.avb_train import main
+    assert main(["--dataset", "ring", "--epochs", "1", "--n-test", "4", "--batch-size", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch   1  AVB recon" in out and "avb_log_px" in out and "vae_log_px" in out
