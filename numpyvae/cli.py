@@ -39,6 +39,8 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
         kw = dict(dest=f.name, default=None, help=f"{HELP[f.name]} (default: {shown})")
         if f.name in ("hidden", "hidden_dec"):
             kw.update(type=int, nargs="+", metavar="SIZE")
+        elif isinstance(default, bool):
+            kw.update(action="store_const", const=True, help=f"{HELP[f.name]} (default: off)")
         elif f.name in CHOICES:
             kw.update(choices=CHOICES[f.name])
         else:
@@ -259,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="(re)draw all pictures of a run")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_plot)
+    p = sub.add_parser("m2", help="semi-supervised M2 (Kingma et al. 2014) with a few labels, e.g. --labels 100")
+    from .m2_train import add_flags as add_m2_flags, cmd_m2
+    add_m2_flags(p)
+    p.set_defaults(func=cmd_m2)
     p = sub.add_parser("bench", help="time training epochs against this machine's BLAS bound", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

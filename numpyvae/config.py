@@ -30,7 +30,7 @@ from .bounds import OBJECTIVES
 from .seeds import (EVAL_SEED, model_seed, noise_seed, test_seed, train_draw_seed,  # noqa: F401 (re-exported)
                     trainer_seed, validation_seed)
 from .datasets import DATASETS, binarize_static
-from .latent.families import make_posterior
+from .latent.families import CATEGORICAL, make_posterior, parse_posterior
 from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
@@ -74,6 +74,11 @@ class TrainConfig:
     z_dim: int = 20                    # latent dimensions K
     posterior: str = "gaussian"        # q(z|x): gaussian, full-gaussian, planar:K, radial:K, iaf:K
     prior: str = "standard"            # p(z): standard, mog:K, vamp:K
+    tau: float = 1.0                   # gumbel:C: the starting softmax temperature τ_0
+    tau_min: float = 0.5               # gumbel:C: the floor of the annealed temperature
+    tau_rate: float = 0.0              # gumbel:C: τ_t = max(tau_min, tau · exp(−tau_rate · t)); 0: constant τ
+    tau_every: int = 1000              # gumbel:C: t is the step rounded down to a multiple of this
+    conditional: bool = False          # a conditional VAE q(z|x, y), p(x|z, y) on the dataset's labels
     init: str = "auto"                 # Dense initializer; auto: He for ReLU-like, Glorot otherwise
     likelihood: str = "bernoulli"      # a name of numpyvae.likelihoods.LIKELIHOODS
     sigma: float = 1.0                 # the fixed Gaussian likelihood's standard deviation
@@ -120,7 +125,24 @@ class TrainConfig:
                              f"prior {self.prior!r} needs posterior 'gaussian', got {self.posterior!r}")
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
+        tau_settings = ("tau", "tau_min", "tau_rate", "tau_every")
+        base, n_classes = parse_posterior(self.posterior.split(",")[0])
+        if base in CATEGORICAL and self.z_dim % n_classes:
+            raise ValueError(f"{where}: z_dim = {self.z_dim} is not a multiple of the {n_classes} classes of "
+                             f"posterior {self.posterior!r}; z_dim is M·C for M categorical variables")
+        if base not in CATEGORICAL:
+            given = [n for n in tau_settings if getattr(self, n) != _DEFAULTS[n]]
+            if given:
+                raise ValueError(f"{where}: {', '.join(given)} set the temperature of a Gumbel-softmax posterior "
+                                 f"(gumbel:C, gumbel-st:C), not of {self.posterior!r}; remove them or change "
+                                 "the posterior")
+        elif self.tau_min > self.tau and self.tau_rate > 0:
+            raise ValueError(f"{where}: tau_min = {self.tau_min:g} is above the starting tau = {self.tau:g}; "
+                             "the annealed temperature only goes down")
         self._check_model(where)
+        if self.conditional and (self.model == "helmholtz" or self.q_objective == "cubo"):
+            raise ValueError(f"{where}: conditional trains a VAE (or --model ae) on its own objective; it does not "
+                             f"combine with --model {self.model} or --q-objective {self.q_objective}")
         takes = likelihood_options(self.likelihood)
         for name in _LIKELIHOOD_OPTIONS:
             if name not in takes and getattr(self, name) != _DEFAULTS[name]:
@@ -176,6 +198,12 @@ class TrainConfig:
                     likelihood_kwargs=self.likelihood_kwargs(), hidden_dec=self.hidden_dec or None,
                     posterior="deterministic" if self.model == "ae" else self.posterior, prior=self.prior,
                     init=None if self.init == "auto" else self.init, encoder=self.encoder, decoder=self.decoder)
+
+    def temperature_schedule(self):
+        """τ at each global step, for a Gumbel-softmax posterior (the trainer sets family.tau from it)."""
+        from .latent.gumbel import TemperatureSchedule
+        return TemperatureSchedule(tau_min=min(self.tau_min, self.tau), rate=self.tau_rate, every=self.tau_every,
+                                   tau0=self.tau)
 
     def loss_kwargs(self) -> dict:
         """The objective's settings for VAE.loss_and_grads (beta is the trainer's, with its warm-up)."""
@@ -244,9 +272,17 @@ HELP = {
     "posterior": "the variational family q(z|x): gaussian (diagonal), full-gaussian, or a normalizing flow "
                  "of K steps on a diagonal Gaussian: planar:K, radial:K, iaf:K; a flow's options follow "
                  "after commas: planar:8,amortized=false (one learned flow for all examples), "
-                 "iaf:2,hidden=80,context_dim=20",
+                 "iaf:2,hidden=80,context_dim=20; or z_dim/C categorical variables "
+                 "of C classes: gumbel:C (Gumbel-softmax), gumbel-st:C (straight-through), with --prior categorical",
     "prior": "p(z): standard (N(0, I)), mog:K (a learned mixture of K Gaussians), vamp:K (VampPrior with K "
-             "learned pseudo-inputs); without a closed-form KL the KL is estimated at the samples",
+             "learned pseudo-inputs), categorical (uniform, for gumbel:C); without a closed-form KL the KL is estimated at the samples",
+    "tau": "gumbel:C and gumbel-st:C: the softmax temperature at the start (> 0)",
+    "tau_min": "gumbel:C: the floor of the annealed temperature (Jang et al.: 0.5)",
+    "tau_rate": "gumbel:C: anneal tau_t = max(tau_min, tau * exp(-tau_rate * t)) in the step t "
+                "(Jang et al.: 1e-5 or 1e-4; 0 keeps tau fixed)",
+    "tau_every": "gumbel:C: update the temperature every this many steps (Jang et al.: 500 or 1000)",
+    "conditional": "train a conditional VAE: the one-hot label y (from the dataset's labels) is concatenated "
+                   "to the encoder's input x and the decoder's input z; sample chosen digits with sample(n, y=...)",
     "init": "initializer of every Dense layer: auto (He for relu-like activations, Glorot otherwise, "
             "biases 0), " + ", ".join(INITIALIZERS) + ", or pytorch (W and b ~ U(+-1/sqrt(fan_in)))",
     "likelihood": "p(x|z): " + ", ".join(CHOICES["likelihood"]) + " (gaussian: fixed sigma, the MSE view)",
@@ -306,9 +342,9 @@ PRESETS = {
 # checking values: one function for every setting
 # --------------------------------------------------------------------------
 
-_INT_MIN = {"z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0}
+_INT_MIN = {"z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0, "tau_every": 1}
 #: float settings: (lower bound, True if the bound itself is allowed); None: any finite number
-_FLOAT_MIN = {"beta": (0.0, True), "warmup_epochs": (0.0, True), "clip_grad_norm": (0.0, True),
+_FLOAT_MIN = {"tau": (0.0, False), "tau_min": (0.0, False), "tau_rate": (0.0, True), "beta": (0.0, True), "warmup_epochs": (0.0, True), "clip_grad_norm": (0.0, True),
               "lr": (0.0, False), "sigma": (0.0, False), "min_logvar": None, "alpha": None}
 #: ints above this are refused: no array or seed needs more, and it keeps JSON and NumPy exact
 _INT_MAX = 2 ** 63 - 1
@@ -356,6 +392,10 @@ def check_setting(name: str, value, where: str = "config"):
             return value
         if name in _INT_MIN:
             return _check_int(name, value, _INT_MIN[name])
+        if name == "conditional":
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"conditional must be true or false, got {_describe(value)}")
+            return bool(value)
         if name in _FLOAT_MIN:
             return _check_float(name, value, _FLOAT_MIN[name])
         if name == "hidden":
@@ -374,7 +414,10 @@ def check_setting(name: str, value, where: str = "config"):
                 raise ValueError(f"{name} must be a name such as {'planar:8' if name == 'posterior' else 'mog:10'} "
                                  f"(a string), got {_describe(value)}")
             try:                              # the registries' own parsers say what is wrong with a name
-                make_posterior(value, 2) if name == "posterior" else make_prior(value, 2, x_dim=2)
+                if name == "prior":
+                    make_prior(value, 2, x_dim=2, n_classes=2)
+                elif "," in value or parse_posterior(value)[0] not in CATEGORICAL:
+                    make_posterior(value, 2)       # a gumbel:C needs z_dim = M·C: checked when the model is built
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{name}: {err}") from None
             return value

@@ -81,7 +81,7 @@ def _batches(n: int, batch_size: int):
 # the numbers
 # --------------------------------------------------------------------------
 
-def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, rng=None) -> dict:
+def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, rng=None, y=None) -> dict:
     """The ELBO on x, in nats per example, with its reconstruction and KL parts.
 
     It runs the model's own :meth:`VAE.forward` (analytic KL, beta = 1), so it is
@@ -97,6 +97,7 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     n_samples : S, samples of z per example in the reconstruction term
     rng : None | int | np.random.Generator   the noise eps; None means EVAL_SEED (0).
         Per batch, eps = rng.standard_normal((S, n_batch, K)), in order.
+    y : (N,) int labels, for a conditional VAE only
 
     Returns
     -------
@@ -112,7 +113,7 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     for sl in _batches(x.shape[0], batch_size):
         xb = x[sl]
         eps = model.posterior.draw_noise(rng, S, xb.shape[0], model.dtype)
-        tape = model.forward(xb, eps)                        # the training forward pass, β = 1, analytic KL
+        tape = model.forward(xb, eps, y=None if y is None else y[sl])   # the training forward pass, β = 1
         recon_sum += float(tape["nll"].mean(0).sum(dtype=np.float64))   # −log p(x|z), (S, n)
         kl_sum += float(tape["kl"].sum(dtype=np.float64))
     n = x.shape[0]
@@ -485,6 +486,12 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     if save:
         check_writable(Path(run_dir) / "evaluation.json", "evaluation")      # before the work, not after
     model = run.model
+    if getattr(model, "n_labels", 0) or model.prior.name == "categorical":
+        what = ("a conditional VAE bounds log p(x|y), and the estimates here take no labels"
+                if getattr(model, "n_labels", 0) else
+                "a Gumbel-softmax run's relaxed z has no density under the discrete prior, so log p(x) "
+                "cannot be importance-sampled here")
+        raise ValueError(f"evaluate {run_dir}: {what}; its validation -ELBO per epoch is in history.json")
     x, y, how, data = run_test_data(run, dataset)
     if n_test is not None:
         n_test = check_positive_int(n_test, "evaluate_run", "n_test")

@@ -7,6 +7,8 @@
     plot_manifold(model, path)                       decoded grid of z = Φ⁻¹(quantiles), K = 2
     plot_interpolation(model, x_a, x_b, path)        decoded straight line from mu(x_a) to mu(x_b)
     plot_kl_per_dimension(model, x, path)            which latent dimensions are used
+    plot_code_sweep(model, path)                     categorical latents: one variable swept over its C values
+    plot_label_grid(model, path)                     conditional VAE: rows one z ~ p(z), columns the labels
     plot_image_grid(images, path, image_shape)       any images, e.g. a mixture's means
     plot_mixture(mixture, directory, image_shape)    a mixture's component means and samples
     plot_run(run_dir)                                all that apply, into the run directory
@@ -37,8 +39,8 @@ from scipy.stats import norm
 from .checks import check_array, check_positive_int
 
 __all__ = ["mosaic", "plot_history", "plot_reconstructions", "plot_samples", "plot_latent", "plot_manifold",
-           "plot_interpolation", "plot_kl_per_dimension", "plot_image_grid", "plot_mixture", "plot_run",
-           "plot_prior_decodings"]
+           "plot_interpolation", "plot_kl_per_dimension", "plot_code_sweep", "plot_label_grid", "plot_image_grid",
+           "plot_mixture", "plot_run", "plot_prior_decodings"]
 
 DPI = 100
 
@@ -431,6 +433,60 @@ def plot_kl_per_dimension(model, x, path, threshold: float = 0.01, figsize=None,
     return _save(fig, path)
 
 
+def plot_code_sweep(model, path, code=None, variables=None, seed: int = 0, image_shape=(28, 28), figsize=None,
+                    dpi: int = DPI) -> Path:
+    """Decoding from chosen codes: row r sweeps categorical variable m_r across its C values, the others fixed.
+
+    For a model with a Gumbel-softmax posterior (M variables of C classes, z = M·C one-hot
+    blocks). ``code`` (M,) integers in 0..C−1 is the fixed code (default: one draw from the
+    uniform prior with ``seed``); ``variables`` the variables to sweep, one row each
+    (default: the first min(M, 10)). The picture is len(variables) × C decoder means E[x|z].
+    """
+    from .latent.gumbel import one_hot_codes, sweep_codes
+    where = "plot_code_sweep"
+    M, C = getattr(model.posterior, "n_vars", None), getattr(model.posterior, "n_classes", None)
+    if C is None:
+        raise ValueError(f"{where}: the model's posterior {model.posterior.name!r} has no categorical variables; "
+                         "train one with --posterior gumbel:C --prior categorical")
+    shape = _check_image_shape(image_shape, model.x_dim, where)
+    if shape is None:
+        raise ValueError(f"{where}: the sweep is drawn as images; give image_shape (H, W)")
+    code = (np.random.default_rng(seed).integers(C, size=M) if code is None else np.asarray(code))
+    variables = list(range(min(M, 10))) if variables is None else list(variables)
+    if not variables:
+        raise ValueError(f"{where}: variables must name at least one variable in 0..{M - 1}")
+    if code.shape != (M,):
+        raise ValueError(f"{where}: code must have shape ({M},), one class per variable, got {code.shape}")
+    codes = np.concatenate([sweep_codes(code, m, C) for m in variables])          # (R·C, M)
+    images = _decode_mean(model, one_hot_codes(codes, C, model.dtype))
+    return plot_image_grid(images, path, shape, nrow=C,
+                           title=f"rows: variables {variables[0]}..{variables[-1]} swept over classes 0..{C - 1}, "
+                                 "the other variables fixed", figsize=figsize, dpi=dpi)
+
+
+def plot_label_grid(model, path, n_rows: int = 10, seed: int = 0, image_shape=(28, 28), figsize=None,
+                    dpi: int = DPI) -> Path:
+    """A conditional VAE's style and content apart: row r decodes one z_r ~ p(z) with every label 0..C−1.
+
+    Each row holds z fixed (the style: slant, thickness) while the label changes the digit
+    across the columns: the picture is n_rows × C decoder means E[x | z_r, y = c].
+    """
+    where = "plot_label_grid"
+    C = getattr(model, "n_labels", 0)
+    if not C:
+        raise ValueError(f"{where}: the model is not conditional; train one with --conditional")
+    n_rows = check_positive_int(n_rows, where, "n_rows")
+    shape = _check_image_shape(image_shape, model.x_dim, where)
+    if shape is None:
+        raise ValueError(f"{where}: the grid is drawn as images; give image_shape (H, W)")
+    z = model.prior.sample(n_rows, np.random.default_rng(seed), model.dtype)          # (R, K)
+    z = np.repeat(z, C, axis=0)                                                        # each z, C times
+    labels = np.tile(np.arange(C), n_rows)
+    images = model.likelihood.mean(*model.decode(z, labels))
+    return plot_image_grid(images, path, shape, nrow=C, title=f"rows: one z ~ p(z) each; columns: labels 0..{C - 1}",
+                           figsize=figsize, dpi=dpi)
+
+
 def plot_history(history, path, figsize=None, dpi: int = DPI) -> Path:
     """Training curves from a run's history (a list of per-epoch dicts):
     three panels, −ELBO (loss), reconstruction −E_q[log p(x|z)] and KL, train and validation.
@@ -502,6 +558,10 @@ def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None =
     paths = []
     if run.history:
         paths.append(plot_history(run.history, out / "history.png"))
+    if getattr(model, "n_labels", 0):             # a conditional VAE: the pictures that need no labels of x
+        if shape is not None:
+            paths.append(plot_label_grid(model, out / "label_grid.png", image_shape=shape))
+        return paths
     paths.append(plot_reconstructions(model, x[:n_points] if shape is None else x, out / "reconstructions.png",
                                       image_shape=shape))
     paths.append(plot_samples(model, out / "samples.png", n=100 if shape is not None else n_points, image_shape=shape))
@@ -511,6 +571,8 @@ def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None =
     other = np.flatnonzero(y != y[0])
     j = int(other[0]) if other.size else min(1, x.shape[0] - 1)
     paths.append(plot_interpolation(model, x[0], x[j], out / "interpolation.png", image_shape=shape))
+    if getattr(model.posterior, "n_classes", None) is not None and shape is not None:
+        paths.append(plot_code_sweep(model, out / "code_sweep.png", image_shape=shape))
     from .evaluate import has_kl_per_dimension
     if has_kl_per_dimension(model):
         paths.append(plot_kl_per_dimension(model, x, out / "kl_per_dimension.png"))

@@ -117,10 +117,19 @@ class Trainer:
             raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training examples; "
                              f"use --batch-size {min(128, n)} or less")
         check_memory(cfg, self.x_train.shape[1])
-        self.model = VAE(self.x_train.shape[1], **cfg.model_kwargs(), seed=model_seed(cfg.seed), dtype=self.dtype)
+        self.y_train = self.y_val = None
+        labels = {}
+        if cfg.conditional:                       # a conditional VAE trains on the dataset's labels
+            self.y_train, self.y_val, labels["n_labels"] = conditional_labels(self.data, cfg.dataset)
+        self.model = VAE(self.x_train.shape[1], **cfg.model_kwargs(), **labels, seed=model_seed(cfg.seed),
+                         dtype=self.dtype)
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, lr=cfg.lr)
+        # a Gumbel-softmax posterior's temperature, set from the global step before every step
+        self.tau_schedule = cfg.temperature_schedule() if hasattr(self.model.posterior, "tau") else None
+        if self.tau_schedule is not None:
+            self.model.posterior.tau = self.tau_schedule(0)
         self.rng = np.random.default_rng(trainer_seed(cfg.seed))   # shuffling and dynamic binarization
         self.epoch, self.history = 0, []
         self._scale, self._block = math.inf, []   # the recent |loss| scale (see _check_step)
@@ -186,12 +195,15 @@ class Trainer:
         for b in range(steps):
             np.take(x, perm[b * cfg.batch_size:(b + 1) * cfg.batch_size], axis=0, out=self._xb)
             xb = binarize_dynamic(self._xb, self.rng, out=self._xbin) if dynamic else self._xb
+            yb = None if self.y_train is None else self.y_train[perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
             beta = self.beta_at(self.epoch * steps + b, steps)
+            if self.tau_schedule is not None:           # τ_t from the global step t (the optimizer's count)
+                model.posterior.tau = self.tau_schedule(self.optimizer.t)
             try:
                 if cfg.q_objective == "cubo":          # q by the χ upper bound, p by the objective
                     loss, _ = cubo_q_loss_and_grads(model, xb, **cfg.loss_kwargs())
                 else:
-                    loss, _ = model.loss_and_grads(xb, beta=beta, **cfg.loss_kwargs())
+                    loss, _ = model.loss_and_grads(xb, beta=beta, y=yb, **cfg.loss_kwargs())
             except (NonFiniteError, FloatingPointError) as err:     # the numbers blew up inside the model
                 raise self._diverged(f"the loss became non-finite inside the model ({err})", f"batch {b + 1}") from None
             self._check_step(loss, b)
@@ -257,7 +269,8 @@ class Trainer:
         so it draws nothing from the training generators and every epoch is measured alike.
         """
         try:
-            parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=validation_seed(self.cfg.seed))
+            parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=validation_seed(self.cfg.seed),
+                              y=self.y_val)
         except (NonFiniteError, FloatingPointError) as err:
             raise self._diverged(f"the validation loss became non-finite inside the model ({err})",
                                  "validation") from None
@@ -366,6 +379,20 @@ class Trainer:
     def result(self) -> ckpt.Run:
         """The run as :func:`numpyvae.checkpoint.load_run` would read it back."""
         return ckpt.Run(path=self.run_dir, model=self.model, config=self.cfg.to_dict(), history=self.history)
+
+
+def conditional_labels(data, name: str):
+    """(y_train, y_test, C) of a dataset for a conditional VAE: integer labels in 0..C−1, C = max label + 1.
+
+    Refuses a dataset without labels, or labels that are not integers >= 0, by name.
+    """
+    y_train, y_test = data.y_train, data.y_test
+    if y_train is None or y_test is None or len(y_train) != len(data.x_train) or len(y_test) != len(data.x_test):
+        raise ValueError(f"conditional: dataset {name!r} has no label for every example; a conditional VAE needs them")
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    if y_train.dtype.kind not in "iu" or y_test.dtype.kind not in "iu" or min(y_train.min(), y_test.min()) < 0:
+        raise ValueError(f"conditional: dataset {name!r} labels must be integers >= 0")
+    return y_train.astype(np.int64), y_test.astype(np.int64), int(max(y_train.max(), y_test.max())) + 1
 
 
 def new_run_dir(cfg: TrainConfig) -> Path:

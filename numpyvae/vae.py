@@ -74,6 +74,10 @@ class VAE:
                              Gaussians) or "vamp:K" (VampPrior: q(z|u_k) at K learned pseudo-inputs u_k)
     init : str, optional     initializer of every Dense layer, e.g. "pytorch" (W, b ~ U(±1/√fan_in));
                              default: He for ReLU-like activations, Glorot otherwise, heads Glorot, biases 0
+    n_labels : int           0: an ordinary VAE. C > 0: a conditional VAE (Sohn et al. 2015), q(z|x, y) and
+                             p(x|z, y) with a label y in 0..C−1, its one-hot code concatenated to the encoder's
+                             input x and to the decoder's input z; forward, encode, decode, reconstruct and
+                             sample then take ``y`` (integer labels (N,)).
     encoder, decoder : str, optional   a network spec (numpyvae.nn.spec) in place of the MLP from hidden /
                              hidden_dec, e.g. encoder="conv:32:3:2,conv:64:3:2,flatten,dense:16",
                              decoder="dense:3136,reshape:64:7:7,convt:64:3:2,convt:32:3:2"
@@ -88,7 +92,7 @@ class VAE:
     def __init__(self, x_dim: int, hidden=(400,), z_dim: int = 20, likelihood: str = "bernoulli",
                  activation: str = "relu", seed: int = 0, dtype="float32", likelihood_kwargs=None, *,
                  hidden_dec=None, posterior: str = "gaussian", prior: str = "standard", init: str | None = None,
-                 encoder: str = "", decoder: str = "", image_shape=None):
+                 encoder: str = "", decoder: str = "", image_shape=None, n_labels: int = 0):
         self.dtype = as_dtype(dtype)
         self.x_dim, self.z_dim = check_positive_int(x_dim, "VAE", "x_dim"), check_positive_int(z_dim, "VAE", "z_dim")
         self.hidden = [check_positive_int(h, "VAE", "hidden size") for h in _sizes(hidden, "hidden")]
@@ -98,11 +102,21 @@ class VAE:
                            activation=activation, seed=seed, dtype=self.dtype.name,
                            likelihood_kwargs=dict(likelihood_kwargs or {}), hidden_dec=self.hidden_dec,
                            posterior=posterior, prior=prior, init=init)
+        self.n_labels = 0 if n_labels == 0 else check_positive_int(n_labels, "VAE", "n_labels")
+        if self.n_labels:                        # recorded only when set, so unconditional configs stay as they were
+            self.config["n_labels"] = self.n_labels
         self.likelihood = make_likelihood(likelihood, **(likelihood_kwargs or {}))
         self.posterior = make_posterior(posterior, self.z_dim, dtype=self.dtype,
                                         rng=np.random.default_rng(posterior_init_seed(seed)))
         self.prior = make_prior(prior, self.z_dim, x_dim=self.x_dim, dtype=self.dtype,
-                                rng=np.random.default_rng(prior_init_seed(seed)))
+                                rng=np.random.default_rng(prior_init_seed(seed)),
+                                n_classes=getattr(self.posterior, "n_classes", None))   # categorical: C
+        if (self.prior.name == "categorical") != (getattr(self.posterior, "n_classes", None) is not None):
+            raise ValueError(f"VAE: a Gumbel-softmax posterior (gumbel:C, gumbel-st:C) goes with prior='categorical' "
+                             f"and only with it, got posterior={posterior!r}, prior={prior!r}")
+        if self.prior.name == "vamp" and self.n_labels:
+            raise ValueError("VAE: a conditional VAE (n_labels > 0) cannot use the VampPrior: its pseudo-inputs "
+                             "would need labels too; use prior='standard' or 'mog:K'")
         if self.prior.name == "vamp" and posterior != "gaussian":
             raise ValueError(f"VAE: the VampPrior's components are the encoder's diagonal Gaussians; "
                              f"it needs posterior='gaussian', got {posterior!r}")
@@ -111,11 +125,17 @@ class VAE:
                                image_shape=None if image_shape is None else list(image_shape))
         init_rng = np.random.default_rng(seed)
         self.rng = np.random.default_rng(noise_seed(seed))   # the noise stream, separate from the weights'
+        # the shape of one example's noise: (K,) for the Gaussians and flows, (M, C) for the Gumbel-softmax
+        self.noise_shape = self.posterior.draw_noise(np.random.default_rng(0), 1, 1, self.dtype).shape[2:]
+        C = self.n_labels                        # the one-hot label widens both networks' inputs
+        if C and (encoder or decoder):
+            raise ValueError("VAE: a conditional VAE (n_labels > 0) concatenates the label to flat inputs, so it "
+                             "uses the MLP encoder and decoder; leave encoder and decoder unset")
         self.encoder = (self._spec_encoder(encoder, image_shape, activation, init_rng) if encoder else
-                        self._network(self.x_dim, self.hidden, activation, self.posterior.heads, init_rng))
+                        self._network(self.x_dim + C, self.hidden, activation, self.posterior.heads, init_rng))
         dec_heads = {("out" if i == 0 else name): self.x_dim for i, name in enumerate(self.likelihood.heads)}
         self.decoder = (self._spec_decoder(decoder, image_shape, activation, dec_heads, init_rng) if decoder else
-                        self._network(self.z_dim, self.hidden_dec, activation, dec_heads, init_rng))
+                        self._network(self.z_dim + C, self.hidden_dec, activation, dec_heads, init_rng))
         self.flat_params, self.flat_grads = pack_layers(self.named_layers())
         self.params = named_arrays(self.named_layers(), "params")
         self.grads = named_arrays(self.named_layers(), "grads")
@@ -164,15 +184,48 @@ class VAE:
             raise ValueError(f"{where}: x has no rows (shape {x.shape}); a batch needs at least one example")
         return self.likelihood.check_x(x, where)
 
-    def encode(self, x: np.ndarray) -> list[np.ndarray]:
-        """q(z|x): x (N, D) -> the family's parameters, each (N, size) (for the Gaussian: [mu, logvar])."""
-        self._check_x(x, "VAE.encode")
-        return self.encoder.forward(x)[0]
+    def one_hot(self, y, n: int, where: str) -> np.ndarray | None:
+        """Labels y (n,) in 0..C−1 -> one-hot (n, C) in the model's dtype; None for an unconditional model.
 
-    def decode(self, z: np.ndarray) -> list[np.ndarray]:
-        """p(x|z): z (..., K) -> the likelihood's heads, each (..., D) (e.g. [logits])."""
+        A conditional model refuses a missing y; an unconditional one refuses a given y.
+        """
+        if not self.n_labels:
+            if y is not None:
+                raise ValueError(f"{where}: y is given but the model is not conditional (n_labels = 0)")
+            return None
+        C = self.n_labels
+        if y is None:
+            raise ValueError(f"{where}: this conditional VAE needs the labels y (integers in 0..{C - 1}, "
+                             f"one per example), got none")
+        y = np.asarray(y)
+        if y.ndim == 0:
+            y = np.full(n, y)
+        if y.dtype.kind not in "iu" or y.shape != (n,):
+            raise ValueError(f"{where}: y must be {n} integer labels (shape ({n},)), got dtype {y.dtype.name} "
+                             f"shape {y.shape}")
+        if y.size and (y.min() < 0 or y.max() >= C):
+            raise ValueError(f"{where}: labels y must lie in 0..{C - 1} (n_labels = {C}), got values in "
+                             f"[{y.min()}, {y.max()}]")
+        onehot = np.zeros((n, C), dtype=self.dtype)
+        onehot[np.arange(n), y] = 1.0
+        return onehot
+
+    @staticmethod
+    def _with_label(a: np.ndarray, onehot) -> np.ndarray:
+        """[a, onehot] along the last axis; a (..., N, F), onehot (N, C) broadcast over leading axes."""
+        if onehot is None:
+            return a
+        return np.concatenate([a, np.broadcast_to(onehot, (*a.shape[:-1], onehot.shape[-1]))], axis=-1)
+
+    def encode(self, x: np.ndarray, y=None) -> list[np.ndarray]:
+        """q(z|x[, y]): x (N, D) -> the family's parameters, each (N, size) (for the Gaussian: [mu, logvar])."""
+        self._check_x(x, "VAE.encode")
+        return self.encoder.forward(self._with_label(x, self.one_hot(y, x.shape[0], "VAE.encode")))[0]
+
+    def decode(self, z: np.ndarray, y=None) -> list[np.ndarray]:
+        """p(x|z[, y]): z (..., N, K) -> the likelihood's heads, each (..., N, D) (e.g. [logits])."""
         check_array(z, "VAE.decode", ndim=(2, 3), last=self.z_dim, dtype=self.dtype, name="z")
-        return self.decoder.forward(z)[0]
+        return self.decoder.forward(self._with_label(z, self.one_hot(y, z.shape[-2], "VAE.decode")))[0]
 
     def draw_eps(self, n: int, n_samples: int = 1) -> np.ndarray:
         """The family's noise (for the Gaussian eps ~ N(0, I), (S, N, K)) from the model's own seeded generator."""
@@ -182,19 +235,22 @@ class VAE:
         """The noise for this step: drawn here, or a private copy of the caller's (see forward)."""
         if eps is None:
             return self.draw_eps(n, n_samples)
-        check_array(eps, "VAE.forward", ndim=(2, 3), last=self.z_dim, dtype=self.dtype, name="eps")
-        if eps.ndim == 2:
+        tail = self.noise_shape                       # (K,), or (M, C) for a categorical family
+        check_array(eps, "VAE.forward", ndim=(len(tail) + 1, len(tail) + 2), last=tail[-1], dtype=self.dtype,
+                    name="eps")
+        if eps.ndim == len(tail) + 1:
             eps = eps[None]
-        if eps.shape[1] != n:
-            raise ValueError(f"VAE.forward: eps must have shape (S, {n}, {self.z_dim}) or "
-                             f"({n}, {self.z_dim}) for x with {n} rows, got {eps.shape}")
+        if eps.shape[1:] != (n, *tail):
+            shape = ", ".join(map(str, (n, *tail)))
+            raise ValueError(f"VAE.forward: eps must have shape (S, {shape}) or ({shape}) for x with {n} rows "
+                             f"and the {self.posterior.name} family's noise, got {eps.shape}")
         return eps.copy()
 
     # ---- forward and backward -------------------------------------------------------
 
     def loss_and_grads(self, x: np.ndarray, eps: np.ndarray | None = None, *, n_samples: int = 1,
                        beta: float = 1.0, kl: str | None = None, objective: str = "elbo",
-                       alpha: float | None = None):
+                       alpha: float | None = None, y=None):
         """The batch mean of −bound in nats per example, and its gradient for every parameter.
 
         Parameters
@@ -206,6 +262,7 @@ class VAE:
         kl : "analytic" | "mc"   analytic KL (ELBO default) or log q − log p at the samples (IWAE's only option)
         objective : "elbo" | "iwae" | "vr" | "vr-max"   the bound (IWAE, VR and VR-max use k = S samples)
         alpha : float    the Rényi order of objective="vr" (0: IWAE; -> 1: the ELBO)
+        y : (N,) int     the labels of a conditional VAE (n_labels > 0), each in 0..n_labels−1
 
         Returns
         -------
@@ -215,7 +272,7 @@ class VAE:
         The step's tape stays in ``self.last_tape`` for a look (``last_parts`` are its loss parts).
         """
         self.last_tape = None      # let the previous step's arrays go before this step makes its own
-        tape = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective, alpha=alpha)
+        tape = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective, alpha=alpha, y=y)
         grads = self.backward(tape)
         self.last_tape = tape
         return tape.loss, grads
@@ -227,7 +284,7 @@ class VAE:
 
     def forward(self, x: np.ndarray, eps: np.ndarray | None = None, *, n_samples: int = 1,
                 beta: float = 1.0, kl: str | None = None, objective: str = "elbo",
-                alpha: float | None = None) -> Tape:
+                alpha: float | None = None, y=None) -> Tape:
         """The forward half of :meth:`loss_and_grads` (same arguments): returns the step's :class:`Tape`.
 
         ``tape.loss`` is the loss, ``tape["bound"]`` the per-example bound (N,),
@@ -238,6 +295,7 @@ class VAE:
         objective, kl, beta = self._check_options(objective, kl, beta, analytic=pair is not None)
         bound_fn = make_bound(objective, alpha)
         self._check_x(x, "VAE.forward")
+        onehot = self.one_hot(y, x.shape[0], "VAE.forward")              # (N, C), or None
         x = x.copy()
         eps = self._own_eps(eps, x.shape[0], check_positive_int(n_samples, "VAE.forward", "n_samples"))
         if kl == "analytic" and pair is None:
@@ -246,11 +304,11 @@ class VAE:
         pair = pair if kl == "analytic" else None
         t = Tape(x=x, eps=eps)
 
-        q_params, t["_enc"] = self.encoder.forward(x)                       # e.g. [mu, logvar], (N, K) each
+        q_params, t["_enc"] = self.encoder.forward(self._with_label(x, onehot))   # [mu, logvar], (N, K) each
         z, log_q, t["_q"] = self.posterior.rsample(q_params, eps)           # z = mu + sigma * eps, (S, N, K)
         if not np.isfinite(z).all():                                        # (S, N, K): a cheap look
             raise NonFiniteError(self._why_not_finite("z", q_params))
-        heads, t["_dec"] = self.decoder.forward(z)                          # e.g. [logits], (S, N, D)
+        heads, t["_dec"] = self.decoder.forward(self._with_label(z, onehot))   # e.g. [logits], (S, N, D)
         nll, t["_lik"] = self.likelihood.forward(x, *heads, check=False)    # −log p(x|z), (S, N); x checked above
         if not getattr(self.posterior, "has_density", True):               # a point mass: the plain autoencoder
             if objective != "elbo":
@@ -282,7 +340,7 @@ class VAE:
                  **{f"decoder.{name}": hd for (name, _), hd in zip(self.decoder.heads, heads)})
         return t
 
-    def backward(self, tape: Tape):
+    def backward(self, tape: Tape, dbound: np.ndarray | None = None):
         """The backward half of :meth:`loss_and_grads`: fills and returns ``self.grads``.
 
         Every sample's weight c_sn = ∂(mean_n bound_n)/∂log w_sn comes first
@@ -290,6 +348,10 @@ class VAE:
         loss is −mean bound and log w = −nll − β (log q − log p), so
             ∂loss/∂nll = c,   ∂loss/∂log q = β c,   ∂loss/∂log p = −β c.
         Then the forward path is walked in reverse, one hand-written backward per piece.
+
+        dbound : (N,), optional   ∂L/∂bound_n for another scalar L of the bounds (a weighted sum,
+            as M2's Σ_y q(y|x) L(x, y)); default −1/N, the loss −mean_n bound_n. Every
+            per-example path scales by g_n = −N·dbound_n: c_sn -> g_n c_sn, ∂L/∂KL_n = β g_n / N.
         """
         if not isinstance(tape, Tape):
             raise TypeError("VAE.backward: pass the tape forward returned (tape = model.forward(x); "
@@ -297,8 +359,17 @@ class VAE:
         beta, N = tape["beta"], tape["x"].shape[0]
         bound_fn, bound_tape = tape["_bound"]
         c = bound_fn.weights(bound_tape)                                   # (S, N)
+        g = None
+        if dbound is not None:
+            check_array(dbound, "VAE.backward", ndim=1, dtype=self.dtype, name="dbound")
+            if dbound.shape != (N,):
+                raise ValueError(f"VAE.backward: dbound must have the bound's shape ({N},), got {dbound.shape}")
+            g = dbound * -N                                                # 1 for the plain loss
+            c = c * g                                                      # ∂L/∂log w_sn = dbound_n ∂bound_n/∂log w_sn
         dheads = self.likelihood.backward(c, tape["_lik"])                 # ∂(c·nll)/∂heads
-        dz = self.decoder.backward(list(dheads), tape["_dec"])            # ∂(c·nll)/∂z
+        dz = self.decoder.backward(list(dheads), tape["_dec"])            # ∂(c·nll)/∂z (and ∂/∂label)
+        if self.n_labels:                                                  # the label is data: keep ∂/∂z only
+            dz = np.ascontiguousarray(dz[..., :self.z_dim])
         if "_p" in tape:                                                   # Monte Carlo KL
             dz += self._prior_backward(-beta * c, tape)                    # −β c ∂log p(z)/∂z
             dq = self.posterior.backward(dz, beta * c, tape["_q"])         # through z and through log q
@@ -308,6 +379,8 @@ class VAE:
             dq = self.posterior.backward(dz, None, tape["_q"])
             pair, kl_tape = tape["_kl"]
             dkl = np.full(N, beta / N, dtype=self.dtype)                   # ∂loss/∂KL_n = β/N
+            if g is not None:
+                dkl *= g
             for d, d_kl in zip(dq, pair.backward(dkl, kl_tape)):
                 d += d_kl
         self.encoder.backward(dq, tape["_enc"], need_dx=False)             # dL/dx is not needed: x is data
@@ -368,22 +441,27 @@ class VAE:
 
     # ---- conveniences a tutorial needs --------------------------------------------
 
-    def reconstruct(self, x: np.ndarray) -> np.ndarray:
-        """E[x | z = E_q[z]]: the decoder's mean at the posterior mean, (N, D)."""
-        z = self.posterior.mean(self.encode(x))
-        return self.likelihood.mean(*self.decode(z))
+    def reconstruct(self, x: np.ndarray, y=None) -> np.ndarray:
+        """E[x | z = E_q[z]]: the decoder's mean at the posterior mean, (N, D) (a conditional VAE: given y)."""
+        z = self.posterior.mean(self.encode(x, y))
+        return self.likelihood.mean(*self.decode(z, y))
 
-    def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Ancestral sampling: z ~ p(z), then x ~ p(x|z) (or its mean if ``mean``), (n, D)."""
+    def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None, y=None) -> np.ndarray:
+        """Ancestral sampling: z ~ p(z), then x ~ p(x|z) (or its mean if ``mean``), (n, D).
+
+        A conditional VAE needs ``y``: one label for all n, or n labels, each in 0..n_labels−1;
+        sample(10, y=np.arange(10)) draws one of each digit.
+        """
         rng = rng if rng is not None else self.rng
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"VAE.sample: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
                             f"got {type(rng).__name__}")
         n = check_positive_int(n, "VAE.sample", "n")
+        self.one_hot(y, n, "VAE.sample")                      # refuse a missing or bad y before drawing
         if self.prior.name == "vamp":
             mu_u, logvar_u = self.encoder.forward(self.prior.params["pseudo_inputs"])[0]
             z = self.prior.sample(n, rng, self.dtype, mu=mu_u, logvar=logvar_u)
         else:
             z = self.prior.sample(n, rng, self.dtype)
-        heads = self.decode(z)
+        heads = self.decode(z, y)
         return self.likelihood.mean(*heads) if mean else self.likelihood.sample(rng, *heads)

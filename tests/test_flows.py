@@ -443,7 +443,8 @@ def test_factory_builds_each_family_with_the_right_heads():
 
 
 @pytest.mark.parametrize("name, message", [
-    ("vampprior", "unknown posterior 'vampprior'; choose one of deterministic, full-gaussian, gaussian, iaf:K, planar:K, radial:K"),
+    ("vampprior", "unknown posterior 'vampprior'; choose one of deterministic, full-gaussian, gaussian, gumbel-st:C, "
+                  "gumbel:C, iaf:K, planar:K, radial:K"),
     ("gaussian:2", "takes no length"),
     ("planar", "needs a number of steps"),
     ("planar:0", "must be >= 1"),

@@ -284,7 +284,7 @@ def test_make_prior_builds_each_kind():
     vamp = make_prior("vamp:5", 3, x_dim=10)
     assert isinstance(vamp, VampMixture) and vamp.params["pseudo_inputs"].shape == (5, 10)
     assert vamp.grads["pseudo_inputs"].shape == (5, 10)
-    assert set(PRIORS) == {"standard", "mog", "vamp"}
+    assert set(PRIORS) == {"standard", "mog", "vamp", "categorical"}
 
 
 @pytest.mark.parametrize("name,match", [

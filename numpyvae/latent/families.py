@@ -10,13 +10,17 @@ A posterior name is a family, or a flow followed by ":K", its number of steps:
     planar:K           diagonal Gaussian + K planar steps      (latent/flows.py)
     radial:K           diagonal Gaussian + K radial steps
     iaf:K              diagonal Gaussian + K IAF steps
+    gumbel:C           z_dim / C categorical variables of C classes, Gumbel-softmax relaxed   (latent/gumbel.py)
+    gumbel-st:C        the same, straight-through (one-hot forward, relaxed backward)
     deterministic      z = mu(x), no density: the plain autoencoder (latent/deterministic.py)
 
 A flow's options follow its name after commas, so that one string (a flag, a TOML
 value) says everything: "planar:8,amortized=false", "iaf:2,hidden=80,context_dim=10".
 
-Two registries: ``POSTERIORS`` (name -> class, built as cls(z_dim)) for families
-without a length, ``FLOWS`` (name -> FlowSpec) for those that take one.
+Three registries: ``POSTERIORS`` (name -> class, built as cls(z_dim)) for families
+without a length, ``FLOWS`` (name -> FlowSpec) for those that take one, and
+``CATEGORICAL`` (name -> hard) for the Gumbel-softmax families, whose ":C" is the
+number of classes of each variable (z_dim must be a multiple of C).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from .deterministic import Deterministic
 from .flows import iaf_flow, planar_flow, radial_flow
 from .full_gaussian import FullCovGaussian
 from .gaussian import DiagonalGaussian
+from .gumbel import GumbelSoftmax
 
 #: name -> family class; each is built as cls(z_dim)
 POSTERIORS = {"gaussian": DiagonalGaussian, "full-gaussian": FullCovGaussian,
@@ -60,9 +65,13 @@ FLOWS = {
 }
 
 
+#: name -> hard (straight-through); named "<name>:C" with C >= 2 classes per variable
+CATEGORICAL = {"gumbel": False, "gumbel-st": True}
+
+
 def posterior_names() -> list[str]:
     """The accepted spellings, e.g. ["full-gaussian", "gaussian", "iaf:K", "planar:K", "radial:K"]."""
-    return sorted(list(POSTERIORS) + [f"{n}:K" for n in FLOWS])
+    return sorted(list(POSTERIORS) + [f"{n}:K" for n in FLOWS] + [f"{n}:C" for n in CATEGORICAL])
 
 
 def parse_posterior(name: str) -> tuple[str, int | None]:
@@ -70,6 +79,8 @@ def parse_posterior(name: str) -> tuple[str, int | None]:
     if not isinstance(name, str):
         raise TypeError(f"posterior must be a name such as 'gaussian' or 'planar:8', got {type(name).__name__}")
     base, sep, tail = name.strip().partition(":")
+    if base in CATEGORICAL:
+        return base, _n_classes(name, sep, tail)
     if base not in POSTERIORS and base not in FLOWS:
         raise ValueError(f"unknown posterior {name!r}; choose one of {', '.join(posterior_names())}")
     if base in POSTERIORS:
@@ -85,6 +96,30 @@ def parse_posterior(name: str) -> tuple[str, int | None]:
     if length < 1:
         raise ValueError(f"posterior {name!r}: the number of steps must be >= 1, got {length}")
     return base, length
+
+
+def _n_classes(name: str, sep: str, tail: str) -> int:
+    """C of "gumbel:C": an integer >= 2."""
+    base = name.strip().partition(":")[0]
+    if not sep:
+        raise ValueError(f"posterior {base!r} needs a number of classes per variable, e.g. '{base}:10'")
+    try:
+        n_classes = int(tail)
+    except ValueError:
+        raise ValueError(f"posterior {name!r}: the number of classes after ':' must be an integer >= 2") from None
+    if n_classes < 2:
+        raise ValueError(f"posterior {name!r}: the number of classes must be >= 2, got {n_classes}")
+    return n_classes
+
+
+def make_categorical(name: str, z_dim: int, n_classes: int) -> GumbelSoftmax:
+    """A Gumbel-softmax family with z_dim / C variables of C classes; refuses a C that does not divide z_dim."""
+    if z_dim % n_classes:
+        raise ValueError(f"posterior {name!r}: z_dim = {z_dim} is not a multiple of C = {n_classes} classes; "
+                         f"z_dim is M·C for M categorical variables (e.g. z_dim = {max(1, z_dim // n_classes) * n_classes})")
+    family = GumbelSoftmax(z_dim // n_classes, n_classes, hard=CATEGORICAL[name.strip().partition(":")[0]])
+    family.name = name.strip()
+    return family
 
 
 def split_options(name: str) -> tuple[str, dict]:
@@ -123,6 +158,8 @@ def make_posterior(name: str, z_dim: int, *, rng: np.random.Generator | None = N
         options = {**in_name, **options}
     base, length = parse_posterior(name)
     z_dim = check_positive_int(z_dim, "make_posterior", "z_dim")
+    if base in CATEGORICAL and not options:
+        return make_categorical(name, z_dim, length)
     allowed = FLOWS[base].options if base in FLOWS else ()
     unknown = sorted(set(options) - set(allowed))
     if unknown:

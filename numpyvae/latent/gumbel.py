@@ -205,6 +205,8 @@ class GumbelSoftmax:
     the relaxed ELBO of Jang et al. use the analytic KL :class:`CategoricalUniformKL`.
     """
 
+    name = "gumbel"     # the model's registry names the instance "gumbel:C" or "gumbel-st:C"
+
     def __init__(self, n_vars: int, n_classes: int, tau: float = 1.0, hard: bool = False):
         self.n_vars = check_positive_int(n_vars, "GumbelSoftmax", "n_vars")
         self.n_classes = check_positive_int(n_classes, "GumbelSoftmax", "n_classes")
@@ -435,6 +437,8 @@ class UniformCategorical:
     defined for the pair; use the analytic :class:`CategoricalUniformKL`.
     """
 
+    name = "categorical"
+
     def __init__(self, n_vars: int, n_classes: int):
         self.n_vars = check_positive_int(n_vars, "UniformCategorical", "n_vars")
         self.n_classes = check_positive_int(n_classes, "UniformCategorical", "n_classes")
@@ -464,7 +468,7 @@ class UniformCategorical:
 # =============================================================================
 
 class TemperatureSchedule:
-    """τ_t = max(τ_min, exp(−r · t)), with t the global step rounded down to a multiple of ``every``.
+    """τ_t = max(τ_min, τ_0 · exp(−r · t)), with t the global step rounded down to a multiple of ``every``.
 
     Jang et al. (2017) anneal the temperature this way: τ starts at 1 and is lowered
     in steps, updated every 500 or 1,000 training steps, with τ_min = 0.5 and
@@ -478,8 +482,9 @@ class TemperatureSchedule:
         family.tau = schedule(step)         # before each step (or each `every` steps)
     """
 
-    def __init__(self, tau_min: float = 0.5, rate: float = 1e-4, every: int = 1000):
+    def __init__(self, tau_min: float = 0.5, rate: float = 1e-4, every: int = 1000, tau0: float = 1.0):
         self.tau_min = check_tau(tau_min, "TemperatureSchedule (tau_min)")
+        self.tau0 = check_tau(tau0, "TemperatureSchedule (tau0, the starting temperature)")
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
                 or not (math.isfinite(float(rate)) and rate >= 0):
             raise ValueError(f"TemperatureSchedule: rate must be a finite number >= 0, got {rate!r}")
@@ -491,7 +496,8 @@ class TemperatureSchedule:
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
             raise ValueError(f"TemperatureSchedule: step must be an integer >= 0, got {step!r}")
         t = (int(step) // self.every) * self.every       # held constant between updates
-        return max(self.tau_min, math.exp(-self.rate * t))
+        return max(self.tau_min, self.tau0 * math.exp(-self.rate * t))
 
     def __repr__(self) -> str:
-        return f"TemperatureSchedule(tau_min={self.tau_min:g}, rate={self.rate:g}, every={self.every})"
+        return (f"TemperatureSchedule(tau_min={self.tau_min:g}, rate={self.rate:g}, every={self.every}, "
+                f"tau0={self.tau0:g})")

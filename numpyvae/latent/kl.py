@@ -16,6 +16,7 @@ import numpy as np
 
 from .full_gaussian import FullCovGaussian, FullCovGaussianStandardNormalKL
 from .gaussian import DiagonalGaussian
+from .gumbel import GumbelSoftmax, UniformCategorical, analytic_kl_pair
 from .priors import StandardNormal
 
 
@@ -60,7 +61,15 @@ ANALYTIC_KL = {(DiagonalGaussian, StandardNormal): GaussianToStandardNormal,
                (FullCovGaussian, StandardNormal): FullCovGaussianStandardNormalKL}
 
 
+#: (family class, prior class) -> a builder (family, prior) -> KL object, for pairs whose KL
+#: depends on the family's sizes (the categorical KL needs M and C)
+ANALYTIC_KL_SIZED = {(GumbelSoftmax, UniformCategorical): analytic_kl_pair}
+
+
 def kl_analytic_for(family, prior):
     """The closed-form KL(q || p) of this pair, or None when it has none."""
+    for (family_cls, prior_cls), build in ANALYTIC_KL_SIZED.items():
+        if isinstance(family, family_cls) and isinstance(prior, prior_cls):
+            return build(family, prior)
     pair = ANALYTIC_KL.get((type(family), type(prior)))
     return pair() if pair is not None else None

@@ -1,0 +1,254 @@
+"""Semi-supervised learning with the M2 model (Kingma, Rezende, Mohamed & Welling 2014), by hand.
+
+The generative model: a label y ~ Cat(1/C), a latent z ~ p(z), then x ~ p(x | z, y).
+Inference: a classifier q(y|x) and the conditional encoder q(z|x, y). The pieces are
+a conditional :class:`numpyvae.vae.VAE` (n_labels = C: its bound is L(x, y)) and an MLP
+classifier with C logits a(x), q(y|x) = softmax(a(x)).
+
+For a labeled pair (x, y), the bound on log p(x, y) plus the classification term
+(the paper's α, there α = 0.1·N):
+
+    J_l(x, y) = L(x, y) + α log q(y|x),       L(x, y) = ELBO of log p(x|y) + log p(y),  log p(y) = −log C
+
+For an unlabeled x, y is a latent variable summed out by enumeration (no sampling):
+
+    U(x) = Σ_y q(y|x) L(x, y) + H(q(y|x)) = Σ_y q_y (L_y − log q_y)
+
+The loss of a step with a labeled batch (N_l) and an unlabeled batch (N_u) is
+    loss = −( mean_l J_l + mean_u U ).
+Every gradient is written out below; the VAE's own backward takes the weight of each
+of its bounds (``dbound``), so the enumeration needs no new code inside the VAE.
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from .checks import as_dtype, check_array, check_positive_int
+from .nn import MLP, named_arrays, pack_layers
+from .vae import VAE
+
+__all__ = ["M2", "M2Tape", "log_softmax", "enumerated_bound", "enumerated_bound_backward"]
+
+
+def log_softmax(a: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis, max subtracted first: (N, C) -> (N, C)."""
+    s = a - a.max(axis=-1, keepdims=True)
+    s -= np.log(np.exp(s).sum(axis=-1, keepdims=True))
+    return s
+
+
+def enumerated_bound(L: np.ndarray, logits: np.ndarray):
+    """U = Σ_y q_y (L_y − log q_y), q = softmax(logits): the unlabeled bound. L, logits (N, C) -> U (N,), tape.
+
+    Σ_y q_y L_y is the expected bound under the classifier; −Σ_y q_y log q_y = H(q) its entropy.
+    """
+    log_q = log_softmax(logits)
+    q = np.exp(log_q)
+    U = np.einsum("nc,nc->n", q, L - log_q)
+    return U, (L, q, log_q, U)
+
+
+def enumerated_bound_backward(dU: np.ndarray, tape):
+    """(dL, dlogits), each (N, C), for the upstream dU (N,).
+
+    ∂U/∂L_y = q_y.
+    Through the logits, with ∂q_y/∂a_j = q_y (δ_yj − q_j) and ∂log q_y/∂a_j = δ_yj − q_j:
+        ∂U/∂a_j = Σ_y q_y (δ_yj − q_j)(L_y − log q_y) − Σ_y q_y (δ_yj − q_j)
+                = q_j (L_j − log q_j) − q_j U − (q_j − q_j)
+                = q_j (L_j − log q_j − U)
+    (the entropy's own term −Σ_y q_y ∂log q_y/∂a_j vanishes: Σ_y q_y = 1).
+    """
+    L, q, log_q, U = tape
+    dL = q * dU[:, None]
+    da = L - log_q
+    da -= U[:, None]
+    da *= dL
+    return dL, da
+
+
+class M2Tape(dict):
+    """The record of one M2 forward: the VAE's tapes, the classifier's, q, the bounds; ``loss``, ``parts``."""
+
+    loss: float
+    parts: dict
+
+
+class M2:
+    """The M2 model: a conditional VAE p(x|z, y) q(z|x, y) and a classifier q(y|x).
+
+    Parameters
+    ----------
+    x_dim : int                 D
+    n_classes : int             C, the labels 0..C−1
+    hidden, z_dim, likelihood, activation, posterior, prior : the conditional VAE's (see VAE)
+    classifier_hidden : list    hidden sizes of the classifier MLP x -> C logits
+    alpha : float               weight of log q(y|x) on labeled examples (Kingma et al.: 0.1·N)
+    seed, dtype                 as for the VAE
+
+    ``params`` / ``grads``: every parameter ("vae.encoder.0.W", ..., "classifier.0.W", ...), views
+    into one flat buffer each (``flat_params``, ``flat_grads``), for an optimizer.
+    """
+
+    def __init__(self, x_dim: int, n_classes: int = 10, hidden=(500,), z_dim: int = 50,
+                 classifier_hidden=(500,), likelihood: str = "bernoulli", activation: str = "relu",
+                 alpha: float = 1.0, seed: int = 0, dtype="float32", posterior: str = "gaussian",
+                 prior: str = "standard"):
+        self.dtype = as_dtype(dtype)
+        self.n_classes = check_positive_int(n_classes, "M2", "n_classes")
+        if self.n_classes < 2:
+            raise ValueError(f"M2: n_classes must be >= 2, got {n_classes}")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (math.isfinite(alpha) and alpha >= 0):
+            raise ValueError(f"M2: alpha must be a finite number >= 0, got {alpha!r}")
+        self.alpha = float(alpha)
+        self.vae = VAE(x_dim, hidden, z_dim, likelihood, activation, seed, self.dtype, posterior=posterior,
+                       prior=prior, n_labels=self.n_classes)
+        self.x_dim = self.vae.x_dim
+        sizes = [self.x_dim, *[check_positive_int(h, "M2", "classifier_hidden size") for h in classifier_hidden],
+                 self.n_classes]
+        self.classifier = MLP(sizes, activation, final_activation=False, rng=np.random.default_rng([seed, 6]),
+                              dtype=self.dtype, pack=False)
+        # one flat buffer for both networks; the VAE's views are refreshed to point into it
+        layers = [(f"vae.{n}", l) for n, l in self.vae.named_layers()] + list(self.classifier.named_layers("classifier."))
+        self.flat_params, self.flat_grads = pack_layers(layers)
+        self.params, self.grads = named_arrays(layers, "params"), named_arrays(layers, "grads")
+        n_vae = sum(a.size for a in self.vae.params.values())
+        self.vae.flat_params, self.vae.flat_grads = self.flat_params[:n_vae], self.flat_grads[:n_vae]
+        self.vae.params = named_arrays(self.vae.named_layers(), "params")
+        self.vae.grads = named_arrays(self.vae.named_layers(), "grads")
+        self.rng = self.vae.rng
+
+    # ---- labels and the classifier ------------------------------------------------
+
+    def _labels(self, y, n: int, where: str) -> np.ndarray:
+        y = np.asarray(y)
+        if y.dtype.kind not in "iu" or y.shape != (n,):
+            raise ValueError(f"{where}: y must be {n} integer labels, got dtype {y.dtype.name} shape {y.shape}")
+        if y.size and (y.min() < 0 or y.max() >= self.n_classes):
+            raise ValueError(f"{where}: labels y must lie in 0..{self.n_classes - 1}, got values in "
+                             f"[{y.min()}, {y.max()}]")
+        return y
+
+    def classify(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """argmax_y q(y|x) for every row of x (N, D) -> (N,) integer labels."""
+        check_array(x, "M2.classify", ndim=2, last=self.x_dim, dtype=self.dtype)
+        return np.concatenate([self.classifier.forward(x[i:i + batch_size])[0].argmax(-1)
+                               for i in range(0, x.shape[0], batch_size)])
+
+    def test_error(self, x: np.ndarray, y: np.ndarray) -> float:
+        """The classifier's error rate on (x, y), in [0, 1]."""
+        y = self._labels(y, x.shape[0], "M2.test_error")
+        return float(np.mean(self.classify(x) != y))
+
+    # ---- forward and backward -----------------------------------------------------
+
+    def forward(self, x_l=None, y_l=None, x_u=None, eps_l=None, eps_u=None) -> M2Tape:
+        """loss = −(mean_l J_l + mean_u U) for a labeled batch (x_l (N_l, D), y_l (N_l,)) and an unlabeled
+        batch x_u (N_u, D); either may be None (then its part is 0). eps_l (S, N_l, ...) and
+        eps_u (S, C·N_u, ...): the VAE's noise (the unlabeled rows are x_u repeated once per class,
+        class-major: row c·N_u + n is (x_u[n], y = c)); drawn from the model's generator if None.
+        """
+        if x_l is None and x_u is None:
+            raise ValueError("M2.forward: give a labeled batch (x_l, y_l), an unlabeled batch x_u, or both")
+        C, log_prior_y = self.n_classes, -math.log(self.n_classes)
+        t = M2Tape()
+        t.loss, parts, xs = 0.0, {}, []
+        if x_l is not None:
+            check_array(x_l, "M2.forward", ndim=2, last=self.x_dim, dtype=self.dtype, name="x_l")
+            y_l = self._labels(y_l, x_l.shape[0], "M2.forward")
+            t["vae_l"] = self.vae.forward(x_l, eps_l, y=y_l)                 # L(x, y) − log p(y)
+            xs.append(x_l)
+        if x_u is not None:
+            check_array(x_u, "M2.forward", ndim=2, last=self.x_dim, dtype=self.dtype, name="x_u")
+            N_u = x_u.shape[0]
+            x_rep = np.tile(x_u, (C, 1))                                     # (C·N_u, D), class-major
+            t["vae_u"] = self.vae.forward(x_rep, eps_u, y=np.repeat(np.arange(C), N_u))
+            xs.append(x_u)
+        logits, t["_cls"] = self.classifier.forward(xs[0] if len(xs) == 1 else np.concatenate(xs))
+        n_l = 0 if x_l is None else x_l.shape[0]
+        if x_l is not None:
+            log_q_l = log_softmax(logits[:n_l])
+            log_q_y = log_q_l[np.arange(n_l), y_l]                           # log q(y|x) at the given label
+            J_l = t["vae_l"]["bound"] + log_prior_y + self.alpha * log_q_y
+            t.update(y_l=y_l, q_l=np.exp(log_q_l))
+            t.loss -= float(J_l.mean())
+            parts.update(labeled_bound=float(t["vae_l"]["bound"].mean() + log_prior_y),
+                         log_q_y=float(log_q_y.mean()))
+        if x_u is not None:
+            L = t["vae_u"]["bound"].reshape(C, N_u).T + log_prior_y         # L(x, y) per example and class, (N_u, C)
+            U, t["_enum"] = enumerated_bound(L, logits[n_l:])
+            t.loss -= float(U.mean())
+            q = t["_enum"][1]
+            parts.update(unlabeled_bound=float(U.mean()),
+                         entropy=float(-np.einsum("nc,nc->n", q, t["_enum"][2]).mean()))
+        t.update(n_l=n_l, logits=logits)
+        t.parts = {"loss": t.loss, **parts}
+        return t
+
+    def backward(self, t: M2Tape):
+        """Fill and return ``self.grads`` with ∂loss/∂θ for the tape's loss.
+
+        VAE, labeled: ∂loss/∂L(x_n, y_n) = −1/N_l for each labeled example.
+        VAE, unlabeled: ∂loss/∂L(x_n, c) = −q_nc / N_u (enumerated_bound_backward's dL / −N_u).
+        Classifier, labeled: ∂(α log q_y)/∂a_j = α (δ_jy − q_j), times −1/N_l.
+        Classifier, unlabeled: enumerated_bound_backward's dlogits with dU = −1/N_u.
+        The VAE's two backward passes overwrite its gradients, so the first is kept and added.
+        """
+        n_l, logits = t["n_l"], t["logits"]
+        dlogits = np.empty_like(logits)
+        vae_grads = None
+        if "vae_l" in t:
+            dbound = np.full(n_l, -1.0 / n_l, dtype=self.dtype)
+            self.vae.backward(t["vae_l"], dbound=dbound)
+            d = t["q_l"] * self.alpha                                        # −α/N_l (δ_jy − q_j)
+            d[np.arange(n_l), t["y_l"]] -= self.alpha
+            dlogits[:n_l] = d / n_l
+            if "vae_u" in t:
+                vae_grads = self.vae.flat_grads.copy()
+        if "vae_u" in t:
+            N_u = logits.shape[0] - n_l
+            dL, dlogits[n_l:] = enumerated_bound_backward(np.full(N_u, -1.0 / N_u, dtype=self.dtype), t["_enum"])
+            self.vae.backward(t["vae_u"], dbound=np.ascontiguousarray(dL.T).reshape(-1))
+            if vae_grads is not None:
+                self.vae.flat_grads += vae_grads
+        self.classifier.backward(dlogits, t["_cls"], need_dx=False)
+        return self.grads
+
+    def loss_and_grads(self, x_l=None, y_l=None, x_u=None, eps_l=None, eps_u=None):
+        """(loss, grads) of one step; grads are the live ``self.grads`` buffers."""
+        t = self.forward(x_l, y_l, x_u, eps_l, eps_u)
+        self.last_parts = t.parts
+        return t.loss, self.backward(t)
+
+
+class ClassifierAlone:
+    """The M2 classifier network trained on the labeled examples alone (cross-entropy): the baseline."""
+
+    def __init__(self, x_dim: int, n_classes: int = 10, classifier_hidden=(500,), activation: str = "relu",
+                 seed: int = 0, dtype="float32"):
+        self.dtype, self.n_classes = as_dtype(dtype), n_classes
+        self.classifier = MLP([x_dim, *classifier_hidden, n_classes], activation, final_activation=False,
+                              rng=np.random.default_rng([seed, 6]), dtype=self.dtype)
+        self.params, self.grads = self.classifier.params, self.classifier.grads
+
+    def loss_and_grads(self, x: np.ndarray, y: np.ndarray):
+        """Mean cross-entropy −log q(y|x) and its gradient: ∂/∂a_j = (q_j − δ_jy)/N."""
+        logits, tape = self.classifier.forward(x)
+        log_q = log_softmax(logits)
+        n = x.shape[0]
+        loss = -float(log_q[np.arange(n), y].mean())
+        d = np.exp(log_q)
+        d[np.arange(n), y] -= 1.0
+        d /= n
+        self.classifier.backward(d, tape, need_dx=False)
+        return loss, self.grads
+
+    classify = M2.classify
+    test_error = M2.test_error
+    _labels = M2._labels
+
+    @property
+    def x_dim(self):
+        return self.classifier.layers[0][1].params["W"].shape[0]
