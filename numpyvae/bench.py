@@ -26,7 +26,9 @@ imported, and NumPy offers no call to change it later. ``--threads N``
 therefore re-runs the benchmark in a child process with
 ``OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=N`` (no extra
 dependency such as threadpoolctl is needed); without ``--threads`` the
-environment decides, and the output records what it said. On a machine that
+environment decides, and the output records what it said. The same number
+of threads shares the optimizer's elementwise passes (:mod:`numpyvae.parallel`
+reads the same variable). On a machine that
 other programs keep busy, 1 thread is often faster than 2: BLAS threads that
 wait for each other at every barrier lose whole scheduler time slices.
 
@@ -48,6 +50,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import parallel
 from .argparser import Parser
 from .checks import as_dtype
 from .optim import M_FLUSH, V_FLOOR, Adam
@@ -202,11 +205,14 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     Returns a JSON-able dict:
         model    {arch, hidden, z_dim, x_dim, likelihood, activation, optimizer, dtype, parameters}
         data     {source, examples, batch_size, steps_per_epoch}
-        machine  {cpus, threads (the BLAS thread variables), numpy, python, load_before, load_after}
+        machine  {cpus, threads (the BLAS thread variables), parallel_threads (numpyvae.parallel),
+                  numpy, python, load_before, load_after}
         matmul   {ops: [{layer, op, a, b, flops, seconds}], flops_per_step, seconds_per_step,
                   gflops, bound_epoch_seconds, gflops_before_training, gflops_after_training}
         epochs   [{epoch, seconds, examples_per_sec, gflops, bound_seconds, times_bound,
-                   fraction_of_bound, share_forward_backward, share_optimizer, share_rest, train_loss}]
+                   fraction_of_bound, share_forward_backward, share_optimizer, share_rest, train_loss,
+                   cpu_seconds (process CPU time, all threads: on a busy machine, with one
+                   thread, the time the epoch would take if it had a core to itself)}]
         last_vs_first   seconds of the last epoch / seconds of the first
     The bound uses the better of the two matmul timings (before and after training).
     """
@@ -230,8 +236,8 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     threads = {v: os.environ.get(v) for v in THREAD_VARS}
     say(f"numpyvae bench: VAE {arch} (relu, bernoulli), batch {batch_size}, adam, {dtype}")
     say(f"data: {source}, {trainer.x_train.shape[0]:,} examples = {steps} steps per epoch")
-    say(f"threads: OPENBLAS_NUM_THREADS={threads['OPENBLAS_NUM_THREADS'] or 'unset'} "
-        f"({os.cpu_count()} CPUs); load average (1 min) {load_before}")
+    say(f"threads: OPENBLAS_NUM_THREADS={threads['OPENBLAS_NUM_THREADS'] or 'unset'}, elementwise passes "
+        f"{parallel.threads()} ({os.cpu_count()} CPUs); load average (1 min) {load_before}")
     if load_before is not None and load_before > 0.5:
         say(f"warning: the machine is busy (load {load_before}): these numbers measure the sharing, not the code. "
             "Busy BLAS threads collapse: --threads 1 is the fairer choice here.")
@@ -250,19 +256,22 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     try:
         for _ in range(epochs):
             fb.seconds = opt.seconds = 0.0
+            cpu0 = time.process_time()
             r = trainer._train_epoch()
+            cpu = time.process_time() - cpu0
             trainer.epoch += 1
             sec = r["seconds"]
             row = dict(epoch=trainer.epoch, seconds=sec, examples_per_sec=steps * batch_size / sec,
                        gflops=steps * mm["flops_per_step"] / sec / 1e9, bound_seconds=bound,
                        times_bound=sec / bound, fraction_of_bound=bound / sec,
                        share_forward_backward=fb.seconds / sec, share_optimizer=opt.seconds / sec,
-                       share_rest=max(0.0, sec - fb.seconds - opt.seconds) / sec, train_loss=r["train_loss"])
+                       share_rest=max(0.0, sec - fb.seconds - opt.seconds) / sec, train_loss=r["train_loss"],
+                       cpu_seconds=cpu)
             rows.append(row)
             say(f"epoch {row['epoch']:2d}  {sec:7.3f} s  {row['examples_per_sec']:8.0f} ex/s  "
                 f"{row['gflops']:6.1f} GFLOP/s  {row['times_bound']:.2f}x bound ({100 * row['fraction_of_bound']:.0f}%)  "
                 f"fwd+bwd {100 * row['share_forward_backward']:.0f}%  optimizer {100 * row['share_optimizer']:.0f}%  "
-                f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}")
+                f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}  cpu {cpu:.3f} s")
     finally:
         del model.loss_and_grads, trainer.optimizer.step
     # the rate again after training: a rate measured while another program ran is too slow, so keep the better one
@@ -286,7 +295,8 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
                    parameters=int(model.flat_params.size)),
         data=dict(source=source, examples=int(trainer.x_train.shape[0]), batch_size=batch_size,
                   steps_per_epoch=steps),
-        machine=dict(cpus=os.cpu_count(), threads=threads, numpy=np.__version__, python=platform.python_version(),
+        machine=dict(cpus=os.cpu_count(), threads=threads, parallel_threads=parallel.threads(),
+                     numpy=np.__version__, python=platform.python_version(),
                      load_before=load_before, load_after=load_after),
         matmul=dict(ops=[{**op, "seconds": s} for op, s in zip(ops, mm["per_op"])],
                     flops_per_step=mm["flops_per_step"], seconds_per_step=mm["seconds_per_step"],

@@ -25,6 +25,14 @@ the flat layout only saves Python overhead (14 arrays x 12 calls -> 12 calls).
 The state (moments, velocities) is always allocated flat, laid out like the
 parameters, and ``state_dict()`` exposes its named views.
 
+With more than one thread (:mod:`numpyvae.parallel`: the BLAS thread setting,
+else the cores available), the flat buffers are cut into one contiguous range
+per thread and each thread runs the same ``_update`` on its range; NumPy
+releases the GIL inside each call, so the ranges are updated at the same time.
+Every value still goes through exactly the same operations, so the result is
+bit-identical to the one-thread step (tests/test_parallel.py), and one thread
+is the plain whole-buffer call.
+
 Keeping state out of the subnormal range
 ----------------------------------------
 A moment that is multiplied by beta < 1 at every step in which its gradient is
@@ -61,6 +69,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import parallel
 from .nn import params as _params
 from .checks import as_dtype
 
@@ -200,6 +209,8 @@ class Optimizer:
         self._init_state()
         self.guard_every = self._guard_interval()
         self._mask = None
+        # partial sums of θ for step(check_finite=True): one slot per range start (flat) or per array
+        self._sums = np.zeros(-(-scratch.size // parallel.ALIGN) if self.flat else len(self._pieces), self.dtype)
         if any(kind == "flush" for _, kind, _ in self._guards):
             self._mask = np.zeros(scratch.size, dtype=bool)   # |m| < M_FLUSH, reused
 
@@ -226,8 +237,13 @@ class Optimizer:
         raise NotImplementedError
 
     # ---- the step
-    def step(self) -> None:
+    def step(self, *, check_finite: bool = False) -> bool | None:
         """Update every parameter in place from the current gradients (one step, t -> t + 1).
+
+        ``check_finite=True`` also returns whether every updated parameter is
+        finite (a NaN or inf gradient makes its parameter NaN or inf in any of
+        these rules): each thread sums the range it has just updated, so the
+        check costs one more pass over θ, shared like the update.
 
         All or nothing: what could make an in-place update fail part-way (a
         parameter made read-only since construction) is checked before the
@@ -241,11 +257,29 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.step: params[{name!r}] is read-only; the optimizer "
                                  "updates it in place (nothing was changed)")
         t = self.t + 1
-        for piece in self._pieces:
-            self._update(*piece, t=t)
+        self._sums[...] = 0.0
+        if self.flat:
+            # the flat buffers split into one range per thread (numpyvae.parallel); every value gets the
+            # same operations as in one whole-buffer _update, so the bits do not depend on the split
+            self._range_args = (t, check_finite)
+            parallel.for_spans(self._update_range, self._pieces[0][0].size)
+        else:
+            for i, piece in enumerate(self._pieces):
+                self._update(*piece, t=t)
+                if check_finite:
+                    self._sums[i] = piece[0].sum()
         self._t[...] = t
         if self.guard_every is not None and t % self.guard_every == 0:
             self._keep_normal()
+        return math.isfinite(float(self._sums.sum())) if check_finite else None
+
+    def _update_range(self, a: int, b: int) -> None:
+        """``_update`` on values [a, b) of the flat buffers (one thread's share of a step)."""
+        t, check_finite = self._range_args
+        theta, g, s, *state = self._pieces[0]
+        self._update(theta[a:b], g[a:b], s[a:b], *[x[a:b] for x in state], t=t)
+        if check_finite:                           # sum the new θ range right away, on this thread
+            self._sums[a // parallel.ALIGN] = theta[a:b].sum()
 
     def _update(self, theta, g, s, *state, t: int) -> None:
         raise NotImplementedError

@@ -5,9 +5,9 @@ The loop, in one screen (:meth:`Trainer._train_epoch`)::
     for each minibatch xb of a fresh permutation:
         xb = Bernoulli(xb) draw            (dynamic binarization, if asked)
         loss, grads = model.loss_and_grads(xb, beta=β_t)   (β_t: KL warm-up)
-        stop if the step blew up           (non-finite, or |loss| 10⁴× its recent scale)
+        stop if the loss blew up           (non-finite, or |loss| 10⁴× its recent scale)
         clip the gradient norm             (if asked)
-        optimizer.step()
+        optimizer.step()                   (stop if it left a weight non-finite: a NaN or inf gradient)
 
 After every epoch the validation ELBO is computed and an atomic checkpoint is
 written (weights, optimizer, generators and the history, in one file), so an
@@ -210,26 +210,29 @@ class Trainer:
             self._check_step(loss, b)
             if cfg.clip_grad_norm > 0:
                 self._clip()
-            self.optimizer.step()
-            if not math.isfinite(float(model.flat_params.sum())):    # one read of the weights, no copy
-                raise self._diverged("the weights overflowed in the update", f"batch {b + 1}")
+            if not self.optimizer.step(check_finite=True):          # θ summed as it is updated
+                raise self._diverged(self._why_not_finite(loss), f"batch {b + 1}")
             totals += (loss, model.last_parts["recon"], model.last_parts["kl"])
             bar.update(1, loss=loss, **{"ex/s": int((b + 1) * cfg.batch_size / (time.perf_counter() - start))})
 
     def _check_step(self, loss: float, b: int) -> None:
-        """Stop on a blow-up: a non-finite loss or gradient, or a loss that exploded.
+        """Stop on a blow-up: a non-finite or exploded loss (non-finite gradients: see below).
 
         Exploded: |loss| > EXPLOSION_FACTOR × the recent scale, where the scale
         is the smallest median |loss| of any block of SCALE_BLOCK steps so far
         in this session (at least 1 nat). A median ignores a single odd batch;
         the smallest block keeps a slow climb (2× per step) from dragging the
-        reference up with it. Sums over the gradient buffer detect NaN and inf
-        in one pass without a copy (a NaN or inf anywhere makes the sum so).
+        reference up with it.
+
+        This reads only the loss, which the step computes anyway. A NaN or inf
+        gradient is caught right after the update instead: it makes its
+        parameter NaN or inf in every optimizer here (Adam: inf/inf = NaN), and
+        ``optimizer.step(check_finite=True)`` sums θ as it updates it (a NaN or
+        inf anywhere makes the sum so), so one pass over the weights per step
+        checks both; :meth:`_why_not_finite` then says which it was.
         """
-        if not (math.isfinite(loss) and math.isfinite(float(self.model.flat_grads.sum()))):
-            what = (f"the loss became {loss}" if not math.isfinite(loss)
-                    else f"the gradients became non-finite (loss {loss:.4g})")
-            raise self._diverged(what, f"batch {b + 1}")
+        if not math.isfinite(loss):
+            raise self._diverged(f"the loss became {loss}", f"batch {b + 1}")
         if abs(loss) > EXPLOSION_FACTOR * max(self._scale, 1.0):
             raise self._diverged(f"the loss exploded to {loss:.4g}, over {EXPLOSION_FACTOR:g} times its recent scale "
                                  f"({self._scale:.4g})", f"batch {b + 1}")
@@ -237,6 +240,12 @@ class Trainer:
         if len(self._block) == SCALE_BLOCK:
             self._scale = min(self._scale, float(np.median(self._block)))
             self._block.clear()
+
+    def _why_not_finite(self, loss: float) -> str:
+        """After an update left θ non-finite: were the gradients already (read only on this rare path)?"""
+        if not math.isfinite(float(self.model.flat_grads.sum())):
+            return f"the gradients became non-finite (loss {loss:.4g})"
+        return "the weights overflowed in the update"
 
     def _diverged(self, what: str, where: str) -> TrainingDiverged:
         """The error for a blow-up, in the documented form, true to what is on disk."""

@@ -1,0 +1,245 @@
+"""Epoch time of one VAE in numpyvae, PyTorch and JAX, run interleaved (a measurement, not a test).
+
+The model, the same in all three: 784-400-(20, 20) | 20-400-784, ReLU, a Bernoulli
+likelihood on logits with the analytic Gaussian KL, the loss averaged over the batch,
+Adam(lr 1e-3), batch 128 (468 steps per epoch, the last partial batch dropped), float32,
+a fresh permutation each epoch and a fresh Bernoulli draw of every batch (dynamic
+binarization), on the same 60,000 images: Fashion-MNIST if installed, else the bundled
+digits tiled to 60,000 rows (numpyvae.bench.bench_data decides; the driver writes the
+array once to a .npy file that all three read).
+
+    python data_scripts/bench_frameworks.py --rounds 5 --threads 1 --epochs 3 \\
+        --jax-python /tmp/jaxenv/bin/python [--json results.json]
+
+runs, in each round, numpyvae (``numpyvae.bench.run_bench``: the real Trainer loop),
+PyTorch (eager, torch.optim.Adam) and JAX (one jax.jit step of params, Adam state and
+batch; optax.adam), each in its own child process, in a rotating order. Each child
+reports the wall-clock and the CPU seconds (process time, all its threads) of every
+epoch; the first epoch is left out for all (JAX compiles before it, but warms up in it),
+and two tables give, per engine, the median over rounds of the median later epoch, and
+its ratio to PyTorch's. On a machine other programs keep busy, wall time measures the
+scheduler more than the code (a process with two runnable threads gets two shares of a
+core), so the CPU table is the fairer one there; on a quiet machine the two agree at one thread.
+
+Threads: ``--threads N`` sets OPENBLAS/OMP/MKL_NUM_THREADS=N in every child,
+torch.set_num_threads(N), XLA's intra-op threads to N, and with N = 1 pins each child to
+one core (os.sched_setaffinity), so that no engine can use the second core unasked.
+
+JAX is not a numpyvae dependency and may live in another environment (``--jax-python``);
+that interpreter needs only jax, optax and numpy. Neither torch nor jax is imported by numpyvae.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+B, H, K, D = 128, 400, 20, 784
+
+
+def _pin(threads: int) -> None:
+    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[v] = str(threads)
+    if threads == 1 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+
+
+# --------------------------------------------------------------------------- the engines (children)
+
+def run_numpyvae(data_path, epochs, seed, threads):
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    from numpyvae.bench import run_bench
+    r = run_bench(epochs=epochs, seed=seed, matmul_repeats=2, matmul_seconds=0.1, log=None)
+    import numpyvae.parallel as par
+    return dict(epochs=[e["seconds"] for e in r["epochs"]], cpu=[e["cpu_seconds"] for e in r["epochs"]],
+                version=f"numpy {np.__version__}",
+                parallel_threads=par.threads(), bound=r["matmul"]["bound_epoch_seconds"],
+                data=r["data"]["source"])
+
+
+def run_torch(data_path, epochs, seed, threads):
+    import numpy as np
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    x_all = torch.from_numpy(np.load(data_path))
+    enc, mu, logvar = nn.Linear(D, H), nn.Linear(H, K), nn.Linear(H, K)
+    dec1, dec2 = nn.Linear(K, H), nn.Linear(H, D)
+    mods = nn.ModuleList([enc, mu, logvar, dec1, dec2])
+    opt = torch.optim.Adam(mods.parameters(), lr=1e-3)
+    n, steps = x_all.shape[0], x_all.shape[0] // B
+    times, cpu = [], []
+    for _ in range(epochs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        perm = torch.randperm(n)
+        for b in range(steps):
+            x = torch.bernoulli(x_all[perm[b * B:(b + 1) * B]])
+            h = F.relu(enc(x))
+            m, lv = mu(h), logvar(h)
+            z = m + torch.exp(0.5 * lv) * torch.randn_like(m)
+            logits = dec2(F.relu(dec1(z)))
+            nll = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+            kl = -0.5 * torch.sum(1 + lv - m * m - lv.exp())
+            loss = (nll + kl) / B
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return dict(epochs=times, cpu=cpu, version=f"torch {torch.__version__}", last_loss=float(loss))
+
+
+def run_jax(data_path, epochs, seed, threads):
+    import numpy as np
+    if threads == 1:
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    import jax
+    import jax.numpy as jnp
+    import optax
+    jax.config.update("jax_platforms", "cpu")
+    x_all = jnp.asarray(np.load(data_path))
+    key = jax.random.PRNGKey(seed)
+
+    def linear(key, d_in, d_out):          # PyTorch's nn.Linear initialization
+        kw, kb = jax.random.split(key)
+        bound = 1.0 / np.sqrt(d_in)
+        return (jax.random.uniform(kw, (d_in, d_out), jnp.float32, -bound, bound),
+                jax.random.uniform(kb, (d_out,), jnp.float32, -bound, bound))
+    keys = jax.random.split(key, 6)
+    params = dict(enc=linear(keys[0], D, H), mu=linear(keys[1], H, K), logvar=linear(keys[2], H, K),
+                  dec1=linear(keys[3], K, H), dec2=linear(keys[4], H, D))
+    tx = optax.adam(1e-3)
+    opt_state = tx.init(params)
+
+    def loss_fn(p, x, eps):
+        def lin(name, v):
+            w, b = p[name]
+            return v @ w + b
+        h = jax.nn.relu(lin("enc", x))
+        m, lv = lin("mu", h), lin("logvar", h)
+        z = m + jnp.exp(0.5 * lv) * eps
+        logits = lin("dec2", jax.nn.relu(lin("dec1", z)))
+        nll = jnp.sum(jax.nn.softplus(logits) - x * logits)
+        kl = -0.5 * jnp.sum(1 + lv - m * m - jnp.exp(lv))
+        return (nll + kl) / x.shape[0]
+
+    @jax.jit
+    def step(p, s, idx, k):
+        k1, k2 = jax.random.split(k)
+        xb = jnp.take(x_all, idx, axis=0)
+        x = jax.random.bernoulli(k1, xb).astype(jnp.float32)
+        eps = jax.random.normal(k2, (x.shape[0], K), jnp.float32)
+        loss, grads = jax.value_and_grad(loss_fn)(p, x, eps)
+        updates, s = tx.update(grads, s, p)
+        return optax.apply_updates(p, updates), s, loss
+
+    n, steps = x_all.shape[0], x_all.shape[0] // B
+    rng = np.random.default_rng(seed)
+    step(params, opt_state, jnp.arange(B), key)[2].block_until_ready()    # compile outside the timing
+    times, cpu = [], []
+    for _ in range(epochs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        perm = rng.permutation(n).astype(np.int32)
+        for b in range(steps):
+            key, sub = jax.random.split(key)
+            params, opt_state, loss = step(params, opt_state, perm[b * B:(b + 1) * B], sub)
+        loss.block_until_ready()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return dict(epochs=times, cpu=cpu, version=f"jax {jax.__version__} (jaxlib), optax {optax.__version__}",
+                last_loss=float(loss))
+
+
+ENGINES = dict(numpyvae=run_numpyvae, torch=run_torch, jax=run_jax)
+
+
+# --------------------------------------------------------------------------- the driver
+
+def child(engine, args) -> dict | None:
+    python = args.jax_python if engine == "jax" and args.jax_python else sys.executable
+    env = dict(os.environ, **{v: str(args.threads) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                             "MKL_NUM_THREADS")})
+    cmd = [python, __file__, "--child", engine, "--data", args.data, "--epochs", str(args.epochs),
+           "--threads", str(args.threads), "--seed", str(args.seed)]
+    load = os.getloadavg()[0]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"{engine}: failed:\n{p.stderr[-2000:]}", file=sys.stderr)
+        return None
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    out["load_before"] = round(load, 2)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=3, help="epochs per child; the first is not counted")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(ENGINES))
+    ap.add_argument("--jax-python", help="the interpreter that has jax and optax (default: this one)")
+    ap.add_argument("--json", help="write every child's numbers here")
+    ap.add_argument("--child", choices=list(ENGINES), help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        _pin(args.threads)
+        print(json.dumps(ENGINES[args.child](args.data, args.epochs, args.seed, args.threads)))
+        return 0
+    if args.epochs < 2:
+        ap.error("--epochs must be >= 2 (the first epoch is not counted)")
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+    from numpyvae.bench import bench_data
+    data, source = bench_data(60_000, "float32")
+    with tempfile.TemporaryDirectory() as tmp:
+        args.data = str(Path(tmp) / "x_train.npy")
+        np.save(args.data, data.x_train)
+        print(f"data: {source}; threads {args.threads}; {args.rounds} rounds of {args.epochs} epochs; "
+              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}")
+        results = {e: [] for e in args.engines}
+        for r in range(args.rounds):
+            order = args.engines[r % len(args.engines):] + args.engines[:r % len(args.engines)]
+            for engine in order:
+                out = child(engine, args)
+                if out is None:
+                    continue
+                results[engine].append(out)
+                print(f"round {r + 1} {engine:9s} wall {' '.join(f'{x:.3f}' for x in out['epochs'])} s, "
+                      f"cpu {' '.join(f'{x:.3f}' for x in out['cpu'])} s  (load {out['load_before']}; "
+                      f"{out['version']})", flush=True)
+    done = {e: rs for e, rs in results.items() if rs}
+    for kind in ("cpu", "epochs"):
+        # per engine: the median over rounds of each round's median later epoch
+        med = {e: statistics.median(statistics.median(o[kind][1:]) for o in rs) for e, rs in done.items()}
+        ref = med.get("torch")
+        label = "CPU s per epoch (all threads)" if kind == "cpu" else "wall s per epoch"
+        print(f"\n| implementation | {label}, median of {args.rounds} rounds | vs PyTorch |\n|---|---|---|")
+        for e, x in sorted(med.items(), key=lambda kv: kv[1]):
+            print(f"| {e}: {done[e][0]['version']} | {x:.3f} | {f'{x / ref:.2f}' if ref else ''} |")
+        if "jax" in done and "numpyvae" in done:
+            ratios = [statistics.median(a[kind][1:]) / statistics.median(b[kind][1:])
+                      for a, b in zip(done["numpyvae"], done["jax"])]
+            print(f"numpyvae / JAX ({kind}) per round: {' '.join(f'{x:.2f}' for x in ratios)}; "
+                  f"median {statistics.median(ratios):.2f}")
+    print(f"load average (1, 5, 15 min) at the end: {tuple(round(x, 2) for x in os.getloadavg())}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
