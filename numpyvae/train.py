@@ -177,7 +177,8 @@ class Trainer:
         steps = x.shape[0] // cfg.batch_size          # the last partial batch is dropped, as usual
         dynamic = cfg.resolved_binarize() == "dynamic"
         perm = self.rng.permutation(x.shape[0])
-        self.optimizer.lr = cfg.lr_at(self.epoch)      # a schedule changes it between epochs
+        if cfg.lr_schedule != "constant":             # a schedule changes it between epochs; else it is left alone
+            self.optimizer.lr = cfg.lr_at(self.epoch)
         totals = np.zeros(3)
         bar = Progress(steps, f"epoch {self.epoch + 1}/{cfg.epochs}", quiet=self.quiet)
         start = time.perf_counter()
