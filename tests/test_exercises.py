@@ -154,8 +154,8 @@ def test_stand_in_agrees_with_the_solution():
 def test_wrong_shapes_counts_nans_and_errors_are_clear_fails():
     g = grade("dense_backward", lambda x, W, b, dy: (dy @ W.T, x.T @ dy), verbose=False)
     assert g.status == "FAIL" and "expected 3 output(s)" in g.message
-    g = grade("dense_backward", lambda x, W, b, dy: (dy @ W.T, (x.T @ dy).T, dy.sum(0)), verbose=False)
-    assert g.status == "FAIL" and re.search(r"must have W's shape \(\d, \d\), got \(\d, \d\)", g.message)
+    g = grade("dense_backward", lambda x, W, b, dy: (dy @ W.T, (x.T @ dy)[:, :1], dy.sum(0)), verbose=False)
+    assert g.status == "FAIL" and re.search(r"must have W's shape \((\d), \d\), got \(\1, 1\)", g.message)
     g = grade("kl_backward", lambda mu, lv: 1 / 0, verbose=False)
     assert g.status == "FAIL" and "ZeroDivisionError" in g.message
     g = grade("kl_backward", lambda mu, lv: (mu * np.nan, lv), verbose=False)

@@ -10,8 +10,8 @@ TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 SCRIPTS = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
 
 
-def test_all_nine_tutorials_are_there():
-    assert [p.name[:2] for p in SCRIPTS] == [f"{i:02d}" for i in range(1, 10)]
+def test_all_ten_tutorials_are_there():
+    assert [p.name[:2] for p in SCRIPTS] == [f"{i:02d}" for i in range(1, 11)]
 
 
 def _percent_format(text):

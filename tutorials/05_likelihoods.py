@@ -11,11 +11,15 @@
 #
 # which never takes the log of a probability that rounded to 0 (compute softplus as
 # $\max(a, 0) + \log(1 + e^{-|a|})$). Its derivative is strikingly simple:
+#
+# <!-- answer: What is $\partial/\partial a$ of $\operatorname{softplus}(a) - x a$? -->
 # $\partial/\partial a = \sigma(a) - x$.
+# <!-- /answer -->
 #
 # **Gaussian with fixed $\sigma$.** $-\log p(x\mid m) = \frac{1}{2\sigma^2}\lVert x - m\rVert^2 + \frac D2 \log 2\pi\sigma^2$:
 # the squared error of an ordinary autoencoder, scaled. Multiplying the whole negative ELBO by
-# $2\sigma^2$ shows that $\sigma^2$ acts like the $\beta$ in front of the KL: small $\sigma$ means
+# $2\sigma^2$ gives $\lVert x - m\rVert^2 + 2\sigma^2\,\mathrm{KL} + \text{const}$: a squared-error
+# autoencoder with $\beta_\text{eff} = 2\sigma^2$ in front of the KL. Small $\sigma$ means
 # "reconstruct sharply, never mind the prior", large $\sigma$ the opposite.
 #
 # **Continuous Bernoulli.** Grey-level pixels live in $[0, 1]$, and people often feed them to the
