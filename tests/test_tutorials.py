@@ -28,7 +28,7 @@ def test_tutorial_runs_in_fast_mode(script, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     figures = list((tmp_path / "figures").glob("*.png"))
-    assert figures, f"{script.name} saved no figure"
+    assert figures or "savefig(" not in script.read_text(), f"{script.name} saved no figure"
     for fig in figures:   # every picture the run made is referenced by the text next to it
         assert f"figures/{fig.name}" in script.read_text(), f"{fig.name} is not shown in {script.name}'s text"
     # stubs fall back to the solutions; the only FAIL is 02's deliberate wrong answer
