@@ -3,6 +3,7 @@
     python -m numpyvae course build DIR --edition student|teacher [--notebooks] [--source tutorials]
     python -m numpyvae course sync   [--source tutorials]     # write tutorials/notebooks/*.ipynb (jupytext)
     python -m numpyvae course check  [--source tutorials]     # exit 1 if those notebooks are out of date
+    python -m numpyvae course site DIR [--fast] [--edition student|teacher]   # executed tutorials as a website
 
 The tutorial scripts (percent format) are the single source. Two kinds of marks
 in them drive the editions:
@@ -31,6 +32,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 EDITIONS = ("student", "teacher")
@@ -241,6 +243,149 @@ def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
     return sorted(p for p in dest.rglob("*") if p.is_file())
 
 
+
+# ----------------------------------------------------------------------------- the course site
+
+FIGURE_LINK = re.compile(r"^#\s*!\[[^\]]*\]\(figures/[^)]*\)\s*$")
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"    # the configs jupyter-server-mathjax ships
+# MathJax 2 reads window.MathJax as its configuration: the local copy has the STIX-Web fonts only
+MATHJAX_HEAD = """{% extends "base.html" %}
+{% block extrahead %}
+<script>window.MathJax = {"HTML-CSS": {availableFonts: ["STIX-Web"], preferredFont: "STIX-Web",
+  webFont: "STIX-Web", imageFont: null}, tex2jax: {inlineMath: [["$", "$"], ["\\\\(", "\\\\)"]],
+  processEscapes: true}};</script>
+{% endblock %}
+"""
+# Markdown pages (the contents page) load MathJax themselves; notebook pages already have it
+MATHJAX_LOADER = """if (!window.MathJax || !window.MathJax.Hub) {
+  var s = document.createElement("script");
+  s.src = "mathjax/MathJax.js?config=%s";
+  document.head.appendChild(s);
+}
+"""
+
+
+def _title(script: Path) -> str:
+    for line in script.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# # "):
+            return line[4:].strip()
+    return script.stem
+
+
+def _mathjax_dir() -> Path:
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        raise RuntimeError("the course site renders math with a local MathJax: "
+                           "pip install 'numpyvae[course]' (jupyter-server-mathjax)") from None
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
+
+
+def execute_notebook(script_text: str, run_dir: Path, env: dict, timeout: int = 3600):
+    """Run one tutorial as a notebook in run_dir (a Jupyter kernel, figures inline); return the notebook.
+
+    Errors do not stop the run: they stay in the outputs, and the caller reports them.
+    """
+    jupytext = _jupytext()
+    from nbclient import NotebookClient
+    # the figure is inline right above: drop the script's image links to figures/*.png
+    text = "".join(line for line in script_text.splitlines(keepends=True) if not FIGURE_LINK.match(line))
+    nb = jupytext.reads(text, fmt="py:percent")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    import os
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(run_dir)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return nb
+
+
+def notebook_errors(nb) -> list:
+    """'cell N: Ename: value' for every error output of an executed notebook."""
+    return [f"cell {i}: {o.get('ename')}: {o.get('evalue')}" for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def build_site(dest, *, source=None, edition: str = "student", fast: bool = False, only=None,
+               progress=print) -> list:
+    """Execute every tutorial as a notebook and render the course site into ``dest`` (mkdocs-jupyter).
+
+    Returns the list of execution errors (empty when every cell ran). ``only``: tutorial
+    numbers ("02", "10") to include, for a quick build.
+    """
+    if edition not in EDITIONS:
+        raise ValueError(f"course site: --edition must be one of {', '.join(EDITIONS)}, got {edition!r}")
+    import json
+    import os
+    import subprocess
+    source = _check_source(source or default_source())
+    scripts = [p for p in sorted(source.glob(TUTORIAL_GLOB)) if not only or p.name[:2] in only]
+    if not scripts:
+        raise ValueError(f"course site: no tutorial numbered {', '.join(only)} in {source}")
+    solutions = load_solutions(source) if edition == "teacher" else {}
+    package_root = str(Path(__file__).resolve().parent.parent.parent)
+    errors = []
+    with tempfile.TemporaryDirectory(prefix="numpyvae-site-") as tmp:
+        tmp = Path(tmp)
+        docs, run = tmp / "docs", tmp / "run"
+        docs.mkdir()
+        run.mkdir()
+        shutil.copy2(source / "_common.py", run / "_common.py")
+        shutil.copytree(_mathjax_dir(), docs / "mathjax")
+        env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "NUMPYVAE_FAST")}
+        env.update(PYTHONPATH=os.pathsep.join([package_root, str(run), env.get("PYTHONPATH", "")]),
+                   NUMPYVAE_FIGURES=str(run / "figures"))
+        if fast:
+            env["NUMPYVAE_FAST"] = "1"
+        nav = []
+        for script in scripts:
+            start = time.perf_counter()
+            text = cut_answers(script.read_text(encoding="utf-8"), edition, script.name)
+            if edition == "teacher":
+                text = fill_in(text, solutions, script.name)
+            nb = execute_notebook(text, run, env)
+            errs = notebook_errors(nb)
+            errors += [f"{script.name} {e}" for e in errs]
+            (docs / (script.stem + ".ipynb")).write_text(json.dumps(nb, indent=1), encoding="utf-8")
+            nav.append({_title(script): script.stem + ".ipynb"})
+            if progress:
+                progress(f"  ran {script.name} in {time.perf_counter() - start:.0f} s"
+                         + (f", {len(errs)} error(s)" if errs else ""))
+        contents = "\n".join(f"{i + 1}. [{title}]({page})" for i, item in enumerate(nav)
+                              for title, page in item.items())
+        readme = (source / "README.md").read_text(encoding="utf-8") if (source / "README.md").exists() else ""
+        mode = "fast mode (NUMPYVAE_FAST=1: small data, rough pictures)" if fast else "full mode"
+        (docs / "index.md").write_text(
+            f"# numpyvae: a course on variational autoencoders\n\nEvery page below is a tutorial, executed in "
+            f"{mode}, {edition} edition.\n\n## Contents\n\n{contents}\n\n---\n\n"
+            + readme.replace("# Tutorials", "## About the tutorials", 1), encoding="utf-8")
+        mathjax = f"mathjax/MathJax.js?config={MATHJAX_CONFIG}"
+        (tmp / "overrides").mkdir()
+        (tmp / "overrides" / "main.html").write_text(MATHJAX_HEAD, encoding="utf-8")
+        (docs / "mathjax-loader.js").write_text(MATHJAX_LOADER % MATHJAX_CONFIG, encoding="utf-8")
+        config = {
+            "site_name": "numpyvae course", "docs_dir": str(docs), "site_dir": str(Path(dest).resolve()),
+            "use_directory_urls": False,
+            "theme": {"name": "material", "font": False, "custom_dir": str(tmp / "overrides")},
+            "nav": [{"Contents": "index.md"}] + nav,
+            "markdown_extensions": ["tables", "pymdownx.arithmatex"],
+            "extra_javascript": ["mathjax-loader.js"],
+            "plugins": [{"mkdocs-jupyter": {"execute": False, "include_source": False, "cache": False,
+                                            "custom_mathjax_url": mathjax}}],
+        }
+        (tmp / "mkdocs.yml").write_text(json.dumps(config, indent=1), encoding="utf-8")   # JSON is YAML
+        proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(tmp / "mkdocs.yml")],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"course site: mkdocs failed:\n{proc.stderr[-2000:]}")
+    return errors
+
+
 # ----------------------------------------------------------------------------- command line
 
 def _parser() -> argparse.ArgumentParser:
@@ -252,6 +397,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--edition", choices=EDITIONS, required=True)
     b.add_argument("--notebooks", action="store_true", help="also write notebooks/*.ipynb (needs jupytext)")
     b.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
+    w = sub.add_parser("site", help="execute every tutorial and render the course site (mkdocs-jupyter)")
+    w.add_argument("dir")
+    w.add_argument("--edition", choices=EDITIONS, default="student")
+    w.add_argument("--fast", action="store_true", help="run the tutorials with NUMPYVAE_FAST=1 (minutes, not an hour)")
+    w.add_argument("--only", help="comma-separated tutorial numbers, e.g. 02,10 (default: all)")
+    w.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
     for name, text in (("sync", "write tutorials/notebooks/*.ipynb from the scripts (jupytext)"),
                        ("check", "exit 1 if tutorials/notebooks/*.ipynb differ from the scripts")):
         s = sub.add_parser(name, help=text)
@@ -265,6 +416,13 @@ def main(argv=None) -> int:
         if args.action == "build":
             files = build(args.dir, args.edition, source=args.source, notebooks=args.notebooks)
             print(f"wrote the {args.edition} edition: {len(files)} files in {args.dir}")
+        elif args.action == "site":
+            only = [n.strip() for n in args.only.split(",")] if args.only else None
+            errors = build_site(args.dir, source=args.source, edition=args.edition, fast=args.fast, only=only)
+            for e in errors:
+                print(f"error output: {e}")
+            print(f"wrote the course site to {args.dir} (open {Path(args.dir) / 'index.html'})")
+            return 1 if errors else 0
         elif args.action == "sync":
             for path in sync_notebooks(args.source):
                 print(f"wrote {path}")
