@@ -170,6 +170,8 @@ def to_notebook(script: Path, out: Path) -> Path:
     nb = jupytext.read(script, fmt="py:percent")
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     nb.metadata.get("jupytext", {}).pop("text_representation", None)
+    for i, cell in enumerate(nb.cells):            # stable ids: the same script gives the same bytes
+        cell["id"] = f"cell-{i:03d}"
     jupytext.write(nb, out, fmt="ipynb")
     return out
 
