@@ -109,8 +109,12 @@ savefig(fig, "08_bounds.png")
 # few test digits in fast mode, neighbouring values can be within noise of each other.)
 # Training *on* $\mathcal{L}_k$ instead of the ELBO is one switch,
 # `model.loss_and_grads(x, objective="iwae", n_samples=k)`, or
-# `python -m numpyvae train --objective iwae --n-samples 5`: the gradient is the ELBO's with
-# each sample weighted by its normalized importance weight $\tilde w_s = w_s / \sum_j w_j$.
+# `python -m numpyvae train --objective iwae --n-samples 5`. Its gradient is the ELBO's with each
+# sample reweighted (tutorial 10's exercise `iwae_weights`):
+#
+# <!-- answer: How is each sample weighted in the IWAE gradient? -->
+# each sample is weighted by its normalized importance weight $\tilde w_s = w_s / \sum_j w_j$.
+# <!-- /answer -->
 #
 # ## A look back: Helmholtz machines and wake–sleep
 #
