@@ -150,3 +150,10 @@ def test_cli_hook_and_its_errors(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli.main(["grade", str(tmp_path / "empty"), "--out", str(out)]) == 2
     assert "no .ipynb or .py submissions" in capsys.readouterr().err
+
+
+def test_csv_cells_are_not_spreadsheet_formulas():
+    g = grade.ClassGrades(["kl_backward"])
+    g.rows["=HYPERLINK(1)"] = {"kl_backward": grade.Result("FAIL", None, "-nope")}
+    rows = list(csv.reader(g.csv_bytes().decode().splitlines()))
+    assert rows[1][0] == "'=HYPERLINK(1)" and rows[1][-1] == "'-nope"

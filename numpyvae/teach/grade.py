@@ -210,6 +210,11 @@ def grade_student(files: list, names: list, limits: Limits, seed: int | None = N
 
 # ----------------------------------------------------------------------------- a class
 
+def _cell(text: str) -> str:
+    """A CSV text cell that a spreadsheet will not read as a formula (a file named '=cmd()' is just text)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 @dataclass
 class ClassGrades:
     names: list
@@ -224,10 +229,10 @@ class ClassGrades:
             header += [f"{n} points", f"{n} worst_rel_error", f"{n} message"]
         w.writerow(header)
         for student, res in self.rows.items():
-            row = [student, sum(r.points for r in res.values()), len(self.names)]
+            row = [_cell(student), sum(r.points for r in res.values()), len(self.names)]
             for n in self.names:
                 r = res[n]
-                row += [r.points, "" if r.worst is None else f"{r.worst:.3e}", r.message]
+                row += [r.points, "" if r.worst is None else f"{r.worst:.3e}", _cell(r.message)]
             w.writerow(row)
         return buf.getvalue().encode("utf-8")
 
