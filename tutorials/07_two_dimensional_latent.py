@@ -65,10 +65,13 @@ savefig(fig, "07_latent_and_manifold.png")
 # ![latent scatter and manifold](figures/07_latent_and_manifold.png)
 #
 # What to expect after a full run (`python tutorials/07_two_dimensional_latent.py`, 50 epochs,
-# as in the Keras write-up, whose figures look the same way): the classes form regions that touch,
-# without empty gaps between them, and the manifold morphs smoothly from one digit into the next: the KL term keeps all codes inside the prior's bulk, so every
-# point of the grid decodes to something digit-like. In fast mode the regions are only
-# beginning to separate.
+# as in the Keras write-up): the classes form regions, several of them overlapping near the
+# origin (digits that are drawn alike, such as 3, 5 and 8, mix), while a class drawn very
+# differently can sit apart with an empty band between it and the rest (in our full run the
+# 1s form their own island below the others). The manifold still morphs smoothly from one digit
+# into the next: the decoder is a continuous function of $z$ and the KL term keeps the codes
+# inside the prior's bulk, so grid points in a gap decode to in-between shapes rather than to
+# noise. In fast mode the regions are only beginning to separate.
 #
 # ## β: a knob between reconstruction and the prior
 #
