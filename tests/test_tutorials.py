@@ -31,6 +31,6 @@ def test_tutorial_runs_in_fast_mode(script, tmp_path):
     assert figures or "savefig(" not in script.read_text(), f"{script.name} saved no figure"
     for fig in figures:   # every picture the run made is referenced by the text next to it
         assert f"figures/{fig.name}" in script.read_text(), f"{fig.name} is not shown in {script.name}'s text"
-    # stubs fall back to the solutions; the only FAIL is 02's deliberate wrong answer
+    # stubs fall back to finite-difference stand-ins; the only FAIL is 02's deliberate wrong answer
     expected_fails = 1 if script.name.startswith("02_") else 0
     assert proc.stdout.count("FAIL: exercise") == expected_fails, proc.stdout[-2000:]
