@@ -271,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="time training epochs against this machine's BLAS bound", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
+    for name, text in (("course", "build the student or teacher edition of the tutorials; notebooks"),   # hook: course
+                       ("grade", "grade a folder of students' notebooks or scripts into a CSV")):         # hook: grade
+        sub.add_parser(name, help=text, add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -279,6 +282,9 @@ def main(argv=None) -> int:
     if argv[:1] == ["bench"]:
         # the benchmark parses its own flags (argparse's REMAINDER would drop leading options)
         return cmd_bench(argparse.Namespace(bench_args=argv[1:]))
+    if argv[:1] in (["course"], ["grade"]):            # hook: these two parse their own flags
+        from .teach import course, grade
+        return (course if argv[0] == "course" else grade).main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

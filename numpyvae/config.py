@@ -374,10 +374,10 @@ PRESETS = {
     # the Keras write-up: 784-256-2, RMSprop, Bernoulli on grey levels, batch 100, 50 epochs
     "keras": dict(hidden=[256], z_dim=2, optimizer="rmsprop", lr=1e-3, batch_size=100, epochs=50,
                   binarize="none"),
-    # the blog post: 784-128-2, MSE + β·KL with Adam 3e-4, batch 8. Its loss, mean squared error over
-    # 784 pixels + 1e-4·KL, is (up to a constant factor) a Gaussian likelihood with σ = 1 and
-    # β = 1e-4 · 784 / 2 = 0.0392.
-    "blog": dict(hidden=[128], z_dim=2, activation="tanh", likelihood="gaussian", sigma=1.0, beta=0.0392,
+    # the blog post: 784-128-2, MSE + β·KL with Adam 3e-4, batch 8. MSELoss averages over the batch's
+    # 8·784 values while the KL is summed over the batch; times 8·784/2 this is, per example, a
+    # Gaussian likelihood with σ = 1 and β = 1e-4 · 8 · 784 / 2 = 0.3136.
+    "blog": dict(hidden=[128], z_dim=2, activation="tanh", likelihood="gaussian", sigma=1.0, beta=0.3136,
                  optimizer="adam", lr=3e-4, batch_size=8, epochs=20),
     # pytorch/examples' VAE exactly: 784-400-20 ReLU, Bernoulli on grey levels, Adam 1e-3, batch 128,
     # 10 epochs, PyTorch's default initialization (W and b ~ U(±1/√fan_in))

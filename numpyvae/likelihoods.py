@@ -221,8 +221,8 @@ class Gaussian(Likelihood):
     The MSE view: with σ fixed, the reconstruction term of the ELBO is the
     squared error Σ(x - m)² scaled by 1/(2σ²) plus a constant, so
     -ELBO = ||x - m||²/(2σ²) + KL + const. Multiplying through by 2σ²
-    shows σ² acting as an inverse β: a small σ weights reconstruction over
-    the KL (like β < 1), a large σ does the opposite.
+    gives ||x - m||² + 2σ²·KL: β_eff = 2σ², so a small σ weights reconstruction
+    over the KL (like β < 1), a large σ does the opposite.
     """
     name = "gaussian"
     heads = ("mean",)

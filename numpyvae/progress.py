@@ -1,7 +1,13 @@
-"""A one-line progress bar on stderr, silent when stderr is not a terminal.
+"""Progress for training and evaluation: tqdm when installed, a one-line bar otherwise.
 
-Training and evaluation both report progress this way; logs and CI output
-(stderr not a tty) stay clean, and ``quiet=True`` silences it everywhere.
+Where it shows:
+* a terminal (stderr is a tty): a live bar with the loss;
+* a Jupyter notebook: a live bar too (tqdm.auto draws a widget when ipywidgets is
+  installed, text otherwise; without tqdm the bar below redraws in place with \\r);
+* anywhere else (logs, CI, pipes): nothing, so logs stay clean;
+* ``quiet=True``: nothing, everywhere.
+
+tqdm is optional (``pip install 'numpyvae[progress]'``): numpyvae never needs it.
 """
 from __future__ import annotations
 
@@ -9,22 +15,55 @@ import sys
 import time
 
 
-class Progress:
-    """Usage: ``bar = Progress(total, "epoch 3"); bar.update(n, loss=...); bar.close()``."""
+def _in_notebook(stream) -> bool:
+    """True when running inside a Jupyter kernel and writing to its captured stderr/stdout."""
+    return "ipykernel" in sys.modules and type(stream).__module__.startswith("ipykernel")
 
-    def __init__(self, total: int, label: str = "", *, quiet: bool = False, stream=None, width: int = 24):
+
+def _tqdm():
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm
+
+
+class Progress:
+    """Usage: ``bar = Progress(total, "epoch 3"); bar.update(n, loss=...); bar.close()``.
+
+    ``use_tqdm=False`` forces the built-in bar (None: use tqdm when it is installed).
+    """
+
+    def __init__(self, total: int, label: str = "", *, quiet: bool = False, stream=None, width: int = 24,
+                 use_tqdm: bool | None = None):
         self.total, self.label, self.width = max(int(total), 1), label, width
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = not quiet and hasattr(self.stream, "isatty") and self.stream.isatty()
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled = not quiet and (tty or _in_notebook(self.stream))
         self.done = 0
         self.start = time.perf_counter()
         self._last = 0.0
+        self._bar = None
+        tqdm = _tqdm() if self.enabled and use_tqdm is not False else None
+        if tqdm is not None:
+            self._bar = tqdm(total=self.total, desc=label or None, file=self.stream, leave=True,
+                             dynamic_ncols=True, mininterval=0.1)
 
     def update(self, n: int = 1, **fields) -> None:
         """Advance by n; ``fields`` (e.g. loss=103.2) are shown after the bar. Redraws at most 10×/s."""
-        self.done = min(self.done + n, self.total)
+        n = min(n, self.total - self.done)
+        self.done += n
+        if not self.enabled:
+            return
         now = time.perf_counter()
-        if not self.enabled or (now - self._last < 0.1 and self.done < self.total):
+        if self._bar is not None:
+            if fields and (now - self._last >= 0.1 or self.done == self.total):
+                self._last = now
+                self._bar.set_postfix({k: (round(v, 2) if isinstance(v, float) else v) for k, v in fields.items()},
+                                      refresh=False)
+            self._bar.update(n)
+            return
+        if now - self._last < 0.1 and self.done < self.total:
             return
         self._last = now
         filled = int(self.width * self.done / self.total)
@@ -35,6 +74,8 @@ class Progress:
 
     def close(self) -> None:
         """End the line (only if anything was drawn)."""
-        if self.enabled:
+        if self._bar is not None:
+            self._bar.close()
+        elif self.enabled:
             self.stream.write("\n")
             self.stream.flush()

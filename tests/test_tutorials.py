@@ -14,7 +14,7 @@ SCRIPTS = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
 def test_the_tutorials_are_there():
     numbers = [p.name[:2] for p in SCRIPTS]
     assert len(set(numbers)) == len(numbers), f"two tutorials share a number: {numbers}"
-    assert {f"{i:02d}" for i in range(1, 10)} | {"10", "11", "12", "13", "14", "15"} <= set(numbers), numbers
+    assert {f"{i:02d}" for i in range(1, 17)} <= set(numbers), numbers
 
 
 def _percent_format(text):
@@ -31,10 +31,10 @@ def test_tutorial_runs_in_fast_mode(script, tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     figures = list((tmp_path / "figures").glob("*.png"))
-    assert figures, f"{script.name} saved no figure"
+    assert figures or "savefig(" not in script.read_text(), f"{script.name} saved no figure"
     for fig in figures:   # every picture the run made is referenced by the text next to it
         assert f"figures/{fig.name}" in script.read_text(), f"{fig.name} is not shown in {script.name}'s text"
-    # stubs fall back to the solutions; the only FAIL is 02's deliberate wrong answer
+    # stubs fall back to finite-difference stand-ins; the only FAIL is 02's deliberate wrong answer
     expected_fails = 1 if script.name.startswith("02_") else 0
     assert proc.stdout.count("FAIL: exercise") == expected_fails, proc.stdout[-2000:]
 

@@ -14,15 +14,20 @@
 # Write one output element: $y_{nj} = \sum_i x_{ni} W_{ij} + b_j$. The chain rule sums over
 # every output an input touches:
 #
-# $$\frac{\partial L}{\partial W_{ij}} = \sum_n \frac{\partial L}{\partial y_{nj}} \frac{\partial y_{nj}}{\partial W_{ij}} = \sum_n x_{ni}\,\delta_{nj}
-# \;\Rightarrow\; \frac{\partial L}{\partial W} = x^\top \delta,$$
-#
-# $$\frac{\partial L}{\partial b_j} = \sum_n \delta_{nj} \;\Rightarrow\; \frac{\partial L}{\partial b} = \textstyle\sum_n \delta_{n\cdot},
+# $$\frac{\partial L}{\partial W_{ij}} = \sum_n \frac{\partial L}{\partial y_{nj}} \frac{\partial y_{nj}}{\partial W_{ij}} = \sum_n x_{ni}\,\delta_{nj},
 # \qquad
-# \frac{\partial L}{\partial x_{ni}} = \sum_j \delta_{nj} W_{ij} \;\Rightarrow\; \frac{\partial L}{\partial x} = \delta W^\top.$$
+# \frac{\partial L}{\partial b_j} = \sum_n \delta_{nj},
+# \qquad
+# \frac{\partial L}{\partial x_{ni}} = \sum_j \delta_{nj} W_{ij}.$$
+#
+# The code works with whole arrays, so the last step writes each sum as a matrix product:
+#
+# <!-- answer: Write $\partial L/\partial W$, $\partial L/\partial b$ and $\partial L/\partial x$ as matrix products (or sums) of $x$, $W$ and $\delta$. -->
+# $$\frac{\partial L}{\partial W} = x^\top \delta, \qquad \frac{\partial L}{\partial b} = \textstyle\sum_n \delta_{n\cdot}, \qquad \frac{\partial L}{\partial x} = \delta W^\top.$$
+# <!-- /answer -->
 #
 # A quick sanity check: every gradient has the shape of the thing it differentiates
-# ($x^\top\delta$ is $D_\text{in} \times D_\text{out}$, like $W$).
+# ($\partial L/\partial W$ is $D_\text{in} \times D_\text{out}$, like $W$).
 
 # %%
 import numpy as np
@@ -38,15 +43,17 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## Exercise: write `dense_backward`
 #
-# Fill in the cell below with the three formulas. The grader builds a small random problem,
-# computes the gradient of $L = \sum \delta \odot (xW + b)$ by central finite differences,
+# Fill in the cell below with the three formulas. The grader draws fresh random problems on
+# every run (a batch of one and two larger batches; the seed is printed, and
+# `exercises.grade("dense_backward", dense_backward, seed=...)` replays them), computes the
+# gradient of $L = \sum \delta \odot (xW + b)$ by central finite differences,
 #
 # $$\frac{\partial L}{\partial \theta_k} \approx \frac{L(\theta + h e_k) - L(\theta - h e_k)}{2h}, \qquad h = 10^{-6},$$
 #
 # and compares: relative error $\max|a - n| / \max(|a| + |n|)$ must be below $10^{-7}$.
 # (Differences are taken in float64: in float32 the rounding of $L$, about $10^{-7}$ relative,
-# divided by $2h$ would drown the signal.) If the stub is left as is, the tutorial uses the
-# reference solution and says so.
+# divided by $2h$ would drown the signal.) If the stub is left as is, the tutorial goes on with a
+# finite-difference stand-in (correct, slow, and no formula in sight) and says so.
 
 # %%
 # EXERCISE: dense_backward — return (dx, dW, db) for y = x @ W + b, given dy = dL/dy
@@ -81,8 +88,12 @@ print("max |dx - layer dx| =", np.abs(dx - dx_layer).max(), "; max |dW - layer d
 #
 # An elementwise $y = g(x)$ has a diagonal Jacobian, so its backward is one product per element,
 # $\partial L/\partial x = \delta \odot g'(x)$. The derivatives are often cheapest in terms of
-# the output: $\tanh' = 1 - y^2$, $\sigma' = y(1 - y)$, $\text{ReLU}' = [x > 0]$,
+# the output $y$ (or of $\sigma(x)$):
+#
+# <!-- answer: Differentiate $\tanh$, $\sigma$, ReLU and softplus; write $\tanh'$ and $\sigma'$ with their own output $y$, and $\text{softplus}'$ with $\sigma(x)$. -->
+# $\tanh' = 1 - y^2$, $\sigma' = y(1 - y)$, $\text{ReLU}' = [x > 0]$,
 # $\text{softplus}' = \sigma(x)$.
+# <!-- /answer -->
 #
 # ReLU has a kink at 0 where the derivative jumps; finite differences straddling the kink
 # disagree with any one-sided choice. Keep test points away from 0 when checking it.

@@ -172,9 +172,12 @@ def kl_backward(mu, logvar):
 kl_backward = exercises.grade_or_solution("kl_backward", kl_backward)
 
 # %% [markdown]
+# <!-- answer: What are $\partial\,\mathrm{KL}/\partial\mu$ and $\partial\,\mathrm{KL}/\partial\ell$, and where do they pull $\mu$ and $\sigma^2$? -->
 # (Solution check: $\partial/\partial\mu = \mu$, $\partial/\partial\ell = \tfrac12(e^{\ell} - 1)$: the
-# KL pulls $\mu$ to 0 and $\sigma^2$ to 1.) `numpyvae.latent.kl.kl_analytic_backward` is the library's
-# version.
+# KL pulls $\mu$ to 0 and $\sigma^2$ to 1.)
+# <!-- /answer -->
+#
+# `numpyvae.latent.kl` holds the library's version.
 #
 # **Take-aways.** $\log p(x) = \text{ELBO} + \mathrm{KL}(q\,\|\,p(z\mid x))$ is an identity, not
 # an approximation, and on a 1-D model we confirmed it numerically. What remains is to get

@@ -19,12 +19,14 @@
 #
 # $$\nabla_\phi\, \mathbb{E}_{q_\phi}[f(z)] = \mathbb{E}_{\varepsilon}\big[\nabla_\phi f(\mu_\phi + \sigma_\phi \odot \varepsilon)\big].$$
 #
-# The backward pass of $z = \mu + \sigma\varepsilon$, given $\delta = \partial L/\partial z$, is
+# The backward pass of $z = \mu + \sigma\varepsilon$, given $\delta = \partial L/\partial z$, sums over
+# the $S$ samples $z_s$ drawn from the same $(\mu, \ell)$, and the chain rule goes through
+# $\sigma = e^{\ell/2}$:
 #
+# <!-- answer: Given $\delta_s = \partial L/\partial z_s$ for every sample, what are $\partial L/\partial\mu$ and $\partial L/\partial\ell$? -->
 # $$\frac{\partial L}{\partial \mu} = \sum_s \delta_s, \qquad
-# \frac{\partial L}{\partial \ell} = \sum_s \delta_s \odot \varepsilon_s \odot \frac{\partial \sigma}{\partial \ell} = \sum_s \delta_s \odot \varepsilon_s \odot \frac{\sigma}{2},$$
-#
-# with a sum over the $S$ samples $z_s$ drawn from the same $(\mu, \ell)$.
+# \frac{\partial L}{\partial \ell} = \sum_s \delta_s \odot \varepsilon_s \odot \frac{\partial \sigma}{\partial \ell} = \sum_s \delta_s \odot \varepsilon_s \odot \frac{\sigma}{2}.$$
+# <!-- /answer -->
 
 # %%
 import numpy as np

@@ -47,27 +47,47 @@ print(f"trained 784-200-20 for {epochs} epochs on {n_train} digits")
 # %% [markdown]
 # ## The ELBO with S samples: less noise, same bound
 #
-# We recompute the test ELBO many times with fresh noise, for several $S$. The mean stays put;
-# the spread shrinks like $1/\sqrt{S}$.
+# We recompute the test ELBO many times with fresh noise, for several $S$. The mean stays put
+# (within its standard error, printed after the ±); the spread shrinks like $1/\sqrt{S}$, so the
+# last column, std$\cdot\sqrt{S}$, stays about constant. A standard deviation measured from a
+# few dozen repeats is itself uncertain (the script prints by how much), and single draws have a
+# heavy tail, so expect the last column to wobble by that much; with only 10 repeats the pattern
+# can drown completely.
 
 # %%
-repeats = 10 if FAST else 50
+repeats = 40 if FAST else 100
+print(f"(a standard deviation from {repeats} repeats is uncertain by about ±{1 / np.sqrt(2 * (repeats - 1)):.0%})")
 for S in (1, 4, 16):
     vals = [-model.loss_and_grads(x_test, n_samples=S)[0] for _ in range(repeats)]
-    print(f"S = {S:2d}: test ELBO mean {np.mean(vals):8.3f}, std over repeats {np.std(vals):.3f}")
+    print(f"S = {S:2d}: test ELBO mean {np.mean(vals):8.3f} ± {np.std(vals) / np.sqrt(repeats):.3f}, "
+          f"std over repeats {np.std(vals):.3f}, std·√S {np.std(vals) * np.sqrt(S):.3f}")
 
 # %% [markdown]
 # ## The importance-weighted bound tightens with k
+#
+# $\mathcal{L}_1$ is the ELBO with a Monte Carlo KL; the model's default ELBO uses the analytic
+# KL. Both estimate the same number, with different noise, so single draws differ by a few
+# tenths of a nat or more. We average both over the same number of draws and print each with its
+# standard error: the two means agree to within a few standard errors.
 
 # %%
+def mean_and_stderr(draw, n):
+    vals = np.array([draw() for _ in range(n)])
+    return vals.mean(), vals.std() / np.sqrt(n)
+
+
 ks = [1, 5, 50] if FAST else [1, 5, 50, 500]
-bounds = []
+bounds, stderrs = [], []
 for k in ks:
-    bounds.append(-model.loss_and_grads(x_test, objective="iwae", n_samples=k)[0])
-    print(f"IWAE bound, k = {k:4d}: {bounds[-1]:8.3f}")
-elbo = -model.loss_and_grads(x_test)[0]                         # analytic-KL ELBO, for reference
+    draws = repeats if k == 1 else 5                     # k samples cost k times more; their noise is smaller
+    bound, se = mean_and_stderr(lambda: -model.loss_and_grads(x_test, objective="iwae", n_samples=k)[0], draws)
+    bounds.append(bound)
+    stderrs.append(se)
+    print(f"IWAE bound, k = {k:4d}: {bound:8.3f} ± {se:.3f}")
+elbo, elbo_se = mean_and_stderr(lambda: -model.loss_and_grads(x_test)[0], repeats)   # analytic KL
 log_px = log_likelihood(model, x_test, k=k_big, progress=False)
-print(f"ELBO (analytic KL):            {elbo:8.3f}")
+print(f"ELBO (analytic KL):  {elbo:8.3f} ± {elbo_se:.3f}    (L_1 - ELBO = {bounds[0] - elbo:+.3f}, "
+      f"{abs(bounds[0] - elbo) / np.hypot(elbo_se, stderrs[0]):.1f} standard errors of the difference)")
 print(f"log p(x), importance-sampled, k = {k_big}: {log_px.mean():8.3f}")
 print(f"gap log p(x) - ELBO = mean KL(q || p(z|x)) ~ {log_px.mean() - elbo:.3f} nats per digit")
 
@@ -89,8 +109,12 @@ savefig(fig, "08_bounds.png")
 # few test digits in fast mode, neighbouring values can be within noise of each other.)
 # Training *on* $\mathcal{L}_k$ instead of the ELBO is one switch,
 # `model.loss_and_grads(x, objective="iwae", n_samples=k)`, or
-# `python -m numpyvae train --objective iwae --n-samples 5`: the gradient is the ELBO's with
-# each sample weighted by its normalized importance weight $\tilde w_s = w_s / \sum_j w_j$.
+# `python -m numpyvae train --objective iwae --n-samples 5`. Its gradient is the ELBO's with each
+# sample reweighted (tutorial 10's exercise `iwae_weights`):
+#
+# <!-- answer: How is each sample weighted in the IWAE gradient? -->
+# each sample is weighted by its normalized importance weight $\tilde w_s = w_s / \sum_j w_j$.
+# <!-- /answer -->
 #
 # ## A look back, in code: Helmholtz machines and wake–sleep
 #

@@ -37,16 +37,19 @@ FAST = os.environ.get("NUMPYVAE_FAST", "").strip() in ("1", "true", "yes")
 FIG_DIR = Path(os.environ.get("NUMPYVAE_FIGURES", HERE / "figures"))
 
 
-def savefig(fig, name: str) -> Path:
-    """Save ``fig`` as FIG_DIR/name, print where, and show it in a notebook."""
+def savefig(fig, name: str) -> None:
+    """Save ``fig`` as FIG_DIR/name; in a notebook show it inline, elsewhere print where it went.
+
+    Returns nothing, so a notebook cell that ends with savefig(...) shows no stray Out[] line.
+    """
     FIG_DIR.mkdir(parents=True, exist_ok=True)
     path = FIG_DIR / name
     fig.savefig(path, dpi=90, bbox_inches="tight")
-    print(f"[figure saved: {path}]")
     if IN_NOTEBOOK:
         plt.show()
+    else:
+        print(f"[figure saved: {path}]")
     plt.close(fig)
-    return path
 
 
 def show_grid(ax, images, n_cols: int, title: str = "", shape=(28, 28)):

@@ -1,0 +1,68 @@
+"""The course site in a real browser: every page has its figures, rendered math, no error output.
+
+Skipped unless headless Chromium (Debian's `chromium`) and the `course` extra (mkdocs-jupyter,
+jupytext, nbclient/ipykernel, jupyter-server-mathjax) are installed. To keep the suite fast it
+builds a two-tutorial site (02 with a figure, 10 without) in fast mode; to check a whole site
+built with `python -m numpyvae course site DIR`, set NUMPYVAE_SITE_DIR=DIR.
+"""
+import html
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+MISSING = [m for m in ("mkdocs_jupyter", "jupytext", "nbclient", "ipykernel", "jupyter_server_mathjax")
+           if importlib.util.find_spec(m) is None]
+
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed"),
+              pytest.mark.skipif(bool(MISSING), reason=f"the course extra is not installed ({', '.join(MISSING)})")]
+
+
+def _chromium(*args, timeout=90):
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--virtual-time-budget=20000", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    given = os.environ.get("NUMPYVAE_SITE_DIR")
+    if given:
+        return Path(given)
+    from numpyvae.teach import course
+    dest = tmp_path_factory.mktemp("site") / "site"
+    errors = course.build_site(dest, source=TUTORIALS, fast=True, only=["02", "10"], progress=None)
+    assert errors == []
+    return dest
+
+
+def _pages(site):
+    return sorted(p for p in site.glob("[0-9][0-9]_*.html"))
+
+
+def test_contents_page_links_every_tutorial_page(site):
+    index = (site / "index.html").read_text()
+    pages = _pages(site)
+    assert pages
+    for page in pages:
+        assert f'href="{page.name}"' in index
+
+
+def test_each_page_in_chromium_has_its_figures_math_and_no_errors(site):
+    for page in _pages(site):
+        proc = _chromium("--dump-dom", page.as_uri())
+        dom = proc.stdout
+        assert "</html>" in dom, f"{page.name}: chromium gave no page ({proc.stderr[-500:]})"
+        script = TUTORIALS / (page.stem + ".py")
+        figures = script.read_text().count("savefig(") if script.exists() else 0
+        inline = len(re.findall(r'<img[^>]+src="data:image/png;base64,', dom))
+        assert inline >= figures, f"{page.name}: {inline} inline figure(s), the tutorial draws {figures}"
+        assert "Traceback (most recent call last)" not in html.unescape(dom), f"{page.name} shows a traceback"
+        assert 'data-mime-type="application/vnd.jupyter.error"' not in dom
+        assert len(re.findall(r'class="MathJax"', dom)) > 0, f"{page.name}: no math was rendered"
+        assert 'class="MathJax_Error"' not in dom and "[Math Processing Error]" not in dom, f"{page.name}: a formula failed"
