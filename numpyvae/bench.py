@@ -26,9 +26,9 @@ imported, and NumPy offers no call to change it later. ``--threads N``
 therefore re-runs the benchmark in a child process with
 ``OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=N`` (no extra
 dependency such as threadpoolctl is needed); without ``--threads`` the
-environment decides, and the output records what it said. The same number
-of threads shares the optimizer's elementwise passes (:mod:`numpyvae.parallel`
-reads the same variable). On a machine that
+environment decides, and the output records what it said. The optimizer's
+elementwise passes stay on one thread unless ``NUMPYVAE_THREADS=N`` asks for
+more (:mod:`numpyvae.parallel`: on this 2-core machine two did not pay). On a machine that
 other programs keep busy, 1 thread is often faster than 2: BLAS threads that
 wait for each other at every barrier lose whole scheduler time slices.
 

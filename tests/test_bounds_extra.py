@@ -342,9 +342,12 @@ def test_sandwich_over_chunks_equals_the_bounds_on_all_samples(seed, n_data, cut
     edges = np.cumsum([0] + cuts + [1])
     parts = sandwich(log_w[a:b] for a, b in zip(edges[:-1], edges[1:]))
     assert parts["k"] == len(log_w)
-    np.testing.assert_allclose(parts["elbo"], log_w.mean(0), rtol=1e-13)
-    np.testing.assert_allclose(parts["iwae"], own_iwae(log_w), rtol=1e-13)
-    np.testing.assert_allclose(parts["cubo"], CUBO(2).forward(log_w)[0], rtol=1e-13)
+    # the sums run in another order, so agreement is to rounding of the log weights' own size (~30):
+    # a bound that lands near 0 (hypothesis: seed 262 gave 0.0033) cannot match to 1e-13 relative
+    tol = dict(rtol=1e-13, atol=1e-13 * np.abs(log_w).max())
+    np.testing.assert_allclose(parts["elbo"], log_w.mean(0), **tol)
+    np.testing.assert_allclose(parts["iwae"], own_iwae(log_w), **tol)
+    np.testing.assert_allclose(parts["cubo"], CUBO(2).forward(log_w)[0], **tol)
     assert (parts["elbo"] <= parts["iwae"]).all() and (parts["iwae"] <= parts["cubo"]).all()
 
 

@@ -481,14 +481,19 @@ def test_output_padding_must_be_below_the_stride():
 
 
 def test_exercise_solution_agrees_with_the_layer():
-    """Tutorial 15's conv2d_backward_dW reference (tap by tap) gives Conv2D.backward's kernel gradient."""
-    from numpyvae.teach.exercises import solution
+    """Tutorial 15's conv2d_backward_dW reference (teacher material, tap by tap) gives Conv2D.backward's dW."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "tutorials" / "solutions" / "solutions.py"
+    spec = importlib.util.spec_from_file_location("solutions", path)
+    solutions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(solutions)
     pr = dict(N=2, C_in=3, C_out=2, kernel=(3, 3), stride=(2, 2), padding=(1, 1), H=7, W=6, seed=9)
     layer, x, rng = make_conv(pr)
     y, tape = layer.forward(x)
     dy = rng.standard_normal(y.shape)
     layer.backward(dy, tape)
-    np.testing.assert_allclose(solution("conv2d_backward_dW")(x, layer.params["W"], dy, 2, 1), layer.grads["W"],
+    np.testing.assert_allclose(solutions.conv2d_backward_dW(x, layer.params["W"], dy, 2, 1), layer.grads["W"],
                                rtol=1e-12, atol=1e-12)
 
 
