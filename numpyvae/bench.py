@@ -50,13 +50,14 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .bench_data import FULL_EXAMPLES, bench_data, load_average
+
 from . import parallel
 from .argparser import Parser
 from .checks import as_dtype
 from .optim import M_FLUSH, V_FLOOR, Adam
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-FULL_EXAMPLES = 60_000
 
 
 # --------------------------------------------------------------------------- what a step multiplies
@@ -143,31 +144,6 @@ def measure_matmuls(ops: list[dict], dtype="float32", *, repeats: int = 5, min_s
 
 # --------------------------------------------------------------------------- data
 
-def bench_data(n_examples: int = FULL_EXAMPLES, dtype="float32"):
-    """(Dataset with n_examples training rows of 784 pixels, description of the source).
-
-    Fashion-MNIST (60,000 training images) when installed; otherwise the
-    bundled digits (9,000 training images) repeated row by row to n_examples.
-    The test split is cut to 1,000 images: the benchmark never validates.
-    """
-    from .datasets import load
-    from .datasets.dataset import Dataset
-    try:
-        data, source = load("fashion-mnist", dtype=dtype), "fashion-mnist"
-    except (FileNotFoundError, OSError, ValueError):
-        data, source = load("digits", dtype=dtype), "digits"
-    n_have = data.x_train.shape[0]
-    rows = np.arange(n_examples) % n_have
-    x_train = data.x_train if n_examples == n_have else data.x_train[rows]
-    y_train = data.y_train if n_examples == n_have else data.y_train[rows]
-    if n_examples > n_have:
-        source += f" ({n_have:,} images tiled to {n_examples:,})"
-    elif n_examples < n_have:
-        source += f" (first {n_examples:,} of {n_have:,} images)"
-    return Dataset(data.name, x_train, y_train, data.x_test[:1000], data.y_test[:1000],
-                   data.image_shape, data.source), source
-
-
 # --------------------------------------------------------------------------- timing the real loop
 
 class _Timed:
@@ -182,13 +158,6 @@ class _Timed:
             return self.fn(*args, **kwargs)
         finally:
             self.seconds += time.perf_counter() - t0
-
-
-def _load() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (OSError, AttributeError):
-        return None
 
 
 def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: str = "float32",
@@ -223,7 +192,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
         check_positive_int(v, "run_bench", name)
     if examples < batch_size:
         raise ValueError(f"run_bench: examples ({examples}) must be at least batch_size ({batch_size})")
-    load_before = _load()
+    load_before = load_average()
     data, source = bench_data(examples, dtype)
     cfg = TrainConfig(dataset="fashion-mnist" if source.startswith("fashion") else "digits",
                       hidden=[int(h) for h in hidden], z_dim=z_dim, batch_size=batch_size, epochs=epochs,
@@ -284,7 +253,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
         bound = steps * mm["seconds_per_step"]
         for row in rows:
             row.update(bound_seconds=bound, times_bound=row["seconds"] / bound, fraction_of_bound=bound / row["seconds"])
-    load_after = _load()
+    load_after = load_average()
     best = min(r["seconds"] for r in rows)
     say(f"best epoch {best:.3f} s = {best / bound:.2f}x the BLAS bound ({bound:.3f} s)")
     last_vs_first = rows[-1]["seconds"] / rows[0]["seconds"]
@@ -323,7 +292,7 @@ def posterior_costs(posteriors, log=print, **kw) -> dict:
     for name in names:
         check_setting("posterior", name, "--posterior")    # a bad name fails before any timing
     say = log or (lambda *a, **k: None)
-    load_before = _load()
+    load_before = load_average()
     rows = []
     for name in names:
         res = run_bench(posterior=name, log=None, **kw)
@@ -332,7 +301,7 @@ def posterior_costs(posteriors, log=print, **kw) -> dict:
                          if rows else 1.0, parameters=res["model"]["parameters"]))
         say(f"{name:<16} best epoch {best:7.3f} s  {rows[-1]['relative']:5.2f}x gaussian  "
             f"({rows[-1]['parameters']:,} parameters)")
-    load_after = _load()
+    load_after = load_average()
     say(f"load average (1 min) {load_before} before, {load_after} after")
     return dict(reference="gaussian", rows=rows, load_before=load_before, load_after=load_after)
 

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .bench import _load, bench_data
+from .bench_data import bench_data, load_average
 
 #: CPU seconds of this process, not wall seconds: on a shared machine the wall clock also counts the
 #: time slices other programs take (at load 20 on 2 cores, 8x the CPU time). With one BLAS thread
@@ -148,7 +148,7 @@ def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 1
     from .nn import conv as conv_module
     from .train import TrainConfig, Trainer
     say = log or (lambda *a, **k: None)
-    load_before = _load()
+    load_before = load_average()
     data, source = bench_data(examples, dtype)
     settings = dict(PRESETS["keras-conv"], epochs=epochs, batch_size=batch_size, seed=seed, dtype=dtype)
     cfg = TrainConfig(dataset="fashion-mnist" if source.startswith("fashion") else "digits", **settings)
@@ -199,7 +199,7 @@ def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 1
         conv_module.im2col, conv_module.col2im = i2c.fn, c2i.fn
         del model.loss_and_grads, trainer.optimizer.step
     best = min(rows, key=lambda r: r["seconds"])
-    load_after = _load()
+    load_after = load_average()
     say(f"best epoch {best['seconds']:.2f} s = {best['times_bound']:.2f}x its BLAS bound ({bound:.2f} s); "
         f"load average (1 min) {load_after}")
     return dict(model=dict(arch="keras-conv", encoder=cfg.encoder, decoder=cfg.decoder, z_dim=cfg.z_dim,

@@ -128,7 +128,7 @@ def _fit_and_finish(trainer, args) -> int:
                   f"python -m numpyvae resume {trainer.run_dir}", file=sys.stderr)
             return 130
         if not args.no_plots:
-            from .plots import plot_run
+            from .run_plots import plot_run
             try:
                 for path in plot_run(trainer.run_dir):
                     print(f"  wrote {path}")
@@ -194,7 +194,7 @@ def cmd_sample(args) -> int:
 def cmd_plot(args) -> int:
     from .checkpoint import load_run
     from .files import check_writable
-    from .plots import plot_run
+    from .run_plots import plot_run
     load_run(args.run_dir)                     # a clear error for a missing or corrupt run, before drawing
     check_writable(Path(args.run_dir) / "history.png", "picture")
     for path in plot_run(args.run_dir):

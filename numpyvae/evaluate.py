@@ -436,7 +436,7 @@ def run_test_data(run, dataset=None) -> tuple[np.ndarray, np.ndarray, str, objec
 
     x_test is in the model's dtype and binarized as the run's training data was
     (:func:`binarize_test_set`, seed = :func:`numpyvae.config.test_seed` of the run's seed). Shared by
-    :func:`evaluate_run` and :func:`numpyvae.plots.plot_run`, so the numbers and
+    :func:`evaluate_run` and :func:`numpyvae.run_plots.plot_run`, so the numbers and
     the pictures use the same test images. ``dataset`` overrides the config's.
     """
     config = run.config or {}
@@ -544,7 +544,8 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     }
     if gaps:
         from .local_inference import inference_gaps
-        results["gaps"] = inference_gaps(model, x, k=k, seed=seed, progress=progress, log_likelihood_encoder_q=ll)
+        results["gaps"] = inference_gaps(model, x, k=k, seed=seed, progress=progress, log_likelihood_encoder_q=ll,
+                                         log_likelihood=log_likelihood)
     if baseline is not False and baseline is not None:
         ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline
         results["baseline"] = [{key: v for key, v in res.items() if key != "model"}

@@ -159,7 +159,7 @@ def optimize_local(model, x: np.ndarray, params, *, steps: int = DEFAULT_STEPS, 
 def inference_gaps(model, x: np.ndarray, *, k: int = 1000, steps: int = DEFAULT_STEPS, lr: float = DEFAULT_LR,
                    n_samples: int = DEFAULT_TRAIN_SAMPLES, eval_samples: int = DEFAULT_EVAL_SAMPLES,
                    batch_size: int = 100, seed: int = 0, progress: bool = False,
-                   log_likelihood_encoder_q: np.ndarray | None = None) -> dict:
+                   log_likelihood_encoder_q: np.ndarray | None = None, log_likelihood=None) -> dict:
     """Split log p(x) − ELBO into the approximation and the amortization gap, mean over x (N, D).
 
     For each batch of examples: the encoder's heads φ(x), then the optimized
@@ -168,15 +168,17 @@ def inference_gaps(model, x: np.ndarray, *, k: int = 1000, steps: int = DEFAULT_
     importance-sampled estimate with k samples (:func:`numpyvae.evaluate.log_likelihood`),
     once with q_φ(x) and once with q* as the proposal; each is a stochastic lower
     bound, so the larger of the two is kept per example. ``log_likelihood_encoder_q`` (N,):
-    the first of these, already computed (by ``evaluate``), to reuse.
+    the first of these, already computed (by ``evaluate``), to reuse. ``log_likelihood``: the
+    estimator itself, :func:`numpyvae.evaluate.log_likelihood` (passed in: evaluate calls this module).
 
     Returns a dict of floats (nats per example): "elbo_encoder", "elbo_local",
     "log_likelihood", "log_likelihood_encoder_q", "log_likelihood_local_q", "gap"
     (= log_likelihood − elbo_encoder), "approximation_gap" (log_likelihood − elbo_local),
     "amortization_gap" (elbo_local − elbo_encoder), and the settings.
     """
-    from .evaluate import log_likelihood   # evaluate calls into this module for --gaps
     where = "inference_gaps"
+    if log_likelihood is None:   # handed in, so this module stays below evaluate (which calls it for --gaps)
+        raise TypeError(f"{where}: pass log_likelihood=numpyvae.evaluate.log_likelihood, the IS estimator")
     check_array(x, where, ndim=2, last=model.x_dim, dtype=model.dtype, name="x")
     batch_size = check_positive_int(batch_size, where, "batch_size")
     eval_samples = check_positive_int(eval_samples, where, "eval_samples")

@@ -11,8 +11,8 @@
     plot_label_grid(model, path)                     conditional VAE: rows one z ~ p(z), columns the labels
     plot_image_grid(images, path, image_shape)       any images, e.g. a mixture's means
     plot_mixture(mixture, directory, image_shape)    a mixture's component means and samples
-    plot_run(run_dir)                                all that apply, into the run directory
-    (a learned prior's samples and components: numpyvae.plots_prior.plot_prior, called by plot_run)
+    (all that apply to a run, into its directory: numpyvae.run_plots.plot_run; a learned prior's
+    samples and components: numpyvae.plots_prior.plot_prior)
 
 Every function returns the path it wrote. Figures are built with
 ``matplotlib.figure.Figure`` and saved through the Agg renderer, never
@@ -41,7 +41,7 @@ from .checks import check_array, check_positive_int
 
 __all__ = ["mosaic", "plot_history", "plot_reconstructions", "plot_samples", "plot_latent", "plot_manifold",
            "plot_interpolation", "plot_kl_per_dimension", "plot_code_sweep", "plot_label_grid", "plot_image_grid",
-           "plot_mixture", "plot_run", "plot_prior_decodings"]
+           "plot_mixture", "plot_prior_decodings"]
 
 DPI = 100
 
@@ -539,48 +539,3 @@ def plot_mixture(mixture, directory, image_shape=(28, 28), n_samples: int = 100,
     samples = plot_image_grid(x, directory / f"{prefix}_samples.png", image_shape,
                               title=f"{n_samples} samples from the {K}-component mixture")
     return [means, samples]
-
-
-def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None = None) -> list[Path]:
-    """Draw every picture that applies to a run into its directory; return the paths written.
-
-    history.png, reconstructions.png, samples.png, latent.png, interpolation.png,
-    kl_per_dimension.png, and manifold.png when z_dim = 2. The test set is the
-    one :func:`numpyvae.evaluate.evaluate_run` measures (binarized the same way);
-    the latent plot uses its first ``n_points`` examples. ``baseline`` = K also
-    fits a K-component mixture and draws its means and samples.
-    """
-    from .checkpoint import load_run
-    from .evaluate import run_baselines, run_test_data
-    run = load_run(run_dir)
-    model, out = run.model, Path(run_dir)
-    x, y, _, data = run_test_data(run, dataset)
-    shape = data.image_shape
-    paths = []
-    if run.history:
-        paths.append(plot_history(run.history, out / "history.png"))
-    if getattr(model, "n_labels", 0):             # a conditional VAE: the pictures that need no labels of x
-        if shape is not None:
-            paths.append(plot_label_grid(model, out / "label_grid.png", image_shape=shape))
-        return paths
-    paths.append(plot_reconstructions(model, x[:n_points] if shape is None else x, out / "reconstructions.png",
-                                      image_shape=shape))
-    paths.append(plot_samples(model, out / "samples.png", n=100 if shape is not None else n_points, image_shape=shape))
-    paths.append(plot_latent(model, x[:n_points], y[:n_points], out / "latent.png"))
-    if model.z_dim == 2:
-        paths.append(plot_manifold(model, out / "manifold.png", image_shape=shape))
-    other = np.flatnonzero(y != y[0])
-    j = int(other[0]) if other.size else min(1, x.shape[0] - 1)
-    paths.append(plot_interpolation(model, x[0], x[j], out / "interpolation.png", image_shape=shape))
-    if getattr(model.posterior, "n_classes", None) is not None and shape is not None:
-        paths.append(plot_code_sweep(model, out / "code_sweep.png", image_shape=shape))
-    from .evaluate import has_kl_per_dimension
-    if has_kl_per_dimension(model):
-        paths.append(plot_kl_per_dimension(model, x, out / "kl_per_dimension.png"))
-    if model.prior.name in ("mog", "vamp"):     # a learned prior: its samples and components (plots_prior.py)
-        from .plots_prior import plot_prior
-        paths.extend(plot_prior(model, out, shape, x=x[:n_points]))
-    if baseline is not None and shape is not None:
-        (res,) = run_baselines(run, data, x, int(baseline))
-        paths.extend(plot_mixture(res["model"], out, shape))
-    return paths

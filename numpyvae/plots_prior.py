@@ -7,7 +7,7 @@
         prior_latent.png       (K = 2, given x) the prior's density over the encoded points E_q[z|x]:
                                where the aggregate posterior and the prior disagree ("holes")
 
-Called by :func:`numpyvae.plots.plot_run` for mixture priors; works for the VAE and the HVAE
+Called by :func:`numpyvae.run_plots.plot_run` for mixture priors; works for the VAE and the HVAE
 (whose prior sits on the top layer z_L; its pictures decode through the lower layers' means).
 """
 from __future__ import annotations

@@ -122,7 +122,9 @@ def test_linear_gaussian_diagonal_q_reaches_the_best_diagonal():
 
 def test_inference_gaps_add_up_and_the_amortization_gap_is_positive():
     model, x = _tiny("gaussian", seed=3)
-    g = inference_gaps(model, x, k=200, steps=200, lr=0.02, n_samples=4, eval_samples=2000, batch_size=2)
+    from numpyvae.evaluate import log_likelihood
+    g = inference_gaps(model, x, k=200, steps=200, lr=0.02, n_samples=4, eval_samples=2000, batch_size=2,
+                       log_likelihood=log_likelihood)
     assert g["gap"] == pytest.approx(g["approximation_gap"] + g["amortization_gap"])
     assert g["amortization_gap"] > 0 and g["approximation_gap"] > -0.05
     assert g["log_likelihood"] >= max(g["log_likelihood_encoder_q"], g["log_likelihood_local_q"])

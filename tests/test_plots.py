@@ -120,7 +120,8 @@ def test_plot_run_draws_everything_that_applies(tmp_path):
                     val_kl=5.0)]
     save_checkpoint(tmp_path / CHECKPOINT, image_model(), config={"dataset": "toy", "binarize": "dynamic", "seed": 0},
                     progress={"epoch": 1, "history": history})
-    paths = plots.plot_run(tmp_path, dataset=data, baseline=2)
+    from numpyvae.run_plots import plot_run
+    paths = plot_run(tmp_path, dataset=data, baseline=2)
     names = sorted(p.name for p in paths)
     assert names == sorted(["history.png", "reconstructions.png", "samples.png", "latent.png", "manifold.png",
                             "interpolation.png", "kl_per_dimension.png", "mixture_means.png", "mixture_samples.png"])
