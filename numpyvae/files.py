@@ -158,7 +158,18 @@ class DirectoryLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DirectoryInUse(self._owner_message(os.pread(fd, 200, 0))) from None
+            raise DirectoryInUse(self._owner_message(self._read_owner(fd))) from None
+
+    @staticmethod
+    def _read_owner(fd: int, wait: float = 1.0) -> bytes:
+        """The owner's record. It is written just after the owner takes the lock, so a process
+        that arrives in between finds the file still empty: wait up to ``wait`` s for the line."""
+        deadline = time.monotonic() + wait
+        record = os.pread(fd, 200, 0)
+        while not record.endswith(b"\n") and time.monotonic() < deadline:
+            time.sleep(0.01)
+            record = os.pread(fd, 200, 0)
+        return record
 
     def _lock_by_pid(self, fd: int) -> None:   # pragma: no cover - not POSIX
         owner = os.pread(fd, 200, 0).split()
