@@ -36,7 +36,7 @@ from .latent.priors import make_prior
 from .likelihoods import make_likelihood
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
 from .seeds import noise_seed, prior_init_seed
-from .vae import Tape
+from .vae import VAE, Tape
 
 __all__ = ["HVAE"]
 
@@ -164,18 +164,9 @@ class HVAE:
 
     # ---- forward and backward ---------------------------------------------------------------
 
-    def loss_and_grads(self, x, eps=None, *, n_samples: int = 1, beta: float = 1.0, kl: str | None = None,
-                       objective: str = "elbo", alpha: float | None = None, y=None):
-        """The batch mean of −bound and its gradient for every parameter (see VAE.loss_and_grads; y must be None)."""
-        self.last_tape = None
-        tape = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective, alpha=alpha, y=y)
-        grads = self.backward(tape)
-        self.last_tape = tape
-        return tape.loss, grads
-
-    @property
-    def last_parts(self) -> dict:
-        return self.last_tape.parts if self.last_tape is not None else {}
+    # forward, then backward, keeping the tape for a look: the VAE's own two methods (y must be None here)
+    loss_and_grads = VAE.loss_and_grads
+    last_parts = VAE.last_parts
 
     def forward(self, x, eps=None, *, n_samples: int = 1, beta: float = 1.0, kl: str | None = None,
                 objective: str = "elbo", alpha: float | None = None, y=None) -> Tape:

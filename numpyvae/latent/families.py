@@ -87,29 +87,26 @@ def parse_posterior(name: str) -> tuple[str, int | None]:
         if sep:
             raise ValueError(f"posterior {base!r} takes no length, got {name!r}")
         return base, None
-    if not sep:
-        raise ValueError(f"posterior {base!r} needs a number of steps, e.g. '{base}:4'")
-    try:
-        length = int(tail)
-    except ValueError:
-        raise ValueError(f"posterior {name!r}: the number of steps after ':' must be an integer >= 1") from None
-    if length < 1:
-        raise ValueError(f"posterior {name!r}: the number of steps must be >= 1, got {length}")
-    return base, length
+    return base, _count(name, sep, tail, "steps", 1, "a number of steps", 4)
 
 
 def _n_classes(name: str, sep: str, tail: str) -> int:
     """C of "gumbel:C": an integer >= 2."""
+    return _count(name, sep, tail, "classes", 2, "a number of classes per variable", 10)
+
+
+def _count(name: str, sep: str, tail: str, what: str, low: int, needs: str, example: int) -> int:
+    """The integer after ':' in a posterior name (a flow's steps, a categorical's classes), >= low."""
     base = name.strip().partition(":")[0]
     if not sep:
-        raise ValueError(f"posterior {base!r} needs a number of classes per variable, e.g. '{base}:10'")
+        raise ValueError(f"posterior {base!r} needs {needs}, e.g. '{base}:{example}'")
     try:
-        n_classes = int(tail)
+        k = int(tail)
     except ValueError:
-        raise ValueError(f"posterior {name!r}: the number of classes after ':' must be an integer >= 2") from None
-    if n_classes < 2:
-        raise ValueError(f"posterior {name!r}: the number of classes must be >= 2, got {n_classes}")
-    return n_classes
+        raise ValueError(f"posterior {name!r}: the number of {what} after ':' must be an integer >= {low}") from None
+    if k < low:
+        raise ValueError(f"posterior {name!r}: the number of {what} must be >= {low}, got {k}")
+    return k
 
 
 def make_categorical(name: str, z_dim: int, n_classes: int) -> GumbelSoftmax:
