@@ -51,6 +51,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..checks import as_dtype, check_array, check_positive_int
 from .init import get_initializer
+from .workspace import Workspace
 
 __all__ = ["Conv2D", "ConvTranspose2D", "Geometry", "im2col", "col2im", "channel_major",
            "from_channel_major", "conv_weight_init"]
@@ -92,14 +93,19 @@ class Geometry:
 # the shared machinery: layout changes, im2col, col2im
 # =============================================================================
 
-def channel_major(a: np.ndarray) -> np.ndarray:
+def channel_major(a: np.ndarray, ws: Workspace | None = None) -> np.ndarray:
     """(N, C, H, W) -> (C, N·H·W): channel c's pixels of every example in row c.
 
     Free (a view) when ``a`` already lives channel-major in memory, as every output of the
-    layers here does; otherwise one transposing copy.
+    layers here does; otherwise one transposing copy (into a buffer of ``ws`` when given).
     """
     N, C, H, W = a.shape
-    return a.transpose(1, 0, 2, 3).reshape(C, N * H * W)
+    a_t = a.transpose(1, 0, 2, 3)
+    if ws is None or a_t.flags.c_contiguous:
+        return a_t.reshape(C, N * H * W)
+    a_cm, _ = ws.take("channel_major", (C, N * H * W), a.dtype)
+    np.copyto(a_cm.reshape(C, N, H, W), a_t)
+    return a_cm
 
 
 def from_channel_major(a_cm: np.ndarray, N: int, H: int, W: int) -> np.ndarray:
@@ -107,21 +113,38 @@ def from_channel_major(a_cm: np.ndarray, N: int, H: int, W: int) -> np.ndarray:
     return a_cm.reshape(a_cm.shape[0], N, H, W).transpose(1, 0, 2, 3)
 
 
-def im2col(x: np.ndarray, g: Geometry) -> np.ndarray:
+def _padded(x: np.ndarray, g: Geometry, ws: Workspace | None) -> np.ndarray:
+    """x (N, C, H, W) zero-padded by (ph, pw), channel-major: xp (C, N, H + 2ph, W + 2pw).
+
+    Only the interior is written. A new buffer gets its four border strips zeroed; a buffer
+    reused from ``ws`` (role "pad", which nothing but this function writes) still has the zero
+    borders it was allocated with, so a step pays no zeroing at all.
+    """
+    N, C, H, W = x.shape
+    shape = (C, N, H + 2 * g.ph, W + 2 * g.pw)
+    if ws is not None:
+        xp, _ = ws.take("pad", shape, x.dtype)       # zeros when fresh; zero borders when reused
+    else:
+        xp = np.empty(shape, dtype=x.dtype)
+        xp[:, :, :g.ph], xp[:, :, g.ph + H:] = 0, 0
+        xp[:, :, :, :g.pw], xp[:, :, :, g.pw + W:] = 0, 0
+    xp[:, :, g.ph:g.ph + H, g.pw:g.pw + W] = x.transpose(1, 0, 2, 3)
+    return xp
+
+
+def im2col(x: np.ndarray, g: Geometry, ws: Workspace | None = None) -> np.ndarray:
     """Copy every window of the padded input into a column.
 
     x: (N, C, H, W) -> cols: (C·kh·kw, N·Ho·Wo),  cols[(c, p, q), (n, i, j)] = xp[n, c, sh·i + p, sw·j + q].
 
     The windows are a strided *view* of xp (window (i, j) starts sh·i rows and sw·j columns in);
-    the one copy is the final reshape, which lays them out for BLAS. That copy is
+    the one copy lays them out for BLAS, into a buffer of ``ws`` when given (see
+    :mod:`numpyvae.nn.workspace`; the result is then that buffer). That copy is
     the layer's peak temporary: kh·kw times the size of x (less by sh·sw).
     """
     N, C, H, W = x.shape
-    if g.ph or g.pw:                                        # pad channel-major: the layout cols needs
-        xp = np.zeros((C, N, H + 2 * g.ph, W + 2 * g.pw), dtype=x.dtype)
-        xp[:, :, g.ph:g.ph + H, g.pw:g.pw + W] = x.transpose(1, 0, 2, 3)
-    else:
-        xp = x.transpose(1, 0, 2, 3)                        # a view; the copy below reads through it
+    # pad channel-major: the layout cols needs (without padding, a transposed view; the copy reads through it)
+    xp = _padded(x, g, ws) if g.ph or g.pw else x.transpose(1, 0, 2, 3)
     Ho, Wo = (xp.shape[2] - g.kh) // g.sh + 1, (xp.shape[3] - g.kw) // g.sw + 1
     # windows[c, n, i, j, p, q] = xp[c, n, sh·i + p, sw·j + q]: one strided view, (C, N, Ho, Wo, kh, kw).
     # (sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw] is the same view, but it marks
@@ -129,10 +152,14 @@ def im2col(x: np.ndarray, g: Geometry) -> np.ndarray:
     # only stop growing after thousands of steps. The view is read once, by the copy below.)
     s0, s1, s2, s3 = xp.strides
     windows = as_strided(xp, (C, N, Ho, Wo, g.kh, g.kw), (s0, s1, g.sh * s2, g.sw * s3, s2, s3))
-    return windows.transpose(0, 4, 5, 1, 2, 3).reshape(C * g.kh * g.kw, N * Ho * Wo)
+    shape = (C * g.kh * g.kw, N * Ho * Wo)
+    cols = np.empty(shape, dtype=x.dtype) if ws is None else ws.take("cols", shape, x.dtype)[0]
+    np.copyto(cols.reshape(C, g.kh, g.kw, N, Ho, Wo), windows.transpose(0, 4, 5, 1, 2, 3))
+    return cols
 
 
-def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], g: Geometry) -> np.ndarray:
+def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], g: Geometry,
+           ws: Workspace | None = None) -> np.ndarray:
     """The adjoint of im2col: add every column entry back onto the pixel it was copied from.
 
     cols: (C·kh·kw, N·Ho·Wo) -> x: (N, C, H, W),
@@ -140,16 +167,33 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], g: Geometry) ->
 
     One strided slice-add per kernel offset (p, q): kh·kw whole-array additions, no loop over
     pixels or examples. (np.add.at does the same scatter in one call but ~10x slower.)
-    Returns an (N, C, H, W) view of a channel-major buffer.
+    Returns an (N, C, H, W) view of a channel-major buffer (from ``ws`` when given).
+
+    No zero-filled canvas when the kernel is at least the stride: the first sh×sw offsets
+    (p < sh, q < sw) land on disjoint pixels that tile rows [0, sh·Ho) × columns [0, sw·Wo), and
+    each is the first term of its pixels' sums in the loop's order (the smallest p, then q, that
+    reaches pixel (h, w) is (h mod sh, w mod sw)), so they are written, not added to zeros: the
+    same sums, the same bits (up to the sign of an exact zero: −0 stays −0 instead of 0 + −0 = +0).
+    Only the strip beyond that tile, where the floor dropped rows, starts at zero.
     """
     N, C, H, W = x_shape
     Ho, Wo = g.conv_out(H, W)
-    xp = np.zeros((C, N, H + 2 * g.ph, W + 2 * g.pw), dtype=cols.dtype)
+    shape = (C, N, H + 2 * g.ph, W + 2 * g.pw)
+    xp = np.empty(shape, dtype=cols.dtype) if ws is None else ws.take("canvas", shape, cols.dtype)[0]
+    tiled = g.kh >= g.sh and g.kw >= g.sw
+    if tiled:
+        xp[:, :, g.sh * Ho:], xp[:, :, :g.sh * Ho, g.sw * Wo:] = 0, 0
+    else:                                   # a stride larger than the kernel skips pixels: they stay zero
+        xp.fill(0)
     c6 = cols.reshape(C, g.kh, g.kw, N, Ho, Wo)
     for p in range(g.kh):
         for q in range(g.kw):
             # window (i, j) put offset (p, q) on pixel (sh·i + p, sw·j + q)
-            xp[:, :, p:p + g.sh * (Ho - 1) + 1:g.sh, q:q + g.sw * (Wo - 1) + 1:g.sw] += c6[:, p, q]
+            pixels = xp[:, :, p:p + g.sh * (Ho - 1) + 1:g.sh, q:q + g.sw * (Wo - 1) + 1:g.sw]
+            if tiled and p < g.sh and q < g.sw:
+                pixels[...] = c6[:, p, q]
+            else:
+                pixels += c6[:, p, q]
     return xp[:, :, g.ph:g.ph + H, g.pw:g.pw + W].transpose(1, 0, 2, 3)
 
 
@@ -215,6 +259,8 @@ class _ConvBase:
         self.params["b"] = np.zeros(self.c_out, dtype=self.dtype)
         self.grads["W"] = np.zeros_like(self.params["W"])
         self.grads["b"] = np.zeros_like(self.params["b"])
+        # scratch buffers reused across steps (never read by backward; see numpyvae.nn.workspace)
+        self.workspace = Workspace()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.c_in}->{self.c_out}, {self.geometry})"
@@ -229,6 +275,11 @@ class _ConvBase:
         if not W.flags.c_contiguous:        # reshape would copy, and a gradient written there would be lost
             raise RuntimeError(f"{self!r}: {which}['W'] must be C-contiguous (pack views are); it was rebound")
         return W.reshape(W.shape[0], -1)
+
+    def _product(self, role: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """a @ b (m, k) @ (k, n) -> (m, n), written into a workspace buffer of ``role``."""
+        out, _ = self.workspace.take(role, (a.shape[0], b.shape[1]), self.dtype)
+        return np.matmul(a, b, out=out)
 
     def _check_x(self, x: np.ndarray, where: str) -> tuple[np.ndarray, tuple]:
         """Validate x (..., C_in, H, W); return it as (N, C_in, H, W) and its original shape."""
@@ -289,8 +340,8 @@ class Conv2D(_ConvBase):
         where = f"{self!r}.forward"
         x4, x_shape = self._check_x(x, where)
         out_shape = x_shape[:-3] + self._out_hw(x_shape, where)
-        cols = im2col(x4, self.geometry)                          # (C_in·kh·kw, N·Ho·Wo)
-        y_cm = self._W_col() @ cols                               # (C_out, N·Ho·Wo)
+        cols = im2col(x4, self.geometry, self.workspace)          # (C_in·kh·kw, N·Ho·Wo)
+        y_cm = self._product("y", self._W_col(), cols)            # (C_out, N·Ho·Wo)
         y_cm += self.params["b"][:, None]                         # in place: no second temporary
         y = from_channel_major(y_cm, x4.shape[0], *out_shape[-2:])
         return y.reshape(out_shape), ConvTape(cols, x_shape)
@@ -319,7 +370,7 @@ class Conv2D(_ConvBase):
         """
         where = f"{self!r}.backward"
         dy4 = self._check_dy(dy, tape, where)
-        dy_cm = channel_major(dy4)                                  # (C_out, N·Ho·Wo), free for our own outputs
+        dy_cm = channel_major(dy4, self.workspace)                  # (C_out, N·Ho·Wo), free for our own outputs
         # dW_col = dy_cm @ cols.T, written into grads["W"] through its (C_out, C_in·kh·kw) view
         _matmul_into(dy_cm, tape.cols.T, self._W_col("grads"), accumulate)
         # db = dy_cm.sum(1)
@@ -330,7 +381,8 @@ class Conv2D(_ConvBase):
         if not need_dx:
             return None
         # dcols = W_col.T @ dy_cm, then dx = col2im(dcols): each window's share back onto its pixels
-        dx = col2im(self._W_col().T @ dy_cm, (dy4.shape[0],) + tape.x_shape[-3:], self.geometry)
+        dcols = self._product("dcols", self._W_col().T, dy_cm)
+        dx = col2im(dcols, (dy4.shape[0],) + tape.x_shape[-3:], self.geometry, self.workspace)
         return dx.reshape(tape.x_shape)
 
 
@@ -386,8 +438,9 @@ class ConvTranspose2D(_ConvBase):
         where = f"{self!r}.forward"
         x4, x_shape = self._check_x(x, where)
         out_shape = x_shape[:-3] + self._out_hw(x_shape, where)
-        x_cm = channel_major(x4)                                   # (C_in, N·H·W)
-        y = col2im(self._W_col().T @ x_cm, (x4.shape[0],) + out_shape[-3:], self.geometry)
+        x_cm = channel_major(x4, self.workspace)                   # (C_in, N·H·W)
+        y = col2im(self._product("spread", self._W_col().T, x_cm), (x4.shape[0],) + out_shape[-3:], self.geometry,
+                   self.workspace)
         y += self.params["b"][:, None, None]
         return y.reshape(out_shape), ConvTape(x_cm, x_shape)
 
@@ -407,7 +460,7 @@ class ConvTranspose2D(_ConvBase):
         """
         where = f"{self!r}.backward"
         dy4 = self._check_dy(dy, tape, where)
-        cols = im2col(dy4, self.geometry)                          # (C_out·kh·kw, N·H·W)
+        cols = im2col(dy4, self.geometry, self.workspace)          # (C_out·kh·kw, N·H·W)
         # dW_col = x_cm @ cols.T, written into grads["W"] through its (C_in, C_out·kh·kw) view
         _matmul_into(tape.cols, cols.T, self._W_col("grads"), accumulate)
         # db[o] = Σ_{n,h,w} dy[n, o, h, w]
@@ -419,5 +472,5 @@ class ConvTranspose2D(_ConvBase):
             return None
         # dx_cm = W_col @ cols: Conv2D's forward product, applied to dy
         N, _, H, W = dy4.shape[0], *tape.x_shape[-3:]
-        dx = from_channel_major(self._W_col() @ cols, N, H, W)
+        dx = from_channel_major(self._product("dx", self._W_col(), cols), N, H, W)
         return dx.reshape(tape.x_shape)

@@ -1,0 +1,109 @@
+"""The conv layers' reused buffers: handed out again only when no tape, output or view holds them."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+from numpyvae.nn.conv import Conv2D, ConvTranspose2D, Geometry, col2im, im2col
+from numpyvae.nn.workspace import Workspace
+
+
+def test_a_released_buffer_is_reused_and_a_held_one_is_not():
+    ws = Workspace()
+    a, fresh = ws.take("cols", (3, 4), np.float32)
+    assert fresh and not a.any()
+    a_id = id(a)
+    view = a[1:]                                   # a view keeps its base: a is still in use
+    b, fresh_b = ws.take("cols", (3, 4), np.float32)
+    assert fresh_b and b is not a
+    del a, b
+    c, fresh_c = ws.take("cols", (3, 4), np.float32)
+    assert id(c) != a_id and not fresh_c           # the first one is held by `view`; the second is free
+    del view, c
+    d, fresh_d = ws.take("cols", (3, 4), np.float32)
+    assert not fresh_d                             # either free one may come back, never a new one
+    assert ws.nbytes() == 2 * 3 * 4 * 4
+
+
+def test_shape_dtype_and_role_pick_the_buffer_and_old_ones_are_let_go():
+    ws = Workspace(keep=2)
+    ws.take("x", (2, 2), np.float32)
+    assert not ws.take("x", (2, 2), np.float32)[1]  # the same request again: the free buffer
+    assert ws.take("x", (2, 2), np.float64)[1]     # another dtype: a new buffer
+    assert ws.take("y", (2, 2), np.float32)[1]     # another role: a new buffer
+    assert ws.take("x", (3, 2), np.float32)[1]     # a third shape for role x: the oldest is let go
+    assert ws.take("x", (2, 2), np.float32)[1]     # the first (2, 2) buffer was let go: a new one
+    assert len(ws._roles["x"]) == 2
+
+
+def test_copies_of_a_layer_start_with_an_empty_workspace():
+    layer = Conv2D(2, 3, 3, 1, 1, dtype="float64")
+    layer.forward(np.ones((2, 2, 5, 5)))
+    assert layer.workspace.nbytes() > 0
+    assert copy.deepcopy(layer).workspace.nbytes() == 0
+    assert pickle.loads(pickle.dumps(layer)).workspace.nbytes() == 0
+
+
+@pytest.mark.parametrize("cls", [Conv2D, ConvTranspose2D])
+def test_a_second_forward_leaves_the_first_output_and_tape_alone(cls):
+    """Reused buffers must not overwrite what an earlier call still holds: its output, its tape."""
+    rng = np.random.default_rng(0)
+    layer = cls(3, 4, 3, 2, 1, dtype="float64", rng=rng)
+    x1, x2 = rng.standard_normal((2, 2, 3, 6, 6))
+    y1, t1 = layer.forward(x1)
+    y1_copy = y1.copy()
+    dy = rng.standard_normal(y1.shape)
+    dx1 = layer.backward(dy, t1)
+    dx1_copy, g1 = dx1.copy(), {k: v.copy() for k, v in layer.grads.items()}
+    for _ in range(3):                              # steps that would reuse every buffer if they were free
+        y2, t2 = layer.forward(x2)
+        layer.backward(dy, t2)
+        del y2, t2
+    assert np.array_equal(y1, y1_copy) and np.array_equal(dx1, dx1_copy)
+    assert np.array_equal(layer.backward(dy, t1), dx1_copy)
+    assert all(np.array_equal(layer.grads[k], g1[k]) for k in g1)
+
+
+@pytest.mark.parametrize("cls", [Conv2D, ConvTranspose2D])
+def test_steps_reuse_the_buffers_instead_of_allocating(cls):
+    """Once a step's tape and outputs are gone, the next step takes the same buffers: nothing new."""
+    rng = np.random.default_rng(1)
+    layer = cls(2, 3, 3, 2, 1, dtype="float32", rng=rng)
+    x = rng.standard_normal((4, 2, 7, 7)).astype(np.float32)
+
+    def step():
+        y, t = layer.forward(x)
+        dx = layer.backward(np.ones_like(y), t)
+        return y.copy(), dx.copy()
+    y_a, dx_a = step()
+    held = {role: [id(a) for a in items] for role, items in layer.workspace._roles.items()}
+    y_b, dx_b = step()
+    assert {role: [id(a) for a in items] for role, items in layer.workspace._roles.items()} == held
+    assert np.array_equal(y_a, y_b) and np.array_equal(dx_a, dx_b)
+
+
+@pytest.mark.parametrize("g", [Geometry(3, 3, 2, 2, 1, 1), Geometry(2, 3, 1, 2, 0, 1), Geometry(1, 1, 2, 3, 0, 0),
+                               Geometry(3, 2, 3, 1, 2, 0)])
+def test_workspace_im2col_and_col2im_equal_the_plain_ones_bit_for_bit(g):
+    """Borders kept from an earlier call, the tiled first offsets and the reused canvas change no bit."""
+    rng = np.random.default_rng(2)
+    ws = Workspace()
+    for _ in range(3):                                             # the later calls reuse dirty buffers
+        x = rng.standard_normal((3, 2, 7, 8))
+        cols = im2col(x, g, ws)
+        ref = im2col(x, g)
+        assert np.array_equal(cols, ref)
+        Ho, Wo = g.conv_out(7, 8)
+        c = rng.standard_normal((2 * g.kh * g.kw, 3 * Ho * Wo))
+        assert np.array_equal(col2im(c, x.shape, g, ws), col2im(c, x.shape, g))
+        # and both equal the definition: every entry added onto its pixel, canvas from zeros
+        xp = np.zeros((3, 2, 7 + 2 * g.ph, 8 + 2 * g.pw))
+        c6 = c.reshape(2, g.kh, g.kw, 3, Ho, Wo)
+        for p in range(g.kh):
+            for q in range(g.kw):
+                for i in range(Ho):
+                    for j in range(Wo):
+                        xp[:, :, g.sh * i + p, g.sw * j + q] += c6[:, p, q, :, i, j].T
+        assert np.allclose(col2im(c, x.shape, g, ws), xp[:, :, g.ph:g.ph + 7, g.pw:g.pw + 8], rtol=1e-13, atol=1e-13)
+        del cols
