@@ -116,13 +116,14 @@ class Trainer:
         if cfg.batch_size > n:
             raise ValueError(f"batch_size {cfg.batch_size} is larger than the {n} training examples; "
                              f"use --batch-size {min(128, n)} or less")
-        check_memory(cfg, self.x_train.shape[1])
+        check_memory(cfg, self.x_train.shape[1], image_shape=self._image_kwargs().get("image_shape"))
         self.y_train = self.y_val = None
         labels = {}
         if cfg.conditional:                       # a conditional VAE trains on the dataset's labels
             self.y_train, self.y_val, labels["n_labels"] = conditional_labels(self.data, cfg.dataset)
         self.model = model_from_config(dict(x_dim=self.x_train.shape[1], **cfg.model_kwargs(), **labels,
-                                            seed=model_seed(cfg.seed), dtype=self.dtype.name))   # VAE or HVAE
+                                            **self._image_kwargs(), seed=model_seed(cfg.seed),
+                                            dtype=self.dtype.name))   # VAE or HVAE
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, **cfg.optimizer_kwargs())
@@ -136,6 +137,17 @@ class Trainer:
         # batch buffers, reused every step (no per-step allocation of batch-sized arrays)
         self._xb = np.empty((cfg.batch_size, self.x_train.shape[1]), dtype=self.dtype)
         self._xbin = np.empty_like(self._xb)
+
+    def _image_kwargs(self) -> dict:
+        """{"image_shape": the dataset's (H, W) or (C, H, W)} for a network spec, which builds its
+        convolutions on the data's own images (non-square, several channels), not a guessed square."""
+        if not (self.cfg.encoder or self.cfg.decoder) or self.cfg.stochastic:
+            return {}
+        shape = getattr(self.data, "image_shape", None)
+        if shape is not None and int(np.prod(shape)) != self.x_train.shape[1]:
+            raise ValueError(f"dataset {self.cfg.dataset!r}: its image_shape {tuple(shape)} does not hold its "
+                             f"{self.x_train.shape[1]} features per example")
+        return {"image_shape": None if shape is None else tuple(int(s) for s in shape)}
 
     def close(self) -> None:
         """Give up the run directory (its lock); the trainer may still be used without saving."""

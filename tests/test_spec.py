@@ -162,7 +162,6 @@ def test_bad_syntax_names_the_layer(spec, match):
     (dict(decoder="dense:16,reshape:1:4:4,convt:2:3:1:5"), r"decoder: layer 2 'convt:2:3:1:5': the output .* "
                                                            r"= -4x-4 is empty"),
     (dict(decoder="dense:16,reshape:1:4:4,convt:2:3:2:1:2"), r"output_padding 2 must be smaller than the stride 2"),
-    (dict(encoder="conv:4:3", init="pytorch"), r"initializer 'pytorch' is for Dense layers only"),
 ])
 def test_bad_networks_name_the_layer_and_the_shapes(kw, match):
     with pytest.raises(ValueError, match=match):

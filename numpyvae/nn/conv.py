@@ -54,7 +54,7 @@ from .init import get_initializer
 from .workspace import Workspace
 
 __all__ = ["Conv2D", "ConvTranspose2D", "Geometry", "im2col", "col2im", "channel_major",
-           "from_channel_major", "conv_weight_init"]
+           "from_channel_major", "conv_weight_init", "pytorch_conv_init"]
 
 
 # =============================================================================
@@ -116,18 +116,14 @@ def from_channel_major(a_cm: np.ndarray, N: int, H: int, W: int) -> np.ndarray:
 def _padded(x: np.ndarray, g: Geometry, ws: Workspace | None) -> np.ndarray:
     """x (N, C, H, W) zero-padded by (ph, pw), channel-major: xp (C, N, H + 2ph, W + 2pw).
 
-    Only the interior is written. A new buffer gets its four border strips zeroed; a buffer
-    reused from ``ws`` (role "pad", which nothing but this function writes) still has the zero
-    borders it was allocated with, so a step pays no zeroing at all.
+    Writes the interior and zeroes only the four border strips, not the whole buffer: the buffer
+    may be a reused one (``ws``'s "canvas", which col2im also writes, borders included).
     """
     N, C, H, W = x.shape
     shape = (C, N, H + 2 * g.ph, W + 2 * g.pw)
-    if ws is not None:
-        xp, _ = ws.take("pad", shape, x.dtype)       # zeros when fresh; zero borders when reused
-    else:
-        xp = np.empty(shape, dtype=x.dtype)
-        xp[:, :, :g.ph], xp[:, :, g.ph + H:] = 0, 0
-        xp[:, :, :, :g.pw], xp[:, :, :, g.pw + W:] = 0, 0
+    xp = np.empty(shape, dtype=x.dtype) if ws is None else ws.take("canvas", shape, x.dtype)[0]
+    xp[:, :, :g.ph], xp[:, :, g.ph + H:] = 0, 0
+    xp[:, :, g.ph:g.ph + H, :g.pw], xp[:, :, g.ph:g.ph + H, g.pw + W:] = 0, 0
     xp[:, :, g.ph:g.ph + H, g.pw:g.pw + W] = x.transpose(1, 0, 2, 3)
     return xp
 
@@ -222,6 +218,26 @@ def conv_weight_init(init: str, rng: np.random.Generator, shape: tuple[int, ...]
     return full.reshape(-1)[:size].reshape(shape).copy()
 
 
+def pytorch_conv_init(rng: np.random.Generator, w_shape: tuple[int, int, int, int], c_out: int,
+                      dtype) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's Conv2d / ConvTranspose2d default: W (w_shape) and b (c_out,) ~ U(±1/√fan_in), fan_in = W.shape[1]·kh·kw.
+
+    PyTorch draws W with kaiming_uniform_(a=√5) and b from U(±1/√fan_in), both with
+    fan_in = W.shape[1]·kh·kw (torch.nn.init._calculate_fan_in_and_fan_out; read in torch 2.14's
+    source). kaiming_uniform_'s bound is gain·√(3/fan_in) with gain = √(2/(1 + a²)) = √(1/3),
+    i.e. 1/√fan_in, the bias's bound too. W is drawn first, then b, as for Dense.
+
+    W.shape[1] is C_in for Conv2D (W is (C_out, C_in, kh, kw)) but C_out for ConvTranspose2D
+    (W is (C_in, C_out, kh, kw), PyTorch's layout): PyTorch applies the same rule to both, so a
+    transposed convolution's fan_in is C_out·kh·kw, the fan_in of the Conv2D it is the adjoint of.
+    """
+    fan_in = w_shape[1] * w_shape[2] * w_shape[3]
+    bound = 1.0 / np.sqrt(fan_in)
+    W = rng.uniform(-bound, bound, size=w_shape).astype(dtype)
+    b = rng.uniform(-bound, bound, size=c_out).astype(dtype)
+    return W, b
+
+
 # =============================================================================
 # the layers
 # =============================================================================
@@ -254,9 +270,12 @@ class _ConvBase:
         rng = rng if rng is not None else np.random.default_rng(0)
         self.params: OrderedDict[str, np.ndarray] = OrderedDict()
         self.grads: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.params["W"] = conv_weight_init(init, rng, w_shape, self.c_in * kh * kw, self.c_out * kh * kw,
-                                            self.dtype)
-        self.params["b"] = np.zeros(self.c_out, dtype=self.dtype)
+        if init == "pytorch":
+            self.params["W"], self.params["b"] = pytorch_conv_init(rng, w_shape, self.c_out, self.dtype)
+        else:
+            self.params["W"] = conv_weight_init(init, rng, w_shape, self.c_in * kh * kw, self.c_out * kh * kw,
+                                                self.dtype)
+            self.params["b"] = np.zeros(self.c_out, dtype=self.dtype)
         self.grads["W"] = np.zeros_like(self.params["W"])
         self.grads["b"] = np.zeros_like(self.params["b"])
         # scratch buffers reused across steps (never read by backward; see numpyvae.nn.workspace)
@@ -311,7 +330,8 @@ class Conv2D(_ConvBase):
     kernel : int or (kh, kw)
     stride : int or (sh, sw)    default 1
     padding : int or (ph, pw)   zeros added on every side, default 0
-    init : str                  an initializer of numpyvae.nn.init, with fan_in = C_in·kh·kw, fan_out = C_out·kh·kw
+    init : str                  an initializer of numpyvae.nn.init, with fan_in = C_in·kh·kw, fan_out = C_out·kh·kw,
+                                or "pytorch": W, b ~ U(±1/√(C_in·kh·kw)), PyTorch's Conv2d default
     rng : np.random.Generator   source of the initial weights
     dtype : "float32" | "float64"
 
@@ -398,7 +418,8 @@ class ConvTranspose2D(_ConvBase):
     c_in, c_out : int              channels in and out
     kernel, stride, padding        as for Conv2D (padding is cropped from the output)
     output_padding : int or pair   extra rows/columns at the bottom/right of the output, 0 <= op < stride
-    init, rng, dtype               as for Conv2D (fan_in = C_in·kh·kw, fan_out = C_out·kh·kw)
+    init, rng, dtype               as for Conv2D (fan_in = C_in·kh·kw, fan_out = C_out·kh·kw), but
+                                   "pytorch" follows PyTorch's ConvTranspose2d: W, b ~ U(±1/√(C_out·kh·kw))
 
     params["W"]: (C_in, C_out, kh, kw) as in PyTorch's ConvTranspose2d;  params["b"]: (C_out,).
     x: (..., C_in, H, W) -> y: (..., C_out, Ho, Wo),  Ho = (H − 1)·sh − 2·ph + kh + oph (W alike).
@@ -439,7 +460,8 @@ class ConvTranspose2D(_ConvBase):
         x4, x_shape = self._check_x(x, where)
         out_shape = x_shape[:-3] + self._out_hw(x_shape, where)
         x_cm = channel_major(x4, self.workspace)                   # (C_in, N·H·W)
-        y = col2im(self._product("spread", self._W_col().T, x_cm), (x4.shape[0],) + out_shape[-3:], self.geometry,
+        # "cols": the role of im2col(dy) in backward, the same shape; this product is free again after col2im
+        y = col2im(self._product("cols", self._W_col().T, x_cm), (x4.shape[0],) + out_shape[-3:], self.geometry,
                    self.workspace)
         y += self.params["b"][:, None, None]
         return y.reshape(out_shape), ConvTape(x_cm, x_shape)

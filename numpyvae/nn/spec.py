@@ -36,7 +36,7 @@ from .init import DENSE_INITIALIZERS
 from .sequential import Sequential, SequentialTape
 from .shape import Flatten, Reshape
 
-__all__ = ["LayerSpec", "parse_spec", "build_network", "SpecNetwork", "encoder_trunk", "decoder_trunk",
+__all__ = ["LayerSpec", "parse_spec", "build_network", "step_cost", "vae_step_cost", "SpecNetwork", "encoder_trunk", "decoder_trunk",
            "image_head", "image_chw", "KINDS"]
 
 #: kind -> (names of its integer arguments, how many are required)
@@ -103,8 +103,9 @@ def parse_spec(spec, where: str = "spec") -> list[LayerSpec]:
 # from a spec and an input shape to layers
 # =============================================================================
 
-def _conv_layer(s: LayerSpec, shape: tuple, at: str, **kw):
-    """The Conv2D / ConvTranspose2D of spec ``s`` on per-example input ``shape`` (C, H, W), and its output shape."""
+def _conv_shape(s: LayerSpec, shape: tuple, at: str):
+    """Spec ``s`` (conv or convt) on per-example input ``shape`` (C, H, W): its checked arguments
+    (c_out, kernel, stride, padding, output_padding) and output shape, without building the layer."""
     if len(shape) != 3:
         raise ValueError(f"{at} needs (C, H, W) images but its input has shape {shape}; "
                          f"put 'reshape:C:H:W' before it")
@@ -115,9 +116,8 @@ def _conv_layer(s: LayerSpec, shape: tuple, at: str, **kw):
         if H + 2 * padding < k or W + 2 * padding < k:
             raise ValueError(f"{at}: kernel {k}x{k} is larger than the padded input {H + 2 * padding}x"
                              f"{W + 2 * padding} (input shape {shape}, padding {padding})")
-        layer = Conv2D(c_in, c_out, k, stride, padding, **kw)
-        Ho, Wo = layer.geometry.conv_out(H, W)
-        return layer, (c_out, Ho, Wo)
+        Ho, Wo = (H + 2 * padding - k) // stride + 1, (W + 2 * padding - k) // stride + 1
+        return (c_out, k, stride, padding, 0), (c_out, Ho, Wo)
     op = rest[1] if len(rest) > 1 else (stride - 1 if not rest else 0)
     if op >= stride:
         raise ValueError(f"{at}: output_padding {op} must be smaller than the stride {stride}")
@@ -125,15 +125,23 @@ def _conv_layer(s: LayerSpec, shape: tuple, at: str, **kw):
     if Ho < 1 or Wo < 1:
         raise ValueError(f"{at}: the output (H − 1)·stride − 2·padding + kernel + output_padding = {Ho}x{Wo} "
                          f"is empty (input shape {shape}, padding {padding})")
-    return ConvTranspose2D(c_in, c_out, k, stride, padding, op, **kw), (c_out, Ho, Wo)
+    return (c_out, k, stride, padding, op), (c_out, Ho, Wo)
+
+
+def _conv_layer(s: LayerSpec, shape: tuple, at: str, **kw):
+    """The Conv2D / ConvTranspose2D of spec ``s`` on per-example input ``shape`` (C, H, W), and its output shape."""
+    (c_out, k, stride, padding, op), out = _conv_shape(s, shape, at)
+    if s.kind == "conv":
+        return Conv2D(shape[0], c_out, k, stride, padding, **kw), out
+    return ConvTranspose2D(shape[0], c_out, k, stride, padding, op, **kw), out
 
 
 def _layer(s: LayerSpec, shape: tuple, at: str, init: str, rng, dtype):
     """(layer, output shape) for spec ``s`` on per-example input ``shape``."""
     if s.kind in ("conv", "convt"):
-        if init in DENSE_INITIALIZERS:
+        if init in DENSE_INITIALIZERS and init != "pytorch":
             raise ValueError(f"{at}: initializer {init!r} is for Dense layers only; convolutions take "
-                             "glorot_uniform, glorot_normal, he_uniform or he_normal")
+                             "glorot_uniform, glorot_normal, he_uniform, he_normal or pytorch")
         return _conv_layer(s, shape, at, init=init, rng=rng, dtype=dtype)
     if s.kind == "dense":
         if len(shape) != 1:
@@ -205,6 +213,82 @@ def _cols_floats(layer, in_shape, out_shape) -> int:
         c = layer.c_in if isinstance(layer, Conv2D) else layer.c_out
         return c * g.kh * g.kw * hw
     return 0
+
+
+def step_cost(spec, in_shape, where: str = "network") -> tuple[int, int, tuple]:
+    """(parameters, floats alive per example in one training step, output shape) of the network of
+    ``spec`` on per-example inputs ``in_shape``, from the shapes alone: nothing is allocated, so
+    :func:`numpyvae.config.check_memory` can refuse a model before building it. The same checks
+    (and errors) as :func:`build_network`.
+
+    Per layer with weights: its output and its activation's (2·out) and the backward's gradients
+    of both (2·out). A Conv2D also holds, in its tape and its workspace (numpyvae.nn.workspace),
+    the im2col matrix and the backward's W_colᵀ·dy of the same size (2·cols) and one buffer that
+    is the padded input in forward and the col2im canvas in backward (padded); a ConvTranspose2D
+    one buffer for the spread product W_colᵀ·x and im2col(dy) (cols), one for the canvas and the
+    padded dy (canvas), and its input channel-major and dx (2·in).
+    An estimate: tests/test_conv_memory.py holds it within a factor 2 of tracemalloc's peak.
+    """
+    specs = spec if isinstance(spec, list) and all(isinstance(s, LayerSpec) for s in spec) else parse_spec(spec, where)
+    shape, params, floats = tuple(int(s) for s in in_shape), 0, 0
+    for i, s in enumerate(specs):
+        at = f"{where}: layer {i} {s.text!r}"
+        if s.kind in ("conv", "convt"):
+            (c_out, k, stride, pad, _), out = _conv_shape(s, shape, at)
+            c_in, H, W = shape
+            params += c_in * c_out * k * k + c_out
+            if s.kind == "conv":
+                floats += 2 * c_in * k * k * out[1] * out[2] + c_in * (H + 2 * pad) * (W + 2 * pad)
+            else:
+                floats += c_out * k * k * H * W + c_out * (out[1] + 2 * pad) * (out[2] + 2 * pad) + 2 * c_in * H * W
+            floats += 4 * int(np.prod(out))
+        elif s.kind == "dense":
+            if len(shape) != 1:
+                raise ValueError(f"{at} needs flat features but its input has shape {shape}; put 'flatten' before it")
+            params += (shape[0] + 1) * s.args[0]
+            out = (s.args[0],)
+            floats += 4 * s.args[0]
+        else:                                   # flatten, reshape: checked by _layer, a copy at most
+            out = _layer(s, shape, at, "glorot_uniform", None, "float32")[1]
+            floats += 2 * int(np.prod(out))
+        shape = out
+    return params, floats, shape
+
+
+def vae_step_cost(encoder: str, decoder: str, x_dim: int, z_dim: int, image_shape=None, *, hidden=(400,),
+                  hidden_dec=None, enc_head_floats: int | None = None, dec_heads: int = 1) -> tuple[int, int, int]:
+    """(parameters, floats per example in the encoder, floats per sample of z in the decoder) of a VAE
+    whose encoder and/or decoder is a spec (an empty spec: the MLP of ``hidden`` / ``hidden_dec``).
+
+    enc_head_floats: the posterior's head sizes summed (default 2·z_dim: mu and logvar);
+    dec_heads: the likelihood's number of heads, each of x_dim features.
+    """
+    heads = 2 * z_dim if enc_head_floats is None else enc_head_floats
+    hidden_dec = list(reversed(hidden)) if hidden_dec is None else list(hidden_dec)
+    if encoder:
+        specs = parse_spec(encoder, "encoder")
+        chw = image_chw(image_shape, x_dim, "encoder") if _needs_images(specs) else (x_dim,)
+        p_enc, f_enc, out = step_cost(specs, chw, "encoder")
+        F = int(np.prod(out))
+        f_enc += 2 * F + 2 * x_dim                  # a Flatten's copy at the end, the Reshape of x (a view) and dx
+    else:
+        sizes = [x_dim, *hidden]
+        p_enc, f_enc, F = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])), 4 * sum(hidden), sizes[-1]
+    p_enc += (F + 1) * heads
+    f_enc += 2 * heads
+    if decoder:
+        p_dec, f_dec, out = step_cost(decoder, (z_dim,), "decoder")
+        if len(out) == 3:                           # per head: convt:C:3 to the data's channels, then Flatten
+            C, H, W = image_chw(image_shape, x_dim, "decoder")
+            p_head, f_head, _ = step_cost([LayerSpec("convt", (C, 3, 1, 1), f"convt:{C}:3")], out, "decoder")
+            p_dec, f_dec = p_dec + dec_heads * p_head, f_dec + dec_heads * (f_head + 2 * x_dim)
+        else:
+            p_dec, f_dec = p_dec + dec_heads * (out[0] + 1) * x_dim, f_dec + 2 * dec_heads * x_dim
+    else:
+        sizes = [z_dim, *hidden_dec]
+        p_dec = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])) + dec_heads * (sizes[-1] + 1) * x_dim
+        f_dec = 4 * sum(hidden_dec) + 2 * dec_heads * x_dim
+    return p_enc + p_dec, f_enc, f_dec
 
 
 # =============================================================================

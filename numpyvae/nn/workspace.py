@@ -41,8 +41,10 @@ class Workspace:
     """Per-layer buffers by role: ``take(role, shape, dtype)`` -> (array, fresh).
 
     ``fresh`` is True when the array was just allocated (then it is all zeros) and False when it
-    is a reused one (then it holds whatever its last user left in it). A caller that keeps
-    zero borders (a padded input) zeroes them only when fresh.
+    is a reused one (then it holds whatever its last user left in it). Roles are names the
+    caller picks; two uses of a layer's step that never overlap in time and have the same shape
+    share one (a conv's padded input and its col2im canvas), so the workspace holds one buffer
+    for both.
 
     A workspace is scratch, not state: copying a layer (``copy.deepcopy``, pickling) gives the
     copy an empty one, and backward never reads what a forward left in it.
