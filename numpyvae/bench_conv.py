@@ -11,9 +11,13 @@ The MLP benchmark's method (:mod:`numpyvae.bench`) applied to the keras-io conv 
    ``steps × seconds per step`` is the BLAS bound of an epoch;
 3. the im2col buffer, the largest temporary of a step (C·kh·kw × N·Ho·Wo floats), in MB;
 4. the real training loop (the Trainer users run) for ``epochs`` epochs, timing inside it
-   ``loss_and_grads``, ``optimizer.step``, every im2col copy and every col2im scatter, so the
-   gap between an epoch and its bound is accounted for: matmuls, im2col, col2im, the rest
-   (ReLU, the likelihood, Adam, the batch gather).
+   ``loss_and_grads``, ``optimizer.step``, every im2col copy, every col2im scatter (with
+   ConvTranspose2D's bias add), every activation's forward and backward (ReLU on the feature
+   maps, with its input check) and every Flatten/Reshape, so the gap between an epoch and its
+   bound is accounted for: matmuls, im2col, col2im, activations, reshapes, the rest (bias sums,
+   input checks of the conv layers, the likelihood, the latent layer, the batch gather), Adam;
+5. the memory the conv layers keep across steps in their workspaces (numpyvae.nn.workspace):
+   the im2col matrices, canvases and products they reuse instead of allocating each step.
 
 Every time is CPU seconds of this process (see CLOCK), so run it with ``--threads 1``.
 """
@@ -46,6 +50,26 @@ class _Timed:
             self.seconds += CLOCK() - t0
 
 __all__ = ["conv_matmul_shapes", "measure_conv_matmuls", "run_conv_bench"]
+
+
+def _wrap_layers(model, kinds) -> list:
+    """Time every layer of the given kinds: wrap its forward and backward in _Timed (read by _wrapped_seconds)."""
+    wrapped = []
+    for _, layer in model.named_layers():
+        if isinstance(layer, kinds) and not any(layer is w for w in wrapped):
+            for name in ("forward", "backward"):
+                setattr(layer, name, _Timed(getattr(layer, name)))
+                getattr(layer, name).seconds = 0.0
+            wrapped.append(layer)
+    return wrapped
+
+
+def _wrapped_seconds(layers) -> float:
+    total = 0.0
+    for layer in layers:
+        total += layer.forward.seconds + layer.backward.seconds
+        layer.forward.seconds = layer.backward.seconds = 0.0
+    return total
 
 
 def _layer_inputs(model, x):
@@ -169,39 +193,57 @@ def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 1
         f"(conv and convt: {sum(o['flops'] for o in ops if 'conv' in o['layer']) / 1e9:.2f})")
     say(f"these matmuls alone: {mm['gflops']:.1f} GFLOP/s, {mm['seconds_per_step'] * 1e3:.1f} ms per step "
         f"-> BLAS bound {bound:.2f} s per epoch")
-    say(f"largest im2col buffer (the peak temporary of a step): {cols_bytes / 2 ** 20:.1f} MB")
+    say(f"largest im2col buffer (the peak temporary of a step): {cols_bytes / 2 ** 20:.1f} MB, "
+        f"kept in its layer's workspace and reused every step")
 
     fb = model.loss_and_grads = _Timed(model.loss_and_grads)
     opt = trainer.optimizer.step = _Timed(trainer.optimizer.step)
     i2c, c2i = _Timed(conv_module.im2col), _Timed(conv_module.col2im)
     conv_module.im2col, conv_module.col2im = i2c, c2i        # the layers call them through the module
+    from .nn.activations import Activation
+    from .nn.shape import Flatten, Reshape
+    acts = _wrap_layers(model, Activation)
+    shapes = _wrap_layers(model, (Flatten, Reshape))
     rows = []
     try:
         for _ in range(epochs):
             fb.seconds = opt.seconds = i2c.seconds = c2i.seconds = 0.0
+            _wrapped_seconds(acts + shapes)
             t0 = CLOCK()
             r = trainer._train_epoch()
             sec = CLOCK() - t0
             trainer.epoch += 1
+            act_s, shape_s = _wrapped_seconds(acts), _wrapped_seconds(shapes)
             row = dict(epoch=trainer.epoch, seconds=sec, examples_per_sec=steps * batch_size / sec,
                        wall_seconds=r["seconds"], gflops=steps * mm["flops_per_step"] / sec / 1e9,
                        times_bound=sec / bound,
                        im2col_seconds=i2c.seconds, col2im_seconds=c2i.seconds,
-                       other_forward_backward=fb.seconds - i2c.seconds - c2i.seconds - bound,
+                       activation_seconds=act_s, reshape_seconds=shape_s,
+                       other_forward_backward=fb.seconds - i2c.seconds - c2i.seconds - act_s - shape_s - bound,
                        optimizer_seconds=opt.seconds, loop_seconds=sec - fb.seconds - opt.seconds,
                        train_loss=r["train_loss"])
             rows.append(row)
             say(f"epoch {row['epoch']}  {sec:6.2f} s CPU ({r['seconds']:.2f} s wall)  {row['examples_per_sec']:6.0f} ex/s  "
                 f"{row['gflops']:5.1f} GFLOP/s  {row['times_bound']:.2f}x bound  | matmuls (bound) {bound:.2f} s, "
-                f"im2col {i2c.seconds:.2f} s, col2im {c2i.seconds:.2f} s, other fwd+bwd "
-                f"{row['other_forward_backward']:.2f} s, optimizer {opt.seconds:.2f} s, loop {row['loop_seconds']:.2f} s")
+                f"im2col {i2c.seconds:.2f} s, col2im {c2i.seconds:.2f} s, activations {act_s:.2f} s, "
+                f"reshapes {shape_s:.2f} s, other fwd+bwd {row['other_forward_backward']:.2f} s, "
+                f"optimizer {opt.seconds:.2f} s, loop {row['loop_seconds']:.2f} s")
     finally:
         conv_module.im2col, conv_module.col2im = i2c.fn, c2i.fn
         del model.loss_and_grads, trainer.optimizer.step
+        for layer in acts + shapes:
+            del layer.forward, layer.backward
     best = min(rows, key=lambda r: r["seconds"])
     load_after = load_average()
+    kept = sum(layer.workspace.nbytes() for _, layer in model.named_layers() if hasattr(layer, "workspace"))
     say(f"best epoch {best['seconds']:.2f} s = {best['times_bound']:.2f}x its BLAS bound ({bound:.2f} s); "
         f"load average (1 min) {load_after}")
+    parts = [("matmuls (bound)", bound), ("im2col", best["im2col_seconds"]), ("col2im", best["col2im_seconds"]),
+             ("activations", best["activation_seconds"]), ("reshapes", best["reshape_seconds"]),
+             ("other fwd+bwd", best["other_forward_backward"]),
+             ("optimizer and loop", best["optimizer_seconds"] + best["loop_seconds"])]
+    say("of the best epoch: " + ", ".join(f"{name} {100 * t / best['seconds']:.0f}%" for name, t in parts))
+    say(f"conv workspaces: {kept / 2 ** 20:.1f} MB kept across steps (im2col matrices, canvases, products)")
     return dict(model=dict(arch="keras-conv", encoder=cfg.encoder, decoder=cfg.decoder, z_dim=cfg.z_dim,
                            parameters=int(model.flat_params.size), dtype=dtype),
                 data=dict(source=source, examples=int(trainer.x_train.shape[0]), batch_size=batch_size,
@@ -210,4 +252,4 @@ def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 1
                              threads=os.environ.get("OPENBLAS_NUM_THREADS")),
                 matmul=dict(ops=ops, flops_per_step=mm["flops_per_step"], seconds_per_step=mm["seconds_per_step"],
                             gflops=mm["gflops"], bound_epoch_seconds=bound),
-                im2col_buffer_bytes=int(cols_bytes), epochs=rows)
+                im2col_buffer_bytes=int(cols_bytes), workspace_bytes=int(kept), epochs=rows)

@@ -1,4 +1,5 @@
-"""Conv models on the data's own image shape, their memory estimate, and PyTorch's initializer for conv layers."""
+"""Conv models on the data's own image shape, their memory estimate, PyTorch's initializer for conv layers,
+and ReLU on feature maps laid out channel-major."""
 import gc
 import tracemalloc
 
@@ -108,3 +109,25 @@ def test_a_conv_vae_takes_init_pytorch():
         W = layer.params["W"]
         assert np.abs(W).max() <= 1 / np.sqrt(W.shape[1] * W.shape[2] * W.shape[3])
         assert np.any(layer.params["b"] != 0)
+
+
+# ---------------------------------------------------------------- ReLU on feature maps
+
+@pytest.mark.parametrize("layout", ["nchw", "channel-major", "cropped", "empty"])
+def test_relu_on_feature_maps_equals_maximum_bit_for_bit_and_keeps_the_layout(layout):
+    """The long-row path (dense memory in any axis order) and the plain one give np.maximum(x, 0)'s bits."""
+    from numpyvae.nn.activations import ReLU
+    r = np.random.default_rng(0)
+    base = r.standard_normal((3, 4, 7, 9)).astype(np.float32)
+    base[0, 0, 0, :3] = [-0.0, 0.0, np.float32(-1e-45)]
+    x = {"nchw": base, "channel-major": base.transpose(1, 0, 2, 3), "cropped": base[:, :, 1:-1, 2:-1],
+         "empty": base[:0]}[layout]
+    relu = ReLU()
+    y, tape = relu.forward(x)
+    ref = np.maximum(x, 0)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert np.array_equal(y, ref) and np.array_equal(np.signbit(y), np.signbit(ref))
+    if layout == "channel-major":                 # the next conv layer reads it channel-major without a copy
+        assert y.transpose(1, 0, 2, 3).flags.c_contiguous
+    dy = r.standard_normal(x.shape).astype(np.float32)
+    assert np.array_equal(relu.backward(dy, tape), dy * (x > 0))

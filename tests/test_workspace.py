@@ -84,9 +84,10 @@ def test_steps_reuse_the_buffers_instead_of_allocating(cls):
 
 
 @pytest.mark.parametrize("g", [Geometry(3, 3, 2, 2, 1, 1), Geometry(2, 3, 1, 2, 0, 1), Geometry(1, 1, 2, 3, 0, 0),
-                               Geometry(3, 2, 3, 1, 2, 0)])
+                               Geometry(3, 2, 3, 1, 2, 0), Geometry(1, 2, 2, 3, 1, 1), Geometry(4, 3, 2, 2, 3, 2)])
 def test_workspace_im2col_and_col2im_equal_the_plain_ones_bit_for_bit(g):
-    """Borders kept from an earlier call, the tiled first offsets and the reused canvas change no bit."""
+    """Reused dirty buffers, the tiled first offsets and the windows clipped at the padding change no bit;
+    both equal the definition (a zeroed padded canvas, every entry added, then cropped)."""
     rng = np.random.default_rng(2)
     ws = Workspace()
     for _ in range(3):                                             # the later calls reuse dirty buffers

@@ -20,6 +20,19 @@ from ..stable import sigmoid, softplus
 from .base import Layer, check_dy, check_tape
 
 
+def _memory_rows(x: np.ndarray):
+    """(x2, order) with x2 a 2-D view of x's memory, (first axis in memory, everything else), and
+    ``order`` x's axes from slowest to fastest; None unless x is 3-D or more and one dense block
+    (a C-contiguous array with its axes permuted)."""
+    if x.ndim < 3 or x.size == 0:
+        return None
+    order = sorted(range(x.ndim), key=lambda a: -x.strides[a])
+    xt = x.transpose(order)
+    if not xt.flags.c_contiguous:
+        return None
+    return xt.reshape(xt.shape[0], -1), order
+
+
 class ActivationTape(NamedTuple):
     """What an activation's backward needs: the array(s) it saved (often y), and the shape."""
     saved: object
@@ -73,8 +86,19 @@ class ReLU(Activation):
         """Plain version: ``np.maximum(x, 0)``. NumPy's maximum against a scalar
         runs a slow, non-vectorized loop (about 3x slower for a 128 x 400
         float32 batch on this project's machine); against a row of zeros that
-        broadcasts over the batch it uses SIMD. Same values, same bits."""
-        y = np.maximum(x, np.zeros(x.shape[-1:], x.dtype))
+        broadcasts over the batch it uses SIMD. Same values, same bits.
+
+        The row should be long: a conv feature map (N, C, H, W) has rows of only W
+        pixels, so when x is one dense block of memory (in any axis order, as the conv
+        layers' channel-major outputs are) the maximum runs over that block as
+        (first axis in memory, the rest) rows: ~2.5x faster for 128 x 32 x 28 x 28."""
+        rows = _memory_rows(x)
+        if rows is None:
+            y = np.maximum(x, np.zeros(x.shape[-1:], x.dtype))
+            return y, y
+        x2, order = rows
+        y2 = np.maximum(x2, np.zeros(x2.shape[-1:], x.dtype))
+        y = y2.reshape([x.shape[a] for a in order]).transpose(np.argsort(order))   # x's shape, x's memory order
         return y, y
 
     def _backward(self, dy, y):

@@ -116,12 +116,12 @@ def from_channel_major(a_cm: np.ndarray, N: int, H: int, W: int) -> np.ndarray:
 def _padded(x: np.ndarray, g: Geometry, ws: Workspace | None) -> np.ndarray:
     """x (N, C, H, W) zero-padded by (ph, pw), channel-major: xp (C, N, H + 2ph, W + 2pw).
 
-    Writes the interior and zeroes only the four border strips, not the whole buffer: the buffer
-    may be a reused one (``ws``'s "canvas", which col2im also writes, borders included).
+    Writes the interior and zeroes only the four border strips, not the whole buffer, which may
+    be a reused one (``ws``'s "pad").
     """
     N, C, H, W = x.shape
     shape = (C, N, H + 2 * g.ph, W + 2 * g.pw)
-    xp = np.empty(shape, dtype=x.dtype) if ws is None else ws.take("canvas", shape, x.dtype)[0]
+    xp = np.empty(shape, dtype=x.dtype) if ws is None else ws.take("pad", shape, x.dtype)[0]
     xp[:, :, :g.ph], xp[:, :, g.ph + H:] = 0, 0
     xp[:, :, g.ph:g.ph + H, :g.pw], xp[:, :, g.ph:g.ph + H, g.pw + W:] = 0, 0
     xp[:, :, g.ph:g.ph + H, g.pw:g.pw + W] = x.transpose(1, 0, 2, 3)
@@ -154,43 +154,64 @@ def im2col(x: np.ndarray, g: Geometry, ws: Workspace | None = None) -> np.ndarra
     return cols
 
 
+def _inside(p: int, s: int, pad: int, n_windows: int, size: int) -> tuple[int, int]:
+    """Windows i in [i0, i1) whose offset p lands inside the unpadded image: 0 <= s·i + p − pad < size."""
+    i0 = max(0, -((p - pad) // s))                     # ceil((pad − p) / s), at least 0
+    i1 = min(n_windows, (size - 1 + pad - p) // s + 1)
+    return i0, max(i0, i1)
+
+
 def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], g: Geometry,
-           ws: Workspace | None = None) -> np.ndarray:
+           ws: Workspace | None = None, bias: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of im2col: add every column entry back onto the pixel it was copied from.
 
     cols: (C·kh·kw, N·Ho·Wo) -> x: (N, C, H, W),
-        xp[n, c, h, w] = Σ_{p, q, i, j : sh·i + p = h, sw·j + q = w} cols[(c, p, q), (n, i, j)],  x = xp cropped.
+        x[n, c, h, w] = Σ_{p, q, i, j : sh·i + p − ph = h, sw·j + q − pw = w} cols[(c, p, q), (n, i, j)].
 
     One strided slice-add per kernel offset (p, q): kh·kw whole-array additions, no loop over
-    pixels or examples. (np.add.at does the same scatter in one call but ~10x slower.)
-    Returns an (N, C, H, W) view of a channel-major buffer (from ``ws`` when given).
+    pixels or examples. (np.add.at does the same scatter in one call but ~10x slower.) Entries
+    that im2col copied from the zero padding have no pixel to go back to: each offset's slice
+    keeps only the windows that land inside the image (:func:`_inside`), so the sums go straight
+    into a dense channel-major (C, N, H, W) buffer (from ``ws`` when given), no padded canvas to
+    crop. Returns its (N, C, H, W) view.
 
-    No zero-filled canvas when the kernel is at least the stride: the first sh×sw offsets
-    (p < sh, q < sw) land on disjoint pixels that tile rows [0, sh·Ho) × columns [0, sw·Wo), and
-    each is the first term of its pixels' sums in the loop's order (the smallest p, then q, that
-    reaches pixel (h, w) is (h mod sh, w mod sw)), so they are written, not added to zeros: the
-    same sums, the same bits (up to the sign of an exact zero: −0 stays −0 instead of 0 + −0 = +0).
-    Only the strip beyond that tile, where the floor dropped rows, starts at zero.
+    No zero fill when the kernel is at least the stride: in padded coordinates the first sh×sw
+    offsets (p < sh, q < sw) land on disjoint pixels that tile rows [0, sh·Ho) × columns
+    [0, sw·Wo), and each is the first term of its pixels' sums in the loop's order (the smallest
+    p, then q, that reaches padded pixel (h, w) is (h mod sh, w mod sw)), so they are written, not
+    added to zeros: the same sums, the same bits (up to the sign of an exact zero: −0 stays −0
+    instead of 0 + −0 = +0). Only the strip beyond that tile, where the floor dropped rows,
+    starts at zero.
+
+    ``bias`` (C,), if given, is added to every pixel of its channel after the sums (ConvTranspose2D's b).
     """
     N, C, H, W = x_shape
     Ho, Wo = g.conv_out(H, W)
-    shape = (C, N, H + 2 * g.ph, W + 2 * g.pw)
-    xp = np.empty(shape, dtype=cols.dtype) if ws is None else ws.take("canvas", shape, cols.dtype)[0]
+    shape = (C, N, H, W)
+    x_cm = np.empty(shape, dtype=cols.dtype) if ws is None else ws.take("col2im", shape, cols.dtype)[0]
     tiled = g.kh >= g.sh and g.kw >= g.sw
-    if tiled:
-        xp[:, :, g.sh * Ho:], xp[:, :, :g.sh * Ho, g.sw * Wo:] = 0, 0
+    if tiled:                               # the tile ends at padded row sh·Ho, image row sh·Ho − ph
+        h_end, w_end = max(0, min(H, g.sh * Ho - g.ph)), max(0, min(W, g.sw * Wo - g.pw))
+        x_cm[:, :, h_end:], x_cm[:, :, :h_end, w_end:] = 0, 0
     else:                                   # a stride larger than the kernel skips pixels: they stay zero
-        xp.fill(0)
+        x_cm.fill(0)
     c6 = cols.reshape(C, g.kh, g.kw, N, Ho, Wo)
     for p in range(g.kh):
+        i0, i1 = _inside(p, g.sh, g.ph, Ho, H)
         for q in range(g.kw):
-            # window (i, j) put offset (p, q) on pixel (sh·i + p, sw·j + q)
-            pixels = xp[:, :, p:p + g.sh * (Ho - 1) + 1:g.sh, q:q + g.sw * (Wo - 1) + 1:g.sw]
+            j0, j1 = _inside(q, g.sw, g.pw, Wo, W)
+            if i0 == i1 or j0 == j1:
+                continue
+            # window (i, j) put offset (p, q) on pixel (sh·i + p − ph, sw·j + q − pw)
+            h0, w0 = g.sh * i0 + p - g.ph, g.sw * j0 + q - g.pw
+            pixels = x_cm[:, :, h0:h0 + g.sh * (i1 - i0 - 1) + 1:g.sh, w0:w0 + g.sw * (j1 - j0 - 1) + 1:g.sw]
             if tiled and p < g.sh and q < g.sw:
-                pixels[...] = c6[:, p, q]
+                pixels[...] = c6[:, p, q, :, i0:i1, j0:j1]
             else:
-                pixels += c6[:, p, q]
-    return xp[:, :, g.ph:g.ph + H, g.pw:g.pw + W].transpose(1, 0, 2, 3)
+                pixels += c6[:, p, q, :, i0:i1, j0:j1]
+    if bias is not None:
+        x_cm += bias[:, None, None, None]
+    return x_cm.transpose(1, 0, 2, 3)
 
 
 def _matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool) -> None:
@@ -462,8 +483,7 @@ class ConvTranspose2D(_ConvBase):
         x_cm = channel_major(x4, self.workspace)                   # (C_in, N·H·W)
         # "cols": the role of im2col(dy) in backward, the same shape; this product is free again after col2im
         y = col2im(self._product("cols", self._W_col().T, x_cm), (x4.shape[0],) + out_shape[-3:], self.geometry,
-                   self.workspace)
-        y += self.params["b"][:, None, None]
+                   self.workspace, bias=self.params["b"])
         return y.reshape(out_shape), ConvTape(x_cm, x_shape)
 
     def backward(self, dy: np.ndarray, tape: ConvTape, *, need_dx: bool = True,

@@ -223,10 +223,9 @@ def step_cost(spec, in_shape, where: str = "network") -> tuple[int, int, tuple]:
 
     Per layer with weights: its output and its activation's (2·out) and the backward's gradients
     of both (2·out). A Conv2D also holds, in its tape and its workspace (numpyvae.nn.workspace),
-    the im2col matrix and the backward's W_colᵀ·dy of the same size (2·cols) and one buffer that
-    is the padded input in forward and the col2im canvas in backward (padded); a ConvTranspose2D
-    one buffer for the spread product W_colᵀ·x and im2col(dy) (cols), one for the canvas and the
-    padded dy (canvas), and its input channel-major and dx (2·in).
+    the im2col matrix and the backward's W_colᵀ·dy of the same size (2·cols), the padded input
+    (padded) and dx (in); a ConvTranspose2D one buffer for the spread product W_colᵀ·x and
+    im2col(dy) (cols), the padded dy (padded), and its input channel-major and dx (2·in).
     An estimate: tests/test_conv_memory.py holds it within a factor 2 of tracemalloc's peak.
     """
     specs = spec if isinstance(spec, list) and all(isinstance(s, LayerSpec) for s in spec) else parse_spec(spec, where)
@@ -238,7 +237,7 @@ def step_cost(spec, in_shape, where: str = "network") -> tuple[int, int, tuple]:
             c_in, H, W = shape
             params += c_in * c_out * k * k + c_out
             if s.kind == "conv":
-                floats += 2 * c_in * k * k * out[1] * out[2] + c_in * (H + 2 * pad) * (W + 2 * pad)
+                floats += 2 * c_in * k * k * out[1] * out[2] + c_in * (H + 2 * pad) * (W + 2 * pad) + c_in * H * W
             else:
                 floats += c_out * k * k * H * W + c_out * (out[1] + 2 * pad) * (out[2] + 2 * pad) + 2 * c_in * H * W
             floats += 4 * int(np.prod(out))
