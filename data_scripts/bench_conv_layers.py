@@ -10,9 +10,9 @@ The layers are the keras-io convolutional VAE's, at batch 128, float32:
 
 For each layer it prints the best-of-N time of forward + backward (the first layer skips dx:
 its input is data), the time of the same layer's matmuls alone on arrays of the same shapes
-and memory layouts, and the time of the im2col copy and of the col2im scatter on their own,
-so the gap between the two is accounted for. ``--torch`` adds PyTorch CPU on the same layers
-(if it is installed; it is not a dependency). Times are best-of-N CPU seconds of this process on
+and memory layouts, and the time of the im2col copy and of the col2im scatter on their own
+(with a reused workspace, as in the layers), so the gap between the two is accounted for.
+``--torch`` adds PyTorch CPU on the same layers (if it is installed; it is not a dependency). Times are best-of-N CPU seconds of this process on
 one thread (see CLOCK). A measurement, not a test: numbers depend on the
 machine and its load; compare numbers from one run.
 """
@@ -28,6 +28,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from numpyvae.nn.conv import Conv2D, ConvTranspose2D, channel_major, col2im, im2col  # noqa: E402
+from numpyvae.nn.workspace import Workspace  # noqa: E402
 
 LAYERS = [  # name, class, (c_in, c_out, kernel, stride, padding[, output_padding]), input H, need_dx
     ("Conv 1->32 s2 28->14", Conv2D, (1, 32, 3, 2, 1), 28, False),
@@ -93,11 +94,12 @@ def main(argv=None):
         flops = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs)
         t_mm = best_of(lambda: [a @ b for a, b in pairs], args.repeats)
         conv_side = x if cls is Conv2D else dy                 # the array im2col reads
-        t_im2col = best_of(lambda: im2col(conv_side, layer.geometry), args.repeats)
+        ws = Workspace()                                       # reused buffers, as the layers' own
+        t_im2col = best_of(lambda: im2col(conv_side, layer.geometry, ws), args.repeats)
         scat = layer.params["W"].reshape(cfg[0] if cls is ConvTranspose2D else cfg[1], -1).T \
             @ channel_major(dy if cls is Conv2D else x)   # what col2im scatters
         back_shape = x.shape if cls is Conv2D else y.shape
-        t_col2im = best_of(lambda: col2im(scat, back_shape, layer.geometry), args.repeats) \
+        t_col2im = best_of(lambda: col2im(scat, back_shape, layer.geometry, ws), args.repeats) \
             if (need_dx or cls is ConvTranspose2D) else 0.0
         mb = im2col(conv_side, layer.geometry).nbytes / 1e6
         row = (f"{name:<24} {1e3 * t_layer:10.2f} {1e3 * t_mm:10.2f} {t_layer / t_mm:6.2f} {flops / t_mm / 1e9:8.1f} "
