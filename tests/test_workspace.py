@@ -30,11 +30,22 @@ def test_shape_dtype_and_role_pick_the_buffer_and_old_ones_are_let_go():
     ws = Workspace(keep=2)
     ws.take("x", (2, 2), np.float32)
     assert not ws.take("x", (2, 2), np.float32)[1]  # the same request again: the free buffer
-    assert ws.take("x", (2, 2), np.float64)[1]     # another dtype: a new buffer
     assert ws.take("y", (2, 2), np.float32)[1]     # another role: a new buffer
-    assert ws.take("x", (3, 2), np.float32)[1]     # a third shape for role x: the oldest is let go
-    assert ws.take("x", (2, 2), np.float32)[1]     # the first (2, 2) buffer was let go: a new one
+    assert ws.take("x", (2, 2), np.float64)[1]     # another dtype: a new buffer, and the free float32 one goes
+    assert len(ws._roles["x"]) == 1
+    busy, _ = ws.take("x", (3, 2), np.float32)     # another shape, held
+    assert ws.take("x", (4, 2), np.float32)[1]
+    assert any(a is busy for a in ws._roles["x"])  # a busy buffer stays listed: it comes back when freed
     assert len(ws._roles["x"]) == 2
+
+
+def test_buffers_above_the_size_limit_are_not_kept():
+    ws = Workspace(max_buffer_bytes=100)
+    small, _ = ws.take("s", (3, 4), np.float64)     # 96 bytes: kept
+    big, fresh = ws.take("b", (4, 4), np.float64)   # 128 bytes: handed out, not kept
+    assert fresh and ws.nbytes() == small.nbytes
+    del big
+    assert ws.take("b", (4, 4), np.float64)[1]      # so it is new every time
 
 
 def test_copies_of_a_layer_start_with_an_empty_workspace():

@@ -16,8 +16,10 @@ the same code path, not assumed). Any view of it (a tape's array, a layer's outp
 handed out twice; the workspace then allocates another one.
 
 Each role (e.g. "cols") keeps at most ``keep`` buffers, the most recently used, so a network
-used on two batch shapes in one step (the VampPrior's data and pseudo-inputs) reuses both, and a
-one-off large batch (an evaluation) is let go when newer ones replace it.
+used on two batch shapes in one step (the VampPrior's data and pseudo-inputs) reuses both. A
+request for a shape none of the free buffers has lets those free buffers go (an evaluation's
+batch replaces training's, and the next training step replaces it back), and a buffer larger
+than ``max_buffer_bytes`` is never kept, so an evaluation's large batches do not stay resident.
 """
 from __future__ import annotations
 
@@ -50,8 +52,14 @@ class Workspace:
     copy an empty one, and backward never reads what a forward left in it.
     """
 
-    def __init__(self, keep: int = 2):
+    #: the largest buffer kept, in bytes; larger ones are allocated per use, as plain NumPy would.
+    #: A training batch's buffers fit (keras-conv at batch 128: 29 MB at most); an evaluation's
+    #: batch of 1000 makes im2col matrices of hundreds of MB that should not stay resident.
+    MAX_BUFFER_BYTES = 32 * 2 ** 20
+
+    def __init__(self, keep: int = 2, max_buffer_bytes: int | None = None):
         self.keep = keep
+        self.max_buffer_bytes = self.MAX_BUFFER_BYTES if max_buffer_bytes is None else int(max_buffer_bytes)
         self._roles: dict[str, list[np.ndarray]] = {}
 
     def take(self, role: str, shape: tuple, dtype) -> tuple[np.ndarray, bool]:
@@ -62,10 +70,17 @@ class Workspace:
             if items[i].shape == shape and items[i].dtype == dtype and _refcount_of_item(items, i) == _FREE:
                 items.append(items.pop(i))              # most recently used last
                 return items[-1], False
+        # A shape the free buffers do not have (an evaluation's batch after training's, or back):
+        # let the free ones go, so a role keeps one shape's buffers. Busy ones stay listed: a
+        # network used on two shapes in one step (data and the VampPrior's pseudo-inputs) reuses both.
+        items[:] = [items[i] for i in range(len(items)) if _refcount_of_item(items, i) != _FREE]
+        buf = np.zeros(shape, dtype)                    # zeros: fresh pages from calloc, touched on first write
+        if buf.nbytes > self.max_buffer_bytes:
+            return buf, True                            # too large to keep: used once, like any array
         if len(items) >= self.keep:                     # let the least recently used go (a tape may still hold it)
             items.pop(0)
-        items.append(np.zeros(shape, dtype))            # zeros: fresh pages from calloc, touched on first write
-        return items[-1], True
+        items.append(buf)
+        return buf, True
 
     def nbytes(self) -> int:
         """Bytes the workspace holds."""
@@ -76,7 +91,7 @@ class Workspace:
         self._roles.clear()
 
     def __deepcopy__(self, memo) -> "Workspace":
-        return Workspace(self.keep)
+        return Workspace(self.keep, self.max_buffer_bytes)
 
     def __getstate__(self) -> dict:
-        return {"keep": self.keep, "_roles": {}}
+        return {"keep": self.keep, "max_buffer_bytes": self.max_buffer_bytes, "_roles": {}}
