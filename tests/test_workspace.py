@@ -119,3 +119,33 @@ def test_workspace_im2col_and_col2im_equal_the_plain_ones_bit_for_bit(g):
                         xp[:, :, g.sh * i + p, g.sw * j + q] += c6[:, p, q, :, i, j].T
         assert np.allclose(col2im(c, x.shape, g, ws), xp[:, :, g.ph:g.ph + 7, g.pw:g.pw + 8], rtol=1e-13, atol=1e-13)
         del cols
+
+
+@pytest.mark.parametrize("cls", [Conv2D, ConvTranspose2D])
+def test_a_layer_used_on_two_batch_shapes_in_a_step_keeps_both_tapes_right_and_reuses_both(cls):
+    """As the VampPrior uses its encoder: on the data (N = 4) and on pseudo-inputs (K = 3), then
+    backward both with accumulate=True; the same step again takes the buffers of the first."""
+    rng = np.random.default_rng(3)
+    layer = cls(2, 3, 3, 2, 1, dtype="float64", rng=rng)
+    xa, xb = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((3, 2, 5, 5))
+
+    def step():
+        ya, ta = layer.forward(xa)
+        yb, tb = layer.forward(xb)
+        dya, dyb = np.cos(ya), np.sin(yb)
+        dxb = layer.backward(dyb, tb).copy()
+        dxa = layer.backward(dya, ta, accumulate=True).copy()
+        return ya.copy(), yb.copy(), dxa, dxb, layer.grads["W"].copy()
+    first = step()
+    held = sorted(id(a) for items in layer.workspace._roles.values() for a in items)
+    second = step()
+    assert sorted(id(a) for items in layer.workspace._roles.values() for a in items) == held
+    for a, b in zip(first, second):
+        assert np.array_equal(a, b)
+    # and every one equals a fresh layer's, used once per shape
+    fresh = cls(2, 3, 3, 2, 1, dtype="float64", rng=np.random.default_rng(0))
+    fresh.params["W"][...] = layer.params["W"]
+    fresh.params["b"][...] = layer.params["b"]
+    for x, y_ref in ((xa, first[0]), (xb, first[1])):
+        y, _ = fresh.forward(x)
+        assert np.array_equal(y, y_ref)
