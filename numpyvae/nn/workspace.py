@@ -49,7 +49,9 @@ class Workspace:
     for both.
 
     A workspace is scratch, not state: copying a layer (``copy.deepcopy``, pickling) gives the
-    copy an empty one, and backward never reads what a forward left in it.
+    copy an empty one, and backward never reads what a forward left in it. It is not for one
+    layer run from two threads at once (numpyvae runs layers on one thread; only the optimizer
+    uses helper threads).
     """
 
     #: the largest buffer kept, in bytes; larger ones are allocated per use, as plain NumPy would.
