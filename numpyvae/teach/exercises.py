@@ -44,6 +44,11 @@ slow, and revealing no formula), so a tutorial always runs to the end.
 | "gumbel_softmax_backward"   | f(dy, y, tau)                                | dlogits                   |
 | "planar_logdet_backward"    | f(z, u, w, b, dlogdet)                       | (dz, du, dw, db)          |
 | "conv2d_backward_dW"        | f(x, W, dy, stride, padding)                 | dW                        |
+| "vae_backward"              | f(model, tape)  (tutorial 06's VAE, capstone)| {parameter name: gradient}|
+
+The capstone ``vae_backward`` is graded by :mod:`numpyvae.teach.capstone` (against
+``model.backward`` and against finite differences of the model's loss); its stand-in
+is ``model.backward``.
 """
 from __future__ import annotations
 
@@ -53,6 +58,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import capstone
 from .gradcheck import DEFAULT_TOL, GradCheckReport, Row, numerical_gradient, relative_error
 
 __all__ = ["EXERCISES", "Exercise", "Grade", "grade", "grade_or_solution", "grade_or_stand_in", "stand_in"]
@@ -314,6 +320,9 @@ class Exercise:
     reference(**arrays) -> tuple                 the paper's formula, for exercises that are not gradients
     complete(arrays) -> arrays                   adds what the loss needs but the learner is not given
                                                  (the Gumbel-softmax's logits, from y and tau)
+    judge(arrays, outs, tol) -> (report, reason) judges an answer that is not a tuple of arrays (the capstone)
+    plan : tuple of dicts                        keyword arguments of draw, one per problem of an attempt
+    fallback : callable                          the stand-in, for an exercise finite differences cannot stand in for
     """
     name: str
     signature: str
@@ -323,12 +332,15 @@ class Exercise:
     loss: object = None
     reference: object = None
     complete: object = None
+    judge: object = None
+    plan: tuple = ()
+    fallback: object = None
 
 
-def _ex(name, args, wrt, draw, loss=None, reference=None, returns=None, complete=None):
+def _ex(name, args, wrt, draw, loss=None, reference=None, returns=None, complete=None, **special):
     returns = returns or ("(" + ", ".join("d" + w for w in wrt) + ")" if len(wrt) > 1 else "d" + wrt[0])
     return Exercise(name, f"f({', '.join(args)}) -> {returns}", tuple(args), tuple(wrt), draw, loss, reference,
-                    complete)
+                    complete, **special)
 
 
 _X_DY = ("x", "dy")
@@ -358,6 +370,8 @@ EXERCISES = {e.name: e for e in (
         complete=_gumbel_logits_from_y),
     _ex("planar_logdet_backward", ("z", "u", "w", "b", "dlogdet"), ("z", "u", "w", "b"), _draw_planar, _loss_planar),
     _ex("conv2d_backward_dW", ("x", "W", "dy", "stride", "padding"), ("W",), _draw_conv2d, _loss_conv2d),
+    _ex("vae_backward", ("model", "tape"), ("params",), capstone.draw_problem, returns="{name: gradient}",
+        judge=capstone.judge, plan=capstone.PLAN, fallback=capstone.stand_in),
 )}
 
 BATCHES = 3                  # problems per attempt: a batch of 1, then two of random size 2..6
@@ -420,6 +434,8 @@ def _judge(ex: Exercise, arrays: dict, outs, tol: float):
 
     Returns (report, None) or (None, reason) when the outputs cannot be compared.
     """
+    if ex.judge is not None:
+        return ex.judge(arrays, outs, tol)
     outs = outs if len(ex.wrt) > 1 else (outs,)
     if not isinstance(outs, (tuple, list)) or len(outs) != len(ex.wrt):
         got = len(outs) if isinstance(outs, (tuple, list)) else type(outs).__name__
@@ -485,7 +501,7 @@ def grade(name: str, learner_fn, *, seed: int | None = None, tol: float = DEFAUL
     worst, worst_report, batches = 0.0, None, []
     for i in range(BATCHES):
         n = 1 if i == 0 else int(rng.integers(2, 7))
-        arrays = ex.draw(rng, n)
+        arrays = ex.draw(rng, n, **(ex.plan[i] if ex.plan else {}))
         batches.append(n)
         where = f"batch of {n}"
         try:                                   # copies: a learner who writes into an input cannot break the check
@@ -515,6 +531,8 @@ def stand_in(name: str):
     The Adam step is the paper's formula itself.
     """
     ex = _lookup(name)
+    if ex.fallback is not None:
+        return ex.fallback
 
     def fn(*args):
         if len(args) != len(ex.args):
@@ -541,8 +559,8 @@ def grade_or_solution(name: str, learner_fn, **kw):
     g = grade(name, learner_fn, **kw)
     if g.passed:
         return learner_fn
-    print(f"[{name}: the tutorial goes on with a finite-difference stand-in (correct, slow); "
-          "fill in the EXERCISE cell and run it again]")
+    kind = "model.backward, copied" if _lookup(name).fallback else "a finite-difference stand-in (correct, slow)"
+    print(f"[{name}: the tutorial goes on with {kind}; fill in the EXERCISE cell and run it again]")
     return stand_in(name)
 
 
