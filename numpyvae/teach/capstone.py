@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..vae import VAE
 from .gradcheck import GradCheckReport, Row, numerical_gradient, relative_error
 from .tape_view import read_tape
 
@@ -40,7 +41,6 @@ def _smallest_relu_input(model, tape) -> float:
 
 def draw_problem(rng: np.random.Generator, n: int, objective: str = "elbo") -> dict:
     """A random problem with a batch of n: {"model", "tape"} for the learner, the rest for :func:`judge`."""
-    from ..vae import VAE
     D, K = int(rng.integers(4, 9)), int(rng.integers(2, 5))
     hidden = [int(h) for h in rng.integers(3, 7, size=int(rng.integers(1, 3)))]
     hidden_dec = [int(h) for h in rng.integers(3, 7, size=int(rng.integers(1, 3)))]

@@ -28,6 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..nn.activations import ReLU
+from ..nn.dense import Dense
+
 __all__ = ["Step", "TapeView", "read_tape", "check_capstone_model"]
 
 
@@ -74,8 +77,6 @@ class TapeView:
 
 def check_capstone_model(model, where: str = "read_tape") -> None:
     """Refuse a model the capstone does not cover, naming the setting (a one-line ValueError)."""
-    from ..nn.activations import ReLU
-    from ..nn.dense import Dense
     problems = []
     if getattr(model, "n_labels", 0):
         problems.append(f"n_labels={model.n_labels} (a conditional VAE)")
@@ -106,8 +107,8 @@ def _steps(net, prefix: str, trunk_tape) -> list:
     names = [name for name, _ in net.trunk.layers]
     steps = []
     for i, layer in enumerate(layers):
-        if type(layer).__name__ == "Dense":
-            h = tapes[i + 1].saved if i + 1 < len(layers) and type(layers[i + 1]).__name__ == "ReLU" else None
+        if isinstance(layer, Dense):
+            h = tapes[i + 1].saved if i + 1 < len(layers) and isinstance(layers[i + 1], ReLU) else None
             x2 = tapes[i].x2                                   # (B, D_in): leading axes already flattened
             steps.append(Step(f"{prefix}{names[i]}", x2, layer.params["W"], layer.params["b"],
                               None if h is None else h.reshape(x2.shape[0], -1)))
