@@ -397,11 +397,14 @@ PRESETS = {
                             binarize="none", init="pytorch"),
     # Burda, Grosse & Salakhutdinov (2015), section 5: one stochastic layer (784-200-200-50 tanh) and two
     # (784-100-100-100(z1)-50-50-50(z2)), batch 20, Adam beta (0.9, 0.999), eps 1e-4, lr 1e-3·10^(−i/7) for
-    # 3^i epochs, i = 0..7 (3280 epochs), dynamic binarization; --objective iwae --n-samples 50 for IWAE
+    # 3^i epochs, i = 0..7 (3280 epochs), dynamic binarization; --objective iwae --n-samples 50 for IWAE.
+    # Their code (yburda/iwae, get_train_bias_np) starts the decoder's output bias at logit of the mean image.
     "burda-1l": dict(hidden=[200, 200], z_dim=50, activation="tanh", batch_size=20, optimizer="adam", lr=1e-3,
-                     adam_eps=1e-4, lr_schedule="burda", burda_stages=8, epochs=3280, binarize="dynamic"),
+                     adam_eps=1e-4, lr_schedule="burda", burda_stages=8, epochs=3280, binarize="dynamic",
+                     output_bias="data"),
     "burda-2l": dict(hidden=[100, 100], stochastic=[100, 50], activation="tanh", batch_size=20, optimizer="adam",
-                     lr=1e-3, adam_eps=1e-4, lr_schedule="burda", burda_stages=8, epochs=3280, binarize="dynamic"),
+                     lr=1e-3, adam_eps=1e-4, lr_schedule="burda", burda_stages=8, epochs=3280, binarize="dynamic",
+                     output_bias="data"),
     # keras-io's convolutional VAE (fchollet, "Variational AutoEncoder", 2020): Conv(32, 3, s2) -> Conv(64, 3, s2)
     # -> Dense(16) -> z (2-D); Dense(7·7·64) -> ConvT(64, 3, s2) -> ConvT(32, 3, s2) -> ConvT(1, 3) -> logits;
     # ReLU, "same" padding, Glorot uniform weights and zero biases (Keras' defaults), binary cross-entropy on

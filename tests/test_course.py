@@ -39,7 +39,7 @@ def editions(tmp_path_factory):
 def test_every_exercise_is_asked_somewhere_and_every_tutorial_answer_is_marked():
     asked = [n for p in sorted(TUTORIALS.glob("[0-9][0-9]_*.py")) for n in course.exercise_names(p.read_text())]
     assert sorted(asked) == sorted(EXERCISES)
-    for n in ("02", "03", "04", "05", "16"):
+    for n in ("02", "03", "04", "05", "16", "17"):
         text = next(TUTORIALS.glob(f"{n}_*.py")).read_text()
         assert _answers(text), f"tutorial {n} marks no answer"
 
@@ -86,6 +86,31 @@ def test_teacher_workbook_runs_and_passes_every_exercise(editions):
     names = course.exercise_names((teacher / "16_gradient_workbook.py").read_text())
     assert proc.stdout.count("PASS: exercise") == len(names) and "FAIL" not in proc.stdout
     assert "stand-in" not in proc.stdout
+
+
+@pytest.mark.parametrize("edition", ["teacher", "student"])
+def test_capstone_runs_in_both_editions(editions, edition, tmp_path):
+    """Teacher: every piece read back from the edition's own tutorials passes, vae_backward passes and trains
+    the network; student: stubs everywhere, model.backward stands in and the two runs agree exactly."""
+    folder = dict(zip(("student", "teacher"), editions))[edition]
+    env = dict(os.environ, NUMPYVAE_FAST="1", MPLBACKEND="Agg", NUMPYVAE_FIGURES=str(tmp_path),
+               OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"),   # two BLAS threads thrash under load
+               PYTHONPATH=os.pathsep.join([str(TUTORIALS.parent), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "17_capstone_your_own_backward.py"], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    errors = re.search(r"worst relative error (\S+), median", out)
+    diffs = [float(line.split()[-1]) for line in out.splitlines() if re.match(r"^\s+\d+\s+\d+\.\d+\s+", line)]
+    assert len(diffs) == 20 and errors, out[-2000:]
+    if edition == "teacher":
+        assert out.count("-> your function") == 7 and "PASS: exercise 'vae_backward'" in out
+        assert "the 'yours' run uses your vae_backward" in out and float(errors[1]) < 1e-5
+        assert abs(diffs[0]) < 1e-3 and max(abs(d) for d in diffs) < 1.0      # float32 rounding, carried by Adam
+    else:
+        assert out.count("-> the stand-in") == 7 and "NOT DONE: exercise 'vae_backward'" in out
+        assert "model.backward (a stand-in: vae_backward is not done)" in out
+        assert float(errors[1]) == 0.0 and all(d == 0.0 for d in diffs)
 
 
 def test_answer_markers_must_balance():

@@ -44,16 +44,46 @@ SUBMISSIONS = {
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def submissions(tmp_path_factory):
     folder = tmp_path_factory.mktemp("submissions")
     for name, text in SUBMISSIONS.items():
         (folder / name).write_text(text)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def graded(submissions, tmp_path_factory):
+    folder = submissions
     out = tmp_path_factory.mktemp("out") / "grades.csv"
     lines = []
-    g = grade.grade_folder(folder, out, limits=grade.Limits(timeout=2.0, memory_mb=1024), progress=lines.append)
+    g = grade.grade_folder(folder, out, limits=LIMITS, seed=SEED, progress=lines.append, jobs=3)
     with open(out, newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     return g, rows, out, lines
+
+
+LIMITS, SEED = grade.Limits(timeout=3.0, memory_mb=1024), 20261201     # one seed: runs can be compared byte for byte
+
+
+def test_the_csv_is_the_same_with_one_job_as_with_three(submissions, graded, tmp_path):
+    """Three students at a time (the fixture) and one at a time write the same bytes, rows in submission order."""
+    _, _, out3, lines3 = graded
+    lines1 = []
+    g = grade.grade_folder(submissions, tmp_path / "one.csv", limits=LIMITS,
+                           seed=SEED, progress=lines1.append, jobs=1)
+    assert (tmp_path / "one.csv").read_bytes() == out3.read_bytes()
+    assert list(g.rows) == sorted(n.split(".")[0] for n in SUBMISSIONS)
+    assert [line.split(":")[0] for line in lines1] == [line.split(":")[0] for line in lines3] == list(g.rows)
+
+
+def test_jobs_must_be_a_positive_whole_number(tmp_path, capsys):
+    with pytest.raises(ValueError, match="--jobs must be a whole number >= 1, got 0"):
+        grade.grade_folder(tmp_path, tmp_path / "g.csv", jobs=0)
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    assert cli.main(["grade", str(tmp_path / "s"), "--out", str(tmp_path / "g.csv"), "--jobs", "-2"]) == 2
+    assert "numpyvae: error: grade: --jobs must be a whole number >= 1, got -2" in capsys.readouterr().err
+    assert grade.default_jobs() >= 1
 
 
 def test_one_row_per_student_and_a_column_group_per_exercise(graded):

@@ -31,6 +31,7 @@ def test_burda_presets_are_the_papers_settings():
         cfg = TrainConfig(**PRESETS[name])
         assert (cfg.batch_size, cfg.adam_eps, cfg.epochs, cfg.lr_at(3279)) == (20, 1e-4, 3280, 1e-3 * 10 ** -1)
         assert cfg.optimizer_kwargs() == {"lr": 1e-3, "eps": 1e-4} and cfg.resolved_binarize() == "dynamic"
+        assert cfg.output_bias == "data"          # yburda/iwae's get_train_bias_np
     assert TrainConfig(**PRESETS["burda-2l"]).model_kwargs()["stochastic"] == [100, 50]
 
 

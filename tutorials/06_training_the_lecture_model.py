@@ -5,7 +5,7 @@
 # logits, ReLU hidden units, Bernoulli likelihood, Adam with learning rate $10^{-3}$, minibatches
 # of 150. Everything below is NumPy: the forward and backward passes are
 # `VAE.loss_and_grads`, the optimizer is `numpyvae.optim.Adam`, written from the paper's
-# Algorithm 1 (tutorial 10 asks you to write it as the exercise `adam_step`):
+# Algorithm 1 (tutorial 16 asks you to write it as the exercise `adam_step`):
 #
 # <!-- answer: Write Adam's step: both moment estimates, their bias corrections, and the update of θ. -->
 # $$m \leftarrow \beta_1 m + (1-\beta_1) g,\quad v \leftarrow \beta_2 v + (1-\beta_2) g^2,\quad

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 10 · Gradient workbook: every hand-written backward of a VAE
+# # 16 · Gradient workbook: every hand-written backward of a VAE
 #
 # Tutorials 02–05 derived the backward passes of a Dense layer, two activations, the
 # reparameterization, the analytic KL and the Bernoulli likelihood. This workbook asks for the
@@ -189,9 +189,9 @@ adam_step = exercises.grade_or_solution("adam_step", adam_step)
 # ## Where next: the capstone
 #
 # With these pieces and tutorial 02's `dense_backward`, every step of a VAE's backward pass is
-# yours. The capstone (planned for the new engine's explicit tapes) assembles them into the whole
-# backward pass of tutorial 06's model, checks it against the library's, and trains the model on
-# the digits with your own gradients.
+# yours. The capstone, tutorial 17, reads them back from where you wrote them, assembles them into
+# the whole backward pass of tutorial 06's model, checks it against the library's, and trains the
+# model on the digits with your own gradients.
 #
 # A summary of this run, one line per exercise:
 

@@ -345,11 +345,15 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
         if fast:
             env["NUMPYVAE_FAST"] = "1"
         nav = []
+        texts = {}
+        for script in sorted(source.glob(TUTORIAL_GLOB)):
+            text = cut_answers(script.read_text(encoding="utf-8"), edition, script.name)
+            texts[script.name] = fill_in(text, solutions, script.name) if edition == "teacher" else text
+            # the edition's scripts sit in the run directory: the capstone (17) reads the pieces from them
+            (run / script.name).write_text(texts[script.name], encoding="utf-8")
         for script in scripts:
             start = time.perf_counter()
-            text = cut_answers(script.read_text(encoding="utf-8"), edition, script.name)
-            if edition == "teacher":
-                text = fill_in(text, solutions, script.name)
+            text = texts[script.name]
             nb = execute_notebook(text, run, env)
             errs = notebook_errors(nb)
             errors += [f"{script.name} {e}" for e in errs]

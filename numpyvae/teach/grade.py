@@ -1,6 +1,7 @@
 """Grade a class: every student's notebook or script, each in its own limited subprocess.
 
     python -m numpyvae grade SUBMISSIONS --out grades.csv [--exercises a,b] [--timeout 60] [--memory-mb 2048]
+                                                          [--jobs N]
 
 SUBMISSIONS is a folder with one entry per student: ``alice.ipynb`` or ``alice.py``
 (the student is the file's stem), or a folder ``alice/`` whose notebooks and
@@ -10,7 +11,9 @@ scripts are split into cells at ``# %%``.
 Each student runs in a fresh ``python -m numpyvae.teach.grade_worker`` process
 (see that module for what of the code runs): in a new empty temporary
 directory that is deleted afterwards, with stdin closed, stdout discarded, stderr
-kept (its last lines explain a crash), and these limits, set in ``preexec_fn``:
+kept (its last lines explain a crash), and these limits, which the worker sets on
+itself before it reads the submission (not in ``preexec_fn``, which is unsafe in a
+parent that runs several students from threads):
 
 * RLIMIT_AS   (address space, ``--memory-mb``): allocating gigabytes raises MemoryError there;
 * RLIMIT_CPU  (``--timeout`` + 1 s of CPU): a busy loop is killed by SIGXCPU;
@@ -21,6 +24,14 @@ kept (its last lines explain a crash), and these limits, set in ``preexec_fn``:
 A crash, a hang, ``sys.exit``, pages of output or a failed allocation costs that
 student the exercises not yet graded, never the run or another student's row;
 the CSV is written by this process only, atomically, after everyone is graded.
+
+``--jobs N`` grades N students at once, each still its own process with its own
+limits (threads here only wait for them). The CSV is the same whatever N: rows
+in the order of the submissions, and with ``--seed`` the same problems. The default
+is one job per core this process may use: a student's grading is one single-threaded
+process (BLAS pinned to one thread), so more jobs than cores only slow each other
+down and bring every student closer to the wall-clock ``--timeout``. On a machine
+busy with other work, pass a smaller ``--jobs`` or a longer ``--timeout``.
 
 This is isolation against mistakes, NOT a sandbox against hostile code: the child
 runs as your user, can read and write your files by absolute path, use the network,
@@ -41,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,7 +144,15 @@ class Limits:
     memory_mb: int = 2048            # address space of the child
     file_bytes: int = FILE_LIMIT
 
-    def apply(self):                 # runs in the child between fork and exec
+    def as_arg(self) -> str:         # passed to the worker, which applies the limits to itself
+        return f"{self.timeout!r},{self.memory_mb},{self.file_bytes}"
+
+    @classmethod
+    def from_arg(cls, text: str) -> "Limits":
+        timeout, memory_mb, file_bytes = text.split(",")
+        return cls(float(timeout), int(memory_mb), int(file_bytes))
+
+    def apply(self):                 # runs in the worker before it reads the submission
         mem = self.memory_mb * 2 ** 20
         cpu = int(self.timeout) + 1
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
@@ -173,10 +193,10 @@ def grade_student(files: list, names: list, limits: Limits, seed: int | None = N
         result_path, err_path = Path(private) / "results.jsonl", Path(private) / "stderr.txt"
         with open(result_path, "w", encoding="utf-8") as result, open(err_path, "w", encoding="utf-8") as err:
             cmd = [sys.executable, "-m", "numpyvae.teach.grade_worker", "cells.json", str(result.fileno()),
-                   ",".join(names), "-" if seed is None else str(seed)]
+                   ",".join(names), "-" if seed is None else str(seed), limits.as_arg()]
             proc = subprocess.Popen(cmd, cwd=work, env=_child_env(Path(work)), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=err, pass_fds=(result.fileno(),),
-                                    preexec_fn=limits.apply, start_new_session=True)
+                                    start_new_session=True)
             timed_out = False
             try:
                 proc.wait(timeout=limits.timeout)
@@ -248,9 +268,22 @@ class ClassGrades:
         return "\n".join(lines)
 
 
+def default_jobs() -> int:
+    """The cores this process may use: one student's grading is one single-threaded process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:                       # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def grade_folder(folder, out, *, names=None, limits: Limits | None = None, seed: int | None = None,
-                 progress=print) -> ClassGrades:
-    """Grade every submission in ``folder`` and write the CSV ``out`` (atomically)."""
+                 progress=print, jobs: int = 1) -> ClassGrades:
+    """Grade every submission in ``folder`` and write the CSV ``out`` (atomically).
+
+    jobs : students graded at once, each in its own process; the CSV does not depend on it.
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"grade: --jobs must be a whole number >= 1, got {jobs!r}")
     limits = limits or Limits()
     submissions = find_submissions(folder)
     if names is None:
@@ -265,13 +298,19 @@ def grade_folder(folder, out, *, names=None, limits: Limits | None = None, seed:
             raise ValueError(f"grade: no submission in {folder} defines an exercise function "
                              f"(the exercises are: {', '.join(EXERCISES)})")
     grades = ClassGrades(list(names))
-    for student, files in submissions.items():
+
+    def one(item):
+        student, files = item
         start = time.perf_counter()
-        grades.rows[student] = grade_student(files, grades.names, limits, seed)
-        grades.seconds[student] = time.perf_counter() - start
-        if progress:
-            got = sum(r.points for r in grades.rows[student].values())
-            progress(f"{student}: {got}/{len(grades.names)} ({grades.seconds[student]:.1f} s)")
+        return student, grade_student(files, grades.names, limits, seed), time.perf_counter() - start
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        # map hands the results back in the order of the submissions, however the processes finish
+        for student, result, seconds in pool.map(one, submissions.items()):
+            grades.rows[student], grades.seconds[student] = result, seconds
+            if progress:
+                got = sum(r.points for r in grades.rows[student].values())
+                progress(f"{student}: {got}/{len(grades.names)} ({grades.seconds[student]:.1f} s)")
     atomic_write_bytes(Path(out), grades.csv_bytes())
     return grades
 
@@ -286,6 +325,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per student (default 60)")
     p.add_argument("--memory-mb", type=int, default=2048, help="address-space limit per student (default 2048)")
     p.add_argument("--seed", type=int, help="one problem seed for everyone (default: fresh problems per attempt)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help=f"students graded at once, each its own process (default: the cores usable here, "
+                        f"{default_jobs()}; each may use up to --memory-mb)")
     return p
 
 
@@ -303,7 +345,8 @@ def main(argv=None) -> int:
             raise ValueError(f"grade: --timeout must be > 0 and --memory-mb >= 256, "
                              f"got {args.timeout} and {args.memory_mb}")
         grades = grade_folder(args.submissions, args.out, names=names, seed=args.seed,
-                              limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb))
+                              limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb),
+                              jobs=default_jobs() if args.jobs is None else args.jobs)
     except (ValueError, FileNotFoundError) as err:
         print(f"numpyvae: error: {err}", file=sys.stderr)
         return 2

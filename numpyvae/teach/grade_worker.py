@@ -1,9 +1,10 @@
 """The child process of ``python -m numpyvae grade``: one student's code, graded.
 
-    python -m numpyvae.teach.grade_worker CELLS.json RESULT_FD NAME[,NAME...] SEED|-
+    python -m numpyvae.teach.grade_worker CELLS.json RESULT_FD NAME[,NAME...] SEED|- [TIMEOUT,MEMORY_MB,FILE_BYTES]
 
-Runs inside the student's own temporary directory, under the limits the parent
-set (memory, CPU time, file size) and a wall-clock timeout the parent enforces.
+Runs inside the student's own temporary directory, under the limits it sets on
+itself first (memory, CPU time, file size, no core dumps; the last argument) and a
+wall-clock timeout the parent enforces.
 It executes only the *definitions* of the submission's cells (imports, function
 and class definitions, assignments without calls), never its other statements,
 so a notebook's training loops do not run and a class is graded in seconds. Then
@@ -52,6 +53,9 @@ def _shim_exercises():
 
 def main(argv) -> int:
     cells_path, fd, names, seed = argv[0], int(argv[1]), argv[2].split(","), argv[3]
+    if len(argv) > 4:                              # before any of the submission is read
+        from numpyvae.teach.grade import Limits
+        Limits.from_arg(argv[4]).apply()
     out = os.fdopen(fd, "w", buffering=1, encoding="utf-8")
 
     def report(name, status, worst, message):

@@ -9,6 +9,8 @@ Each function has the exercise's name and signature; the derivation is in its do
 """
 import numpy as np
 
+from numpyvae.teach.tape_view import read_tape
+
 
 def dense_backward(x, W, b, dy):
     """y = x W + b, δ = dy:  dx = δ Wᵀ,  dW = xᵀ δ,  db = Σ_n δ_n."""
@@ -140,3 +142,39 @@ def conv2d_backward_dW(x, W, dy, stride, padding):
             patch = xp[:, :, p:p + stride * (Ho - 1) + 1:stride, q:q + stride * (Wo - 1) + 1:stride]
             dW[:, :, p, q] = np.einsum("noij,ncij->oc", dy, patch)
     return dW
+
+
+def vae_backward(model, tape):
+    """The whole backward pass of tutorial 06's VAE, from the pieces above; returns {name: gradient}.
+
+    loss = −(1/N) Σ_n bound_n with log w_sn = −nll_sn (− kl_sn for IWAE), so, with
+    c_sn = ∂(mean_n bound_n)/∂log w_sn (1/(SN) for the ELBO, iwae_weights for IWAE):
+        ∂loss/∂nll_sn = c_sn,   ∂loss/∂kl_sn = c_sn (Monte Carlo KL),   ∂loss/∂KL_n = 1/N (analytic)
+    then backwards: likelihood -> decoder head and trunk -> z -> (mu, logvar) -> encoder.
+    """
+    t = read_tape(model, tape)
+    S, N = t.eps.shape[:2]
+    grads = {}
+
+    def through(steps, dy):
+        """Dense (+ ReLU) layers in reverse: record dW, db; return the gradient at the first input."""
+        for step in reversed(steps):
+            if step.h is not None:                            # a trunk layer: ReLU(a), a = x W + b
+                dy = relu_backward(step.a, dy)
+            dy, grads[step.name + ".W"], grads[step.name + ".b"] = dense_backward(step.x, step.W, step.b, dy)
+        return dy
+
+    weight = iwae_weights(t.log_w) if t.objective == "iwae" else np.full((S, N), 1.0 / (S * N), t.x.dtype)
+    dlogits = weight[..., None] * bernoulli_backward(np.broadcast_to(t.x, t.logits.shape), t.logits)
+    dz = through(t.decoder, through([t.decoder_head], dlogits.reshape(S * N, -1))).reshape(t.eps.shape)
+    dmu, dlogvar = reparam_backward(dz, t.mu, t.logvar, t.eps)
+    if t.kl == "analytic":
+        kl_dmu, kl_dlogvar = kl_backward(t.mu, t.logvar)       # of Σ_n KL_n; the loss has (1/N) Σ_n
+        dmu, dlogvar = dmu + kl_dmu / N, dlogvar + kl_dlogvar / N
+    else:
+        mc_dmu, mc_dlogvar = kl_mc_backward(weight, t.mu, t.logvar, t.eps)
+        dmu, dlogvar = dmu + mc_dmu, dlogvar + mc_dlogvar
+    heads = t.encoder_heads
+    dh = through([heads["mu"]], dmu) + through([heads["logvar"]], dlogvar)
+    through(t.encoder, dh)
+    return grads
