@@ -69,7 +69,6 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-import os
 from collections import OrderedDict
 from collections.abc import Mapping
 
@@ -172,43 +171,45 @@ def _all_finite(x: np.ndarray) -> bool:
     return math.isfinite(float(x.max())) and math.isfinite(float(x.min()))
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+#: the values a BLAS axpy call covers are a multiple of this (the rest takes the plain form). OpenBLAS
+#: fuses the multiply-add of whole 32-value blocks but, with some CPU kernels, not of a call's last
+#: n mod 32 values, and it splits a long call evenly among its threads. 4096 = 32·128 keeps every
+#: split of 1, 2, 4, ... 128 BLAS threads on a block edge, and it is numpyvae.parallel.ALIGN, where
+#: the ranges of numpyvae's own threads start: so every value gets the same rounding however the
+#: work is split, and the bits do not depend on the thread counts (tests/test_parallel.py).
+AXPY_BLOCK = parallel.ALIGN
 
 
-#: the values a BLAS axpy call covers are a multiple of this: OpenBLAS fuses the multiply-add of
-#: whole 32-value blocks but not of a call's last n mod 32 values, and splits a long call evenly
-#: among its threads; with a multiple of 32 values per thread for every thread count up to the cores,
-#: no split ever makes a tail in the middle, so every value gets the same rounding however the
-#: call is split (OpenBLAS's threads, numpyvae.parallel's ranges)
-AXPY_BLOCK = 32 * math.lcm(*range(1, min(_cores(), 16) + 1))
+def _axpy(a: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
+    """y ← y + a·x in place, in one pass over memory (BLAS ``axpy``).
 
-
-def _axpy(a: float, x: np.ndarray, y: np.ndarray) -> None:
-    """y ← y + a·x in place, in one pass over memory (BLAS ``axpy``); x, y of one shape and float dtype.
+    x, y, scratch : arrays of one shape and float dtype; ``scratch`` may be
+    overwritten (it may be x itself, when x is not needed afterwards).
 
     Plain form: ``y += a * x``, which makes a temporary of x's size and then a
     second pass. NumPy has no fused multiply-add ufunc, so two ufunc calls
-    (``np.multiply(x, a, out=s); np.add(y, s, out=y)``) are the best it can
-    do; BLAS's axpy reads x and y once and writes y once. SciPy's wrapper
-    writes into y itself when y is contiguous (other layouts take the plain form).
+    (``np.multiply(x, a, out=scratch); np.add(y, scratch, out=y)``) are the
+    best it can do; BLAS's axpy reads x and y once and writes y once. SciPy's
+    wrapper writes into y itself when y is contiguous; other layouts take the
+    two NumPy calls.
 
     Rounding: BLAS computes a·x + y with one rounding (a fused multiply-add),
-    the plain form with two, so the result differs from the plain form in the
-    last bit now and then. BLAS gets the first multiple of ``AXPY_BLOCK``
-    values and the plain form the rest (fewer than AXPY_BLOCK), so each value's
-    rounding depends only on where it sits in the array, not on how the work
-    was split among threads.
+    the NumPy calls with two, so the two differ in the last bit now and then.
+    BLAS gets the first multiple of ``AXPY_BLOCK`` values and the NumPy calls
+    the rest, so each value's rounding depends only on where it sits in the
+    array, not on how the work was split among threads.
     """
     n = x.size
     body = n - n % AXPY_BLOCK
-    if body and x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable:
-        x1, y1 = x.reshape(-1), y.reshape(-1)        # views of contiguous arrays, so y is written
-        (_blas.saxpy if y.dtype == np.float32 else _blas.daxpy)(x1[:body], y1[:body], a=a)
-        if body < n:
-            y1[body:] += a * x1[body:]
-    else:
-        y += a * x
+    if not (x.flags.c_contiguous and y.flags.c_contiguous and scratch.flags.c_contiguous):
+        body = 0
+    if body:
+        x, y, scratch = x.reshape(-1), y.reshape(-1), scratch.reshape(-1)   # views: y itself is written
+        (_blas.saxpy if y.dtype == np.float32 else _blas.daxpy)(x[:body], y[:body], a=a)
+        x, y, scratch = x[body:], y[body:], scratch[body:]
+    if body < n:
+        np.multiply(x, a, out=scratch)
+        np.add(y, scratch, out=y)
 
 
 # --------------------------------------------------------------------------- base class
@@ -635,16 +636,16 @@ class Adam(Optimizer):
         alpha = self.lr * c2 / (1.0 - b1 ** t)     # αₜ = lr·√(1 − β₂ᵗ) / (1 − β₁ᵗ)
         eps_hat = self.eps * c2                    # ε̂ = ε·√(1 − β₂ᵗ)
         np.multiply(m, b1, out=m)
-        _axpy(1.0 - b1, g, m)                      # m ← β₁·m + (1 − β₁)·g
+        _axpy(1.0 - b1, g, m, s)                   # m ← β₁·m + (1 − β₁)·g
         np.multiply(v, b2, out=v)
         np.multiply(g, g, out=s)
-        _axpy(1.0 - b2, s, v)                      # v ← β₂·v + (1 − β₂)·g²
+        _axpy(1.0 - b2, s, v, s)                   # v ← β₂·v + (1 − β₂)·g²
         if self.weight_decay > 0.0:
             np.multiply(theta, 1.0 - self.lr * self.weight_decay, out=theta)   # θ ← θ − lr·λ·θ
         np.sqrt(v, out=s)
         np.add(s, eps_hat, out=s)                  # s = √v + ε̂
         np.divide(m, s, out=s)
-        _axpy(-alpha, s, theta)                    # θ ← θ − αₜ·m / (√v + ε̂)
+        _axpy(-alpha, s, theta, s)                 # θ ← θ − αₜ·m / (√v + ε̂)
 
     def config(self) -> dict:
         return dict(name="adam", lr=self.lr, beta1=self.beta1, beta2=self.beta2, eps=self.eps,
