@@ -69,24 +69,14 @@ def ops():
     return out
 
 
-#: the variables some machines set to force an older OpenBLAS kernel (see blas_kernel)
-KERNEL_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def blas_kernel() -> str:
-    """The kernel NumPy's OpenBLAS chose at load time ("Haswell", "SkylakeX", ...), or "unknown"."""
-    import ctypes
-    import glob
-    import numpy as np
-    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*"))
-    for path in libs:
-        lib = ctypes.CDLL(path)
-        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
-            fn = getattr(lib, symbol, None)
-            if fn is not None:
-                fn.restype = ctypes.c_char_p
-                return fn().decode()
-    return "unknown"
+    """The kernel NumPy's OpenBLAS runs, from numpyvae.bench_data (which names who chose it)."""
+    sys.path.insert(0, ROOT)
+    from numpyvae.bench_data import blas_kernel as kernel
+    return kernel().split(" (")[0]
 
 
 def _pin(threads: int) -> None:
@@ -295,6 +285,8 @@ def numpy_child(threads, seconds, repeats, native: bool) -> dict:
     """numpy_forms in a child process: as the environment says, or with KERNEL_VARS unset (native)."""
     env = dict(os.environ)
     if native:
+        sys.path.insert(0, ROOT)
+        from numpyvae.bench_data import KERNEL_VARS
         for v in KERNEL_VARS:
             env.pop(v, None)
     out = subprocess.run([sys.executable, __file__, "--child-numpy", "--threads", str(threads), "--seconds",
@@ -321,6 +313,8 @@ def main(argv=None) -> int:
     import numpy as np
     load0 = os.getloadavg()[0]
     runs = [numpy_child(args.threads, args.seconds, args.repeats, native=False)]
+    sys.path.insert(0, ROOT)
+    from numpyvae.bench_data import KERNEL_VARS
     forced = {v: os.environ[v] for v in KERNEL_VARS if v in os.environ}
     if forced:         # the environment forces a kernel: also time the one OpenBLAS picks for this CPU
         runs.append(numpy_child(args.threads, args.seconds, args.repeats, native=True))
