@@ -13,7 +13,8 @@ arrays, so the model must keep writing into those same arrays.
 Each class docstring states its update rule; ``_update`` is that rule, one NumPy
 call per line, every call writing into an existing buffer (``out=``) so a step
 allocates nothing. The plain version of a line such as ``m = b1*m + (1-b1)*g``
-would allocate two temporaries the size of the model on every step.
+would allocate two temporaries the size of the model on every step. Adam writes
+each ``y ← y + a·x`` as one BLAS axpy (:func:`_axpy`): one pass instead of two.
 
 One code path, two layouts
 --------------------------
