@@ -37,6 +37,7 @@ from .nn.activations import ACTIVATIONS
 from .nn.init import DENSE_INITIALIZERS, INITIALIZERS
 from .nn.spec import parse_spec
 from .optim import OPTIMIZERS
+from .output_bias import OUTPUT_BIAS
 from .wake_sleep import Q_UPDATES
 
 __all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "DEFAULT_MIN_LOGVAR",
@@ -81,6 +82,7 @@ class TrainConfig:
     tau_every: int = 1000              # gumbel:C: t is the step rounded down to a multiple of this
     conditional: bool = False          # a conditional VAE q(z|x, y), p(x|z, y) on the dataset's labels
     init: str = "auto"                 # Dense initializer; auto: He for ReLU-like, Glorot otherwise
+    output_bias: str = "auto"          # decoder output bias at the start: zero, data (the pixels' mean); auto: data for mog/vamp
     likelihood: str = "bernoulli"      # a name of numpyvae.likelihoods.LIKELIHOODS
     sigma: float = 1.0                 # the fixed Gaussian likelihood's standard deviation
     min_logvar: float = DEFAULT_MIN_LOGVAR   # the learned Gaussian's floor on log sigma^2
@@ -130,6 +132,10 @@ class TrainConfig:
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
         self._validate_hierarchy_and_schedule(where)
+        if self.output_bias == "data" and (self.model == "helmholtz" or self.likelihood == "continuous-bernoulli"):
+            what = "--model helmholtz" if self.model == "helmholtz" else "likelihood continuous-bernoulli"
+            raise ValueError(f"{where}: output_bias 'data' sets a bernoulli or gaussian decoder's output bias from "
+                             f"the data; {what} has none to set: use output_bias 'zero' or 'auto'")
         tau_settings = ("tau", "tau_min", "tau_rate", "tau_every")
         base, n_classes = parse_posterior(self.posterior.split(",")[0])
         if base in CATEGORICAL and self.z_dim % n_classes:
@@ -298,6 +304,7 @@ CHOICES = {
     "model": MODELS,
     "q_update": Q_UPDATES,
     "q_objective": ("same", "cubo"),
+    "output_bias": OUTPUT_BIAS,
     "init": ("auto", *INITIALIZERS, *DENSE_INITIALIZERS),
     "lr_schedule": ("constant", "burda"),
 }
@@ -341,6 +348,10 @@ HELP = {
                    "to the encoder's input x and the decoder's input z; sample chosen digits with sample(n, y=...)",
     "init": "initializer of every Dense layer: auto (He for relu-like activations, Glorot otherwise, "
             "biases 0), " + ", ".join(INITIALIZERS) + ", or pytorch (W and b ~ U(+-1/sqrt(fan_in)))",
+    "output_bias": "where the decoder's output bias starts: zero, or data (the training pixels' mean: "
+                   "logit(clip(mean, 0.001, 0.999)) for bernoulli, as Burda et al.'s code does; the mean for "
+                   "the Gaussians); auto: data for a learned prior (mog:K, vamp:K), zero otherwise. Without it "
+                   "a tanh VampPrior collapses to KL 0 in its first epoch (README, learned priors)",
     "likelihood": "p(x|z): " + ", ".join(CHOICES["likelihood"]) + " (gaussian: fixed sigma, the MSE view)",
     "sigma": "standard deviation of the fixed Gaussian likelihood (likelihood gaussian only)",
     "min_logvar": "floor on the learned Gaussian's log-variance (likelihood gaussian-learned only); the default "

@@ -41,7 +41,7 @@ from .checks import check_array, check_positive_int
 
 __all__ = ["mosaic", "plot_history", "plot_reconstructions", "plot_samples", "plot_latent", "plot_manifold",
            "plot_interpolation", "plot_kl_per_dimension", "plot_code_sweep", "plot_label_grid", "plot_image_grid",
-           "plot_mixture", "plot_prior_decodings"]
+           "plot_mixture", "plot_prior_decodings", "prior_label"]
 
 DPI = 100
 
@@ -207,30 +207,48 @@ def plot_reconstructions(model, x, path, n: int = 10, image_shape=(28, 28), figs
     return _save(fig, path)
 
 
+def prior_label(model) -> str:
+    """How a title names the model's prior p(z): "N(0, I)", or the learned prior's setting, e.g. "vamp:500"."""
+    prior = getattr(model, "prior", None)
+    name = getattr(prior, "name", "standard")
+    if name == "standard":
+        return "N(0, I)"
+    setting = getattr(model, "config", {}).get("prior", name)
+    described = {"mog": "a learned mixture of Gaussians", "vamp": "the VampPrior",
+                 "categorical": "uniform categorical"}.get(name, "the prior")
+    return f"p(z), {described} ({setting})"
+
+
 def plot_samples(model, path, n: int = 100, seed: int = 0, image_shape=(28, 28), figsize=None,
                  dpi: int = DPI) -> Path:
-    """n draws from the model: z ~ N(0, I), shown as the decoder's mean E[x|z].
+    """n draws from the model: z ~ p(z) (the model's prior, named in the title), shown as the decoder's mean E[x|z].
 
     The mean, not a draw x ~ p(x|z): a Bernoulli draw is salt-and-pepper noise
-    around it. For 2-D data both are drawn, as two colours of points.
+    around it. For 2-D data both are drawn, as two colours of points (for a learned
+    prior, from two separate draws of z).
     """
     where = "plot_samples"
     n = check_positive_int(n, where, "n")
     shape = _check_image_shape(image_shape, model.x_dim, where)
     rng = np.random.default_rng(seed)
+    title = f"{n} samples, z ~ {prior_label(model)}"
     if shape is None:
-        z = rng.standard_normal((n, model.z_dim)).astype(model.dtype)
-        heads = model.decode(z)
-        mean, drawn = model.likelihood.mean(*heads), model.likelihood.sample(rng, *heads)
+        if getattr(getattr(model, "prior", None), "name", "standard") == "standard":
+            z = rng.standard_normal((n, model.z_dim)).astype(model.dtype)
+            heads = model.decode(z)
+            mean, drawn = model.likelihood.mean(*heads), model.likelihood.sample(rng, *heads)
+        else:                           # a learned prior draws its own z (a VampPrior through the encoder)
+            mean, drawn = model.sample(n, mean=True, rng=rng), model.sample(n, mean=False, rng=rng)
         fig = _figure(figsize, (5, 5), dpi)
         ax = fig.add_subplot()
         ax.scatter(drawn[:, 0], drawn[:, 1], s=4, alpha=0.4, label="x ~ p(x|z)")
         ax.scatter(mean[:, 0], mean[:, 1], s=4, alpha=0.6, label="E[x|z]")
-        ax.set(xlabel="$x_1$", ylabel="$x_2$", title=f"{n} samples, z ~ N(0, I)", aspect="equal")
+        ax.set(xlabel="$x_1$", ylabel="$x_2$", title=title, aspect="equal")
         ax.legend(loc="upper right", fontsize="small")
         return _save(fig, path)
     images = model.sample(n, mean=True, rng=rng)
-    return plot_image_grid(images, path, shape, title=f"{n} samples: E[x|z], z ~ N(0, I)", figsize=figsize, dpi=dpi)
+    return plot_image_grid(images, path, shape, title=f"{n} samples: E[x|z], z ~ {prior_label(model)}",
+                           figsize=figsize, dpi=dpi)
 
 
 def plot_prior_decodings(models: dict, path, n: int = 36, seed: int = 0, image_shape=(28, 28), figsize=None,

@@ -33,6 +33,7 @@ from .datasets import binarize_dynamic, binarize_static, load
 from .evaluate import test_elbo
 from .files import DirectoryLock, check_writable, remove_partial_files
 from .optim import make_optimizer
+from .output_bias import set_output_bias
 from .progress import Progress
 from .models import model_from_config
 
@@ -125,6 +126,8 @@ class Trainer:
                                             seed=model_seed(cfg.seed), dtype=self.dtype.name))   # VAE or HVAE
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
+        # the decoder's output bias: zero, or the training pixels' mean (a learned prior needs it: output_bias.py)
+        set_output_bias(self.model, cfg.output_bias, cfg.prior, cfg.likelihood, self.x_train)
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, **cfg.optimizer_kwargs())
         # a Gumbel-softmax posterior's temperature, set from the global step before every step
         self.tau_schedule = cfg.temperature_schedule() if hasattr(self.model.posterior, "tau") else None

@@ -317,8 +317,10 @@ class VampMixture:
     x_dim : D, optional — if given, the prior owns the pseudo-inputs as
         ``params["pseudo_inputs"]`` (C, D) with a matching ``grads`` entry, initialized
         N(pseudo_mean, pseudo_std²); set them from data with :meth:`set_pseudo_inputs`.
-        (Tomczak & Welling's code starts them near 0, N(−0.05, 0.01²) clipped to [0, 1];
-        no clipping here, so the default mean is +0.05, inside the image range.)
+        (Tomczak & Welling's code, jmtomczak/vae_vampprior, draws them N(0.05, 0.01²): the
+        argparse default −0.05 is overwritten by 0.05 in utils/load_data.py; it squashes them
+        onto [0, 1] with a hardtanh, which is not done here: on the digits they stayed
+        within [−0.03, 1.02], README "Deeper models and learned priors".)
     rng : np.random.Generator for that initialization (default seed 0)
     dtype : "float32" | "float64" — of z, mu, logvar and the pseudo-inputs
     """
