@@ -30,8 +30,8 @@ agree to float32 rounding rather than bit for bit.
 The state (moments, velocities) is always allocated flat, laid out like the
 parameters, and ``state_dict()`` exposes its named views.
 
-With more than one thread (:mod:`numpyvae.parallel`: the BLAS thread setting,
-else the cores available), the flat buffers are cut into one contiguous range
+With more than one thread (:mod:`numpyvae.parallel`: opt-in, ``NUMPYVAE_THREADS=N``;
+the default is 1), the flat buffers are cut into one contiguous range
 per thread and each thread runs the same ``_update`` on its range; NumPy
 releases the GIL inside each call, so the ranges are updated at the same time.
 Every value still goes through exactly the same operations, so the result is
