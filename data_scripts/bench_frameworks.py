@@ -27,6 +27,12 @@ one core (os.sched_setaffinity), so that no engine can use the second core unask
 
 JAX is not a numpyvae dependency and may live in another environment (``--jax-python``);
 that interpreter needs only jax, optax and numpy. Neither torch nor jax is imported by numpyvae.
+
+The OpenBLAS kernel: numpyvae's line names it. A machine that forces an older kernel
+through OPENBLAS_CORETYPE (this project's sets Haswell, AVX2, on an AVX-512 CPU) slows
+numpyvae's matmuls (NumPy's OpenBLAS) but neither XLA's nor PyTorch's (MKL); to compare
+with the kernel OpenBLAS would pick, unset both variables in that one command:
+``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python data_scripts/bench_frameworks.py ...``
 """
 from __future__ import annotations
 
@@ -58,10 +64,11 @@ def run_numpyvae(data_path, epochs, seed, threads):
     sys.path.insert(0, str(ROOT))
     import numpy as np
     from numpyvae.bench import run_bench
+    from numpyvae.bench_data import blas_kernel
     r = run_bench(epochs=epochs, seed=seed, matmul_repeats=2, matmul_seconds=0.1, log=None)
     import numpyvae.parallel as par
     return dict(epochs=[e["seconds"] for e in r["epochs"]], cpu=[e["cpu_seconds"] for e in r["epochs"]],
-                version=f"numpy {np.__version__}",
+                version=f"numpy {np.__version__}, OpenBLAS kernel {blas_kernel()}",
                 parallel_threads=par.threads(), bound=r["matmul"]["bound_epoch_seconds"],
                 data=r["data"]["source"])
 

@@ -39,3 +39,31 @@ def load_average() -> float | None:
         return round(os.getloadavg()[0], 2)
     except (OSError, AttributeError):
         return None
+
+
+#: variables some machines set to force an older OpenBLAS kernel than the one it would pick for the CPU
+KERNEL_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def blas_kernel() -> str:
+    """The CPU kernel NumPy's OpenBLAS runs ("Haswell", "SkylakeX", ...), and who chose it.
+
+    OpenBLAS picks a kernel for the CPU when it loads, unless OPENBLAS_CORETYPE
+    names one: some machines force an older kernel that way, because older
+    OpenBLAS builds crash or compute wrong results on their CPUs. The matmul
+    rate depends on it (AVX2 against AVX-512 kernels: about 1.7x on this
+    project's machine, data_scripts/bench_gemms.py), so the benchmarks print it.
+    """
+    import ctypes
+    import glob
+    name = "unknown"
+    for path in glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+            fn = getattr(lib, symbol, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                name = fn().decode()
+                break
+    forced = [f"{v}={os.environ[v]}" for v in KERNEL_VARS if v in os.environ]
+    return name + (f" (set by {', '.join(forced)})" if forced else " (OpenBLAS's choice for this CPU)")

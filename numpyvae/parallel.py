@@ -3,7 +3,7 @@
 Why threads help in pure NumPy: a ufunc (``np.multiply``, ``np.sqrt``, ...)
 releases the GIL while it loops over memory, so two Python threads that each
 run ufuncs on their own half of an array really do run at the same time, one
-per core. An Adam step makes a dozen such passes over five arrays of the
+per core. An Adam step makes nine such passes over five arrays of the
 model's size (652,824 values for the default 784-400-20 VAE), while the
 second core would otherwise idle.
 
