@@ -13,8 +13,8 @@ arrays, so the model must keep writing into those same arrays.
 Each class docstring states its update rule; ``_update`` is that rule, one NumPy
 call per line, every call writing into an existing buffer (``out=``) so a step
 allocates nothing. The plain version of a line such as ``m = b1*m + (1-b1)*g``
-would allocate two temporaries the size of the model on every step. Adam writes
-each ``y ← y + a·x`` as one BLAS axpy (:func:`_axpy`): one pass instead of two.
+would allocate two temporaries the size of the model on every step. Every
+``y ← y + a·x`` goes through one function, :func:`_axpy`.
 
 One code path, two layouts
 --------------------------
@@ -24,9 +24,6 @@ nine to a dozen NumPy (or BLAS) calls per step, whatever the number of layers.
 Otherwise the same ``_update`` runs once per name on each array. Both give
 bit-identical results; the flat layout only saves Python overhead (14 arrays
 x 9 calls -> 9 calls).
-Adam is the exception: its fused multiply-adds (:func:`_axpy`, BLAS) may
-round the last few values of each array differently, so its two layouts
-agree to float32 rounding rather than bit for bit.
 The state (moments, velocities) is always allocated flat, laid out like the
 parameters, and ``state_dict()`` exposes its named views.
 
@@ -36,8 +33,7 @@ per thread and each thread runs the same ``_update`` on its range; NumPy
 releases the GIL inside each call, so the ranges are updated at the same time.
 Every value still goes through exactly the same operations, so the result is
 bit-identical to the one-thread step (tests/test_parallel.py), and one thread
-is the plain whole-buffer call. (Ranges start at multiples of 4096 values,
-so BLAS's vector body covers the same values however the buffer is split.)
+is the plain whole-buffer call. (Ranges start at multiples of 4096 values.)
 
 Keeping state out of the subnormal range
 ----------------------------------------
@@ -74,7 +70,6 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.linalg import blas as _blas
 
 from . import parallel
 from .nn import params as _params
@@ -172,45 +167,23 @@ def _all_finite(x: np.ndarray) -> bool:
     return math.isfinite(float(x.max())) and math.isfinite(float(x.min()))
 
 
-#: the values a BLAS axpy call covers are a multiple of this (the rest takes the plain form). OpenBLAS
-#: fuses the multiply-add of whole 32-value blocks but, with some CPU kernels, not of a call's last
-#: n mod 32 values, and it splits a long call evenly among its threads. 4096 = 32·128 keeps every
-#: split of 1, 2, 4, ... 128 BLAS threads on a block edge, and it is numpyvae.parallel.ALIGN, where
-#: the ranges of numpyvae's own threads start: so every value gets the same rounding however the
-#: work is split, and the bits do not depend on the thread counts (tests/test_parallel.py).
-AXPY_BLOCK = parallel.ALIGN
-
-
 def _axpy(a: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:
-    """y ← y + a·x in place, in one pass over memory (BLAS ``axpy``).
+    """y ← y + a·x in place, without a temporary: two NumPy calls through ``scratch``.
 
     x, y, scratch : arrays of one shape and float dtype; ``scratch`` may be
     overwritten (it may be x itself, when x is not needed afterwards).
 
-    Plain form: ``y += a * x``, which makes a temporary of x's size and then a
-    second pass. NumPy has no fused multiply-add ufunc, so two ufunc calls
-    (``np.multiply(x, a, out=scratch); np.add(y, scratch, out=y)``) are the
-    best it can do; BLAS's axpy reads x and y once and writes y once. SciPy's
-    wrapper writes into y itself when y is contiguous; other layouts take the
-    two NumPy calls.
-
-    Rounding: BLAS computes a·x + y with one rounding (a fused multiply-add),
-    the NumPy calls with two, so the two differ in the last bit now and then.
-    BLAS gets the first multiple of ``AXPY_BLOCK`` values and the NumPy calls
-    the rest, so each value's rounding depends only on where it sits in the
-    array, not on how the work was split among threads.
+    Plain form: ``y += a * x``, which allocates a temporary of x's size on every
+    step. NumPy has no fused multiply-add ufunc, so two calls are the least it
+    can do. Why not BLAS's ``axpy`` (``scipy.linalg.blas.saxpy``: one pass, one
+    rounding)? It was tried (issue 17): at one BLAS thread it saved about
+    0.15 ms of a 5 ms step, but SciPy brings its own OpenBLAS with its own
+    thread pool, and at two threads the two pools' spinning workers fought
+    over the two cores: ``python -m numpyvae bench --threads 2`` went from
+    2.4-2.7 s to 6.8-7.5 s per epoch on the project's 2-core machine.
     """
-    n = x.size
-    body = n - n % AXPY_BLOCK
-    if not (x.flags.c_contiguous and y.flags.c_contiguous and scratch.flags.c_contiguous):
-        body = 0
-    if body:
-        x, y, scratch = x.reshape(-1), y.reshape(-1), scratch.reshape(-1)   # views: y itself is written
-        (_blas.saxpy if y.dtype == np.float32 else _blas.daxpy)(x[:body], y[:body], a=a)
-        x, y, scratch = x[body:], y[body:], scratch[body:]
-    if body < n:
-        np.multiply(x, a, out=scratch)
-        np.add(y, scratch, out=y)
+    np.multiply(x, a, out=scratch)
+    np.add(y, scratch, out=y)
 
 
 # --------------------------------------------------------------------------- base class
@@ -429,8 +402,7 @@ def _scaled_step(theta, g, s, acc, lr: float, eps: float) -> None:
 
     ``acc`` is the running mean (RMSprop) or sum (Adagrad) of g²; ``s`` is
     scratch of θ's shape. Plain form: ``theta -= lr * g / (np.sqrt(acc) + eps)``,
-    which would allocate three temporaries per step. Four passes: the last is
-    one BLAS axpy (:func:`_axpy`) in place of a multiply and a subtract.
+    which would allocate three temporaries per step. Five passes, none allocating.
     """
     np.sqrt(acc, out=s)
     np.add(s, eps, out=s)                      # s = √acc + ε
@@ -512,9 +484,8 @@ class RMSprop(Optimizer):
     √(v + ε) instead, which differs for parameters with v not far above ε.
     Defaults lr = 1e-3, ρ = 0.9, ε = 1e-7 are Keras's.
 
-    Seven passes over the parameters per step (nine before the two
-    ``y ← y + a·x`` became BLAS axpy calls, :func:`_axpy`; the keras preset
-    trains with it).
+    Nine passes over the parameters per step, none allocating (the keras
+    preset trains with it).
 
     State: "t", "v/<name>". Guard: v is floored at 1e-30 every few steps. Where
     the floor acts, √v goes from below 1e-15 to 1e-15: the denominator √v + ε
@@ -599,11 +570,10 @@ class Adam(Optimizer):
 
     (multiply numerator and denominator of m̂ / (√v̂ + ε) by √(1 − β₂ᵗ)).
 
-    Nine passes over the parameters per step: each "y ← y + a·x" is one
-    BLAS axpy (:func:`_axpy`) instead of a multiply and an add, and the
-    in-place products (``m *= β₁``) cost half an out-of-place one. (Twelve
-    NumPy passes before; about 0.85 -> 0.6 ms per step for the 652,824
-    weights of the 784-400-20 VAE on this project's machine, one thread.)
+    Twelve NumPy passes over the parameters per step, none allocating; each
+    "y ← y + a·x" is two (:func:`_axpy`), since NumPy has no fused
+    multiply-add. (About 0.8-0.9 ms per step for the 652,824 weights of the
+    784-400-20 VAE on this project's machine, one thread.)
 
     Weight decay λ > 0 is *decoupled*, as in AdamW (Loshchilov & Hutter,
     2019): θ ← θ − lr·λ·θ, applied to the old θ separately from the adaptive

