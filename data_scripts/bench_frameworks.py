@@ -107,19 +107,16 @@ def run_torch(data_path, epochs, seed, threads):
     return dict(epochs=times, cpu=cpu, version=f"torch {torch.__version__}", last_loss=float(loss))
 
 
-def run_jax(data_path, epochs, seed, threads):
-    import numpy as np
-    if threads == 1:
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-    import jax
-    import jax.numpy as jnp
-    import optax
-    jax.config.update("jax_platforms", "cpu")
-    x_all = jnp.asarray(np.load(data_path))
-    key = jax.random.PRNGKey(seed)
+def jax_vae(jax, jnp, key):
+    """The benchmark's model in JAX (also used by bench_gemms.py): returns (params, loss_fn).
 
-    def linear(key, d_in, d_out):          # PyTorch's nn.Linear initialization
+    params: dict name -> (W (d_in, d_out), b (d_out,)) for enc, mu, logvar, dec1, dec2, drawn as PyTorch's
+    nn.Linear draws them (U(±1/√d_in)) from ``key``. loss_fn(p, x (B, D), eps (B, K)) is the batch mean
+    of −ELBO: Bernoulli from logits plus the analytic KL.
+    """
+    import numpy as np
+
+    def linear(key, d_in, d_out):
         kw, kb = jax.random.split(key)
         bound = 1.0 / np.sqrt(d_in)
         return (jax.random.uniform(kw, (d_in, d_out), jnp.float32, -bound, bound),
@@ -127,8 +124,6 @@ def run_jax(data_path, epochs, seed, threads):
     keys = jax.random.split(key, 6)
     params = dict(enc=linear(keys[0], D, H), mu=linear(keys[1], H, K), logvar=linear(keys[2], H, K),
                   dec1=linear(keys[3], K, H), dec2=linear(keys[4], H, D))
-    tx = optax.adam(1e-3)
-    opt_state = tx.init(params)
 
     def loss_fn(p, x, eps):
         def lin(name, v):
@@ -141,6 +136,24 @@ def run_jax(data_path, epochs, seed, threads):
         nll = jnp.sum(jax.nn.softplus(logits) - x * logits)
         kl = -0.5 * jnp.sum(1 + lv - m * m - jnp.exp(lv))
         return (nll + kl) / x.shape[0]
+    return params, loss_fn
+
+
+def run_jax(data_path, epochs, seed, threads):
+    import numpy as np
+    if threads == 1:
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    import jax
+    import jax.numpy as jnp
+    import optax
+    jax.config.update("jax_platforms", "cpu")
+    x_all = jnp.asarray(np.load(data_path))
+    key = jax.random.PRNGKey(seed)
+
+    params, loss_fn = jax_vae(jax, jnp, key)
+    tx = optax.adam(1e-3)
+    opt_state = tx.init(params)
 
     @jax.jit
     def step(p, s, idx, k):

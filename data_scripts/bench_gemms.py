@@ -51,6 +51,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 B, D, H, K = 128, 784, 400, 20
 #: (layer, d_in, d_out) of the model's Dense layers, in the order a step runs them
@@ -217,25 +218,11 @@ dispatch = best(lambda: noop(tiny))
 all_mm = jax.jit(lambda ops: [a @ b for a, b in ops])
 all_step = best(lambda: all_mm(operands))
 
-def linear(key, d_in, d_out):
-    kw, kb = jax.random.split(key)
-    bound = 1.0 / np.sqrt(d_in)
-    return (jax.random.uniform(kw, (d_in, d_out), jnp.float32, -bound, bound),
-            jax.random.uniform(kb, (d_out,), jnp.float32, -bound, bound))
-keys = jax.random.split(jax.random.PRNGKey(0), 6)
-params = dict(enc=linear(keys[0], D, H), mu=linear(keys[1], H, K), logvar=linear(keys[2], H, K),
-              dec1=linear(keys[3], K, H), dec2=linear(keys[4], H, D))
+sys.path.insert(0, sys.argv[5])                      # data_scripts/: the model is bench_frameworks' own
+from bench_frameworks import jax_vae
+params, loss_fn = jax_vae(jax, jnp, jax.random.PRNGKey(0))
 tx = optax.adam(1e-3)
 state = tx.init(params)
-def loss_fn(p, x, eps):
-    lin = lambda name, v: v @ p[name][0] + p[name][1]
-    h = jax.nn.relu(lin("enc", x))
-    m, lv = lin("mu", h), lin("logvar", h)
-    z = m + jnp.exp(0.5 * lv) * eps
-    logits = lin("dec2", jax.nn.relu(lin("dec1", z)))
-    nll = jnp.sum(jax.nn.softplus(logits) - x * logits)
-    kl = -0.5 * jnp.sum(1 + lv - m * m - jnp.exp(lv))
-    return (nll + kl) / x.shape[0]
 xg = jnp.asarray(rng.random((B, D), dtype=np.float32))
 @jax.jit
 def step_rng(p, s, k):
@@ -272,7 +259,8 @@ print(json.dumps(res))
 
 
 def jax_forms(python, threads, seconds, repeats):
-    out = subprocess.run([python, "-c", JAX_CHILD, str(threads), str(seconds), str(repeats), json.dumps(ops())],
+    out = subprocess.run([python, "-c", JAX_CHILD, str(threads), str(seconds), str(repeats), json.dumps(ops()),
+                          str(Path(__file__).resolve().parent)],
                          capture_output=True, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     if out.returncode != 0:
         sys.exit(f"bench_gemms: the JAX child failed:\n{out.stderr[-2000:]}")
