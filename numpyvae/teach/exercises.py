@@ -13,9 +13,9 @@ printed, so ``grade(name, fn, seed=...)`` reproduces it), at several shapes
 including a batch of one, computes the gradient of a scalar loss with the
 learner's function and with central finite differences (:mod:`numpyvae.teach.gradcheck`),
 and prints PASS or FAIL with the worst relative error. The forward passes used for
-the finite differences are written here from the formulas, independently of the
-library. The one exercise that is not a gradient (``adam_step``) is compared with
-Kingma & Ba's Algorithm 1, written out below.
+the finite differences are written from the formulas, independently of the
+library, in :mod:`numpyvae.teach.problems`. The one exercise that is not a gradient (``adam_step``) is compared with
+Kingma & Ba's Algorithm 1, written out there too.
 
 The reference solutions are teacher material (``tutorials/solutions/solutions.py``
 in the repository; the teacher edition of the course has them in place). This
@@ -52,260 +52,18 @@ is ``model.backward``.
 """
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import capstone
+from . import problems as P
 from .gradcheck import DEFAULT_TOL, TINY, GradCheckReport, Row, numerical_gradient, relative_error
 
 __all__ = ["EXERCISES", "Exercise", "Grade", "grade", "grade_or_solution", "grade_or_stand_in", "stand_in"]
 
-LOG_2PI = math.log(2.0 * math.pi)
 MESSAGE_CHARS = 300          # a learner's exception text is cut to this length in messages
-
-
-# =============================================================================
-# the problems: random float64 inputs (a batch of n) and a scalar loss written
-# from the formula. L = Σ upstream ⊙ forward(...), so the learner's backward,
-# fed the upstream gradient, must return exactly ∂L/∂(each input in `wrt`).
-# =============================================================================
-
-def _softplus(a):
-    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
-
-
-def _sigmoid(a):
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
-
-
-def _away_from_zero(rng, shape, low=0.1, high=2.0):
-    """Values with |x| in [low, high]: finite differences cannot see a kink they straddle."""
-    return rng.choice([-1.0, 1.0], shape) * rng.uniform(low, high, shape)
-
-
-def _dims(rng, k=1):
-    return tuple(int(d) for d in rng.integers(2, 6, size=k))
-
-
-def _draw_dense(rng, n):
-    d_in, d_out = _dims(rng, 2)
-    return dict(x=rng.standard_normal((n, d_in)), W=rng.standard_normal((d_in, d_out)),
-                b=rng.standard_normal(d_out), dy=rng.standard_normal((n, d_out)))
-
-
-def _loss_dense(x, W, b, dy):
-    return np.sum(dy * (x @ W + b))
-
-
-def _draw_elementwise(kinked=False, alpha=None):
-    def draw(rng, n):
-        shape = (n,) + _dims(rng)
-        x = _away_from_zero(rng, shape) if kinked else rng.uniform(-3, 3, shape)
-        arrays = dict(x=x, dy=rng.standard_normal(shape))
-        if alpha is not None:
-            arrays["alpha"] = float(rng.uniform(*alpha))
-        return arrays
-    return draw
-
-
-def _elementwise_loss(g):
-    return lambda x, dy, **kw: np.sum(dy * g(x, **kw))
-
-
-def _relu(x):
-    return np.maximum(x, 0.0)
-
-
-def _leaky_relu(x, alpha):
-    return np.where(x > 0, x, alpha * x)
-
-
-def _elu(x, alpha):
-    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0.0)))
-
-
-def _draw_gaussian_q(rng, n, samples=True):
-    shape = (n,) + _dims(rng)
-    arrays = dict(mu=rng.standard_normal(shape), logvar=rng.uniform(-1.5, 1.5, shape))
-    if samples:
-        # one sample in some batch of one; always several in larger batches, where a forgotten Σ_s shows
-        S = int(rng.integers(1, 4)) if n == 1 else int(rng.integers(2, 4))
-        arrays["eps"] = rng.standard_normal((S,) + shape)
-    return arrays
-
-
-def _draw_reparam(rng, n):
-    a = _draw_gaussian_q(rng, n)
-    return dict(dz=rng.standard_normal(a["eps"].shape), **a)
-
-
-def _loss_reparam(dz, mu, logvar, eps):
-    return np.sum(dz * (mu + np.exp(0.5 * logvar) * eps))          # z_s = mu + σ eps_s
-
-
-def _loss_kl(mu, logvar):
-    return 0.5 * np.sum(mu ** 2 + np.exp(logvar) - 1.0 - logvar)   # KL(N(mu, σ²) || N(0, 1)), summed
-
-
-def _draw_kl_mc(rng, n):
-    a = _draw_gaussian_q(rng, n)
-    return dict(dkl=rng.standard_normal(a["eps"].shape[:2]), **a)
-
-
-def _loss_kl_mc(dkl, mu, logvar, eps):
-    """Σ_sn dkl_sn (log q(z_sn) − log p(z_sn)) with z = mu + σ eps and the noise eps held fixed."""
-    z = mu + np.exp(0.5 * logvar) * eps
-    log_q = -0.5 * np.sum(((z - mu) / np.exp(0.5 * logvar)) ** 2 + logvar + LOG_2PI, axis=-1)
-    log_p = -0.5 * np.sum(z ** 2 + LOG_2PI, axis=-1)
-    return np.sum(dkl * (log_q - log_p))
-
-
-def _draw_pixels(rng, n):
-    return (n,) + _dims(rng)
-
-
-def _draw_bernoulli(rng, n):
-    shape = _draw_pixels(rng, n)
-    return dict(x=rng.uniform(0, 1, shape), logits=rng.uniform(-4, 4, shape))
-
-
-def _loss_bernoulli(x, logits):
-    lam = _sigmoid(logits)                                          # −log λ^x (1−λ)^(1−x), summed
-    return -np.sum(x * np.log(lam) + (1 - x) * np.log1p(-lam))
-
-
-def _draw_gaussian(rng, n):
-    shape = _draw_pixels(rng, n)
-    return dict(x=rng.uniform(0, 1, shape), mean=rng.uniform(-0.5, 1.5, shape), sigma=float(rng.uniform(0.3, 2.0)))
-
-
-def _loss_gaussian(x, mean, sigma):
-    return np.sum((x - mean) ** 2 / (2 * sigma ** 2) + 0.5 * math.log(2 * math.pi * sigma ** 2))
-
-
-def _draw_gaussian_learned(rng, n):
-    shape = _draw_pixels(rng, n)
-    return dict(x=rng.uniform(0, 1, shape), mean=rng.uniform(-0.5, 1.5, shape), logvar=rng.uniform(-3, 1, shape))
-
-
-def _loss_gaussian_learned(x, mean, logvar):
-    var = np.exp(logvar)
-    return np.sum(0.5 * ((x - mean) ** 2 / var + np.log(2 * math.pi * var)))
-
-
-def _draw_cb(rng, n):
-    shape = _draw_pixels(rng, n)
-    return dict(logits=_away_from_zero(rng, shape, 0.3, 5.0), dy=rng.standard_normal(shape))
-
-
-def _loss_cb_log_norm(logits, dy):
-    """Σ dy ⊙ log C(λ), C(λ) = 2 artanh(1 − 2λ) / (1 − 2λ), λ = σ(logits) (Loaiza-Ganem & Cunningham)."""
-    t = 1.0 - 2.0 * _sigmoid(logits)
-    return np.sum(dy * np.log(2.0 * np.arctanh(t) / t))
-
-
-def _draw_iwae(rng, n):
-    S = int(rng.integers(2, 6))
-    return dict(log_w=rng.normal(-5.0, 2.0, (S, n)))   # |L| ~ 5: rounding stays far below 1e-7
-
-
-def _loss_iwae(log_w):
-    """mean_n log (1/S) Σ_s w_sn, computed stably around the largest weight."""
-    top = log_w.max(axis=0)
-    return np.mean(top + np.log(np.mean(np.exp(log_w - top), axis=0)))
-
-
-def _draw_adam(rng, n):
-    shape = (n,) + _dims(rng)
-    return dict(theta=rng.standard_normal(shape), g=rng.standard_normal(shape),
-                m=0.1 * rng.standard_normal(shape), v=0.1 * rng.uniform(0, 1, shape),
-                t=int(rng.integers(1, 30)), lr=float(rng.uniform(1e-3, 1e-1)),
-                beta1=float(rng.uniform(0.8, 0.95)), beta2=float(rng.uniform(0.9, 0.999)),
-                eps=float(rng.uniform(1e-3, 1e-1)))       # a large ε, so where it goes is visible
-
-
-def _adam_paper(theta, g, m, v, t, lr, beta1, beta2, eps):
-    """Kingma & Ba (2015), Algorithm 1, step t (t counts from 1).
-
-    m_t = β₁ m + (1 − β₁) g;   v_t = β₂ v + (1 − β₂) g²
-    m̂ = m_t / (1 − β₁ᵗ);      v̂ = v_t / (1 − β₂ᵗ)
-    θ_t = θ − lr · m̂ / (√v̂ + ε)
-    Compared as (θ_t − θ, m_t, v_t): the step itself, not θ, whose size would hide it.
-    """
-    m_t = beta1 * m + (1 - beta1) * g
-    v_t = beta2 * v + (1 - beta2) * g * g
-    step = -lr * (m_t / (1 - beta1 ** t)) / (np.sqrt(v_t / (1 - beta2 ** t)) + eps)
-    return step, m_t, v_t
-
-
-def _draw_gumbel_softmax(rng, n):
-    """a = logits + g with the Gumbel noise g held fixed; y = softmax(a/τ) is what the learner gets."""
-    C, tau = int(rng.integers(2, 6)), float(rng.uniform(0.4, 1.5))
-    logits = rng.normal(0, 0.6, (n, C)) - np.log(-np.log(rng.uniform(0.2, 0.8, (n, C))))
-    return dict(dy=rng.standard_normal((n, C)), y=_softmax(logits / tau), tau=tau, logits=logits)
-
-
-def _softmax(a):
-    e = np.exp(a - a.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _loss_gumbel_softmax(dy, y, tau, logits):
-    return np.sum(dy * _softmax(logits / tau))
-
-
-def _gumbel_logits_from_y(arrays):
-    """softmax(τ log y / τ) = y, and logits that differ by a constant per row give the same gradient."""
-    return {**arrays, "logits": arrays["tau"] * np.log(arrays["y"])}
-
-
-def _draw_planar(rng, n):
-    D = int(rng.integers(2, 5))
-    z, w, b = rng.standard_normal((n, D)), rng.standard_normal(D), rng.standard_normal(1)
-    u = 0.7 * rng.standard_normal(D)
-    if u @ w < -0.5:                                   # keep 1 + h' uᵀw well away from 0
-        u = -u
-    # move each z along w until 0.3 <= |z·w + b| <= 1: deep in tanh's saturation h' ~ 1e-6, and at
-    # 0 the log-det's slope in z (∝ h'' = −2 tanh h') vanishes; either way a central difference
-    # would measure rounding, not the slope
-    a = z @ w + b[0]
-    target = np.where(a < 0, -1.0, 1.0) * np.clip(np.abs(a), 0.3, 1.0)
-    z -= np.outer((a - target) / (w @ w), w)
-    return dict(z=z, u=u, w=w, b=b, dlogdet=rng.standard_normal(n))
-
-
-def _loss_planar(z, u, w, b, dlogdet):
-    """Σ_n dlogdet_n log|1 + uᵀψ_n|, ψ_n = tanh'(z_n·w + b) w."""
-    psi = (1.0 - np.tanh(z @ w + b[0]) ** 2)[:, None] * w[None, :]
-    return np.sum(dlogdet * np.log(np.abs(1.0 + psi @ u)))
-
-
-def _conv_patches(x, kh, kw, stride, padding, Ho, Wo):
-    """Yield (p, q, xp[:, :, s·i + p, s·j + q] for all i < Ho, j < Wo): the inputs kernel tap (p, q) sees."""
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    for p in range(kh):
-        for q in range(kw):
-            yield p, q, xp[:, :, p:p + stride * (Ho - 1) + 1:stride, q:q + stride * (Wo - 1) + 1:stride]
-
-
-def _draw_conv2d(rng, n):
-    C_in, C_out, k = int(rng.integers(1, 4)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
-    stride, padding = int(rng.integers(1, 3)), int(rng.integers(0, 2))
-    H, W_ = int(rng.integers(k, 7)), int(rng.integers(k, 7))
-    Ho, Wo = (H + 2 * padding - k) // stride + 1, (W_ + 2 * padding - k) // stride + 1
-    return dict(x=rng.standard_normal((n, C_in, H, W_)), W=rng.standard_normal((C_out, C_in, k, k)),
-                dy=rng.standard_normal((n, C_out, Ho, Wo)), stride=stride, padding=padding)
-
-
-def _loss_conv2d(x, W, dy, stride, padding):
-    """L = Σ dy ⊙ conv(x, W), the convolution summed tap by tap (independent of numpyvae.nn.conv)."""
-    y = np.zeros(dy.shape)
-    for p, q, patch in _conv_patches(x, W.shape[2], W.shape[3], stride, padding, *dy.shape[2:]):
-        y += np.einsum("oc,ncij->noij", W[:, :, p, q], patch)
-    return np.sum(dy * y)
 
 
 @dataclass(frozen=True)
@@ -343,31 +101,31 @@ def _ex(name, args, wrt, draw, loss=None, reference=None, returns=None, complete
 
 _X_DY = ("x", "dy")
 EXERCISES = {e.name: e for e in (
-    _ex("dense_backward", ("x", "W", "b", "dy"), ("x", "W", "b"), _draw_dense, _loss_dense),
-    _ex("relu_backward", _X_DY, ("x",), _draw_elementwise(kinked=True), _elementwise_loss(_relu)),
-    _ex("leaky_relu_backward", _X_DY + ("alpha",), ("x",), _draw_elementwise(kinked=True, alpha=(0.01, 0.3)),
-        _elementwise_loss(_leaky_relu)),
-    _ex("elu_backward", _X_DY + ("alpha",), ("x",), _draw_elementwise(kinked=True, alpha=(0.5, 2.0)),
-        _elementwise_loss(_elu)),
-    _ex("tanh_backward", _X_DY, ("x",), _draw_elementwise(), _elementwise_loss(np.tanh)),
-    _ex("sigmoid_backward", _X_DY, ("x",), _draw_elementwise(), _elementwise_loss(lambda x: 1 / (1 + np.exp(-x)))),
-    _ex("softplus_backward", _X_DY, ("x",), _draw_elementwise(), _elementwise_loss(_softplus)),
-    _ex("reparam_backward", ("dz", "mu", "logvar", "eps"), ("mu", "logvar"), _draw_reparam, _loss_reparam),
-    _ex("kl_backward", ("mu", "logvar"), ("mu", "logvar"), lambda rng, n: _draw_gaussian_q(rng, n, samples=False),
-        _loss_kl),
-    _ex("kl_mc_backward", ("dkl", "mu", "logvar", "eps"), ("mu", "logvar"), _draw_kl_mc, _loss_kl_mc),
-    _ex("bernoulli_backward", ("x", "logits"), ("logits",), _draw_bernoulli, _loss_bernoulli),
-    _ex("gaussian_backward", ("x", "mean", "sigma"), ("mean",), _draw_gaussian, _loss_gaussian),
-    _ex("gaussian_learned_backward", ("x", "mean", "logvar"), ("mean", "logvar"), _draw_gaussian_learned,
-        _loss_gaussian_learned),
-    _ex("cb_log_norm_backward", ("logits", "dy"), ("logits",), _draw_cb, _loss_cb_log_norm),
-    _ex("iwae_weights", ("log_w",), ("log_w",), _draw_iwae, _loss_iwae, returns="c"),
-    _ex("adam_step", ("theta", "g", "m", "v", "t", "lr", "beta1", "beta2", "eps"), ("theta", "m", "v"), _draw_adam,
-        reference=_adam_paper, returns="(theta, m, v)"),
-    _ex("gumbel_softmax_backward", ("dy", "y", "tau"), ("logits",), _draw_gumbel_softmax, _loss_gumbel_softmax,
-        complete=_gumbel_logits_from_y),
-    _ex("planar_logdet_backward", ("z", "u", "w", "b", "dlogdet"), ("z", "u", "w", "b"), _draw_planar, _loss_planar),
-    _ex("conv2d_backward_dW", ("x", "W", "dy", "stride", "padding"), ("W",), _draw_conv2d, _loss_conv2d),
+    _ex("dense_backward", ("x", "W", "b", "dy"), ("x", "W", "b"), P.draw_dense, P.loss_dense),
+    _ex("relu_backward", _X_DY, ("x",), P.draw_elementwise(kinked=True), P.elementwise_loss(P.relu)),
+    _ex("leaky_relu_backward", _X_DY + ("alpha",), ("x",), P.draw_elementwise(kinked=True, alpha=(0.01, 0.3)),
+        P.elementwise_loss(P.leaky_relu)),
+    _ex("elu_backward", _X_DY + ("alpha",), ("x",), P.draw_elementwise(kinked=True, alpha=(0.5, 2.0)),
+        P.elementwise_loss(P.elu)),
+    _ex("tanh_backward", _X_DY, ("x",), P.draw_elementwise(), P.elementwise_loss(np.tanh)),
+    _ex("sigmoid_backward", _X_DY, ("x",), P.draw_elementwise(), P.elementwise_loss(lambda x: 1 / (1 + np.exp(-x)))),
+    _ex("softplus_backward", _X_DY, ("x",), P.draw_elementwise(), P.elementwise_loss(P.softplus)),
+    _ex("reparam_backward", ("dz", "mu", "logvar", "eps"), ("mu", "logvar"), P.draw_reparam, P.loss_reparam),
+    _ex("kl_backward", ("mu", "logvar"), ("mu", "logvar"), lambda rng, n: P.draw_gaussian_q(rng, n, samples=False),
+        P.loss_kl),
+    _ex("kl_mc_backward", ("dkl", "mu", "logvar", "eps"), ("mu", "logvar"), P.draw_kl_mc, P.loss_kl_mc),
+    _ex("bernoulli_backward", ("x", "logits"), ("logits",), P.draw_bernoulli, P.loss_bernoulli),
+    _ex("gaussian_backward", ("x", "mean", "sigma"), ("mean",), P.draw_gaussian, P.loss_gaussian),
+    _ex("gaussian_learned_backward", ("x", "mean", "logvar"), ("mean", "logvar"), P.draw_gaussian_learned,
+        P.loss_gaussian_learned),
+    _ex("cb_log_norm_backward", ("logits", "dy"), ("logits",), P.draw_cb, P.loss_cb_log_norm),
+    _ex("iwae_weights", ("log_w",), ("log_w",), P.draw_iwae, P.loss_iwae, returns="c"),
+    _ex("adam_step", ("theta", "g", "m", "v", "t", "lr", "beta1", "beta2", "eps"), ("theta", "m", "v"), P.draw_adam,
+        reference=P.adam_paper, returns="(theta, m, v)"),
+    _ex("gumbel_softmax_backward", ("dy", "y", "tau"), ("logits",), P.draw_gumbel_softmax, P.loss_gumbel_softmax,
+        complete=P.gumbel_logits_from_y),
+    _ex("planar_logdet_backward", ("z", "u", "w", "b", "dlogdet"), ("z", "u", "w", "b"), P.draw_planar, P.loss_planar),
+    _ex("conv2d_backward_dW", ("x", "W", "dy", "stride", "padding"), ("W",), P.draw_conv2d, P.loss_conv2d),
     _ex("vae_backward", ("model", "tape"), ("params",), capstone.draw_problem, returns="{name: gradient}",
         judge=capstone.judge, plan=capstone.PLAN, fallback=capstone.stand_in),
 )}
@@ -452,7 +210,7 @@ def _judge(ex: Exercise, arrays: dict, outs, tol: float):
     report = GradCheckReport(tol=tol)
     if ex.reference is not None:
         expected = ex.reference(**arrays)
-        answer["theta"] = answer["theta"] - arrays["theta"]          # compare the step, see _adam_paper
+        answer["theta"] = answer["theta"] - arrays["theta"]          # compare the step, see P.adam_paper
         for name, want in zip(ex.wrt, expected):
             report.rows.append(Row(name, want.shape, relative_error(answer[name], want),
                                    float(np.max(np.abs(answer[name] - want), initial=0.0))))
