@@ -34,7 +34,7 @@ from .latent.conditional import ConditionalGaussian
 from .latent.gaussian import DiagonalGaussian
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
-from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
+from .nn import named_arrays, pack_layers
 from .seeds import noise_seed, prior_init_seed
 from .vae import VAE, Tape
 
@@ -98,12 +98,7 @@ class HVAE:
         self.grads = named_arrays(self.named_layers(), "grads")
         self.last_tape: Tape | None = None
 
-    def _network(self, d_in, hidden, activation, heads: dict, rng) -> MultiHead:
-        init = self.config["init"]
-        trunk = MLP([d_in, *hidden], activation, rng=rng, dtype=self.dtype, pack=False, init=init)
-        last = hidden[-1] if hidden else d_in
-        return MultiHead(trunk, [(name, Dense(last, size, init=init or "glorot_uniform", rng=rng, dtype=self.dtype))
-                                 for name, size in heads.items()])
+    _network = VAE._network           # an MLP trunk and one Dense head per output, built as the VAE builds them
 
     def named_layers(self):
         """(name, piece) for every piece with parameters: encoders bottom-up, p(z_l|z_{l+1}), p(x|z₁), prior."""
