@@ -28,6 +28,7 @@ from scipy.special import logsumexp
 from .config import (TrainConfig, binarize_test_set, model_seed, noise_seed, resolved_binarize, test_seed,
                      trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
+from .epochs import EpochLoop
 from .files import DirectoryLock, atomic_save
 from .nn import MLP
 from .optim import make_optimizer
@@ -76,7 +77,7 @@ def log_likelihood(hm: HelmholtzMachine, x: np.ndarray, k: int, rng: np.random.G
     return {"log_likelihood": iwae, "elbo": elbo}
 
 
-class HelmholtzTrainer:
+class HelmholtzTrainer(EpochLoop):
     """The VAE trainer's loop for a Helmholtz machine: same data, batches and seeds; wake-sleep steps."""
 
     def __init__(self, cfg: TrainConfig, data=None, run_dir: Path | None = None, quiet: bool = False):
@@ -172,20 +173,11 @@ class HelmholtzTrainer:
                              np.random.default_rng(validation_seed(self.cfg.seed)))
         return {"val_log_px": float(got["log_likelihood"].mean()), "val_elbo": float(got["elbo"].mean())}
 
-    def fit(self, epochs: int | None = None) -> list:
-        """Train up to cfg.epochs (or ``epochs`` more), saving after each epoch if there is a run directory."""
-        target = self.cfg.epochs if epochs is None else self.epoch + epochs
-        while self.epoch < target:
-            row = {"epoch": self.epoch + 1, **self._train_epoch(), **self.validate()}
-            self.epoch += 1
-            self.history.append({k: (float(v) if not isinstance(v, int) else v) for k, v in row.items()})
-            if not self.quiet:
-                print(f"epoch {row['epoch']:3d}  train IWAE_{self.cfg.n_samples} {row['train_iwae']:8.2f}  "
-                      f"val log p(x) {row['val_log_px']:8.2f} (ELBO {row['val_elbo']:.2f}, IS k={VAL_K}, "
-                      f"{VAL_N} images)  {row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s", flush=True)
-            if self.run_dir is not None:
-                self.save()
-        return self.history
+    def _epoch_line(self, row: dict) -> str:
+        """The line ``fit`` prints after an epoch."""
+        return (f"epoch {row['epoch']:3d}  train IWAE_{self.cfg.n_samples} {row['train_iwae']:8.2f}  "
+                f"val log p(x) {row['val_log_px']:8.2f} (ELBO {row['val_elbo']:.2f}, IS k={VAL_K}, "
+                f"{VAL_N} images)  {row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s")
 
     def save(self) -> Path:
         """helmholtz.npz (everything, atomically), then config.json and history.json (copies to read by eye)."""

@@ -30,6 +30,7 @@ from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, co
                      check_memory, model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .cubo_q import cubo_q_loss_and_grads
 from .datasets import binarize_dynamic, binarize_static, load
+from .epochs import EpochLoop
 from .evaluate import test_elbo
 from .files import DirectoryLock, check_writable, remove_partial_files
 from .optim import make_optimizer
@@ -79,7 +80,7 @@ def claim_run_dir(run_dir, *, new: bool) -> DirectoryLock:
     return lock
 
 
-class Trainer:
+class Trainer(EpochLoop):
     """Owns the model, optimizer, data and the shuffling generator of one run.
 
     With a ``run_dir`` the trainer owns that directory (its lock) until
@@ -295,20 +296,11 @@ class Trainer:
             raise self._diverged(f"the validation loss became {parts['loss']}", "validation")
         return {"val_loss": parts["loss"], "val_recon": parts["recon"], "val_kl": parts["kl"]}
 
-    def fit(self, epochs: int | None = None) -> list:
-        """Train up to cfg.epochs (or ``epochs`` more); checkpoint after each epoch."""
-        target = self.cfg.epochs if epochs is None else self.epoch + epochs
-        while self.epoch < target:
-            row = {"epoch": self.epoch + 1, **self._train_epoch(), **self.validate()}
-            self.epoch += 1
-            self.history.append({k: (float(v) if not isinstance(v, int) else v) for k, v in row.items()})
-            if not self.quiet:
-                print(f"epoch {row['epoch']:3d}  train {row['train_loss']:8.2f}  val {row['val_loss']:8.2f} "
-                      f"(recon {row['val_recon']:.2f}, KL {row['val_kl']:.2f})  "
-                      f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s", flush=True)
-            if self.run_dir is not None:
-                self.save()
-        return self.history
+    def _epoch_line(self, row: dict) -> str:
+        """The line ``fit`` prints after an epoch."""
+        return (f"epoch {row['epoch']:3d}  train {row['train_loss']:8.2f}  val {row['val_loss']:8.2f} "
+                f"(recon {row['val_recon']:.2f}, KL {row['val_kl']:.2f})  "
+                f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s")
 
     # ---- saving and resuming ------------------------------------------------
 
