@@ -426,6 +426,21 @@ def _rerun_with_threads(argv, threads: int) -> int:
     return subprocess.call(cmd, env=env)
 
 
+def _run_and_save(run, kw: dict, json_path) -> int:
+    """Run one benchmark (``run(**kw)`` -> results) and write its results to ``json_path`` if given;
+    a bad setting is a one-line ``numpyvae: error:`` and exit status 2."""
+    try:
+        results = run(**kw)
+    except ValueError as err:
+        print(f"numpyvae: error: {err}", file=sys.stderr)
+        return 2
+    if json_path:
+        from .checkpoint import save_json
+        save_json(json_path, results)
+        print(f"results written to {json_path}")
+    return 0
+
+
 def _conv_main(args) -> int:
     """``--arch keras-conv``: numpyvae.bench_conv, with this parser's --epochs, --batch-size, --seed,
     --dtype, --smoke and --json (--examples defaults to 4,096 here: a conv epoch is ~50x an MLP one)."""
@@ -435,16 +450,7 @@ def _conv_main(args) -> int:
               seed=args.seed, dtype=args.dtype)
     if args.smoke:
         kw.update(examples=2 * args.batch_size, epochs=1, matmul_repeats=1, matmul_seconds=0.01)
-    try:
-        results = run_conv_bench(**kw)
-    except ValueError as err:
-        print(f"numpyvae: error: {err}", file=sys.stderr)
-        return 2
-    if args.json:
-        from .checkpoint import save_json
-        save_json(args.json, results)
-        print(f"results written to {args.json}")
-    return 0
+    return _run_and_save(run_conv_bench, kw, args.json)
 
 
 def main(argv=None) -> int:
@@ -477,16 +483,8 @@ def main(argv=None) -> int:
     if args.smoke:
         kw.update(examples=min(args.examples, 4 * args.batch_size), epochs=min(args.epochs, 2),
                   matmul_repeats=1, matmul_seconds=0.01)
-    try:
-        results = posterior_costs(args.posterior, **kw) if args.posterior else run_bench(**kw)
-    except ValueError as err:
-        print(f"numpyvae: error: {err}", file=sys.stderr)
-        return 2
-    if args.json:
-        from .checkpoint import save_json
-        save_json(args.json, results)
-        print(f"results written to {args.json}")
-    return 0
+    run = (lambda **kw: posterior_costs(args.posterior, **kw)) if args.posterior else run_bench
+    return _run_and_save(run, kw, args.json)
 
 
 if __name__ == "__main__":
