@@ -16,7 +16,6 @@ evaluated; resuming and the VAE's pictures are not implemented for it (an error 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -29,7 +28,7 @@ from .config import (TrainConfig, binarize_test_set, model_seed, noise_seed, res
                      trainer_seed, validation_seed)
 from .datasets import binarize_dynamic, binarize_static, load
 from .epochs import EpochLoop
-from .files import DirectoryLock, atomic_save
+from .files import atomic_save
 from .nn import MLP
 from .optim import make_optimizer
 from .progress import Progress
@@ -81,25 +80,16 @@ class HelmholtzTrainer(EpochLoop):
     """The VAE trainer's loop for a Helmholtz machine: same data, batches and seeds; wake-sleep steps."""
 
     def __init__(self, cfg: TrainConfig, data=None, run_dir: Path | None = None, quiet: bool = False):
-        from .train import claim_run_dir      # here: train imports the model stack this module does not need
+        # imported here: train imports the model stack this module does not need
+        from .train import build_or_leave_no_trace, claim_run_dir, is_new_run_dir
         cfg.validate()
         if cfg.model != "helmholtz":
             raise ValueError(f"HelmholtzTrainer: the config's model is {cfg.model!r}; use numpyvae.train.Trainer")
         self.cfg, self.quiet = cfg, quiet
         self.run_dir = None if run_dir is None else Path(run_dir)
-        fresh = self.run_dir is not None and (not self.run_dir.exists() or
-                                              (self.run_dir.is_dir() and not any(self.run_dir.iterdir())))
+        fresh = is_new_run_dir(self.run_dir)
         self._lock = None if run_dir is None else claim_run_dir(self.run_dir, new=True)
-        try:
-            self._build(data)
-        except BaseException:
-            if fresh:      # as the VAE trainer: a run that never started leaves no empty directory behind
-                (self.run_dir / DirectoryLock.NAME).unlink(missing_ok=True)
-                self.close()
-                with contextlib.suppress(OSError):
-                    self.run_dir.rmdir()
-            self.close()
-            raise
+        build_or_leave_no_trace(self, lambda: self._build(data), fresh)
 
     def _build(self, data) -> None:
         cfg = self.cfg

@@ -278,12 +278,7 @@ class HVAE:
         (mu_u, logvar_u), t["_enc_u"] = self._pseudo_forward()
         return self.prior.log_prob(z, mu_u, logvar_u)
 
-    def _prior_backward(self, dlog_p, t: Tape):
-        if self.prior.name != "vamp":
-            return self.prior.backward(dlog_p, t["_p"])
-        dz, dmu_u, dlogvar_u = self.prior.backward(dlog_p, t["_p"])
-        t["_dprior_q"] = [dmu_u, dlogvar_u]
-        return dz
+    _prior_backward = VAE._prior_backward     # dz, and a VampPrior's (dmu_u, dlogvar_u) kept on the tape
 
     def _pseudo_backward(self, t: Tape):
         """Down the mean path: layer l's input is mu_{l−1} only, so below the top the logvar head gets 0."""

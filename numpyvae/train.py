@@ -48,6 +48,26 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite, or exploded; says where, what is saved, and what to try."""
 
 
+def is_new_run_dir(run_dir) -> bool:
+    """Whether ``run_dir`` (a Path or None) is missing or an empty directory: one a new run may remove again."""
+    return run_dir is not None and (not run_dir.exists() or (run_dir.is_dir() and not any(run_dir.iterdir())))
+
+
+def build_or_leave_no_trace(trainer, build, fresh: bool) -> None:
+    """Run ``build()``; if it fails, close ``trainer`` (releasing its lock) and re-raise. When the run
+    directory was new (``fresh``), it is removed again: a run that never started leaves no empty directory."""
+    try:
+        build()
+    except BaseException:
+        if fresh:
+            (trainer.run_dir / DirectoryLock.NAME).unlink(missing_ok=True)
+            trainer.close()
+            with contextlib.suppress(OSError):
+                trainer.run_dir.rmdir()
+        trainer.close()
+        raise
+
+
 class RunNotSaved(RuntimeError):
     """A checkpoint could not be written (full disk, permissions); says what is kept."""
 
@@ -92,20 +112,10 @@ class Trainer(EpochLoop):
         cfg.validate()
         self.cfg, self.quiet = cfg, quiet
         self.run_dir = None if run_dir is None else Path(run_dir)
-        fresh = self.run_dir is not None and lock is None and (
-            not self.run_dir.exists() or (self.run_dir.is_dir() and not any(self.run_dir.iterdir())))
+        fresh = lock is None and is_new_run_dir(self.run_dir)
         # own the directory before any work, so a run that cannot be saved fails in a second
         self._lock = lock if lock is not None or run_dir is None else claim_run_dir(self.run_dir, new=True)
-        try:
-            self._build(data)
-        except BaseException:
-            if fresh:      # a run that never started leaves no empty directory behind
-                (self.run_dir / DirectoryLock.NAME).unlink(missing_ok=True)
-                self.close()
-                with contextlib.suppress(OSError):
-                    self.run_dir.rmdir()
-            self.close()
-            raise
+        build_or_leave_no_trace(self, lambda: self._build(data), fresh)
 
     def _build(self, data) -> None:
         cfg = self.cfg
