@@ -113,14 +113,6 @@ class HelmholtzTrainer(EpochLoop):
         self.noise = np.random.default_rng(noise_seed(model_seed(cfg.seed)))     # h ~ q and the dreams
         self.epoch, self.history = 0, []
 
-    def close(self) -> None:
-        lock, self._lock = getattr(self, "_lock", None), None
-        if lock is not None:
-            lock.release()
-
-    def __del__(self):
-        self.close()
-
     def _grads_finite(self) -> bool:
         return all(math.isfinite(float(g.sum())) for g in self.model.grads.values())
 

@@ -163,15 +163,6 @@ class Trainer(EpochLoop):
                              f"{self.x_train.shape[1]} features per example")
         return {"image_shape": None if shape is None else tuple(int(s) for s in shape)}
 
-    def close(self) -> None:
-        """Give up the run directory (its lock); the trainer may still be used without saving."""
-        lock, self._lock = getattr(self, "_lock", None), None
-        if lock is not None:
-            lock.release()
-
-    def __del__(self):
-        self.close()
-
     def _prepare(self, x_train, x_test):
         """Binarize a static run's training set once; validate on the test set evaluation uses.
 
