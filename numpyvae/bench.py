@@ -19,7 +19,11 @@ What it does, in order:
    examples/s, achieved GFLOP/s (matmul FLOPs / epoch seconds), the ratio to
    the bound, and where the time went: ``model.loss_and_grads`` (forward +
    backward), ``optimizer.step`` and the rest (batch gather, binarization,
-   the loop itself).
+   the loop itself); a second line splits it finer, with stopwatches on the
+   model's own pieces (:mod:`numpyvae.step_timing`): the Dense layers, which
+   hold every matmul (so their seconds against the bound say how close to it
+   the matmuls run inside the loop), the activations, the likelihood, the
+   variational family, the rest of the model, the optimizer and the loop.
 
 Threads. OpenBLAS reads ``OPENBLAS_NUM_THREADS`` once, when NumPy is first
 imported, and NumPy offers no call to change it later. ``--threads N``
@@ -56,6 +60,7 @@ from . import parallel
 from .argparser import Parser
 from .checks import as_dtype
 from .optim import M_FLUSH, V_FLOOR, Adam
+from .step_timing import Stopwatches
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -150,18 +155,33 @@ def measure_matmuls(ops: list[dict], dtype="float32", *, repeats: int = 5, min_s
 
 # --------------------------------------------------------------------------- timing the real loop
 
-class _Timed:
-    """Wrap a bound method; accumulate the seconds spent inside it."""
+def _step_stopwatches(trainer) -> Stopwatches:
+    """Stopwatches on the pieces of this trainer's step: the two calls the loop makes (the model's
+    loss_and_grads, the optimizer's step) and, inside the first, the encoder's and decoder's Dense
+    layers (where every matmul is), their activations, the likelihood and the variational family."""
+    from .nn.activations import Activation
+    from .nn.dense import Dense
+    model = trainer.model
+    watch = Stopwatches()
+    watch.add("forward+backward", model, "loss_and_grads")
+    watch.add("optimizer", trainer.optimizer, "step")
+    watch.add_layers("matmul layers", [model.encoder, model.decoder], Dense)
+    watch.add_layers("activations", [model.encoder, model.decoder], Activation)
+    watch.add("likelihood", model.likelihood, "forward", "backward")
+    watch.add("posterior", model.posterior, "rsample", "backward")
+    return watch
 
-    def __init__(self, fn):
-        self.fn, self.seconds = fn, 0.0
 
-    def __call__(self, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t0
+def _pieces(seconds: dict, epoch_seconds: float) -> dict:
+    """An epoch's seconds by piece: the timed parts of loss_and_grads, the rest of it ("other model":
+    the KL, the bound, the checks, the tape), the optimizer, and the loop around them ("loop": the
+    batch gather, the binarization draw, the loss checks, the progress bar)."""
+    inside = ("matmul layers", "activations", "likelihood", "posterior")
+    pieces = {name: seconds[name] for name in inside}
+    pieces["other model"] = seconds["forward+backward"] - sum(pieces.values())
+    pieces["optimizer"] = seconds["optimizer"]
+    pieces["loop"] = max(0.0, epoch_seconds - seconds["forward+backward"] - seconds["optimizer"])
+    return pieces
 
 
 def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: str = "float32",
@@ -186,7 +206,9 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
         epochs   [{epoch, seconds, examples_per_sec, gflops, bound_seconds, times_bound,
                    fraction_of_bound, share_forward_backward, share_optimizer, share_rest, train_loss,
                    cpu_seconds (process CPU time, all threads: on a busy machine, with one
-                   thread, the time the epoch would take if it had a core to itself)}]
+                   thread, the time the epoch would take if it had a core to itself),
+                   pieces {matmul layers, activations, likelihood, posterior, other model, optimizer,
+                   loop: seconds of the epoch in each (see _pieces)}}]
         last_vs_first   seconds of the last epoch / seconds of the first
     The bound uses the better of the two matmul timings (before and after training).
     """
@@ -224,31 +246,34 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     say(f"this machine's {dtype} matmul rate on these shapes: {mm['gflops']:.1f} GFLOP/s "
         f"({mm['seconds_per_step'] * 1e3:.3f} ms per step) -> BLAS bound {bound:.3f} s per epoch")
 
-    # time the two calls the loop makes, on this trainer's own objects (instance attributes shadow the methods)
-    fb = model.loss_and_grads = _Timed(model.loss_and_grads)
-    opt = trainer.optimizer.step = _Timed(trainer.optimizer.step)
+    watch = _step_stopwatches(trainer)
     rows = []
     try:
         for _ in range(epochs):
-            fb.seconds = opt.seconds = 0.0
+            watch.take()
             cpu0 = time.process_time()
             r = trainer._train_epoch()
             cpu = time.process_time() - cpu0
             trainer.epoch += 1
             sec = r["seconds"]
+            seconds = watch.take()
+            pieces = _pieces(seconds, sec)
+            fb, opt = seconds["forward+backward"], seconds["optimizer"]
             row = dict(epoch=trainer.epoch, seconds=sec, examples_per_sec=steps * batch_size / sec,
                        gflops=steps * mm["flops_per_step"] / sec / 1e9, bound_seconds=bound,
                        times_bound=sec / bound, fraction_of_bound=bound / sec,
-                       share_forward_backward=fb.seconds / sec, share_optimizer=opt.seconds / sec,
-                       share_rest=max(0.0, sec - fb.seconds - opt.seconds) / sec, train_loss=r["train_loss"],
-                       cpu_seconds=cpu)
+                       share_forward_backward=fb / sec, share_optimizer=opt / sec,
+                       share_rest=pieces["loop"] / sec, train_loss=r["train_loss"],
+                       cpu_seconds=cpu, pieces=pieces)
             rows.append(row)
             say(f"epoch {row['epoch']:2d}  {sec:7.3f} s  {row['examples_per_sec']:8.0f} ex/s  "
                 f"{row['gflops']:6.1f} GFLOP/s  {row['times_bound']:.2f}x bound ({100 * row['fraction_of_bound']:.0f}%)  "
                 f"fwd+bwd {100 * row['share_forward_backward']:.0f}%  optimizer {100 * row['share_optimizer']:.0f}%  "
                 f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}  cpu {cpu:.3f} s")
+            say("          " + ", ".join(f"{name} {t:.3f}" for name, t in pieces.items())
+                + f" s  (the matmul layers are {pieces['matmul layers'] / bound:.2f}x the bound)")
     finally:
-        del model.loss_and_grads, trainer.optimizer.step
+        watch.remove()
     # the bound in CPU time too (best of the before and after timings), for the CPU seconds of the epochs
     cpu_step = min(measure_matmuls(ops, dtype, repeats=matmul_repeats, min_seconds=matmul_seconds,
                                    clock=time.process_time)["seconds_per_step"] for _ in range(2))

@@ -29,6 +29,7 @@ import time
 import numpy as np
 
 from .bench_data import bench_data, load_average
+from .step_timing import Stopwatches
 
 #: CPU seconds of this process, not wall seconds: on a shared machine the wall clock also counts the
 #: time slices other programs take (at load 20 on 2 cores, 8x the CPU time). With one BLAS thread
@@ -36,40 +37,7 @@ from .bench_data import bench_data, load_average
 CLOCK = time.process_time
 
 
-class _Timed:
-    """Wrap a function; accumulate the CPU seconds spent inside it."""
-
-    def __init__(self, fn):
-        self.fn, self.seconds = fn, 0.0
-
-    def __call__(self, *args, **kwargs):
-        t0 = CLOCK()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            self.seconds += CLOCK() - t0
-
 __all__ = ["conv_matmul_shapes", "measure_conv_matmuls", "run_conv_bench"]
-
-
-def _wrap_layers(model, kinds) -> list:
-    """Time every layer of the given kinds: wrap its forward and backward in _Timed (read by _wrapped_seconds)."""
-    wrapped = []
-    for _, layer in model.named_layers():
-        if isinstance(layer, kinds) and not any(layer is w for w in wrapped):
-            for name in ("forward", "backward"):
-                setattr(layer, name, _Timed(getattr(layer, name)))
-                getattr(layer, name).seconds = 0.0
-            wrapped.append(layer)
-    return wrapped
-
-
-def _wrapped_seconds(layers) -> float:
-    total = 0.0
-    for layer in layers:
-        total += layer.forward.seconds + layer.backward.seconds
-        layer.forward.seconds = layer.backward.seconds = 0.0
-    return total
 
 
 def _layer_inputs(model, x):
@@ -196,43 +164,42 @@ def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 1
     say(f"largest im2col buffer (the peak temporary of a step): {cols_bytes / 2 ** 20:.1f} MB, "
         f"kept in its layer's workspace and reused every step")
 
-    fb = model.loss_and_grads = _Timed(model.loss_and_grads)
-    opt = trainer.optimizer.step = _Timed(trainer.optimizer.step)
-    i2c, c2i = _Timed(conv_module.im2col), _Timed(conv_module.col2im)
-    conv_module.im2col, conv_module.col2im = i2c, c2i        # the layers call them through the module
     from .nn.activations import Activation
     from .nn.shape import Flatten, Reshape
-    acts = _wrap_layers(model, Activation)
-    shapes = _wrap_layers(model, (Flatten, Reshape))
+    watch = Stopwatches(CLOCK)
+    watch.add("forward+backward", model, "loss_and_grads")
+    watch.add("optimizer", trainer.optimizer, "step")
+    watch.add("im2col", conv_module, "im2col")               # the layers call them through the module
+    watch.add("col2im", conv_module, "col2im")
+    watch.add_layers("activations", [model], Activation)
+    watch.add_layers("reshapes", [model], (Flatten, Reshape))
     rows = []
     try:
         for _ in range(epochs):
-            fb.seconds = opt.seconds = i2c.seconds = c2i.seconds = 0.0
-            _wrapped_seconds(acts + shapes)
+            watch.take()
             t0 = CLOCK()
             r = trainer._train_epoch()
             sec = CLOCK() - t0
             trainer.epoch += 1
-            act_s, shape_s = _wrapped_seconds(acts), _wrapped_seconds(shapes)
+            t = watch.take()
+            fb, opt, i2c, c2i = t["forward+backward"], t["optimizer"], t["im2col"], t["col2im"]
+            act_s, shape_s = t["activations"], t["reshapes"]
             row = dict(epoch=trainer.epoch, seconds=sec, examples_per_sec=steps * batch_size / sec,
                        wall_seconds=r["seconds"], gflops=steps * mm["flops_per_step"] / sec / 1e9,
                        times_bound=sec / bound,
-                       im2col_seconds=i2c.seconds, col2im_seconds=c2i.seconds,
+                       im2col_seconds=i2c, col2im_seconds=c2i,
                        activation_seconds=act_s, reshape_seconds=shape_s,
-                       other_forward_backward=fb.seconds - i2c.seconds - c2i.seconds - act_s - shape_s - bound,
-                       optimizer_seconds=opt.seconds, loop_seconds=sec - fb.seconds - opt.seconds,
+                       other_forward_backward=fb - i2c - c2i - act_s - shape_s - bound,
+                       optimizer_seconds=opt, loop_seconds=sec - fb - opt,
                        train_loss=r["train_loss"])
             rows.append(row)
             say(f"epoch {row['epoch']}  {sec:6.2f} s CPU ({r['seconds']:.2f} s wall)  {row['examples_per_sec']:6.0f} ex/s  "
                 f"{row['gflops']:5.1f} GFLOP/s  {row['times_bound']:.2f}x bound  | matmuls (bound) {bound:.2f} s, "
-                f"im2col {i2c.seconds:.2f} s, col2im {c2i.seconds:.2f} s, activations {act_s:.2f} s, "
+                f"im2col {i2c:.2f} s, col2im {c2i:.2f} s, activations {act_s:.2f} s, "
                 f"reshapes {shape_s:.2f} s, other fwd+bwd {row['other_forward_backward']:.2f} s, "
-                f"optimizer {opt.seconds:.2f} s, loop {row['loop_seconds']:.2f} s")
+                f"optimizer {opt:.2f} s, loop {row['loop_seconds']:.2f} s")
     finally:
-        conv_module.im2col, conv_module.col2im = i2c.fn, c2i.fn
-        del model.loss_and_grads, trainer.optimizer.step
-        for layer in acts + shapes:
-            del layer.forward, layer.backward
+        watch.remove()
     best = min(rows, key=lambda r: r["seconds"])
     load_after = load_average()
     kept = sum(layer.workspace.nbytes() for _, layer in model.named_layers() if hasattr(layer, "workspace"))

@@ -82,7 +82,41 @@ def test_smoke_run_writes_json(tmp_path, capsys):
         shares = row["share_forward_backward"] + row["share_optimizer"] + row["share_rest"]
         assert shares == pytest.approx(1.0, abs=1e-9)
         assert row["share_forward_backward"] > 0 and row["share_optimizer"] > 0
+        pieces = row["pieces"]
+        assert list(pieces) == ["matmul layers", "activations", "likelihood", "posterior", "other model",
+                                "optimizer", "loop"]
+        assert sum(pieces.values()) == pytest.approx(row["seconds"], rel=1e-9)    # the pieces are the epoch
+        assert all(pieces[k] > 0 for k in ("matmul layers", "activations", "likelihood", "posterior", "optimizer"))
+        assert pieces["optimizer"] == pytest.approx(row["share_optimizer"] * row["seconds"])
+    assert "the matmul layers are" in out
     assert res["last_vs_first"] == pytest.approx(res["epochs"][1]["seconds"] / res["epochs"][0]["seconds"])
+
+
+def test_the_stopwatches_come_off_after_the_run():
+    """bench times the model's own objects by shadowing their methods; afterwards nothing is left over."""
+    from numpyvae.nn.dense import Dense
+    from numpyvae.train import Trainer
+    seen = []
+    real = bench._step_stopwatches
+
+    def spy(trainer):
+        seen.append(trainer)
+        return real(trainer)
+    bench._step_stopwatches = spy
+    try:
+        bench.run_bench(hidden=[16], z_dim=4, batch_size=32, epochs=1, examples=64,
+                        matmul_repeats=1, matmul_seconds=0.001, log=None)
+    finally:
+        bench._step_stopwatches = real
+    (trainer,) = seen
+    model = trainer.model
+    assert isinstance(trainer, Trainer)
+    objects = [model, trainer.optimizer, model.likelihood, model.posterior]
+    objects += [layer for net in (model.encoder, model.decoder) for _, layer in net.named_layers()]
+    assert any(isinstance(o, Dense) for o in objects)
+    for obj in objects:
+        left = {"loss_and_grads", "step", "forward", "backward", "rsample"} & set(vars(obj))
+        assert not left, f"{type(obj).__name__} still has {left}"
 
 
 def test_a_short_run_trains():
