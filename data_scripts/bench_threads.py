@@ -17,7 +17,7 @@ pays depends on what one hand-off costs and on who else wants the second core:
               when it has fewer rows) run on two Python threads.
 
 Each row runs in a child process whose OpenBLAS starts with the thread count the row names.
-Times are wall seconds (two threads), the best of --repeats repeats.
+Times are wall seconds (two threads), the best of --repeats repeats (numpyvae.step_timing.best_per_call).
 
     python data_scripts/bench_threads.py
 """
@@ -31,17 +31,6 @@ import sys
 import time
 
 HIDDEN, Z, X, BATCH = 400, 20, 784, 128
-
-
-def best_of(fn, repeats: int, loops: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / loops)
-    return best
 
 
 def step_products(np):
@@ -64,11 +53,12 @@ def child(repeats: int) -> dict:
     import numpy as np
     from numpyvae import parallel
     from numpyvae.optim import Adam
+    from numpyvae.step_timing import best_per_call
     out = {}
     parallel.set_threads(2)
     two_spans = 2 * parallel.ALIGN               # for_spans cuts at multiples of ALIGN: this is two ranges
-    out["handoff_us"] = 1e6 * best_of(lambda: parallel.for_spans(lambda a, b: None, two_spans, min_parallel=0),
-                                      repeats, 2000)
+    out["handoff_us"] = 1e6 * best_per_call(lambda: parallel.for_spans(lambda a, b: None, two_spans, min_parallel=0),
+                                            repeats=repeats)
     calls = step_products(np)
     rng = np.random.default_rng(1)
     theta = {"w": rng.standard_normal(652_824, dtype=np.float32)}
@@ -107,9 +97,9 @@ def child(repeats: int) -> dict:
             parallel.for_spans(lambda s, e, a=a, b=b, c=c: half(a, b, c, s // parallel.ALIGN), two_spans,
                                min_parallel=0)
     parallel.set_threads(1)
-    out["gemms_ms"] = 1e3 * best_of(whole, repeats, 100)
+    out["gemms_ms"] = 1e3 * best_per_call(whole, repeats=repeats)
     parallel.set_threads(2)
-    out["gemms_halves_ms"] = 1e3 * best_of(halves, repeats, 100)
+    out["gemms_halves_ms"] = 1e3 * best_per_call(halves, repeats=repeats)
     return out
 
 

@@ -60,7 +60,7 @@ from . import parallel
 from .argparser import Parser
 from .checks import as_dtype
 from .optim import M_FLUSH, V_FLOOR, Adam
-from .step_timing import Stopwatches
+from .step_timing import Stopwatches, best_per_call
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -98,9 +98,10 @@ def measure_matmuls(ops: list[dict], dtype="float32", *, repeats: int = 5, min_s
 
     Each product is computed exactly as the layers compute it: ``x @ W`` on
     C-contiguous arrays, ``x.T @ dy`` and ``dy @ W.T`` on transposed views,
-    each into a preallocated result (``out=``). One repeat runs the whole list
-    as many times as fit in ``min_seconds``; the best repeat is the machine's
-    rate (other programs can only slow a repeat down, never speed it up).
+    each into a preallocated result (``out=``). The whole list is timed by
+    :func:`numpyvae.step_timing.best_per_call` (the best of ``repeats``, about
+    ``min_seconds`` in all): other programs can only slow a repeat down, never
+    speed it up.
 
     ``clock`` is the timer: wall time (``time.perf_counter``), or the process's CPU
     time (``time.process_time``), which other programs cannot inflate; with one
@@ -128,25 +129,10 @@ def measure_matmuls(ops: list[dict], dtype="float32", *, repeats: int = 5, min_s
         for a, b, out in calls:
             np.matmul(a, b, out=out)
 
-    run_all()                                           # warm up (page faults, BLAS thread start)
-    start, calib = clock(), 0
-    while clock() - start < min_seconds / 4 or calib < 2:
-        run_all()
-        calib += 1
-    # loops per repeat, so that all repeats together take about min_seconds
-    loops = max(1, round(calib * min_seconds / repeats / (clock() - start)))
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = clock()
-        for _ in range(loops):
-            run_all()
-        best = min(best, (clock() - t0) / loops)
-    per_op = []
-    for a, b, out in calls:                             # the split per op, for the report
-        t0 = clock()
-        for _ in range(loops):
-            np.matmul(a, b, out=out)
-        per_op.append((clock() - t0) / loops)
+    best = best_per_call(run_all, repeats=repeats, min_seconds=min_seconds, clock=clock)
+    # the split per op, for the report: each product alone, in an equal share of the time
+    per_op = [best_per_call(lambda a=a, b=b, out=out: np.matmul(a, b, out=out), repeats=1,
+                            min_seconds=min_seconds / len(calls), clock=clock) for a, b, out in calls]
     flops = sum(op["flops"] for op in ops)
     return dict(seconds_per_step=best, flops_per_step=flops, gflops=flops / best / 1e9, per_op=per_op)
 

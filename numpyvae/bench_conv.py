@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from .bench_data import bench_data, load_average
-from .step_timing import Stopwatches
+from .step_timing import Stopwatches, best_per_call
 
 #: CPU seconds of this process, not wall seconds: on a shared machine the wall clock also counts the
 #: time slices other programs take (at load 20 on 2 cores, 8x the CPU time). With one BLAS thread
@@ -118,17 +118,7 @@ def measure_conv_matmuls(ops, dtype="float32", *, repeats: int = 5, min_seconds:
     def run_all():
         for a, b, out in calls:
             np.matmul(a, b, out=out)
-    run_all()
-    t0, loops = CLOCK(), 0
-    while CLOCK() - t0 < min_seconds / repeats or loops < 1:
-        run_all()
-        loops += 1
-    best = float("inf")
-    for _ in range(repeats):
-        t = CLOCK()
-        for _ in range(loops):
-            run_all()
-        best = min(best, (CLOCK() - t) / loops)
+    best = best_per_call(run_all, repeats=repeats, min_seconds=min_seconds, clock=CLOCK)
     flops = sum(op["flops"] for op in ops)
     return dict(seconds_per_step=best, flops_per_step=flops, gflops=flops / best / 1e9)
 

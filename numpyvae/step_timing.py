@@ -1,4 +1,5 @@
-"""Stopwatches on the pieces of a real training step, for the benchmarks (bench, bench_conv).
+"""Timing for the benchmarks (bench, bench_conv): stopwatches on a real step's pieces, and the
+best time per call of a piece of code run on its own (:func:`best_per_call`).
 
 A stopwatch replaces one method of one live object (a layer, the likelihood,
 the optimizer) by a wrapper that adds up the seconds spent inside it. The
@@ -20,7 +21,29 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["Timed", "Stopwatches"]
+__all__ = ["Timed", "Stopwatches", "best_per_call"]
+
+
+def best_per_call(fn, *, repeats: int = 5, min_seconds: float = 0.2, clock=time.perf_counter) -> float:
+    """Seconds per call of ``fn()``: the best of ``repeats`` repeats that together take about ``min_seconds``.
+
+    One call first (page faults, BLAS threads starting), then a calibration of how
+    many calls fit in a quarter of ``min_seconds``, then the repeats. Other programs
+    can only make a repeat slower, never faster, so the best repeat is the machine's rate.
+    """
+    fn()
+    start, calib = clock(), 0
+    while clock() - start < min_seconds / 4 or calib < 2:
+        fn()
+        calib += 1
+    loops = max(1, round(calib * min_seconds / repeats / max(clock() - start, 1e-9)))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = clock()
+        for _ in range(loops):
+            fn()
+        best = min(best, (clock() - t0) / loops)
+    return best
 
 
 class Timed:

@@ -3,7 +3,7 @@ import types
 
 import pytest
 
-from numpyvae.step_timing import Stopwatches, Timed
+from numpyvae.step_timing import Stopwatches, Timed, best_per_call
 
 
 class Ticks:
@@ -86,3 +86,23 @@ def test_add_layers_times_each_layer_of_the_kind_once():
     assert watch.take()["none"] == 0.0
     watch.remove()
     assert "forward" not in vars(shared)
+
+
+def test_best_per_call_is_the_fastest_repeat_per_call():
+    """A fake clock that only fn moves: the first calls cost 5 s each (a busy machine), later ones 2 s;
+    the answer is the cost of a call in the fastest repeat, 2 s, whatever the calibration chose."""
+    now, calls = [0.0], [0]
+
+    def fn():
+        calls[0] += 1
+        now[0] += 5.0 if calls[0] <= 10 else 2.0
+    assert best_per_call(fn, repeats=4, min_seconds=100.0, clock=lambda: now[0]) == 2.0
+    assert calls[0] > 10
+
+
+def test_best_per_call_of_a_steady_cost():
+    now = [0.0]
+
+    def fn():
+        now[0] += 0.25
+    assert best_per_call(fn, repeats=3, min_seconds=10.0, clock=lambda: now[0]) == 0.25
