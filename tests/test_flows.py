@@ -16,30 +16,9 @@ from numpyvae.latent.flows import Flow, GlobalStep, IAFStep, PlanarStep, RadialS
 from numpyvae.nn.masked import MaskedDense, made_mask
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
+from family_gradients import TOL, assert_gradients_match, rsample_objective
+
 LOG_2PI = np.log(2 * np.pi)
-TOL = 1e-7
-
-
-def assert_gradients_match(scalar, arrays: dict, analytic: dict):
-    """Central differences of ``scalar`` for every array, compared as one gradient vector.
-
-    The relative error max|a − n| / max(|a| + |n|) is taken over all arrays together, as the
-    gradient of one scalar: an array whose entries are ~1e-5 of the largest (a step far from
-    the samples) would otherwise compare float64 rounding noise of log q with itself.
-    A wrong formula in any array still shows up as an error far above 1e-7 of the whole.
-    """
-    names = list(arrays)
-    num = {k: numerical_gradient(lambda _: scalar(), arrays[k]) for k in names}
-    for k in names:
-        assert np.shape(analytic[k]) == arrays[k].shape, k
-    a = np.concatenate([np.ravel(analytic[k]) for k in names])
-    n = np.concatenate([num[k].ravel() for k in names])
-    err = relative_error(a, n)
-    scale = np.max(np.abs(a) + np.abs(n))
-    per_array = {k: float(np.max(np.abs(analytic[k] - num[k]), initial=0) / scale) for k in names}
-    assert err <= TOL, f"relative error {err:.2e}; per array {per_array}"
-
-
 def softplus(a):
     return np.logaddexp(0.0, a)
 
@@ -279,15 +258,7 @@ def test_rsample_backward_matches_finite_differences(kind, S, N, K, length, seed
     fam = build(kind, K, length, rng)
     params = random_heads(rng, fam, N)
     eps = fam.draw_noise(rng, S, N, "float64")
-    a = rng.standard_normal((S, N, K)) if paths != "log_q" else None
-    b = rng.standard_normal((S, N)) if paths != "z" else None
-
-    def scalar():
-        z, log_q, _ = fam.rsample(params, eps)
-        return (0.0 if a is None else np.sum(a * z)) + (0.0 if b is None else np.sum(b * log_q))
-
-    _, _, tape = fam.rsample(params, eps)
-    grads = fam.backward(a, b, tape)
+    scalar, grads = rsample_objective(fam, params, eps, rng, paths)
     assert [g.shape for g in grads] == [p.shape for p in params]
     arrays, analytic = dict(zip(fam.heads, params)), dict(zip(fam.heads, grads))
     for k, p in fam.params.items():
