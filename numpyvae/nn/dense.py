@@ -21,7 +21,27 @@ class DenseTape(NamedTuple):
     x_shape: tuple
 
 
-class Dense(Layer):
+class Affine(Layer):
+    """What every y = x W (+ b) layer holds: W (D_in, D_out), b (D_out,), a zero gradient buffer for
+    each, and the sizes. Dense and MaskedDense (nn/masked.py) differ only in how W is used."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray):
+        super().__init__()
+        self.dtype = W.dtype
+        self.params["W"], self.params["b"] = W, b
+        self.grads["W"] = np.zeros_like(W)
+        self.grads["b"] = np.zeros_like(b)
+
+    @property
+    def d_in(self) -> int:
+        return self.params["W"].shape[0]
+
+    @property
+    def d_out(self) -> int:
+        return self.params["W"].shape[1]
+
+
+class Dense(Affine):
     """Affine map y = x @ W + b.
 
     Parameters
@@ -35,20 +55,8 @@ class Dense(Layer):
 
     def __init__(self, d_in: int, d_out: int, *, init: str = "glorot_uniform",
                  rng: np.random.Generator | None = None, dtype="float32"):
-        super().__init__()
-        self.dtype = as_dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng(0)
-        self.params["W"], self.params["b"] = init_dense(init, rng, d_in, d_out, self.dtype)
-        self.grads["W"] = np.zeros_like(self.params["W"])
-        self.grads["b"] = np.zeros_like(self.params["b"])
-
-    @property
-    def d_in(self) -> int:
-        return self.params["W"].shape[0]
-
-    @property
-    def d_out(self) -> int:
-        return self.params["W"].shape[1]
+        super().__init__(*init_dense(init, rng, d_in, d_out, as_dtype(dtype)))
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, DenseTape]:
         """x: (..., D_in) -> (y: (..., D_out), tape)."""

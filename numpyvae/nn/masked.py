@@ -25,7 +25,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import as_dtype, check_array
-from .base import Layer, check_dy, check_tape
+from .base import check_dy, check_tape
+from .dense import Affine
 from .init import get_initializer
 
 
@@ -42,7 +43,7 @@ class MaskedDenseTape(NamedTuple):
     x_shape: tuple
 
 
-class MaskedDense(Layer):
+class MaskedDense(Affine):
     """y = x (W ⊙ M) + b with a fixed 0/1 mask M of W's shape.
 
     Parameters
@@ -59,27 +60,15 @@ class MaskedDense(Layer):
 
     def __init__(self, d_in: int, d_out: int, mask, *, init: str = "glorot_uniform",
                  rng: np.random.Generator | None = None, dtype="float32"):
-        super().__init__()
-        self.dtype = as_dtype(dtype)
+        dtype = as_dtype(dtype)
         mask = np.asarray(mask)
         if mask.shape != (d_in, d_out):
             raise ValueError(f"MaskedDense: mask must have shape (d_in, d_out) = ({d_in}, {d_out}), got {mask.shape}")
         if not np.isin(mask, (0, 1)).all():
             raise ValueError("MaskedDense: mask must contain only 0 and 1")
         rng = rng if rng is not None else np.random.default_rng(0)
-        self.mask = mask.astype(self.dtype)
-        self.params["W"] = get_initializer(init)(rng, d_in, d_out, self.dtype) * self.mask
-        self.params["b"] = np.zeros(d_out, dtype=self.dtype)
-        self.grads["W"] = np.zeros_like(self.params["W"])
-        self.grads["b"] = np.zeros_like(self.params["b"])
-
-    @property
-    def d_in(self) -> int:
-        return self.params["W"].shape[0]
-
-    @property
-    def d_out(self) -> int:
-        return self.params["W"].shape[1]
+        self.mask = mask.astype(dtype)
+        super().__init__(get_initializer(init)(rng, d_in, d_out, dtype) * self.mask, np.zeros(d_out, dtype=dtype))
 
     def forward(self, x: np.ndarray):
         """x (..., D_in) -> y (..., D_out), tape.
