@@ -27,12 +27,13 @@ import numpy as np
 from . import checkpoint as ckpt
 from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
-                     check_memory, model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
+                     model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .cubo_q import cubo_q_loss_and_grads
 from .datasets import binarize_dynamic, binarize_static, load
 from .epochs import EpochLoop
 from .evaluate import test_elbo
 from .files import DirectoryLock, check_writable, remove_partial_files
+from .memory import check_memory
 from .optim import make_optimizer
 from .output_bias import set_output_bias
 from .progress import Progress

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from numpyvae import config
+from numpyvae import config, memory
 from numpyvae.cli import build_parser, config_from_args, main
 from numpyvae.config import TrainConfig
 from numpyvae.likelihoods import LIKELIHOODS
@@ -146,8 +146,8 @@ def test_resolved_binarize_policy():
 def test_a_model_too_big_for_memory_is_refused_before_allocation():
     cfg = TrainConfig(hidden=[10 ** 7, 10 ** 7])
     with pytest.raises(ValueError, match="GiB"):
-        config.check_memory(cfg, 784)
-    config.check_memory(TrainConfig(), 784)   # the default fits anywhere
+        memory.check_memory(cfg, 784)
+    memory.check_memory(TrainConfig(), 784)   # the default fits anywhere
 
 
 def test_families_priors_and_bounds_are_settings_of_a_run(tmp_path, capsys):

@@ -6,7 +6,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from numpyvae.config import TrainConfig, memory_estimate
+from numpyvae.config import TrainConfig
+from numpyvae.memory import memory_estimate
 from numpyvae.datasets.dataset import Dataset
 from numpyvae.nn.conv import Conv2D, ConvTranspose2D
 from numpyvae.train import Trainer
@@ -77,7 +78,7 @@ def test_the_memory_estimate_of_a_conv_model_is_within_a_factor_two_of_the_measu
 
 
 def test_the_memory_check_refuses_a_conv_model_too_big_for_the_machine():
-    from numpyvae.config import check_memory
+    from numpyvae.memory import check_memory
     cfg = TrainConfig(encoder="conv:4096:3,flatten,dense:8", z_dim=2, batch_size=100000)
     with pytest.raises(ValueError, match="GiB"):
         check_memory(cfg, 784)
