@@ -43,8 +43,7 @@ from .wake_sleep import Q_UPDATES
 __all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "DEFAULT_MIN_LOGVAR",
            "check_setting", "settings_from_sources", "config_from_toml", "likelihood_options",
            "resolved_binarize", "binarize_test_set", "model_seed", "noise_seed", "trainer_seed",
-           "train_draw_seed", "test_seed", "validation_seed", "EVAL_SEED", "check_memory",
-           "memory_estimate"]
+           "train_draw_seed", "test_seed", "validation_seed", "EVAL_SEED"]
 
 MODELS = ("vae", "ae", "helmholtz")
 BINARIZE = ("auto", "dynamic", "static", "none")
