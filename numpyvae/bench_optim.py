@@ -6,21 +6,22 @@ on normal against subnormal input, on one flat float32 buffer the size of the 78
 """
 from __future__ import annotations
 
-import timeit
 from collections import OrderedDict
 
 import numpy as np
 
 from .checks import as_dtype
 from .optim import M_FLUSH, V_FLOOR, Adam
+from .step_timing import best_per_call
 
 __all__ = ["optimizer_step_costs", "print_optimizer_step_costs"]
 
 
-def optimizer_step_costs(size: int = 650_000, dtype="float32", repeat: int = 200) -> "OrderedDict[str, float]":
+def optimizer_step_costs(size: int = 650_000, dtype="float32", min_seconds: float = 0.2) -> "OrderedDict[str, float]":
     """Microseconds per call on a flat buffer of ``size`` values: an Adam step with
     normal and with subnormal state, each candidate guard, and single ops on
-    normal versus subnormal input. Best of 5 rounds of ``repeat`` calls.
+    normal versus subnormal input. Each case is the best of 5 repeats, about
+    ``min_seconds`` in all (:func:`numpyvae.step_timing.best_per_call`).
 
     Used to choose the optimizers' subnormal guards (see :mod:`numpyvae.optim`);
     ``python -m numpyvae bench --optimizer-only`` prints the table.
@@ -69,8 +70,7 @@ def optimizer_step_costs(size: int = 650_000, dtype="float32", repeat: int = 200
         ("multiply, normal input", lambda: np.multiply(normal, 0.9, out=s)),
         ("multiply, subnormal input", lambda: np.multiply(subnormal, 0.9, out=s)),
     ])
-    return OrderedDict((k, min(timeit.repeat(f, number=repeat, repeat=5)) / repeat * 1e6)
-                       for k, f in cases.items())
+    return OrderedDict((k, best_per_call(f, repeats=5, min_seconds=min_seconds) * 1e6) for k, f in cases.items())
 
 
 def print_optimizer_step_costs(size: int = 650_000) -> None:

@@ -154,7 +154,7 @@ def test_the_optimizer_micro_benchmark_lives_here(capsys, monkeypatch):
     from numpyvae import optim
     assert not hasattr(optim, "measure_step_costs")       # moved out of the optimizers' module
     from numpyvae import bench_optim
-    costs = bench_optim.optimizer_step_costs(size=1000, repeat=1)
+    costs = bench_optim.optimizer_step_costs(size=1000, min_seconds=0.001)
     assert "Adam step (random gradient, no guard)" in costs and all(us > 0 for us in costs.values())
     monkeypatch.setattr(bench_optim, "optimizer_step_costs", lambda size: {"an Adam step": 12.5})   # the real one takes seconds
     assert bench.main(["--optimizer-only"]) == 0
