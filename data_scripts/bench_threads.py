@@ -30,28 +30,10 @@ import subprocess
 import sys
 import time
 
-HIDDEN, Z, X, BATCH = 400, 20, 784, 128
-
-
-def step_products(np):
-    """(a, b, out) for the 14 matmuls of one step of the 784-400-20 VAE, as numpyvae's layers call them."""
-    rng = np.random.default_rng(0)
-    layers = [(X, HIDDEN), (HIDDEN, Z), (HIDDEN, Z), (Z, HIDDEN), (HIDDEN, X)]
-    calls = []
-    for i, (d_in, d_out) in enumerate(layers):
-        x = rng.standard_normal((BATCH, d_in), dtype=np.float32)
-        w = rng.standard_normal((d_in, d_out), dtype=np.float32)
-        dy = rng.standard_normal((BATCH, d_out), dtype=np.float32)
-        calls.append((x, w, np.empty((BATCH, d_out), np.float32)))           # forward x @ W
-        calls.append((x.T, dy, np.empty((d_in, d_out), np.float32)))         # dW = x.T @ dy
-        if i != 0:                                                           # dx = dy @ W.T (not for the data)
-            calls.append((dy, w.T, np.empty((BATCH, d_in), np.float32)))
-    return calls
-
-
 def child(repeats: int) -> dict:
     import numpy as np
-    from numpyvae import parallel
+    from numpyvae import VAE, parallel
+    from numpyvae.bench import matmul_operands, matmul_shapes
     from numpyvae.optim import Adam
     from numpyvae.step_timing import best_per_call
     out = {}
@@ -59,12 +41,12 @@ def child(repeats: int) -> dict:
     two_spans = 2 * parallel.ALIGN               # for_spans cuts at multiples of ALIGN: this is two ranges
     out["handoff_us"] = 1e6 * best_per_call(lambda: parallel.for_spans(lambda a, b: None, two_spans, min_parallel=0),
                                             repeats=repeats)
-    calls = step_products(np)
+    calls = matmul_operands(matmul_shapes(VAE(784, [400], 20, seed=0), 128))     # bench's 14 products of a step
     rng = np.random.default_rng(1)
     theta = {"w": rng.standard_normal(652_824, dtype=np.float32)}
     grads = {"w": (1e-3 * rng.standard_normal(652_824)).astype(np.float32)}
     opt = Adam(theta, grads)
-    a, b, c = calls[-2]                      # the decoder's dW, the last big product before the step
+    a, b, c = calls[-2]                      # the decoder's output layer's dW, the last big product before the step
 
     def after_matmul():
         np.matmul(a, b, out=c)

@@ -89,23 +89,10 @@ def matmul_shapes(model, batch_size: int, n_samples: int = 1) -> list[dict]:
     return ops
 
 
-def measure_matmuls(ops: list[dict], dtype="float32", *, repeats: int = 5, min_seconds: float = 0.2,
-                    seed: int = 0, clock=time.perf_counter) -> dict:
-    """Time the products of one step in isolation: seconds per step, best of ``repeats``.
-
-    Each product is computed exactly as the layers compute it: ``x @ W`` on
-    C-contiguous arrays, ``x.T @ dy`` and ``dy @ W.T`` on transposed views,
-    each into a preallocated result (``out=``). The whole list is timed by
-    :func:`numpyvae.step_timing.best_per_call` (the best of ``repeats``, about
-    ``min_seconds`` in all): other programs can only slow a repeat down, never
-    speed it up.
-
-    ``clock`` is the timer: wall time (``time.perf_counter``), or the process's CPU
-    time (``time.process_time``), which other programs cannot inflate; with one
-    BLAS thread the two agree on a quiet machine.
-
-    Returns {"seconds_per_step", "flops_per_step", "gflops", "per_op": [seconds per op]}.
-    """
+def matmul_operands(ops: list[dict], dtype="float32", seed: int = 0) -> list[tuple]:
+    """(a, b, out) for each product of :func:`matmul_shapes`, random, laid out as the layers lay them out:
+    ``x @ W`` on C-contiguous arrays, ``x.T @ dy`` and ``dy @ W.T`` on transposed views, and a
+    preallocated result for ``np.matmul(a, b, out=out)``."""
     rng = np.random.default_rng(seed)
     dtype = np.dtype(dtype)
     calls = []
@@ -121,6 +108,26 @@ def measure_matmuls(ops: list[dict], dtype="float32", *, repeats: int = 5, min_s
             a = rng.standard_normal((m, k), dtype=dtype)
             b = rng.standard_normal((n, k), dtype=dtype).T
         calls.append((a, b, np.empty((m, n), dtype=dtype)))
+    return calls
+
+
+def measure_matmuls(ops: list[dict], dtype="float32", *, repeats: int = 5, min_seconds: float = 0.2,
+                    seed: int = 0, clock=time.perf_counter) -> dict:
+    """Time the products of one step in isolation: seconds per step, best of ``repeats``.
+
+    Each product is computed exactly as the layers compute it (:func:`matmul_operands`),
+    each into a preallocated result (``out=``). The whole list is timed by
+    :func:`numpyvae.step_timing.best_per_call` (the best of ``repeats``, about
+    ``min_seconds`` in all): other programs can only slow a repeat down, never
+    speed it up.
+
+    ``clock`` is the timer: wall time (``time.perf_counter``), or the process's CPU
+    time (``time.process_time``), which other programs cannot inflate; with one
+    BLAS thread the two agree on a quiet machine.
+
+    Returns {"seconds_per_step", "flops_per_step", "gflops", "per_op": [seconds per op]}.
+    """
+    calls = matmul_operands(ops, dtype, seed)
 
     def run_all():
         for a, b, out in calls:
