@@ -6,8 +6,8 @@ the checkpoint reader build models only through :func:`model_from_config`.
 """
 from __future__ import annotations
 
-from .hvae import HVAE
-from .vae import VAE
+from ..hvae import HVAE
+from ..vae import VAE
 
 __all__ = ["model_from_config", "MODEL_CLASSES"]
 
