@@ -438,12 +438,17 @@ class UniformCategorical:
     """
 
     name = "categorical"
+    encoded = None
 
     def __init__(self, n_vars: int, n_classes: int):
         self.n_vars = check_positive_int(n_vars, "UniformCategorical", "n_vars")
         self.n_classes = check_positive_int(n_classes, "UniformCategorical", "n_classes")
         self.params: OrderedDict = OrderedDict()
         self.grads: OrderedDict = OrderedDict()
+
+    def components(self):
+        """None: not a mixture of Gaussians."""
+        return None
 
     def sample(self, n: int, rng: np.random.Generator, dtype="float32") -> np.ndarray:
         """n one-hot codes (n, M·C), each variable's class uniform on 0..C−1."""

@@ -134,7 +134,7 @@ def read_tape(model, tape) -> TapeView:
     (out_name, out_layer), out_tape = model.decoder.heads[0], dec.heads[0]
     return TapeView(x=tape["x"], eps=tape["eps"], mu=tape["mu"], logvar=tape["logvar"], z=tape["z"],
                     logits=tape["decoder.out"], log_w=tape["log_w"], objective=objective,
-                    kl="analytic" if "_kl" in tape else "mc",
+                    kl=tape["kl_route"],
                     encoder=_steps(model.encoder, "encoder.", enc.trunk), encoder_heads=heads,
                     decoder=_steps(model.decoder, "decoder.", dec.trunk),
                     decoder_head=Step(f"decoder.{out_name}", out_tape.x2, out_layer.params["W"],
