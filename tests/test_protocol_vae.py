@@ -1,0 +1,138 @@
+"""The VAE and the hierarchy as models of the protocol (numpyvae/models/base.py).
+
+* both are ``Model``s with a kind, one parameter group over their flat buffers, and a forward
+  that takes a ``Batch``;
+* ``backward(tape, c)`` with the weights c (S, N) of another objective of the same log weights is
+  the gradient of that objective: −Σ c·log w (+ β Σ_n (Σ_s c_sn) KL_n on the analytic route), checked
+  by central differences in float64 on every KL route, a learned prior, the VampPrior and a hierarchy;
+* the KL route is written on the tape, and the backward follows what is written there.
+"""
+import numpy as np
+import pytest
+
+from numpyvae import VAE
+from numpyvae.hvae import HVAE
+from numpyvae.models.base import Batch, Model
+from numpyvae.teach.gradcheck import relative_error
+
+N, D, K = 3, 5, 2
+
+
+def _nudged(model, seed=7):
+    model.flat_params[:] += 0.05 * np.random.default_rng(seed).standard_normal(model.flat_params.size)
+    return model
+
+
+def _x(seed=0):
+    return np.random.default_rng(seed).uniform(0.05, 0.95, size=(N, D))
+
+
+def _fd(model, loss, h=1e-6):
+    theta, num = model.flat_params, np.empty_like(model.flat_params)
+    for i in range(theta.size):
+        old = theta[i]
+        theta[i] = old + h
+        up = loss()
+        theta[i] = old - h
+        down = loss()
+        theta[i] = old
+        num[i] = (up - down) / (2 * h)
+    return num
+
+
+def _weighted(model, x, eps, c, **opts):
+    """The objective whose gradient backward(tape, c) returns, recomputed from a fresh forward."""
+    t = model.forward(x, eps, **opts)
+    loss = -float((c * t["log_w"]).sum())
+    if t["kl_route"] == "analytic":             # log w = −nll; the KL enters per example, weighted Σ_s c
+        loss += t["beta"] * float((c.sum(axis=0) * t["kl"]).sum())
+    return loss
+
+
+CASES = [
+    ("analytic", dict(), dict(beta=0.7)),
+    ("mc", dict(), dict(kl="mc", objective="iwae")),
+    ("mc", dict(prior="mog:3"), dict(beta=0.5)),
+    ("mc", dict(prior="vamp:3"), dict(objective="iwae")),
+    ("mc", dict(posterior="planar:2"), dict()),
+    ("none", dict(posterior="deterministic"), dict()),
+]
+
+
+@pytest.mark.parametrize("route,build,opts", CASES)
+def test_backward_with_weights_c_is_the_gradient_of_the_weighted_log_weights(route, build, opts):
+    model = _nudged(VAE(D, [4], K, activation="tanh", seed=0, dtype="float64", **build))
+    x = _x()
+    S = 3
+    eps = model.noise(np.random.default_rng(1), S, N)
+    c = np.random.default_rng(2).uniform(-1.0, 1.0, size=(S, N))   # any weights, not the bound's
+    tape = model.forward(x, eps, **opts)
+    assert tape["kl_route"] == route
+    model.backward(tape, c)
+    analytic = model.flat_grads.copy()
+    numeric = _fd(model, lambda: _weighted(model, x, eps, c, **opts))
+    assert relative_error(analytic, numeric) <= 1e-7
+
+
+def test_hierarchy_backward_with_weights_c_matches_finite_differences():
+    model = _nudged(HVAE(D, [3, 2], [4], seed=0, dtype="float64", prior="vamp:2"))
+    x = (_x() > 0.5).astype(np.float64)
+    eps = model.noise(np.random.default_rng(1), 4, N)
+    c = np.random.default_rng(2).uniform(-1.0, 1.0, size=(4, N))
+    model.backward(model.forward(x, eps, objective="iwae"), c)
+    analytic = model.flat_grads.copy()
+    numeric = _fd(model, lambda: -float((c * model.forward(x, eps, objective="iwae")["log_w"]).sum()))
+    assert relative_error(analytic, numeric) <= 1e-7
+
+
+def test_the_bounds_own_weights_passed_as_c_give_the_default_gradient_bit_for_bit():
+    model = VAE(D, [4], K, prior="mog:2", seed=0)
+    x = _x().astype(np.float32)
+    tape = model.forward(x, model.noise(np.random.default_rng(1), 3, N), objective="iwae")
+    default = model.backward(tape)["encoder.0.W"].copy()
+    bound_fn, bound_tape = tape["_bound"]
+    np.testing.assert_array_equal(model.backward(tape, bound_fn.weights(bound_tape))["encoder.0.W"], default)
+
+
+def test_c_of_the_wrong_shape_or_with_dbound_is_refused():
+    model = VAE(D, [4], K, seed=0, dtype="float64")
+    tape = model.forward(_x(), model.noise(np.random.default_rng(1), 2, N))
+    with pytest.raises(ValueError, match=r"c must have log w's shape \(2, 3\), got \(3, 2\)"):
+        model.backward(tape, np.ones((3, 2)))
+    with pytest.raises(ValueError, match="not both"):
+        model.backward(tape, np.ones((2, 3)), dbound=np.ones(3))
+
+
+def test_the_backward_follows_the_route_written_on_the_tape():
+    """Two tapes of one model, analytic and Monte Carlo KL: each walks its own route, whatever other
+    keys a tape holds; a tape without a route is not guessed at."""
+    model = VAE(D, [4], K, seed=0, dtype="float64")
+    x, eps = _x(), model.noise(np.random.default_rng(1), 1, N)
+    analytic, mc = model.forward(x, eps), model.forward(x, eps, kl="mc")
+    assert (analytic["kl_route"], mc["kl_route"]) == ("analytic", "mc")
+    g_analytic = model.backward(analytic)["encoder.mu.W"].copy()
+    g_mc = model.backward(mc)["encoder.mu.W"].copy()
+    assert not np.allclose(g_analytic, g_mc)           # one sample: the two KL estimates differ
+    del analytic["kl_route"]
+    with pytest.raises(KeyError, match="kl_route"):
+        model.backward(analytic)
+
+
+@pytest.mark.parametrize("model", [VAE(D, [4], K, seed=0), HVAE(D, [3, 2], [4], seed=0)])
+def test_vae_and_hierarchy_are_models_of_the_protocol(model):
+    assert isinstance(model, Model) and model.kind == ("hvae" if isinstance(model, HVAE) else "vae")
+    group = model.groups["model"]
+    assert list(group.params) == list(model.params) and group.flat_params is model.flat_params
+    assert all(group.grads[n] is model.grads[n] for n in model.grads)
+    x = (_x() > 0.5).astype(np.float32)
+    eps = model.noise(np.random.default_rng(1), 2, N)
+    assert model.forward(Batch(x), eps).loss == model.forward(x, eps).loss
+
+
+def test_a_conditional_vae_takes_its_labels_from_the_batch():
+    model = VAE(D, [4], K, seed=0, n_labels=3)
+    x, y = _x().astype(np.float32), np.array([0, 2, 1])
+    eps = model.noise(np.random.default_rng(1), 1, N)
+    assert model.forward(Batch(x, y), eps).loss == model.forward(x, eps, y=y).loss
+    with pytest.raises(ValueError, match="labels come with the Batch"):
+        model.forward(Batch(x, y), eps, y=y)
