@@ -36,6 +36,7 @@ from .checks import check_array, check_positive_int
 from .config import EVAL_SEED, binarize_test_set, test_seed, train_draw_seed
 from .files import check_writable
 from .latent.kl import kl_analytic
+from .models.base import NoLogLikelihood
 from .progress import Progress
 
 __all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
@@ -166,8 +167,14 @@ def _chunk_size(model, k: int, batch_size: int, chunk_size, max_memory_mb, where
 
 def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | None = None,
                    batch_size: int = 100, max_memory_mb: float | None = 512, rng=None,
-                   progress: bool = True, q_params=None, sandwich: bool = False):
-    """Importance-sampled estimate of log p(x) per example, with q(z|x) as the proposal.
+                   progress: bool = True, q_params=None, sandwich: bool = False, y=None):
+    """Importance-sampled estimate of log p(x) per example, with q(z|x) as the proposal: the one estimator.
+
+    ``model.log_likelihood(x, k, rng)`` of a VAE or a hierarchy calls this. The model gives the log
+    weights of a chunk of samples, ``model.log_weights(x, eps, q_params, y)`` (S, N), from its own
+    noise ``model.noise(rng, S, N)``, and the heads of its proposal, ``model.proposal_params(x, y)``
+    (None for a hierarchy, whose proposal is its chain of encoders). A Gumbel-softmax model proposes
+    from its unrelaxed categorical q(c|x) (see :meth:`numpyvae.vae.VAE.log_weights`).
 
         log p(x) ≈ log (1/k) Σ_{i=1..k} w_i,   log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x),
 
@@ -197,6 +204,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     progress : draw a progress bar on stderr (only when stderr is a terminal)
     q_params : None (the encoder's q), or the proposal's heads, a list of (N, size) arrays
         (e.g. each example's optimized q from :mod:`numpyvae.local_inference`)
+    y : (N,) int labels of a conditional VAE: the estimate is then of log p(x|y)
     sandwich : also return the same samples' ELBO and CUBO_2 estimates (needs k >= 2): the
         batch's float64 log w chunks (k × batch_size floats, 4 MB at k = 5000) go to
         :func:`numpyvae.bounds_extra.sandwich`. CUBO_2 = ½ log (1/k) Σ w_i² bounds log p(x)
@@ -210,11 +218,10 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     """
     where = "log_likelihood"
     x = _check_x(model, x, where)
-    if not getattr(model.posterior, "has_density", True):
-        raise ValueError(f"{where}: the {model.posterior.name!r} posterior (a plain autoencoder) is a point mass "
-                         "with no density, so there is no proposal to importance-sample log p(x) with")
-    hierarchy = hasattr(model, "stochastic")             # an HVAE: q is a chain of layers, not one family
-    if hierarchy and q_params is not None:
+    if model.no_log_likelihood:
+        raise NoLogLikelihood(f"{where}: {model.no_log_likelihood}")
+    _check_labels(x, y, where)
+    if q_params is not None and model.proposal_params(x[:1], None if y is None else y[:1]) is None:
         raise ValueError(f"{where}: q_params (another proposal) is for a one-layer VAE; a hierarchy's proposal "
                          "is its own chain of encoders")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -232,23 +239,16 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     out = np.empty(N, dtype=np.float64)
     elbo, cubo = np.empty(N), np.empty(N)
     for sl in _batches(N, batch_size):
-        xb = x[sl]
+        xb, yb = x[sl], None if y is None else y[sl]
         n = xb.shape[0]
-        # e.g. [mu, logvar]; a hierarchy (model.stochastic) makes its own log weights from every layer's noise
-        q_b = None if hierarchy else model.encode(xb) if q_params is None else [p[sl] for p in q_params]
+        # e.g. [mu, logvar]; a hierarchy (None here) makes its own log weights from every layer's noise
+        q_b = model.proposal_params(xb, yb) if q_params is None else [p[sl] for p in q_params]
         m = np.full(n, -np.inf)                                       # running max of log w
         a = np.zeros(n)                                               # running Σ exp(log w − m)
         kept = []                                                     # this batch's log w, for the sandwich
         for start in range(0, k, chunk):
             c = min(chunk, k - start)
-            if hierarchy:
-                log_w = model.log_weights(xb, model.noise(rng, c, n)).astype(np.float64)   # (c, n)
-            else:
-                eps = model.posterior.draw_noise(rng, c, n, model.dtype)
-                z, log_q, _ = model.posterior.rsample(q_b, eps)       # (c, n, K), (c, n)
-                nll, _ = model.likelihood.forward(xb, *model.decode(z), check=False)   # (c, n)
-                log_p = model.log_prior(z)                            # log p(z), (c, n)
-                log_w = (log_p - nll - log_q).astype(np.float64)
+            log_w = model.log_weights(xb, model.noise(rng, c, n), q_b, yb).astype(np.float64)   # (c, n)
             m_new = np.maximum(m, log_w.max(axis=0))
             a *= np.exp(m - m_new)                                    # rescale the old sum to the new max
             a += np.exp(log_w - m_new).sum(axis=0)

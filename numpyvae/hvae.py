@@ -314,12 +314,25 @@ class HVAE(Model):
 
     # ---- the public conveniences of VAE --------------------------------------------------
 
-    def log_weights(self, x: np.ndarray, eps: np.ndarray) -> np.ndarray:
-        """log w = log p(x, z₁..z_L) − log q(z₁..z_L | x) at the samples of eps (S, N, ΣK): (S, N)."""
-        return self.forward(x, eps)["log_w"]
+    def log_weights(self, x: np.ndarray, eps: np.ndarray, q_params=None, y=None) -> np.ndarray:
+        """log w = log p(x, z₁..z_L) − log q(z₁..z_L | x) at the samples of eps (S, N, ΣK): (S, N).
 
-    def latent_means(self, x: np.ndarray) -> list:
+        The proposal is the chain of encoders itself (q_params must be None: no other proposal)."""
+        if q_params is not None:
+            raise ValueError("HVAE.log_weights: q_params (another proposal) is for a one-layer VAE; a hierarchy's "
+                             "proposal is its own chain of encoders")
+        return self.forward(x, eps, y=y)["log_w"]
+
+    def proposal_params(self, x: np.ndarray, y=None):
+        """None: the proposal is the chain of encoders, run inside :meth:`log_weights`."""
+        return None
+
+    log_likelihood = VAE.log_likelihood    # the one estimator, numpyvae.evaluate.log_likelihood
+
+    def latent_means(self, x: np.ndarray, y=None) -> list:
         """The mean path: z₁ = mu₁(x), z_l = mu_l(z_{l−1}); one (N, K_l) array per layer (active units)."""
+        if y is not None:
+            raise ValueError("HVAE.latent_means: a hierarchy is not a conditional model; y must be None")
         check_array(x, "HVAE.latent_means", ndim=2, last=self.x_dim, dtype=self.dtype)
         h, out = x, []
         for enc in self.encoders:

@@ -24,7 +24,7 @@ from .latent.families import make_posterior
 from .latent.kl import kl_analytic_for
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
-from .models.base import Model, ParamGroup, unbatch
+from .models.base import Model, NoLogLikelihood, ParamGroup, unbatch
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
 from .nn.spec import decoder_trunk, encoder_trunk, image_head
 from .seeds import noise_seed, posterior_init_seed, prior_init_seed
@@ -144,6 +144,9 @@ class VAE(Model):
         self.params = named_arrays(self.named_layers(), "params")
         self.grads = named_arrays(self.named_layers(), "grads")
         self.last_tape: Tape | None = None   # the tape of the last loss_and_grads, to look at; never read back
+        if not getattr(self.posterior, "has_density", True):
+            self.no_log_likelihood = ("no log p(x): a point mass has no density (the plain autoencoder's q puts "
+                                      "one z per example), so there is no proposal to importance-sample with")
 
     kind = "vae"
 
@@ -523,19 +526,43 @@ class VAE(Model):
 
     # ---- conveniences a tutorial needs --------------------------------------------
 
-    def log_weights(self, x: np.ndarray, eps: np.ndarray) -> np.ndarray:
-        """log w = log p(x|z) + log p(z) − log q(z|x) at z from eps (S, N, K): (S, N), in the model's dtype.
+    def log_weights(self, x: np.ndarray, eps: np.ndarray, q_params=None, y=None) -> np.ndarray:
+        """log w = log p(x|z) + log p(z) − log q(z|x) at z from eps (S, N, ...): (S, N), in the model's dtype.
 
-        Forward only (no tape is kept): what an importance-sampled log p(x) averages
-        (numpyvae.evaluate.log_likelihood); a hierarchical model has its own.
+        Forward only (no tape is kept): what the importance-sampled log p(x) averages
+        (:meth:`log_likelihood`). q_params: the proposal's heads (default the encoder's at x, y).
+        A Gumbel-softmax family proposes from the unrelaxed categorical q(c|x) behind it, scored
+        by the categorical prior's probability mass (the relaxed z has no density under it).
         """
-        z, log_q, _ = self.posterior.rsample(self.encode(x), eps)     # (S, N, K), (S, N)
-        nll, _ = self.likelihood.forward(x, *self.decode(z), check=False)
-        return self.log_prior(z) - nll - log_q
+        q_params = self.proposal_params(x, y) if q_params is None else q_params
+        if hasattr(self.posterior, "discrete_sample"):                   # a relaxation of a categorical
+            z, log_q = self.posterior.discrete_sample(q_params, eps)     # exact codes, log q(c|x)
+            log_p = self.prior.log_pmf(z)
+        else:
+            z, log_q, _ = self.posterior.rsample(q_params, eps)         # (S, N, K), (S, N)
+            log_p = None
+        nll, _ = self.likelihood.forward(x, *self.decode(z, y), check=False)
+        return (self.log_prior(z) if log_p is None else log_p) - nll - log_q
 
-    def latent_means(self, x: np.ndarray) -> list:
+    def proposal_params(self, x: np.ndarray, y=None) -> list:
+        """The importance-sampling proposal's heads for x (N, D): the encoder's q(z|x[, y])."""
+        return self.encode(x, y)
+
+    def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None) -> np.ndarray:
+        """Importance-sampled log p(x) per example ((N,) float64, nats; log p(x|y) for a conditional VAE).
+
+        The one estimator, :func:`numpyvae.evaluate.log_likelihood` (k samples from q as the proposal,
+        chunked, a running log-sum-exp). rng: None (the evaluation seed), an int, or a Generator.
+        A plain autoencoder raises :class:`~numpyvae.models.base.NoLogLikelihood` with its reason.
+        """
+        if self.no_log_likelihood:
+            raise NoLogLikelihood(self.no_log_likelihood)
+        from .evaluate import log_likelihood         # the measuring layer, above the models
+        return log_likelihood(self, x, k, rng=rng, y=y, progress=False)
+
+    def latent_means(self, x: np.ndarray, y=None) -> list:
         """The posterior's point summary E_q[z], one (N, K) array per stochastic layer (here one)."""
-        return [self.posterior.mean(self.encode(x))]
+        return [self.posterior.mean(self.encode(x, y))]
 
     def reconstruct(self, x: np.ndarray, y=None) -> np.ndarray:
         """E[x | z = E_q[z]]: the decoder's mean at the posterior mean, (N, D) (a conditional VAE: given y)."""

@@ -13,6 +13,7 @@ from numpyvae import VAE
 from numpyvae.cli import main
 from numpyvae.config import TrainConfig
 from numpyvae.evaluate import log_likelihood
+from numpyvae.models.base import NoLogLikelihood
 from numpyvae.plots import plot_prior_decodings
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
@@ -61,7 +62,7 @@ def test_no_kl_or_prior_term_enters_whatever_the_options():
     # beta, kl="mc" and the encoder's code far from N(0, I) change nothing: there is no prior term
     model.params["encoder.mu.b"][...] += 50.0
     far = model.forward(x, beta=0.3, kl="mc")
-    assert far.parts["kl"] == 0.0 and "_p" not in far and "_kl" not in far
+    assert far.parts["kl"] == 0.0 and far["kl_route"] == "none" and "_prior" not in far and "_kl" not in far
     assert far.loss == pytest.approx(manual_loss(model, x, "bernoulli"), rel=1e-12) and far.loss != base
     assert list(model.posterior.heads) == ["mu"] and "encoder.logvar.W" not in model.params
 
@@ -70,8 +71,10 @@ def test_bad_input_for_the_autoencoder():
     model, x = tiny_ae(), data()
     with pytest.raises(ValueError, match="plain autoencoder.*objective must be 'elbo', got 'iwae'"):
         model.forward(x, n_samples=3, objective="iwae")
-    with pytest.raises(ValueError, match="point mass with no density"):
+    with pytest.raises(ValueError, match=r"no log p\(x\): a point mass has no density"):
         log_likelihood(model, x, k=5, progress=False)
+    with pytest.raises(NoLogLikelihood, match=r"no log p\(x\): a point mass has no density"):
+        model.log_likelihood(x, 5)
     with pytest.raises(ValueError, match="posterior 'deterministic' has no KL term.*--model ae"):
         TrainConfig(posterior="deterministic")
     with pytest.raises(ValueError, match="beta = 0.5 is not a setting of --model ae"):

@@ -136,3 +136,48 @@ def test_a_conditional_vae_takes_its_labels_from_the_batch():
     assert model.forward(Batch(x, y), eps).loss == model.forward(x, eps, y=y).loss
     with pytest.raises(ValueError, match="labels come with the Batch"):
         model.forward(Batch(x, y), eps, y=y)
+
+
+# ---- the one importance-sampled estimator ------------------------------------------------------
+
+@pytest.mark.parametrize("model", [VAE(D, [4], K, seed=0, prior="vamp:2"), HVAE(D, [3, 2], [4], seed=0)])
+def test_model_log_likelihood_is_the_evaluators_estimate_bit_for_bit(model):
+    from numpyvae.evaluate import log_likelihood
+    x = (_x() > 0.5).astype(np.float32)
+    ours = model.log_likelihood(x, 7, np.random.default_rng(3))
+    np.testing.assert_array_equal(ours, log_likelihood(model, x, 7, rng=np.random.default_rng(3), progress=False))
+    assert ours.shape == (N,) and ours.dtype == np.float64
+
+
+def test_the_gumbel_softmax_vae_is_importance_sampled_with_its_unrelaxed_categorical():
+    """M = 2 variables of C = 3 classes: 9 codes, so log p(x) = logsumexp_c [log p(x|c) − M log C] exactly."""
+    import itertools
+    from numpyvae.latent.gumbel import one_hot_codes
+    model = _nudged(VAE(D, [4], 6, seed=0, dtype="float64", posterior="gumbel:3", prior="categorical"), seed=3)
+    x = (_x(1) > 0.5).astype(np.float64)
+    codes = one_hot_codes(np.array(list(itertools.product(range(3), repeat=2))), 3, "float64")   # (9, 6)
+    nll = np.stack([model.likelihood.forward(x, *model.decode(np.repeat(c[None], N, 0)), check=False)[0]
+                    for c in codes])                                                          # (9, N)
+    exact = np.logaddexp.reduce(-nll - 2 * np.log(3), axis=0)
+    estimate = model.log_likelihood(x, 20000, np.random.default_rng(0))
+    np.testing.assert_allclose(estimate, exact, atol=0.02)
+    with pytest.raises(ValueError, match="one-hot per variable"):
+        model.prior.log_pmf(np.full((1, 6), 1 / 3))
+
+
+def test_the_exact_categorical_draws_follow_q():
+    from numpyvae.latent.gumbel import GumbelSoftmax
+    family = GumbelSoftmax(1, 3)
+    logits = np.log(np.array([[0.2, 0.5, 0.3]]))
+    codes, log_q = family.discrete_sample([logits], family.draw_noise(np.random.default_rng(0), 40000, 1, "float64"))
+    np.testing.assert_allclose(codes[:, 0].mean(0), [0.2, 0.5, 0.3], atol=0.01)
+    np.testing.assert_allclose(log_q[:, 0], np.log((codes[:, 0] * [0.2, 0.5, 0.3]).sum(-1)), rtol=1e-12)
+
+
+def test_a_conditional_vae_estimates_log_p_of_x_given_its_label():
+    model = VAE(D, [4], K, seed=0, n_labels=3)
+    x = (_x() > 0.5).astype(np.float32)
+    by_label = [model.log_likelihood(x, 50, 0, y=np.full(N, label)) for label in range(3)]
+    assert not np.allclose(by_label[0], by_label[1])
+    with pytest.raises(ValueError, match="needs the labels y"):
+        model.log_likelihood(x, 5)
