@@ -365,8 +365,10 @@ class HVAE(Model):
         """E[x | z₁ = mu₁(x)]: the bottom layer's posterior mean through p(x|z₁), (N, D)."""
         return self.likelihood.mean(*self.decoder.forward(self.latent_means(x)[0])[0])
 
-    def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
+    def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None, y=None) -> np.ndarray:
         """Ancestral sampling: z_L ~ p(z_L), z_l ~ p(z_l | z_{l+1}), then E[x|z₁] (or x ~ p(x|z₁)), (n, D)."""
+        if y is not None:
+            raise ValueError("HVAE.sample: a hierarchy is not a conditional model; y must be None")
         rng = rng if rng is not None else self.rng
         n = check_positive_int(n, "HVAE.sample", "n")
         z = self.prior_density()[0].sample(n, rng, self.dtype)
