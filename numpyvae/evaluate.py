@@ -595,6 +595,14 @@ def trained_objective(config: dict) -> str:
     return text
 
 
+def history_labels(config: dict) -> dict:
+    """The titles of a run's training curves: the loss named after its objective; no KL panel for a plain AE."""
+    if config.get("model") == "ae":
+        return {"loss_label": "reconstruction −log p(x|z) (loss)", "kl": False}
+    objective = config.get("objective", "elbo")
+    return {"loss_label": f"−{OBJECTIVE_NAMES.get(objective, objective).replace('the ', '', 1)} (loss)"}
+
+
 def bound_reported(model) -> tuple[str, str]:
     """(row name, what it is): evaluate's bound row for this model, the quantity test_elbo computes."""
     if model.no_log_likelihood:

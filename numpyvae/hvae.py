@@ -328,6 +328,7 @@ class HVAE(Model):
         return None
 
     log_likelihood = VAE.log_likelihood    # the one estimator, numpyvae.evaluate.log_likelihood
+    figures = VAE.figures                  # the same pictures
 
     def latent_means(self, x: np.ndarray, y=None) -> list:
         """The mean path: z₁ = mu₁(x), z_l = mu_l(z_{l−1}); one (N, K_l) array per layer (active units)."""
@@ -365,7 +366,7 @@ class HVAE(Model):
         """E[x | z₁ = mu₁(x)]: the bottom layer's posterior mean through p(x|z₁), (N, D)."""
         return self.likelihood.mean(*self.decoder.forward(self.latent_means(x)[0])[0])
 
-    def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None, y=None) -> np.ndarray:
+    def sample(self, n: int, rng: np.random.Generator | None = None, y=None, *, mean: bool = True) -> np.ndarray:
         """Ancestral sampling: z_L ~ p(z_L), z_l ~ p(z_l | z_{l+1}), then E[x|z₁] (or x ~ p(x|z₁)), (n, D)."""
         if y is not None:
             raise ValueError("HVAE.sample: a hierarchy is not a conditional model; y must be None")

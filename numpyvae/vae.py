@@ -564,12 +564,20 @@ class VAE(Model):
         """The posterior's point summary E_q[z], one (N, K) array per stochastic layer (here one)."""
         return [self.posterior.mean(self.encode(x, y))]
 
+    def figures(self, data, out_dir) -> list:
+        """Draw this model's pictures (:func:`numpyvae.models.vae_pictures.vae_figures`) into out_dir.
+
+        data: x (N, D), y (N,) and image_shape of the test set (optionally n_points, for the latent plot).
+        """
+        from .models.vae_pictures import vae_figures     # the pictures layer, above the models
+        return vae_figures(self, data, out_dir, n_points=getattr(data, "n_points", 2000))
+
     def reconstruct(self, x: np.ndarray, y=None) -> np.ndarray:
         """E[x | z = E_q[z]]: the decoder's mean at the posterior mean, (N, D) (a conditional VAE: given y)."""
         z = self.posterior.mean(self.encode(x, y))
         return self.likelihood.mean(*self.decode(z, y))
 
-    def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None, y=None) -> np.ndarray:
+    def sample(self, n: int, rng: np.random.Generator | None = None, y=None, *, mean: bool = True) -> np.ndarray:
         """Ancestral sampling: z ~ p(z), then x ~ p(x|z) (or its mean if ``mean``), (n, D).
 
         A conditional VAE needs ``y``: one label for all n, or n labels, each in 0..n_labels−1;

@@ -181,3 +181,27 @@ def test_a_conditional_vae_estimates_log_p_of_x_given_its_label():
     assert not np.allclose(by_label[0], by_label[1])
     with pytest.raises(ValueError, match="needs the labels y"):
         model.log_likelihood(x, 5)
+
+
+# ---- sample and figures --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model", [VAE(16, [4], 2, seed=0, prior="mog:2"), HVAE(16, [3, 2], [4], seed=0)])
+def test_figures_draw_the_models_pictures_and_sample_takes_rng_positionally(model, tmp_path):
+    from types import SimpleNamespace
+    x = (np.random.default_rng(0).uniform(size=(20, 16)) > 0.5).astype(np.float32)
+    paths = model.figures(SimpleNamespace(x=x, y=np.arange(20) % 3, image_shape=(4, 4)), tmp_path)
+    names = {p.name for p in paths}
+    assert {"samples.png", "reconstructions.png", "latent.png", "interpolation.png"} <= names
+    assert all(p.stat().st_size > 500 for p in paths)
+    np.testing.assert_array_equal(model.sample(3, np.random.default_rng(1)),
+                                  model.sample(3, rng=np.random.default_rng(1)))
+
+
+def test_titles_say_what_was_sampled_and_what_was_trained():
+    from numpyvae.evaluate import history_labels
+    from numpyvae.plots import prior_label
+    assert "p(z_l | z_(l+1))" in prior_label(HVAE(16, [3, 2], [4]))     # not just "z ~ N(0, I)"
+    assert prior_label(VAE(16, [4], 2)) == "N(0, I)"
+    assert history_labels({"model": "ae"}) == {"loss_label": "reconstruction −log p(x|z) (loss)", "kl": False}
+    assert history_labels({"objective": "iwae"})["loss_label"] == "−IWAE bound (loss)"
+    assert history_labels({})["loss_label"] == "−ELBO (loss)"
