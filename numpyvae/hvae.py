@@ -104,6 +104,14 @@ class HVAE(Model):
 
     _network = VAE._network           # an MLP trunk and one Dense head per output, built as the VAE builds them
 
+    def networks(self) -> list:
+        """Every network a step runs: the encoders bottom-up, the networks of p(z_l | z_{l+1}), p(x|z₁)'s."""
+        return [*self.encoders, *self.cond_nets, self.decoder]
+
+    def latent_families(self) -> list:
+        """The diagonal Gaussian of every stochastic layer, bottom-up."""
+        return list(self.families)
+
     def named_layers(self):
         """(name, piece) for every piece with parameters: encoders bottom-up, p(z_l|z_{l+1}), p(x|z₁), prior."""
         for l, enc in enumerate(self.encoders, 1):

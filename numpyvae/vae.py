@@ -181,6 +181,14 @@ class VAE(Model):
                                                  in zip(net.heads, heads.values()))
         return net
 
+    def networks(self) -> list:
+        """The model's networks (each an ``nn.MultiHead``), the ones a step runs: encoder, decoder."""
+        return [self.encoder, self.decoder]
+
+    def latent_families(self) -> list:
+        """The variational families a step samples from (one here; a hierarchy has one per layer)."""
+        return [self.posterior]
+
     def named_layers(self):
         """(name, piece) for every piece with parameters, encoder first; the names prefix the parameter names."""
         yield from self.encoder.named_layers("encoder.")
