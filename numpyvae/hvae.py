@@ -34,15 +34,16 @@ from .latent.conditional import ConditionalGaussian
 from .latent.gaussian import DiagonalGaussian
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
-from .models.base import Model, ParamGroup, unbatch
+from .models.base import Model, unbatch
 from .nn import named_arrays, pack_layers
 from .seeds import noise_seed, prior_init_seed
 from .vae import VAE, Tape
+from .vae_uses import VAEUses
 
 __all__ = ["HVAE"]
 
 
-class HVAE(Model):
+class HVAE(VAEUses, Model):
     """A hierarchical VAE with stochastic layers of sizes ``stochastic`` = [K₁, ..., K_L] (z₁ nearest x).
 
     Parameters
@@ -288,8 +289,6 @@ class HVAE(Model):
 
     # ---- the prior on the top layer ------------------------------------------------------
 
-    prior_density = VAE.prior_density     # p(z_L) for this step: a prior on the encoders gets its heads first
-
     def _encode_prior_inputs(self, u):
         """The prior's inputs u (C, D) up the mean path: -> ((mu_L, logvar_L), the encoders' tapes)."""
         h, tapes = u, []
@@ -306,12 +305,6 @@ class HVAE(Model):
             dh = self.encoders[l].backward(dq, enc_tapes[l], accumulate=True)
             dq = [dh, np.zeros_like(dh)]
         self.prior.grads[self.prior.encoded][...] = dh
-
-    prior_components = VAE.prior_components
-
-    def log_prior(self, z: np.ndarray) -> np.ndarray:
-        """log p(z_L), z (..., K_L) -> (...)."""
-        return self.prior_density()[0].log_prob(z)[0]
 
     def floats_per_sample(self) -> int:
         """Rough floats alive per (sample, example) in one forward without backward (evaluate's memory
@@ -335,8 +328,7 @@ class HVAE(Model):
         """None: the proposal is the chain of encoders, run inside :meth:`log_weights`."""
         return None
 
-    log_likelihood = VAE.log_likelihood    # the one estimator, numpyvae.evaluate.log_likelihood
-    figures = VAE.figures                  # the same pictures
+
 
     def latent_means(self, x: np.ndarray, y=None) -> list:
         """The mean path: z₁ = mu₁(x), z_l = mu_l(z_{l−1}); one (N, K_l) array per layer (active units)."""

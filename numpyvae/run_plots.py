@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
-
 from .checkpoint import load_run
 from .evaluate import history_labels, run_baselines, run_test_data
 from .plots import plot_history, plot_mixture
