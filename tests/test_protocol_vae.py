@@ -13,7 +13,7 @@ import pytest
 from numpyvae import VAE
 from numpyvae.hvae import HVAE
 from numpyvae.models.base import Batch, Model
-from numpyvae.teach.gradcheck import relative_error
+from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 N, D, K = 3, 5, 2
 
@@ -27,17 +27,9 @@ def _x(seed=0):
     return np.random.default_rng(seed).uniform(0.05, 0.95, size=(N, D))
 
 
-def _fd(model, loss, h=1e-6):
-    theta, num = model.flat_params, np.empty_like(model.flat_params)
-    for i in range(theta.size):
-        old = theta[i]
-        theta[i] = old + h
-        up = loss()
-        theta[i] = old - h
-        down = loss()
-        theta[i] = old
-        num[i] = (up - down) / (2 * h)
-    return num
+def _fd(model, loss):
+    """Central differences over every value of the model's flat float64 parameter buffer."""
+    return numerical_gradient(lambda _: loss(), model.flat_params)
 
 
 def _weighted(model, x, eps, c, **opts):
