@@ -350,7 +350,7 @@ class VAE(VAEUses, Model):
             raise NonFiniteError(self._why_not_finite("z", q_params))
         heads, t["_dec"] = self.decoder.forward(self._with_label(z, onehot))   # e.g. [logits], (S, N, D)
         nll, t["_lik"] = self.likelihood.forward(x, *heads, check=False)    # −log p(x|z), (S, N); x checked above
-        t["kl_route"] = route
+        t["kl_route"], t["_prior_enc"] = route, None                       # the prior's encoder pass: "mc" only
         if route == "none":                                                 # a point mass: the plain autoencoder
             log_w = np.negative(nll)                                        # reconstruction only: no KL,
             bound, bound_tape = bound_fn.forward(log_w)                     # no log p(z), no log q
@@ -399,7 +399,7 @@ class VAE(VAEUses, Model):
         """
         dq = self.backward_q(tape, c, dbound=dbound)
         self.encoder.backward(dq, tape["_enc"], need_dx=False)             # dL/dx is not needed: x is data
-        if tape.get("_prior_enc") is not None:                              # the prior's own encoder pass
+        if tape["kl_route"] == "mc" and tape["_prior_enc"] is not None:    # the prior's own encoder pass
             self._prior_inputs_backward(tape["_prior"][0], tape["_prior_enc"])
         return self.grads
 
