@@ -197,3 +197,33 @@ def test_titles_say_what_was_sampled_and_what_was_trained():
     assert history_labels({"model": "ae"}) == {"loss_label": "reconstruction −log p(x|z) (loss)", "kl": False}
     assert history_labels({"objective": "iwae"})["loss_label"] == "−IWAE bound (loss)"
     assert history_labels({})["loss_label"] == "−ELBO (loss)"
+
+
+def test_the_model_never_asks_a_prior_for_its_name():
+    """A VampPrior under another name takes the same path: the model reads prior.encoded, not prior.name."""
+    x = (_x() > 0.5).astype(np.float64)
+    results = []
+    for name in ("vamp", "renamed"):
+        model = VAE(D, [4], K, seed=0, dtype="float64", prior="vamp:3")
+        model.prior.name = name
+        eps = model.noise(np.random.default_rng(1), 2, N)
+        loss, grads = model.loss_and_grads(x, eps, objective="iwae")
+        results.append((loss, grads["prior.pseudo_inputs"].copy(), model.log_prior(eps[0]),
+                        model.sample(2, np.random.default_rng(0))))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    assert np.abs(results[0][1]).max() > 0
+
+
+def test_a_plain_autoencoders_curves_have_no_kl_panel_and_name_their_loss(tmp_path, monkeypatch):
+    from numpyvae import plots
+    from numpyvae.evaluate import history_labels
+    drawn = []
+    real = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append([ax.get_title() for ax in fig.axes])
+                        or real(fig, path))
+    history = [{"epoch": e, "train_loss": 3.0 - e, "train_recon": 3.0 - e, "train_kl": 0.0} for e in (1, 2)]
+    plots.plot_history(history, tmp_path / "ae.png", **history_labels({"model": "ae"}))
+    plots.plot_history(history, tmp_path / "iwae.png", **history_labels({"objective": "iwae"}))
+    assert drawn[0] == ["reconstruction −log p(x|z) (loss)", "reconstruction −E_q[log p(x|z)]"]
+    assert drawn[1][0] == "−IWAE bound (loss)" and len(drawn[1]) == 3
