@@ -58,6 +58,11 @@ class Tape(dict):
     loss: float
     parts: dict
 
+    @property
+    def bound(self) -> np.ndarray:
+        """The per-example bound (N,), ``tape["bound"]``: what the protocol (models/base.py) calls ``tape.bound``."""
+        return self["bound"]
+
 
 class VAE(VAEUses, Model):
     """A VAE: MLP encoder and decoder, a variational family, a prior, a likelihood.

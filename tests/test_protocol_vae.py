@@ -118,7 +118,8 @@ def test_vae_and_hierarchy_are_models_of_the_protocol(model):
     assert all(group.grads[n] is model.grads[n] for n in model.grads)
     x = (_x() > 0.5).astype(np.float32)
     eps = model.noise(np.random.default_rng(1), 2, N)
-    assert model.forward(Batch(x), eps).loss == model.forward(x, eps).loss
+    tape = model.forward(Batch(x), eps)
+    assert tape.loss == model.forward(x, eps).loss and tape.bound is tape["bound"] and tape.bound.shape == (N,)
 
 
 def test_a_conditional_vae_takes_its_labels_from_the_batch():
