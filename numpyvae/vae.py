@@ -402,6 +402,9 @@ class VAE(VAEUses, Model):
             as M2's Σ_y q(y|x) L(x, y)); default −1/N, the loss −mean_n bound_n. Every
             per-example path scales by g_n = −N·dbound_n: c_sn -> g_n c_sn, ∂L/∂KL_n = β g_n / N.
         """
+        if isinstance(tape, Tape) and tape.get("_enc", 0) is None:
+            raise ValueError("VAE.backward: this tape is from forward_q (given heads of q, no encoder pass); "
+                             "walk it back with backward_q")
         dq = self.backward_q(tape, c, dbound=dbound)
         self.encoder.backward(dq, tape["_enc"], need_dx=False)             # dL/dx is not needed: x is data
         if tape["kl_route"] == "mc" and tape["_prior_enc"] is not None:    # the prior's own encoder pass

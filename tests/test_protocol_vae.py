@@ -93,6 +93,9 @@ def test_c_of_the_wrong_shape_or_with_dbound_is_refused():
         model.backward(tape, np.ones((3, 2)))
     with pytest.raises(ValueError, match="not both"):
         model.backward(tape, np.ones((2, 3)), dbound=np.ones(3))
+    local = model.forward_q(_x(), model.encode(_x()), model.noise(np.random.default_rng(1), 2, N))
+    with pytest.raises(ValueError, match="from forward_q .* walk it back with backward_q"):
+        model.backward(local)
 
 
 def test_the_backward_follows_the_route_written_on_the_tape():
