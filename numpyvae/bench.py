@@ -416,6 +416,11 @@ def main(argv=None) -> int:
     for name in ("z_dim", "batch_size", "epochs", "examples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.stochastic and (args.posterior or args.arch != "mlp"):
+        parser.error("--stochastic times a hierarchy of diagonal Gaussians; it does not combine with "
+                     "--posterior or --arch")
+    if any(k < 1 for k in args.stochastic):
+        parser.error(f"--stochastic sizes must be >= 1, got {args.stochastic}")
     if any(h < 1 for h in args.hidden):
         parser.error(f"--hidden sizes must be >= 1, got {args.hidden}")
     if args.examples < args.batch_size:

@@ -200,3 +200,12 @@ def test_a_hierarchy_is_benchmarked_too():
                           matmul_repeats=1, matmul_seconds=0.001, log=None)
     assert res["model"]["arch"] == "784-16-4|2" and res["epochs"][1]["train_loss"] < res["epochs"][0]["train_loss"]
     assert all(row["pieces"]["posterior"] > 0 and row["pieces"]["matmul layers"] > 0 for row in res["epochs"])
+
+
+@pytest.mark.parametrize("argv,message", [(["--stochastic", "4", "0"], "--stochastic sizes must be >= 1"),
+                                          (["--stochastic", "4", "2", "--posterior", "planar:2"], "does not combine"),
+                                          (["--stochastic", "4", "--arch", "keras-conv"], "does not combine")])
+def test_bad_hierarchy_options_are_refused(argv, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        bench.main(argv)
+    assert err.value.code == 2 and message in capsys.readouterr().err
