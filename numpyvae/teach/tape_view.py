@@ -78,6 +78,8 @@ class TapeView:
 def check_capstone_model(model, where: str = "read_tape") -> None:
     """Refuse a model the capstone does not cover, naming the setting (a one-line ValueError)."""
     problems = []
+    if getattr(model, "kind", "vae") != "vae":         # the step-through view (stepthrough.py) takes any model
+        problems.append(f"kind={model.kind!r} (the capstone's is the one-layer 'vae'; trace_step shows any model)")
     if getattr(model, "n_labels", 0):
         problems.append(f"n_labels={model.n_labels} (a conditional VAE)")
     if model.config.get("encoder") or model.config.get("decoder"):
