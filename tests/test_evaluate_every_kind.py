@@ -40,6 +40,7 @@ def test_a_gumbel_softmax_run_is_evaluated_with_its_unrelaxed_categorical(tmp_pa
     assert main(["evaluate", run, "--k", "20", "--n-test", "40", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "ELBO, relaxed" in out and "unrelaxed categorical q(c|x) as the proposal" in out
+    assert "a lower bound" not in out.split("ELBO, relaxed")[1].splitlines()[0]     # it bounds no log p(x)
     saved = json.loads((tmp_path / "cat" / "evaluation.json").read_text())
     assert np.isfinite(saved["log_likelihood"]) and saved["sandwich"]["elbo"] <= saved["log_likelihood"] + 1e-9
     assert saved["bound_reported"][0] == "ELBO, relaxed"
