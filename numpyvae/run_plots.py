@@ -10,8 +10,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from .checkpoint import load_run
-from .evaluate import history_labels, run_baselines, run_test_data
+from .evaluate import run_baselines, run_test_data
 from .plots import plot_history, plot_mixture
+from .run_words import history_labels
 
 __all__ = ["plot_run"]
 
