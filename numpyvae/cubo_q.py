@@ -36,7 +36,7 @@ def cubo_q_loss_and_grads(model, x, eps=None, *, n_samples: int, objective: str 
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
         raise ValueError(f"{where}: CUBO needs n_samples >= 2 (with one sample its surrogate is constant), "
                          f"got {n_samples!r}")
-    if model.prior.encoded is not None or not getattr(model.posterior, "has_density", True):
+    if getattr(model.prior, "encoded", None) is not None or not getattr(model.posterior, "has_density", True):
         # a prior built on the encoder would mix the two objectives inside the encoder's gradient
         raise ValueError(f"{where}: q by CUBO is implemented for the standard and mixture priors and a q with a "
                          f"density, not prior {model.prior.name!r} / posterior {model.posterior.name!r}")

@@ -28,14 +28,15 @@ class VAEUses:
         ``prior.encoded`` (the VampPrior: its pseudo-inputs u, p(z) = (1/C) Σ_c q(z | u_c)): here the
         encoder runs on u and hands its heads to ``prior.given``. Every other prior is its own density.
         """
-        if self.prior.encoded is None:
+        if getattr(self.prior, "encoded", None) is None:      # a prior of one's own need not say so
             return self.prior, None
         heads_u, enc_tape = self._encode_prior_inputs(self.prior.params[self.prior.encoded])
         return self.prior.given(*heads_u), enc_tape
 
     def prior_components(self):
         """A mixture prior's components (the top layer's): (means (C, K), logvars (C, K), log weights (C,)); None for N(0, I)."""
-        return self.prior_density()[0].components()
+        density = self.prior_density()[0]
+        return density.components() if hasattr(density, "components") else None
 
     def log_prior(self, z: np.ndarray) -> np.ndarray:
         """log p(z), z (..., K) -> (...): the prior's density, after its encoder pass if it has one."""
