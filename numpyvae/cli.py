@@ -37,7 +37,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         shown = f"{default:.4g}" if isinstance(default, float) else default
         kw = dict(dest=f.name, default=None, help=f"{HELP[f.name]} (default: {shown})")
-        if f.name in ("hidden", "hidden_dec", "stochastic"):
+        if f.name in ("hidden", "hidden_dec", "stochastic", "classifier_hidden", "hidden_critic"):
             kw.update(type=int, nargs="+", metavar="SIZE")
         elif isinstance(default, bool):
             kw.update(action="store_const", const=True, help=f"{HELP[f.name]} (default: off)")
