@@ -17,8 +17,8 @@ m2, helmholtz, avb: :data:`numpyvae.models.registry.KINDS`) is saved the same wa
 crafted file, a missing member and (given ``kind``) a checkpoint of another kind, with one
 :class:`CheckpointError` line naming the file. Format 1 (numpyvae before the protocol: a
 VAE or HVAE with ``param/<name>``, no kind) and the Helmholtz trainer's ``helmholtz.npz``
-are read into the same :class:`Checkpoint`; ``python -m numpyvae convert RUN_DIR`` rewrites
-either as format 2.
+are read into the same :class:`Checkpoint` (evaluate, sample, plot and resume them; a resumed
+run saves format 2).
 
 It is written atomically: to a temporary file beside the target, flushed to
 disk, then renamed over it with os.replace. A crash mid-write leaves the
