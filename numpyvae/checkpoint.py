@@ -145,6 +145,9 @@ def read_checkpoint(path, kind: str | None = None) -> Checkpoint:
     else:
         version = _version(path, data)
         ckpt = _from_format_1(path, data) if version == 1 else _from_format_2(path, data)
+    if path.name == LEGACY_HELMHOLTZ and ckpt.kind != "helmholtz":
+        raise CheckpointError(f"{path} holds a {ckpt.kind} model, not a Helmholtz machine; a run's checkpoint "
+                              f"is {CHECKPOINT}")
     if kind is not None and ckpt.kind != kind:
         raise CheckpointError(f"{path} holds a {ckpt.kind} model, not a {kind}")
     return ckpt

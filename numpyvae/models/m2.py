@@ -107,11 +107,11 @@ class M2Model(Model):
             xb = x[start:start + batch_size]
             eps_u = self.vae.noise(rng, 1, self.n_classes * xb.shape[0])
             U.append(-self.m2.forward(None, None, xb, None, eps_u).loss * xb.shape[0])
-        return {"val_error": self.test_error(x, y), "val_unlabelled_bound": float(sum(U) / x.shape[0])}
+        return {"val_error": self.test_error(x, y), "val_unlabeled_bound": float(sum(U) / x.shape[0])}
 
     def epoch_line(self, row: dict) -> str:
         return (f"epoch {row['epoch']:3d}  train loss {row['train_loss']:8.2f} (−J_l − U)  val U "
-                f"{row['val_unlabelled_bound']:8.2f}  val error {100 * row['val_error']:5.2f}%  "
+                f"{row['val_unlabeled_bound']:8.2f}  val error {100 * row['val_error']:5.2f}%  "
                 f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s")
 
     def describe(self) -> str:
