@@ -378,6 +378,15 @@ class Run:
         return model_kind(self.model)
 
 
+def read_run_checkpoint(run_dir) -> Checkpoint:
+    """The checkpoint of a run directory (read and validated); CheckpointError if the directory is not there."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        why = "is a file, not a run directory" if run_dir.exists() else "does not exist"
+        raise CheckpointError(f"run directory {run_dir} {why}")
+    return read_checkpoint(run_dir)
+
+
 def load_run(run_dir) -> Run:
     """Read a run directory into a :class:`Run`: everything from its checkpoint.
 
@@ -388,9 +397,6 @@ def load_run(run_dir) -> Run:
     never read here.
     """
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        why = "is a file, not a run directory" if run_dir.exists() else "does not exist"
-        raise CheckpointError(f"run directory {run_dir} {why}")
-    ckpt = read_checkpoint(run_dir)
+    ckpt = read_run_checkpoint(run_dir)
     history = check_progress(ckpt.progress, str(ckpt.path))[1] if "epoch" in ckpt.progress else []
     return Run(path=run_dir, model=model_from_checkpoint(ckpt), config=ckpt.run_config, history=history)

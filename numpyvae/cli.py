@@ -152,8 +152,8 @@ def cmd_evaluate(args) -> int:
 
 def _run_kind(run_dir) -> str:
     """The kind of model a run directory holds (read and validated from its checkpoint)."""
-    from .checkpoint import read_checkpoint
-    return read_checkpoint(run_dir).kind
+    from .checkpoint import read_run_checkpoint
+    return read_run_checkpoint(run_dir).kind
 
 
 def _duration(seconds: float) -> str:
