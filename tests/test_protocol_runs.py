@@ -298,3 +298,24 @@ def test_evaluate_on_a_helmholtz_run_honours_baseline_refuses_gaps_and_has_the_t
     code, out, err = cli(["evaluate", run, "--k", "5", "--baseline"], capsys)
     assert code == 0, err
     assert "mixture, bernoulli K=10" in out and "mixture, bernoulli K=50" in out
+
+
+def test_sample_takes_a_label_for_the_models_that_have_labels(runs, small, tmp_path, capsys):
+    run = tmp_path / "m2"
+    shutil.copytree(runs["m2"], run)
+    assert cli(["sample", run, "-n", "3", "--label", "7", "--out", tmp_path / "s.png"], capsys)[0] == 0
+    model = ckpt.load_run(run).model
+    drawn = model.sample(3, np.random.default_rng(0), y=7)
+    assert np.array_equal(drawn, model.vae.sample(3, rng=np.random.default_rng(0), y=np.full(3, 7)))
+    code, out, err = cli(["sample", run, "-n", "3", "--label", "10"], capsys)
+    assert code == 2 and "sample --label 10: the model's labels are 0..9" in err
+    code, out, err = cli(["sample", runs["helmholtz"], "-n", "3", "--label", "1"], capsys)
+    assert code == 2 and "holds a helmholtz model without labels; remove --label" in err
+
+
+def test_a_conditional_vae_run_samples_the_label_it_is_given(small, tmp_path, capsys):
+    out = tmp_path / "cond"
+    assert cli(["train", "--conditional", "--hidden", "8", "--z-dim", "2", *TINY, "--out", out], capsys)[0] == 0
+    code, _, err = cli(["sample", out, "-n", "2"], capsys)
+    assert code == 2 and err.strip().endswith("holds a conditional VAE; say which digit with --label 0..9")
+    assert cli(["sample", out, "-n", "2", "--label", "4"], capsys)[0] == 0 and (out / "samples.png").is_file()
