@@ -547,13 +547,18 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
         results["gaps"] = inference_gaps(model, x, k=k, seed=seed, progress=progress, log_likelihood_encoder_q=ll,
                                          log_likelihood=log_likelihood)
     if baseline is not False and baseline is not None:
-        ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline
-        results["baseline"] = [{key: v for key, v in res.items() if key != "model"}
-                               for res in run_baselines(run, data, x, ks)]
+        results["baseline"] = baseline_results(run, data, x, baseline)
     results["seconds"] = time.perf_counter() - start
     if save:
         save_evaluation(results, run_dir)
     return results
+
+
+def baseline_results(run, data, x_test: np.ndarray, baseline) -> list[dict]:
+    """evaluate's "baseline" entry: :func:`run_baselines` for ``baseline`` (True: K = 10 and 50; an int K;
+    a list of K), each result without its fitted model (JSON-able)."""
+    ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline
+    return [{key: v for key, v in res.items() if key != "model"} for res in run_baselines(run, data, x_test, ks)]
 
 
 def run_baselines(run, data, x_test: np.ndarray, components, seed: int = EVAL_SEED) -> list[dict]:

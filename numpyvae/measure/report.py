@@ -53,8 +53,8 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
                        seed: int = EVAL_SEED, batch_size: int = 100, chunk_size: int | None = None,
                        on_estimate=None, save: bool = True, dataset=None) -> dict:
     """The test-set numbers of an M2, Helmholtz or AVB run (see the module docstring), saved as evaluation.json."""
-    from ..checkpoint import load_run, save_json
-    from ..evaluate import DEFAULT_BASELINE_COMPONENTS, run_baselines, run_test_data
+    from ..checkpoint import load_run
+    from ..evaluate import baseline_results, run_test_data
     start = time.perf_counter()
     run = load_run(run_dir)
     kind, model = run.kind, run.model
@@ -87,12 +87,16 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
         if model.z_dim == 2 and model.x_dim <= 16:           # exact up to the grid, cheap for 2-D data only
             results["log_likelihood_quadrature"] = float(model.log_likelihood_by_quadrature(x).mean())
     if baseline is not False and baseline is not None:
-        ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline
-        results["baseline"] = [{key: v for key, v in res.items() if key != "model"}
-                               for res in run_baselines(run, data, x, ks)]
+        results["baseline"] = baseline_results(run, data, x, baseline)
+    return _timed_and_saved(results, start, run_dir if save else None)
+
+
+def _timed_and_saved(results: dict, start: float, run_dir) -> dict:
+    """results with "seconds" since ``start``, written to RUN_DIR/evaluation.json unless run_dir is None."""
+    from ..evaluate import save_evaluation
     results["seconds"] = time.perf_counter() - start
-    if save:
-        save_json(Path(run_dir) / "evaluation.json", results)
+    if run_dir is not None:
+        save_evaluation(results, run_dir)
     return results
 
 
