@@ -23,7 +23,6 @@ as if nothing had happened. A run directory belongs to one process at a time
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from pathlib import Path
@@ -35,16 +34,17 @@ from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
                      model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .cubo_q import cubo_q_loss_and_grads
-from .datasets import binarize_dynamic, binarize_static, load
+from .datasets import binarize_static, load
 from .epochs import EpochLoop
 from .evaluate import test_elbo
-from .files import DirectoryLock, check_writable, remove_partial_files
+from .files import DirectoryLock
 from .memory import check_memory
 from .optim import make_optimizer
 from .output_bias import set_output_bias
 from .progress import Progress
 from .models import model_from_config
 from .run.batches import Minibatches
+from .run.directory import build_or_leave_no_trace, claim_run_dir, is_new_run_dir, new_run_dir  # noqa: F401 (re-exported)
 from .run.recipes import RECIPES
 
 #: a loss whose magnitude exceeds this many times its recent scale has exploded
@@ -57,59 +57,8 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite, or exploded; says where, what is saved, and what to try."""
 
 
-def is_new_run_dir(run_dir) -> bool:
-    """Whether ``run_dir`` (a Path or None) is missing or an empty directory: one a new run may remove again."""
-    return run_dir is not None and (not run_dir.exists() or (run_dir.is_dir() and not any(run_dir.iterdir())))
-
-
-def build_or_leave_no_trace(trainer, build, fresh: bool) -> None:
-    """Run ``build()``; if it fails, close ``trainer`` (releasing its lock) and re-raise. When the run
-    directory was new (``fresh``), it is removed again: a run that never started leaves no empty directory."""
-    try:
-        build()
-    except BaseException:
-        if fresh:
-            (trainer.run_dir / DirectoryLock.NAME).unlink(missing_ok=True)
-            trainer.close()
-            with contextlib.suppress(OSError):
-                trainer.run_dir.rmdir()
-        trainer.close()
-        raise
-
-
 class RunNotSaved(RuntimeError):
     """A checkpoint could not be written (full disk, permissions); says what is kept."""
-
-
-def claim_run_dir(run_dir, *, new: bool) -> DirectoryLock:
-    """Take ownership of a run directory for training, checking everything that can be checked first.
-
-    Creates the directory (with its parents), takes its lock (a second
-    process gets :class:`numpyvae.files.DirectoryInUse` naming the owner),
-    checks that a checkpoint can be written there, and removes ``*.part``
-    files that a killed writer left. ``new=True`` refuses a directory that
-    already holds a run; ``new=False`` (resume) requires one.
-    """
-    run_dir = Path(run_dir)
-
-    def has_run() -> bool:          # a checkpoint, or the Helmholtz trainer's file of before format 2
-        return (run_dir / ckpt.CHECKPOINT).exists() or (run_dir / ckpt.LEGACY_HELMHOLTZ).is_file()
-    if not new and not has_run():                                  # resume never creates a directory
-        raise ckpt.no_checkpoint(run_dir / ckpt.CHECKPOINT)
-    lock = DirectoryLock(run_dir).acquire()
-    try:
-        check_writable(run_dir / ckpt.CHECKPOINT, "checkpoint")
-        has_run = has_run()
-        if new and has_run:
-            raise FileExistsError(f"{run_dir} already holds a run; continue it with "
-                                  f"`python -m numpyvae resume {run_dir}` or choose another --out")
-        if not new and not has_run:                                # deleted while we took the lock
-            raise ckpt.no_checkpoint(run_dir / ckpt.CHECKPOINT)
-        remove_partial_files(run_dir)
-    except BaseException:
-        lock.release()
-        raise
-    return lock
 
 
 class Trainer(EpochLoop):
@@ -483,26 +432,6 @@ def conditional_labels(data, name: str, what: str = "conditional"):
     if y_train.dtype.kind not in "iu" or y_test.dtype.kind not in "iu" or min(y_train.min(), y_test.min()) < 0:
         raise ValueError(f"{what}: dataset {name!r} labels must be integers >= 0")
     return y_train.astype(np.int64), y_test.astype(np.int64), int(max(y_train.max(), y_test.max())) + 1
-
-
-def new_run_dir(cfg: TrainConfig) -> Path:
-    """cfg.out if given, else a fresh runs/<dataset>-z<K>-<time>, created here so no other run takes it.
-
-    Whether cfg.out may be used (no run in it, writable, not in use) is
-    :func:`claim_run_dir`'s to check, under the directory's lock.
-    """
-    if cfg.out:
-        return Path(cfg.out)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    Path("runs").mkdir(exist_ok=True)
-    for i in range(1, 1000):
-        path = Path("runs") / (f"{cfg.dataset}-z{cfg.z_dim}-{stamp}" + (f"-{i}" if i > 1 else ""))
-        try:
-            path.mkdir()             # exclusive: two runs started in the same second get two directories
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"runs/ already holds 999 runs named {cfg.dataset}-z{cfg.z_dim}-{stamp}-*")
 
 
 def train(config, data=None, quiet: bool = False) -> ckpt.Run:
