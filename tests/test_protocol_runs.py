@@ -209,6 +209,7 @@ def test_a_helmholtz_npz_run_evaluates_and_resumes_as_the_old_trainer_would_have
     got = json.loads((run / "evaluation.json").read_text())
     assert got["log_likelihood"] == pytest.approx(OLD["helmholtz_npz_run"]["log_likelihood"], rel=1e-6)
     assert got["elbo_same_samples"] == pytest.approx(OLD["helmholtz_npz_run"]["elbo"], rel=1e-6)
+    assert cli(["plot", run], capsys)[0] == 0 and (run / "history.png").is_file()
     assert cli(["resume", run, "--epochs", "2", "--quiet", "--no-plots"], capsys)[0] == 0
     saved = ckpt.read_checkpoint(run)
     assert saved.format_version == 2 and saved.kind == "helmholtz"
@@ -266,6 +267,13 @@ def test_avb_flags_are_checked_before_any_work(flags, message, small, tmp_path, 
     code, out, err = cli(["train", "--model", "avb", *flags, "--epochs", "1", "--out", tmp_path / "r", "--quiet"],
                          capsys)
     assert code == 2 and err.startswith("numpyvae: error: ") and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_model_hvae_needs_its_layer_sizes(tmp_path, capsys):
+    code, out, err = cli(["train", "--model", "hvae", "--epochs", "1", "--out", tmp_path / "r"], capsys)
+    assert code == 2 and err.strip() == ("numpyvae: error: config: model hvae is a hierarchy: give its stochastic "
+                                         "layer sizes, e.g. --stochastic 100 50")
     assert not (tmp_path / "r").exists()
 
 
