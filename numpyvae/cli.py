@@ -140,7 +140,8 @@ def cmd_evaluate(args) -> int:
 
     if _run_kind(args.run_dir) in PROTOCOL_KINDS:
         results = evaluate_model_run(args.run_dir, k=args.k, n_test=args.n_test, baseline=args.baseline,
-                                     gaps=args.gaps, chunk_size=args.chunk_size, on_estimate=on_estimate)
+                                     gaps=args.gaps, chunk_size=args.chunk_size, on_estimate=on_estimate,
+                                     progress=not args.quiet)
         print(format_model_table(results))
     else:
         results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,

@@ -25,6 +25,7 @@ import numpy as np
 from ..checks import check_positive_int
 from ..config import EVAL_SEED
 from ..files import check_writable
+from ..progress import Progress
 
 __all__ = ["PROTOCOL_KINDS", "evaluate_model_run", "format_model_table", "NO_GAPS"]
 
@@ -51,7 +52,7 @@ def _estimate_seconds(model, x, k: int, batch_size: int) -> float:
 
 def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, baseline=False, gaps: bool = False,
                        seed: int = EVAL_SEED, batch_size: int = 100, chunk_size: int | None = None,
-                       on_estimate=None, save: bool = True, dataset=None) -> dict:
+                       on_estimate=None, save: bool = True, dataset=None, progress: bool = True) -> dict:
     """The test-set numbers of an M2, Helmholtz or AVB run (see the module docstring), saved as evaluation.json."""
     from ..checkpoint import load_run
     from ..evaluate import baseline_results, run_test_data
@@ -68,7 +69,11 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
         x, y = x[:check_positive_int(n_test, "evaluate", "n_test")], y[:n_test]
     if on_estimate is not None:
         on_estimate(_estimate_seconds(model, x, k, batch_size))
-    got = model.log_likelihood(x, k, np.random.default_rng(seed), batch_size=batch_size, chunk=chunk_size or 100)
+    chunk = chunk_size or 100
+    passes = -(-x.shape[0] // batch_size) * -(-k // chunk) * getattr(model, "n_classes", 1)   # M2: once per label
+    bar = Progress(passes, f"log p(x), k={k}", quiet=not progress)
+    got = model.log_likelihood(x, k, np.random.default_rng(seed), batch_size=batch_size, chunk=chunk, bar=bar)
+    bar.close()
     ll = got["log_likelihood"]
     config = run.config or {}
     results = {"kind": kind, "dataset": getattr(data, "name", None), "n_test": int(x.shape[0]), "test_data": how,
