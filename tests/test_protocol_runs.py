@@ -270,6 +270,15 @@ def test_avb_flags_are_checked_before_any_work(flags, message, small, tmp_path, 
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("model", [["m2", "--labels", "96"], ["helmholtz"]])
+def test_models_of_binary_pixels_refuse_the_ring_before_any_work(model, tmp_path, capsys):
+    code, out, err = cli(["train", "--model", *model, "--dataset", "ring", "--epochs", "1", "--out", tmp_path / "r"],
+                         capsys)
+    assert code == 2 and err.strip() == (f"numpyvae: error: --model {model[0]} models pixels in [0, 1] (Bernoulli); "
+                                         "dataset 'ring' has values in [-1.444, 1.41]: use an image dataset")
+    assert not (tmp_path / "r").exists()
+
+
 def test_model_hvae_needs_its_layer_sizes(tmp_path, capsys):
     code, out, err = cli(["train", "--model", "hvae", "--epochs", "1", "--out", tmp_path / "r"], capsys)
     assert code == 2 and err.strip() == ("numpyvae: error: config: model hvae is a hierarchy: give its stochastic "

@@ -57,6 +57,14 @@ def _optimizers(trainer, lr: dict | None = None) -> dict:
     return out
 
 
+def _check_pixels(x: np.ndarray, model: str, dataset: str) -> None:
+    """Refuse data outside [0, 1] for a model of Bernoulli pixels, before any work."""
+    lo, hi = float(x.min(initial=0.0)), float(x.max(initial=1.0))
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(f"--model {model} models pixels in [0, 1] (Bernoulli); dataset {dataset!r} has values in "
+                         f"[{lo:.4g}, {hi:.4g}]: use an image dataset")
+
+
 def _dynamic(trainer) -> bool:
     return trainer.cfg.resolved_binarize() == "dynamic"
 
@@ -65,6 +73,7 @@ def build_m2(trainer) -> None:
     from ..models.m2 import M2Model
     from ..train import conditional_labels
     cfg, x = trainer.cfg, trainer.x_train
+    _check_pixels(x, "m2", cfg.dataset)
     y, trainer.y_val, C = conditional_labels(trainer.data, cfg.dataset, "model m2")
     labeled = choose_labeled(y, cfg.labels, C, cfg.seed)
     unlabeled = np.setdiff1d(np.arange(x.shape[0]), labeled)
@@ -80,6 +89,7 @@ def build_m2(trainer) -> None:
 def build_helmholtz(trainer) -> None:
     from ..models.helmholtz import HelmholtzModel, helmholtz_model_config
     cfg = trainer.cfg
+    _check_pixels(trainer.x_train, "helmholtz", cfg.dataset)
     if cfg.resolved_binarize() == "none":
         raise ValueError("the Helmholtz machine models binary pixels: --binarize none is not a setting of "
                          "--model helmholtz (use dynamic or static)")
