@@ -42,9 +42,10 @@ def config_of(args):
     if args.baseline:
         raise ValueError("m2 --baseline (the classifier trained on the labels alone) did not carry over to "
                          "`python -m numpyvae train --model m2`; remove --baseline")
-    return TrainConfig(model="m2", dataset=args.dataset, labels=args.labels, epochs=args.epochs,
-                       batch_size=args.batch_size, hidden=args.hidden, z_dim=args.z_dim,
-                       classifier_hidden=args.classifier_hidden, lr=args.lr, seed=args.seed, out=args.out)
+    from .config import settings_from_sources
+    names = ("dataset", "labels", "epochs", "batch_size", "hidden", "z_dim", "classifier_hidden", "lr", "seed", "out")
+    sources = [("m2", {"model": "m2"})] + [(f"--{n.replace('_', '-')}", {n: getattr(args, n)}) for n in names]
+    return TrainConfig(**settings_from_sources(sources))          # a bad value is named by its flag
 
 
 def cmd_m2(args) -> int:

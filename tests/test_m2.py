@@ -145,6 +145,9 @@ def test_the_old_m2_command_is_an_alias_of_train_model_m2(small_digits, tmp_path
     (["--alpha", "5"], "numpyvae: error: m2 --alpha 5: the weight of log q(y|x) is now `python -m numpyvae train "
                        "--model m2 --class-weight W`"),
     (["--baseline"], "numpyvae: error: m2 --baseline (the classifier trained on the labels alone) did not carry over"),
+    (["--epochs", "0"], "numpyvae: error: --epochs: epochs must be an integer >= 1, got 0"),
+    (["--lr", "nan"], "numpyvae: error: --lr: lr must be a finite number, got nan"),
+    (["--hidden", "0"], "numpyvae: error: --hidden: each hidden size must be an integer >= 1, got 0"),
 ])
 def test_m2_command_refuses_in_one_line(flags, message, tmp_path, monkeypatch, capsys):
     from numpyvae.cli import main
