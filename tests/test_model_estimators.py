@@ -91,3 +91,27 @@ def test_avb_steps_fill_each_group_and_extra_critic_steps_touch_only_the_critic(
 def test_models_without_labels_refuse_them(model):
     with pytest.raises(ValueError, match="(not conditional|takes no labels)"):
         model.sample(2, y=1)
+
+
+@pytest.mark.parametrize("model", [M2Model(5, 3, [4], 2, [3]), HelmholtzModel(5, [4], 3), AVBModel(5, [4], 2)],
+                         ids=["m2", "helmholtz", "avb"])
+def test_each_protocol_model_keeps_the_contract(model):
+    """A Model with its kind, a JSON-able config that rebuilds it, named groups whose params and grads have the
+    same names and shapes, and a backward that fills the grads of a forward on a Batch."""
+    import json
+    from numpyvae.models.base import Model, ParamGroup
+    from numpyvae.models.registry import KINDS, model_from_kind
+    assert isinstance(model, Model) and model.kind in KINDS
+    assert model_from_kind(model.kind, json.loads(json.dumps(model.config))).config == model.config
+    for group in model.groups.values():
+        assert isinstance(group, ParamGroup) and list(group.params) == list(group.grads)
+        assert all(group.params[k].shape == group.grads[k].shape for k in group.params)
+    x = (np.random.default_rng(0).random((4, 5)) < 0.5).astype(np.float32)
+    batch = Batch(x[:2], np.array([0, 2]), x[2:]) if model.kind == "m2" else Batch(x)
+    for group in model.groups.values():
+        for g in group.grads.values():
+            g[...] = np.nan
+    model.backward(model.forward(batch))
+    filled = [np.isfinite(g).all() for group in model.groups.values() for g in group.grads.values()]
+    assert all(filled), filled
+    assert model.sample(3, np.random.default_rng(0)).shape == (3, 5)
