@@ -11,6 +11,8 @@ m2, helmholtz, avb: :data:`numpyvae.models.registry.KINDS`) is saved the same wa
                           AVB: "param/generator/...", "param/critic/...")
     optim/<group>/<key>   each group's optimizer state_dict ("optim/model/t", "optim/model/m/encoder.0.W")
     rng/<name>            JSON text: bit-generator states (model noise, trainer shuffling)
+    state/<name>          what a model needs beyond its parameters to be rebuilt as it was
+                          (read into Checkpoint.state; e.g. a Gumbel posterior's temperature)
     progress              JSON text: epochs done, history so far
 
 :func:`read_checkpoint` is the one reader: it refuses a truncated, bit-flipped, empty or
@@ -118,6 +120,7 @@ class Checkpoint:
     rng_states: dict
     progress: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    state: dict = field(default_factory=dict)
 
     @property
     def params(self) -> dict:
@@ -241,7 +244,7 @@ def _grouped(path: Path, data: dict, prefix: str) -> dict:
 def _from_format_2(path: Path, data: dict) -> Checkpoint:
     from .models.registry import KINDS
     known = {"format_version", "kind", "config", "progress"}
-    stray = [k for k in data if k not in known and not k.startswith(("param/", "optim/", "rng/"))]
+    stray = [k for k in data if k not in known and not k.startswith(("param/", "optim/", "rng/", "state/"))]
     if stray:
         raise CheckpointError(f"{path} holds member(s) a numpyvae checkpoint does not have: {stray}")
     if "kind" not in data or data["kind"].dtype.kind != "U" or data["kind"].ndim != 0:
@@ -254,7 +257,12 @@ def _from_format_2(path: Path, data: dict) -> Checkpoint:
     if not groups:
         raise CheckpointError(f"{path} holds no parameters (no param/<group>/<name> member)")
     return Checkpoint(path=path, kind=kind, model_config=model_config, run_config=run_config, groups=groups,
-                      optim=_grouped(path, data, "optim"), rng_states=rngs, progress=progress)
+                      optim=_grouped(path, data, "optim"), rng_states=rngs, progress=progress, state=_state(data))
+
+
+def _state(data: dict) -> dict:
+    """{name: array} of the members "state/<name>"."""
+    return {k[6:]: v for k, v in data.items() if k.startswith("state/")}
 
 
 def _from_format_1(path: Path, data: dict) -> Checkpoint:
@@ -266,7 +274,8 @@ def _from_format_1(path: Path, data: dict) -> Checkpoint:
     optim = {k[6:]: v for k, v in data.items() if k.startswith("optim/")}
     return Checkpoint(path=path, kind="hvae" if model_config.get("stochastic") else "vae",
                       model_config=model_config, run_config=run_config, groups={"model": params},
-                      optim={"model": optim} if optim else {}, rng_states=rngs, progress=progress, format_version=1)
+                      optim={"model": optim} if optim else {}, rng_states=rngs, progress=progress, format_version=1,
+                      state=_state(data))
 
 
 def _from_helmholtz_npz(path: Path, data: dict) -> Checkpoint:
