@@ -47,15 +47,16 @@ class AVBModel(Model):
 
     def __init__(self, x_dim: int, hidden=(64,), z_dim: int = 2, noise_dim: int | None = None, hidden_disc=None,
                  likelihood: str = "bernoulli", likelihood_kwargs=None, activation: str = "relu", seed: int = 0,
-                 dtype="float32"):
+                 dtype="float32", **options):
+        """``options``: any further keyword of :class:`numpyvae.avb.AVB` (saved in the config as given)."""
         self.avb = AVB(x_dim, hidden, z_dim, noise_dim=noise_dim, hidden_disc=hidden_disc, likelihood=likelihood,
-                       likelihood_kwargs=likelihood_kwargs, activation=activation, seed=seed, dtype=dtype)
+                       likelihood_kwargs=likelihood_kwargs, activation=activation, seed=seed, dtype=dtype, **options)
         a = self.avb
         self.x_dim, self.z_dim, self.dtype, self.likelihood = a.x_dim, a.z_dim, a.dtype, a.likelihood
         self.config = dict(x_dim=a.x_dim, hidden=list(hidden), z_dim=a.z_dim, noise_dim=a.noise_dim,
                            hidden_disc=None if hidden_disc is None else list(hidden_disc), likelihood=likelihood,
                            likelihood_kwargs=dict(likelihood_kwargs or {}), activation=activation, seed=int(seed),
-                           dtype=a.dtype.name)
+                           dtype=a.dtype.name, **options)
         self.rng = a.rng
 
     @property
@@ -67,8 +68,9 @@ class AVBModel(Model):
         """Both players' gradients for the batch (AVB.step_grads computes each player's forward and backward
         in one pass); ``noise``: a Generator for ε and the prior draws (default the model's)."""
         out = self.avb.step_grads(batch.x, noise)
+        kl = out.get("KL", out["T"])           # the critic's KL estimate (T itself unless the contrast is adapted)
         return {"loss": out["loss"], "parts": {"recon": out["recon"], "T": out["T"], "elbo_estimate":
-                                               -out["recon"] - out["T"], "critic_loss": out["disc_loss"],
+                                               -out["recon"] - kl, "critic_loss": out["disc_loss"],
                                                "critic_accuracy": out["disc_accuracy"]}}
 
     def backward(self, tape, c=None) -> dict:
