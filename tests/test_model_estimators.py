@@ -44,7 +44,7 @@ def test_helmholtz_log_likelihood_approaches_the_exact_sum_over_all_codes():
     log_ph = (codes * np.log(expit(a)) + (1 - codes) * np.log(expit(-a))).sum(1)
     log_px_h = (x[:, None] * np.log(expit(logits_x)) + (1 - x[:, None]) * np.log(expit(-logits_x))).sum(-1)
     exact = logsumexp(log_ph + log_px_h, axis=1)                                # (5,)
-    got = hm.log_likelihood(x, 20000, np.random.default_rng(2), chunk=1000)
+    got = hm.estimates(x, 20000, np.random.default_rng(2), chunk=1000)
     np.testing.assert_allclose(got["log_likelihood"], exact, atol=0.02)
     assert np.all(got["elbo"] < exact)
 
@@ -64,7 +64,7 @@ def test_m2_log_likelihood_sums_the_labels_out_and_approaches_quadrature():
         log_px_z = (x[:, None] * np.log(expit(logits)) + (1 - x[:, None]) * np.log(expit(-logits))).sum(-1)
         per_label.append(logsumexp(log_prior + log_px_z, axis=1))
     exact = logsumexp(np.stack(per_label, 1), axis=1) - math.log(3)
-    got = m.log_likelihood(x, 20000, np.random.default_rng(3), chunk=5000)
+    got = m.estimates(x, 20000, np.random.default_rng(3), chunk=5000)
     np.testing.assert_allclose(got["log_px_given_y"], np.stack(per_label, 1), atol=0.02)
     np.testing.assert_allclose(got["log_likelihood"], exact, atol=0.02)
 
@@ -73,7 +73,7 @@ def test_avb_fitted_proposal_estimate_approaches_quadrature():
     m = AVBModel(3, [6], 2, likelihood="gaussian", likelihood_kwargs={"sigma": 0.5}, activation="tanh", seed=2)
     x = m.sample(5, np.random.default_rng(0), mean=False)      # data the model makes: its posterior inside the grid
     exact = m.log_likelihood_by_quadrature(x)
-    got = m.log_likelihood(x, 20000, np.random.default_rng(1), chunk=2000)
+    got = m.estimates(x, 20000, np.random.default_rng(1), chunk=2000)
     np.testing.assert_allclose(got["log_likelihood"], exact, atol=0.03)
 
 
@@ -115,3 +115,5 @@ def test_each_protocol_model_keeps_the_contract(model):
     filled = [np.isfinite(g).all() for group in model.groups.values() for g in group.grads.values()]
     assert all(filled), filled
     assert model.sample(3, np.random.default_rng(0)).shape == (3, 5)
+    log_px = model.log_likelihood(x, 4, np.random.default_rng(0))          # the protocol's (N,) estimate
+    assert log_px.shape == (4,) and np.isfinite(log_px).all() and (log_px < 0).all()

@@ -72,7 +72,7 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
     chunk = chunk_size or 100
     passes = -(-x.shape[0] // batch_size) * -(-k // chunk) * getattr(model, "n_classes", 1)   # M2: once per label
     bar = Progress(passes, f"log p(x), k={k}", quiet=not progress)
-    got = model.log_likelihood(x, k, np.random.default_rng(seed), batch_size=batch_size, chunk=chunk, bar=bar)
+    got = model.estimates(x, k, np.random.default_rng(seed), batch_size=batch_size, chunk=chunk, bar=bar)
     bar.close()
     ll = got["log_likelihood"]
     config = run.config or {}

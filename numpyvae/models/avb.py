@@ -29,6 +29,7 @@ import numpy as np
 
 from ..avb import AVB, log_px_by_quadrature
 from ..checks import check_positive_int
+from ..config import EVAL_SEED
 from ..measure.estimator import check_k, importance_sampled
 from .base import Batch, Model, ParamGroup
 
@@ -93,13 +94,18 @@ class AVBModel(Model):
         s = np.maximum(z.std(axis=0), 1e-3) * WIDEN          # a floor: a q collapsed to a point still gets a proposal
         return z.mean(axis=0), s
 
-    def log_likelihood(self, x: np.ndarray, k: int, rng: np.random.Generator, y=None, *, batch_size: int = 100,
-                       chunk: int = 100, bar=None) -> dict:
-        """{"log_likelihood", "elbo"} (N,) float64 with the fitted proposal (module docstring); "elbo" is the
-        proposal's ELBO E_r[log w], not AVB's critic-based estimate."""
+    def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None, **options) -> np.ndarray:
+        """IS log p(x) with the proposal fitted to q's samples (module docstring), (N,) float64."""
+        return self.estimates(x, k, rng, y, **options)["log_likelihood"]
+
+    def estimates(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100, chunk: int = 100,
+                  bar=None) -> dict:
+        """{"log_likelihood", "elbo"} (N,) float64 with the fitted proposal; "elbo" is the proposal's ELBO
+        E_r[log w], not AVB's critic-based estimate. ``rng``: None (the evaluation seed) or a Generator."""
         k = check_k(k, "AVBModel.log_likelihood")
         if y is not None:
             raise ValueError("AVB is not conditional: log_likelihood takes no labels")
+        rng = np.random.default_rng(EVAL_SEED) if rng is None else rng
         cache = {}
         K = self.z_dim
 

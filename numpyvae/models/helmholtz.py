@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..checks import as_dtype, check_positive_int
-from ..config import noise_seed
+from ..config import EVAL_SEED, noise_seed
 from ..measure.estimator import check_k, importance_sampled
 from ..nn import MLP
 from ..wake_sleep import Q_UPDATES, HelmholtzMachine, sample_bernoulli
@@ -121,10 +121,17 @@ class HelmholtzModel(Model):
                                                                     accumulate=self.q_update == "both")
         return self.grads
 
-    def log_likelihood(self, x: np.ndarray, k: int, rng: np.random.Generator, y=None, *, batch_size: int = 100,
-                       chunk: int = 100, bar=None) -> dict:
-        """{"log_likelihood", "elbo"} (N,) float64: IS with q(h|x) as proposal (an IWAE_k bound, biased low)
-        and the ELBO of the same samples; h drawn batch by batch, chunk by chunk from ``rng``."""
+    def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None, **options) -> np.ndarray:
+        """IS log p(x) with q(h|x) as proposal (an IWAE_k bound, biased low), (N,) float64."""
+        return self.estimates(x, k, rng, y, **options)["log_likelihood"]
+
+    def estimates(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100, chunk: int = 100,
+                  bar=None) -> dict:
+        """{"log_likelihood", "elbo"} (N,) float64: the IS estimate and the ELBO of the same samples; h drawn
+        batch by batch, chunk by chunk from ``rng`` (None: the evaluation seed)."""
+        if y is not None:
+            raise ValueError("the Helmholtz machine is not conditional: it takes no labels")
+        rng = np.random.default_rng(EVAL_SEED) if rng is None else rng
         return machine_log_likelihood(self.machine, x, k, rng, batch_size=batch_size, chunk=chunk, bar=bar)
 
     def sample(self, n: int, rng: np.random.Generator | None = None, y=None, mean: bool = True) -> np.ndarray:
@@ -145,7 +152,7 @@ class HelmholtzModel(Model):
 
     def validation(self, x: np.ndarray, y, rng: np.random.Generator) -> dict:
         """IS log p(x) (k = 100) and the ELBO of the same samples on the first 500 validation images."""
-        got = self.log_likelihood(x[:VAL_N], VAL_K, rng)
+        got = self.estimates(x[:VAL_N], VAL_K, rng)
         return {"val_log_px": float(got["log_likelihood"].mean()), "val_elbo": float(got["elbo"].mean())}
 
     def epoch_line(self, row: dict) -> str:

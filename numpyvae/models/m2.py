@@ -20,6 +20,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..checks import check_positive_int
+from ..config import EVAL_SEED
 from ..m2 import M2
 from ..measure.estimator import check_k, importance_sampled
 from .base import Batch, Model, ParamGroup
@@ -70,12 +71,18 @@ class M2Model(Model):
     def test_error(self, x: np.ndarray, y: np.ndarray) -> float:
         return self.m2.test_error(x, y)
 
-    def log_likelihood(self, x: np.ndarray, k: int, rng: np.random.Generator, y=None, *, batch_size: int = 100,
-                       chunk: int = 100, bar=None) -> dict:
-        """{"log_likelihood": log p(x) summed over y (module docstring), "log_px_given_y": (N, C)} float64."""
+    def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None, **options) -> np.ndarray:
+        """log p(x) with y summed out (module docstring), (N,) float64."""
+        return self.estimates(x, k, rng, y, **options)["log_likelihood"]
+
+    def estimates(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100, chunk: int = 100,
+                  bar=None) -> dict:
+        """{"log_likelihood": log p(x) summed over y (N,), "log_px_given_y": (N, C)} float64; ``rng``: None
+        (the evaluation seed) or a Generator."""
         k = check_k(k, "M2Model.log_likelihood")
         if y is not None:
             raise ValueError("M2Model.log_likelihood: log p(x) sums over the labels; it takes no y")
+        rng = np.random.default_rng(EVAL_SEED) if rng is None else rng
         vae, C = self.vae, self.n_classes
         per_class = np.empty((x.shape[0], C))
         for label in range(C):
