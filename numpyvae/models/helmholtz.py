@@ -28,6 +28,8 @@ from .base import Batch, Model, ParamGroup
 
 __all__ = ["HelmholtzModel", "build_machine", "helmholtz_model_config", "machine_log_likelihood"]
 
+VAL_K, VAL_N = 100, 500          # per-epoch validation: IS log p(x) with k = 100 on the first 500 test images
+
 
 def build_machine(x_dim: int, hidden, z_dim: int, hidden_dec=None, activation: str = "relu", init=None,
                   seed: int = 0, dtype="float32") -> HelmholtzMachine:
@@ -150,6 +152,17 @@ class HelmholtzModel(Model):
         h = (self.machine.encoder.forward(x)[0] > 0).astype(self.dtype)
         return (1.0 / (1.0 + np.exp(-self.machine.decoder.forward(h)[0]))).astype(self.dtype)
 
+    def figures(self, data, out_dir) -> list:
+        """samples.png (E[x|h], h ~ p(h)) and reconstructions.png (at q's most probable code)."""
+        from pathlib import Path
+        from .pictures import plot_model_reconstructions, plot_model_samples
+        out_dir, shape = Path(out_dir), data.image_shape
+        n = 100 if shape is not None else 2000
+        return [plot_model_samples(self.sample(n, np.random.default_rng(0)), out_dir / "samples.png", shape,
+                                   f"{n} samples: E[x|h], h ~ p(h) (binary, learned prior)"),
+                plot_model_reconstructions(data.x[:2000], self.reconstruct(data.x[:2000]),
+                                           out_dir / "reconstructions.png", shape, "E[x|h] at q's most probable h")]
+
     def validation(self, x: np.ndarray, y, rng: np.random.Generator) -> dict:
         """IS log p(x) (k = 100) and the ELBO of the same samples on the first 500 validation images."""
         got = self.estimates(x[:VAL_N], VAL_K, rng)
@@ -165,20 +178,3 @@ class HelmholtzModel(Model):
                 f"latents), wake-sleep with q by {self.q_update}, k = {self.k}")
 
 
-VAL_K, VAL_N = 100, 500          # per-epoch validation: IS log p(x) with k = 100 on the first 500 test images
-
-
-def _helmholtz_figures(self, data, out_dir) -> list:
-    """samples.png (E[x|h], h ~ p(h)) and reconstructions.png (at q's most probable code)."""
-    from pathlib import Path
-    from .pictures import plot_model_reconstructions, plot_model_samples
-    out_dir, shape = Path(out_dir), data.image_shape
-    rng = np.random.default_rng(0)
-    n = 100 if shape is not None else 2000
-    return [plot_model_samples(self.sample(n, rng), out_dir / "samples.png", shape,
-                               f"{n} samples: E[x|h], h ~ p(h) (binary, learned prior)"),
-            plot_model_reconstructions(data.x[:2000], self.reconstruct(data.x[:2000]), out_dir / "reconstructions.png",
-                                       shape, "E[x|h] at q's most probable h")]
-
-
-HelmholtzModel.figures = _helmholtz_figures
