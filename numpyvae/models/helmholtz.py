@@ -176,5 +176,3 @@ class HelmholtzModel(Model):
     def describe(self) -> str:
         return (f"{self.x_dim}-{'-'.join(map(str, self.config['hidden']))}-{self.z_dim} Helmholtz machine (binary "
                 f"latents), wake-sleep with q by {self.q_update}, k = {self.k}")
-
-
