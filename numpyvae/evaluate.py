@@ -35,6 +35,7 @@ from . import config as run_config
 from .checks import check_array, check_positive_int
 from .config import EVAL_SEED, binarize_test_set, test_seed, train_draw_seed
 from .files import check_writable
+from .measure.estimator import check_k, importance_sampled
 from .latent.kl import kl_analytic
 from .models.base import NoLogLikelihood
 from .progress import Progress
@@ -225,9 +226,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     if q_params is not None and model.proposal_params(x[:1], None if y is None else y[:1]) is None:
         raise ValueError(f"{where}: q_params (another proposal) is for a one-layer VAE; a hierarchy's proposal "
                          "is its own chain of encoders")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"{where}: k (importance samples per example) must be an integer >= 1, got {k!r}")
-    k = int(k)
+    k = check_k(k, where)
     if sandwich and k < 2:
         raise ValueError(f"{where}: sandwich=True needs k >= 2 importance samples (CUBO from one sample "
                          f"is log w, an ELBO), got k = {k}")
@@ -237,30 +236,25 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     N = x.shape[0]
     n_chunks = -(-k // chunk)
     bar = Progress(-(-N // batch_size) * n_chunks, f"log p(x), k={k}", quiet=not progress)
-    out = np.empty(N, dtype=np.float64)
+    proposal = {"batch": None, "q": None}   # the batch's heads of q, computed once per batch, on its first chunk
+
+    def log_weights(sl, c, rng):
+        """(c, n) log weights of c fresh samples for the examples sl, from the model's own noise."""
+        yb = None if y is None else y[sl]
+        if proposal["batch"] != (sl.start, sl.stop):
+            # e.g. [mu, logvar]; a hierarchy (None) makes its own from every layer's noise
+            proposal["q"] = model.proposal_params(x[sl], yb) if q_params is None else [p[sl] for p in q_params]
+            proposal["batch"] = (sl.start, sl.stop)
+        return model.log_weights(x[sl], model.noise(rng, c, sl.stop - sl.start), proposal["q"], yb)
+
     elbo, cubo = np.empty(N), np.empty(N)
-    for sl in _batches(N, batch_size):
-        xb, yb = x[sl], None if y is None else y[sl]
-        n = xb.shape[0]
-        # e.g. [mu, logvar]; a hierarchy (None here) makes its own log weights from every layer's noise
-        q_b = model.proposal_params(xb, yb) if q_params is None else [p[sl] for p in q_params]
-        m = np.full(n, -np.inf)                                       # running max of log w
-        a = np.zeros(n)                                               # running Σ exp(log w − m)
-        kept = []                                                     # this batch's log w, for the sandwich
-        for start in range(0, k, chunk):
-            c = min(chunk, k - start)
-            log_w = model.log_weights(xb, model.noise(rng, c, n), q_b, yb).astype(np.float64)   # (c, n)
-            m_new = np.maximum(m, log_w.max(axis=0))
-            a *= np.exp(m - m_new)                                    # rescale the old sum to the new max
-            a += np.exp(log_w - m_new).sum(axis=0)
-            m = m_new
-            if sandwich:
-                kept.append(log_w)
-            bar.update()
-        out[sl] = m + np.log(a) - math.log(k)
-        if sandwich:
-            bounds = bounds_extra.sandwich(kept)                      # ELBO, IWAE_k, CUBO_2 from the same w
-            elbo[sl], cubo[sl] = bounds["elbo"], bounds["cubo"]
+
+    def sandwich_of(sl, chunks):
+        bounds = bounds_extra.sandwich(chunks)                        # ELBO, IWAE_k, CUBO_2 from the same w
+        elbo[sl], cubo[sl] = bounds["elbo"], bounds["cubo"]
+
+    out = importance_sampled(log_weights, N, k, rng, batch_size=batch_size, chunk=chunk, bar=bar,
+                             on_batch=sandwich_of if sandwich else None)["log_likelihood"]
     bar.close()
     return {"elbo": elbo, "iwae": out, "cubo": cubo} if sandwich else out
 
@@ -561,9 +555,7 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
         results["gaps"] = inference_gaps(model, x, k=k, seed=seed, progress=progress, log_likelihood_encoder_q=ll,
                                          log_likelihood=log_likelihood)
     if baseline is not False and baseline is not None:
-        ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline
-        results["baseline"] = [{key: v for key, v in res.items() if key != "model"}
-                               for res in run_baselines(run, data, x, ks)]
+        results["baseline"] = baseline_results(run, data, x, baseline)
     results["seconds"] = time.perf_counter() - start
     if save:
         save_evaluation(results, run_dir)
@@ -578,6 +570,13 @@ def _check_gaps(model, run_dir) -> None:
            if getattr(model, "n_labels", 0) else model.no_log_likelihood)
     if why:
         raise ValueError(f"evaluate {run_dir}: --gaps (the approximation/amortization split) does not apply: {why}")
+
+
+def baseline_results(run, data, x_test: np.ndarray, baseline) -> list[dict]:
+    """evaluate's "baseline" entry: :func:`run_baselines` for ``baseline`` (True: K = 10 and 50; an int K;
+    a list of K), each result without its fitted model (JSON-able)."""
+    ks = DEFAULT_BASELINE_COMPONENTS if baseline is True else baseline
+    return [{key: v for key, v in res.items() if key != "model"} for res in run_baselines(run, data, x_test, ks)]
 
 
 def run_baselines(run, data, x_test: np.ndarray, components, seed: int = EVAL_SEED) -> list[dict]:

@@ -30,6 +30,8 @@ def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None =
     model, out = run.model, Path(run_dir)
     x, y, _, data = run_test_data(run, dataset)
     shape = data.image_shape
+    if run.kind in ("m2", "helmholtz", "avb"):      # the protocol's models draw their own pictures
+        return plot_model_run(run, x, y, shape, out)
     paths = []
     if run.history:
         paths.append(plot_history(run.history, out / "history.png", **history_labels(run.config or {})))
@@ -37,4 +39,15 @@ def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None =
     if baseline is not None and shape is not None:
         (res,) = run_baselines(run, data, x, int(baseline))
         paths.extend(plot_mixture(res["model"], out, shape))
+    return paths
+
+
+def plot_model_run(run, x, y, image_shape, out: Path) -> list[Path]:
+    """history.png (every quantity the run recorded, per epoch) and the model's own ``figures``."""
+    from types import SimpleNamespace
+    from .models.pictures import plot_curves
+    paths = []
+    if run.history:
+        paths.append(plot_curves(run.history, out / "history.png", f"{run.kind} run: per-epoch quantities"))
+    paths.extend(run.model.figures(SimpleNamespace(x=x, y=y, image_shape=image_shape), out))
     return paths

@@ -53,9 +53,9 @@ def test_sample_draws_a_conditional_vaes_label_and_refuses_a_missing_one(tmp_pat
     assert main(["sample", run, "--label", "3", "-n", "8", "--out", str(out)]) == 0
     assert out.stat().st_size > 500
     assert main(["sample", run, "-n", "8", "--out", str(out)]) == 2
-    _one_line_error(capsys, "conditional VAE: pass --label N, N in 0..9")
+    _one_line_error(capsys, "holds a conditional VAE", "--label 0..9")
     assert main(["sample", run, "--label", "10", "--out", str(out)]) == 2
-    _one_line_error(capsys, "--label: must lie in 0..9")
+    _one_line_error(capsys, "--label 10", "labels are 0..9")
 
 
 def test_label_on_an_unconditional_run_is_one_line(tmp_path, small_training, capsys):
@@ -63,7 +63,7 @@ def test_label_on_an_unconditional_run_is_one_line(tmp_path, small_training, cap
     assert main(["train", *FLAGS, "--z-dim", "2", "--out", run]) == 0
     capsys.readouterr()
     assert main(["sample", run, "--label", "1", "--out", str(tmp_path / "s.png")]) == 2
-    _one_line_error(capsys, "is not a conditional model")
+    _one_line_error(capsys, "without labels; remove --label")
 
 
 def test_gaps_on_a_hierarchy_is_refused_in_one_line(tmp_path, small_training, capsys):

@@ -187,6 +187,6 @@ def test_training_stays_float32_end_to_end(small_digits):
     t = Trainer(cfg(epochs=1), data=small_digits, quiet=True)
     t.fit()
     arrays = [*t.model.last_tape.values(), *t.model.grads.values(), *t.model.params.values(),
-              *t.optimizer.state_dict().values(), t.x_train, t._xb, t._xbin]
+              *t.optimizer.state_dict().values(), t.x_train, t.batches._xb, t.batches._xbin]
     floats = [a for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
     assert len(floats) > 20 and all(a.dtype == np.float32 for a in floats)
