@@ -164,6 +164,15 @@ def restore_rng(rng: np.random.Generator, state: dict, where: str = "checkpoint"
         raise CheckpointError(f"{where}: a saved generator state is corrupt ({type(err).__name__}: {err})") from None
 
 
+def rng_state(saved: Checkpoint, name: str) -> dict:
+    """The saved state of generator ``name`` (member rng/<name>); CheckpointError naming the file and
+    the member if it is absent (a damaged or crafted file: training always writes it)."""
+    if name not in saved.rng_states:
+        raise CheckpointError(f"{saved.path} is missing the member rng/{name} (a generator state); "
+                              "the checkpoint is damaged: use an older copy or train again")
+    return saved.rng_states[name]
+
+
 def check_progress(progress: dict, where: str = "checkpoint") -> tuple[int, list]:
     """(epoch, history) from a checkpoint's progress, checked: epoch an integer >= 0 and the
     history exactly one row per epoch done, rows numbered 1..epoch. CheckpointError otherwise."""

@@ -383,8 +383,8 @@ class Trainer(EpochLoop):
         if self.optimizer.t != epoch * steps:
             raise ckpt.CheckpointError(f"{where}: the optimizer took {self.optimizer.t} steps but {epoch} epoch(s) "
                                        f"of {steps} steps make {epoch * steps}; the checkpoint is inconsistent")
-        ckpt.restore_rng(self.model.rng, saved.rng_states["model"], where)
-        ckpt.restore_rng(self.rng, saved.rng_states["trainer"], where)
+        ckpt.restore_rng(self.model.rng, ckpt.rng_state(saved, "model"), where)
+        ckpt.restore_rng(self.rng, ckpt.rng_state(saved, "trainer"), where)
         self.epoch, self.history = epoch, history
 
     def result(self) -> ckpt.Run:

@@ -342,6 +342,15 @@ def test_a_checkpoint_with_nan_weights_is_refused_in_one_line(ring_run, tmp_path
     assert str(path) in err and "decoder.0.W contains NaN or inf" in err
 
 
+def test_a_checkpoint_missing_the_model_generator_is_refused_naming_the_member(ring_run, tmp_path, capsys):
+    run = copy_run(ring_run, tmp_path)
+    path = run / ckpt.CHECKPOINT
+    _rewrite(path, lambda arrays: arrays.pop("rng/model"))
+    code, err = cli(["resume", str(run), "--epochs", "3"], capsys)
+    assert code == 2 and err.startswith("numpyvae: error: ") and err.strip().count("\n") == 0
+    assert str(path) in err and "rng/model" in err
+
+
 # ---- 6. history consistent with the weights --------------------------------------------------
 
 def test_a_kill_between_checkpoint_and_history_cannot_show_a_stale_history(ring_run, tmp_path, capsys):
