@@ -30,7 +30,7 @@ from .bounds import OBJECTIVES
 from .seeds import (EVAL_SEED, model_seed, noise_seed, test_seed, train_draw_seed,  # noqa: F401 (re-exported)
                     trainer_seed, validation_seed)
 from .datasets import DATASETS, binarize_static
-from .latent.families import CATEGORICAL, make_posterior, parse_posterior
+from .latent.families import CATEGORICAL, make_posterior, parse_posterior, split_options
 from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
@@ -456,6 +456,14 @@ def _check_float(name: str, value, bound) -> float:
     return value
 
 
+def _one_of(name: str, count: str) -> str:
+    """"mog:100000" -> "mog:1", "planar:8" -> "planar:1": a posterior's or prior's name at size 1, so
+    that checking its spelling builds nothing large (a count that is not a positive integer is kept
+    as written, for its parser's error). The sizes themselves are memory.check_memory's to judge."""
+    base, sep, _ = name.strip().partition(":")
+    return f"{base}:1" if sep and count.isascii() and count.isdigit() and int(count) >= 1 else name
+
+
 def check_setting(name: str, value, where: str = "config"):
     """The value of setting ``name`` after checking its type and range; ValueError otherwise.
 
@@ -499,11 +507,16 @@ def check_setting(name: str, value, where: str = "config"):
             if not isinstance(value, str):
                 raise ValueError(f"{name} must be a name such as {'planar:8' if name == 'posterior' else 'mog:10'} "
                                  f"(a string), got {_describe(value)}")
-            try:                              # the registries' own parsers say what is wrong with a name
-                if name == "prior":
-                    make_prior(value, 2, x_dim=2, n_classes=2)
+            try:                              # the registries' own parsers say what is wrong with a name,
+                if name == "prior":               # on one component or step: the size is memory.py's to judge
+                    make_prior(_one_of(value, value.partition(":")[2]), 2, x_dim=2, n_classes=2)
                 elif "," in value or parse_posterior(value)[0] not in CATEGORICAL:
-                    make_posterior(value, 2)       # a gumbel:C needs z_dim = M·C: checked when the model is built
+                    head, options = split_options(value)    # errors name the value as written
+                    length = parse_posterior(head)[1]
+                    small = {k: 1 if k in ("hidden", "context_dim") and isinstance(v, int) and v >= 1 else v
+                             for k, v in options.items()}       # IAF's widths, at 1 like the length
+                    make_posterior(_one_of(head, str(length)), 2, **small)
+                    # a gumbel:C needs z_dim = M·C: checked when the model is built
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{name}: {err}") from None
             return value
