@@ -131,6 +131,9 @@ class TrainConfig:
                              f"prior {self.prior!r} needs posterior 'gaussian', got {self.posterior!r}")
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
+        if self.objective != "elbo" and self.n_samples < 2:
+            raise ValueError(f"{where}: the {self.objective} objective needs n_samples >= 2 (from one sample "
+                             f"it is the ELBO), got {self.n_samples}; use --n-samples 5, or --objective elbo")
         self._validate_hierarchy_and_schedule(where)
         if self.output_bias == "data" and (self.model == "helmholtz" or self.likelihood == "continuous-bernoulli"):
             what = "--model helmholtz" if self.model == "helmholtz" else "likelihood continuous-bernoulli"
