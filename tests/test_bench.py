@@ -182,3 +182,18 @@ def test_an_unknown_posterior_is_refused_before_any_timing(capsys):
     err = capsys.readouterr().err
     assert err.startswith("numpyvae: error: --posterior: posterior: unknown posterior 'spline:3'")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("where", ["nodir/b.json", "file.txt/b.json", "adir"])
+def test_a_json_path_that_cannot_be_written_is_refused_before_any_timing(where, tmp_path, capsys, monkeypatch):
+    """`bench --json nodir/b.json` benchmarked, then ended in a traceback when it saved."""
+    (tmp_path / "file.txt").write_text("")
+    (tmp_path / "adir").mkdir()
+
+    def no_timing(**kw):
+        raise AssertionError("the benchmark ran before its output path was checked")
+    monkeypatch.setattr(bench, "run_bench", no_timing)
+    assert bench.main(["--smoke", "--json", str(tmp_path / where)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error: bench: --json: cannot write") and err.count("\n") == 1
+    assert str(tmp_path / where) in err
