@@ -8,6 +8,9 @@ allow_pickle=False, so loading one runs no code). It holds:
     param/<name>          every model parameter ("param/encoder.0.W", ...)
     optim/<key>           the optimizer's state_dict ("optim/t", "optim/m/encoder.0.W", ...)
     rng/<name>            JSON text: bit-generator states (model noise, trainer shuffling)
+    state/<name>          what the model needs beyond its parameters to be rebuilt as it was
+                          ("state/posterior.tau": a Gumbel-softmax posterior's temperature, which the
+                          trainer anneals; without it evaluate and plot would use τ = 1)
     progress              JSON text: epochs done, history so far
 
 It is written atomically: to a temporary file beside the target, flushed to
@@ -68,6 +71,8 @@ def save_checkpoint(path, model: VAE, optimizer=None, *, config: dict | None = N
     for name, rng in (rngs or {}).items():
         arrays[f"rng/{name}"] = _json_array(rng.bit_generator.state)
     arrays.update({f"param/{k}": v for k, v in model.params.items()})
+    if hasattr(getattr(model, "posterior", None), "tau"):
+        arrays["state/posterior.tau"] = np.array(float(model.posterior.tau))
     if optimizer is not None:
         arrays.update({f"optim/{k}": v for k, v in optimizer.state_dict().items()})
     return atomic_save(path, lambda f: np.savez(f, **arrays))
@@ -83,6 +88,7 @@ class Checkpoint:
     optim_state: dict
     rng_states: dict
     progress: dict = field(default_factory=dict)
+    state: dict = field(default_factory=dict)
 
 
 def no_checkpoint(path) -> CheckpointError:
@@ -137,7 +143,8 @@ def read_checkpoint(path) -> Checkpoint:
     return Checkpoint(path=path, model_config=model_config, run_config=config.get("run", {}),
                       params={k[6:]: v for k, v in data.items() if k.startswith("param/")},
                       optim_state={k[6:]: v for k, v in data.items() if k.startswith("optim/")},
-                      rng_states=rngs, progress=progress)
+                      rng_states=rngs, progress=progress,
+                      state={k[6:]: v for k, v in data.items() if k.startswith("state/")})
 
 
 def load_params(model: VAE, params: dict, where: str = "checkpoint") -> None:
@@ -154,6 +161,18 @@ def load_params(model: VAE, params: dict, where: str = "checkpoint") -> None:
             raise CheckpointError(f"{where}: {k} contains NaN or inf")
     for k, v in params.items():
         np.copyto(model.params[k], v, casting="same_kind")
+
+
+def load_state(model: VAE, ckpt: Checkpoint) -> None:
+    """Put the model's saved state (see the module docstring: state/<name>) back; CheckpointError if it
+    does not fit the model. A checkpoint without it (written before it was saved) leaves the model as built."""
+    for name, value in ckpt.state.items():
+        if name != "posterior.tau" or not hasattr(getattr(model, "posterior", None), "tau"):
+            raise CheckpointError(f"{ckpt.path}: member state/{name} does not belong to this model")
+        try:
+            model.posterior.tau = float(value) if value.shape == () else value
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{ckpt.path}: the saved temperature state/posterior.tau is unusable ({err})") from None
 
 
 def restore_rng(rng: np.random.Generator, state: dict, where: str = "checkpoint") -> None:
@@ -196,6 +215,7 @@ def model_from_checkpoint(ckpt: Checkpoint) -> VAE:
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{ckpt.path}: cannot rebuild the model from its config ({err})") from err
     load_params(model, ckpt.params, str(ckpt.path))
+    load_state(model, ckpt)
     if "model" in ckpt.rng_states:
         restore_rng(model.rng, ckpt.rng_states["model"], str(ckpt.path))
     return model

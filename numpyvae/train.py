@@ -374,6 +374,7 @@ class Trainer(EpochLoop):
             raise ckpt.CheckpointError(f"{where}: the model it holds differs from the one its run config builds "
                                        f"now (saved, now: {differ}); it can be evaluated, but not resumed")
         ckpt.load_params(self.model, saved.params, where)
+        ckpt.load_state(self.model, saved)                 # e.g. the temperature τ it was last trained at
         epoch, history = ckpt.check_progress(saved.progress, where)
         steps = self.x_train.shape[0] // self.cfg.batch_size
         try:
