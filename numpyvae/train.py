@@ -299,8 +299,10 @@ class Trainer(EpochLoop):
         return {"val_loss": parts["loss"], "val_recon": parts["recon"], "val_kl": parts["kl"]}
 
     def _epoch_line(self, row: dict) -> str:
-        """The line ``fit`` prints after an epoch."""
-        return (f"epoch {row['epoch']:3d}  train {row['train_loss']:8.2f}  val {row['val_loss']:8.2f} "
+        """The line ``fit`` prints after an epoch: the training loss named by the objective it is
+        (:func:`objective_label`), the validation −ELBO (β = 1; an autoencoder's reconstruction) and its parts."""
+        return (f"epoch {row['epoch']:3d}  train {objective_label(self.cfg)} {row['train_loss']:8.2f}  "
+                f"val {'-log p(x|z)' if self.cfg.model == 'ae' else '-ELBO'} {row['val_loss']:8.2f} "
                 f"(recon {row['val_recon']:.2f}, KL {row['val_kl']:.2f})  "
                 f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s")
 
@@ -391,6 +393,19 @@ class Trainer(EpochLoop):
     def result(self) -> ckpt.Run:
         """The run as :func:`numpyvae.checkpoint.load_run` would read it back."""
         return ckpt.Run(path=self.run_dir, model=self.model, config=self.cfg.to_dict(), history=self.history)
+
+
+def objective_label(cfg: TrainConfig) -> str:
+    """What a run's training loss is, for the epoch line: "-ELBO", "-ELBO(beta=0.5)", "-IWAE(k=5)",
+    "-VR(alpha=0.5, S=5)", "-VR-max(S=5)"; a plain autoencoder's is its reconstruction "-log p(x|z)"."""
+    if cfg.model == "ae":
+        return "-log p(x|z)"
+    S = cfg.n_samples
+    label = {"elbo": "-ELBO", "iwae": f"-IWAE(k={S})", "vr": f"-VR(alpha={cfg.alpha:g}, S={S})",
+             "vr-max": f"-VR-max(S={S})"}[cfg.objective]
+    if cfg.objective == "elbo" and (cfg.beta != 1.0 or cfg.warmup_epochs > 0):
+        label += f"(beta={cfg.beta:g}" + (", warm-up)" if cfg.warmup_epochs > 0 else ")")
+    return label
 
 
 def conditional_labels(data, name: str):
