@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from .avb import AVB, log_px_by_quadrature
-from .config import PRESETS
+from .config import PRESETS, binarize_test_set, resolved_binarize
 from .datasets import binarize_dynamic, load
 from .optim import Adam
 from .vae import VAE
@@ -38,9 +38,9 @@ def train(args) -> dict:
     s = settings(args)
     data = load(args.dataset)
     x, x_test = data.x_train.astype(np.float32), data.x_test.astype(np.float32)
-    binary = args.dataset != "ring"
-    if binary:
-        x_test = (np.random.default_rng(1).random(x_test.shape, dtype=np.float32) < x_test).astype(np.float32)
+    mode = resolved_binarize("auto", s["likelihood"], args.dataset)    # dynamic on images, none on the ring
+    x_test, _ = binarize_test_set(x_test, mode, seed=1)                 # one fixed Bernoulli(x) draw, seed 1
+    binary = mode == "dynamic"
     avb = AVB(x.shape[1], s["hidden"], s["z_dim"], likelihood=s["likelihood"], likelihood_kwargs=s["likelihood_kwargs"],
               activation="relu", seed=args.seed)
     vae = VAE(x.shape[1], s["hidden"], s["z_dim"], likelihood=s["likelihood"], likelihood_kwargs=s["likelihood_kwargs"],

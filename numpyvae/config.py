@@ -598,7 +598,10 @@ def config_from_toml(path) -> dict:
 def resolved_binarize(binarize: str, likelihood: str, dataset: str) -> str:
     """The binarization a run uses: ``binarize`` itself, or for "auto" dynamic
     binarization when the likelihood is Bernoulli on image data (0/1 pixels are
-    what it models) and none (grey levels) otherwise."""
+    what it models) and none (grey levels) otherwise. The one place that decides it: the trainers,
+    evaluate (from a run's saved config) and the AVB experiment all ask here."""
+    if binarize not in BINARIZE:
+        raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, got {binarize!r}")
     if binarize != "auto":
         return binarize
     return "dynamic" if likelihood == "bernoulli" and dataset != "ring" else "none"
