@@ -78,3 +78,14 @@ def test_a_one_dimensional_latent_matches_finite_differences(posterior, objectiv
                         for p in model.params.values()])
     assert a.size == n.size and a.size > 0
     assert relative_error(a, n) <= 1e-7
+
+
+def test_a_one_dimensional_full_covariance_run_trains_resumes_and_evaluates(tmp_path):
+    """The whole road at z_dim = 1, where one encoder head is empty: the optimizer's finiteness
+    check and evaluate (with the local-inference gaps) handle a parameter of size 0."""
+    from numpyvae.cli import main
+    out = str(tmp_path / "run")
+    assert main(["train", "--preset", "ring", "--hidden", "8", "--z-dim", "1", "--posterior", "full-gaussian",
+                 "--epochs", "1", "--quiet", "--no-plots", "--out", out]) == 0
+    assert main(["resume", out, "--epochs", "2", "--quiet", "--no-plots"]) == 0
+    assert main(["evaluate", out, "--k", "5", "--gaps", "--quiet"]) == 0
