@@ -426,6 +426,13 @@ def main(argv=None) -> int:
     if args.examples < args.batch_size:
         parser.error(f"--examples ({args.examples}) must be at least --batch-size ({args.batch_size}): "
                      "an epoch needs one full batch")
+    if args.json:                   # before the timing, not after it: a bad path would lose the results
+        from .files import check_writable
+        try:
+            check_writable(args.json, "benchmark results")
+        except ValueError as err:
+            print(f"numpyvae: error: bench: --json: {err}", file=sys.stderr)
+            return 2
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be >= 1, got {args.threads}")

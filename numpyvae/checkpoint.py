@@ -11,8 +11,9 @@ m2, helmholtz, avb: :data:`numpyvae.models.registry.KINDS`) is saved the same wa
                           AVB: "param/generator/...", "param/critic/...")
     optim/<group>/<key>   each group's optimizer state_dict ("optim/model/t", "optim/model/m/encoder.0.W")
     rng/<name>            JSON text: bit-generator states (model noise, trainer shuffling)
-    state/<name>          what a model needs beyond its parameters to be rebuilt as it was
-                          (read into Checkpoint.state; e.g. a Gumbel posterior's temperature)
+    state/<name>          what the model needs beyond its parameters to be rebuilt as it was
+                          ("state/posterior.tau": a Gumbel-softmax posterior's temperature, which the
+                          trainer anneals; without it evaluate and plot would use τ = 1)
     progress              JSON text: epochs done, history so far
 
 :func:`read_checkpoint` is the one reader: it refuses a truncated, bit-flipped, empty or
@@ -101,6 +102,8 @@ def save_checkpoint(path, model, optimizer=None, *, config: dict | None = None,
     optimizers = optimizer if isinstance(optimizer, dict) else {} if optimizer is None else {"model": optimizer}
     for group, opt in optimizers.items():
         arrays.update({f"optim/{group}/{k}": v for k, v in opt.state_dict().items()})
+    if hasattr(getattr(model, "posterior", None), "tau"):
+        arrays["state/posterior.tau"] = np.array(float(model.posterior.tau))
     return atomic_save(path, lambda f: np.savez(f, **arrays))
 
 
@@ -323,12 +326,33 @@ def load_params(model, params: dict, where: str = "checkpoint", target: dict | N
         np.copyto(target[k], v, casting="same_kind")
 
 
+def load_state(model: VAE, ckpt: Checkpoint) -> None:
+    """Put the model's saved state (see the module docstring: state/<name>) back; CheckpointError if it
+    does not fit the model. A checkpoint without it (written before it was saved) leaves the model as built."""
+    for name, value in ckpt.state.items():
+        if name != "posterior.tau" or not hasattr(getattr(model, "posterior", None), "tau"):
+            raise CheckpointError(f"{ckpt.path}: member state/{name} does not belong to this model")
+        try:
+            model.posterior.tau = float(value) if value.shape == () else value
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{ckpt.path}: the saved temperature state/posterior.tau is unusable ({err})") from None
+
+
 def restore_rng(rng: np.random.Generator, state: dict, where: str = "checkpoint") -> None:
     """Put a generator back in a saved state (same bits from here on); CheckpointError if the state is bad."""
     try:
         rng.bit_generator.state = state
     except (TypeError, ValueError, KeyError, OverflowError) as err:
         raise CheckpointError(f"{where}: a saved generator state is corrupt ({type(err).__name__}: {err})") from None
+
+
+def rng_state(saved: Checkpoint, name: str) -> dict:
+    """The saved state of generator ``name`` (member rng/<name>); CheckpointError naming the file and
+    the member if it is absent (a damaged or crafted file: training always writes it)."""
+    if name not in saved.rng_states:
+        raise CheckpointError(f"{saved.path} is missing the member rng/{name} (a generator state); "
+                              "the checkpoint is damaged: use an older copy or train again")
+    return saved.rng_states[name]
 
 
 def check_progress(progress: dict, where: str = "checkpoint") -> tuple[int, list]:
@@ -364,6 +388,7 @@ def model_from_checkpoint(ckpt: Checkpoint):
     except (TypeError, ValueError, KeyError) as err:
         raise CheckpointError(f"{ckpt.path}: cannot rebuild the {ckpt.kind} model from its config ({err})") from None
     load_groups(model, ckpt.groups, str(ckpt.path))
+    load_state(model, ckpt)
     if "model" in ckpt.rng_states and getattr(model, "rng", None) is not None:
         restore_rng(model.rng, ckpt.rng_states["model"], str(ckpt.path))
     return model

@@ -30,7 +30,7 @@ from .bounds import OBJECTIVES
 from .seeds import (EVAL_SEED, model_seed, noise_seed, test_seed, train_draw_seed,  # noqa: F401 (re-exported)
                     trainer_seed, validation_seed)
 from .datasets import DATASETS, binarize_static
-from .latent.families import CATEGORICAL, make_posterior, parse_posterior
+from .latent.families import CATEGORICAL, make_posterior, parse_posterior, split_options
 from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
@@ -138,6 +138,9 @@ class TrainConfig:
                              f"prior {self.prior!r} needs posterior 'gaussian', got {self.posterior!r}")
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
+        if self.objective != "elbo" and self.n_samples < 2:
+            raise ValueError(f"{where}: the {self.objective} objective needs n_samples >= 2 (from one sample "
+                             f"it is the ELBO), got {self.n_samples}; use --n-samples 5, or --objective elbo")
         self._validate_hierarchy_and_schedule(where)
         if self.output_bias == "data" and (self.model == "helmholtz" or self.likelihood == "continuous-bernoulli"):
             what = "--model helmholtz" if self.model == "helmholtz" else "likelihood continuous-bernoulli"
@@ -503,6 +506,14 @@ def _check_float(name: str, value, bound) -> float:
     return value
 
 
+def _one_of(name: str, count: str) -> str:
+    """"mog:100000" -> "mog:1", "planar:8" -> "planar:1": a posterior's or prior's name at size 1, so
+    that checking its spelling builds nothing large (a count that is not a positive integer is kept
+    as written, for its parser's error). The sizes themselves are memory.check_memory's to judge."""
+    base, sep, _ = name.strip().partition(":")
+    return f"{base}:1" if sep and count.isascii() and count.isdigit() and int(count) >= 1 else name
+
+
 def check_setting(name: str, value, where: str = "config"):
     """The value of setting ``name`` after checking its type and range; ValueError otherwise.
 
@@ -552,11 +563,16 @@ def check_setting(name: str, value, where: str = "config"):
             if not isinstance(value, str):
                 raise ValueError(f"{name} must be a name such as {'planar:8' if name == 'posterior' else 'mog:10'} "
                                  f"(a string), got {_describe(value)}")
-            try:                              # the registries' own parsers say what is wrong with a name
-                if name == "prior":
-                    make_prior(value, 2, x_dim=2, n_classes=2)
+            try:                              # the registries' own parsers say what is wrong with a name,
+                if name == "prior":               # on one component or step: the size is memory.py's to judge
+                    make_prior(_one_of(value, value.partition(":")[2]), 2, x_dim=2, n_classes=2)
                 elif "," in value or parse_posterior(value)[0] not in CATEGORICAL:
-                    make_posterior(value, 2)       # a gumbel:C needs z_dim = M·C: checked when the model is built
+                    head, options = split_options(value)    # errors name the value as written
+                    length = parse_posterior(head)[1]
+                    small = {k: 1 if k in ("hidden", "context_dim") and isinstance(v, int) and v >= 1 else v
+                             for k, v in options.items()}       # IAF's widths, at 1 like the length
+                    make_posterior(_one_of(head, str(length)), 2, **small)
+                    # a gumbel:C needs z_dim = M·C: checked when the model is built
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{name}: {err}") from None
             return value
@@ -635,7 +651,10 @@ def config_from_toml(path) -> dict:
 def resolved_binarize(binarize: str, likelihood: str, dataset: str) -> str:
     """The binarization a run uses: ``binarize`` itself, or for "auto" dynamic
     binarization when the likelihood is Bernoulli on image data (0/1 pixels are
-    what it models) and none (grey levels) otherwise."""
+    what it models) and none (grey levels) otherwise. The one place that decides it: the trainers,
+    evaluate (from a run's saved config) and the AVB experiment all ask here."""
+    if binarize not in BINARIZE:
+        raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, got {binarize!r}")
     if binarize != "auto":
         return binarize
     return "dynamic" if likelihood == "bernoulli" and dataset != "ring" else "none"

@@ -42,7 +42,7 @@ from .progress import Progress
 from .run_words import bound_reported, estimate_described, trained_objective
 
 __all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
-           "resolved_binarize", "test_seed", "estimate_seconds", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
+           "test_seed", "estimate_seconds", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
            "format_table", "save_evaluation"]
 
 # --------------------------------------------------------------------------
@@ -346,17 +346,11 @@ def kl_per_dimension(model, x: np.ndarray, batch_size: int = 500, y=None) -> np.
 # the data a run is measured on
 # --------------------------------------------------------------------------
 
-BINARIZE_KINDS = ("dynamic", "static", "none")
-
-
-def resolved_binarize(config: dict) -> str:
-    """The binarization a run trained with, from its saved config dict ("auto" resolved as the trainer does)."""
-    binarize = config.get("binarize", "none")
-    if binarize == "auto":
-        binarize = run_config.resolved_binarize("auto", config.get("likelihood", "bernoulli"), config.get("dataset"))
-    if binarize not in BINARIZE_KINDS:
-        raise ValueError(f"the run's config has binarize={binarize!r}; expected one of {BINARIZE_KINDS} or 'auto'")
-    return binarize
+def _binarize(config: dict) -> str:
+    """The binarization a run trained with, from its saved config dict (config.resolved_binarize decides;
+    a config saved before the setting existed did not binarize)."""
+    return run_config.resolved_binarize(config.get("binarize", "none"), config.get("likelihood", "bernoulli"),
+                                        config.get("dataset"))
 
 
 def _check_labels(x: np.ndarray, y, where: str) -> None:
@@ -444,7 +438,7 @@ def run_test_data(run, dataset=None) -> tuple[np.ndarray, np.ndarray, str, objec
         raise ValueError(f"the test set has shape {data.x_test.shape} but the model takes {run.model.x_dim} "
                          f"features; is this the dataset the run was trained on?")
     x = np.ascontiguousarray(data.x_test, dtype=run.model.dtype)
-    x, how = binarize_test_set(x, resolved_binarize(config), seed=test_seed(_seed(config)))
+    x, how = binarize_test_set(x, _binarize(config), seed=test_seed(_seed(config)))
     return x, np.asarray(data.y_test), how, data
 
 
@@ -524,7 +518,7 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     parts = test_elbo(model, x, rng=rng, y=labels)
     n_active, variance = None, None
     results = {
-        "dataset": getattr(data, "name", None), "binarize": resolved_binarize(config), "test_data": how,
+        "dataset": getattr(data, "name", None), "binarize": _binarize(config), "test_data": how,
         "n_test": int(x.shape[0]), "likelihood": model.config.get("likelihood"), "z_dim": int(model.z_dim),
         "kind": model.kind, "objective": trained_objective(config), "bound_reported": list(bound_reported(model)),
         "relaxed": hasattr(model.posterior, "discrete_sample"),
@@ -586,7 +580,7 @@ def run_baselines(run, data, x_test: np.ndarray, components, seed: int = EVAL_SE
     one Bernoulli(x) draw with the run's seed (a static run's exact training
     set; for a dynamic run one of the draws it trained on, in distribution).
     """
-    binarize = resolved_binarize(run.config or {})
+    binarize = _binarize(run.config or {})
     x_train = np.ascontiguousarray(data.x_train, dtype=np.float64)
     x_train, _ = binarize_test_set(x_train, binarize, seed=train_draw_seed(_seed(run.config or {})))
     kind = "bernoulli" if binarize in ("dynamic", "static") else "gaussian"

@@ -312,10 +312,13 @@ class Trainer(EpochLoop):
         return row
 
     def _epoch_line(self, row: dict) -> str:
-        """The line ``fit`` prints after an epoch."""
+        """The line ``fit`` prints after an epoch: the training loss named by the objective it is
+        (:func:`objective_label`), the validation −ELBO (β = 1; an autoencoder's reconstruction) and its parts;
+        a protocol model (M2, Helmholtz, AVB) writes its own."""
         if self.protocol:
             return self.model.epoch_line(row)
-        return (f"epoch {row['epoch']:3d}  train {row['train_loss']:8.2f}  val {row['val_loss']:8.2f} "
+        return (f"epoch {row['epoch']:3d}  train {objective_label(self.cfg)} {row['train_loss']:8.2f}  "
+                f"val {'-log p(x|z)' if self.cfg.model == 'ae' else '-ELBO'} {row['val_loss']:8.2f} "
                 f"(recon {row['val_recon']:.2f}, KL {row['val_kl']:.2f})  "
                 f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s")
 
@@ -392,6 +395,7 @@ class Trainer(EpochLoop):
             raise ckpt.CheckpointError(f"{where} holds a {saved.kind} model, but its run config builds a "
                                        f"{ckpt.model_kind(self.model)}; the checkpoint is inconsistent")
         ckpt.load_groups(self.model, saved.groups, where)
+        ckpt.load_state(self.model, saved)                 # e.g. the temperature τ it was last trained at
         epoch, history = ckpt.check_progress(saved.progress, where)
         steps = self.batches.steps
         if sorted(saved.optim) != sorted(self.optimizers):
@@ -419,10 +423,24 @@ class Trainer(EpochLoop):
         return ckpt.Run(path=self.run_dir, model=self.model, config=self.cfg.to_dict(), history=self.history)
 
 
+def objective_label(cfg: TrainConfig) -> str:
+    """What a run's training loss is, for the epoch line: "-ELBO", "-ELBO(beta=0.5)", "-IWAE(k=5)",
+    "-VR(alpha=0.5, S=5)", "-VR-max(S=5)"; a plain autoencoder's is its reconstruction "-log p(x|z)"."""
+    if cfg.model == "ae":
+        return "-log p(x|z)"
+    S = cfg.n_samples
+    label = {"elbo": "-ELBO", "iwae": f"-IWAE(k={S})", "vr": f"-VR(alpha={cfg.alpha:g}, S={S})",
+             "vr-max": f"-VR-max(S={S})"}[cfg.objective]
+    if cfg.objective == "elbo" and (cfg.beta != 1.0 or cfg.warmup_epochs > 0):
+        label += f"(beta={cfg.beta:g}" + (", warm-up)" if cfg.warmup_epochs > 0 else ")")
+    return label
+
+
 def conditional_labels(data, name: str, what: str = "conditional"):
     """(y_train, y_test, C) of a dataset for a conditional VAE: integer labels in 0..C−1, C = max label + 1.
 
-    Refuses a dataset without labels, or labels that are not integers >= 0, by name.
+    Refuses a dataset without labels, labels that are not integers >= 0, a class 0..C−1 with no
+    training example, and a test label >= C, by name.
     """
     y_train, y_test = data.y_train, data.y_test
     if y_train is None or y_test is None or len(y_train) != len(data.x_train) or len(y_test) != len(data.x_test):
@@ -431,7 +449,27 @@ def conditional_labels(data, name: str, what: str = "conditional"):
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     if y_train.dtype.kind not in "iu" or y_test.dtype.kind not in "iu" or min(y_train.min(), y_test.min()) < 0:
         raise ValueError(f"{what}: dataset {name!r} labels must be integers >= 0")
-    return y_train.astype(np.int64), y_test.astype(np.int64), int(max(y_train.max(), y_test.max())) + 1
+    C = int(y_train.max()) + 1
+    # Every class is learned from the training set: a class it never shows (a typo of 10**6 would make
+    # a million-wide one-hot input) or a test label beyond its range is a mistake in the data.
+    absent = np.setdiff1d(np.arange(C), y_train)
+    if absent.size:
+        raise ValueError(f"{what}: dataset {name!r}: classes {_ranges(absent)} have no training example "
+                         f"(C = max label + 1 = {C}); labels must be 0..C−1, each seen in training")
+    if y_test.max() >= C:
+        raise ValueError(f"{what}: dataset {name!r}: the test labels reach {int(y_test.max())}, outside the "
+                         f"training labels' 0..{C - 1}")
+    return y_train.astype(np.int64), y_test.astype(np.int64), C
+
+
+def _ranges(values) -> str:
+    """[3, 4, 5, 9] -> "3..5, 9": sorted integers as runs."""
+    runs, start = [], values[0]
+    for a, b in zip(values, list(values[1:]) + [None]):
+        if b != a + 1:
+            runs.append(f"{start}..{a}" if a > start else f"{a}")
+            start = b
+    return ", ".join(runs[:5]) + (", ..." if len(runs) > 5 else "")
 
 
 def train(config, data=None, quiet: bool = False) -> ckpt.Run:

@@ -28,7 +28,7 @@ Two phases, each a maximum-likelihood step on data that is "complete" (x and h b
 
 ``q_update`` picks "sleep" (classic wake–sleep), "wake" (RWS's wake-q) or "both".
 
-Networks follow the engine contract (CONTRACT.md, "Networks"):
+Networks follow the engine contract (numpyvae/nn/base.py; README.md, "Architecture"):
     logits, tape = net.forward(inputs);  net.backward(dlogits, tape, need_dx=False, accumulate=...)
 with ``net.params`` / ``net.grads`` OrderedDicts. The encoder maps (N, D) -> (N, K) logits, the
 decoder maps (..., K) -> (..., D) logits (it sees h of shape (k, N, K)).

@@ -209,3 +209,18 @@ def test_bad_hierarchy_options_are_refused(argv, message, capsys):
     with pytest.raises(SystemExit) as err:
         bench.main(argv)
     assert err.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["nodir/b.json", "file.txt/b.json", "adir"])
+def test_a_json_path_that_cannot_be_written_is_refused_before_any_timing(where, tmp_path, capsys, monkeypatch):
+    """`bench --json nodir/b.json` benchmarked, then ended in a traceback when it saved."""
+    (tmp_path / "file.txt").write_text("")
+    (tmp_path / "adir").mkdir()
+
+    def no_timing(**kw):
+        raise AssertionError("the benchmark ran before its output path was checked")
+    monkeypatch.setattr(bench, "run_bench", no_timing)
+    assert bench.main(["--smoke", "--json", str(tmp_path / where)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error: bench: --json: cannot write") and err.count("\n") == 1
+    assert str(tmp_path / where) in err

@@ -158,3 +158,22 @@ def test_evaluate_gaps_from_the_command_line(tmp_path, capsys):
     assert g["posterior"] == "planar:1" and g["n_test"] == 6 and g["k"] == 10
     assert g["gap"] == pytest.approx(g["approximation_gap"] + g["amortization_gap"])
     assert g["log_likelihood_encoder_q"] == pytest.approx(res["log_likelihood"])   # evaluate's, reused
+
+
+def test_the_step_size_falls_linearly_from_lr_to_zero(monkeypatch):
+    """The schedule optimize_local documents: step i of n uses lr·(1 − i/n), so the first step is lr and
+    the last lr/n. Recorded at every Adam step by a spy, compared with the formula written here."""
+    from numpyvae import local_inference
+    seen = []
+
+    class Spy(local_inference.Adam):
+        def step(self):
+            seen.append(self.lr)
+            return super().step()
+
+    monkeypatch.setattr(local_inference, "Adam", Spy)
+    model, x = _tiny("gaussian")
+    steps, lr = 40, 0.03
+    optimize_local(model, x, model.encode(x), steps=steps, lr=lr, n_samples=2, rng=0)
+    assert len(seen) == steps
+    np.testing.assert_allclose(seen, [lr * (steps - i) / steps for i in range(steps)], rtol=1e-12, atol=0)

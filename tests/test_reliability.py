@@ -318,6 +318,39 @@ def test_an_optimizer_step_count_that_disagrees_with_the_epochs_is_refused(ring_
     assert code == 2 and "the checkpoint is inconsistent" in err
 
 
+def _rewrite(path, change):
+    with np.load(path) as f:
+        arrays = dict(f)
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("command", [["resume", "--epochs", "3"], ["evaluate", "--k", "2"], ["plot"], ["sample"]])
+def test_a_checkpoint_with_nan_weights_is_refused_in_one_line(ring_run, tmp_path, capsys, command):
+    """The README: a crafted checkpoint is refused. A NaN weight would otherwise load and give NaN everywhere."""
+    run = copy_run(ring_run, tmp_path)
+    path = run / ckpt.CHECKPOINT
+
+    def poison(arrays):
+        arrays["param/model/decoder.0.W"] = arrays["param/model/decoder.0.W"].copy()
+        arrays["param/model/decoder.0.W"][0, 1] = np.nan
+    _rewrite(path, poison)
+    with pytest.raises(ckpt.CheckpointError, match=r"decoder\.0\.W contains NaN or inf"):
+        ckpt.load_model(run)
+    code, err = cli([command[0], str(run), *command[1:]], capsys)
+    assert code == 2 and err.startswith("numpyvae: error: ") and err.strip().count("\n") == 0
+    assert str(path) in err and "decoder.0.W contains NaN or inf" in err
+
+
+def test_a_checkpoint_missing_the_model_generator_is_refused_naming_the_member(ring_run, tmp_path, capsys):
+    run = copy_run(ring_run, tmp_path)
+    path = run / ckpt.CHECKPOINT
+    _rewrite(path, lambda arrays: arrays.pop("rng/model"))
+    code, err = cli(["resume", str(run), "--epochs", "3"], capsys)
+    assert code == 2 and err.startswith("numpyvae: error: ") and err.strip().count("\n") == 0
+    assert str(path) in err and "rng/model" in err
+
+
 # ---- 6. history consistent with the weights --------------------------------------------------
 
 def test_a_kill_between_checkpoint_and_history_cannot_show_a_stale_history(ring_run, tmp_path, capsys):

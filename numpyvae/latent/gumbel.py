@@ -35,6 +35,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..checks import as_dtype, check_array, check_positive_int
+from ..stable import log_softmax, softmax
 
 __all__ = ["GumbelSoftmax", "CategoricalUniformKL", "UniformCategorical", "TemperatureSchedule",
            "analytic_kl_pair", "gumbel_noise", "gumbel_softmax", "gumbel_softmax_backward",
@@ -359,28 +360,13 @@ class GumbelSoftmax:
         """softmax(logits) per variable, (N, M·C): the mean of the one-hot categorical c ~ q(c|x)."""
         logits = self._logits(params, "GumbelSoftmax.mean")
         N, M, C = logits.shape[0], self.n_vars, self.n_classes
-        return _softmax(logits.reshape(N, M, C)).reshape(N, M * C)
+        return softmax(logits.reshape(N, M, C)).reshape(N, M * C)
 
     def mode(self, params) -> np.ndarray:
         """The most probable code as one-hot z (N, M·C): argmax of the logits per variable."""
         logits = self._logits(params, "GumbelSoftmax.mode")
         N, M, C = logits.shape[0], self.n_vars, self.n_classes
         return one_hot_codes(logits.reshape(N, M, C).argmax(axis=-1), C, logits.dtype)
-
-
-def _softmax(a: np.ndarray) -> np.ndarray:
-    """softmax over the last axis, max subtracted first (finite for logits ±1e4)."""
-    q = a - a.max(axis=-1, keepdims=True)
-    np.exp(q, out=q)
-    q /= q.sum(axis=-1, keepdims=True)
-    return q
-
-
-def _log_softmax(a: np.ndarray) -> np.ndarray:
-    """log softmax over the last axis: a − max − log Σ e^{a − max}, finite where softmax underflows."""
-    s = a - a.max(axis=-1, keepdims=True)
-    s -= np.log(np.exp(s).sum(axis=-1, keepdims=True))
-    return s
 
 
 # =============================================================================
@@ -411,7 +397,7 @@ class CategoricalUniformKL:
         """(kl (N,), tape) from params = [logits (N, M·C)]."""
         logits = self.family._logits(params, "CategoricalUniformKL.forward")
         N, M, C = logits.shape[0], self.family.n_vars, self.family.n_classes
-        log_q = _log_softmax(logits.reshape(N, M, C))
+        log_q = log_softmax(logits.reshape(N, M, C))
         q = np.exp(log_q)
         # Σ_c q log q per variable; q = 0 where it underflows, and 0 · (finite log q) = 0
         neg_entropy = np.einsum("nmc,nmc->nm", q, log_q)

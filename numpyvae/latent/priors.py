@@ -1,6 +1,6 @@
 """Priors p(z): the standard normal, a learned Gaussian mixture, and the VampPrior's mixture.
 
-Every prior follows one contract:
+Every prior follows one contract, written out here (README.md, "Architecture", lists the pieces):
 
     log_p, tape = prior.log_prob(z)      # z (S, N, K) or (N, K)  ->  log p(z), (S, N) or (N,)
     dz = prior.backward(dlog_p, tape)    # dlog_p like log_p; returns ∂L/∂z like z and, for a
@@ -43,6 +43,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..checks import as_dtype, check_array, check_positive_int
+from ..stable import log_softmax
 
 LOG_2PI = float(np.log(2 * np.pi))
 
@@ -264,10 +265,8 @@ class MixtureOfGaussians:
         return f"MixtureOfGaussians(z_dim={self.z_dim}, n_components={self.n_components}, dtype={self.dtype.name})"
 
     def log_weights(self) -> np.ndarray:
-        """log π = a − logsumexp(a), (C,)."""
-        a = self.params["logits"]
-        m = a.max()
-        return a - (m + np.log(np.exp(a - m).sum()))
+        """log π = a − logsumexp(a) = log_softmax(a), (C,)."""
+        return log_softmax(self.params["logits"])
 
     def components(self):
         """(means (C, K), log-variances (C, K), log weights (C,)): the mixture's components, for pictures."""
