@@ -57,6 +57,7 @@ __all__ = ["ClassGrades", "Limits", "Result", "grade_folder", "grade_student", "
 STDERR_TAIL = 600                  # characters of a crashed worker's stderr kept for the message
 MESSAGE_CHARS = 300
 CAPSTONE = "vae_backward"
+_PACKAGE_AT_START = [None]         # --sandbox none: the package's fingerprint before the first submission ran
 
 
 def _death(returncode: int, timed_out: bool, limits: Limits, stderr_tail: str) -> str:
@@ -101,6 +102,10 @@ def grade_exercise(name: str, path: Path, seed: int, limits: Limits, mode: str, 
         err_path = Path(private) / "stderr.txt"
         with open(err_path, "w", encoding="utf-8") as err:
             returncode, timed_out = sandbox.run(mode, job_dir, out_dir, err, limits)
+        if mode == "none" and sandbox.package_fingerprint() != _PACKAGE_AT_START[0]:
+            raise ValueError(f"grade: the numpyvae package in {sandbox.PACKAGE} changed on disk while {path.name}'s "
+                             f"{name} ran (--sandbox none cannot stop that); grading stopped and no CSV written: "
+                             f"restore the package (e.g. git checkout numpyvae/) and grade with --sandbox bwrap")
         answers = out_dir / "answers.npz"
         if timed_out or not (answers.exists() or answers.is_symlink()):
             why = _death(returncode, timed_out, limits, _tail(err_path))
@@ -183,6 +188,8 @@ def grade_folder(folder, out, *, names=None, limits: Limits | None = None, seed:
             raise ValueError(f"grade: no submission in {folder} defines an exercise function "
                              f"(the exercises are: {', '.join(EXERCISES)})")
     grades = ClassGrades(list(names))
+    if mode == "none":
+        _PACKAGE_AT_START[0] = sandbox.package_fingerprint()
     _set_aside(out, progress)
 
     def one(item):

@@ -82,7 +82,7 @@ def answer(name: str, fn, problems: list, record: list) -> dict:
 def main(argv) -> int:
     with open(argv[0], encoding="utf-8") as f:
         job = json.load(f)
-    from numpyvae.teach.sandbox import Limits
+    from numpyvae.teach.sandbox import READY, Limits
     Limits.from_arg(job["limits"]).apply()        # before any of the submission is read
     import numpy as np
     from numpyvae.teach import exercises
@@ -92,6 +92,7 @@ def main(argv) -> int:
     record = hide_answers(name)
     with np.load(job["problem"], allow_pickle=False) as data:
         problems = learner_problems(name, data)
+    Path(job["answers"]).with_name(READY).touch()  # the wall-clock timeout starts now
     fn, namespace = load(name, Path(job["file"]))
     for piece, path in job.get("pieces", {}).items():
         own = load(piece, Path(path))[0] if path else None

@@ -23,8 +23,9 @@ but the submission can read and write whatever your user can: other submissions,
 solutions, the package, your files. Use it only for code you would run yourself.
 
 Limits in both modes (set by the worker on itself, :class:`Limits`): address space
-(``--memory-mb``), CPU time (the timeout + 1 s), 16 MiB per written file, no core dumps; and
-the wall-clock ``--timeout`` enforced here.
+(``--memory-mb``), CPU time (the timeout + 3 s), 16 MiB per written file, no core dumps; and
+the wall-clock ``--timeout`` enforced here, counted from the moment the worker is about to run
+the submission's first line (so a busy machine's slow start of Python is not the student's time).
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ PIDS_MAX = 64
 NOBODY = 65534
 PACKAGE = Path(__file__).resolve().parent.parent          # the numpyvae this process uses
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
+READY = ".started"                 # the worker creates it in its out folder just before the submission's first line
+STARTUP_SECONDS = 120.0            # the longest the interpreter may take to get there
 
 
 @dataclass
@@ -68,7 +71,7 @@ class Limits:
 
     def apply(self):                 # runs in the worker before it reads the submission
         mem = self.memory_mb * 2 ** 20
-        cpu = int(self.timeout) + 1
+        cpu = int(self.timeout) + 3                      # + starting Python, numpy and the package
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_bytes, self.file_bytes))
@@ -151,6 +154,15 @@ def _command(mode: str, job_dir: Path, out_dir: Path) -> tuple:
 def job_paths(mode: str, job_dir: Path, out_dir: Path) -> tuple:
     """(inputs folder, outputs folder) as the worker sees them."""
     return (job_dir, out_dir) if mode == "none" else (Path("/grade/in"), Path("/grade/out"))
+
+
+def package_fingerprint() -> str:
+    """A hash of every .py file of the package: --sandbox none checks it after each exercise."""
+    import hashlib
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        h.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 # ----------------------------------------------------------------------------- every descendant gone
@@ -247,6 +259,9 @@ def run(mode: str, job_dir: Path, out_dir: Path, err_file, limits: Limits) -> tu
                                 stdout=subprocess.DEVNULL, stderr=err_file, start_new_session=True)
         _LIVE.add(proc.pid)
     timed_out = False
+    ready, start = out_dir / READY, time.monotonic()
+    while proc.poll() is None and not ready.exists() and time.monotonic() - start < STARTUP_SECONDS:
+        time.sleep(0.02)                  # Python and numpy starting on a busy machine: not the submission's time
     try:
         proc.wait(timeout=limits.timeout)
     except subprocess.TimeoutExpired:
