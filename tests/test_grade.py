@@ -192,3 +192,51 @@ def test_csv_cells_are_not_spreadsheet_formulas():
     g.rows["=HYPERLINK(1)"] = {"kl_backward": grade.Result("FAIL", None, "-nope")}
     rows = list(csv.reader(g.csv_bytes().decode().splitlines()))
     assert rows[1][0] == "'=HYPERLINK(1)" and rows[1][-1] == "'-nope"
+
+
+@pytest.mark.parametrize("extra, error", [
+    (["--timeout", "nan"], "--timeout must be a number of seconds > 0"),
+    (["--timeout", "inf"], "--timeout must be a number of seconds > 0"),
+    (["--timeout", "0"], "--timeout must be a number of seconds > 0"),
+    (["--timeout", "-3"], "--timeout must be a number of seconds > 0"),
+    (["--seed", "-1"], "--seed must be a whole number >= 0, got -1"),
+    (["--exercises", ","], "--exercises ',' names no exercise"),
+    (["--sandbox", "docker"], "--sandbox must be one of bwrap, none"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, error):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    assert cli.main(["grade", str(tmp_path / "s"), "--out", str(tmp_path / "g.csv"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error: grade: ") and error in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_out_inside_the_submissions_or_a_folder_is_refused_and_nothing_is_touched(tmp_path, capsys):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    sub = folder / "ann.py"
+    sub.write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    for out, error in ((sub, "is inside the submissions folder"), (folder / "new.csv", "is inside the submissions"),
+                       (tmp_path, "is a folder; give the CSV's file name")):
+        assert cli.main(["grade", str(folder), "--out", str(out), "--sandbox", MODE]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("numpyvae: error: grade: --out") and error in err and len(err.strip().splitlines()) == 1
+    assert sub.read_text().endswith(KL) and sorted(p.name for p in folder.iterdir()) == ["ann.py"]
+
+
+def test_an_older_csv_is_set_aside_at_the_start_and_the_feedback_says_how_to_replay(submissions, graded):
+    g, rows, out, lines = graded
+    text = (out.parent / "grades-feedback" / "half.txt").read_text()
+    assert "kl_backward: FAIL" in text and f"exercises.grade('kl_backward', kl_backward, seed={SEED})" in text
+    assert "mu" in text and "NO" in text                                      # the table says which array
+    result = json.loads((out.parent / "grades-feedback" / "correct.json").read_text())
+    assert result["score"] == 2.0 and [t["status"] for t in result["tests"]] == ["passed", "passed"]
+    assert {t["name"] for t in result["tests"]} == {"kl_backward", "bernoulli_backward"}
+    out.with_name("again.csv").write_text("old")
+    printed = []
+    grade.grade_folder(submissions, out.with_name("again.csv"), names=["kl_backward"], limits=LIMITS, seed=SEED,
+                       progress=printed.append, mode=MODE, jobs=2)
+    assert "again.csv exists: it is kept as again.csv.previous" in printed[0]
+    assert out.with_name("again.csv.previous").read_text() == "old"
+    assert out.with_name("again.csv").read_text().startswith("student,")

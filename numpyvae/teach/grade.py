@@ -271,6 +271,8 @@ def main(argv=None) -> int:
     try:
         names = _names(args.exercises)
         _check_args(args)
+        if args.sandbox not in sandbox.MODES:
+            raise ValueError(f"grade: --sandbox must be one of {', '.join(sandbox.MODES)}, got {args.sandbox!r}")
         limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb)
         if args.autograder_zip:
             from .autograder import build_zip
