@@ -80,6 +80,8 @@ class Exercise:
     judge(arrays, outs, tol) -> (report, reason) judges an answer that is not a tuple of arrays (the capstone)
     plan : tuple of dicts                        keyword arguments of draw, one per problem of an attempt
     fallback : callable                          the stand-in, for an exercise finite differences cannot stand in for
+    row_loss(**arrays) -> (N,)                   L's terms per row, when rows do not interact: the stand-in
+                                                 then differences every row at once (fast on many rows)
     """
     name: str
     signature: str
@@ -92,6 +94,7 @@ class Exercise:
     judge: object = None
     plan: tuple = ()
     fallback: object = None
+    row_loss: object = None
 
 
 def _ex(name, args, wrt, draw, loss=None, reference=None, returns=None, complete=None, **special):
@@ -124,7 +127,7 @@ EXERCISES = {e.name: e for e in (
     _ex("adam_step", ("theta", "g", "m", "v", "t", "lr", "beta1", "beta2", "eps"), ("theta", "m", "v"), P.draw_adam,
         reference=P.adam_paper, returns="(theta, m, v)"),
     _ex("gumbel_softmax_backward", ("dy", "y", "tau"), ("logits",), P.draw_gumbel_softmax, P.loss_gumbel_softmax,
-        complete=P.gumbel_logits_from_y),
+        complete=P.gumbel_logits_from_y, row_loss=P.loss_gumbel_softmax_rows),
     _ex("planar_logdet_backward", ("z", "u", "w", "b", "dlogdet"), ("z", "u", "w", "b"), P.draw_planar, P.loss_planar),
     _ex("conv2d_backward_dW", ("x", "W", "dy", "stride", "padding"), ("W",), P.draw_conv2d, P.loss_conv2d),
     _ex("vae_backward", ("model", "tape"), ("params",), capstone.draw_problem, returns="{name: gradient}",
@@ -376,10 +379,30 @@ def stand_in(name: str):
         if ex.reference is not None:
             step, m, v = ex.reference(**arrays)
             return arrays["theta"] + step, m, v
-        grads = tuple(numerical_gradient(lambda _: ex.loss(**arrays), arrays[w]) for w in ex.wrt)
+        if ex.row_loss is not None:
+            grads = tuple(_rowwise_gradient(ex.row_loss, arrays, w) for w in ex.wrt)
+        else:
+            grads = tuple(numerical_gradient(lambda _: ex.loss(**arrays), arrays[w]) for w in ex.wrt)
         return grads if len(grads) > 1 else grads[0]
     fn.__name__ = f"{name}_stand_in"
     return fn
+
+
+def _rowwise_gradient(row_loss, arrays: dict, w: str, h: float = 1e-6) -> np.ndarray:
+    """Central differences of a loss whose rows do not interact: entry j of every row perturbed at once,
+    each row's own term differenced, so 2·(entries per row) evaluations instead of 2·(all entries)."""
+    x = np.ascontiguousarray(arrays[w], dtype=np.float64)
+    arrays = {**arrays, w: x}
+    flat, grad = x.reshape(len(x), -1), np.zeros((len(x), x[0].size))
+    for j in range(flat.shape[1]):
+        old = flat[:, j].copy()
+        flat[:, j] = old + h
+        plus = row_loss(**arrays)
+        flat[:, j] = old - h
+        minus = row_loss(**arrays)
+        flat[:, j] = old
+        grad[:, j] = (plus - minus) / (2 * h)
+    return grad.reshape(x.shape)
 
 
 def grade_or_solution(name: str, learner_fn, **kw):
