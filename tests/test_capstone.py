@@ -160,3 +160,39 @@ def test_the_pieces_are_the_exercises_the_capstone_solution_calls():
     names = set(SOL.vae_backward.__code__.co_names) | {
         n for c in SOL.vae_backward.__code__.co_consts if isinstance(c, types.CodeType) for n in c.co_names}
     assert set(PIECES) <= names
+
+
+def test_the_class_grader_and_tutorial_17_agree_on_the_capstone(tmp_path):
+    """A course folder laid out as the tutorials: the pieces in their tutorials (kl_backward wrong), the capstone in
+    17. Tutorial 17's own check (your_pieces, then grade) and the class grader give the same verdict on one seed,
+    each piece taken from its own file (17's helper of the same name does not replace 02's)."""
+    import inspect
+
+    from numpyvae.teach import grade as class_grade
+    from numpyvae.teach import sandbox
+    from numpyvae.teach.grade_worker import load
+
+    def source(*names):
+        return "import numpy as np\n\n" + "\n\n".join(inspect.getsource(getattr(SOL, n)) for n in names)
+    (tmp_path / "02_dense.py").write_text(source("dense_backward"))
+    (tmp_path / "03_elbo.py").write_text("import numpy as np\n\ndef kl_backward(mu, logvar):\n"
+                                         "    return 0.5 * mu, 0.25 * (np.exp(logvar) - 1.0)\n")
+    (tmp_path / "04_reparam.py").write_text(source("reparam_backward"))
+    (tmp_path / "05_likelihoods.py").write_text(source("bernoulli_backward"))
+    (tmp_path / "16_workbook.py").write_text(source("relu_backward", "kl_mc_backward", "iwae_weights"))
+    (tmp_path / "17_capstone.py").write_text(
+        "import numpy as np\nfrom numpyvae.teach.tape_view import read_tape\n\n"
+        "def dense_backward(x, W, b, dy):\n    return 0 * dy @ W.T, 0 * x.T @ dy, 0 * dy.sum(axis=0)\n\n"
+        "pieces = your_pieces(HERE)\n\n" + inspect.getsource(SOL.vae_backward))
+    pieces = your_pieces(tmp_path, verbose=False)                    # what tutorial 17 runs
+    assert pieces["kl_backward"].__name__.endswith("_stand_in") and not pieces["dense_backward"].__name__.endswith(
+        "_stand_in")
+    fn, namespace = load("vae_backward", tmp_path / "17_capstone.py")
+    namespace.update(pieces)
+    files = sorted(tmp_path.glob("*.py"))
+    mode = "bwrap" if sandbox.bwrap_problem() is None else "none"
+    notebook = grade("vae_backward", fn, seed=0, verbose=False)
+    graded = class_grade.grade_student(files, ["vae_backward", "kl_backward"], class_grade.Limits(timeout=30),
+                                       seed=0, mode=mode)
+    assert graded["kl_backward"].status == "FAIL"
+    assert graded["vae_backward"].message == notebook.message              # same verdict, same worst error

@@ -50,7 +50,7 @@ from .grade_channel import problem_arrays, read_answers
 from .grade_report import ClassGrades, Result
 from .sandbox import FILE_LIMIT, Limits
 from .submission import cells_of, find_definition, find_submissions, defined_functions   # noqa: F401 — cells_of re-exported
-from .your_work import PIECES
+from .your_work import CAPSTONE_FILE, PIECES
 
 __all__ = ["ClassGrades", "Limits", "Result", "grade_folder", "grade_student", "main", "FILE_LIMIT"]
 
@@ -121,11 +121,28 @@ def _order(names: list) -> list:
     return [n for n in names if n != CAPSTONE] + extra + ([CAPSTONE] if CAPSTONE in names else [])
 
 
+def _pieces(files: list, done: dict, graded_file: dict, limits: Limits, seed, mode: str) -> dict:
+    """piece -> the student's file to take it from, or None for its stand-in: as tutorial 17's your_pieces
+    chooses (the capstone's own file left out), the student's own only if it passes."""
+    candidates = [f for f in files if not Path(f).name.startswith(CAPSTONE_FILE)]
+    pieces = {}
+    for p in PIECES:
+        path, stub = find_definition(p, candidates)
+        if path is None or stub:
+            pieces[p] = None
+            continue
+        passed = (done[p].status == "PASS" if path == graded_file.get(p) else
+                  grade_exercise(p, path, new_seed() if seed is None else int(seed), limits, mode).status == "PASS")
+        pieces[p] = path if passed else None
+    return pieces
+
+
 def grade_student(files: list, names: list, limits: Limits, seed: int | None = None, mode: str = "bwrap") -> dict:
     """Grade exercises ``names`` in one student's files; returns name -> Result (in the order of names)."""
-    done = {}
+    done, graded_file = {}, {}
     for name in _order(list(names)):
         path, stub = find_definition(name, files)
+        graded_file[name] = path
         attempt_seed = new_seed() if seed is None else int(seed)
         if path is None:
             done[name] = Result("MISSING", None, f"MISSING: no function {name}(...) in the submission", attempt_seed)
@@ -133,9 +150,7 @@ def grade_student(files: list, names: list, limits: Limits, seed: int | None = N
             done[name] = Result("NOT DONE", None, f"NOT DONE: exercise {name!r} (seed {attempt_seed}) — not "
                                 f"implemented yet; write {EXERCISES[name].signature}", attempt_seed)
         else:
-            pieces = None
-            if name == CAPSTONE:                  # as tutorial 17's your_pieces: yours if it passed, else the stand-in
-                pieces = {p: (find_definition(p, files)[0] if done[p].status == "PASS" else None) for p in PIECES}
+            pieces = None if name != CAPSTONE else _pieces(files, done, graded_file, limits, seed, mode)
             done[name] = grade_exercise(name, path, attempt_seed, limits, mode, pieces)
     return {n: done[n] for n in names}
 
