@@ -240,3 +240,39 @@ def test_an_older_csv_is_set_aside_at_the_start_and_the_feedback_says_how_to_rep
     assert "again.csv exists: it is kept as again.csv.previous" in printed[0]
     assert out.with_name("again.csv.previous").read_text() == "old"
     assert out.with_name("again.csv").read_text().startswith("student,")
+
+
+def test_the_autograder_zip_grades_a_submission_in_gradescopes_layout(tmp_path, capsys):
+    """The zip's run_autograder, run in a temporary root laid out as /autograder (source, submission, results)."""
+    import subprocess
+    import sys
+    import zipfile
+    zip_path = tmp_path / "autograder.zip"
+    assert cli.main(["grade", "--autograder-zip", str(zip_path), "--exercises", "kl_backward,bernoulli_backward",
+                     "--timeout", "20"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    with zipfile.ZipFile(zip_path) as z:
+        names = z.namelist()
+        assert {"setup.sh", "run_autograder", "numpyvae/teach/grade.py"} <= set(names)
+        assert not any("solutions" in n or "__pycache__" in n for n in names)
+        assert (z.getinfo("run_autograder").external_attr >> 16) & 0o111
+        assert subprocess.run(["bash", "-n", "-c", z.read("setup.sh").decode()]).returncode == 0
+        results = {}
+        for student, text in (("right", "import numpy as np\ndef kl_backward(mu, logvar):\n" + KL),
+                              ("half", _script("return 0.5 * mu, 0.25 * (np.exp(logvar) - 1.0)", GOOD_BERN))):
+            root = tmp_path / student
+            z.extractall(root / "source")
+            (root / "submission").mkdir()
+            (root / "submission" / "my_work.py").write_text(text)
+            env = {"PATH": "/usr/bin:/bin", "NUMPYVAE_AUTOGRADER_ROOT": str(root), "NUMPYVAE_PYTHON": sys.executable,
+                   "OPENBLAS_NUM_THREADS": "1"}
+            done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                                  text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+            results[student] = json.loads((root / "results" / "results.json").read_text())
+    assert results["right"]["score"] == 1.0 and results["half"]["score"] == 1.0
+    tests = {t["name"]: t for t in results["half"]["tests"]}
+    assert tests["kl_backward"]["status"] == "failed" and "seed=" in tests["kl_backward"]["output"]
+    assert tests["bernoulli_backward"]["score"] == 1.0 and tests["bernoulli_backward"]["max_score"] == 1.0
+    assert {t["name"]: t["status"] for t in results["right"]["tests"]} == {"kl_backward": "passed",
+                                                                          "bernoulli_backward": "failed"}
