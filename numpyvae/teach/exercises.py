@@ -59,7 +59,8 @@ import numpy as np
 
 from . import capstone
 from . import problems as P
-from .gradcheck import DEFAULT_TOL, TINY, GradCheckReport, Row, numerical_gradient, relative_error
+from .gradcheck import (DEFAULT_TOL, TINY, GradCheckReport, Row, numerical_gradient, numerical_gradient_rows,
+                        relative_error)
 
 __all__ = ["EXERCISES", "Exercise", "Grade", "Unanswered", "CALLS_THE_ANSWER", "calling", "draw_attempt", "grade",
            "grade_or_solution", "grade_or_stand_in", "judge_attempt", "learner_args", "stand_in"]
@@ -379,30 +380,13 @@ def stand_in(name: str):
         if ex.reference is not None:
             step, m, v = ex.reference(**arrays)
             return arrays["theta"] + step, m, v
-        if ex.row_loss is not None:
-            grads = tuple(_rowwise_gradient(ex.row_loss, arrays, w) for w in ex.wrt)
+        if ex.row_loss is not None:            # rows do not interact: every row's entry j differenced at once
+            grads = tuple(numerical_gradient_rows(lambda _: ex.row_loss(**arrays), arrays[w]) for w in ex.wrt)
         else:
             grads = tuple(numerical_gradient(lambda _: ex.loss(**arrays), arrays[w]) for w in ex.wrt)
         return grads if len(grads) > 1 else grads[0]
     fn.__name__ = f"{name}_stand_in"
     return fn
-
-
-def _rowwise_gradient(row_loss, arrays: dict, w: str, h: float = 1e-6) -> np.ndarray:
-    """Central differences of a loss whose rows do not interact: entry j of every row perturbed at once,
-    each row's own term differenced, so 2·(entries per row) evaluations instead of 2·(all entries)."""
-    x = np.ascontiguousarray(arrays[w], dtype=np.float64)
-    arrays = {**arrays, w: x}
-    flat, grad = x.reshape(len(x), -1), np.zeros((len(x), x[0].size))
-    for j in range(flat.shape[1]):
-        old = flat[:, j].copy()
-        flat[:, j] = old + h
-        plus = row_loss(**arrays)
-        flat[:, j] = old - h
-        minus = row_loss(**arrays)
-        flat[:, j] = old
-        grad[:, j] = (plus - minus) / (2 * h)
-    return grad.reshape(x.shape)
 
 
 def grade_or_solution(name: str, learner_fn, **kw):
