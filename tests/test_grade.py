@@ -286,3 +286,14 @@ def test_the_autograder_zip_grades_a_submission_in_gradescopes_layout(tmp_path, 
     assert tests["bernoulli_backward"]["score"] == 1.0 and tests["bernoulli_backward"]["max_score"] == 1.0
     assert {t["name"]: t["status"] for t in results["right"]["tests"]} == {"kl_backward": "passed",
                                                                           "bernoulli_backward": "failed"}
+
+
+def test_without_bubblewrap_the_default_sandbox_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sandbox._BWRAP_WORKS, "why", "bubblewrap (bwrap) is not installed")
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    assert cli.main(["grade", str(tmp_path / "s"), "--out", str(tmp_path / "g.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error: grade: bubblewrap (bwrap) is not installed; install it") and \
+        "--sandbox none" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "g.csv").exists()

@@ -197,6 +197,10 @@ def grade_folder(folder, out, *, names=None, limits: Limits | None = None, seed:
     submissions = find_submissions(folder)
     check_outputs(folder, out, feedback)
     sandbox.check_mode(mode)
+    if mode == "none":
+        print("numpyvae: warning: --sandbox none: each submission runs as your user, without a sandbox; it can "
+              "read and change your files (verdicts are still made here). Grade only code you would run yourself.",
+              file=sys.stderr)
     if names is None:
         names = exercises_found(submissions)
         if not names:
@@ -212,7 +216,7 @@ def grade_folder(folder, out, *, names=None, limits: Limits | None = None, seed:
         start = time.perf_counter()
         return student, grade_student(files, grades.names, limits, seed, mode), time.perf_counter() - start
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with sandbox.adopting_orphans(mode), ThreadPoolExecutor(max_workers=jobs) as pool:
         # map hands the results back in the order of the submissions, however the processes finish
         for student, result, seconds in pool.map(one, submissions.items()):
             grades.rows[student], grades.seconds[student] = result, seconds
@@ -296,10 +300,6 @@ def main(argv=None) -> int:
             return 0
         if args.submissions is None or args.out is None:
             raise ValueError("grade: give the submissions folder and --out CSV (or --autograder-zip FILE)")
-        if args.sandbox == "none":
-            print("numpyvae: warning: --sandbox none: each submission runs as your user, without a sandbox; it can "
-                  "read and change your files (verdicts are still made here). Grade only code you would run yourself.",
-                  file=sys.stderr)
         grades = grade_folder(args.submissions, args.out, names=names, seed=args.seed, limits=limits,
                               jobs=default_jobs() if args.jobs is None else args.jobs, mode=args.sandbox,
                               feedback=args.feedback)
