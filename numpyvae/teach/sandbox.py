@@ -80,6 +80,7 @@ class Limits:
 
 
 _BWRAP_WORKS: dict = {}
+_BWRAP_FLAGS = ("--unshare-all", "--die-with-parent", "--new-session", "--uid", str(NOBODY), "--gid", str(NOBODY))
 
 
 def bwrap_problem() -> str | None:
@@ -89,8 +90,8 @@ def bwrap_problem() -> str | None:
         why = "bubblewrap (bwrap) is not installed" if exe is None else None
         if exe is not None:
             try:
-                done = subprocess.run([exe, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
-                                      capture_output=True, timeout=30)
+                done = subprocess.run([exe, *_BWRAP_FLAGS, "--ro-bind", "/", "/", "true"], capture_output=True,
+                                      timeout=30)
                 if done.returncode != 0:
                     why = f"bwrap cannot make a sandbox here: {done.stderr.decode(errors='replace').strip()[:160]}"
             except (OSError, subprocess.TimeoutExpired) as err:
@@ -113,9 +114,15 @@ def check_mode(mode: str) -> str:
 
 # ----------------------------------------------------------------------------- the command
 
-def _system_binds() -> list:
-    """Read-only binds of what the Python interpreter and numpy need, and nothing of the grader's."""
+def _libraries() -> list:
+    """The folders numpy and scipy are installed in (the worker's PYTHONPATH after the package)."""
     import numpy
+    import scipy
+    return list(dict.fromkeys(str(Path(m.__file__).resolve().parent.parent) for m in (numpy, scipy)))
+
+
+def _system_binds() -> list:
+    """Read-only binds of what the Python interpreter, numpy and scipy need, and nothing of the grader's."""
     args, seen = [], set()
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         p = Path(top)
@@ -124,7 +131,7 @@ def _system_binds() -> list:
         elif p.is_dir():
             args += ["--ro-bind", top, top]
             seen.add(top)
-    for where in (sys.base_prefix, sys.prefix, str(Path(numpy.__file__).resolve().parent.parent)):
+    for where in (sys.base_prefix, sys.prefix, *_libraries()):
         where = str(Path(where).resolve())
         if where not in seen and not any(where.startswith(s + "/") for s in seen):
             args += ["--ro-bind", where, where]
@@ -138,11 +145,11 @@ def _command(mode: str, job_dir: Path, out_dir: Path) -> tuple:
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
     worker = ["-s", "-m", "numpyvae.teach.grade_worker"]
     if mode == "none":
-        env.update(PYTHONPATH=str(PACKAGE.parent), HOME=str(out_dir), TMPDIR=str(out_dir))
+        env.update(PYTHONPATH=os.pathsep.join([str(PACKAGE.parent), *_libraries()]), HOME=str(out_dir),
+                   TMPDIR=str(out_dir))
         return [sys.executable, *worker, str(job_dir / "job.json")], out_dir, env
-    env.update(PYTHONPATH="/pkg", HOME="/grade/out", TMPDIR="/grade/out")
-    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--uid", str(NOBODY),
-            "--gid", str(NOBODY), *_system_binds(), "--ro-bind", str(PACKAGE), "/pkg/numpyvae",
+    env.update(PYTHONPATH=os.pathsep.join(["/pkg", *_libraries()]), HOME="/grade/out", TMPDIR="/grade/out")
+    argv = ["bwrap", *_BWRAP_FLAGS, *_system_binds(), "--ro-bind", str(PACKAGE), "/pkg/numpyvae",
             "--ro-bind", str(job_dir), "/grade/in", "--bind", str(out_dir), "/grade/out",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/grade/out", "--clearenv"]
     for k, v in env.items():
