@@ -32,9 +32,11 @@ to replay it, a hint) and one ``STUDENT.json`` in Gradescope's ``results.json`` 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -61,7 +63,6 @@ _PACKAGE_AT_START = [None]         # --sandbox none: the package's fingerprint b
 
 
 def _death(returncode: int, timed_out: bool, limits: Limits, stderr_tail: str) -> str:
-    import signal
     if timed_out:
         return f"the submission ran past the {limits.timeout:g} s time limit and was stopped"
     if returncode < 0:
@@ -98,7 +99,7 @@ def grade_exercise(name: str, path: Path, seed: int, limits: Limits, mode: str, 
         job = dict(exercise=name, file=copies[path], problem=str(in_dir / "problem.npz"),
                    answers=str(o_dir / "answers.npz"), limits=limits.as_arg(),
                    pieces={k: (copies[p] if p is not None else None) for k, p in (pieces or {}).items()})
-        (job_dir / "job.json").write_text(__import__("json").dumps(job), encoding="utf-8")
+        (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
         err_path = Path(private) / "stderr.txt"
         with open(err_path, "w", encoding="utf-8") as err:
             returncode, timed_out = sandbox.run(mode, job_dir, out_dir, err, limits)
