@@ -196,3 +196,19 @@ def test_the_class_grader_and_tutorial_17_agree_on_the_capstone(tmp_path):
                                        seed=0, mode=mode)
     assert graded["kl_backward"].status == "FAIL"
     assert graded["vae_backward"].message == notebook.message              # same verdict, same worst error
+
+
+def test_in_the_class_grader_the_capstone_cannot_return_model_backward(tmp_path):
+    """Called directly, kept from a class body before the call, or through the stand-in: NOT DONE, in the sandbox."""
+    from numpyvae.teach import grade as class_grade
+    from numpyvae.teach import sandbox
+    (tmp_path / "direct.py").write_text("def vae_backward(model, tape):\n    return model.backward(tape)\n")
+    (tmp_path / "kept.py").write_text("from numpyvae.vae import VAE\n\nclass Keep:\n    backward = VAE.backward\n\n"
+                                      "def vae_backward(model, tape):\n    return Keep.backward(model, tape)\n")
+    (tmp_path / "stand_in.py").write_text("from numpyvae.teach import exercises as E\n\n"
+                                          "def vae_backward(model, tape):\n    return E.stand_in('vae_backward')(model, tape)\n")
+    mode = "bwrap" if sandbox.bwrap_problem() is None else "none"
+    for path in sorted(tmp_path.glob("*.py")):
+        r = class_grade.grade_student([path], ["vae_backward"], class_grade.Limits(timeout=20), seed=1, mode=mode)
+        assert r["vae_backward"].status == "NOT DONE", (path.name, r["vae_backward"].message)
+        assert "this calls numpyvae's own answer" in r["vae_backward"].message
