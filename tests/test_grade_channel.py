@@ -1,13 +1,15 @@
 """The grader's side of the channel: what comes back from a submission's sandbox is read as arrays or not at
 all (links, pickles, zip bombs, forged statuses are no answer), and only the grader's judge turns it into a grade."""
+import importlib.util
 import io
 import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from numpyvae.teach.exercises import Unanswered, draw_attempt, judge_attempt, learner_args
+from numpyvae.teach.exercises import EXERCISES, Unanswered, draw_attempt, judge_attempt, learner_args
 from numpyvae.teach.grade_channel import answer_arrays, learner_problems, problem_arrays, read_answers
 
 SEED = 11
@@ -74,3 +76,27 @@ def test_what_is_not_plain_arrays_is_no_answer(tmp_path, forge):
     assert g.status == "FAIL" and not g.passed, g.message
     with pytest.raises(Unanswered):
         read_answers("kl_backward", path, problems)(0, problems[0][1])
+
+
+SOLUTIONS_FILE = Path(__file__).resolve().parent.parent / "tutorials" / "solutions" / "solutions.py"
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_every_exercise_goes_through_the_channel_and_back(tmp_path, name):
+    """problem.npz -> the learner's arguments -> the teacher's answer -> answers.npz -> PASS, as the worker and the
+    grader do it (without the process in between); numbers come back as the Python numbers they were."""
+    spec = importlib.util.spec_from_file_location("channel_solutions", SOLUTIONS_FILE)
+    sol = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sol)
+    problems = draw_attempt(name, SEED)
+    _save(tmp_path / "p.npz", **problem_arrays(name, problems))
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as data:
+        sent = learner_problems(name, data)
+    out = {}
+    for i, args in enumerate(sent):
+        if name != "vae_backward":
+            assert [type(a) for a in args] == [type(a) for a in learner_args(name, problems[i][1])]
+        out.update({f"p{i}.status": np.array("answered")}, **answer_arrays(name, i, getattr(sol, name)(*args)))
+    _save(tmp_path / "a.npz", **out)
+    g = judge_attempt(name, SEED, problems, read_answers(name, tmp_path / "a.npz", problems))
+    assert g.passed, g.message

@@ -55,8 +55,8 @@ def learner_problems(name: str, data) -> list:
             problems.append(rebuild(json.loads(str(data[f"p{i}.config"])), data[f"p{i}.params"], data[f"p{i}.x"],
                                     data[f"p{i}.eps"], str(data[f"p{i}.objective"])))
         else:
-            problems.append(tuple(data[f"p{i}.{a}"][()] if data[f"p{i}.{a}"].ndim == 0 else data[f"p{i}.{a}"]
-                                  for a in ex.args))
+            problems.append(tuple(data[f"p{i}.{a}"].item() if data[f"p{i}.{a}"].ndim == 0 else data[f"p{i}.{a}"]
+                                  for a in ex.args))            # a 0-d array is the Python number it was
         i += 1
     return problems
 
