@@ -301,12 +301,13 @@ def main(argv=None) -> int:
             return 0
         if args.submissions is None or args.out is None:
             raise ValueError("grade: give the submissions folder and --out CSV (or --autograder-zip FILE)")
+        if args.results_json and len(find_submissions(args.submissions)) != 1:
+            raise ValueError(f"grade: --results-json is for a folder of one submission, "
+                             f"{args.submissions} has {len(find_submissions(args.submissions))}")
         grades = grade_folder(args.submissions, args.out, names=names, seed=args.seed, limits=limits,
                               jobs=default_jobs() if args.jobs is None else args.jobs, mode=args.sandbox,
                               feedback=args.feedback)
         if args.results_json:
-            if len(grades.rows) != 1:
-                raise ValueError(f"grade: --results-json is for one submission, got {len(grades.rows)}")
             grade_report.write_results_json(grades, next(iter(grades.rows)), args.results_json)
     except (ValueError, FileNotFoundError) as err:
         print(f"numpyvae: error: {err}", file=sys.stderr)
