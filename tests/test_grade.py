@@ -297,3 +297,15 @@ def test_without_bubblewrap_the_default_sandbox_is_refused_in_one_line(tmp_path,
     assert err.startswith("numpyvae: error: grade: bubblewrap (bwrap) is not installed; install it") and \
         "--sandbox none" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "g.csv").exists()
+
+
+def test_files_that_could_crash_the_graders_own_parser_are_not_submissions(tmp_path):
+    """The grader parses the files in its own process: nesting that breaks the parser, or a huge file, is no function."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "deep.py").write_text("def kl_backward(mu, logvar):\n    return " + "(" * 100_000 + ")" * 100_000 + "\n")
+    (folder / "deep_nb.ipynb").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "huge.py").write_text("def kl_backward(mu, logvar):\n    pass\n" + "#" * (9 * 2 ** 20))
+    res = grade.grade_folder(folder, tmp_path / "g.csv", names=["kl_backward"], limits=LIMITS, mode=MODE, progress=None)
+    assert {s: r["kl_backward"].status for s, r in res.rows.items()} == {"deep": "MISSING", "deep_nb": "MISSING",
+                                                                          "huge": "MISSING"}

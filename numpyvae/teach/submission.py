@@ -15,6 +15,7 @@ __all__ = ["SUFFIXES", "cells_of", "find_submissions", "definitions", "defined_f
            "run_definitions", "exercises_shim"]
 
 SUFFIXES = (".ipynb", ".py")
+MAX_BYTES = 8 * 2 ** 20           # the largest notebook or script read
 
 
 def cells_of(path: Path) -> list:
@@ -23,11 +24,13 @@ def cells_of(path: Path) -> list:
     IPython magics and shell lines (``%timeit``, ``!pip``) are commented out.
     """
     path = Path(path)
+    if path.stat().st_size > MAX_BYTES:            # read by the grader itself: a huge file is not a submission
+        raise ValueError(f"{path.name} is larger than {MAX_BYTES // 2 ** 20} MiB")
     if path.suffix == ".ipynb":
         try:
             nb = json.loads(path.read_text(encoding="utf-8"))
             cells = [c.get("source", "") for c in nb.get("cells", []) if c.get("cell_type") == "code"]
-        except (ValueError, AttributeError, TypeError) as err:
+        except (ValueError, AttributeError, TypeError, RecursionError) as err:
             raise ValueError(f"{path.name} is not a readable notebook ({err})") from None
         cells = ["".join(s) if isinstance(s, list) else str(s) for s in cells]
     else:
@@ -123,7 +126,7 @@ def defined_functions(path: Path) -> dict:
     for cell in cells:
         try:
             tree = ast.parse(cell)
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):   # the grader's process: nothing may crash it
             continue
         for node in tree.body:
             if isinstance(node, ast.FunctionDef):
