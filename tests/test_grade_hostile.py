@@ -6,7 +6,7 @@ grade or changing someone else's (issue 27): read and call the solutions, find a
 grader's command line, forge results on file descriptors and in the answers file, monkeypatch the grader,
 patch the package on disk, escape with a double-forked setsid grandchild that rewrites the CSV, reach the other
 jobs' results, kill the grader; and the old ways: an endless loop, a fork loop, a huge allocation, huge output,
-sys.exit and a segfault. The class is graded once per module (a fixture). With bubblewrap (the default sandbox)
+sys.exit and a segfault; and filling the disk. The class is graded once per module (a fixture). With bubblewrap (the default sandbox)
 no grade changes, the package is unchanged, no process survives. Without bubblewrap those tests skip, and
 --sandbox none's own guarantees are tested instead.
 """
@@ -152,6 +152,19 @@ def _attackers(clone: Path, klass: Path) -> dict:
         """, HALF_KL),
         # the grader killed: from inside the sandbox its parent is the namespace's init
         "a_killparent.py": _kl("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", HALF_KL),
+        # the disk (or memory) filled from inside: every writable place is small, or read-only
+        "a_fill.py": _kl("""
+            import os
+            chunk = b"x" * 2 ** 20
+            for where in (".", "/tmp", "/dev/shm", "/", "/grade", "/grade/out"):
+                for i in range(200):
+                    try:
+                        with open(os.path.join(where, f"fill{i}"), "wb") as f:
+                            for _ in range(15):
+                                f.write(chunk)
+                    except OSError:
+                        break
+        """, HALF_KL),
         # the library's own answer
         "a_library.py": _kl("return kl_analytic_backward(mu, logvar)",
                             head="from numpyvae.latent.kl import kl_analytic_backward\n"),
@@ -256,7 +269,7 @@ def test_the_grader_finishes_and_the_honest_and_wrong_students_get_their_marks(h
 def test_no_attacker_gets_a_point(hostile_class):
     rows = hostile_class["rows"]
     attackers = [s for s in rows if s.startswith(("a_", "old_"))]
-    assert len(attackers) == 15
+    assert len(attackers) == 16
     for s in attackers:
         assert rows[s]["kl_backward points"] == "0", (s, rows[s]["kl_backward message"])
         assert not rows[s]["kl_backward message"].startswith("MISSING"), s          # every attack ran

@@ -97,7 +97,7 @@ def grade_exercise(name: str, path: Path, seed: int, limits: Limits, mode: str, 
                 copies[p] = str(in_dir / "files" / str(len(copies)) / Path(p).name)
         np.savez(job_dir / "problem.npz", **problem_arrays(name, problems))
         job = dict(exercise=name, file=copies[path], problem=str(in_dir / "problem.npz"),
-                   answers=str(o_dir / "answers.npz"), limits=limits.as_arg(),
+                   answers=str(o_dir / sandbox.ANSWERS), limits=limits.as_arg(),
                    pieces={k: (copies[p] if p is not None else None) for k, p in (pieces or {}).items()})
         (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
         err_path = Path(private) / "stderr.txt"
@@ -107,8 +107,8 @@ def grade_exercise(name: str, path: Path, seed: int, limits: Limits, mode: str, 
             raise ValueError(f"grade: the numpyvae package in {sandbox.PACKAGE} changed on disk while {path.name}'s "
                              f"{name} ran (--sandbox none cannot stop that); grading stopped and no CSV written: "
                              f"restore the package (e.g. git checkout numpyvae/) and grade with --sandbox bwrap")
-        answers = out_dir / "answers.npz"
-        if timed_out or not (answers.exists() or answers.is_symlink()):
+        answers = out_dir / sandbox.ANSWERS
+        if timed_out or not sandbox.answered(out_dir):
             why = _death(returncode, timed_out, limits, _tail(err_path))
             return Result("ERROR", None, f"ERROR: exercise {name!r} (seed {seed}) — not graded: {why}"[:MESSAGE_CHARS],
                           seed)

@@ -4,9 +4,11 @@
 its own mount, PID, network, IPC and user namespaces:
 
 * the filesystem is the Python installation and the ``numpyvae`` package, read-only, the job's
-  inputs (its problem and the student's own files) read-only at ``/grade/in``, and one writable
-  folder, ``/grade/out``; nothing else: not the other submissions, not ``tutorials/solutions/``,
-  not the grader's files or its CSV;
+  inputs (its problem and the student's own files) read-only at ``/grade/in``, two files the
+  grader made (``/grade/out/answers.npz`` and the start signal), and in-memory folders of
+  ``SCRATCH_BYTES`` each (``/grade/work``, the working directory and HOME; ``/tmp``;
+  ``/dev/shm``); the rest is read-only; nothing else is there: not the other submissions, not
+  ``tutorials/solutions/``, not the grader's files or its CSV;
 * a fresh ``/proc`` with only the sandbox's processes (not the grader's command line), and no
   network (only a loopback device of its own);
 * the worker is PID 2 under bwrap's init: when the worker ends or the grader stops it, the whole
@@ -51,7 +53,9 @@ PIDS_MAX = 64
 NOBODY = 65534
 PACKAGE = Path(__file__).resolve().parent.parent          # the numpyvae this process uses
 CGROUP_PIDS = Path("/sys/fs/cgroup/pids")
-READY = ".started"                 # the worker creates it in its out folder just before the submission's first line
+ANSWERS = "answers.npz"            # what the worker writes, made (empty) by the grader
+READY = ".started"                 # the worker writes a byte to it just before the submission's first line
+SCRATCH_BYTES = 32 * 2 ** 20       # each of the sandbox's in-memory folders (/grade/work, /tmp, /dev/shm)
 STARTUP_SECONDS = 120.0            # the longest the interpreter may take to get there
 
 
@@ -148,10 +152,15 @@ def _command(mode: str, job_dir: Path, out_dir: Path) -> tuple:
         env.update(PYTHONPATH=os.pathsep.join([str(PACKAGE.parent), *_libraries()]), HOME=str(out_dir),
                    TMPDIR=str(out_dir))
         return [sys.executable, *worker, str(job_dir / "job.json")], out_dir, env
-    env.update(PYTHONPATH=os.pathsep.join(["/pkg", *_libraries()]), HOME="/grade/out", TMPDIR="/grade/out")
+    env.update(PYTHONPATH=os.pathsep.join(["/pkg", *_libraries()]), HOME="/grade/work", TMPDIR="/grade/work")
+    scratch = [("--size", str(SCRATCH_BYTES), "--tmpfs", where) for where in ("/grade/work", "/tmp")]
     argv = ["bwrap", *_BWRAP_FLAGS, *_system_binds(), "--ro-bind", str(PACKAGE), "/pkg/numpyvae",
-            "--ro-bind", str(job_dir), "/grade/in", "--bind", str(out_dir), "/grade/out",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/grade/out", "--clearenv"]
+            "--ro-bind", str(job_dir), "/grade/in",
+            # the only files written outside memory: the two the grader made (a file bind: no new files beside it)
+            "--bind", str(out_dir / ANSWERS), f"/grade/out/{ANSWERS}", "--bind", str(out_dir / READY), f"/grade/out/{READY}",
+            *[a for mount in scratch for a in mount], "--proc", "/proc", "--dev", "/dev",
+            "--size", str(SCRATCH_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/",
+            "--chdir", "/grade/work", "--clearenv"]
     for k, v in env.items():
         argv += ["--setenv", k, v]
     return [*argv, sys.executable, *worker, "/grade/in/job.json"], out_dir, {"PATH": env["PATH"]}
@@ -160,6 +169,12 @@ def _command(mode: str, job_dir: Path, out_dir: Path) -> tuple:
 def job_paths(mode: str, job_dir: Path, out_dir: Path) -> tuple:
     """(inputs folder, outputs folder) as the worker sees them."""
     return (job_dir, out_dir) if mode == "none" else (Path("/grade/in"), Path("/grade/out"))
+
+
+def answered(out_dir: Path) -> bool:
+    """Whether the worker wrote its answers file (a link or anything else is read, and refused, by the channel)."""
+    path = out_dir / ANSWERS
+    return path.is_symlink() or (path.exists() and path.stat().st_size > 0)
 
 
 def package_fingerprint() -> str:
@@ -272,6 +287,8 @@ def run(mode: str, job_dir: Path, out_dir: Path, err_file, limits: Limits) -> tu
 
     Returns only once every process the worker started is gone.
     """
+    for name in (ANSWERS, READY):           # made here, so the sandbox binds files, not a folder it could fill
+        (out_dir / name).touch()
     argv, cwd, env = _command(mode, job_dir, out_dir)
     group = _pids_cgroup()
     if group is not None:                  # the shell joins the cgroup, then becomes the worker (or bwrap)
@@ -282,7 +299,7 @@ def run(mode: str, job_dir: Path, out_dir: Path, err_file, limits: Limits) -> tu
         _LIVE.add(proc.pid)
     timed_out = False
     ready, start = out_dir / READY, time.monotonic()
-    while proc.poll() is None and not ready.exists() and time.monotonic() - start < STARTUP_SECONDS:
+    while proc.poll() is None and ready.stat().st_size == 0 and time.monotonic() - start < STARTUP_SECONDS:
         time.sleep(0.02)                  # Python and numpy starting on a busy machine: not the submission's time
     try:
         proc.wait(timeout=limits.timeout)
