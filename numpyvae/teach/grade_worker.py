@@ -25,16 +25,22 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from numpyvae.teach import exercises
+from numpyvae.teach.exercises import _short
+from numpyvae.teach.grade_channel import answer_arrays, learner_problems
+from numpyvae.teach.references import CallsTheAnswer, hide_answers
+from numpyvae.teach.sandbox import READY, Limits
+from numpyvae.teach.submission import exercises_shim, run_definitions
+
 
 def _namespace():
-    import numpy as np
-    from numpyvae.teach.submission import exercises_shim
     return {"__name__": "__submission__", "np": np, "numpy": np, "exercises": exercises_shim()}
 
 
 def load(name: str, path: Path):
     """The function ``name`` as the definitions of ``path`` make it, in a namespace of its own (None if not callable)."""
-    from numpyvae.teach.submission import exercises_shim, run_definitions
     namespace = _namespace()
     run_definitions(path, namespace)
     namespace["exercises"] = exercises_shim()     # the submission may have imported the real module
@@ -43,11 +49,10 @@ def load(name: str, path: Path):
 
 
 def answer(name: str, fn, problems: list, record: list) -> dict:
-    """key -> array of answers.npz: each problem's outputs, or why there are none (the first such ends it)."""
-    import numpy as np
-    from numpyvae.teach.exercises import _short
-    from numpyvae.teach.grade_channel import answer_arrays
-    from numpyvae.teach.references import CallsTheAnswer
+    """key -> array of answers.npz: each problem's outputs, or why there are none (the first such ends it).
+
+    Its names were bound when this module was imported, before any of the submission ran (a submission
+    that swaps a module in sys.modules changes nothing here)."""
     out = {}
     for i, args in enumerate(problems):
         status, detail, arrays = "answered", "", {}
@@ -78,12 +83,7 @@ def answer(name: str, fn, problems: list, record: list) -> dict:
 def main(argv) -> int:
     with open(argv[0], encoding="utf-8") as f:
         job = json.load(f)
-    from numpyvae.teach.sandbox import READY, Limits
     Limits.from_arg(job["limits"]).apply()        # before any of the submission is read
-    import numpy as np
-    from numpyvae.teach import exercises
-    from numpyvae.teach.grade_channel import learner_problems
-    from numpyvae.teach.references import hide_answers
     name = job["exercise"]
     record = hide_answers(name)
     with np.load(job["problem"], allow_pickle=False) as data:
