@@ -309,3 +309,18 @@ def test_files_that_could_crash_the_graders_own_parser_are_not_submissions(tmp_p
     res = grade.grade_folder(folder, tmp_path / "g.csv", names=["kl_backward"], limits=LIMITS, mode=MODE, progress=None)
     assert {s: r["kl_backward"].status for s, r in res.rows.items()} == {"deep": "MISSING", "deep_nb": "MISSING",
                                                                           "huge": "MISSING"}
+
+
+def test_links_to_the_solutions_are_not_submissions(tmp_path):
+    """A submission folder unpacked with links in it: the grader reads and copies files itself, links it skips."""
+    from pathlib import Path
+    solutions = Path(__file__).resolve().parent.parent / "tutorials" / "solutions" / "solutions.py"
+    folder = tmp_path / "s"
+    (folder / "bob").mkdir(parents=True)
+    (folder / "bob" / "mine.py").symlink_to(solutions)
+    (folder / "eve.py").symlink_to(solutions)
+    (folder / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    assert set(grade.find_submissions(folder)) == {"ann"}
+    (folder / "bob" / "real.py").write_text("def kl_backward(mu, logvar):\n    raise NotImplementedError\n")
+    res = grade.grade_folder(folder, tmp_path / "g.csv", names=["kl_backward"], limits=LIMITS, mode=MODE, progress=None)
+    assert res.rows["bob"]["kl_backward"].status == "NOT DONE" and res.rows["ann"]["kl_backward"].status == "PASS"

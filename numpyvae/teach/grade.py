@@ -51,7 +51,7 @@ from .exercises import EXERCISES, draw_attempt, judge_attempt, new_seed
 from .grade_channel import problem_arrays, read_answers
 from .grade_report import ClassGrades, Result
 from .sandbox import FILE_LIMIT, Limits
-from .submission import cells_of, find_definition, find_submissions, defined_functions   # noqa: F401 — cells_of re-exported
+from .submission import cells_of, defined_functions, find_definition, find_submissions   # noqa: F401 — re-exported
 from .your_work import CAPSTONE_FILE, PIECES
 
 __all__ = ["ClassGrades", "Limits", "Result", "grade_folder", "grade_student", "main", "FILE_LIMIT"]

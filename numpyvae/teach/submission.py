@@ -51,24 +51,31 @@ def find_submissions(folder) -> dict:
 
     One entry per student: ``alice.ipynb`` or ``alice.py`` (the student is the file's stem), or a
     folder ``alice/`` whose notebooks and scripts are read together (each file its own namespace).
+    Symbolic links (and files that resolve outside the folder) are left out: the grader reads and
+    copies these files itself, and a link could point it at the solutions.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"grade: {folder} is not a folder of submissions")
-    found = {}
+    found, root = {}, folder.resolve()
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith((".", "_")):
+        if entry.name.startswith((".", "_")) or not _inside(entry, root):
             continue
         if entry.is_file() and entry.suffix in SUFFIXES:
             found.setdefault(entry.stem, []).append(entry)
         elif entry.is_dir():
             files = sorted(p for p in entry.rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                           and ".ipynb_checkpoints" not in p.parts)
+                           and ".ipynb_checkpoints" not in p.parts and _inside(p, root))
             if files:
                 found[entry.name] = files
     if not found:
         raise ValueError(f"grade: no .ipynb or .py submissions in {folder}")
     return found
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Not a link, and really in the submissions folder: a link to the teacher's solutions is not a submission."""
+    return not path.is_symlink() and root in path.resolve().parents
 
 
 def _no_calls(node) -> bool:
