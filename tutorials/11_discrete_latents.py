@@ -20,8 +20,9 @@ from _common import FAST, plt, savefig
 from numpyvae import exercises
 from numpyvae.latent.gumbel import CategoricalUniformKL, GumbelSoftmax, TemperatureSchedule
 from numpyvae.teach.exercises import stand_in
-library_backward = stand_in("gumbel_softmax_backward")    # finite differences, row by row: not the formula you write
 from numpyvae.teach.gradcheck import check_gradients
+
+library_backward = stand_in("gumbel_softmax_backward")    # finite differences, row by row: not the formula you write
 
 rng = np.random.default_rng(0)
 
