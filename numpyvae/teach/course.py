@@ -203,7 +203,7 @@ def sync_notebooks(source=None, *, check: bool = False) -> list:
 def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
     """Write the ``edition`` of the course into the new directory ``dest``; return its files.
 
-    student: tutorials with stubs and questions, _common.py, README.md (+ notebooks/ if asked)
+    student: tutorials with stubs and questions, README.md (+ notebooks/ if asked)
     teacher: the same with solutions in the exercise cells and answers in the text, plus solutions/
     """
     if edition not in EDITIONS:
@@ -224,9 +224,8 @@ def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
             if notebooks:
                 (work / NOTEBOOK_DIR).mkdir(exist_ok=True)
                 to_notebook(work / script.name, work / NOTEBOOK_DIR / (script.stem + ".ipynb"))
-        for name in ("_common.py", "README.md"):
-            if (source / name).exists():
-                shutil.copy2(source / name, work / name)
+        if (source / "README.md").exists():
+            shutil.copy2(source / "README.md", work / "README.md")
         if edition == "teacher":
             shutil.copytree(source / "solutions", work / "solutions",
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -337,10 +336,9 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
         docs, run = tmp / "docs", tmp / "run"
         docs.mkdir()
         run.mkdir()
-        shutil.copy2(source / "_common.py", run / "_common.py")
         shutil.copytree(_mathjax_dir(), docs / "mathjax")
         env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "NUMPYVAE_FAST")}
-        env.update(PYTHONPATH=os.pathsep.join([package_root, str(run), env.get("PYTHONPATH", "")]),
+        env.update(PYTHONPATH=os.pathsep.join([package_root, env.get("PYTHONPATH", "")]),
                    NUMPYVAE_FIGURES=str(run / "figures"))
         if fast:
             env["NUMPYVAE_FAST"] = "1"
