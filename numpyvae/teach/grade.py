@@ -46,7 +46,6 @@ import csv
 import io
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -153,6 +152,7 @@ class Limits:
         return cls(float(timeout), int(memory_mb), int(file_bytes))
 
     def apply(self):                 # runs in the worker before it reads the submission
+        import resource              # here, not above: a browser's Python (tutorial 17 imports this module) has none
         mem = self.memory_mb * 2 ** 20
         cpu = int(self.timeout) + 1
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
