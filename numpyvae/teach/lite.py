@@ -90,6 +90,20 @@ def build_wheel(out: Path) -> Path:
     return wheels[-1]
 
 
+#: pure-Python wheels the Pyodide kernel needs that Pyodide's own packages lack (comm: pyodide_kernel imports it)
+KERNEL_WHEELS = ("comm",)
+
+
+def fetch_kernel_wheels(out: Path) -> list:
+    """The KERNEL_WHEELS, from PyPI with pip at build time, so the browser never asks PyPI."""
+    proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+                           "-d", str(out), *KERNEL_WHEELS], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"course lite: pip could not download {', '.join(KERNEL_WHEELS)} (the Pyodide kernel "
+                           f"needs it; is PyPI reachable?):\n{proc.stderr[-1500:]}")
+    return sorted(out.glob("*.whl"))
+
+
 def lite_config(version: str) -> dict:
     """jupyter-lite.json: the Pyodide kernel from the CDN, no PyPI fallback, the app reachable by tests."""
     return {"jupyter-lite-schema-version": 0,
@@ -129,9 +143,9 @@ def build_lite(dest, *, source=None, edition: str = "student", progress=print) -
         shutil.copytree(tmp / "edition" / course.NOTEBOOK_DIR, content)
         if (tmp / "edition" / "README.md").exists():
             shutil.copy2(tmp / "edition" / "README.md", content / "README.md")
-        wheel = build_wheel(tmp / "wheels")
+        wheels = [build_wheel(tmp / "wheels")] + fetch_kernel_wheels(tmp / "kernel-wheels")
         if progress:
-            progress(f"  built {wheel.name}")
+            progress(f"  wheels: {', '.join(w.name for w in wheels)}")
         lite_dir = tmp / "lite"
         lite_dir.mkdir()
         (lite_dir / "jupyter-lite.json").write_text(json.dumps(lite_config(version), indent=1), encoding="utf-8")
@@ -140,7 +154,8 @@ def build_lite(dest, *, source=None, edition: str = "student", progress=print) -
         (lite_dir / "jupyter_lite_config.json").write_text(json.dumps(build_config, indent=1), encoding="utf-8")
         out = tmp / "site"
         cmd = [sys.executable, "-m", "jupyterlite_core", "build", "--lite-dir", str(lite_dir),
-               "--contents", str(content), "--piplite-wheels", str(wheel), "--output-dir", str(out)]
+               "--contents", str(content), "--output-dir", str(out)]
+        cmd += [arg for wheel in wheels for arg in ("--piplite-wheels", str(wheel))]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=lite_dir)
         if proc.returncode != 0:
             raise RuntimeError(f"course lite: jupyter lite build failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
