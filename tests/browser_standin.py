@@ -255,7 +255,11 @@ class Chromium:
 def site_requests(netlog: Path, site_url: str) -> list:
     """The URLs outside ``site_url`` that the site's pages and workers asked for (initiator: the site's
     origin), from the browser's net log; the browser's own background requests have no such initiator."""
-    log = json.loads(netlog.read_text(errors="replace"))
+    text = netlog.read_text(errors="replace").rstrip()
+    try:
+        log = json.loads(text)
+    except json.JSONDecodeError:        # a browser that was killed leaves the event list open
+        log = json.loads(text.rstrip(",") + "]}")
     start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
     origin = site_url.rstrip("/")
     urls = {e["params"]["url"] for e in log["events"]
