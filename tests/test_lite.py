@@ -61,8 +61,10 @@ def test_lite_needs_its_extra_and_a_new_directory(tmp_path, monkeypatch, capsys)
 def test_readme_lists_what_the_browser_fetches_from_outside():
     readme = (ROOT / "README.md").read_text()
     assert "cdn.jsdelivr.net/pyodide/v" in readme
+    if not MISSING:                       # the exact prefix of the Pyodide release the installed kernel loads
+        assert f"`{lite.pyodide_cdn()}`" in readme, lite.pyodide_cdn()
     for name in lite.PYODIDE_FILES:
-        assert name in readme, name
+        assert f"`{name}`" in readme, name
 
 
 @needs_lite
