@@ -10,14 +10,14 @@ import sys
 
 import pytest
 
-from numpyvae.teach import course
+from numpyvae.teach import course, install_cell
 
 SPEC = "numpyvae @ git+https://github.com/example/numpyvae"
 
 
 def test_ipython_reads_the_indented_pip_line_as_a_pip_call():
     transformer = pytest.importorskip("IPython.core.inputtransformer2")
-    code = transformer.TransformerManager().transform_cell(course.install_cell(SPEC))
+    code = transformer.TransformerManager().transform_cell(install_cell.install_cell(SPEC))
     compile(code, "<install cell>", "exec")
     assert "get_ipython().run_line_magic('pip'" in code
     pip_line = next(line for line in code.splitlines() if "run_line_magic" in line)
@@ -31,7 +31,7 @@ def test_the_cell_does_nothing_where_numpyvae_imports():
         def run_line_magic(self, *args):
             calls.append(args)
     transformer = pytest.importorskip("IPython.core.inputtransformer2")
-    code = transformer.TransformerManager().transform_cell(course.install_cell(SPEC))
+    code = transformer.TransformerManager().transform_cell(install_cell.install_cell(SPEC))
     exec(code, {"get_ipython": Shell})                              # noqa: S102
     assert calls == []
     exec(code.replace("import numpyvae", "import numpyvae_missing_here"), {"get_ipython": Shell})   # noqa: S102
@@ -44,7 +44,7 @@ def test_build_puts_the_cell_first_and_writes_binders_requirements(tmp_path):
     assert (tmp_path / "s" / "requirements.txt").read_text() == SPEC + "\n"
     for nb_path in (tmp_path / "s" / "notebooks").glob("*.ipynb"):
         nb = json.loads(nb_path.read_text())
-        assert "".join(nb["cells"][0]["source"]) == course.install_cell(SPEC), nb_path.name
+        assert "".join(nb["cells"][0]["source"]) == install_cell.install_cell(SPEC), nb_path.name
         assert "".join(nb["cells"][1]["source"]).startswith("# "), nb_path.name   # the title follows
     proc = subprocess.run([sys.executable, "-m", "numpyvae", "course", "build", str(tmp_path / "bad"), "--edition",
                            "student", "--notebooks", "--install-from", "a\nb"], capture_output=True, text=True)
@@ -61,4 +61,4 @@ def test_default_source_is_the_checkouts_origin(tmp_path, remote, spec):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     if remote:
         subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", remote], check=True)
-    assert course.default_install_spec(tmp_path) == spec
+    assert install_cell.default_install_spec(tmp_path) == spec

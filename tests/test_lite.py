@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from numpyvae.teach import course, lite
+from numpyvae.teach import course, install_cell, lite
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
@@ -81,7 +81,7 @@ def test_site_holds_every_notebook_the_wheel_and_the_cdn_config(site):
         nb = json.loads((site / "files" / (script.stem + ".ipynb")).read_text())
         assert nb["metadata"]["kernelspec"] == lite.KERNELSPEC, script.name
         first = "".join(nb["cells"][0]["source"])
-        assert first == course.install_cell("numpyvae"), script.name
+        assert first == install_cell.install_cell("numpyvae"), script.name
     assert not list(site.rglob("solutions*")), "the student edition's site holds solutions"
 
 
@@ -146,12 +146,12 @@ def test_notebook_opens_and_runs_in_chromium_offline(site, tmp_path):
         path = browser.evaluate("jupyterapp.shell.currentWidget.context.path")
         assert path == "02_dense_layer_by_hand.ipynb", path
         first = browser.evaluate("jupyterapp.shell.currentWidget.content.model.sharedModel.cells[0].source")
-        assert first == course.install_cell("numpyvae")
+        assert first == install_cell.install_cell("numpyvae")
         out = browser.evaluate(RUN_CELL % json.dumps("import sys\nprint(sum(i * i for i in range(10)), sys.platform)"),
                                timeout=150)
         assert _text(out).strip() == "285 emscripten", out
         # the first cell's mechanism, without the dependencies only the real CDN has: the site's own wheel
-        install = course.install_cell("numpyvae").replace("-q numpyvae", "-q --no-deps numpyvae")
+        install = install_cell.install_cell("numpyvae").replace("-q numpyvae", "-q --no-deps numpyvae")
         out = browser.evaluate(RUN_CELL % json.dumps(install + "import importlib.metadata\n"
                                                      "print('numpyvae', importlib.metadata.version('numpyvae'))"),
                                timeout=150)

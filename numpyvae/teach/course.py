@@ -30,13 +30,13 @@ from __future__ import annotations
 import argparse
 import ast
 import re
-import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from .install_cell import add_install_cell, default_install_spec
 
 EDITIONS = ("student", "teacher")
 ANSWER_OPEN = re.compile(r"^#\s*<!--\s*answer:\s*(?P<question>.*?)\s*-->\s*$")
@@ -177,45 +177,6 @@ def to_notebook(script: Path, out: Path) -> Path:
         cell["id"] = f"cell-{i:03d}"
     jupytext.write(nb, out, fmt="ipynb")
     return out
-
-
-def default_install_spec(root=None) -> str:
-    """What the notebooks' first cell installs where numpyvae is missing (Colab, Binder): this checkout's
-    git remote ``origin`` as ``numpyvae @ git+https://...``, or the bare name ``numpyvae`` without one."""
-    root = Path(root or Path(__file__).resolve().parent.parent.parent)
-    try:
-        url = subprocess.run(["git", "-C", str(root), "config", "--get", "remote.origin.url"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        url = ""
-    if url.startswith("git@") and ":" in url:            # git@host:owner/repo.git -> https://host/owner/repo.git
-        host, path = url[4:].split(":", 1)
-        url = f"https://{host}/{path}"
-    if url.startswith(("https://", "http://")):
-        return f"numpyvae @ git+{url}"
-    return "numpyvae"
-
-
-def install_cell(spec: str) -> str:
-    """The code of a notebook's first cell: ``%pip install spec`` only where numpyvae cannot be imported.
-
-    IPython (Colab, Binder, Jupyter) and JupyterLite's kernel (piplite) both read an indented %pip line.
-    """
-    return ("# Colab, Binder, JupyterLite: install numpyvae where this Python lacks it (elsewhere nothing happens)\n"
-            "try:\n    import numpyvae  # noqa: F401\nexcept ImportError:\n"
-            f"    %pip install -q {shlex.quote(spec)}\n")
-
-
-def add_install_cell(notebook: Path, spec: str, kernelspec: dict | None = None) -> None:
-    """Put install_cell(spec) first in a notebook written by to_notebook (and set its kernel, if given)."""
-    import json
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    cell = {"cell_type": "code", "execution_count": None, "id": "install", "metadata": {}, "outputs": [],
-            "source": install_cell(spec).splitlines(keepends=True)}
-    nb["cells"].insert(0, cell)
-    if kernelspec:
-        nb["metadata"]["kernelspec"] = kernelspec
-    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def sync_notebooks(source=None, *, check: bool = False) -> list:
@@ -374,6 +335,7 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
         raise ValueError(f"course site: --edition must be one of {', '.join(EDITIONS)}, got {edition!r}")
     import json
     import os
+    import subprocess
     source = _check_source(source or default_source())
     scripts = [p for p in sorted(source.glob(TUTORIAL_GLOB)) if not only or p.name[:2] in only]
     if not scripts:
