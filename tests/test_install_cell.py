@@ -55,6 +55,7 @@ def test_build_puts_the_cell_first_and_writes_binders_requirements(tmp_path):
 @pytest.mark.parametrize("remote, spec", [
     ("git@github.com:someone/numpyvae.git", "numpyvae @ git+https://github.com/someone/numpyvae.git"),
     ("https://example.org/x/numpyvae", "numpyvae @ git+https://example.org/x/numpyvae"),
+    ("https://someone:secret@example.org/x/numpyvae.git", "numpyvae @ git+https://example.org/x/numpyvae.git"),
     (None, "numpyvae"),
 ])
 def test_default_source_is_the_checkouts_origin(tmp_path, remote, spec):

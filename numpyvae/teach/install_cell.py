@@ -28,7 +28,10 @@ def default_install_spec(root=None) -> str:
         host, path = url[4:].split(":", 1)
         url = f"https://{host}/{path}"
     if url.startswith(("https://", "http://")):
-        return f"numpyvae @ git+{url}"
+        scheme, rest = url.split("://", 1)
+        host, _, path = rest.partition("/")
+        host = host.rsplit("@", 1)[-1]                    # never a user name or token into a handout
+        return f"numpyvae @ git+{scheme}://{host}/{path}"
     return "numpyvae"
 
 
