@@ -63,3 +63,20 @@ def test_default_source_is_the_checkouts_origin(tmp_path, remote, spec):
     if remote:
         subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", remote], check=True)
     assert install_cell.default_install_spec(tmp_path) == spec
+
+
+def test_the_grader_reads_the_install_cell_without_a_syntax_error(tmp_path):
+    """A handed-in notebook starts with the install cell; the grader comments its magics out, and the
+    cell must still parse, or every 'no function' message would blame a syntax error in cell 1."""
+    from numpyvae.teach.grade import cells_of
+    from numpyvae.teach.grade_worker import definitions
+    nb = {"cells": [{"cell_type": "code", "source": install_cell.install_cell(SPEC)},
+                    {"cell_type": "code", "source": "%matplotlib inline\ndef f(x):\n    return x\n"}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "sub.ipynb").write_text(json.dumps(nb))
+    code, notes = definitions(cells_of(tmp_path / "sub.ipynb"))
+    assert notes == []
+    namespace = {}
+    for block in code:
+        exec(block, namespace)                                   # noqa: S102
+    assert namespace["f"](3) == 3
