@@ -32,7 +32,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae.teach import exercises
 from numpyvae.nn.activations import ReLU, Sigmoid, Softplus, Tanh
 from numpyvae.teach.gradcheck import check_gradients, check_layer, numerical_gradient, relative_error

@@ -44,7 +44,7 @@ import numpy as np
 from scipy import integrate
 from scipy.stats import norm
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae import VAE, exercises
 
 rng = np.random.default_rng(0)

@@ -31,7 +31,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae import VAE, exercises
 from numpyvae.datasets import load, binarize_static
 from numpyvae.teach.gradcheck import check_gradients

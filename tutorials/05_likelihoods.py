@@ -33,7 +33,7 @@
 import numpy as np
 from scipy import integrate
 
-from _common import FAST, plt, savefig, show_grid
+from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE, exercises
 from numpyvae.datasets import load
 from numpyvae.optim import Adam

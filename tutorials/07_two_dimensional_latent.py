@@ -15,7 +15,7 @@
 import numpy as np
 from scipy.stats import norm
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae import VAE
 from numpyvae.datasets import load
 from numpyvae.optim import make_optimizer

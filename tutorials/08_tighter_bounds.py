@@ -23,7 +23,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, mosaic, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, mosaic, plt, savefig
 from numpyvae import VAE
 from numpyvae.datasets import binarize_dynamic, binarize_static, load
 from numpyvae.evaluate import log_likelihood

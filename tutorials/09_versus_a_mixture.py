@@ -19,7 +19,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, plt, savefig, show_grid
+from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_static, load
 from numpyvae.evaluate import log_likelihood

@@ -29,7 +29,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae.teach import exercises
 from numpyvae.teach.gradcheck import check_gradients, numerical_gradient
 from numpyvae.latent.flows import PlanarStep, RadialStep, Flow, planar_flow

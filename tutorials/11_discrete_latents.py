@@ -16,7 +16,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae import exercises
 from numpyvae.latent.gumbel import CategoricalUniformKL, GumbelSoftmax, TemperatureSchedule
 from numpyvae.teach.exercises import stand_in

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from _common import FAST, plt, savefig, show_grid
+from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_dynamic, load
 from numpyvae.datasets.dataset import Dataset

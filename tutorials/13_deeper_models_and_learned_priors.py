@@ -30,7 +30,7 @@
 import numpy as np
 from scipy.special import logsumexp
 
-from _common import FAST, plt, savefig, show_grid
+from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_static, load
 from numpyvae.evaluate import active_units, active_units_per_layer, log_likelihood, test_elbo

@@ -42,7 +42,7 @@ import math
 import numpy as np
 from scipy.stats import multivariate_normal
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae.bounds_extra import CUBO, VR, CUBOSurrogate, VRMax
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 

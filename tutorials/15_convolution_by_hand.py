@@ -27,7 +27,7 @@ import time
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae.datasets import load
 from numpyvae.nn.conv import Conv2D, ConvTranspose2D, Geometry, col2im, im2col
 from numpyvae.teach import exercises

@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-from _common import FAST, HERE, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, HERE, plt, savefig
 from numpyvae import VAE
 from numpyvae.datasets import binarize_dynamic, load
 from numpyvae.optim import Adam

@@ -1,6 +1,7 @@
 """Build the student or the teacher edition of the course from the tutorial sources.
 
-    python -m numpyvae course build DIR --edition student|teacher [--notebooks] [--source tutorials]
+    python -m numpyvae course build DIR --edition student|teacher [--notebooks] [--install-from SPEC] [--source tutorials]
+    python -m numpyvae course lite DIR [--edition student|teacher]   # the browser edition (JupyterLite), see lite.py
     python -m numpyvae course sync   [--source tutorials]     # write tutorials/notebooks/*.ipynb (jupytext)
     python -m numpyvae course check  [--source tutorials]     # exit 1 if those notebooks are out of date
     python -m numpyvae course site DIR [--fast] [--edition student|teacher]   # executed tutorials as a website
@@ -34,6 +35,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from .install_cell import add_install_cell, default_install_spec
 
 EDITIONS = ("student", "teacher")
 ANSWER_OPEN = re.compile(r"^#\s*<!--\s*answer:\s*(?P<question>.*?)\s*-->\s*$")
@@ -200,11 +203,14 @@ def sync_notebooks(source=None, *, check: bool = False) -> list:
 
 # ----------------------------------------------------------------------------- the build
 
-def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
+def build(dest, edition: str, *, source=None, notebooks: bool = False, install_from: str | None = None,
+          kernelspec: dict | None = None) -> list:
     """Write the ``edition`` of the course into the new directory ``dest``; return its files.
 
-    student: tutorials with stubs and questions, _common.py, README.md (+ notebooks/ if asked)
+    student: tutorials with stubs and questions, README.md (+ notebooks/ if asked)
     teacher: the same with solutions in the exercise cells and answers in the text, plus solutions/
+    With notebooks, each notebook's first cell installs ``install_from`` where numpyvae is missing
+    (default: default_install_spec()), and requirements.txt holds it for Binder.
     """
     if edition not in EDITIONS:
         raise ValueError(f"course build: --edition must be one of {', '.join(EDITIONS)}, got {edition!r}")
@@ -213,6 +219,9 @@ def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"course build: {dest} exists and is not an empty directory; choose a new one")
     solutions = load_solutions(source)
+    spec = (install_from or default_install_spec()).strip()
+    if notebooks and (not spec or "\n" in spec):
+        raise ValueError(f"course build: --install-from must be one pip requirement, got {install_from!r}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
@@ -224,9 +233,11 @@ def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
             if notebooks:
                 (work / NOTEBOOK_DIR).mkdir(exist_ok=True)
                 to_notebook(work / script.name, work / NOTEBOOK_DIR / (script.stem + ".ipynb"))
-        for name in ("_common.py", "README.md"):
-            if (source / name).exists():
-                shutil.copy2(source / name, work / name)
+                add_install_cell(work / NOTEBOOK_DIR / (script.stem + ".ipynb"), spec, kernelspec)
+        if notebooks:                           # Binder installs what a requirements.txt at the root names
+            (work / "requirements.txt").write_text(spec + "\n", encoding="utf-8")
+        if (source / "README.md").exists():
+            shutil.copy2(source / "README.md", work / "README.md")
         if edition == "teacher":
             shutil.copytree(source / "solutions", work / "solutions",
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -337,10 +348,9 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
         docs, run = tmp / "docs", tmp / "run"
         docs.mkdir()
         run.mkdir()
-        shutil.copy2(source / "_common.py", run / "_common.py")
         shutil.copytree(_mathjax_dir(), docs / "mathjax")
         env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "NUMPYVAE_FAST")}
-        env.update(PYTHONPATH=os.pathsep.join([package_root, str(run), env.get("PYTHONPATH", "")]),
+        env.update(PYTHONPATH=os.pathsep.join([package_root, env.get("PYTHONPATH", "")]),
                    NUMPYVAE_FIGURES=str(run / "figures"))
         if fast:
             env["NUMPYVAE_FAST"] = "1"
@@ -402,6 +412,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("dir")
     b.add_argument("--edition", choices=EDITIONS, required=True)
     b.add_argument("--notebooks", action="store_true", help="also write notebooks/*.ipynb (needs jupytext)")
+    b.add_argument("--install-from", metavar="SPEC",
+                   help="what the notebooks' first cell pip-installs where numpyvae is missing (Colab, Binder): "
+                        "a git URL ('numpyvae @ git+https://...'), a wheel URL or a name "
+                        "(default: this checkout's git remote origin, else 'numpyvae')")
     b.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
     w = sub.add_parser("site", help="execute every tutorial and render the course site (mkdocs-jupyter)")
     w.add_argument("dir")
@@ -409,6 +423,10 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--fast", action="store_true", help="run the tutorials with NUMPYVAE_FAST=1 (minutes, not an hour)")
     w.add_argument("--only", help="comma-separated tutorial numbers, e.g. 02,10 (default: all)")
     w.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
+    lt = sub.add_parser("lite", help="the browser edition: a JupyterLite site with the notebooks and numpyvae's wheel")
+    lt.add_argument("dir")
+    lt.add_argument("--edition", choices=EDITIONS, default="student")
+    lt.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
     for name, text in (("sync", "write tutorials/notebooks/*.ipynb from the scripts (jupytext)"),
                        ("check", "exit 1 if tutorials/notebooks/*.ipynb differ from the scripts")):
         s = sub.add_parser(name, help=text)
@@ -420,7 +438,8 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.action == "build":
-            files = build(args.dir, args.edition, source=args.source, notebooks=args.notebooks)
+            files = build(args.dir, args.edition, source=args.source, notebooks=args.notebooks,
+                          install_from=args.install_from)
             print(f"wrote the {args.edition} edition: {len(files)} files in {args.dir}")
         elif args.action == "site":
             only = [n.strip() for n in args.only.split(",")] if args.only else None
@@ -429,6 +448,11 @@ def main(argv=None) -> int:
                 print(f"error output: {e}")
             print(f"wrote the course site to {args.dir} (open {Path(args.dir) / 'index.html'})")
             return 1 if errors else 0
+        elif args.action == "lite":
+            from .lite import build_lite, pyodide_cdn
+            build_lite(args.dir, source=args.source, edition=args.edition)
+            print(f"wrote the browser edition to {args.dir}: serve it (python -m http.server -d {args.dir}) and "
+                  f"open /lab/ or /tree/; the browser loads Pyodide from {pyodide_cdn()}")
         elif args.action == "sync":
             for path in sync_notebooks(args.source):
                 print(f"wrote {path}")
