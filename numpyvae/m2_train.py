@@ -2,9 +2,9 @@
 
 The labeled set: ``labels / C`` examples of each class drawn from the training set with a
 fixed seed (balanced, the same for the same seed). The unlabeled set: every other training
-example. A step takes one unlabeled batch and one labeled batch (cycling through the few
-labels), dynamically binarized for the Bernoulli likelihood; an epoch is one pass over the
-unlabeled set. After each epoch the classifier's error on the held-out test digits is
+example. Batches mix the two as Kingma's code does (``m2.paper_batches``): each step holds
+about N_l/S labeled and N_u/S unlabeled examples, summed with weight S/N, dynamically
+binarized for the Bernoulli likelihood; an epoch is one pass over both sets. After each epoch the classifier's error on the held-out test digits is
 printed (the test images binarized once with a fixed seed, as the VAE's evaluation does).
 
 ``--baseline`` also trains the same classifier network on the labeled examples alone
@@ -21,7 +21,7 @@ import numpy as np
 from .checks import as_dtype
 from .config import binarize_test_set, test_seed
 from .datasets import DATASETS, binarize_dynamic, load
-from .m2 import M2, ClassifierAlone
+from .m2 import M2, ClassifierAlone, generative_error, paper_alpha, paper_batches
 from .optim import make_optimizer
 
 
@@ -59,7 +59,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--z-dim", type=int, default=50, help="latent dimensions (default 50)")
     p.add_argument("--classifier-hidden", type=int, nargs="+", default=[500], help="classifier hidden sizes")
     p.add_argument("--alpha", type=float, default=None, help="weight of log q(y|x) on labeled examples "
-                   "(default 0.1·N, N the training examples, as Kingma et al.)")
+                   "(default 0.1·N/N_l, N the training examples, N_l the labeled ones, as Kingma's code)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--baseline", action="store_true", help="also train the classifier on the labels alone")
@@ -92,32 +92,34 @@ def train_m2(args, data=None, log=print) -> dict:
     x_l, y_l, x_u = x[labeled], y[labeled], x[unlabeled]
     x_test, _ = binarize_test_set(data.x_test.astype(dtype, copy=False), "dynamic", seed=test_seed(args.seed))
     y_test = np.asarray(data.y_test)
-    alpha = 0.1 * x.shape[0] if args.alpha is None else args.alpha
+    alpha = paper_alpha(x.shape[0], x_l.shape[0]) if args.alpha is None else args.alpha
     B = min(args.batch_size, x_u.shape[0])
     B_l = min(args.batch_size, x_l.shape[0])
     steps = x_u.shape[0] // B
     log(f"M2 on {args.dataset}: {args.labels} labels ({args.labels // C} per class, seed {args.seed}), "
-        f"{x_u.shape[0]} unlabeled, alpha {alpha:g}, {steps} steps per epoch of {B} unlabeled + {B_l} labeled")
-    history = {"m2": [], "baseline": []}
+        f"{x_u.shape[0]} unlabeled, alpha {alpha:g}, {steps} steps per epoch of {B} unlabeled + "
+        f"~{x_l.shape[0] / steps:.2g} labeled")
+    history = {"m2": [], "baseline": [], "generative": []}
     model = M2(x.shape[1], C, hidden=args.hidden, z_dim=args.z_dim, classifier_hidden=args.classifier_hidden,
                alpha=alpha, seed=args.seed, dtype=dtype)
     opt = make_optimizer("adam", model.params, model.grads, lr=args.lr)
     rng = np.random.default_rng([args.seed, 2])
     for epoch in range(1, args.epochs + 1):
         start, total = time.perf_counter(), 0.0
-        perm, perm_l = rng.permutation(x_u.shape[0]), _label_order(rng, x_l.shape[0], steps * B_l)
-        for b in range(steps):
-            xb_u = binarize_dynamic(x_u[perm[b * B:(b + 1) * B]], rng)
-            idx = perm_l[b * B_l:(b + 1) * B_l]
-            loss, _ = model.loss_and_grads(binarize_dynamic(x_l[idx], rng), y_l[idx], xb_u)
+        for b, (idx, idx_u, weights) in enumerate(paper_batches(x_l.shape[0], x_u.shape[0], B, rng)):
+            xb_u = binarize_dynamic(x_u[idx_u], rng)
+            xb_l, yb_l = (binarize_dynamic(x_l[idx], rng), y_l[idx]) if idx.size else (None, None)
+            loss, _ = model.loss_and_grads(xb_l, yb_l, xb_u, weights=weights)
             if not np.isfinite(loss):
                 raise RuntimeError(f"M2: the loss became {loss} at epoch {epoch}, step {b + 1}; try a smaller --lr")
             opt.step()
             total += loss
         err = model.test_error(x_test, y_test)
         history["m2"].append(err)
+        history["generative"].append(generative_error(model, x_test, y_test, np.random.default_rng([args.seed, 8])))
         if not args.quiet:
             log(f"epoch {epoch:3d}  loss {total / steps:9.2f}  test error {100 * err:5.2f}%  "
+                f"argmax_y L(x, y) error {100 * history['generative'][-1]:5.2f}%  "
                 f"{time.perf_counter() - start:.1f}s")
     if args.baseline:
         clf = ClassifierAlone(x.shape[1], C, args.classifier_hidden, seed=args.seed, dtype=dtype)
