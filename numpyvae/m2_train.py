@@ -134,6 +134,8 @@ def train_m2(args, data=None, log=print) -> dict:
             history["baseline"].append(clf.test_error(x_test, y_test))
             if not args.quiet:
                 log(f"baseline epoch {epoch:3d}  test error {100 * history['baseline'][-1]:5.2f}%")
+    history["predictions"] = {"m2": model.classify(x_test), **({"baseline": clf.classify(x_test)} if args.baseline else {})}
+    history["y_test"] = y_test                  # per-digit predictions: for paired comparisons (reproduce)
     summary = f"test error with {args.labels} labels on {args.dataset}: M2 {100 * history['m2'][-1]:.2f}%"
     if args.baseline:
         summary += f", the classifier alone {100 * history['baseline'][-1]:.2f}%"
