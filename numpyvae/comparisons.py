@@ -32,17 +32,17 @@ class EpochsFraction:
 # Each budget: the base settings of every kind. smoke: seconds a comparison (what the tests run; its
 # numbers are no evidence); short: about an hour for all on 2 cores; long: the papers' k and lengths.
 BUDGETS = {
-    "smoke": {"k_train": 2, "k_eval": 10, "n_train": 600, "n_test": 100,
+    "smoke": {"quiet": True, "k_train": 2, "k_eval": 10, "n_train": 600, "n_test": 100,
               "vae": dict(hidden=[16], z_dim=4, epochs=1, batch_size=100),
               "m2": dict(labels=20, epochs=1, hidden=[16], z_dim=4, classifier_hidden=[16], batch_size=100),
               "avb": dict(epochs=1, n_test=50, batch_size=500),
               "cubo": dict(warm_steps=2000, steps=50, k_eval=200)},
-    "short": {"k_train": 5, "k_eval": 1000, "n_train": None, "n_test": 1000,
+    "short": {"quiet": False, "k_train": 5, "k_eval": 500, "n_train": None, "n_test": 500,
               "vae": dict(hidden=[200], z_dim=20, epochs=30, batch_size=128),
               "m2": dict(labels=100, epochs=30, hidden=[500], z_dim=50, classifier_hidden=[500], batch_size=100),
               "avb": dict(epochs=20, n_test=500, batch_size=100),
               "cubo": dict(warm_steps=2000, steps=1500, k_eval=5000)},
-    "long": {"k_train": 50, "k_eval": 5000, "n_train": None, "n_test": None,
+    "long": {"quiet": False, "k_train": 50, "k_eval": 5000, "n_train": None, "n_test": None,
              "vae": dict(hidden=[200, 200], z_dim=50, epochs=3280, batch_size=20, lr_schedule="burda",
                          adam_eps=1e-4),
              "m2": dict(labels=100, epochs=3000, hidden=[500], z_dim=50, classifier_hidden=[500], batch_size=100),
