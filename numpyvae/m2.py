@@ -41,7 +41,7 @@ from .nn import MLP, named_arrays, pack_layers
 from .vae import VAE
 
 __all__ = ["M2", "M2Tape", "log_softmax", "enumerated_bound", "enumerated_bound_backward", "paper_alpha",
-           "paper_batches", "ClassifierAlone"]
+           "paper_batches", "generative_error", "ClassifierAlone"]
 
 
 def log_softmax(a: np.ndarray) -> np.ndarray:

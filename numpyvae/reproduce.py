@@ -166,6 +166,8 @@ def run_comparison(name: str, dataset: str, budget_name: str = "smoke", seed: in
     with contextlib.redirect_stdout(sys.stderr):       # the trainers' epoch lines are progress: stdout keeps the table
         out = RUNNERS[c.kind](c, dataset, budget, seed, run_dir, log)
     out.update(verdict(out["diff"], out["se"], c.effect))
+    if c.direction_only:
+        out["size_vs_paper"] = None                     # the paper gives a direction, not a number
     out.update(name=name, dataset=dataset, budget=budget_name, seed=seed, label_a=c.label_a, label_b=c.label_b,
                metric=c.metric, paper_effect=c.effect, claim=vars(c.claim), note=c.note,
                seconds=round(time.perf_counter() - start, 1))
@@ -188,7 +190,11 @@ def format_row(r: dict) -> str:
     setting += f", n = {r['n']}, seed {r['seed']}"
     return (f"| {r['name']}: {r['label_b']} vs {r['label_a']} | {r['dataset']} | {claim['number']} ({claim['data']}; "
             f"{claim['setting']}; {claim['citation']}) | {ours} ({r['metric']}) | {r['same_direction']} | "
-            f"{r['size_vs_paper']:.2f}× | {setting} |")
+            f"{_size(r)} | {setting} |")
+
+
+def _size(r: dict) -> str:
+    return "direction only" if r["size_vs_paper"] is None else f"{r['size_vs_paper']:.2f}×"
 
 
 def markdown(rows: list) -> str:
@@ -277,7 +283,7 @@ def cmd_reproduce(args, log=None) -> int:
         save(rows, args.out)                               # after each comparison: an interruption keeps the rest
         log(f"  paper: {c.claim.number} ({c.claim.data}; {c.claim.setting}; {c.claim.citation})")
         log(f"  ours:  b − a = {_fmt(r['diff'], 3)} ± {r['se'] if r['se'] is not None else float('nan'):.3f} "
-            f"({r['metric']}); same direction: {r['same_direction']}; {r['size_vs_paper']:.2f}× the paper's; "
+            f"({r['metric']}); same direction: {r['same_direction']}; size vs the paper's: {_size(r)}; "
             f"{r['seconds']:.0f} s")
     if rows:
         json_path, md_path = save(rows, args.out)

@@ -99,3 +99,8 @@ def test_list_prints_every_claim(capsys):
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in REGISTRY) and "Kingma et al. 2014" in out
+
+
+def test_a_claim_without_a_number_gets_no_size(tmp_path):
+    (r,) = _run(tmp_path, "cubo")
+    assert r["size_vs_paper"] is None and "direction only" in (tmp_path / "reproduction.md").read_text()
