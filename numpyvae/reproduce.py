@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -159,9 +160,8 @@ def run_comparison(name: str, dataset: str, budget_name: str = "smoke", seed: in
     c, budget = REGISTRY[name], BUDGETS[budget_name]
     start = time.perf_counter()
     run_dir = Path(out_dir) / "runs" / budget_name / f"{name}-{dataset}-seed{seed}"
-    if run_dir.exists():
-        import shutil
-        shutil.rmtree(run_dir)                          # a fresh run each time: these directories are scratch
+    if run_dir.exists():                                # a fresh run each time: these directories are scratch
+        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     with contextlib.redirect_stdout(sys.stderr):       # the trainers' epoch lines are progress: stdout keeps the table
         out = RUNNERS[c.kind](c, dataset, budget, seed, run_dir, log)
@@ -253,6 +253,10 @@ def _plan(args) -> list:
         raise ValueError(f"reproduce: unknown comparison(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
     if args.seed < 0:
         raise ValueError(f"reproduce: --seed must be an integer >= 0, got {args.seed}")
+    known = sorted({d for c in REGISTRY.values() for d in c.datasets})
+    if args.datasets is not None and not set(args.datasets) <= set(known):
+        raise ValueError(f"reproduce: unknown dataset(s) {', '.join(sorted(set(args.datasets) - set(known)))} "
+                         f"in --datasets; the comparisons use {', '.join(known)}")
     plan = []
     for name in names:
         for dataset in REGISTRY[name].datasets:
@@ -261,6 +265,8 @@ def _plan(args) -> list:
             if args.datasets is None and args.budget != "long" and dataset == "fashion-mnist":
                 continue        # 60k images: ~7× the digits' time; in smoke and short only when asked for by name
             plan.append((name, dataset))
+    if not plan:
+        raise ValueError(f"reproduce: nothing to run: {', '.join(names)} on --datasets {' '.join(args.datasets)}")
     return plan
 
 
@@ -271,6 +277,12 @@ def cmd_reproduce(args, log=None) -> int:
             print(f"{name:16s} {c.label_b} vs {c.label_a}: {c.claim.number} ({c.claim.citation})")
         return 0
     plan = _plan(args)
+    from .files import DirectoryLock
+    with DirectoryLock(Path(args.out) / "runs"):         # one reproduce process per output directory
+        return _run_plan(plan, args, log)
+
+
+def _run_plan(plan: list, args, log) -> int:
     rows = []
     for i, (name, dataset) in enumerate(plan, 1):
         if not _installed(dataset):

@@ -104,3 +104,18 @@ def test_list_prints_every_claim(capsys):
 def test_a_claim_without_a_number_gets_no_size(tmp_path):
     (r,) = _run(tmp_path, "cubo")
     assert r["size_vs_paper"] is None and "direction only" in (tmp_path / "reproduction.md").read_text()
+
+
+def test_bad_datasets_and_an_empty_plan_are_refused(tmp_path, capsys):
+    assert main(["reproduce", "iwae", "--datasets", "cifar", "--out", str(tmp_path)]) == 2
+    assert "unknown dataset(s) cifar in --datasets" in capsys.readouterr().err
+    assert main(["reproduce", "avb", "--datasets", "digits", "--out", str(tmp_path)]) == 2
+    assert "nothing to run: avb on --datasets digits" in capsys.readouterr().err
+
+
+def test_one_process_per_output_directory(tmp_path, capsys):
+    from numpyvae.files import DirectoryLock
+    with DirectoryLock(tmp_path / "runs"):
+        assert main(["reproduce", "cubo", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error:") and len(err.strip().splitlines()) == 1, err
