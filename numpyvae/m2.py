@@ -135,7 +135,7 @@ class M2:
     n_classes : int             C, the labels 0..C−1
     hidden, z_dim, likelihood, activation, posterior, prior : the conditional VAE's (see VAE)
     classifier_hidden : list    hidden sizes of the classifier MLP x -> C logits
-    alpha : float               weight of log q(y|x) on labeled examples (Kingma et al.: 0.1·N)
+    alpha : float               weight of log q(y|x) on each labeled example (Kingma's code: 0.1·N/N_l, paper_alpha)
     seed, dtype                 as for the VAE
 
     ``params`` / ``grads``: every parameter ("vae.encoder.0.W", ..., "classifier.0.W", ...), views
