@@ -11,7 +11,7 @@ with earlier results there, one row per comparison, dataset and budget).
 
 The sides run through the public trainers and evaluator: ``train.train`` and
 ``evaluate.log_likelihood`` (VAE kinds), ``m2_train.train_m2``, ``avb_train.train``,
-``cubo_q.linear_gaussian_experiment``.
+``cubo_q.linear_gaussian_experiment``, ``structured_output.run``.
 """
 from __future__ import annotations
 
@@ -151,7 +151,16 @@ def _run_cubo(c, dataset, budget, seed, out_dir, log):
             "k_eval": budget["cubo"]["k_eval"]}
 
 
-RUNNERS = {"vae": _run_vae, "m2": _run_m2, "avb": _run_avb, "cubo": _run_cubo}
+def _run_cvae(c, dataset, budget, seed, out_dir, log):
+    from .structured_output import run
+    settings = {**budget["cvae"], **c.b, "dataset": dataset, "seed": seed}
+    res = run(log=log, **settings)
+    out = paired(res["nn"], res["cvae"])
+    out.update(settings=res["settings"], epochs=settings["epochs"], k_eval=settings["k"])
+    return out
+
+
+RUNNERS = {"vae": _run_vae, "m2": _run_m2, "avb": _run_avb, "cubo": _run_cubo, "cvae": _run_cvae}
 
 
 def run_comparison(name: str, dataset: str, budget_name: str = "smoke", seed: int = 0, out_dir="reproduction",

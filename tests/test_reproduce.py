@@ -76,8 +76,11 @@ def test_warmup_as_a_fraction_of_the_budgets_epochs_and_a_hierarchy_without_z_di
     assert "z_dim" not in rows["two-layers"]["settings"]["b"] and rows["two-layers"]["settings"]["b"]["stochastic"]
 
 
-def test_m2_avb_and_cubo_comparisons_run(tmp_path):
-    rows = {r["name"]: r for r in _run(tmp_path, "m2", "avb", "cubo")}
+def test_m2_avb_cubo_and_cvae_comparisons_run(tmp_path):
+    rows = {r["name"]: r for r in _run(tmp_path, "m2", "avb", "cubo", "cvae-quadrant")}
+    cvae = rows["cvae-quadrant"]
+    assert cvae["settings"]["given"] == "quadrant" and cvae["n"] == BUDGETS["smoke"]["cvae"]["n_test"]
+    assert cvae["diff"] == pytest.approx(cvae["b"] - cvae["a"]) and cvae["a"] < 0
     m2 = rows["m2"]
     assert m2["metric"] == "test error, %" and 0 <= m2["a"] <= 100 and 0 <= m2["b"] <= 100
     assert 0 <= m2["generative_error"] <= 100 and m2["n"] == BUDGETS["smoke"]["n_test"]
