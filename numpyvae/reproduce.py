@@ -70,9 +70,9 @@ def _data(name: str, budget: dict):
                    d.image_shape, d.source)
 
 
-def _vae_side(side: dict, dataset: str, data, budget: dict, seed: int, out_dir: Path):
-    """Train one side; return (log p(x) per test example, its settings)."""
-    from .evaluate import log_likelihood, run_test_data
+def _vae_side(side: dict, dataset: str, data, budget: dict, seed: int, out_dir: Path, measure: str = "log_px"):
+    """Train one side; return (log p(x), or the ELBO, per test example; the test examples; its settings)."""
+    from .evaluate import log_likelihood, run_test_data, test_elbo
     from .seeds import EVAL_SEED
     from .train import train
     base = dict(budget["vae"])
@@ -80,7 +80,10 @@ def _vae_side(side: dict, dataset: str, data, budget: dict, seed: int, out_dir: 
     cfg = {k: v for k, v in cfg.items() if v is not None}
     run = train(cfg, data=data, quiet=budget["quiet"])
     x_test = run_test_data(run, dataset=data)[0][:budget["n_test"]]
-    ll = log_likelihood(run.model, x_test, k=budget["k_eval"], rng=EVAL_SEED, progress=False)
+    if measure == "elbo":
+        ll = test_elbo(run.model, x_test, rng=EVAL_SEED, per_example=True)["each"]
+    else:
+        ll = log_likelihood(run.model, x_test, k=budget["k_eval"], rng=EVAL_SEED, progress=False)
     return ll, x_test, {k: v for k, v in cfg.items() if k != "out"}
 
 
@@ -90,14 +93,16 @@ def _run_vae(c, dataset, budget, seed, out_dir, log):
     for side, label, cfg in (("a", c.label_a, c.a), ("b", c.label_b, c.b)):
         log(f"  training {label} ...")
         start = time.perf_counter()
-        results[side], x, settings[side] = _vae_side(cfg, dataset, data, budget, seed, out_dir / side)
+        results[side], x, settings[side] = _vae_side(cfg, dataset, data, budget, seed, out_dir / side, c.measure)
         x_tests.append(x)
-        log(f"  {label}: log p(x) {results[side].mean():.3f} (k = {budget['k_eval']}, "
-            f"{x.shape[0]} test examples), {time.perf_counter() - start:.0f} s")
+        what = "ELBO" if c.measure == "elbo" else f"log p(x) (k = {budget['k_eval']})"
+        log(f"  {label}: {what} {results[side].mean():.3f} on {x.shape[0]} test examples, "
+            f"{time.perf_counter() - start:.0f} s")
     if not np.array_equal(x_tests[0], x_tests[1]):
         raise RuntimeError(f"reproduce {c.name}: the two sides were judged on different test examples")
     out = paired(results["a"], results["b"])
-    out.update(settings=settings, k_eval=budget["k_eval"], epochs=settings["a"]["epochs"])
+    out.update(settings=settings, k_eval=budget["k_eval"] if c.measure == "log_px" else None,
+               epochs=settings["a"]["epochs"])
     return out
 
 

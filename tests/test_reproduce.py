@@ -122,3 +122,21 @@ def test_one_process_per_output_directory(tmp_path, capsys):
         assert main(["reproduce", "cubo", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("numpyvae: error:") and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_q_without_a_density_is_compared_by_its_paired_test_elbo(tmp_path):
+    (r,) = _run(tmp_path, "gumbel")
+    assert r["metric"] == "test ELBO, nats" and r["k_eval"] is None and r["se"] > 0
+    assert r["settings"]["a"]["posterior"] == "gumbel-st:10" and r["settings"]["b"]["posterior"] == "gumbel:10"
+
+
+def test_test_elbo_per_example_averages_to_its_mean(small_digits):
+    from numpyvae import VAE
+    from numpyvae.evaluate import test_elbo
+    m = VAE(784, [8], 2, seed=0)
+    x = (small_digits.x_test[:30] > 0.5).astype(np.float32)
+    out = test_elbo(m, x, batch_size=7, per_example=True, rng=3)
+    assert out["each"].shape == (30,) and out["each"].mean() == pytest.approx(out["elbo"], rel=1e-6)
+    assert out["each"][4] == pytest.approx(test_elbo(m, x, batch_size=7, rng=3, per_example=True)["each"][4])
+    first = test_elbo(m, x[:7], batch_size=7, rng=3)["elbo"]          # the first batch alone: its own mean
+    assert out["each"][:7].mean() == pytest.approx(first, rel=1e-6)
