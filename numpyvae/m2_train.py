@@ -4,8 +4,9 @@ The labeled set: ``labels / C`` examples of each class drawn from the training s
 fixed seed (balanced, the same for the same seed). The unlabeled set: every other training
 example. Batches mix the two as Kingma's code does (``m2.paper_batches``): each step holds
 about N_l/S labeled and N_u/S unlabeled examples, summed with weight S/N, dynamically
-binarized for the Bernoulli likelihood; an epoch is one pass over both sets. After each epoch the classifier's error on the held-out test digits is
-printed (the test images binarized once with a fixed seed, as the VAE's evaluation does).
+binarized for the Bernoulli likelihood; an epoch is one pass over both sets. After each epoch
+the classifier's error on the held-out test digits is printed (the test images binarized once
+with a fixed seed, as the VAE's evaluation does), and the error of argmax_y L(x, y).
 
 ``--baseline`` also trains the same classifier network on the labeled examples alone
 (cross-entropy, the same optimizer, batches and number of steps) and prints its test error
