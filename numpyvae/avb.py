@@ -6,7 +6,7 @@ encoder takes noise as an input,
     z = f_φ(x, ε),   ε ~ N(0, I_E),     the encoder reads [x, ε] concatenated,
 
 so q(z|x) can be any shape the network makes, but log q is unknown. A discriminator
-T_ψ(x, z) (an MLP on [x, z]) is trained with the logistic loss to tell pairs (x, z ~ q(z|x))
+T_ψ(x, z) (an MLP on [x, z], or the reference code's ⟨θ(x), s(z)⟩ + T_x(x) + T_z(z): avb_critic.py) is trained with the logistic loss to tell pairs (x, z ~ q(z|x))
 from pairs (x, z ~ p(z)):
 
     L_T(ψ) = mean_n [ softplus(−T(x_n, z_n^q)) + softplus(T(x_n, z_n^p)) ],
