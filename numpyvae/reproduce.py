@@ -194,16 +194,20 @@ def _fmt(x, digits=2) -> str:
     return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:+.{digits}f}"
 
 
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")                  # a | inside a cell would end it
+
+
 def format_row(r: dict) -> str:
     """One markdown row: comparison, data, the paper's claim, ours (b − a ± paired SE), verdict, size, setting."""
-    claim = r["claim"]
+    claim = {k: _cell(v) for k, v in r["claim"].items()}
     ours = f"{_fmt(r['diff'])} ± {r['se']:.2f}" if r["se"] is not None and math.isfinite(r["se"]) else _fmt(r["diff"], 3)
     setting = f"{r['budget']}: {r['epochs']} epochs" if r["epochs"] is not None else r["budget"]
     if r.get("k_eval") is not None:
         setting += f", k = {r['k_eval']}"
     setting += f", n = {r['n']}, seed {r['seed']}"
     return (f"| {r['name']}: {r['label_b']} vs {r['label_a']} | {r['dataset']} | {claim['number']} ({claim['data']}; "
-            f"{claim['setting']}; {claim['citation']}) | {ours} ({r['metric']}) | {r['same_direction']} | "
+            f"{claim['setting']}; {claim['citation']}) | {ours} ({_cell(r['metric'])}) | {r['same_direction']} | "
             f"{_size(r)} | {setting} |")
 
 
@@ -228,6 +232,9 @@ def save(rows: list, out_dir) -> tuple[Path, Path]:
     key = lambda r: (r["name"], r["dataset"], r["budget"], r["seed"])        # noqa: E731
     merged = {key(r): r for r in old}
     merged.update({key(r): r for r in rows})
+    for r in merged.values():                            # the claims' words come from the registry, as it is now
+        if r["name"] in REGISTRY:
+            r["claim"] = vars(REGISTRY[r["name"]].claim)
     ordered = sorted(merged.values(), key=lambda r: (list(REGISTRY).index(r["name"]) if r["name"] in REGISTRY
                                                      else len(REGISTRY), r["dataset"], r["budget"]))
     save_json(path, {"results": ordered})

@@ -140,3 +140,9 @@ def test_test_elbo_per_example_averages_to_its_mean(small_digits):
     assert out["each"][4] == pytest.approx(test_elbo(m, x, batch_size=7, rng=3, per_example=True)["each"][4])
     first = test_elbo(m, x[:7], batch_size=7, rng=3)["elbo"]          # the first batch alone: its own mean
     assert out["each"][:7].mean() == pytest.approx(first, rel=1e-6)
+
+
+def test_a_bar_in_a_cell_is_escaped_so_the_table_keeps_its_columns(tmp_path):
+    _run(tmp_path, "cvae-top-half")
+    row = [line for line in (tmp_path / "reproduction.md").read_text().splitlines() if line.startswith("| cvae")][0]
+    assert "x_out \\| x_in" in row and row.replace("\\|", "").count("|") == 8
