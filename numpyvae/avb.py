@@ -19,7 +19,7 @@ in log-odds form). Put in for the KL, the encoder and decoder minimize
 with ψ held fixed (its gradient reaches φ through ∂T/∂z). At T = T* this is the negative ELBO.
 The two players alternate, one step each per batch (the paper's Algorithm 1).
 
-**Adaptive contrast** (``adaptive_contrast=True``, the paper's Section 3.3 and the ``is_ac`` path of
+**Adaptive contrast** (``adaptive_contrast=True``, the paper's remedy for a saturated critic, and the ``is_ac`` path of
 Mescheder's avb/avb/__init__.py). When q is far from p the critic's job is easy, its logistic loss
 saturates and T underestimates the KL. Contrast q with r(z|x) = N(μ(x), σ²(x)) instead, its own
 moments (held constant, as tf.stop_gradient does there; here estimated from M extra noise draws
