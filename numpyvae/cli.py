@@ -277,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .m2_train import add_flags as add_m2_flags, cmd_m2
     add_m2_flags(p)
     p.set_defaults(func=cmd_m2)
+    p = sub.add_parser("reproduce", help="each paper's effect beside ours, paired: reproduce [NAME ...|all] --budget")
+    from .reproduce import add_flags as add_reproduce_flags, cmd_reproduce
+    add_reproduce_flags(p)
+    p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("bench", help="time training epochs against this machine's BLAS bound", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

@@ -156,3 +156,71 @@ def test_m2_command_refuses_in_one_line(flags, message, tmp_path, monkeypatch, c
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(message) and "Traceback" not in "".join(err)
     assert not any((tmp_path / "runs").glob("*"))          # a refused run leaves no directory behind
+
+
+# ---- the paper's weighting and batch composition (Kingma's learn_yz_x_ss.py) ------------------
+
+def test_weighted_loss_is_the_weighted_sum_of_its_parts_by_hand_and_matches_fd():
+    """loss = −(w_l Σ_l (L + α log q_y) + w_u Σ_u U), each piece computed here from the networks."""
+    model, x_l, y_l, x_u = _model()
+    eps_l, eps_u = model.vae.draw_eps(3, 1), model.vae.draw_eps(4 * C, 1)
+    w_l, w_u = 0.07, 0.013
+    t = model.forward(x_l, y_l, x_u, eps_l, eps_u, weights=(w_l, w_u))
+    a = model.classifier.forward(np.concatenate([x_l, x_u]))[0]
+    log_q = a - np.log(np.exp(a).sum(1, keepdims=True))
+    L_l = model.vae.forward(x_l, eps_l, y=y_l)["bound"] - math.log(C)
+    L_u = model.vae.forward(np.tile(x_u, (C, 1)), eps_u, y=np.repeat(np.arange(C), 4))["bound"].reshape(C, 4).T
+    q_u = np.exp(log_q[3:])
+    U = (q_u * (L_u - math.log(C) - log_q[3:])).sum(1)
+    expected = -(w_l * np.sum(L_l + 2.5 * log_q[np.arange(3), y_l]) + w_u * U.sum())
+    assert t.loss == pytest.approx(expected, rel=1e-12)
+    model.loss_and_grads(x_l, y_l, x_u, eps_l, eps_u, weights=(w_l, w_u))
+    got = np.concatenate([model.grads[k].ravel() for k in model.params])
+    fd = np.concatenate([numerical_gradient(
+        lambda _: model.forward(x_l, y_l, x_u, eps_l, eps_u, weights=(w_l, w_u)).loss, p).ravel()
+        for p in model.params.values()])
+    assert relative_error(got, fd) <= 1e-7
+    with pytest.raises(ValueError, match="weights must be two finite numbers >= 0"):
+        model.forward(x_l, y_l, x_u, weights=(1.0, -1.0))
+
+
+def test_paper_batches_see_each_example_once_and_weigh_log_q_nine_times_an_unlabeled_bound():
+    """9,000 digits, 100 labels, batches of 100 unlabeled: over an epoch the weight on one labeled example's
+    log q(y|x) (α · Σ w_l over its appearances) is 0.1·N/N_l = 9 times the weight on one unlabeled U."""
+    from numpyvae.m2 import paper_alpha, paper_batches
+    N_l, N_u = 100, 8900
+    steps = paper_batches(N_l, N_u, 100, np.random.default_rng(0))
+    assert len(steps) == 89
+    seen_l = np.concatenate([l for l, _, _ in steps])
+    seen_u = np.concatenate([u for _, u, _ in steps])
+    assert np.array_equal(np.sort(seen_l), np.arange(N_l)) and np.array_equal(np.sort(seen_u), np.arange(N_u))
+    assert all(len(l) in (1, 2) and len(u) == 100 for l, u, _ in steps)
+    alpha = paper_alpha(N_l + N_u, N_l)
+    assert alpha == pytest.approx(9.0)
+    weight_log_q = {i: 0.0 for i in range(N_l)}
+    weight_U = {i: 0.0 for i in range(N_u)}
+    for l, u, (w_l, w_u) in steps:
+        for i in l:
+            weight_log_q[i] += alpha * w_l
+        for i in u:
+            weight_U[i] += w_u
+    ratio = np.array(list(weight_log_q.values())) / np.mean(list(weight_U.values()))
+    assert np.allclose(ratio, 0.1 * 9000 / 100)
+    # the epoch's sums are the training set's objective per example times the number of steps: Σ w = S/N · N
+    assert sum(w_u * len(u) + w_l * len(l) for l, u, (w_l, w_u) in steps) == pytest.approx(89.0)
+
+
+def test_generative_error_is_near_chance_when_the_decoder_ignores_y_and_zero_when_y_decides_x():
+    from numpyvae.m2 import generative_error
+    model = M2(4, 2, hidden=[], z_dim=1, classifier_hidden=[3], seed=0, dtype="float64")
+    x = np.array([[1, 1, 0, 0], [0, 0, 1, 1]] * 50, dtype=np.float64)
+    y = np.array([0, 1] * 50)
+    for name, p in model.params.items():                  # every label explains x equally: a tie, argmax says 0
+        if name.startswith("vae."):
+            p[...] = 0.0
+    assert generative_error(model, x, y, np.random.default_rng(0)) == 0.5
+    W = model.params["vae.decoder.out.W"]                 # rows: z, then the one-hot label
+    W[1] = [8, 8, -8, -8]                                 # y = 0 says "left half on"
+    W[2] = [-8, -8, 8, 8]
+    assert generative_error(model, x, y, np.random.default_rng(0)) == 0.0
+    assert generative_error(model, x, 1 - y, np.random.default_rng(0)) == 1.0
