@@ -113,3 +113,29 @@ def test_vae_in_one_file_trains_in_fast_mode(tmp_path):
     train_losses = [float(words[4]) for words in epochs]    # "epoch 1 train loss 438.60 test loss ..."
     assert all(np.isfinite(train_losses)) and train_losses[1] < train_losses[0], proc.stdout
     assert not list(tmp_path.iterdir()), "the one-file script should write no files"
+
+
+def _table_rows(markdown, header_start):
+    """The rows of the markdown table whose header line starts with ``header_start`` (header included)."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
+def _cells(row):
+    return [c for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]]      # an escaped \| stays inside its cell
+
+
+def test_the_lesson_plan_table_has_as_many_cells_in_each_row_as_its_header():
+    readme = (TUTORIALS / "README.md").read_text()
+    rows = _table_rows(readme, "| # | file |")
+    assert len(rows) >= 2 + 17, rows[:3]
+    width = len(_cells(rows[0]))
+    bad = [row[:40] for row in rows if len(_cells(row)) != width]
+    assert not bad, f"rows with a cell too many or too few: {bad}"
+    assert "(SYLLABUS.md)" in readme and (TUTORIALS / "SYLLABUS.md").exists()
