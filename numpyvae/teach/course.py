@@ -4,6 +4,7 @@
     python -m numpyvae course sync   [--source tutorials]     # write tutorials/notebooks/*.ipynb (jupytext)
     python -m numpyvae course check  [--source tutorials]     # exit 1 if those notebooks are out of date
     python -m numpyvae course site DIR [--fast] [--edition student|teacher]   # executed tutorials as a website
+    python -m numpyvae course slides DIR [--edition student|teacher] [--week N]  # reveal.js decks per week (slides.py)
 
 The tutorial scripts (percent format) are the single source. Two kinds of marks
 in them drive the editions:
@@ -409,6 +410,13 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--fast", action="store_true", help="run the tutorials with NUMPYVAE_FAST=1 (minutes, not an hour)")
     w.add_argument("--only", help="comma-separated tutorial numbers, e.g. 02,10 (default: all)")
     w.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
+    d = sub.add_parser("slides", help="one reveal.js deck per week of the syllabus, from the tutorials (nbconvert)")
+    d.add_argument("dir")
+    d.add_argument("--edition", choices=EDITIONS, default="student")
+    d.add_argument("--week", action="append", help="only this week (1-6); may be repeated (default: all)")
+    d.add_argument("--figures", help="the tutorials' pictures (default: SOURCE/figures, written by a full-mode run)")
+    d.add_argument("--reveal", help="URL prefix of reveal.js (default: nbconvert's CDN; a local copy for offline rooms)")
+    d.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
     for name, text in (("sync", "write tutorials/notebooks/*.ipynb from the scripts (jupytext)"),
                        ("check", "exit 1 if tutorials/notebooks/*.ipynb differ from the scripts")):
         s = sub.add_parser(name, help=text)
@@ -429,6 +437,11 @@ def main(argv=None) -> int:
                 print(f"error output: {e}")
             print(f"wrote the course site to {args.dir} (open {Path(args.dir) / 'index.html'})")
             return 1 if errors else 0
+        elif args.action == "slides":
+            from .slides import build_slides
+            decks = build_slides(args.dir, source=args.source, edition=args.edition, figures=args.figures,
+                                 weeks=args.week, reveal=args.reveal)
+            print(f"wrote {len(decks)} slide deck(s) to {args.dir} (open {decks[0]})")
         elif args.action == "sync":
             for path in sync_notebooks(args.source):
                 print(f"wrote {path}")
