@@ -139,3 +139,15 @@ def test_the_lesson_plan_table_has_as_many_cells_in_each_row_as_its_header():
     bad = [row[:40] for row in rows if len(_cells(row)) != width]
     assert not bad, f"rows with a cell too many or too few: {bad}"
     assert "(SYLLABUS.md)" in readme and (TUTORIALS / "SYLLABUS.md").exists()
+
+
+def test_every_exercise_is_named_in_plain_text_in_a_heading():
+    """The site's table of contents drops code spans from headings: "## Exercise: `kl_backward`" showed as
+    "Exercise:". Each exercise's name is in a heading of its tutorial, outside backticks."""
+    missing = []
+    for script in SCRIPTS:
+        text = script.read_text()
+        names = re.findall(r"^# EXERCISE: (\w+)", text, flags=re.M)
+        headings = [re.sub(r"`[^`]*`", "", h) for h in re.findall(r"^# #+ (.*)$", text, flags=re.M)]
+        missing += [f"{script.name}: {n}" for n in names if not any(re.search(rf"\b{n}\b", h) for h in headings)]
+    assert not missing, missing

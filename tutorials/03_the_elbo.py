@@ -175,7 +175,7 @@ savefig(fig, "03_elbo_gap.png")
 # %% [markdown]
 # ![ELBO, log p(x) and the gap](figures/03_elbo_gap.png)
 #
-# ## Exercise: the gradient of the KL term
+# ## Exercise: kl_backward, the gradient of the KL term
 #
 # The encoder is trained through $\partial\,\mathrm{KL}/\partial\mu$ and
 # $\partial\,\mathrm{KL}/\partial\ell$ with $\ell = \log\sigma^2$. Differentiate

@@ -110,7 +110,7 @@ savefig(fig, "10_change_of_variables.png")
 # The classic slip is the last line: $w$ enters twice, through $a$ and through $u^\top w$.
 
 # %% [markdown]
-# ## Exercise: `planar_logdet_backward`
+# ## Exercise: planar_logdet_backward
 #
 # Shapes: `z` (N, D), `u`, `w` (D,), `b` (1,), `dlogdet` (N,). Return `(dz, du, dw, db)` with
 # the shapes of `z`, `u`, `w`, `b`. (Here $u$ is used as given; assume $w^\top u > -1$.)

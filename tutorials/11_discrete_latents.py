@@ -141,7 +141,7 @@ savefig(fig, "11_simplex.png")
 # with $\delta = \partial L / \partial y$. No $C \times C$ matrix is needed: subtract the
 # $y$-weighted mean of $\delta$, multiply by $y$, divide by $\tau$.
 #
-# ## Exercise: `gumbel_softmax_backward`
+# ## Exercise: gumbel_softmax_backward
 
 # %%
 # EXERCISE: gumbel_softmax_backward — y = softmax((a + g)/tau) along the last axis; given dy = dL/dy (N, C), y and tau, return dL/da (N, C)

@@ -215,7 +215,7 @@ print(check_gradients(lambda: float(np.sum(dy * conv.forward(x)[0])),
                       {"x": dx, "W": conv.grads["W"], "b": conv.grads["b"]}))
 
 # %% [markdown]
-# ## Exercise: `conv2d_backward_dW`
+# ## Exercise: conv2d_backward_dW
 #
 # Write the kernel gradient $\partial L/\partial K_{o,c,u,v} = \sum_{n,i,j} \delta_{n,o,i,j}\, x_{p\,n,c,si+u,sj+v}$
 # for integer `stride` and `padding`. Either route works: the matrix form
