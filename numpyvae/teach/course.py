@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .handout import handout_text
+
 EDITIONS = ("student", "teacher")
 ANSWER_OPEN = re.compile(r"^#\s*<!--\s*answer:\s*(?P<question>.*?)\s*-->\s*$")
 ANSWER_CLOSE = re.compile(r"^#\s*<!--\s*/answer\s*-->\s*$")
@@ -228,6 +230,9 @@ def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
         for name in ("_common.py", "README.md"):
             if (source / name).exists():
                 shutil.copy2(source / name, work / name)
+        handout = handout_text(source, sorted(source.glob(TUTORIAL_GLOB)))
+        if edition == "student" and handout:             # the students' handout, not the lecturer's notes
+            (work / "README.md").write_text(handout, encoding="utf-8")
         if edition == "teacher":
             shutil.copytree(source / "solutions", work / "solutions",
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -265,6 +270,12 @@ MATHJAX_LOADER = """if (!window.MathJax || !window.MathJax.Hub) {
   s.src = "mathjax/MathJax.js?config=%s";
   document.head.appendChild(s);
 }
+"""
+
+
+# long code lines wrap instead of running off the page's right edge (cells, outputs, markdown code blocks)
+WRAP_CSS = """.jupyter-wrapper pre, .highlight-ipynb pre, .md-typeset pre > code {
+  white-space: pre-wrap !important; overflow-wrap: anywhere; }
 """
 
 
@@ -367,10 +378,13 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
                               for title, page in item.items())
         readme = (source / "README.md").read_text(encoding="utf-8") if (source / "README.md").exists() else ""
         mode = "fast mode (NUMPYVAE_FAST=1: small data, rough pictures)" if fast else "full mode"
-        (docs / "index.md").write_text(
-            f"# numpyvae: a course on variational autoencoders\n\nEvery page below is a tutorial, executed in "
-            f"{mode}, {edition} edition.\n\n## Contents\n\n{contents}\n\n---\n\n"
+        intro = f"# numpyvae: a course on variational autoencoders\n\nEvery page below is a tutorial, executed in {mode}"
+        handout = handout_text(source, scripts, link=lambda s: s.stem + ".ipynb") if edition == "student" else None
+        (docs / "index.md").write_text(   # students get their handout (its list is the contents), teachers the notes
+            f"{intro}.\n\n" + handout.split("\n", 1)[1] if handout else
+            f"{intro}, {edition} edition.\n\n## Contents\n\n{contents}\n\n---\n\n"
             + readme.replace("# Tutorials", "## About the tutorials", 1), encoding="utf-8")
+        (docs / "wrap.css").write_text(WRAP_CSS, encoding="utf-8")
         mathjax = f"mathjax/MathJax.js?config={MATHJAX_CONFIG}"
         (tmp / "overrides").mkdir()
         (tmp / "overrides" / "main.html").write_text(MATHJAX_HEAD, encoding="utf-8")
@@ -382,6 +396,7 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
             "nav": [{"Contents": "index.md"}] + nav,
             "markdown_extensions": ["tables", "pymdownx.arithmatex"],
             "extra_javascript": ["mathjax-loader.js"],
+            "extra_css": ["wrap.css"],
             "plugins": [{"mkdocs-jupyter": {"execute": False, "include_source": False, "cache": False,
                                             "custom_mathjax_url": mathjax}}],
         }
