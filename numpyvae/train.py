@@ -28,6 +28,7 @@ from . import checkpoint as ckpt
 from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
                      model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
+from .animate import SNAPSHOTS, LatentSnapshots
 from .cubo_q import cubo_q_loss_and_grads
 from .datasets import binarize_dynamic, binarize_static, load
 from .epochs import EpochLoop
@@ -152,6 +153,10 @@ class Trainer(EpochLoop):
         # batch buffers, reused every step (no per-step allocation of batch-sized arrays)
         self._xb = np.empty((cfg.batch_size, self.x_train.shape[1]), dtype=self.dtype)
         self._xbin = np.empty_like(self._xb)
+        self.snapshots = None                       # frames for plot --animate, only when asked (animate.py)
+        if cfg.snapshot_every:
+            labels = getattr(self.data, "y_test", None)
+            self.snapshots = LatentSnapshots(self.x_val[:500], None if labels is None else labels[:500])
 
     def _image_kwargs(self) -> dict:
         """{"image_shape": the dataset's (H, W) or (C, H, W)} for a network spec, which builds its
@@ -198,6 +203,8 @@ class Trainer(EpochLoop):
         if cfg.lr_schedule != "constant":             # a schedule changes it between epochs; else it is left alone
             self.optimizer.lr = cfg.lr_at(self.epoch)
         totals = np.zeros(3)
+        if self.snapshots is not None and not self.snapshots.steps and self.optimizer.t == 0:
+            self.snapshots.record(model, 0)           # the first frame: the untrained model
         bar = Progress(steps, f"epoch {self.epoch + 1}/{cfg.epochs}", quiet=self.quiet)
         start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # blow-ups are caught below, by name
@@ -231,6 +238,8 @@ class Trainer(EpochLoop):
                 self._clip()
             if not self.optimizer.step(check_finite=True):          # θ summed as it is updated
                 raise self._diverged(self._why_not_finite(loss), f"batch {b + 1}")
+            if self.snapshots is not None and self.optimizer.t % cfg.snapshot_every == 0:
+                self.snapshots.record(model, self.optimizer.t)
             totals += (loss, model.last_parts["recon"], model.last_parts["kl"])
             bar.update(1, loss=loss, **{"ex/s": int((b + 1) * cfg.batch_size / (time.perf_counter() - start))})
 
@@ -325,6 +334,8 @@ class Trainer(EpochLoop):
             raise RunNotSaved(f"could not save epoch {self.epoch} to {path}: {err.strerror or err}; the checkpoint "
                               f"of epoch {self.epoch - 1} is kept whole. Free space (or fix permissions), then "
                               f"`python -m numpyvae resume {self.run_dir}`") from None
+        if self.snapshots is not None:
+            self.snapshots.save(self.run_dir / SNAPSHOTS)
         try:
             ckpt.save_json(self.run_dir / "history.json", self.history)
             ckpt.save_json(self.run_dir / "config.json", config)
@@ -386,6 +397,12 @@ class Trainer(EpochLoop):
         ckpt.restore_rng(self.model.rng, saved.rng_states["model"], where)
         ckpt.restore_rng(self.rng, saved.rng_states["trainer"], where)
         self.epoch, self.history = epoch, history
+        if self.snapshots is not None and (self.run_dir / SNAPSHOTS).exists():   # go on adding frames
+            kept = LatentSnapshots.load(self.run_dir / SNAPSHOTS)
+            frames = [i for i, t in enumerate(kept.steps) if t <= self.optimizer.t]
+            self.snapshots.steps = [kept.steps[i] for i in frames]
+            self.snapshots.codes = [kept.codes[i] for i in frames]
+            self.snapshots.images = [kept.images[i] for i in frames]
 
     def result(self) -> ckpt.Run:
         """The run as :func:`numpyvae.checkpoint.load_run` would read it back."""
