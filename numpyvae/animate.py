@@ -13,6 +13,8 @@ grid of 784 pixels: 23 MB).
 """
 from __future__ import annotations
 
+import base64
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ from scipy.stats import norm
 
 from .files import atomic_save
 
-__all__ = ["LatentSnapshots", "write_animation", "SNAPSHOTS"]
+__all__ = ["LatentSnapshots", "write_animation", "show_animation", "SNAPSHOTS"]
 
 SNAPSHOTS = "snapshots.npz"
 
@@ -112,3 +114,14 @@ def write_animation(snap: LatentSnapshots, path, image_shape=(28, 28), fps: int 
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def show_animation(path) -> None:
+    """Inside Jupyter, show the GIF at ``path`` inline (as an <img>, which notebooks and the course site
+    both render); elsewhere print where it is."""
+    if "ipykernel" not in sys.modules:
+        print(f"[animation saved: {path}]")
+        return
+    from IPython.display import HTML, display
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    display(HTML(f'<img src="data:image/gif;base64,{data}" alt="training, frame by frame">'))
