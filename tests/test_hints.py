@@ -95,3 +95,24 @@ def test_grade_names_a_capstone_summing_over_the_samples():
     g = exercises.grade("vae_backward", vae_backward, seed=1, verbose=False)
     assert g.status == "FAIL" and "= S, the number of samples" in g.message, g.message
     assert "Your whole gradient is" in g.message, g.message
+
+
+def test_the_issues_example_a_capstone_missing_one_over_S_is_named(monkeypatch):
+    """The reference vae_backward with the ELBO's weight 1/(S·N) written 1/N: the decoder's gradients are
+    S × the right ones and the encoder's mix the mistake with the KL term; the hint names S and says why
+    the encoder's arrays follow no pattern."""
+    import inspect
+    from pathlib import Path
+    solutions_dir = Path(__file__).resolve().parent.parent / "tutorials" / "solutions"
+    if not (solutions_dir / "solutions.py").exists():
+        pytest.skip("the reference solutions (teacher material) are not in this checkout")
+    monkeypatch.syspath_prepend(str(solutions_dir))
+    import solutions
+    source = inspect.getsource(solutions.vae_backward)
+    assert "1.0 / (S * N)" in source
+    namespace = dict(vars(solutions))
+    exec(source.replace("1.0 / (S * N)", "1.0 / N"), namespace)
+    g = exercises.grade("vae_backward", namespace["vae_backward"], seed=5, verbose=False)
+    assert g.status == "FAIL"
+    assert "decoder.out.W, decoder.out.b are each 2 × the right gradient (2 = S, the number of samples)" in g.message
+    assert "encoder.0.W" in g.message.split("(2 = S")[1] and "no simple pattern" in g.message, g.message
