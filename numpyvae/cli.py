@@ -181,13 +181,22 @@ def cmd_sample(args) -> int:
     if not image:
         out = out.with_suffix(".npy")
     check_writable(out, "samples file")
-    x = run.model.sample(args.n, mean=not args.draw, rng=np.random.default_rng(args.seed))
+    n_labels = getattr(run.model, "n_labels", 0)
+    if args.label is not None and not n_labels:
+        raise ValueError(f"--label: {args.run_dir} is not a conditional model (train one with --conditional)")
+    if n_labels and args.label is None:
+        raise ValueError(f"{args.run_dir} is a conditional VAE: pass --label N, N in 0..{n_labels - 1}, the class to draw")
+    if args.label is not None and args.label >= n_labels:
+        raise ValueError(f"--label: must lie in 0..{n_labels - 1} (the run's {n_labels} classes), got {args.label}")
+    given = {} if args.label is None else {"y": np.full(args.n, args.label)}
+    x = run.model.sample(args.n, mean=not args.draw, rng=np.random.default_rng(args.seed), **given)
     if not image:
         from .files import atomic_save
         atomic_save(out, lambda f: np.save(f, x))
         print(f"wrote {out}")
     else:
-        print(f"wrote {plot_image_grid(x, out, (28, 28), title=f'{args.n} samples from the prior')}")
+        title = f"{args.n} samples from the prior" + ("" if args.label is None else f", label {args.label}")
+        print(f"wrote {plot_image_grid(x, out, (28, 28), title=title)}")
     return 0
 
 
@@ -266,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=_int_at_least(1), default=100, help="how many (default 100)")
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--draw", action="store_true", help="draw x ~ p(x|z) instead of showing its mean")
+    p.add_argument("--label", type=_int_at_least(0), default=None,
+                   help="the class y to draw from, for a conditional VAE (--conditional): p(x|z, y)")
     p.add_argument("--out", help="output PNG (default RUN_DIR/samples.png)")
     p.set_defaults(func=cmd_sample)
     p = sub.add_parser("plot", help="(re)draw all pictures of a run")

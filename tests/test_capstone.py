@@ -155,3 +155,11 @@ def test_the_pieces_are_the_exercises_the_capstone_solution_calls():
     names = set(SOL.vae_backward.__code__.co_names) | {
         n for c in SOL.vae_backward.__code__.co_consts if isinstance(c, types.CodeType) for n in c.co_names}
     assert set(PIECES) <= names
+
+
+def test_read_tape_refuses_a_hierarchy_in_one_line():
+    from numpyvae.hvae import HVAE
+    model = HVAE(4, [3, 2], [3], activation="relu", seed=0, dtype="float64")
+    x = np.full((1, 4), 0.5)
+    with pytest.raises(ValueError, match=r"kind='hvae' \(the capstone's is the one-layer 'vae'; trace_step shows"):
+        read_tape(model, model.forward(x))

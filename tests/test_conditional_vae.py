@@ -115,9 +115,10 @@ def test_cli_trains_a_conditional_vae_and_draws_its_label_grid(tmp_path, small_d
     assert plot_label_grid(model, tmp_path / "grid.png").exists()
     with pytest.raises(ValueError, match="not conditional"):
         plot_label_grid(VAE(784, [4], 2), tmp_path / "g.png")
-    from numpyvae.evaluate import evaluate_run
-    with pytest.raises(ValueError, match="a conditional VAE bounds log p"):
-        evaluate_run(run.path, k=2, save=False)
+    from numpyvae.evaluate import evaluate_run, format_table
+    results = evaluate_run(run.path, k=20, save=False, n_test=50)     # log p(x|y) on the test labels
+    assert results["log_likelihood"] >= results["test_elbo"] - 1.0 and results["active_units"] >= 0
+    assert "log p(x|y) on the test labels" in results["estimate"] and "ELBO of log p(x|y)" in format_table(results)
 
 
 def test_conditional_flag_is_parsed_and_checked(tmp_path):
