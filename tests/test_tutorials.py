@@ -49,7 +49,8 @@ def test_tutorial_runs_in_fast_mode(script, tmp_path):
 # after the last part is the printed value. "fast" quotes are compared with the fast run's output
 # (the run this test makes); "full" quotes (from a full-mode run, which the tests cannot afford)
 # must at least name a line the fast run prints too, so the quoted line exists in the code.
-QUOTE = re.compile(r"(?P<num>[-−]?\d[\d,]*(?:\.\d+)?)(?P<pct>%?)\s*<!--\s*printed\s+(?P<mode>fast|full):\s*(?P<label>.+?)\s*-->")
+QUOTE = re.compile(r"(?P<num>[-−]?\d[\d,]*(?:\.\d+)?)(?P<pct>%?)\s*"
+                   r"<!--\s*printed\s+(?P<mode>fast|full):\s*(?P<label>.+?)\s*-->")
 NUMBER = re.compile(r"[-−]?\d[\d,]*(?:\.\d+)?")
 
 

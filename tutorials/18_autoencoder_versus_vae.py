@@ -51,7 +51,8 @@ for name, m in models.items():
     mean, cov = mu.mean(axis=0), np.cov(mu.T)
     # KL(N(mean, cov) || N(0, I)) = ½ (tr cov + |mean|² − K − log det cov): how far the codes sit from the prior
     kl_fit[name] = 0.5 * (np.trace(cov) + mean @ mean - 2 - np.linalg.slogdet(cov)[1])
-    print(f"{name:<12} codes: mean ({mean[0]:5.2f}, {mean[1]:5.2f}), std ({mu[:, 0].std():4.2f}, {mu[:, 1].std():4.2f}), "
+    std = mu.std(axis=0)
+    print(f"{name:<12} codes: mean ({mean[0]:5.2f}, {mean[1]:5.2f}), std ({std[0]:4.2f}, {std[1]:4.2f}), "
           f"KL(Gaussian fit || N(0, I)) {kl_fit[name]:5.2f};  reconstruction -log p(x|mu(x)) {nll[name]:6.1f} nats")
 print("the autoencoder reconstructs better:", nll["autoencoder"] < nll["VAE"],
       "| its codes sit further from N(0, I):", kl_fit["autoencoder"] > kl_fit["VAE"])

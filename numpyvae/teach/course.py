@@ -378,7 +378,8 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
                               for title, page in item.items())
         readme = (source / "README.md").read_text(encoding="utf-8") if (source / "README.md").exists() else ""
         mode = "fast mode (NUMPYVAE_FAST=1: small data, rough pictures)" if fast else "full mode"
-        intro = f"# numpyvae: a course on variational autoencoders\n\nEvery page below is a tutorial, executed in {mode}"
+        intro = ("# numpyvae: a course on variational autoencoders\n\n"
+                 f"Every page below is a tutorial, executed in {mode}")
         handout = handout_text(source, scripts, link=lambda s: s.stem + ".ipynb") if edition == "student" else None
         (docs / "index.md").write_text(   # students get their handout (its list is the contents), teachers the notes
             f"{intro}.\n\n" + handout.split("\n", 1)[1] if handout else
@@ -430,7 +431,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--edition", choices=EDITIONS, default="student")
     d.add_argument("--week", action="append", help="only this week (1-6); may be repeated (default: all)")
     d.add_argument("--figures", help="the tutorials' pictures (default: SOURCE/figures, written by a full-mode run)")
-    d.add_argument("--reveal", help="URL prefix of reveal.js (default: nbconvert's CDN; a local copy for offline rooms)")
+    d.add_argument("--reveal", help="URL prefix of reveal.js (default: nbconvert's CDN; "
+                                    "a local copy for offline rooms)")
     d.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
     for name, text in (("sync", "write tutorials/notebooks/*.ipynb from the scripts (jupytext)"),
                        ("check", "exit 1 if tutorials/notebooks/*.ipynb differ from the scripts")):

@@ -29,10 +29,12 @@ def _factors(S, N) -> list:
     if S and S > 1:
         out += [(float(S), f"{S}", "S, the number of samples",
                  "a sum over the samples where the bound averages them? Divide by S."),
-                (1.0 / S, f"1/{S}", "1/S", "averaged over the samples twice, or where nothing is averaged? Multiply by S.")]
+                (1.0 / S, f"1/{S}", "1/S",
+                 "averaged over the samples twice, or where nothing is averaged? Multiply by S.")]
     if N and N > 1:
         out += [(float(N), f"{N}", "N, the batch size", "a sum over the batch where the loss averages it? Divide by N."),
-                (1.0 / N, f"1/{N}", "1/N", "divided by the batch size where the loss sums over it, or twice? Multiply by N.")]
+                (1.0 / N, f"1/{N}", "1/N",
+                 "divided by the batch size where the loss sums over it, or twice? Multiply by N.")]
     out += [(-1.0, "−1", "", "the gradient of the bound where the loss (minus the bound) is asked, or the other way round?"),
             (2.0, "2", "", "a factor 1/2 dropped (from a square, from σ = exp(logvar/2), or from ½ log σ²)?"),
             (0.5, "1/2", "", "a factor 2 dropped, or a 1/2 applied twice?"),

@@ -69,7 +69,8 @@ def mark_for_slides(nb):
 
 def _week_notebook(jupytext, nbformat, texts: list, title: str, week: int):
     """One notebook holding a title slide and the week's tutorials, marked for slides."""
-    cells = [nbformat.v4.new_markdown_cell(f"# Week {week}\n\n## {title}", metadata={"slideshow": {"slide_type": "slide"}})]
+    cells = [nbformat.v4.new_markdown_cell(f"# Week {week}\n\n## {title}",
+                                           metadata={"slideshow": {"slide_type": "slide"}})]
     for text in texts:
         cells += mark_for_slides(jupytext.reads(text, fmt="py:percent")).cells
     nb = nbformat.v4.new_notebook(cells=cells)
