@@ -5,6 +5,7 @@ the decks' weeks are the syllabus's weeks needs neither.
 """
 import os
 import re
+from html import unescape
 import subprocess
 import sys
 from pathlib import Path
@@ -49,8 +50,10 @@ def test_slide_types_follow_the_headings_and_the_marks():
     nb = mark_for_slides(jupytext.reads(
         "# %% [markdown]\n# # Title\n\n# %% [markdown]\n# more text\n\n# %%\nx = 1\n\n"
         "# %% tags=[\"slides\"]\ny = 2\n\n# %% [markdown]\n# ### A sub-slide\n\n"
-        "# %% [markdown] slideshow={\"slide_type\": \"skip\"}\n# ## an aside\n", fmt="py:percent"))
-    assert [c.metadata["slideshow"]["slide_type"] for c in nb.cells] == ["slide", "-", "skip", "-", "subslide", "skip"]
+        "# %% [markdown] slideshow={\"slide_type\": \"skip\"}\n# ## an aside\n\n"
+        "# %%\n# EXERCISE: f\ndef f(x):\n    raise NotImplementedError\n", fmt="py:percent"))
+    assert [c.metadata["slideshow"]["slide_type"] for c in nb.cells] == ["slide", "-", "skip", "-", "subslide", "skip",
+                                                                         "-"]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +86,9 @@ def test_a_deck_per_week_with_a_slide_per_heading(decks):
 def test_code_is_left_out_and_answers_are_cut_in_the_student_deck(decks):
     out, _ = decks
     html = (out / "week-2.html").read_text()
-    assert "from _common import" not in html and "def kl_backward" not in html
+    text = unescape(re.sub(r"<[^>]+>", "", html))            # highlighted code is split into spans
+    assert "from _common import" not in text and "from scipy import integrate" not in text
+    assert "def kl_backward(mu, logvar):" in text and "NotImplementedError" in text, "the stub is on its slide"
     assert "<strong>Question.</strong>" in html, "the student edition's questions are on the slides"
     answer = re.search(r"<!-- answer:.*?-->\n(.*?)# <!-- /answer -->",
                        (TUTORIALS / "03_the_elbo.py").read_text(), flags=re.S)[1]

@@ -11,7 +11,8 @@ Which cells become slides, and how (nbconvert's ``slideshow.slide_type``):
   a ``### …`` heading a **sub-slide** (reveal.js: down, not across);
 * every other markdown cell continues the slide it follows (``-``), the answer blocks cut to
   their questions in the student edition, as in the notebooks;
-* code cells are left out, except those tagged ``slides`` in the script
+* code cells are left out, except the exercise cells (``# EXERCISE: name``: the stub, or in the
+  teacher edition the solution) and those tagged ``slides`` in the script
   (``# %% tags=["slides"]``), shown as code on the slide they follow.
 
 A cell whose header in the script sets ``slideshow`` itself keeps it, e.g.
@@ -43,6 +44,7 @@ WEEKS = {
     6: ("Priors, convolution, the capstone", ("13", "15", "17")),
 }
 SLIDES_TAG = "slides"
+EXERCISE_MARK = "# EXERCISE:"          # an exercise cell is on the slides: its stub says what to write
 FIGURE = re.compile(r"!\[[^\]]*\]\((figures/[^)\s]+)\)")
 
 
@@ -51,7 +53,8 @@ def _slide_type(cell) -> str:
     if "slideshow" in cell.metadata:
         return cell.metadata["slideshow"].get("slide_type", "-")
     if cell.cell_type == "code":
-        return "-" if SLIDES_TAG in cell.metadata.get("tags", []) else "skip"
+        shown = SLIDES_TAG in cell.metadata.get("tags", []) or EXERCISE_MARK in cell.source
+        return "-" if shown else "skip"
     first = cell.source.lstrip().split("\n", 1)[0]
     if first.startswith("### "):
         return "subslide"
