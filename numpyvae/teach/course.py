@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .handout import handout_text
+from .handout import handout_text, tutorial_title as _title
 
 EDITIONS = ("student", "teacher")
 ANSWER_OPEN = re.compile(r"^#\s*<!--\s*answer:\s*(?P<question>.*?)\s*-->\s*$")
@@ -277,13 +277,6 @@ MATHJAX_LOADER = """if (!window.MathJax || !window.MathJax.Hub) {
 WRAP_CSS = """.jupyter-wrapper pre, .highlight-ipynb pre, .md-typeset pre > code {
   white-space: pre-wrap !important; overflow-wrap: anywhere; }
 """
-
-
-def _title(script: Path) -> str:
-    for line in script.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# # "):
-            return line[4:].strip()
-    return script.stem
 
 
 def _mathjax_dir() -> Path:

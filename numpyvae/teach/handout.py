@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["HANDOUT", "MARKER", "tutorial_list", "handout_text"]
+__all__ = ["HANDOUT", "MARKER", "tutorial_title", "tutorial_list", "handout_text"]
 
 HANDOUT = "HANDOUT.md"
 MARKER = "<!-- tutorials -->"
 
 
-def _title(script: Path) -> str:
+def tutorial_title(script: Path) -> str:
+    """A tutorial's title: its first ``# # `` markdown heading (the file's stem if it has none)."""
     for line in script.read_text(encoding="utf-8").splitlines():
         if line.startswith("# # "):
             return line[4:].strip()
@@ -26,7 +27,7 @@ def tutorial_list(scripts, link=None) -> str:
     """A markdown list, one line per tutorial script: its title, linked by ``link(script)`` if given."""
     lines = []
     for script in scripts:
-        title = _title(script)
+        title = tutorial_title(script)
         lines.append(f"1. [{title}]({link(script)})" if link else f"1. {title} (`{script.stem}`)")
     return "\n".join(lines)
 
