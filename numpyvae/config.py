@@ -100,6 +100,7 @@ class TrainConfig:
     batch_size: int = 128
     epochs: int = 100
     clip_grad_norm: float = 0.0        # 0: no clipping
+    snapshot_every: int = 0            # 2-D latents: record codes and decoded grid every K steps (plot --animate); 0: off
     seed: int = 0
     dtype: str = "float32"
     out: str = ""                      # run directory; empty: runs/<dataset>-<time>
@@ -127,6 +128,9 @@ class TrainConfig:
         """
         for f in fields(self):
             setattr(self, f.name, check_setting(f.name, getattr(self, f.name), where))
+        if self.snapshot_every and self.z_dim != 2:
+            raise ValueError(f"{where}: snapshot_every records a 2-D latent space for plot --animate; "
+                             f"z_dim is {self.z_dim} (use --z-dim 2, or --snapshot-every 0)")
         if self.objective != "elbo" and self.beta != 1.0:
             raise ValueError(f"{where}: beta weights the ELBO's KL term; the {self.objective} objective needs "
                              f"beta = 1, got beta = {self.beta}")
@@ -415,6 +419,8 @@ HELP = {
     "batch_size": "examples per minibatch",
     "epochs": "passes over the training set",
     "clip_grad_norm": "rescale gradients whose global L2 norm exceeds this (0: off)",
+    "snapshot_every": "with --z-dim 2: every K optimizer steps record the codes of 500 validation images and the "
+                      "decoded latent grid (snapshots.npz), for `plot RUN --animate` (0: off, no cost)",
     "seed": "seeds the weights, the noise and the shuffling: same seed, same bits",
     "dtype": "float32 (training) or float64",
     "out": "run directory (default: runs/<dataset>-z<K>-<time>)",
@@ -472,7 +478,7 @@ PRESETS = {
 # checking values: one function for every setting
 # --------------------------------------------------------------------------
 
-_INT_MIN = {"labels": 1, "critic_steps": 1, "noise_dim": 0, "burda_stages": 1, "z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0, "tau_every": 1}
+_INT_MIN = {"snapshot_every": 0, "labels": 1, "critic_steps": 1, "noise_dim": 0, "burda_stages": 1, "z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0, "tau_every": 1}
 #: float settings: (lower bound, True if the bound itself is allowed); None: any finite number
 _FLOAT_MIN = {"tau": (0.0, False), "tau_min": (0.0, False), "tau_rate": (0.0, True), "beta": (0.0, True), "warmup_epochs": (0.0, True), "clip_grad_norm": (0.0, True),
               "lr": (0.0, False), "lr_critic": (0.0, True), "class_weight": (0.0, True), "adam_eps": (0.0, False), "sigma": (0.0, False), "min_logvar": None, "alpha": None}

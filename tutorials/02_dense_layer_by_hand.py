@@ -41,7 +41,7 @@ from numpyvae.nn import Dense, MLP
 rng = np.random.default_rng(0)
 
 # %% [markdown]
-# ## Exercise: write `dense_backward`
+# ## Exercise: dense_backward
 #
 # Fill in the cell below with the three formulas. The grader draws fresh random problems on
 # every run (a batch of one and two larger batches; the seed is printed, and
@@ -106,7 +106,7 @@ for act in (Tanh(), Sigmoid(), Softplus(), ReLU()):
     print(f"{type(act).__name__:<9} worst relative error {report.worst:.1e}  {'PASS' if report.passed() else 'FAIL'}")
 
 # %% [markdown]
-# ### Exercise: the tanh and sigmoid backward passes
+# ### Exercise: tanh_backward and sigmoid_backward
 
 # %%
 # EXERCISE: tanh_backward — return dx for y = tanh(x), given dy

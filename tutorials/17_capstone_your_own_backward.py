@@ -94,7 +94,7 @@ for step in view.encoder + list(view.encoder_heads.values()) + view.decoder + [v
 print("parameters:", ", ".join(tiny.params))
 
 # %% [markdown]
-# ## Exercise: `vae_backward`
+# ## Exercise: vae_backward
 #
 # Write `vae_backward(model, tape)`: return a dict with the gradient of `tape.loss` for every name
 # in `model.params`, using only the pieces above (no `model.backward`). Handle the ELBO with

@@ -5,6 +5,7 @@
     python -m numpyvae course sync   [--source tutorials]     # write tutorials/notebooks/*.ipynb (jupytext)
     python -m numpyvae course check  [--source tutorials]     # exit 1 if those notebooks are out of date
     python -m numpyvae course site DIR [--fast] [--edition student|teacher]   # executed tutorials as a website
+    python -m numpyvae course slides DIR [--edition student|teacher] [--week N]  # reveal.js decks per week (slides.py)
 
 The tutorial scripts (percent format) are the single source. Two kinds of marks
 in them drive the editions:
@@ -37,6 +38,7 @@ import time
 from pathlib import Path
 
 from .install_cell import add_install_cell, default_install_spec
+from .handout import handout_text, tutorial_title as _title
 
 EDITIONS = ("student", "teacher")
 ANSWER_OPEN = re.compile(r"^#\s*<!--\s*answer:\s*(?P<question>.*?)\s*-->\s*$")
@@ -238,6 +240,9 @@ def build(dest, edition: str, *, source=None, notebooks: bool = False, install_f
             (work / "requirements.txt").write_text(spec + "\n", encoding="utf-8")
         if (source / "README.md").exists():
             shutil.copy2(source / "README.md", work / "README.md")
+        handout = handout_text(source, sorted(source.glob(TUTORIAL_GLOB)))
+        if edition == "student" and handout:             # the students' handout, not the lecturer's notes
+            (work / "README.md").write_text(handout, encoding="utf-8")
         if edition == "teacher":
             shutil.copytree(source / "solutions", work / "solutions",
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -278,11 +283,10 @@ MATHJAX_LOADER = """if (!window.MathJax || !window.MathJax.Hub) {
 """
 
 
-def _title(script: Path) -> str:
-    for line in script.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# # "):
-            return line[4:].strip()
-    return script.stem
+# long code lines wrap instead of running off the page's right edge (cells, outputs, markdown code blocks)
+WRAP_CSS = """.jupyter-wrapper pre, .highlight-ipynb pre, .md-typeset pre > code {
+  white-space: pre-wrap !important; overflow-wrap: anywhere; }
+"""
 
 
 def _mathjax_dir() -> Path:
@@ -376,10 +380,14 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
                               for title, page in item.items())
         readme = (source / "README.md").read_text(encoding="utf-8") if (source / "README.md").exists() else ""
         mode = "fast mode (NUMPYVAE_FAST=1: small data, rough pictures)" if fast else "full mode"
-        (docs / "index.md").write_text(
-            f"# numpyvae: a course on variational autoencoders\n\nEvery page below is a tutorial, executed in "
-            f"{mode}, {edition} edition.\n\n## Contents\n\n{contents}\n\n---\n\n"
+        intro = ("# numpyvae: a course on variational autoencoders\n\n"
+                 f"Every page below is a tutorial, executed in {mode}")
+        handout = handout_text(source, scripts, link=lambda s: s.stem + ".ipynb") if edition == "student" else None
+        (docs / "index.md").write_text(   # students get their handout (its list is the contents), teachers the notes
+            f"{intro}.\n\n" + handout.split("\n", 1)[1] if handout else
+            f"{intro}, {edition} edition.\n\n## Contents\n\n{contents}\n\n---\n\n"
             + readme.replace("# Tutorials", "## About the tutorials", 1), encoding="utf-8")
+        (docs / "wrap.css").write_text(WRAP_CSS, encoding="utf-8")
         mathjax = f"mathjax/MathJax.js?config={MATHJAX_CONFIG}"
         (tmp / "overrides").mkdir()
         (tmp / "overrides" / "main.html").write_text(MATHJAX_HEAD, encoding="utf-8")
@@ -391,6 +399,7 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
             "nav": [{"Contents": "index.md"}] + nav,
             "markdown_extensions": ["tables", "pymdownx.arithmatex"],
             "extra_javascript": ["mathjax-loader.js"],
+            "extra_css": ["wrap.css"],
             "plugins": [{"mkdocs-jupyter": {"execute": False, "include_source": False, "cache": False,
                                             "custom_mathjax_url": mathjax}}],
         }
@@ -427,6 +436,14 @@ def _parser() -> argparse.ArgumentParser:
     lt.add_argument("dir")
     lt.add_argument("--edition", choices=EDITIONS, default="student")
     lt.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
+    d = sub.add_parser("slides", help="one reveal.js deck per week of the syllabus, from the tutorials (nbconvert)")
+    d.add_argument("dir")
+    d.add_argument("--edition", choices=EDITIONS, default="student")
+    d.add_argument("--week", action="append", help="only this week (1-6); may be repeated (default: all)")
+    d.add_argument("--figures", help="the tutorials' pictures (default: SOURCE/figures, written by a full-mode run)")
+    d.add_argument("--reveal", help="URL prefix of reveal.js (default: nbconvert's CDN; "
+                                    "a local copy for offline rooms)")
+    d.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
     for name, text in (("sync", "write tutorials/notebooks/*.ipynb from the scripts (jupytext)"),
                        ("check", "exit 1 if tutorials/notebooks/*.ipynb differ from the scripts")):
         s = sub.add_parser(name, help=text)
@@ -453,6 +470,11 @@ def main(argv=None) -> int:
             build_lite(args.dir, source=args.source, edition=args.edition)
             print(f"wrote the browser edition to {args.dir}: serve it (python -m http.server -d {args.dir}) and "
                   f"open /lab/ or /tree/; the browser loads Pyodide from {pyodide_cdn()}")
+        elif args.action == "slides":
+            from .slides import build_slides
+            decks = build_slides(args.dir, source=args.source, edition=args.edition, figures=args.figures,
+                                 weeks=args.week, reveal=args.reveal)
+            print(f"wrote {len(decks)} slide deck(s) to {args.dir} (open {decks[0]})")
         elif args.action == "sync":
             for path in sync_notebooks(args.source):
                 print(f"wrote {path}")
