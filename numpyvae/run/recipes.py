@@ -3,8 +3,9 @@ its batches, one optimizer per parameter group, and the hooks its steps need.
 
     m2          labelled + unlabelled batches (run.batches.SemiSupervised); α = class_weight · N
     helmholtz   plain minibatches of binarized images; its wake-sleep step is forward + backward
-    avb         plain minibatches; two optimizers (generator, critic: lr_critic); after each step,
-                critic_steps − 1 extra critic steps (the hook :class:`CriticSteps`)
+    avb         plain minibatches; the critic (mlp or inner) and adaptive contrast of the config; two
+                optimizers (generator, critic: lr_critic; both with the config's Adam β₁); after each
+                step, critic_steps − 1 extra critic steps (the hook :class:`CriticSteps`)
 
 Every recipe takes the trainer (its cfg, data, prepared x_train, dtype) and sets ``model``,
 ``batches``, ``optimizers`` ({group: Optimizer}), ``after_step`` (hooks) and ``y_val``.
@@ -116,7 +117,8 @@ def build_avb(trainer) -> None:
     trainer.model = AVBModel(trainer.x_train.shape[1], cfg.hidden, cfg.z_dim, noise_dim=cfg.noise_dim or None,
                              hidden_disc=cfg.hidden_critic or None, likelihood=cfg.likelihood,
                              likelihood_kwargs=cfg.likelihood_kwargs(), activation=cfg.activation,
-                             seed=model_seed(cfg.seed), dtype=trainer.dtype.name)
+                             seed=model_seed(cfg.seed), dtype=trainer.dtype.name, critic=cfg.critic,
+                             adaptive_contrast=cfg.adaptive_contrast)
     trainer.model.likelihood.check_x(trainer.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
     trainer.batches = Minibatches(trainer.x_train, cfg.batch_size, _dynamic(trainer))
     trainer.optimizers = _optimizers(trainer, {"critic": cfg.lr_critic or cfg.lr})
