@@ -1,7 +1,8 @@
 """How the trainer sets up each kind of model that is not a VAE: the model from the run's config,
 its batches, one optimizer per parameter group, and the hooks its steps need.
 
-    m2          labelled + unlabelled batches (run.batches.SemiSupervised); α = class_weight · N
+    m2          Kingma's mixed batches, sums weighted S/N (run.batches.SemiSupervised);
+                α = class_weight · N/N_l (m2.paper_alpha: Kingma's code with class_weight = 0.1)
     helmholtz   plain minibatches of binarized images; its wake-sleep step is forward + backward
     avb         plain minibatches; the critic (mlp or inner) and adaptive contrast of the config; two
                 optimizers (generator, critic: lr_critic; both with the config's Adam β₁); after each
@@ -15,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import model_seed
+from ..m2 import paper_alpha
 from ..optim import make_optimizer
 from .batches import Minibatches, SemiSupervised
 
@@ -82,7 +84,8 @@ def build_m2(trainer) -> None:
         raise ValueError(f"--labels {cfg.labels}: every training example is labelled; M2 needs unlabelled ones")
     trainer.model = M2Model(x.shape[1], C, hidden=cfg.hidden, z_dim=cfg.z_dim, classifier_hidden=cfg.classifier_hidden,
                             likelihood=cfg.likelihood, activation=cfg.activation,
-                            alpha=cfg.class_weight * x.shape[0], seed=model_seed(cfg.seed), dtype=trainer.dtype.name)
+                            alpha=paper_alpha(x.shape[0], labeled.size, cfg.class_weight), seed=model_seed(cfg.seed),
+                            dtype=trainer.dtype.name)
     trainer.batches = SemiSupervised(x[labeled], y[labeled], x[unlabeled], cfg.batch_size, _dynamic(trainer))
     trainer.optimizers = _optimizers(trainer)
 
