@@ -136,6 +136,28 @@ class AVB:
         z = self.encode(np.tile(x, (M, 1)), eps_moments.reshape(M * N, -1))[0].reshape(M, N, self.z_dim)
         return z.mean(0), np.sqrt(z.var(0) + 1e-4)
 
+    def contrast(self, x: np.ndarray, z: np.ndarray, eps_moments: np.ndarray | None = None):
+        """(z_c, σ, log r(z|x) − log p(z)): what the critic reads and the KL estimate's correction, forward only.
+
+        Without adaptive contrast: (z, None, 0). With it: z̃ = (z − μ)/σ from :meth:`moments` (eps_moments
+        (M, N, E), drawn from the model's generator if None) and log r − log p per row (N,).
+        """
+        if not self.adaptive_contrast:
+            return z, None, 0.0
+        if eps_moments is None:
+            eps_moments = self.rng.standard_normal((self.n_moment_samples, x.shape[0], self.noise_dim),
+                                                   dtype=self.dtype)
+        mu, sigma = self.moments(x, eps_moments)
+        z_c = (z - mu) / sigma
+        log_r = -0.5 * (z_c ** 2 + 2 * np.log(sigma) + math.log(2 * math.pi)).sum(1)
+        log_p = -0.5 * (z ** 2 + math.log(2 * math.pi)).sum(1)
+        return z_c, sigma, log_r - log_p
+
+    def kl_estimate(self, x: np.ndarray, z: np.ndarray, eps_moments: np.ndarray | None = None) -> np.ndarray:
+        """The critic's estimate of log q(z|x) − log p(z) at q's draws z (N, K): T, or T(x, z̃) + log r − log p."""
+        z_c, _, log_r_over_p = self.contrast(x, z, eps_moments)
+        return self.critic(x, z_c)[0] + log_r_over_p
+
     def decode_mean(self, z: np.ndarray) -> np.ndarray:
         """E[x|z], (N, D)."""
         return self.likelihood.mean(*self.decoder.forward(z)[0])
@@ -159,21 +181,14 @@ class AVB:
         z, enc_tape = self.encode(x, eps)
         heads, dec_tape = self.decoder.forward(z)
         nll, lik_tape = self.likelihood.forward(x, *heads, check=False)
-        z_c = z
-        if self.adaptive_contrast:
-            if eps_moments is None:
-                eps_moments = self.rng.standard_normal((self.n_moment_samples, N, self.noise_dim), dtype=self.dtype)
-            mu, sigma = self.moments(x, eps_moments)
-            z_c = (z - mu) / sigma
+        z_c, sigma, log_r_over_p = self.contrast(x, z, eps_moments)
         t, disc_tape = self.critic(x, z_c)
         d = np.full(N, 1.0 / N, dtype=self.dtype)
         dz = self.decoder.backward(list(self.likelihood.backward(d, lik_tape)), dec_tape)
         dz_t = self.discriminator.backward(d, disc_tape)                # writes disc grads: overwritten later
         kl = t
         if self.adaptive_contrast:
-            log_r = -0.5 * (z_c ** 2 + 2 * np.log(sigma) + math.log(2 * math.pi)).sum(1)
-            log_p = -0.5 * (z ** 2 + math.log(2 * math.pi)).sum(1)
-            kl = t + log_r - log_p
+            kl = t + log_r_over_p
             dz += (dz_t + (z * sigma - z_c) / N) / sigma                # dz_T/σ + (z − z̃/σ)/N
         else:
             dz += dz_t

@@ -7,8 +7,10 @@ their ``kind``:
 
     "vae"   a TrainConfig (dict of its fields) over the budget's base; metric: log p(x) per test
             example, importance-sampled with the budget's k (higher is better)
-    "m2"    m2_train flags; metric: test error of M2 (b) against the classifier alone (a), %
-    "avb"   avb_train flags on the ring; metric: log p(x) by quadrature over z (no q needed)
+    "m2"    TrainConfig fields of ``train --model m2``; metric: test error of M2 (b) against the classifier
+            alone (a, run.classifier_alone), %
+    "avb"   TrainConfig fields of ``train --model avb`` over the ring preset; metric: log p(x) by quadrature
+            over z (no q needed) of AVB (b) and of a VAE of the same sizes (a)
     "cubo"  cubo_q.linear_gaussian_experiment settings; metric: the gap log p(x) − ELBO closed
     "cvae"  structured_output.run settings; metric: log p(x_out | x_in) of the CVAE (b) and a network (a)
 
@@ -35,20 +37,20 @@ class EpochsFraction:
 BUDGETS = {
     "smoke": {"quiet": True, "k_train": 2, "k_eval": 10, "n_train": 600, "n_test": 100,
               "vae": dict(hidden=[16], z_dim=4, epochs=1, batch_size=100),
-              "m2": dict(labels=20, epochs=1, hidden=[16], z_dim=4, classifier_hidden=[16], batch_size=100),
+              "m2": dict(labels=20, epochs=1, hidden=[16], z_dim=4, classifier_hidden=[16], batch_size=100, lr=3e-4),
               "avb": dict(epochs=1, n_test=50, batch_size=500),
               "cubo": dict(warm_steps=2000, steps=50, k_eval=200),
               "cvae": dict(hidden=[16], z_dim=2, epochs=1, k=5, n_train=600, n_test=100)},
     "short": {"quiet": False, "k_train": 5, "k_eval": 500, "n_train": None, "n_test": 500,
               "vae": dict(hidden=[200], z_dim=20, epochs=30, batch_size=128),
-              "m2": dict(labels=100, epochs=30, hidden=[500], z_dim=50, classifier_hidden=[500], batch_size=100),
+              "m2": dict(labels=100, epochs=30, hidden=[500], z_dim=50, classifier_hidden=[500], batch_size=100, lr=3e-4),
               "avb": dict(epochs=20, n_test=500, batch_size=100),
               "cubo": dict(warm_steps=2000, steps=1500, k_eval=5000),
               "cvae": dict(hidden=[200], z_dim=20, epochs=10, k=100, n_test=500)},
     "long": {"quiet": False, "k_train": 50, "k_eval": 5000, "n_train": None, "n_test": None,
              "vae": dict(hidden=[200, 200], z_dim=50, epochs=3280, batch_size=20, lr_schedule="burda",
                          adam_eps=1e-4),
-             "m2": dict(labels=100, epochs=3000, hidden=[500], z_dim=50, classifier_hidden=[500], batch_size=100),
+             "m2": dict(labels=100, epochs=3000, hidden=[500], z_dim=50, classifier_hidden=[500], batch_size=100, lr=3e-4),
              "avb": dict(epochs=200, n_test=1000, batch_size=100),
              "cubo": dict(warm_steps=5000, steps=5000, k_eval=20000),
              "cvae": dict(hidden=[500, 500], z_dim=50, epochs=300, k=5000)},

@@ -9,9 +9,10 @@ with a verdict (same direction? resolved beyond two standard errors? our size / 
 and the results are written atomically to OUT/reproduction.json and OUT/reproduction.md (merged
 with earlier results there, one row per comparison, dataset and budget).
 
-The sides run through the public trainers and evaluator: ``train.train`` and
-``evaluate.log_likelihood`` (VAE kinds), ``m2_train.train_m2``, ``avb_train.train``,
-``cubo_q.linear_gaussian_experiment``, ``structured_output.run``.
+The sides run through the public trainers and evaluator: ``train.train`` (every model: VAE kinds, M2,
+AVB) with ``evaluate.log_likelihood`` (VAE kinds), M2's test error against ``run.classifier_alone``,
+AVB's and a same-sized VAE's log p(x) by quadrature on the ring, ``cubo_q.linear_gaussian_experiment``,
+``structured_output.run``.
 """
 from __future__ import annotations
 
@@ -106,39 +107,43 @@ def _run_vae(c, dataset, budget, seed, out_dir, log):
     return out
 
 
-def _namespace(build, overrides: dict) -> argparse.Namespace:
-    args = build().parse_args([])
-    for key, value in overrides.items():
-        setattr(args, key, value)
-    return args
-
-
 def _run_m2(c, dataset, budget, seed, out_dir, log):
-    from .m2_train import add_flags, train_m2
-
-    def build():
-        p = argparse.ArgumentParser()
-        add_flags(p)
-        return p
-    settings = {**budget["m2"], **c.b, "dataset": dataset, "seed": seed, "baseline": True, "quiet": budget["quiet"]}
-    history = train_m2(_namespace(build, settings), data=_data(dataset, {**budget, "n_test": None}), log=log)
-    y = history["y_test"][:budget["n_test"]]
-    wrong = {side: (history["predictions"][side][:budget["n_test"]] != y) * 100.0 for side in ("baseline", "m2")}
+    """M2 (``train --model m2``) against its classifier on the labels alone (run.classifier_alone), paired per
+    test digit on the run's test set (binarized as evaluate does): the error indicator, in %."""
+    from .evaluate import run_test_data
+    from .run.classifier_alone import classifier_alone
+    from .train import train
+    data = _data(dataset, budget)
+    settings = {**budget["m2"], **c.b, "model": "m2", "dataset": dataset, "seed": seed}
+    run = train({**settings, "out": str(out_dir / "m2")}, data=data, quiet=budget["quiet"])
+    baseline, _ = classifier_alone(settings, data=data, log=None if budget["quiet"] else log)
+    x_test, y_test = run_test_data(run, dataset=data)[:2]
+    wrong = {side: (model.classify(x_test) != y_test) * 100.0 for side, model in (("baseline", baseline),
+                                                                                   ("m2", run.model))}
     out = paired(wrong["baseline"], wrong["m2"])
     out.update(settings=settings, epochs=settings["epochs"], k_eval=None,
-               generative_error=100 * history["generative"][-1])
+               generative_error=100 * run.history[-1]["val_generative_error"])
     return out
 
 
 def _run_avb(c, dataset, budget, seed, out_dir, log):
-    from .avb_train import build_parser, train
-    settings = {**budget["avb"], **c.b, "dataset": dataset, "seed": seed, "figure": str(out_dir / "avb.png")}
-    res = train(_namespace(build_parser, settings))
-    if res.get("diverged"):
-        raise RuntimeError(f"reproduce {c.name}: AVB diverged")
-    out = paired(res["log_px_each"]["vae"], res["log_px_each"]["avb"])
-    out.update(settings=settings, epochs=settings["epochs"], k_eval="quadrature",
-               avb_kl_estimate=res["avb_KL"], avb_elbo_estimate=res["avb_elbo_estimate"])
+    """AVB (``train --model avb`` with the comparison's options) against a VAE of the same sizes, both from the
+    ring preset, judged by log p(x) by quadrature over z on the same test points."""
+    from .avb import log_px_by_quadrature
+    from .config import PRESETS
+    from .train import train
+    data = _data(dataset, {**budget, "n_test": budget["avb"]["n_test"]})
+    base = {**PRESETS[dataset], **{k: v for k, v in budget["avb"].items() if k != "n_test"}, "seed": seed}
+    settings = {**base, **c.b, "model": "avb"}
+    avb = train({**settings, "out": str(out_dir / "avb")}, data=data, quiet=budget["quiet"]).model
+    vae = train({**base, "model": "vae", "out": str(out_dir / "vae")}, data=data, quiet=budget["quiet"]).model
+    x = data.x_test.astype(np.float64)
+    log_px = {"avb": avb.log_likelihood_by_quadrature(x),
+              "vae": log_px_by_quadrature(lambda zz: vae.decode(zz.astype(vae.dtype)), vae.likelihood, x)}
+    out = paired(log_px["vae"], log_px["avb"])
+    estimate = avb.validation(data.x_test.astype(avb.dtype), None, np.random.default_rng(7))
+    out.update(settings={**settings, "n_test": x.shape[0]}, epochs=settings["epochs"], k_eval="quadrature",
+               avb_kl_estimate=estimate["val_kl_estimate"], avb_elbo_estimate=estimate["val_elbo_estimate"])
     return out
 
 

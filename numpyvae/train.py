@@ -191,7 +191,8 @@ class Trainer(EpochLoop):
             self._steps(steps, order, totals, bar, start)
         bar.close()
         seconds = time.perf_counter() - start
-        row = {f"train_{name}": total / steps for name, total in totals.items()}
+        # a part's mean over the steps that had it (an M2 step with no labelled example has no labelled_bound)
+        row = {f"train_{name}": total / count for name, (total, count) in totals.items()}
         if not self.protocol:
             row["beta"] = self.beta_at(self.epoch * steps + steps - 1, steps)
         batch_rows = steps * getattr(self.batches, "batch_size", cfg.batch_size)
@@ -221,7 +222,8 @@ class Trainer(EpochLoop):
         return loss, {"loss": loss, "recon": model.last_parts["recon"], "kl": model.last_parts["kl"]}
 
     def _steps(self, steps, order, totals, bar, start) -> None:
-        """One epoch's steps (the loop of the module docstring); adds each named part of the loss to totals."""
+        """One epoch's steps (the loop of the module docstring); adds each named part of the loss to totals
+        ({name: [sum, steps that had it]})."""
         for b in range(steps):
             batch = self.batches.batch(order, b, self.rng)
             options = self._before_step(b, steps)
@@ -240,7 +242,9 @@ class Trainer(EpochLoop):
             for hook in self.after_step:
                 hook(self, batch)
             for name, value in parts.items():
-                totals[name] = totals.get(name, 0.0) + float(value)
+                total = totals.setdefault(name, [0.0, 0])
+                total[0] += float(value)
+                total[1] += 1
             bar.update(1, loss=loss, **{"ex/s": int((b + 1) * self.cfg.batch_size / (time.perf_counter() - start))})
 
     def _check_step(self, loss: float, b: int) -> None:

@@ -224,3 +224,70 @@ def test_generative_error_is_near_chance_when_the_decoder_ignores_y_and_zero_whe
     W[2] = [-8, -8, 8, 8]
     assert generative_error(model, x, y, np.random.default_rng(0)) == 0.0
     assert generative_error(model, x, 1 - y, np.random.default_rng(0)) == 1.0
+
+
+def test_the_trainers_m2_takes_kingmas_batches_and_alpha(small_digits):
+    """train --model m2: each step ~N_l/S labelled + N_u/S unlabelled, both sums weighted S/N, every example once an
+    epoch, and α = class_weight·N/N_l (0.1·N/N_l by default, Kingma's code)."""
+    from numpyvae.config import TrainConfig
+    from numpyvae.train import Trainer
+    cfg = TrainConfig(model="m2", labels=20, hidden=[8], z_dim=2, classifier_hidden=[8], batch_size=50, epochs=1)
+    trainer = Trainer(cfg, data=small_digits)
+    N, N_l = small_digits.x_train.shape[0], 20
+    N_u = N - N_l
+    assert trainer.model.m2.alpha == pytest.approx(0.1 * N / N_l)
+    assert Trainer(TrainConfig.from_dict({**cfg.to_dict(), "class_weight": 0.3}),
+                   data=small_digits).model.m2.alpha == pytest.approx(0.3 * N / N_l)
+    batches = trainer.batches
+    S = N_u // 50
+    assert batches.steps == S
+    order = batches.order(np.random.default_rng(1))
+    rows_l, rows_u = [], []
+    for b in range(S):
+        batch = batches.batch(order, b, np.random.default_rng(2))
+        assert batch.weights == (pytest.approx(S / N), pytest.approx(S / N))
+        assert batch.x.shape[0] in (N_l // S, N_l // S + 1) and batch.x_unlabelled.shape[0] in (N_u // S, N_u // S + 1)
+        rows_l.append(batch.y)
+        rows_u.append(batch.x_unlabelled.shape[0])
+    assert sum(rows_u) == N_u and np.array_equal(np.sort(np.concatenate(rows_l)), np.sort(batches.y_l))
+    # the step's loss is M2's with the batch's weights: −S/N (Σ J_l + Σ U)
+    batch = batches.batch(order, 0, np.random.default_rng(2))
+    eps_l = trainer.model.vae.noise(np.random.default_rng(3), 1, batch.x.shape[0])
+    eps_u = trainer.model.vae.noise(np.random.default_rng(4), 1, 10 * batch.x_unlabelled.shape[0])
+    got = trainer.model.forward(batch, noise=(eps_l, eps_u)).loss
+    m2 = trainer.model.m2
+    summed = m2.forward(batch.x, batch.y, batch.x_unlabelled, eps_l, eps_u,
+                        weights=(1.0, 1.0)).loss
+    assert got == pytest.approx(S / N * summed, rel=1e-6)
+
+
+def test_the_m2_epoch_line_reports_the_test_error_and_the_argmax_error(small_digits, capsys):
+    from numpyvae.config import TrainConfig
+    from numpyvae.train import Trainer
+    trainer = Trainer(TrainConfig(model="m2", labels=20, hidden=[8], z_dim=2, classifier_hidden=[8], batch_size=100,
+                                  epochs=1), data=small_digits)
+    trainer.fit()
+    row = trainer.history[-1]
+    assert 0 <= row["val_generative_error"] <= 1 and 0 <= row["val_error"] <= 1
+    line = capsys.readouterr().out
+    assert f"test error {100 * row['val_error']:5.2f}%" in line
+    assert f"argmax_y L(x, y) error {100 * row['val_generative_error']:5.2f}%" in line
+
+
+def test_the_classifier_alone_is_m2s_network_on_m2s_labels_for_as_many_steps(small_digits):
+    from numpyvae.config import TrainConfig
+    from numpyvae.run.classifier_alone import classifier_alone
+    from numpyvae.train import Trainer
+    cfg = TrainConfig(model="m2", labels=20, hidden=[8], z_dim=2, classifier_hidden=[8], batch_size=50, epochs=2)
+    m2 = Trainer(cfg, data=small_digits)
+    start = {name: p.copy() for name, p in m2.model.m2.params.items() if name.startswith("classifier.")}
+    clf, errors = classifier_alone(cfg, data=small_digits)
+    assert len(errors) == 2 and all(0 <= e <= 1 for e in errors)
+    again, errors_again = classifier_alone(cfg, data=small_digits)
+    assert errors_again == errors                                  # the same seed, the same bits
+    # the same initial weights as M2's classifier: one step with zero learning rate changes nothing
+    frozen, _ = classifier_alone(TrainConfig.from_dict({**cfg.to_dict(), "lr": 1e-30, "epochs": 1}),
+                                 data=small_digits)
+    assert [np.allclose(p, start[f"classifier.{name}"]) for name, p in frozen.params.items()] == [True] * len(start)
+    with pytest.raises(ValueError, match="the baseline of an M2 run"):
+        classifier_alone(TrainConfig(model="vae"))
