@@ -197,9 +197,9 @@ class TrainConfig:
         elif self.burda_stages != _DEFAULTS["burda_stages"]:
             raise ValueError(f"{where}: burda_stages is a setting of lr_schedule burda; remove it or add "
                              "--lr-schedule burda")
-        for name in ("adam_eps", "beta1"):
+        for name, what in (("adam_eps", "Adam's epsilon"), ("beta1", "Adam's β₁")):
             if self.optimizer != "adam" and getattr(self, name) != _DEFAULTS[name]:
-                raise ValueError(f"{where}: {name} is Adam's, not {self.optimizer!r}'s; remove it or use adam")
+                raise ValueError(f"{where}: {name} is {what}, not {self.optimizer!r}'s; remove it or use adam")
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of epoch ``epoch`` (0-based): lr, or for the burda schedule

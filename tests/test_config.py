@@ -207,7 +207,7 @@ def test_avb_options_are_settings_checked_by_name_and_rebuilt_from_the_checkpoin
         TrainConfig(model="avb", adaptive_contrast=1)
     with pytest.raises(ValueError, match="critic, adaptive_contrast are settings of --model avb"):
         TrainConfig(model="vae", critic="inner", adaptive_contrast=True)
-    with pytest.raises(ValueError, match="beta1 is Adam's, not 'sgd'"):
+    with pytest.raises(ValueError, match="beta1 is Adam's β₁, not 'sgd'"):
         TrainConfig(optimizer="sgd", beta1=0.5)
     cfg = TrainConfig(model="avb", dataset="ring", hidden=[8], z_dim=2, likelihood="gaussian", sigma=0.1, epochs=1,
                       batch_size=100, critic="inner", adaptive_contrast=True, beta1=0.5, out=str(tmp_path / "r"))
