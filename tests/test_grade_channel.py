@@ -100,3 +100,25 @@ def test_every_exercise_goes_through_the_channel_and_back(tmp_path, name):
     _save(tmp_path / "a.npz", **out)
     g = judge_attempt(name, SEED, problems, read_answers(name, tmp_path / "a.npz", problems))
     assert g.passed, g.message
+
+
+def test_no_tutorial_imports_the_reference_of_its_own_exercise():
+    """Issue 27: a tutorial that imports numpyvae's answer to its own exercise shows it to the student
+    (tutorial 11 imported gumbel_softmax_backward, tutorial 04 reparameterize_backward)."""
+    import ast
+    from pathlib import Path
+
+    from numpyvae.teach.references import REFERENCES
+    tutorials = Path(__file__).resolve().parent.parent / "tutorials"
+    leaks = []
+    for script in sorted(tutorials.glob("[0-9][0-9]_*.py")):
+        text = script.read_text(encoding="utf-8")
+        own = [name for name in REFERENCES if f"# EXERCISE: {name}" in text]
+        imported = {alias.name for node in ast.walk(ast.parse(text)) if isinstance(node, ast.ImportFrom)
+                    for alias in node.names}
+        for name in own:
+            for ref in REFERENCES[name]:
+                function = ref.split(":")[1].split(".")[0]
+                if function[0].islower() and function in imported:    # a module function, not a class
+                    leaks.append(f"{script.name} imports {function}, the answer to {name}")
+    assert leaks == []
