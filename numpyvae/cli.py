@@ -48,6 +48,15 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument(_flag(f.name), **kw)
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     p.add_argument("--no-plots", action="store_true", help="skip the pictures at the end")
+    add_threads_flag(p)
+
+
+def add_threads_flag(p: argparse.ArgumentParser) -> None:
+    """--threads N: pin the BLAS thread count (numpyvae.threads); default: chosen by size and load."""
+    p.add_argument("--threads", type=_int_at_least(1), default=None, metavar="N",
+                   help="BLAS threads for the matmuls, whatever the machine's load (default: numpyvae "
+                        "chooses by the model's size and by what else runs; NUMPYVAE_BLAS_THREADS or "
+                        "OPENBLAS_NUM_THREADS also pin it)")
 
 
 def config_from_args(args) -> "TrainConfig":
@@ -239,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_int_at_least(1), help="new total number of epochs")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-plots", action="store_true")
+    add_threads_flag(p)
     p.set_defaults(func=cmd_resume)
     p = sub.add_parser("evaluate", help="test ELBO, importance-sampled log-likelihood, active units")
     p.add_argument("run_dir")
@@ -253,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also optimize each test example's own q (non-amortized) and split log p(x) − ELBO into "
                         "the approximation and the amortization gap")
     p.add_argument("--quiet", action="store_true")
+    add_threads_flag(p)
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("sample", help="draw digits from a trained model's prior")
     p.add_argument("run_dir")
@@ -291,6 +302,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "threads", None) is not None:
+            from .threads import pin
+            pin(args.threads)
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, CheckpointError, RuntimeError) as err:
         print(f"numpyvae: error: {err}", file=sys.stderr)

@@ -37,6 +37,7 @@ from .config import EVAL_SEED, binarize_test_set, test_seed, train_draw_seed
 from .files import check_writable
 from .latent.kl import kl_analytic
 from .progress import Progress
+from .threads import policy_for
 
 __all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
            "resolved_binarize", "test_seed", "estimate_seconds", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
@@ -231,6 +232,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     bar = Progress(-(-N // batch_size) * n_chunks, f"log p(x), k={k}", quiet=not progress)
     out = np.empty(N, dtype=np.float64)
     elbo, cubo = np.empty(N), np.empty(N)
+    blas = policy_for(model, chunk * min(batch_size, N), flops_per_weight=2)   # BLAS threads: threads.py
     for sl in _batches(N, batch_size):
         xb = x[sl]
         n = xb.shape[0]
@@ -240,6 +242,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
         a = np.zeros(n)                                               # running Σ exp(log w − m)
         kept = []                                                     # this batch's log w, for the sandwich
         for start in range(0, k, chunk):
+            blas.tick()
             c = min(chunk, k - start)
             if hierarchy:
                 log_w = model.log_weights(xb, model.noise(rng, c, n)).astype(np.float64)   # (c, n)

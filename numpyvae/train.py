@@ -38,6 +38,7 @@ from .optim import make_optimizer
 from .output_bias import set_output_bias
 from .progress import Progress
 from .models import model_from_config
+from .threads import policy_for
 
 #: a loss whose magnitude exceeds this many times its recent scale has exploded
 EXPLOSION_FACTOR = 1e4
@@ -152,6 +153,8 @@ class Trainer(EpochLoop):
         # batch buffers, reused every step (no per-step allocation of batch-sized arrays)
         self._xb = np.empty((cfg.batch_size, self.x_train.shape[1]), dtype=self.dtype)
         self._xbin = np.empty_like(self._xb)
+        # BLAS threads: pinned by --threads or the environment, else chosen by size and load (threads.py)
+        self.blas = policy_for(self.model, cfg.batch_size)
 
     def _image_kwargs(self) -> dict:
         """{"image_shape": the dataset's (H, W) or (C, H, W)} for a network spec, which builds its
@@ -213,6 +216,7 @@ class Trainer(EpochLoop):
         """One epoch's minibatch steps (the loop of the module docstring); adds loss, recon, KL to totals."""
         cfg, model, x = self.cfg, self.model, self.x_train
         for b in range(steps):
+            self.blas.tick()
             np.take(x, perm[b * cfg.batch_size:(b + 1) * cfg.batch_size], axis=0, out=self._xb)
             xb = binarize_dynamic(self._xb, self.rng, out=self._xbin) if dynamic else self._xb
             yb = None if self.y_train is None else self.y_train[perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]]

@@ -1,0 +1,158 @@
+"""numpyvae.threads: the BLAS thread policy (choose), its pins, its hold on NumPy's OpenBLAS, and the
+loop's re-decisions. No timing is asserted: the policy's speed is measured by
+data_scripts/bench_thread_policy.py, not tested."""
+import os
+import sys
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from numpyvae import threads
+from numpyvae.train import TrainConfig, Trainer
+
+
+@pytest.fixture
+def unpinned(monkeypatch):
+    """No pin from the environment or --threads; the count goes back to the suite's 1 afterwards."""
+    for var in threads.PIN_VARS:
+        monkeypatch.delenv(var, raising=False)
+    threads.pin(None)
+    yield
+    threads.pin(None)
+    threads.set_blas_threads(1)
+
+
+def blas_counts():
+    """{'numpy': threads, 'other': [threads of every other BLAS loaded]} from threadpoolctl itself."""
+    ours = threads.blas().filepath
+    info = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return dict(numpy=[i["num_threads"] for i in info if i["filepath"] == ours][0],
+                other=[i["num_threads"] for i in info if i["filepath"] != ours])
+
+
+def test_choose_two_threads_quiet_one_beside_a_busy_core_one_for_a_small_step():
+    big = 6 * 652_824 * 128                      # the 784-400-20 VAE at batch 128: ~5e8 FLOPs a step
+    assert threads.choose(big, cpus=2, others=0.0) == 2
+    assert threads.choose(big, cpus=2, others=0.2) == 2          # a little background: below the slack
+    assert threads.choose(big, cpus=2, others=0.5) == 1          # half a core taken: two threads would wait
+    assert threads.choose(big, cpus=2, others=1.0) == 1
+    assert threads.choose(big, cpus=2, others=3.0) == 1          # never fewer than one
+    assert threads.choose(big, cpus=4, others=1.0) == 3          # one core given up per busy core
+    assert threads.choose(big, cpus=4, others=0.0) == 4
+    assert threads.choose(1e6, cpus=4, others=0.0) == 1          # too small to share
+    assert threads.choose(3 * threads.MIN_FLOPS_PER_THREAD, cpus=8, others=0.0) == 3
+
+
+def test_pins_in_order_and_a_bad_numpyvae_value_is_named(unpinned, monkeypatch):
+    assert threads.pinned() is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads.pinned() == 3
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert threads.pinned() == 2
+    monkeypatch.setenv("NUMPYVAE_BLAS_THREADS", "1")
+    assert threads.pinned() == 1
+    threads.pin(4)                                            # --threads wins over the environment
+    assert threads.pinned() == 4
+    threads.pin(None)
+    monkeypatch.setenv("NUMPYVAE_BLAS_THREADS", "two")
+    with pytest.raises(ValueError, match="NUMPYVAE_BLAS_THREADS must be a whole number >= 1, got 'two'"):
+        threads.pinned()
+    monkeypatch.delenv("NUMPYVAE_BLAS_THREADS")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "0")           # OpenBLAS's own "default": not a pin
+    assert threads.pinned() == 3
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="--threads must be a whole number >= 1"):
+            threads.pin(bad)
+
+
+def test_the_count_is_set_on_numpys_openblas_and_scipys_stays_at_one(unpinned):
+    import scipy.special  # noqa: F401  (SciPy's OpenBLAS is loaded by numpyvae anyway)
+    for n in (2, 1, 2):
+        threads.set_blas_threads(n)
+        counts = blas_counts()
+        assert counts["numpy"] == n
+        assert all(c == 1 for c in counts["other"])
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+class FakeLoad:
+    def __init__(self, values):
+        self.values = list(values)
+
+    def others(self, own_threads=1):
+        return self.values.pop(0)
+
+
+def test_the_loop_re_decides_every_interval_from_the_load(unpinned):
+    clock = FakeClock()
+    policy = threads.Policy(5e8, cpus=2, interval=0.5, clock=clock)
+    policy.load = FakeLoad([1.0, 0.0, 1.2])
+    policy.threads = threads.set_blas_threads(2)
+    assert policy.tick() == 2                  # within the interval: nothing measured
+    clock.t = 0.6
+    assert policy.tick() == 1 and blas_counts()["numpy"] == 1          # a busy core appeared
+    clock.t = 0.8
+    assert policy.tick() == 1                  # not yet due
+    clock.t = 1.2
+    assert policy.tick() == 2 and blas_counts()["numpy"] == 2          # it went away
+    clock.t = 1.8
+    assert policy.tick() == 1
+    assert policy.take_used() == {1: 2, 2: 3} and policy.take_used() == {}
+
+
+def test_a_pinned_count_never_changes(unpinned):
+    threads.pin(2)
+    clock = FakeClock()
+    policy = threads.Policy(1e3, cpus=2, clock=clock)          # small, and the machine "busy": still 2
+    policy.load = FakeLoad([5.0] * 10)
+    for t in range(5):
+        clock.t = t
+        assert policy.tick() == 2
+    assert blas_counts()["numpy"] == 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_machine_load_counts_a_busy_process_and_not_our_own_work(unpinned):
+    """A spinning child is another program: at least half a core of 'others' while it runs."""
+    import time
+    from numpyvae.busy import busy_processes
+    with busy_processes(1):
+        load = threads.MachineLoad()
+        time.sleep(0.6)
+        assert load.others() >= 0.5
+
+
+def own_thread_ticks():
+    """{thread id: CPU ticks} of this process's threads (Linux)."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[tid] = int(fields[11]) + int(fields[12])
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_training_at_two_threads_works_on_two_threads_only(unpinned, small_digits):
+    """No second BLAS pool (SciPy's) and no other thread works in the hot loop: at two BLAS threads,
+    only the main thread and NumPy's one OpenBLAS worker use CPU time during an epoch."""
+    threads.pin(2)
+    x = np.tile(small_digits.x_train, (2, 1))[:1024]
+    data = type(small_digits)("digits", x, np.zeros(len(x), int), small_digits.x_test, small_digits.y_test,
+                              small_digits.image_shape, small_digits.source)
+    trainer = Trainer(TrainConfig(dataset="digits", hidden=[400], z_dim=20, batch_size=128, epochs=1),
+                      data=data, quiet=True)
+    before = own_thread_ticks()
+    trainer._train_epoch()
+    after = own_thread_ticks()
+    worked = [tid for tid, t in after.items() if t - before.get(tid, 0) > 0]
+    assert 1 <= len(worked) <= 2, (before, after)
+    assert trainer.blas.take_used() == {2: 8}
