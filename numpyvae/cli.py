@@ -171,6 +171,10 @@ def cmd_evaluate(args) -> int:
     results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,
                            n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate, gaps=args.gaps)
     print(format_table(results))
+    from .memory import peak_memory_mb
+    peak = peak_memory_mb()
+    print(f"{results['n_test']:,} test examples, k={args.k}: {results['seconds']:.1f} s"
+          + (f", peak memory {peak:,.0f} MB" if peak is not None else ""))
     print(f"saved {Path(args.run_dir) / 'evaluation.json'}")
     return 0
 
