@@ -156,3 +156,19 @@ def test_training_at_two_threads_works_on_two_threads_only(unpinned, small_digit
     worked = [tid for tid, t in after.items() if t - before.get(tid, 0) > 0]
     assert 1 <= len(worked) <= 2, (before, after)
     assert trainer.blas.take_used() == {2: 8}
+
+
+def test_the_command_line_pins_with_threads_and_names_a_bad_variable(unpinned, monkeypatch, tmp_path, capsys):
+    from numpyvae import cli
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--hidden", "8", "--z-dim", "2", "--epochs", "1", "--quiet", "--no-plots"]
+    assert cli.main(argv + ["--threads", "2"]) == 0
+    assert threads.pinned() == 2 and blas_counts()["numpy"] == 2
+    threads.pin(None)
+    monkeypatch.setenv("NUMPYVAE_BLAS_THREADS", "lots")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "numpyvae: error: NUMPYVAE_BLAS_THREADS must be a whole number >= 1, got 'lots'"
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv + ["--threads", "0"])
+    assert exit_.value.code == 2
