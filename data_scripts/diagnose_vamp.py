@@ -118,7 +118,7 @@ def main():
 
         def detached(*args, **kw):
             tape = forward(*args, **kw)
-            tape.pop("_enc_u", None)          # VAE.backward then skips the encoder's pass on the pseudo-inputs
+            tape["_prior_enc"] = None         # VAE.backward then skips the encoder's pass on the pseudo-inputs
             return tape
         model.forward = detached
     steps, learned_prior = [0], model.prior

@@ -68,15 +68,15 @@ def matmul_shapes(model, batch_size: int, n_samples: int = 1) -> list[dict]:
 
     Each entry is a dict with the layer name, the op ("forward", "dW", "dx"),
     the operand shapes ``a`` (m, k) and ``b`` (k, n) and ``flops = 2·m·k·n``
-    (one multiply and one add per term). Encoder layers see B = batch_size
-    rows, decoder layers B = n_samples·batch_size (all samples in one matmul).
+    (one multiply and one add per term). The layers reading x (the encoder; a hierarchy's q(z₁|x))
+    see B = batch_size rows, all others B = n_samples·batch_size (all samples in one matmul).
     The first encoder layer has no "dx": its input is the data.
     """
     from .nn import Dense
     dense = [(name, layer) for name, layer in model.named_layers() if isinstance(layer, Dense)]
     ops = []
     for i, (name, layer) in enumerate(dense):
-        rows = batch_size * (n_samples if name.startswith("decoder") else 1)
+        rows = batch_size * (1 if name.startswith(("encoder", "q.z1.")) else n_samples)
         d_in, d_out = layer.d_in, layer.d_out
         ops.append(dict(layer=name, op="forward", a=(rows, d_in), b=(d_in, d_out)))   # x @ W
         ops.append(dict(layer=name, op="dW", a=(d_in, rows), b=(rows, d_out)))        # x.T @ dy
@@ -154,10 +154,11 @@ def _step_stopwatches(trainer) -> Stopwatches:
     watch = Stopwatches()
     watch.add("forward+backward", model, "loss_and_grads")
     watch.add("optimizer", trainer.optimizer, "step")
-    watch.add_layers("matmul layers", [model.encoder, model.decoder], Dense)
-    watch.add_layers("activations", [model.encoder, model.decoder], Activation)
+    watch.add_layers("matmul layers", model.networks(), Dense)
+    watch.add_layers("activations", model.networks(), Activation)
     watch.add("likelihood", model.likelihood, "forward", "backward")
-    watch.add("posterior", model.posterior, "rsample", "backward")
+    for family in model.latent_families():
+        watch.add("posterior", family, "rsample", "backward")
     return watch
 
 
@@ -175,14 +176,15 @@ def _pieces(seconds: dict, epoch_seconds: float) -> dict:
 
 def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: str = "float32",
               epochs: int = 3, examples: int = FULL_EXAMPLES, seed: int = 0, matmul_repeats: int = 5,
-              matmul_seconds: float = 0.3, log=print, posterior: str = "gaussian") -> dict:
+              matmul_seconds: float = 0.3, log=print, posterior: str = "gaussian", stochastic=()) -> dict:
     """Train the VAE x_dim-hidden-z_dim (ReLU, Bernoulli, Adam, dynamic binarization) and time it.
 
     Parameters: the architecture (``hidden``, ``z_dim``), ``batch_size``,
     ``dtype``, ``epochs``, ``examples`` per epoch, ``seed``; ``matmul_repeats``
     and ``matmul_seconds`` set how long the isolated matmul timing runs;
     ``log`` receives the human-readable lines (``log=None`` for silence);
-    ``posterior`` the variational family (see :func:`posterior_costs`).
+    ``posterior`` the variational family (see :func:`posterior_costs`); ``stochastic`` the layer sizes
+    of a hierarchy (an HVAE with ``hidden`` before z₁) instead of the one-layer VAE.
 
     Returns a JSON-able dict:
         model    {arch, hidden, z_dim, x_dim, likelihood, activation, optimizer, dtype, parameters}
@@ -212,13 +214,15 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     load_before = load_average()
     data, source = bench_data(examples, dtype)
     cfg = TrainConfig(dataset="fashion-mnist" if source.startswith("fashion") else "digits",
-                      hidden=[int(h) for h in hidden], z_dim=z_dim, batch_size=batch_size, epochs=epochs,
-                      dtype=dtype, seed=seed, posterior=posterior)
+                      hidden=[int(h) for h in hidden], batch_size=batch_size, epochs=epochs, dtype=dtype, seed=seed,
+                      **(dict(stochastic=[int(k) for k in stochastic]) if stochastic   # a hierarchy, or the VAE
+                         else dict(z_dim=z_dim, posterior=posterior)))
     trainer = Trainer(cfg, data=data, quiet=True)
     model = trainer.model
     steps = trainer.x_train.shape[0] // batch_size
     ops = matmul_shapes(model, batch_size)
-    arch = "-".join(str(d) for d in [model.x_dim, *model.hidden, model.z_dim])
+    arch = "-".join(str(d) for d in [model.x_dim, *model.hidden, "|".join(map(str, getattr(model, "stochastic",
+                                                                                           [model.z_dim])))])
     threads = {v: os.environ.get(v) for v in THREAD_VARS}
     say(f"numpyvae bench: VAE {arch} (relu, bernoulli), batch {batch_size}, adam, {dtype}")
     say(f"data: {source}, {trainer.x_train.shape[0]:,} examples = {steps} steps per epoch")
@@ -343,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog="example: python -m numpyvae bench --threads 1 --epochs 5 --json bench.json")
     p.add_argument("--hidden", type=int, nargs="+", default=[400], metavar="SIZE", help="hidden sizes (default: 400)")
     p.add_argument("--z-dim", type=int, default=20, help="latent dimensions (default: 20)")
+    p.add_argument("--stochastic", type=int, nargs="+", default=[], metavar="K",
+                   help="time a hierarchy (HVAE) with these stochastic layer sizes, e.g. 100 50")
     p.add_argument("--batch-size", type=int, default=128, help="examples per step (default: 128)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="(default: float32)")
     p.add_argument("--threads", type=int, default=None,
@@ -423,11 +429,23 @@ def main(argv=None) -> int:
     for name in ("z_dim", "batch_size", "epochs", "examples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.stochastic and (args.posterior or args.arch != "mlp"):
+        parser.error("--stochastic times a hierarchy of diagonal Gaussians; it does not combine with "
+                     "--posterior or --arch")
+    if any(k < 1 for k in args.stochastic):
+        parser.error(f"--stochastic sizes must be >= 1, got {args.stochastic}")
     if any(h < 1 for h in args.hidden):
         parser.error(f"--hidden sizes must be >= 1, got {args.hidden}")
     if args.examples < args.batch_size:
         parser.error(f"--examples ({args.examples}) must be at least --batch-size ({args.batch_size}): "
                      "an epoch needs one full batch")
+    if args.json:                   # before the timing, not after it: a bad path would lose the results
+        from .files import check_writable
+        try:
+            check_writable(args.json, "benchmark results")
+        except ValueError as err:
+            print(f"numpyvae: error: bench: --json: {err}", file=sys.stderr)
+            return 2
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be >= 1, got {args.threads}")
@@ -441,7 +459,8 @@ def main(argv=None) -> int:
     if args.arch != "mlp":
         return _conv_main(args)
     kw = dict(hidden=args.hidden, z_dim=args.z_dim, batch_size=args.batch_size, dtype=args.dtype,
-              epochs=args.epochs, examples=args.examples, seed=args.seed)
+              epochs=args.epochs, examples=args.examples, seed=args.seed,
+              **(dict(stochastic=args.stochastic) if args.stochastic else {}))
     if args.smoke:
         kw.update(examples=min(args.examples, 4 * args.batch_size), epochs=min(args.epochs, 2),
                   matmul_repeats=1, matmul_seconds=0.01)

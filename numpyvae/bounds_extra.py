@@ -4,7 +4,7 @@ Every bound here is a function of the log importance weights of k samples per ex
 
     log w_sn = log p(x_n | z_sn) + log p(z_sn) − log q(z_sn | x_n),   z_sn ~ q(z | x_n),   log_w (S, N), S = k,
 
-and has the interface of the bounds in ``bounds.py`` (CONTRACT.md, "Bounds"):
+and has the interface of the bounds in ``bounds.py`` (README.md, "Architecture"):
 
     bound, tape = B.forward(log_w)      # (S, N) -> (N,)
     c = B.weights(tape)                 # (S, N): ∂(mean_n bound_n) / ∂ log w_sn, including the 1/N

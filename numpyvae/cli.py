@@ -37,7 +37,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         shown = f"{default:.4g}" if isinstance(default, float) else default
         kw = dict(dest=f.name, default=None, help=f"{HELP[f.name]} (default: {shown})")
-        if f.name in ("hidden", "hidden_dec", "stochastic"):
+        if f.name in ("hidden", "hidden_dec", "stochastic", "classifier_hidden", "hidden_critic"):
             kw.update(type=int, nargs="+", metavar="SIZE")
         elif isinstance(default, bool):
             kw.update(action="store_const", const=True, help=f"{HELP[f.name]} (default: off)")
@@ -77,37 +77,12 @@ def config_from_args(args) -> "TrainConfig":
 def cmd_train(args) -> int:
     from .train import Trainer, new_run_dir
     cfg = config_from_args(args)
-    if cfg.model == "helmholtz":
-        return _train_helmholtz(cfg, args)
     trainer = Trainer(cfg, run_dir=new_run_dir(cfg), quiet=args.quiet)   # owns and checks the directory first
     return _fit_and_finish(trainer, args)
 
 
-def _train_helmholtz(cfg, args) -> int:
-    """--model helmholtz: wake-sleep training (numpyvae.helmholtz_train), saved after every epoch."""
-    from .helmholtz_train import HelmholtzTrainer
-    from .train import new_run_dir
-    trainer = HelmholtzTrainer(cfg, run_dir=new_run_dir(cfg), quiet=args.quiet)
-    print(f"training {cfg.dataset}: {trainer.x_train.shape[1]}-{'-'.join(map(str, cfg.hidden))}-{cfg.z_dim} "
-          f"Helmholtz machine (binary latents), wake-sleep with q by {cfg.q_update}, k = {cfg.n_samples}, "
-          f"{cfg.optimizer}, {cfg.epochs} epochs -> {trainer.run_dir}", flush=True)
-    try:
-        trainer.fit()
-    except KeyboardInterrupt:
-        print(f"\ninterrupted after {trainer.epoch} epoch(s); the run is saved in {trainer.run_dir}", file=sys.stderr)
-        return 130
-    finally:
-        trainer.close()
-    print(f"run saved in {trainer.run_dir}; measure it with `python -m numpyvae evaluate {trainer.run_dir}`")
-    return 0
-
-
 def cmd_resume(args) -> int:
-    from .helmholtz_train import is_helmholtz_run
     from .train import Trainer
-    if is_helmholtz_run(args.run_dir):
-        raise ValueError(f"{args.run_dir} is a Helmholtz-machine run; resuming one is not implemented "
-                         "(train it again with more --epochs)")
     trainer = Trainer.resume(args.run_dir, epochs=args.epochs, quiet=args.quiet)
     if trainer.epoch >= trainer.cfg.epochs:
         trainer.close()
@@ -117,9 +92,11 @@ def cmd_resume(args) -> int:
     return _fit_and_finish(trainer, args)
 
 
-def _fit_and_finish(trainer, args) -> int:
-    """Train, then draw the pictures, holding the run directory throughout; Ctrl-C keeps the last epoch."""
+def _describe(trainer) -> str:
+    """What is being trained, in a few words: sizes and kind."""
     cfg = trainer.cfg
+    if trainer.protocol:
+        return trainer.model.describe()
     arch = (f"{trainer.model.x_dim}-{'-'.join(map(str, cfg.hidden))}-{cfg.z_dim}" if not (cfg.encoder or cfg.decoder)
             else f"encoder [{cfg.encoder or 'mlp ' + ' '.join(map(str, cfg.hidden))}] z {cfg.z_dim} "
                  f"decoder [{cfg.decoder or 'mlp'}]")
@@ -127,7 +104,12 @@ def _fit_and_finish(trainer, args) -> int:
     if cfg.stochastic:            # a hierarchy: hidden, then the stochastic layer sizes
         arch = f"{trainer.model.x_dim}-{'-'.join(map(str, cfg.hidden))}-{'|'.join(map(str, cfg.stochastic))}"
         kind = "HVAE"
-    print(f"training {trainer.cfg.dataset}: {arch} {kind}, {trainer.cfg.likelihood} likelihood, {trainer.cfg.optimizer}, "
+    return f"{arch} {kind}, {cfg.likelihood} likelihood"
+
+
+def _fit_and_finish(trainer, args) -> int:
+    """Train, then draw the pictures, holding the run directory throughout; Ctrl-C keeps the last epoch."""
+    print(f"training {trainer.cfg.dataset}: {_describe(trainer)}, {trainer.cfg.optimizer}, "
           f"{trainer.cfg.epochs} epochs -> {trainer.run_dir}", flush=True)
     try:
         try:
@@ -156,10 +138,7 @@ EVALUATE_MAX_HOURS = 24
 
 def cmd_evaluate(args) -> int:
     from .evaluate import evaluate_run, format_table
-    from .helmholtz_train import evaluate_helmholtz_run, format_helmholtz, is_helmholtz_run
-    if is_helmholtz_run(args.run_dir):
-        print(format_helmholtz(evaluate_helmholtz_run(args.run_dir, k=args.k, n_test=args.n_test)))
-        return 0
+    from .measure.report import PROTOCOL_KINDS, evaluate_model_run, format_model_table
 
     def on_estimate(seconds: float) -> None:
         if seconds > EVALUATE_MAX_HOURS * 3600 and not args.force:
@@ -168,15 +147,27 @@ def cmd_evaluate(args) -> int:
         if seconds > 60:
             print(f"estimated time: about {_duration(seconds)} (k={args.k})", file=sys.stderr, flush=True)
 
-    results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,
-                           n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate, gaps=args.gaps)
-    print(format_table(results))
+    if _run_kind(args.run_dir) in PROTOCOL_KINDS:
+        results = evaluate_model_run(args.run_dir, k=args.k, n_test=args.n_test, baseline=args.baseline,
+                                     gaps=args.gaps, chunk_size=args.chunk_size, on_estimate=on_estimate,
+                                     progress=not args.quiet)
+        print(format_model_table(results))
+    else:
+        results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,
+                               n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate, gaps=args.gaps)
+        print(format_table(results))
     from .memory import peak_memory_mb
     peak = peak_memory_mb()
     print(f"{results['n_test']:,} test examples, k={args.k}: {results['seconds']:.1f} s"
           + (f", peak memory {peak:,.0f} MB" if peak is not None else ""))
     print(f"saved {Path(args.run_dir) / 'evaluation.json'}")
     return 0
+
+
+def _run_kind(run_dir) -> str:
+    """The kind of model a run directory holds (read and validated from its checkpoint)."""
+    from .checkpoint import read_run_checkpoint
+    return read_run_checkpoint(run_dir).kind
 
 
 def _duration(seconds: float) -> str:
@@ -194,14 +185,29 @@ def cmd_sample(args) -> int:
     if not image:
         out = out.with_suffix(".npy")
     check_writable(out, "samples file")
-    x = run.model.sample(args.n, mean=not args.draw, rng=np.random.default_rng(args.seed))
+    y = _labels_for(run, args.label)
+    labels = {} if y is None and run.kind == "hvae" else {"y": y}       # the hierarchy takes no labels
+    x = run.model.sample(args.n, mean=not args.draw, rng=np.random.default_rng(args.seed), **labels)
     if not image:
         from .files import atomic_save
         atomic_save(out, lambda f: np.save(f, x))
         print(f"wrote {out}")
     else:
-        print(f"wrote {plot_image_grid(x, out, (28, 28), title=f'{args.n} samples from the prior')}")
+        which = "" if y is None else f" with label {args.label}" if args.label is not None else ", labels in turn"
+        print(f"wrote {plot_image_grid(x, out, (28, 28), title=f'{args.n} samples from the prior{which}')}")
     return 0
+
+
+def _labels_for(run, label):
+    """The labels to sample with: --label for a conditional VAE or M2 (required by the former), else None."""
+    n_classes = getattr(run.model, "n_labels", 0) or getattr(run.model, "n_classes", 0)
+    if label is not None and not n_classes:
+        raise ValueError(f"sample --label: {run.path} holds a {run.kind} model without labels; remove --label")
+    if label is not None and label >= n_classes:
+        raise ValueError(f"sample --label {label}: the model's labels are 0..{n_classes - 1}")
+    if label is None and getattr(run.model, "n_labels", 0):
+        raise ValueError(f"sample: {run.path} holds a conditional VAE; say which digit with --label 0..{n_classes - 1}")
+    return label
 
 
 def cmd_plot(args) -> int:
@@ -244,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "pure NumPy, every gradient written by hand.", epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("train", help="train a VAE (default: on the bundled MNIST digits)")
+    p = sub.add_parser("train", help="train a model, --model vae|hvae|ae|m2|helmholtz|avb (default: a VAE on the "
+                                     "bundled MNIST digits)")
     add_train_flags(p)
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("resume", help="continue a run from its last checkpoint, bit for bit")
@@ -274,12 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=_int_at_least(1), default=100, help="how many (default 100)")
     p.add_argument("--seed", type=_int_at_least(0), default=0)
     p.add_argument("--draw", action="store_true", help="draw x ~ p(x|z) instead of showing its mean")
+    p.add_argument("--label", type=_int_at_least(0), default=None,
+                   help="the label y of every sample (a conditional VAE, M2; M2 without it: the labels in turn)")
     p.add_argument("--out", help="output PNG (default RUN_DIR/samples.png)")
     p.set_defaults(func=cmd_sample)
     p = sub.add_parser("plot", help="(re)draw all pictures of a run")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_plot)
-    p = sub.add_parser("m2", help="semi-supervised M2 (Kingma et al. 2014) with a few labels, e.g. --labels 100")
+    p = sub.add_parser("m2", help="(replaced by `train --model m2`) semi-supervised M2 with a few labels")
     from .m2_train import add_flags as add_m2_flags, cmd_m2
     add_m2_flags(p)
     p.set_defaults(func=cmd_m2)

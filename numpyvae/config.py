@@ -30,7 +30,7 @@ from .bounds import OBJECTIVES
 from .seeds import (EVAL_SEED, model_seed, noise_seed, test_seed, train_draw_seed,  # noqa: F401 (re-exported)
                     trainer_seed, validation_seed)
 from .datasets import DATASETS, binarize_static
-from .latent.families import CATEGORICAL, make_posterior, parse_posterior
+from .latent.families import CATEGORICAL, make_posterior, parse_posterior, split_options
 from .latent.priors import make_prior
 from .likelihoods import LIKELIHOODS
 from .nn.activations import ACTIVATIONS
@@ -45,7 +45,7 @@ __all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "D
            "resolved_binarize", "binarize_test_set", "model_seed", "noise_seed", "trainer_seed",
            "train_draw_seed", "test_seed", "validation_seed", "EVAL_SEED"]
 
-MODELS = ("vae", "ae", "helmholtz")
+MODELS = ("vae", "hvae", "ae", "m2", "helmholtz", "avb")
 BINARIZE = ("auto", "dynamic", "static", "none")
 DTYPES = ("float32", "float64")
 
@@ -64,7 +64,7 @@ class TrainConfig:
     """Everything that defines a run. Every field is a flag of ``python -m numpyvae train``
     and a key of its TOML config file. Values are checked on construction (:meth:`validate`)."""
     dataset: str = "digits"            # "digits" (bundled), "fashion-mnist", "mnist", "ring"
-    model: str = "vae"                 # "vae"; "ae" (plain autoencoder, no KL); "helmholtz" (binary latents, wake-sleep)
+    model: str = "vae"                 # vae; hvae (with stochastic); ae (plain autoencoder, no KL); m2; helmholtz; avb
     q_objective: str = "same"          # "same" (q climbs the objective) or "cubo" (q descends the χ upper bound)
     q_update: str = "sleep"            # helmholtz only: how q learns: sleep (dreams), wake (RWS's wake-q), both
     binarize: str = "auto"             # "dynamic" (fresh draw per batch), "static" (one draw), "none"; auto: dynamic for bernoulli
@@ -103,6 +103,13 @@ class TrainConfig:
     seed: int = 0
     dtype: str = "float32"
     out: str = ""                      # run directory; empty: runs/<dataset>-<time>
+    labels: int = 100                  # m2: labelled training examples, balanced across the classes
+    classifier_hidden: list = field(default_factory=lambda: [500])   # m2: hidden sizes of the classifier q(y|x)
+    class_weight: float = 0.1          # m2: α / N, the weight of log q(y|x) on labelled examples (Kingma et al.: 0.1)
+    critic_steps: int = 1              # avb: critic updates per generator update
+    lr_critic: float = 0.0             # avb: the critic's learning rate; 0: lr
+    noise_dim: int = 0                 # avb: size of the noise ε the encoder reads; 0: z_dim
+    hidden_critic: list = field(default_factory=list)   # avb: hidden sizes of the critic T(x, z); empty: hidden
 
     def __post_init__(self):
         self.validate()
@@ -131,6 +138,9 @@ class TrainConfig:
                              f"prior {self.prior!r} needs posterior 'gaussian', got {self.posterior!r}")
         if self.objective == "vr" and self.alpha == 1.0:
             raise ValueError(f"{where}: the vr bound at alpha = 1 is the ELBO: use --objective elbo")
+        if self.objective != "elbo" and self.n_samples < 2:
+            raise ValueError(f"{where}: the {self.objective} objective needs n_samples >= 2 (from one sample "
+                             f"it is the ELBO), got {self.n_samples}; use --n-samples 5, or --objective elbo")
         self._validate_hierarchy_and_schedule(where)
         if self.output_bias == "data" and (self.model == "helmholtz" or self.likelihood == "continuous-bernoulli"):
             what = "--model helmholtz" if self.model == "helmholtz" else "likelihood continuous-bernoulli"
@@ -166,7 +176,7 @@ class TrainConfig:
         if self.stochastic:
             for name, ok in (("z_dim", self.z_dim == _DEFAULTS["z_dim"]), ("hidden_dec", not self.hidden_dec),
                              ("posterior", self.posterior == "gaussian"), ("encoder", not self.encoder),
-                             ("decoder", not self.decoder), ("model", self.model == "vae"),
+                             ("decoder", not self.decoder), ("model", self.model in ("vae", "hvae")),
                              ("q_objective", self.q_objective == _DEFAULTS["q_objective"]),
                              ("conditional", not self.conditional)):
                 if not ok:
@@ -211,30 +221,49 @@ class TrainConfig:
                                  f"constant), got {self.n_samples}")
             if self.beta != 1.0 or self.warmup_epochs != 0.0 or self.prior.startswith("vamp"):
                 raise ValueError(f"{where}: q_objective cubo needs beta = 1, no warm-up and a prior other than vamp")
+        self._check_model_only_settings(where)
+        if self.model == "hvae" and not self.stochastic:
+            raise ValueError(f"{where}: model hvae is a hierarchy: give its stochastic layer sizes, e.g. "
+                             "--stochastic 100 50")
         if self.model != "helmholtz" and self.q_update != _DEFAULTS["q_update"]:
             raise ValueError(f"{where}: q_update is how a Helmholtz machine's q learns; it needs --model helmholtz")
         if self.model == "vae" and self.posterior == "deterministic":
             raise ValueError(f"{where}: posterior 'deterministic' has no KL term and makes a plain autoencoder; "
                              "say so with --model ae")
-        if self.model == "vae":
+        if self.model in ("vae", "hvae"):
             return
         fixed = {"posterior": (_DEFAULTS["posterior"], "deterministic") if self.model == "ae" else
                  (_DEFAULTS["posterior"],), "prior": (_DEFAULTS["prior"],), "objective": ("elbo",),
                  "beta": (1.0,), "warmup_epochs": (0.0,)}
+        if self.model in ("m2", "avb"):
+            fixed.update(n_samples=(1,), encoder=("",), decoder=("",), conditional=(False,),
+                         q_objective=(_DEFAULTS["q_objective"],), output_bias=("auto", "zero"))
+        if self.model == "m2":
+            fixed["likelihood"] = ("bernoulli",)   # the binarized pixels of Kingma et al.'s experiments
+        if self.model == "avb":
+            fixed.update(init=("auto",), hidden_dec=([],))
         if self.model == "ae":
             fixed["n_samples"] = (1,)         # z = mu: more samples would repeat the same z
-        else:
+        elif self.model == "helmholtz":
             fixed["likelihood"] = ("bernoulli",)   # the machine's p(x|h) is Bernoulli
             fixed["encoder"] = fixed["decoder"] = ("",)   # its networks are MLPs of hidden / hidden_dec
         for name, allowed in fixed.items():
             if getattr(self, name) not in allowed:
-                what = ("the plain autoencoder has a deterministic z and no KL term" if self.model == "ae" else
-                        "the Helmholtz machine has binary latents, a Bernoulli decoder and its own wake-sleep updates")
+                what = MODEL_NATURE[self.model]
                 raise ValueError(f"{where}: {name} = {getattr(self, name)!r} is not a setting of --model "
                                  f"{self.model} ({what}); remove it")
         if self.model == "helmholtz" and self.q_update != "sleep" and self.n_samples < 2:
             raise ValueError(f"{where}: q_update {self.q_update!r} (reweighted wake-sleep's wake-q) needs "
                              f"n_samples >= 2 importance samples, got {self.n_samples}")
+
+    def _check_model_only_settings(self, where: str) -> None:
+        """M2's and AVB's own settings, refused by name for any other model."""
+        for model, names in MODEL_ONLY.items():
+            given = [n for n in names if getattr(self, n) != _DEFAULTS[n]]
+            if given and self.model != model:
+                raise ValueError(f"{where}: {', '.join(given)} {'is a setting' if len(given) == 1 else 'are settings'}"
+                                 f" of --model {model}, not of --model {self.model}; remove "
+                                 f"{'it' if len(given) == 1 else 'them'} or use --model {model}")
 
     def likelihood_kwargs(self) -> dict:
         """The options the chosen likelihood's constructor takes, e.g. {"sigma": 1.0} for "gaussian"."""
@@ -270,6 +299,17 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """The run config as written to config.json and into the checkpoint (JSON-able)."""
         return asdict(self)
+
+
+#: the settings only one model reads
+MODEL_ONLY = {"m2": ("labels", "classifier_hidden", "class_weight"),
+              "avb": ("critic_steps", "lr_critic", "noise_dim", "hidden_critic")}
+#: why a model refuses a VAE setting (the end of its one-line error)
+MODEL_NATURE = {"ae": "the plain autoencoder has a deterministic z and no KL term",
+                "helmholtz": "the Helmholtz machine has binary latents, a Bernoulli decoder and its own "
+                             "wake-sleep updates",
+                "m2": "M2 is a conditional VAE with a diagonal Gaussian q, one sample and its own classifier",
+                "avb": "AVB has an implicit q, a critic in place of the KL and one sample per example"}
 
 
 def burda_epochs(stages: int) -> int:
@@ -311,8 +351,10 @@ CHOICES = {
 
 HELP = {
     "dataset": "data set: " + ", ".join(CHOICES["dataset"]) + " (digits is bundled and works offline)",
-    "model": "vae (the default); ae (a plain autoencoder: z = the encoder's output, no KL term, the contrast "
-             "the VAE starts from); helmholtz (binary latents trained by wake-sleep, no reparameterization)",
+    "model": "vae (the default); hvae (a hierarchy, with --stochastic); ae (a plain autoencoder: z = the "
+             "encoder's output, no KL term, the contrast the VAE starts from); m2 (semi-supervised, Kingma et al. "
+             "2014, with --labels); helmholtz (binary latents trained by wake-sleep, no reparameterization); "
+             "avb (adversarial variational Bayes: an implicit q and a critic)",
     "q_objective": "same: q climbs --objective with p; cubo: q descends the chi upper bound CUBO_2 (Dieng et al.'s "
                    "exp-trick surrogate) while p climbs --objective (elbo or iwae, n_samples >= 2)",
     "q_update": "how the Helmholtz machine's q(h|x) learns: sleep (on dreams, classic wake-sleep), wake "
@@ -376,6 +418,14 @@ HELP = {
     "seed": "seeds the weights, the noise and the shuffling: same seed, same bits",
     "dtype": "float32 (training) or float64",
     "out": "run directory (default: runs/<dataset>-z<K>-<time>)",
+    "labels": "m2: labelled training examples, the same number of each class, drawn with the seed",
+    "classifier_hidden": "m2: hidden layer sizes of the classifier q(y|x)",
+    "class_weight": "m2: alpha / N, the weight of log q(y|x) on labelled examples relative to the training-set "
+                    "size N (Kingma et al.: alpha = 0.1 N)",
+    "critic_steps": "avb: critic updates per generator update",
+    "lr_critic": "avb: the critic's learning rate (0: --lr)",
+    "noise_dim": "avb: size of the noise the implicit encoder reads beside x (0: z_dim)",
+    "hidden_critic": "avb: hidden layer sizes of the critic T(x, z) (default: --hidden)",
 }
 
 # The seeds' experiments, by name: `python -m numpyvae train --preset lecture`.
@@ -422,10 +472,10 @@ PRESETS = {
 # checking values: one function for every setting
 # --------------------------------------------------------------------------
 
-_INT_MIN = {"burda_stages": 1, "z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0, "tau_every": 1}
+_INT_MIN = {"labels": 1, "critic_steps": 1, "noise_dim": 0, "burda_stages": 1, "z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0, "tau_every": 1}
 #: float settings: (lower bound, True if the bound itself is allowed); None: any finite number
 _FLOAT_MIN = {"tau": (0.0, False), "tau_min": (0.0, False), "tau_rate": (0.0, True), "beta": (0.0, True), "warmup_epochs": (0.0, True), "clip_grad_norm": (0.0, True),
-              "lr": (0.0, False), "adam_eps": (0.0, False), "sigma": (0.0, False), "min_logvar": None, "alpha": None}
+              "lr": (0.0, False), "lr_critic": (0.0, True), "class_weight": (0.0, True), "adam_eps": (0.0, False), "sigma": (0.0, False), "min_logvar": None, "alpha": None}
 #: ints above this are refused: no array or seed needs more, and it keeps JSON and NumPy exact
 _INT_MAX = 2 ** 63 - 1
 
@@ -454,6 +504,14 @@ def _check_float(name: str, value, bound) -> float:
         if value < low or (value == low and not inclusive):
             raise ValueError(f"{name} must be a number {'>=' if inclusive else '>'} {low:g}, got {value:g}")
     return value
+
+
+def _one_of(name: str, count: str) -> str:
+    """"mog:100000" -> "mog:1", "planar:8" -> "planar:1": a posterior's or prior's name at size 1, so
+    that checking its spelling builds nothing large (a count that is not a positive integer is kept
+    as written, for its parser's error). The sizes themselves are memory.check_memory's to judge."""
+    base, sep, _ = name.strip().partition(":")
+    return f"{base}:1" if sep and count.isascii() and count.isdigit() and int(count) >= 1 else name
 
 
 def check_setting(name: str, value, where: str = "config"):
@@ -489,6 +547,12 @@ def check_setting(name: str, value, where: str = "config"):
                 raise ValueError(f"stochastic must be a list of layer sizes >= 1 (empty: one layer of z_dim), "
                                  f"got {_describe(value)}")
             return [_check_int("each stochastic layer size", h, 1) for h in sizes]
+        if name in ("classifier_hidden", "hidden_critic"):
+            sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+            if not isinstance(sizes, (list, tuple)) or (name == "classifier_hidden" and not sizes):
+                raise ValueError(f"{name} must be a {'non-empty ' if name == 'classifier_hidden' else ''}list of "
+                                 f"integers >= 1, got {_describe(value)}")
+            return [_check_int(f"each {name} size", h, 1) for h in sizes]
         if name == "hidden_dec":
             sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
             if not isinstance(sizes, (list, tuple)):
@@ -499,11 +563,16 @@ def check_setting(name: str, value, where: str = "config"):
             if not isinstance(value, str):
                 raise ValueError(f"{name} must be a name such as {'planar:8' if name == 'posterior' else 'mog:10'} "
                                  f"(a string), got {_describe(value)}")
-            try:                              # the registries' own parsers say what is wrong with a name
-                if name == "prior":
-                    make_prior(value, 2, x_dim=2, n_classes=2)
+            try:                              # the registries' own parsers say what is wrong with a name,
+                if name == "prior":               # on one component or step: the size is memory.py's to judge
+                    make_prior(_one_of(value, value.partition(":")[2]), 2, x_dim=2, n_classes=2)
                 elif "," in value or parse_posterior(value)[0] not in CATEGORICAL:
-                    make_posterior(value, 2)       # a gumbel:C needs z_dim = M·C: checked when the model is built
+                    head, options = split_options(value)    # errors name the value as written
+                    length = parse_posterior(head)[1]
+                    small = {k: 1 if k in ("hidden", "context_dim") and isinstance(v, int) and v >= 1 else v
+                             for k, v in options.items()}       # IAF's widths, at 1 like the length
+                    make_posterior(_one_of(head, str(length)), 2, **small)
+                    # a gumbel:C needs z_dim = M·C: checked when the model is built
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{name}: {err}") from None
             return value
@@ -582,7 +651,10 @@ def config_from_toml(path) -> dict:
 def resolved_binarize(binarize: str, likelihood: str, dataset: str) -> str:
     """The binarization a run uses: ``binarize`` itself, or for "auto" dynamic
     binarization when the likelihood is Bernoulli on image data (0/1 pixels are
-    what it models) and none (grey levels) otherwise."""
+    what it models) and none (grey levels) otherwise. The one place that decides it: the trainers,
+    evaluate (from a run's saved config) and the AVB experiment all ask here."""
+    if binarize not in BINARIZE:
+        raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, got {binarize!r}")
     if binarize != "auto":
         return binarize
     return "dynamic" if likelihood == "bernoulli" and dataset != "ring" else "none"

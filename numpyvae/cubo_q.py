@@ -9,9 +9,9 @@ step, from one forward pass with k samples (Monte Carlo KL, so log w is complete
                                           (m = max_s log w_s held fixed: the exp-trick, bounds_extra.CUBOSurrogate)
 
 In the model's convention loss = −Σ c · log w, a descent on L is c_q = −∂(mean L)/∂log w. The
-same tape is walked backward twice: first with c_q for the encoder (the decoder's grads this
-writes are scratch), then with c_p for the decoder and the prior, overwriting them. The
-posterior's backward runs only in the first pass, so q's parameters see only CUBO's weights.
+model's own backward walks the same tape twice (``model.backward(tape, c)``): first with c_q, of
+which q's gradients (the encoder's and a flow's global weights) are kept, then with c_p, of which
+the rest (the decoder's and the prior's) are kept. So q's parameters see only CUBO's weights.
 """
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def cubo_q_loss_and_grads(model, x, eps=None, *, n_samples: int, objective: str 
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
         raise ValueError(f"{where}: CUBO needs n_samples >= 2 (with one sample its surrogate is constant), "
                          f"got {n_samples!r}")
-    if model.prior.name == "vamp" or not getattr(model.posterior, "has_density", True):
+    if getattr(model.prior, "encoded", None) is not None or not getattr(model.posterior, "has_density", True):
+        # a prior built on the encoder would mix the two objectives inside the encoder's gradient
         raise ValueError(f"{where}: q by CUBO is implemented for the standard and mixture priors and a q with a "
                          f"density, not prior {model.prior.name!r} / posterior {model.posterior.name!r}")
     model.last_tape = None
@@ -44,18 +45,14 @@ def cubo_q_loss_and_grads(model, x, eps=None, *, n_samples: int, objective: str 
     surrogate = CUBOSurrogate(n)
     value, s_tape = surrogate.forward(tape["log_w"])
     c_q = -surrogate.weights(s_tape)                                   # descend L: c = −∂(mean L)/∂log w
-    # pass 1, for q: ∂/∂nll = c_q, ∂/∂log p = −c_q, ∂/∂log q = c_q (β = 1)
-    dz = model.decoder.backward(list(model.likelihood.backward(c_q, tape["_lik"])), tape["_dec"])
-    dz += model._prior_backward(-c_q, tape)
-    dq = model.posterior.backward(dz, c_q, tape["_q"])
-    model.encoder.backward(dq, tape["_enc"], need_dx=False)
-    # pass 2, for p: the bound's own weights; overwrites the decoder's (and a MoG prior's) scratch grads
-    bound_fn, bound_tape = tape["_bound"]
-    c_p = bound_fn.weights(bound_tape)
-    model.decoder.backward(list(model.likelihood.backward(c_p, tape["_lik"])), tape["_dec"], need_dx=False)
-    if model.prior.params:
-        model._prior_backward(-c_p, tape)
-    tape.update(c=c_p, c_q=c_q, cubo_surrogate=value)
+    # pass 1, for q: ∂/∂nll = c_q, ∂/∂log p = −c_q, ∂/∂log q = c_q (β = 1); keep q's gradients
+    model.backward(tape, c_q)
+    q_grads = {name: g.copy() for name, g in model.grads.items() if name.startswith(("encoder.", "posterior."))}
+    # pass 2, for p: the bound's own weights; then q's gradients of pass 1 go back in place
+    model.backward(tape)
+    for name, g in q_grads.items():
+        model.grads[name][...] = g
+    tape.update(c_q=c_q, cubo_surrogate=value)
     model.last_tape = tape
     return tape.loss, model.grads
 

@@ -1,4 +1,4 @@
-"""What the trainers share (``train.Trainer``, ``helmholtz_train.HelmholtzTrainer``): the epoch loop,
+"""What every run shares (``train.Trainer``, for every kind of model): the epoch loop,
 and giving up the run directory.
 
 Each epoch: train, validate, record one history row, print it, save the run. What a row holds

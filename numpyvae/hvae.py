@@ -34,14 +34,16 @@ from .latent.conditional import ConditionalGaussian
 from .latent.gaussian import DiagonalGaussian
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
+from .models.base import Model, unbatch
 from .nn import named_arrays, pack_layers
 from .seeds import noise_seed, prior_init_seed
 from .vae import VAE, Tape
+from .vae_uses import VAEUses
 
 __all__ = ["HVAE"]
 
 
-class HVAE:
+class HVAE(VAEUses, Model):
     """A hierarchical VAE with stochastic layers of sizes ``stochastic`` = [K₁, ..., K_L] (z₁ nearest x).
 
     Parameters
@@ -98,7 +100,18 @@ class HVAE:
         self.grads = named_arrays(self.named_layers(), "grads")
         self.last_tape: Tape | None = None
 
+    kind = "hvae"
+    groups = VAE.groups
+
     _network = VAE._network           # an MLP trunk and one Dense head per output, built as the VAE builds them
+
+    def networks(self) -> list:
+        """Every network a step runs: the encoders bottom-up, the networks of p(z_l | z_{l+1}), p(x|z₁)'s."""
+        return [*self.encoders, *self.cond_nets, self.decoder]
+
+    def latent_families(self) -> list:
+        """The diagonal Gaussian of every stochastic layer, bottom-up."""
+        return list(self.families)
 
     def named_layers(self):
         """(name, piece) for every piece with parameters: encoders bottom-up, p(z_l|z_{l+1}), p(x|z₁), prior."""
@@ -170,6 +183,7 @@ class HVAE:
         kl must be None or "mc": with several layers the KL is the Monte Carlo one,
         Σ_l [log q(z_l|z_{l−1}) − log p(z_l|z_{l+1})] at the sampled chain.
         """
+        x, y = unbatch(x, y, "HVAE.forward")
         if y is not None:
             raise ValueError("HVAE.forward: a hierarchy is not a conditional model; y must be None")
         if kl not in (None, "mc"):
@@ -201,7 +215,10 @@ class HVAE:
             zs.append(z)
             h = z
         # generative, top-down: log p(z_L) + Σ_l log p(z_l | z_{l+1})
-        log_p_top, t["_p"] = self._prior_log_prob(zs[-1], t)               # (S, N)
+        t["kl_route"] = "mc"                                               # always: log q − log p at the samples
+        density, t["_prior_enc"] = self.prior_density()                    # p(z_L)
+        log_p_top, p_tape = density.log_prob(zs[-1])                       # (S, N)
+        t["_prior"] = (density, p_tape)
         log_p = log_p_top.copy()
         kl_layers[-1] = kl_layers[-1] - log_p_top
         t["_cond"] = []
@@ -225,8 +242,11 @@ class HVAE:
                  log_w=log_w, bound=bound)
         return t
 
-    def backward(self, tape: Tape):
+    def backward(self, tape: Tape, c: np.ndarray | None = None):
         """Fill and return ``self.grads`` from a tape of :meth:`forward`.
+
+        c : (S, N), optional   per-sample weights ∂L/∂log w of another objective of the same log
+            weights (the gradient is then that of −Σ c · log w); default the bound's own.
 
         With c = ∂(mean bound)/∂log w (the bound's sample weights) and log w = −nll + β (log p − log q):
             ∂loss/∂nll = c,   ∂loss/∂log p(·) = −β c  (every generative density),   ∂loss/∂log q_l = β c.
@@ -237,8 +257,13 @@ class HVAE:
         if not isinstance(tape, Tape):
             raise TypeError("HVAE.backward: pass the tape forward returned, got " + type(tape).__name__)
         beta = tape["beta"]
-        bound_fn, bound_tape = tape["_bound"]
-        c = bound_fn.weights(bound_tape)                                   # (S, N)
+        if c is None:
+            bound_fn, bound_tape = tape["_bound"]
+            c = bound_fn.weights(bound_tape)                               # (S, N)
+        else:
+            check_array(c, "HVAE.backward", ndim=2, dtype=self.dtype, name="c")
+            if c.shape != tape["log_w"].shape:
+                raise ValueError(f"HVAE.backward: c must have log w's shape {tape['log_w'].shape}, got {c.shape}")
         g_p = -beta * c                                                    # ∂loss/∂log p
         dz = [None] * self.n_layers
         dheads = self.likelihood.backward(c, tape["_lik"])
@@ -248,7 +273,8 @@ class HVAE:
             dz_l, dmu, dlogvar = cond.backward(g_p, cond_tape)             # log p(z_l | z_{l+1}) at z_l ...
             dz[l] += dz_l
             dz[l + 1] = net.backward([dmu, dlogvar], net_tape)             # ... and through its network at z_{l+1}
-        dz[-1] += self._prior_backward(g_p, tape)                          # log p(z_L)
+        density, p_tape = tape["_prior"]
+        dz[-1] += density.backward(g_p, p_tape)                            # log p(z_L)
         g_q = beta * c                                                     # ∂loss/∂log q_l
         for l in reversed(range(self.n_layers)):
             dparams = self._family_backward(l, dz[l], g_q, tape["_q"][l])  # through z_l and log q_l
@@ -256,50 +282,29 @@ class HVAE:
                 dz[l - 1] += self.encoders[l].backward(dparams, tape["_enc"][l])   # q(z_l|z_{l-1}) reads z_{l-1}
             else:
                 self.encoders[0].backward(dparams, tape["_enc"][0], need_dx=False)  # x is data
-        if "_enc_u" in tape:                                               # VampPrior: the encoders' second use
-            self._pseudo_backward(tape)
+        if tape["_prior_enc"] is not None:                                 # the prior's own pass through the encoders
+            self._prior_inputs_backward(density, tape["_prior_enc"])
         tape.update(c=c, dz=dz)
         return self.grads
 
     # ---- the prior on the top layer ------------------------------------------------------
 
-    def _pseudo_forward(self):
-        """The VampPrior's components: the pseudo-inputs u up the mean path, -> ((mu_L, logvar_L), tapes)."""
-        h, tapes = self.prior.params["pseudo_inputs"], []
+    def _encode_prior_inputs(self, u):
+        """The prior's inputs u (C, D) up the mean path: -> ((mu_L, logvar_L), the encoders' tapes)."""
+        h, tapes = u, []
         for enc in self.encoders:
             (mu, logvar), enc_tape = enc.forward(h)
             tapes.append(enc_tape)
             h = mu
         return (mu, logvar), tapes
 
-    def _prior_log_prob(self, z, t: Tape):
-        if self.prior.name != "vamp":
-            return self.prior.log_prob(z)
-        (mu_u, logvar_u), t["_enc_u"] = self._pseudo_forward()
-        return self.prior.log_prob(z, mu_u, logvar_u)
-
-    _prior_backward = VAE._prior_backward     # dz, and a VampPrior's (dmu_u, dlogvar_u) kept on the tape
-
-    def _pseudo_backward(self, t: Tape):
+    def _prior_inputs_backward(self, density, enc_tapes) -> None:
         """Down the mean path: layer l's input is mu_{l−1} only, so below the top the logvar head gets 0."""
-        dq = t["_dprior_q"]
+        dq = list(density.grads.values())
         for l in reversed(range(self.n_layers)):
-            dh = self.encoders[l].backward(dq, t["_enc_u"][l], accumulate=True)
+            dh = self.encoders[l].backward(dq, enc_tapes[l], accumulate=True)
             dq = [dh, np.zeros_like(dh)]
-        self.prior.grads["pseudo_inputs"][...] = dh
-
-    def prior_components(self):
-        """A mixture prior's components on z_L: (means (C, K_L), logvars (C, K_L), log weights (C,)); None for N(0, I)."""
-        if self.prior.name == "mog":
-            return self.prior.params["means"], self.prior.params["logvars"], self.prior.log_weights()
-        if self.prior.name == "vamp":
-            (mu, logvar), _ = self._pseudo_forward()
-            return mu, logvar, np.full(mu.shape[0], -np.log(mu.shape[0]), dtype=self.dtype)
-        return None
-
-    def log_prior(self, z: np.ndarray) -> np.ndarray:
-        """log p(z_L), z (..., K_L) -> (...)."""
-        return self._prior_log_prob(z, Tape())[0]
+        self.prior.grads[self.prior.encoded][...] = dh
 
     def floats_per_sample(self) -> int:
         """Rough floats alive per (sample, example) in one forward without backward (evaluate's memory
@@ -310,12 +315,25 @@ class HVAE:
 
     # ---- the public conveniences of VAE --------------------------------------------------
 
-    def log_weights(self, x: np.ndarray, eps: np.ndarray) -> np.ndarray:
-        """log w = log p(x, z₁..z_L) − log q(z₁..z_L | x) at the samples of eps (S, N, ΣK): (S, N)."""
-        return self.forward(x, eps)["log_w"]
+    def log_weights(self, x: np.ndarray, eps: np.ndarray, q_params=None, y=None) -> np.ndarray:
+        """log w = log p(x, z₁..z_L) − log q(z₁..z_L | x) at the samples of eps (S, N, ΣK): (S, N).
 
-    def latent_means(self, x: np.ndarray) -> list:
+        The proposal is the chain of encoders itself (q_params must be None: no other proposal)."""
+        if q_params is not None:
+            raise ValueError("HVAE.log_weights: q_params (another proposal) is for a one-layer VAE; a hierarchy's "
+                             "proposal is its own chain of encoders")
+        return self.forward(x, eps, y=y)["log_w"]
+
+    def proposal_params(self, x: np.ndarray, y=None):
+        """None: the proposal is the chain of encoders, run inside :meth:`log_weights`."""
+        return None
+
+
+
+    def latent_means(self, x: np.ndarray, y=None) -> list:
         """The mean path: z₁ = mu₁(x), z_l = mu_l(z_{l−1}); one (N, K_l) array per layer (active units)."""
+        if y is not None:
+            raise ValueError("HVAE.latent_means: a hierarchy is not a conditional model; y must be None")
         check_array(x, "HVAE.latent_means", ndim=2, last=self.x_dim, dtype=self.dtype)
         h, out = x, []
         for enc in self.encoders:
@@ -348,14 +366,12 @@ class HVAE:
         """E[x | z₁ = mu₁(x)]: the bottom layer's posterior mean through p(x|z₁), (N, D)."""
         return self.likelihood.mean(*self.decoder.forward(self.latent_means(x)[0])[0])
 
-    def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None) -> np.ndarray:
+    def sample(self, n: int, rng: np.random.Generator | None = None, y=None, *, mean: bool = True) -> np.ndarray:
         """Ancestral sampling: z_L ~ p(z_L), z_l ~ p(z_l | z_{l+1}), then E[x|z₁] (or x ~ p(x|z₁)), (n, D)."""
+        if y is not None:
+            raise ValueError("HVAE.sample: a hierarchy is not a conditional model; y must be None")
         rng = rng if rng is not None else self.rng
         n = check_positive_int(n, "HVAE.sample", "n")
-        if self.prior.name == "vamp":
-            (mu_u, logvar_u), _ = self._pseudo_forward()
-            z = self.prior.sample(n, rng, self.dtype, mu=mu_u, logvar=logvar_u)
-        else:
-            z = self.prior.sample(n, rng, self.dtype)
+        z = self.prior_density()[0].sample(n, rng, self.dtype)
         heads = self._down(z, True, rng)
         return self.likelihood.mean(*heads) if mean else self.likelihood.sample(rng, *heads)

@@ -42,9 +42,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .checks import check_array, check_positive_int
-from .latent.kl import kl_analytic_for
 from .optim import Adam
-from .vae import Tape
 
 #: defaults of inference_gaps (and `evaluate --gaps`)
 DEFAULT_STEPS = 300
@@ -76,51 +74,30 @@ def local_elbo(model, x: np.ndarray, params, eps: np.ndarray):
     elbo : (N,)   (1/S) Σ_s log p(x|z_s) − KL, with the analytic KL when the (family, prior) pair
                   has one (as :func:`numpyvae.evaluate.test_elbo` does), else
                   (1/S) Σ_s [log p(x|z_s) + log p(z_s) − log q(z_s)]
-    tape : what :func:`local_elbo_backward` needs
+    tape : the model's own tape (:meth:`VAE.forward_q`), for :func:`local_elbo_backward`
     """
     where = "local_elbo"
+    if not hasattr(model, "forward_q"):
+        raise ValueError(f"{where}: local inference optimizes one q(z|x)'s heads per example; a "
+                         f"{type(model).__name__} has no such heads (a hierarchy's q is a chain of encoders)")
     check_array(x, where, ndim=2, last=model.x_dim, dtype=model.dtype, name="x")
-    params = _heads(model, params, where)
-    t = Tape()
-    z, log_q, t["_q"] = model.posterior.rsample(params, eps)            # (S, N, K), (S, N)
-    heads, t["_dec"] = model.decoder.forward(z)
-    nll, t["_lik"] = model.likelihood.forward(x, *heads, check=False)   # −log p(x|z), (S, N)
-    pair = kl_analytic_for(model.posterior, model.prior)
-    if pair is not None:
-        kl, kl_tape = pair.forward(params)                                # (N,)
-        t["_kl"] = (pair, kl_tape)
-    else:
-        log_p, t["_p"] = model._prior_log_prob(z, t)                     # log p(z), (S, N)
-        kl = (log_q - log_p).mean(0)                                      # Monte Carlo KL
-    t["S"], t["N"] = eps.shape[0], x.shape[0]
-    return -nll.mean(0) - kl, t
+    tape = model.forward_q(x, _heads(model, params, where), eps)         # the ELBO, β = 1
+    return tape["bound"], tape
 
 
 def local_elbo_backward(model, tape) -> list:
     """∂L/∂heads for L = −Σ_n ELBO_n (a loss, to minimize), a list of (N, size) arrays.
 
-    With ELBO_n = (1/S) Σ_s [−nll_sn − log q_sn + log p_sn] (Monte Carlo KL):
+    The model's own walk (:meth:`VAE.backward_q`) with the per-sample weights of this loss,
+    c_sn = ∂(Σ_n ELBO_n)/∂log w_sn = 1/S (not the training loss's 1/(SN): each example's own sum):
         ∂L/∂nll_sn = 1/S,   ∂L/∂log q_sn = 1/S,   ∂L/∂log p_sn = −1/S,
-    walked back through the likelihood and the decoder to z, through the prior to z,
-    and then the family's backward adds the path through z and through log q to
-    give ∂L/∂heads. With the analytic KL, ELBO_n = (1/S) Σ_s −nll_sn − KL_n, so
-    ∂L/∂KL_n = 1 and the pair's backward adds its share to the heads.
+    and with the analytic KL, ∂L/∂KL_n = Σ_s c_sn = 1.
 
-    The decoder's backward also writes the decoder's parameter gradients into
-    ``model.grads`` (they are not used here); the model's parameters do not change.
+    The walk also writes the decoder's parameter gradients into ``model.grads``
+    (they are not used here); the model's parameters do not change.
     """
-    S, N = tape["S"], tape["N"]
-    c = np.full((S, N), 1.0 / S, dtype=model.dtype)
-    dheads = model.likelihood.backward(c, tape["_lik"])
-    dz = model.decoder.backward(list(dheads), tape["_dec"])                # ∂L/∂z through p(x|z)
-    if "_kl" in tape:
-        dq = model.posterior.backward(dz, None, tape["_q"])
-        pair, kl_tape = tape["_kl"]
-        for d, d_kl in zip(dq, pair.backward(np.ones(N, dtype=model.dtype), kl_tape)):
-            d += d_kl
-        return dq
-    dz += model._prior_backward(-c, tape)                                 # −(1/S) ∂log p(z)/∂z
-    return model.posterior.backward(dz, c, tape["_q"])                    # + (1/S) ∂log q/∂heads
+    S, N = tape["log_w"].shape
+    return model.backward_q(tape, np.full((S, N), 1.0 / S, dtype=model.dtype))
 
 
 def optimize_local(model, x: np.ndarray, params, *, steps: int = DEFAULT_STEPS, lr: float = DEFAULT_LR,

@@ -28,16 +28,10 @@ import numpy as np
 
 from .checks import as_dtype, check_array, check_positive_int
 from .nn import MLP, named_arrays, pack_layers
+from .stable import log_softmax
 from .vae import VAE
 
 __all__ = ["M2", "M2Tape", "log_softmax", "enumerated_bound", "enumerated_bound_backward"]
-
-
-def log_softmax(a: np.ndarray) -> np.ndarray:
-    """log softmax over the last axis, max subtracted first: (N, C) -> (N, C)."""
-    s = a - a.max(axis=-1, keepdims=True)
-    s -= np.log(np.exp(s).sum(axis=-1, keepdims=True))
-    return s
 
 
 def enumerated_bound(L: np.ndarray, logits: np.ndarray):

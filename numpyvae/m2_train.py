@@ -1,53 +1,19 @@
-"""Training M2 with a few labels: ``python -m numpyvae m2 --labels 100``.
+"""``python -m numpyvae m2``: the old command for M2, now an alias of ``python -m numpyvae train --model m2``.
 
-The labeled set: ``labels / C`` examples of each class drawn from the training set with a
-fixed seed (balanced, the same for the same seed). The unlabeled set: every other training
-example. A step takes one unlabeled batch and one labeled batch (cycling through the few
-labels), dynamically binarized for the Bernoulli likelihood; an epoch is one pass over the
-unlabeled set. After each epoch the classifier's error on the held-out test digits is
-printed (the test images binarized once with a fixed seed, as the VAE's evaluation does).
-
-``--baseline`` also trains the same classifier network on the labeled examples alone
-(cross-entropy, the same optimizer, batches and number of steps) and prints its test error
-beside M2's.
+Its flags keep their meaning and defaults (784-500-50 with a 500-unit classifier, Adam 3e-4,
+batches of 100); the run is trained, saved, resumable, evaluated and plotted like any other
+(numpyvae/run/recipes.py builds it). Two flags did not carry over and are refused in one line:
+``--alpha`` (now ``--class-weight``, α / N) and ``--baseline`` (the classifier alone).
 """
 from __future__ import annotations
 
 import argparse
-import time
+import sys
 
-import numpy as np
+from .datasets import DATASETS
+from .run.recipes import choose_labeled  # noqa: F401 (its home before the protocol)
 
-from .checks import as_dtype
-from .config import binarize_test_set, test_seed
-from .datasets import DATASETS, binarize_dynamic, load
-from .m2 import M2, ClassifierAlone
-from .optim import make_optimizer
-
-
-def choose_labeled(y: np.ndarray, n_labels: int, n_classes: int, seed: int) -> np.ndarray:
-    """Indices of ``n_labels`` training examples, n_labels / C of each class, drawn with ``seed`` (sorted).
-
-    Refuses more labels than there are examples, a count not divisible by C (it would not be
-    balanced), and a class with fewer examples than its share.
-    """
-    if isinstance(n_labels, bool) or not isinstance(n_labels, (int, np.integer)) or n_labels < n_classes:
-        raise ValueError(f"--labels must be an integer >= {n_classes} (one per class at least), got {n_labels!r}")
-    if n_labels > y.shape[0]:
-        raise ValueError(f"--labels {n_labels}: the training set has only {y.shape[0]} examples")
-    if n_labels % n_classes:
-        raise ValueError(f"--labels {n_labels}: must be a multiple of the {n_classes} classes, so that every "
-                         f"class gets the same number (e.g. {n_labels // n_classes * n_classes or n_classes})")
-    per_class = n_labels // n_classes
-    rng = np.random.default_rng([seed, 7])
-    chosen = []
-    for c in range(n_classes):
-        members = np.flatnonzero(y == c)
-        if members.size < per_class:
-            raise ValueError(f"--labels {n_labels}: class {c} has only {members.size} training examples, "
-                             f"fewer than its share {per_class}")
-        chosen.append(rng.choice(members, per_class, replace=False))
-    return np.sort(np.concatenate(chosen))
+__all__ = ["add_flags", "cmd_m2", "config_of", "choose_labeled"]
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -58,93 +24,37 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, nargs="+", default=[500], help="VAE hidden sizes (default 500)")
     p.add_argument("--z-dim", type=int, default=50, help="latent dimensions (default 50)")
     p.add_argument("--classifier-hidden", type=int, nargs="+", default=[500], help="classifier hidden sizes")
-    p.add_argument("--alpha", type=float, default=None, help="weight of log q(y|x) on labeled examples "
-                   "(default 0.1·N, N the training examples, as Kingma et al.)")
+    p.add_argument("--alpha", type=float, default=None, help="(replaced by train --model m2 --class-weight, α/N)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--baseline", action="store_true", help="also train the classifier on the labels alone")
+    p.add_argument("--out", default="", help="run directory (default: runs/<dataset>-z<K>-<time>)")
+    p.add_argument("--baseline", action="store_true", help="(not carried over to train --model m2)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-plots", action="store_true")
 
 
-def _check(args) -> None:
-    for name in ("epochs", "batch_size", "z_dim"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {getattr(args, name)}")
-    if min(args.hidden + args.classifier_hidden) < 1:
-        raise ValueError("--hidden and --classifier-hidden sizes must be integers >= 1")
-    if args.seed < 0:
-        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
-    if not (args.lr > 0):
-        raise ValueError(f"--lr must be a number > 0, got {args.lr}")
-    if args.alpha is not None and not (args.alpha >= 0 and np.isfinite(args.alpha)):
-        raise ValueError(f"--alpha must be a finite number >= 0, got {args.alpha}")
-
-
-def train_m2(args, data=None, log=print) -> dict:
-    """Train M2 (and, with args.baseline, the classifier alone); returns {"m2": [errors], "baseline": [...]}."""
-    _check(args)
-    dtype = as_dtype("float32")
-    data = data if data is not None else load(args.dataset, dtype=dtype)
-    x, y = data.x_train.astype(dtype, copy=False), np.asarray(data.y_train)
-    C = int(max(y.max(), data.y_test.max())) + 1
-    labeled = choose_labeled(y, args.labels, C, args.seed)
-    unlabeled = np.setdiff1d(np.arange(x.shape[0]), labeled)
-    x_l, y_l, x_u = x[labeled], y[labeled], x[unlabeled]
-    x_test, _ = binarize_test_set(data.x_test.astype(dtype, copy=False), "dynamic", seed=test_seed(args.seed))
-    y_test = np.asarray(data.y_test)
-    alpha = 0.1 * x.shape[0] if args.alpha is None else args.alpha
-    B = min(args.batch_size, x_u.shape[0])
-    B_l = min(args.batch_size, x_l.shape[0])
-    steps = x_u.shape[0] // B
-    log(f"M2 on {args.dataset}: {args.labels} labels ({args.labels // C} per class, seed {args.seed}), "
-        f"{x_u.shape[0]} unlabeled, alpha {alpha:g}, {steps} steps per epoch of {B} unlabeled + {B_l} labeled")
-    history = {"m2": [], "baseline": []}
-    model = M2(x.shape[1], C, hidden=args.hidden, z_dim=args.z_dim, classifier_hidden=args.classifier_hidden,
-               alpha=alpha, seed=args.seed, dtype=dtype)
-    opt = make_optimizer("adam", model.params, model.grads, lr=args.lr)
-    rng = np.random.default_rng([args.seed, 2])
-    for epoch in range(1, args.epochs + 1):
-        start, total = time.perf_counter(), 0.0
-        perm, perm_l = rng.permutation(x_u.shape[0]), _label_order(rng, x_l.shape[0], steps * B_l)
-        for b in range(steps):
-            xb_u = binarize_dynamic(x_u[perm[b * B:(b + 1) * B]], rng)
-            idx = perm_l[b * B_l:(b + 1) * B_l]
-            loss, _ = model.loss_and_grads(binarize_dynamic(x_l[idx], rng), y_l[idx], xb_u)
-            if not np.isfinite(loss):
-                raise RuntimeError(f"M2: the loss became {loss} at epoch {epoch}, step {b + 1}; try a smaller --lr")
-            opt.step()
-            total += loss
-        err = model.test_error(x_test, y_test)
-        history["m2"].append(err)
-        if not args.quiet:
-            log(f"epoch {epoch:3d}  loss {total / steps:9.2f}  test error {100 * err:5.2f}%  "
-                f"{time.perf_counter() - start:.1f}s")
+def config_of(args):
+    """The TrainConfig of ``train --model m2`` that the old flags mean; the two that did not carry over refused."""
+    from .config import TrainConfig
+    if args.alpha is not None:
+        raise ValueError(f"m2 --alpha {args.alpha:g}: the weight of log q(y|x) is now `python -m numpyvae train "
+                         f"--model m2 --class-weight W`, W = alpha / N for N training examples (default 0.1)")
     if args.baseline:
-        clf = ClassifierAlone(x.shape[1], C, args.classifier_hidden, seed=args.seed, dtype=dtype)
-        opt = make_optimizer("adam", clf.params, clf.grads, lr=args.lr)
-        rng = np.random.default_rng([args.seed, 2])
-        for epoch in range(1, args.epochs + 1):
-            perm_l = _label_order(rng, x_l.shape[0], steps * B_l)
-            for b in range(steps):
-                idx = perm_l[b * B_l:(b + 1) * B_l]
-                clf.loss_and_grads(binarize_dynamic(x_l[idx], rng), y_l[idx])
-                opt.step()
-            history["baseline"].append(clf.test_error(x_test, y_test))
-            if not args.quiet:
-                log(f"baseline epoch {epoch:3d}  test error {100 * history['baseline'][-1]:5.2f}%")
-    summary = f"test error with {args.labels} labels on {args.dataset}: M2 {100 * history['m2'][-1]:.2f}%"
-    if args.baseline:
-        summary += f", the classifier alone {100 * history['baseline'][-1]:.2f}%"
-    log(summary + f" (after {args.epochs} epochs, seed {args.seed})")
-    return history
-
-
-def _label_order(rng, n: int, total: int) -> np.ndarray:
-    """Indices into the labeled set for ``total`` draws: whole permutations, one after another."""
-    reps = -(-total // n)
-    return np.concatenate([rng.permutation(n) for _ in range(reps)])[:total]
+        raise ValueError("m2 --baseline (the classifier trained on the labels alone) did not carry over to "
+                         "`python -m numpyvae train --model m2`; remove --baseline")
+    from .config import settings_from_sources
+    names = ("dataset", "labels", "epochs", "batch_size", "hidden", "z_dim", "classifier_hidden", "lr", "seed", "out")
+    sources = [("m2", {"model": "m2"})] + [(f"--{n.replace('_', '-')}", {n: getattr(args, n)}) for n in names]
+    return TrainConfig(**settings_from_sources(sources))          # a bad value is named by its flag
 
 
 def cmd_m2(args) -> int:
-    train_m2(args)
-    return 0
+    """Train M2 through the one trainer; says once which command it stands for."""
+    from .cli import _fit_and_finish
+    from .train import Trainer, new_run_dir
+    cfg = config_of(args)
+    flags = (f"--model m2 --dataset {cfg.dataset} --labels {cfg.labels} --epochs {cfg.epochs} --batch-size "
+             f"{cfg.batch_size} --hidden {' '.join(map(str, cfg.hidden))} --z-dim {cfg.z_dim} --classifier-hidden "
+             f"{' '.join(map(str, cfg.classifier_hidden))} --lr {cfg.lr:g} --seed {cfg.seed}")
+    print(f"numpyvae: `m2` is an alias of `python -m numpyvae train {flags}`", file=sys.stderr)
+    return _fit_and_finish(Trainer(cfg, run_dir=new_run_dir(cfg), quiet=args.quiet), args)

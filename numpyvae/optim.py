@@ -163,8 +163,9 @@ def _check_params_and_grads(params, grads, where: str):
 
 
 def _all_finite(x: np.ndarray) -> bool:
-    """Whether every value of x is finite: its max and min are (NaN spreads to both, ±inf shows in one)."""
-    return math.isfinite(float(x.max())) and math.isfinite(float(x.min()))
+    """Whether every value of x is finite: its max and min are (NaN spreads to both, ±inf shows in one).
+    An empty x (a head of width 0) has no values, so none is non-finite."""
+    return x.size == 0 or (math.isfinite(float(x.max())) and math.isfinite(float(x.min())))
 
 
 def _axpy(a: float, x: np.ndarray, y: np.ndarray, scratch: np.ndarray) -> None:

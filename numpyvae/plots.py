@@ -212,11 +212,16 @@ def prior_label(model) -> str:
     prior = getattr(model, "prior", None)
     name = getattr(prior, "name", "standard")
     if name == "standard":
-        return "N(0, I)"
-    setting = getattr(model, "config", {}).get("prior", name)
-    described = {"mog": "a learned mixture of Gaussians", "vamp": "the VampPrior",
-                 "categorical": "uniform categorical"}.get(name, "the prior")
-    return f"p(z), {described} ({setting})"
+        label = "N(0, I)"
+    else:
+        setting = getattr(model, "config", {}).get("prior", name)
+        described = {"mog": "a learned mixture of Gaussians", "vamp": "the VampPrior",
+                     "categorical": "uniform categorical"}.get(name, "the prior")
+        label = f"p(z), {described} ({setting})"
+    if getattr(model, "kind", "vae") == "hvae":       # the prior is on the top layer only
+        L = model.n_layers
+        return f"{label} on z{L}, then each z_l ~ p(z_l | z_(l+1)) down to z1"
+    return label
 
 
 def plot_samples(model, path, n: int = 100, seed: int = 0, image_shape=(28, 28), figsize=None,
@@ -506,9 +511,12 @@ def plot_label_grid(model, path, n_rows: int = 10, seed: int = 0, image_shape=(2
                            figsize=figsize, dpi=dpi)
 
 
-def plot_history(history, path, figsize=None, dpi: int = DPI) -> Path:
+def plot_history(history, path, figsize=None, dpi: int = DPI, *, loss_label: str = "−ELBO (loss)",
+                 kl: bool = True) -> Path:
     """Training curves from a run's history (a list of per-epoch dicts):
     three panels, −ELBO (loss), reconstruction −E_q[log p(x|z)] and KL, train and validation.
+    ``loss_label`` names the loss (e.g. "−IWAE bound (loss)"); ``kl=False`` leaves out the KL panel
+    (a plain autoencoder has none).
 
     The training numbers are averages over the epoch's batches (with the
     epoch's β, if a warm-up is on); validation is measured at its end.
@@ -522,9 +530,10 @@ def plot_history(history, path, figsize=None, dpi: int = DPI) -> Path:
         if missing:
             raise ValueError(f"{where}: epoch entry {missing[0]} has no {key!r}; keys: {sorted(history[missing[0]])}")
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
-    fig = _figure(figsize, (11, 3.4), dpi)
-    axes = fig.subplots(1, 3)
-    panels = (("loss", "−ELBO (loss)"), ("recon", "reconstruction −E_q[log p(x|z)]"), ("kl", "KL(q(z|x) || p(z))"))
+    panels = (("loss", loss_label), ("recon", "reconstruction −E_q[log p(x|z)]"), ("kl", "KL(q(z|x) || p(z))"))
+    panels = panels if kl else panels[:2]
+    fig = _figure(figsize, (11 if kl else 7.5, 3.4), dpi)
+    axes = fig.subplots(1, len(panels))
     for ax, (part, title) in zip(axes, panels):
         ax.plot(epochs, [h[f"train_{part}"] for h in history], marker=".", label="train")
         val = [h.get(f"val_{part}") for h in history]

@@ -24,15 +24,7 @@ __all__ = ["prior_components", "plot_prior", "plot_prior_latent"]
 
 def prior_components(model):
     """(means (C, K), logvars (C, K), log weights (C,)) of a mixture prior, or None for N(0, I)."""
-    if hasattr(model, "prior_components"):
-        return model.prior_components()
-    prior = model.prior
-    if prior.name == "mog":
-        return prior.params["means"], prior.params["logvars"], prior.log_weights()
-    if prior.name == "vamp":
-        mu, logvar = model.encoder.forward(prior.params["pseudo_inputs"])[0]   # q(z | u_k) of the encoder
-        return mu, logvar, np.full(mu.shape[0], -np.log(mu.shape[0]))
-    return None
+    return model.prior_components()
 
 
 def plot_prior(model, directory, image_shape=(28, 28), x=None, n_samples: int = 100, seed: int = 0,

@@ -1,4 +1,4 @@
-"""Numerically stable elementwise functions: sigmoid, softplus, log_sigmoid.
+"""Numerically stable functions: sigmoid, softplus, log_sigmoid (elementwise); softmax, log_softmax.
 
 The textbook forms overflow: 1 / (1 + exp(-a)) warns at a = -1e4 and
 log(1 + exp(a)) is inf at a = 1e4 (float32 already overflows at a ≈ 89).
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["sigmoid", "softplus", "log_sigmoid"]
+__all__ = ["sigmoid", "softplus", "log_sigmoid", "softmax", "log_softmax"]
 
 
 def sigmoid(a, out=None):
@@ -66,3 +66,26 @@ def log_sigmoid(a, out=None):
     """
     out = softplus(np.negative(a), out=out)
     return np.negative(out, out=out)
+
+
+def softmax(a: np.ndarray) -> np.ndarray:
+    """softmax over the last axis, shape and dtype of `a`: e^{a − max} / Σ e^{a − max}.
+
+    Subtracting the row's max first leaves every exponent ≤ 0 (finite for logits ±1e4)
+    and the largest term exactly 1, so the sum never underflows to 0.
+    """
+    q = a - a.max(axis=-1, keepdims=True)
+    np.exp(q, out=q)
+    q /= q.sum(axis=-1, keepdims=True)
+    return q
+
+
+def log_softmax(a: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis, shape and dtype of `a`: a − max − log Σ e^{a − max}.
+
+    Finite where softmax itself underflows to 0 (log of it would be −inf). Its derivative,
+    for hand-written backward passes: ∂ log_softmax(a)_i / ∂a_j = δ_ij − softmax(a)_j.
+    """
+    s = a - a.max(axis=-1, keepdims=True)
+    s -= np.log(np.exp(s).sum(axis=-1, keepdims=True))
+    return s

@@ -46,6 +46,8 @@ import math
 import os
 import time
 
+import numpy as np
+
 __all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "pinned", "pin", "choose", "blas",
            "set_blas_threads", "MachineLoad", "Policy", "policy_for"]
 
@@ -233,5 +235,7 @@ def policy_for(model, rows: int, flops_per_weight: float = 6.0, **kw) -> Policy:
     taken as ``flops_per_weight`` per weight and row (6 for training: 2 forward, 4 backward; 2 for a
     forward pass alone), exact for a stack of Dense layers and an estimate for the rest."""
     flat = getattr(model, "flat_params", None)
-    n_params = flat.size if flat is not None else sum(p.size for p in getattr(model, "params", {}).values())
+    params = getattr(model, "params", None) or {}
+    n_params = flat.size if flat is not None else sum(int(np.size(p)) for p in (
+        params.values() if isinstance(params, dict) else params))
     return Policy(flops_per_weight * n_params * rows, **kw)

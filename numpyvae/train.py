@@ -1,13 +1,19 @@
-"""Training: shuffled minibatches, the optimizer, validation, checkpoints, history.
+"""Training every kind of model: batches, the optimizers, validation, checkpoints, history.
 
-The loop, in one screen (:meth:`Trainer._train_epoch`)::
+The one loop, in one screen (:meth:`Trainer._steps`), for the VAE, the hierarchy, M2, the
+Helmholtz machine and AVB alike::
 
-    for each minibatch xb of a fresh permutation:
-        xb = Bernoulli(xb) draw            (dynamic binarization, if asked)
-        loss, grads = model.loss_and_grads(xb, beta=β_t)   (β_t: KL warm-up)
-        stop if the loss blew up           (non-finite, or |loss| 10⁴× its recent scale)
-        clip the gradient norm             (if asked)
-        optimizer.step()                   (stop if it left a weight non-finite: a NaN or inf gradient)
+    for each batch of the epoch's order  (a fresh permutation; M2: unlabelled + labelled parts)
+        batch = Bernoulli draw of it     (dynamic binarization, if asked)
+        options = before-step hooks      (the Gumbel temperature τ_t; the KL warm-up β_t)
+        loss = the model's step          (VAE: loss_and_grads; the others: forward, backward)
+        stop if the loss blew up         (non-finite, or |loss| 10⁴× its recent scale)
+        clip the gradient norm           (if asked, over all groups)
+        every group's optimizer.step()   (stop if it left a weight non-finite: a NaN or inf gradient)
+        after-step hooks                 (AVB: the extra critic steps)
+
+How each kind is set up (its model, batches, optimizers, hooks) is in numpyvae/run/recipes.py;
+the VAE's and the hierarchy's in :meth:`Trainer._build_vae`.
 
 After every epoch the validation ELBO is computed and an atomic checkpoint is
 written (weights, optimizer, generators and the history, in one file), so an
@@ -17,7 +23,6 @@ as if nothing had happened. A run directory belongs to one process at a time
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from pathlib import Path
@@ -29,15 +34,18 @@ from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
                      model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
 from .cubo_q import cubo_q_loss_and_grads
-from .datasets import binarize_dynamic, binarize_static, load
+from .datasets import binarize_static, load
 from .epochs import EpochLoop
 from .evaluate import test_elbo
-from .files import DirectoryLock, check_writable, remove_partial_files
+from .files import DirectoryLock
 from .memory import check_memory
 from .optim import make_optimizer
 from .output_bias import set_output_bias
 from .progress import Progress
 from .models import model_from_config
+from .run.batches import Minibatches
+from .run.directory import build_or_leave_no_trace, claim_run_dir, is_new_run_dir, new_run_dir  # noqa: F401 (re-exported)
+from .run.recipes import RECIPES
 from .threads import policy_for
 
 #: a loss whose magnitude exceeds this many times its recent scale has exploded
@@ -50,56 +58,8 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite, or exploded; says where, what is saved, and what to try."""
 
 
-def is_new_run_dir(run_dir) -> bool:
-    """Whether ``run_dir`` (a Path or None) is missing or an empty directory: one a new run may remove again."""
-    return run_dir is not None and (not run_dir.exists() or (run_dir.is_dir() and not any(run_dir.iterdir())))
-
-
-def build_or_leave_no_trace(trainer, build, fresh: bool) -> None:
-    """Run ``build()``; if it fails, close ``trainer`` (releasing its lock) and re-raise. When the run
-    directory was new (``fresh``), it is removed again: a run that never started leaves no empty directory."""
-    try:
-        build()
-    except BaseException:
-        if fresh:
-            (trainer.run_dir / DirectoryLock.NAME).unlink(missing_ok=True)
-            trainer.close()
-            with contextlib.suppress(OSError):
-                trainer.run_dir.rmdir()
-        trainer.close()
-        raise
-
-
 class RunNotSaved(RuntimeError):
     """A checkpoint could not be written (full disk, permissions); says what is kept."""
-
-
-def claim_run_dir(run_dir, *, new: bool) -> DirectoryLock:
-    """Take ownership of a run directory for training, checking everything that can be checked first.
-
-    Creates the directory (with its parents), takes its lock (a second
-    process gets :class:`numpyvae.files.DirectoryInUse` naming the owner),
-    checks that a checkpoint can be written there, and removes ``*.part``
-    files that a killed writer left. ``new=True`` refuses a directory that
-    already holds a run; ``new=False`` (resume) requires one.
-    """
-    run_dir = Path(run_dir)
-    if not new and not (run_dir / ckpt.CHECKPOINT).exists():     # resume never creates a directory
-        raise ckpt.no_checkpoint(run_dir / ckpt.CHECKPOINT)
-    lock = DirectoryLock(run_dir).acquire()
-    try:
-        check_writable(run_dir / ckpt.CHECKPOINT, "checkpoint")
-        has_run = (run_dir / ckpt.CHECKPOINT).exists()
-        if new and has_run:
-            raise FileExistsError(f"{run_dir} already holds a run; continue it with "
-                                  f"`python -m numpyvae resume {run_dir}` or choose another --out")
-        if not new and not has_run:                                # deleted while we took the lock
-            raise ckpt.no_checkpoint(run_dir / ckpt.CHECKPOINT)
-        remove_partial_files(run_dir)
-    except BaseException:
-        lock.release()
-        raise
-    return lock
 
 
 class Trainer(EpochLoop):
@@ -132,6 +92,21 @@ class Trainer(EpochLoop):
                              f"use --batch-size {min(128, n)} or less")
         check_memory(cfg, self.x_train.shape[1], image_shape=self._image_kwargs().get("image_shape"))
         self.y_train = self.y_val = None
+        self.after_step, self.tau_schedule = [], None
+        if cfg.model in RECIPES:                  # M2, the Helmholtz machine, AVB (numpyvae/run/recipes.py)
+            RECIPES[cfg.model](self)
+            self.optimizer = next(iter(self.optimizers.values()))
+        else:
+            self._build_vae()
+        self.rng = np.random.default_rng(trainer_seed(cfg.seed))   # shuffling and dynamic binarization
+        self.epoch, self.history = 0, []
+        self._scale, self._block = math.inf, []   # the recent |loss| scale (see _check_step)
+        # BLAS threads: pinned by --threads or the environment, else chosen by size and load (threads.py)
+        self.blas = policy_for(self.model, cfg.batch_size)
+
+    def _build_vae(self) -> None:
+        """The VAE or HVAE of the config, its optimizer, its batches and its temperature schedule."""
+        cfg = self.cfg
         labels = {}
         if cfg.conditional:                       # a conditional VAE trains on the dataset's labels
             self.y_train, self.y_val, labels["n_labels"] = conditional_labels(self.data, cfg.dataset)
@@ -143,18 +118,17 @@ class Trainer(EpochLoop):
         # the decoder's output bias: zero, or the training pixels' mean (a learned prior needs it: output_bias.py)
         set_output_bias(self.model, cfg.output_bias, cfg.prior, cfg.likelihood, self.x_train)
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, **cfg.optimizer_kwargs())
+        self.optimizers = {"model": self.optimizer}
         # a Gumbel-softmax posterior's temperature, set from the global step before every step
         self.tau_schedule = cfg.temperature_schedule() if hasattr(self.model.posterior, "tau") else None
         if self.tau_schedule is not None:
             self.model.posterior.tau = self.tau_schedule(0)
-        self.rng = np.random.default_rng(trainer_seed(cfg.seed))   # shuffling and dynamic binarization
-        self.epoch, self.history = 0, []
-        self._scale, self._block = math.inf, []   # the recent |loss| scale (see _check_step)
-        # batch buffers, reused every step (no per-step allocation of batch-sized arrays)
-        self._xb = np.empty((cfg.batch_size, self.x_train.shape[1]), dtype=self.dtype)
-        self._xbin = np.empty_like(self._xb)
-        # BLAS threads: pinned by --threads or the environment, else chosen by size and load (threads.py)
-        self.blas = policy_for(self.model, cfg.batch_size)
+        self.batches = Minibatches(self.x_train, cfg.batch_size, cfg.resolved_binarize() == "dynamic", self.y_train)
+
+    @property
+    def protocol(self) -> bool:
+        """True for the models built by a recipe (M2, Helmholtz, AVB): forward/backward steps, own validation."""
+        return self.cfg.model in RECIPES
 
     def _image_kwargs(self) -> dict:
         """{"image_shape": the dataset's (H, W) or (C, H, W)} for a network spec, which builds its
@@ -186,57 +160,83 @@ class Trainer(EpochLoop):
             return self.cfg.beta
         return self.cfg.beta * min(1.0, (step + 1) / (self.cfg.warmup_epochs * steps_per_epoch))
 
+    def _all_grads(self) -> list:
+        """Every gradient array: the VAE's one flat buffer, or each group's arrays."""
+        if not self.protocol:
+            return [self.model.flat_grads]
+        return [g for group in self.model.groups.values() for g in group.grads.values()]
+
     def _clip(self) -> None:
         """Scale all gradients together so that their global L2 norm is at most clip_grad_norm."""
-        g = self.model.flat_grads
-        norm = math.sqrt(float(np.dot(g, g)))
+        grads = self._all_grads()
+        norm = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads))
         if norm > self.cfg.clip_grad_norm:
-            g *= self.cfg.clip_grad_norm / norm
+            for g in grads:
+                g *= self.cfg.clip_grad_norm / norm
 
     def _train_epoch(self) -> dict:
-        cfg, model, x = self.cfg, self.model, self.x_train
-        steps = x.shape[0] // cfg.batch_size          # the last partial batch is dropped, as usual
-        dynamic = cfg.resolved_binarize() == "dynamic"
-        perm = self.rng.permutation(x.shape[0])
+        cfg = self.cfg
+        steps = self.batches.steps                    # the last partial batch is dropped, as usual
+        order = self.batches.order(self.rng)
         if cfg.lr_schedule != "constant":             # a schedule changes it between epochs; else it is left alone
             self.optimizer.lr = cfg.lr_at(self.epoch)
-        totals = np.zeros(3)
+        totals = {}
         bar = Progress(steps, f"epoch {self.epoch + 1}/{cfg.epochs}", quiet=self.quiet)
         start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # blow-ups are caught below, by name
-            self._steps(steps, perm, dynamic, totals, bar, start)
+            self._steps(steps, order, totals, bar, start)
         bar.close()
         seconds = time.perf_counter() - start
-        train_loss, train_recon, train_kl = totals / steps
-        return dict(train_loss=train_loss, train_recon=train_recon, train_kl=train_kl,
-                    beta=self.beta_at(self.epoch * steps + steps - 1, steps),
-                    seconds=seconds, samples_per_sec=steps * cfg.batch_size / seconds, lr=self.optimizer.lr)
+        row = {f"train_{name}": total / steps for name, total in totals.items()}
+        if not self.protocol:
+            row["beta"] = self.beta_at(self.epoch * steps + steps - 1, steps)
+        batch_rows = steps * getattr(self.batches, "batch_size", cfg.batch_size)
+        return dict(row, seconds=seconds, samples_per_sec=batch_rows / seconds, lr=self.optimizer.lr)
 
-    def _steps(self, steps, perm, dynamic, totals, bar, start) -> None:
-        """One epoch's minibatch steps (the loop of the module docstring); adds loss, recon, KL to totals."""
-        cfg, model, x = self.cfg, self.model, self.x_train
+    def _before_step(self, b: int, steps: int) -> dict:
+        """The hooks before a step: τ_t of a Gumbel-softmax posterior from the global step t (the optimizer's
+        count), and the KL warm-up's β_t; returns the step's options ({"beta": β_t} for a VAE)."""
+        if self.protocol:
+            return {}
+        if self.tau_schedule is not None:
+            self.model.posterior.tau = self.tau_schedule(self.optimizer.t)
+        return {"beta": self.beta_at(self.epoch * steps + b, steps)}
+
+    def _step(self, batch, beta: float = 1.0):
+        """One step's loss and named parts, the gradients left in the model's grads."""
+        cfg, model = self.cfg, self.model
+        if self.protocol:
+            tape = model.forward(batch)
+            model.backward(tape)
+            loss, parts = (tape.loss, tape.parts) if hasattr(tape, "parts") else (tape["loss"], tape["parts"])
+            return loss, {"loss": loss, **{k: v for k, v in parts.items() if k != "loss"}}
+        if cfg.q_objective == "cubo":          # q by the χ upper bound, p by the objective
+            loss, _ = cubo_q_loss_and_grads(model, batch.x, **cfg.loss_kwargs())
+        else:
+            loss, _ = model.loss_and_grads(batch.x, beta=beta, y=batch.y, **cfg.loss_kwargs())
+        return loss, {"loss": loss, "recon": model.last_parts["recon"], "kl": model.last_parts["kl"]}
+
+    def _steps(self, steps, order, totals, bar, start) -> None:
+        """One epoch's steps (the loop of the module docstring); adds each named part of the loss to totals."""
         for b in range(steps):
             self.blas.tick()
-            np.take(x, perm[b * cfg.batch_size:(b + 1) * cfg.batch_size], axis=0, out=self._xb)
-            xb = binarize_dynamic(self._xb, self.rng, out=self._xbin) if dynamic else self._xb
-            yb = None if self.y_train is None else self.y_train[perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
-            beta = self.beta_at(self.epoch * steps + b, steps)
-            if self.tau_schedule is not None:           # τ_t from the global step t (the optimizer's count)
-                model.posterior.tau = self.tau_schedule(self.optimizer.t)
+            batch = self.batches.batch(order, b, self.rng)
+            options = self._before_step(b, steps)
             try:
-                if cfg.q_objective == "cubo":          # q by the χ upper bound, p by the objective
-                    loss, _ = cubo_q_loss_and_grads(model, xb, **cfg.loss_kwargs())
-                else:
-                    loss, _ = model.loss_and_grads(xb, beta=beta, y=yb, **cfg.loss_kwargs())
+                loss, parts = self._step(batch, **options)
             except (NonFiniteError, FloatingPointError) as err:     # the numbers blew up inside the model
                 raise self._diverged(f"the loss became non-finite inside the model ({err})", f"batch {b + 1}") from None
             self._check_step(loss, b)
-            if cfg.clip_grad_norm > 0:
+            if self.cfg.clip_grad_norm > 0:
                 self._clip()
-            if not self.optimizer.step(check_finite=True):          # θ summed as it is updated
-                raise self._diverged(self._why_not_finite(loss), f"batch {b + 1}")
-            totals += (loss, model.last_parts["recon"], model.last_parts["kl"])
-            bar.update(1, loss=loss, **{"ex/s": int((b + 1) * cfg.batch_size / (time.perf_counter() - start))})
+            for optimizer in self.optimizers.values():
+                if not optimizer.step(check_finite=True):           # θ summed as it is updated
+                    raise self._diverged(self._why_not_finite(loss), f"batch {b + 1}")
+            for hook in self.after_step:
+                hook(self, batch)
+            for name, value in parts.items():
+                totals[name] = totals.get(name, 0.0) + float(value)
+            bar.update(1, loss=loss, **{"ex/s": int((b + 1) * self.cfg.batch_size / (time.perf_counter() - start))})
 
     def _check_step(self, loss: float, b: int) -> None:
         """Stop on a blow-up: a non-finite or exploded loss (non-finite gradients: see below).
@@ -266,7 +266,7 @@ class Trainer(EpochLoop):
 
     def _why_not_finite(self, loss: float) -> str:
         """After an update left θ non-finite: were the gradients already (read only on this rare path)?"""
-        if not math.isfinite(float(self.model.flat_grads.sum())):
+        if not all(math.isfinite(float(g.sum())) for g in self._all_grads()):
             return f"the gradients became non-finite (loss {loss:.4g})"
         return "the weights overflowed in the update"
 
@@ -291,7 +291,10 @@ class Trainer(EpochLoop):
 
         Forward only, batched, with its own fixed noise (:func:`numpyvae.config.validation_seed`),
         so it draws nothing from the training generators and every epoch is measured alike.
+        M2, the Helmholtz machine and AVB measure their own quantities (their ``validation``).
         """
+        if self.protocol:
+            return self._validate_protocol()
         try:
             parts = test_elbo(self.model, self.x_val, batch_size=batch_size, rng=validation_seed(self.cfg.seed),
                               y=self.y_val)
@@ -302,9 +305,24 @@ class Trainer(EpochLoop):
             raise self._diverged(f"the validation loss became {parts['loss']}", "validation")
         return {"val_loss": parts["loss"], "val_recon": parts["recon"], "val_kl": parts["kl"]}
 
+    def _validate_protocol(self) -> dict:
+        try:
+            row = self.model.validation(self.x_val, self.y_val, np.random.default_rng(validation_seed(self.cfg.seed)))
+        except (NonFiniteError, FloatingPointError) as err:
+            raise self._diverged(f"the validation became non-finite inside the model ({err})", "validation") from None
+        bad = [k for k, v in row.items() if not math.isfinite(v)]
+        if bad:
+            raise self._diverged(f"the validation {bad[0]} became {row[bad[0]]}", "validation")
+        return row
+
     def _epoch_line(self, row: dict) -> str:
-        """The line ``fit`` prints after an epoch."""
-        return (f"epoch {row['epoch']:3d}  train {row['train_loss']:8.2f}  val {row['val_loss']:8.2f} "
+        """The line ``fit`` prints after an epoch: the training loss named by the objective it is
+        (:func:`objective_label`), the validation −ELBO (β = 1; an autoencoder's reconstruction) and its parts;
+        a protocol model (M2, Helmholtz, AVB) writes its own."""
+        if self.protocol:
+            return self.model.epoch_line(row)
+        return (f"epoch {row['epoch']:3d}  train {objective_label(self.cfg)} {row['train_loss']:8.2f}  "
+                f"val {'-log p(x|z)' if self.cfg.model == 'ae' else '-ELBO'} {row['val_loss']:8.2f} "
                 f"(recon {row['val_recon']:.2f}, KL {row['val_kl']:.2f})  "
                 f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s")
 
@@ -320,7 +338,7 @@ class Trainer(EpochLoop):
         config = self.cfg.to_dict()
         path = self.run_dir / ckpt.CHECKPOINT
         try:
-            ckpt.save_checkpoint(path, self.model, self.optimizer, config=config, rngs={"trainer": self.rng},
+            ckpt.save_checkpoint(path, self.model, self.optimizers, config=config, rngs={"trainer": self.rng},
                                  progress={"epoch": self.epoch, "history": self.history})
         except OSError as err:
             if not path.exists():
@@ -347,7 +365,7 @@ class Trainer(EpochLoop):
         run_dir = Path(run_dir)
         lock = claim_run_dir(run_dir, new=False)
         try:
-            saved = ckpt.read_checkpoint(run_dir / ckpt.CHECKPOINT)
+            saved = ckpt.read_checkpoint(run_dir)
             if "trainer" not in saved.rng_states or "epoch" not in saved.progress:
                 raise ckpt.CheckpointError(
                     f"{saved.path} holds a model but no training state (no trainer generator or progress: it "
@@ -377,18 +395,31 @@ class Trainer(EpochLoop):
         if differ:     # e.g. a learned Gaussian saved before min_logvar had a default: same shapes, other model
             raise ckpt.CheckpointError(f"{where}: the model it holds differs from the one its run config builds "
                                        f"now (saved, now: {differ}); it can be evaluated, but not resumed")
-        ckpt.load_params(self.model, saved.params, where)
+        if saved.kind != ckpt.model_kind(self.model):
+            raise ckpt.CheckpointError(f"{where} holds a {saved.kind} model, but its run config builds a "
+                                       f"{ckpt.model_kind(self.model)}; the checkpoint is inconsistent")
+        ckpt.load_groups(self.model, saved.groups, where)
+        ckpt.load_state(self.model, saved)                 # e.g. the temperature τ it was last trained at
         epoch, history = ckpt.check_progress(saved.progress, where)
-        steps = self.x_train.shape[0] // self.cfg.batch_size
-        try:
-            self.optimizer.load_state_dict(saved.optim_state)
-        except ValueError as err:
-            raise ckpt.CheckpointError(f"{where}: optimizer state does not match: {err}") from err
-        if self.optimizer.t != epoch * steps:
-            raise ckpt.CheckpointError(f"{where}: the optimizer took {self.optimizer.t} steps but {epoch} epoch(s) "
-                                       f"of {steps} steps make {epoch * steps}; the checkpoint is inconsistent")
-        ckpt.restore_rng(self.model.rng, saved.rng_states["model"], where)
-        ckpt.restore_rng(self.rng, saved.rng_states["trainer"], where)
+        steps = self.batches.steps
+        if sorted(saved.optim) != sorted(self.optimizers):
+            raise ckpt.CheckpointError(f"{where}: optimizer states for {sorted(saved.optim)} do not match the "
+                                       f"model's parameter groups {sorted(self.optimizers)}")
+        for group, optimizer in self.optimizers.items():
+            try:
+                optimizer.load_state_dict(saved.optim[group])
+            except ValueError as err:
+                raise ckpt.CheckpointError(f"{where}: optimizer state does not match: {err}") from err
+            per_step = self.cfg.critic_steps if group == "critic" else 1
+            if optimizer.t != epoch * steps * per_step:
+                raise ckpt.CheckpointError(f"{where}: the optimizer took {optimizer.t} steps but {epoch} epoch(s) "
+                                           f"of {steps} steps make {epoch * steps * per_step}; the checkpoint is "
+                                           "inconsistent")
+        for name, rng in (("model", self.model.rng), ("trainer", self.rng)):
+            if name not in saved.rng_states:
+                raise ckpt.CheckpointError(f"{where} is missing the {name} generator's state (rng/{name}); "
+                                           "it cannot be resumed bit for bit")
+            ckpt.restore_rng(rng, saved.rng_states[name], where)
         self.epoch, self.history = epoch, history
 
     def result(self) -> ckpt.Run:
@@ -396,38 +427,53 @@ class Trainer(EpochLoop):
         return ckpt.Run(path=self.run_dir, model=self.model, config=self.cfg.to_dict(), history=self.history)
 
 
-def conditional_labels(data, name: str):
+def objective_label(cfg: TrainConfig) -> str:
+    """What a run's training loss is, for the epoch line: "-ELBO", "-ELBO(beta=0.5)", "-IWAE(k=5)",
+    "-VR(alpha=0.5, S=5)", "-VR-max(S=5)"; a plain autoencoder's is its reconstruction "-log p(x|z)"."""
+    if cfg.model == "ae":
+        return "-log p(x|z)"
+    S = cfg.n_samples
+    label = {"elbo": "-ELBO", "iwae": f"-IWAE(k={S})", "vr": f"-VR(alpha={cfg.alpha:g}, S={S})",
+             "vr-max": f"-VR-max(S={S})"}[cfg.objective]
+    if cfg.objective == "elbo" and (cfg.beta != 1.0 or cfg.warmup_epochs > 0):
+        label += f"(beta={cfg.beta:g}" + (", warm-up)" if cfg.warmup_epochs > 0 else ")")
+    return label
+
+
+def conditional_labels(data, name: str, what: str = "conditional"):
     """(y_train, y_test, C) of a dataset for a conditional VAE: integer labels in 0..C−1, C = max label + 1.
 
-    Refuses a dataset without labels, or labels that are not integers >= 0, by name.
+    Refuses a dataset without labels, labels that are not integers >= 0, a class 0..C−1 with no
+    training example, and a test label >= C, by name.
     """
     y_train, y_test = data.y_train, data.y_test
     if y_train is None or y_test is None or len(y_train) != len(data.x_train) or len(y_test) != len(data.x_test):
-        raise ValueError(f"conditional: dataset {name!r} has no label for every example; a conditional VAE needs them")
+        raise ValueError(f"{what}: dataset {name!r} has no label for every example; "
+                         f"{'a conditional VAE' if what == 'conditional' else what} needs them")
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     if y_train.dtype.kind not in "iu" or y_test.dtype.kind not in "iu" or min(y_train.min(), y_test.min()) < 0:
-        raise ValueError(f"conditional: dataset {name!r} labels must be integers >= 0")
-    return y_train.astype(np.int64), y_test.astype(np.int64), int(max(y_train.max(), y_test.max())) + 1
+        raise ValueError(f"{what}: dataset {name!r} labels must be integers >= 0")
+    C = int(y_train.max()) + 1
+    # Every class is learned from the training set: a class it never shows (a typo of 10**6 would make
+    # a million-wide one-hot input) or a test label beyond its range is a mistake in the data.
+    absent = np.setdiff1d(np.arange(C), y_train)
+    if absent.size:
+        raise ValueError(f"{what}: dataset {name!r}: classes {_ranges(absent)} have no training example "
+                         f"(C = max label + 1 = {C}); labels must be 0..C−1, each seen in training")
+    if y_test.max() >= C:
+        raise ValueError(f"{what}: dataset {name!r}: the test labels reach {int(y_test.max())}, outside the "
+                         f"training labels' 0..{C - 1}")
+    return y_train.astype(np.int64), y_test.astype(np.int64), C
 
 
-def new_run_dir(cfg: TrainConfig) -> Path:
-    """cfg.out if given, else a fresh runs/<dataset>-z<K>-<time>, created here so no other run takes it.
-
-    Whether cfg.out may be used (no run in it, writable, not in use) is
-    :func:`claim_run_dir`'s to check, under the directory's lock.
-    """
-    if cfg.out:
-        return Path(cfg.out)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    Path("runs").mkdir(exist_ok=True)
-    for i in range(1, 1000):
-        path = Path("runs") / (f"{cfg.dataset}-z{cfg.z_dim}-{stamp}" + (f"-{i}" if i > 1 else ""))
-        try:
-            path.mkdir()             # exclusive: two runs started in the same second get two directories
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"runs/ already holds 999 runs named {cfg.dataset}-z{cfg.z_dim}-{stamp}-*")
+def _ranges(values) -> str:
+    """[3, 4, 5, 9] -> "3..5, 9": sorted integers as runs."""
+    runs, start = [], values[0]
+    for a, b in zip(values, list(values[1:]) + [None]):
+        if b != a + 1:
+            runs.append(f"{start}..{a}" if a > start else f"{a}")
+            start = b
+    return ", ".join(runs[:5]) + (", ..." if len(runs) > 5 else "")
 
 
 def train(config, data=None, quiet: bool = False) -> ckpt.Run:

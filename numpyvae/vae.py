@@ -24,9 +24,11 @@ from .latent.families import make_posterior
 from .latent.kl import kl_analytic_for
 from .latent.priors import make_prior
 from .likelihoods import make_likelihood
+from .models.base import Model, ParamGroup, unbatch
 from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
 from .nn.spec import decoder_trunk, encoder_trunk, image_head
 from .seeds import noise_seed, posterior_init_seed, prior_init_seed
+from .vae_uses import VAEUses
 
 KL_KINDS = ("analytic", "mc")
 
@@ -44,7 +46,10 @@ class Tape(dict):
     """The record of one forward pass: every intermediate by name, and the pieces' own tapes.
 
     ``tape["mu"]``, ``tape["z"]``, ``tape["nll"]``, ``tape["bound"]`` (N,), ...;
-    ``tape.loss`` and ``tape.parts`` ({"loss", "recon", "kl"}). After
+    ``tape.loss`` and ``tape.parts`` ({"loss", "recon", "kl"}). The path the backward takes is
+    recorded, not inferred: ``tape["kl_route"]`` is "analytic" (a closed-form KL, its tape in
+    "_kl"), "mc" (log q − log p(z) in log w; the prior's density and tape in "_prior", the tape of
+    its encoder pass, or None, in "_prior_enc") or "none" (a point-mass q, no KL). After
     :meth:`VAE.backward` it also holds the intermediate gradients it computed
     ("c", "d decoder.<head>", "dz", "dmu", "dlogvar"), for the step-through view. Head
     names are those of the parameters: "decoder.out" (logits or mean), "decoder.logvar".
@@ -53,8 +58,13 @@ class Tape(dict):
     loss: float
     parts: dict
 
+    @property
+    def bound(self) -> np.ndarray:
+        """The per-example bound (N,), ``tape["bound"]``: what the protocol (models/base.py) calls ``tape.bound``."""
+        return self["bound"]
 
-class VAE:
+
+class VAE(VAEUses, Model):
     """A VAE: MLP encoder and decoder, a variational family, a prior, a likelihood.
 
     Parameters
@@ -114,10 +124,10 @@ class VAE:
         if (self.prior.name == "categorical") != (getattr(self.posterior, "n_classes", None) is not None):
             raise ValueError(f"VAE: a Gumbel-softmax posterior (gumbel:C, gumbel-st:C) goes with prior='categorical' "
                              f"and only with it, got posterior={posterior!r}, prior={prior!r}")
-        if self.prior.name == "vamp" and self.n_labels:
+        if self.prior.encoded is not None and self.n_labels:
             raise ValueError("VAE: a conditional VAE (n_labels > 0) cannot use the VampPrior: its pseudo-inputs "
                              "would need labels too; use prior='standard' or 'mog:K'")
-        if self.prior.name == "vamp" and posterior != "gaussian":
+        if self.prior.encoded is not None and posterior != "gaussian":
             raise ValueError(f"VAE: the VampPrior's components are the encoder's diagonal Gaussians; "
                              f"it needs posterior='gaussian', got {posterior!r}")
         if encoder or decoder:      # only then, so that MLP configs (and their checkpoints) stay as they were
@@ -140,6 +150,16 @@ class VAE:
         self.params = named_arrays(self.named_layers(), "params")
         self.grads = named_arrays(self.named_layers(), "grads")
         self.last_tape: Tape | None = None   # the tape of the last loss_and_grads, to look at; never read back
+        if not getattr(self.posterior, "has_density", True):
+            self.no_log_likelihood = ("no log p(x): a point mass has no density (the plain autoencoder's q puts "
+                                      "one z per example), so there is no proposal to importance-sample with")
+
+    kind = "vae"
+
+    @property
+    def groups(self) -> dict:
+        """{"model": ParamGroup}: every parameter, views into one flat buffer (one optimizer)."""
+        return {"model": ParamGroup(self.params, self.grads, self.flat_params, self.flat_grads)}
 
     def _network(self, d_in, hidden, activation, heads: dict, rng) -> MultiHead:
         """An MLP trunk d_in -> hidden..., then one linear Dense head per entry of ``heads`` (name -> size)."""
@@ -166,6 +186,14 @@ class VAE:
         self.decoder_floats = trunk.floats + sum(getattr(h, "floats", 2 * size) for (_, h), size
                                                  in zip(net.heads, heads.values()))
         return net
+
+    def networks(self) -> list:
+        """The model's networks (each an ``nn.MultiHead``), the ones a step runs: encoder, decoder."""
+        return [self.encoder, self.decoder]
+
+    def latent_families(self) -> list:
+        """The variational families a step samples from (one here; a hierarchy has one per layer)."""
+        return [self.posterior]
 
     def named_layers(self):
         """(name, piece) for every piece with parameters, encoder first; the names prefix the parameter names."""
@@ -286,49 +314,63 @@ class VAE:
         """{"loss", "recon", "kl"} of the last loss_and_grads, in nats per example."""
         return self.last_tape.parts if self.last_tape is not None else {}
 
-    def forward(self, x: np.ndarray, eps: np.ndarray | None = None, *, n_samples: int = 1,
+    def forward(self, x, eps: np.ndarray | None = None, *, n_samples: int = 1,
                 beta: float = 1.0, kl: str | None = None, objective: str = "elbo",
                 alpha: float | None = None, y=None) -> Tape:
         """The forward half of :meth:`loss_and_grads` (same arguments): returns the step's :class:`Tape`.
 
+        ``x`` is an (N, D) array or a :class:`~numpyvae.models.base.Batch` (whose ``y`` are the labels).
         ``tape.loss`` is the loss, ``tape["bound"]`` the per-example bound (N,),
         ``tape.parts`` the loss's parts. The tape owns copies of x and eps, so
         the caller may reuse its buffers before calling :meth:`backward`.
         """
-        pair = kl_analytic_for(self.posterior, self.prior)
-        objective, kl, beta = self._check_options(objective, kl, beta, analytic=pair is not None)
-        bound_fn = make_bound(objective, alpha)
+        x, y = unbatch(x, y, "VAE.forward")
+        route, beta, bound_fn = self._route(objective, kl, beta, alpha)
         self._check_x(x, "VAE.forward")
         onehot = self.one_hot(y, x.shape[0], "VAE.forward")              # (N, C), or None
         x = x.copy()
         eps = self._own_eps(eps, x.shape[0], check_positive_int(n_samples, "VAE.forward", "n_samples"))
-        if kl == "analytic" and pair is None:
-            raise ValueError(f"kl='analytic': the posterior {self.posterior.name!r} and prior "
-                             f"{self.prior.name!r} have no closed-form KL; use kl='mc'")
-        pair = pair if kl == "analytic" else None
         t = Tape(x=x, eps=eps)
-
         q_params, t["_enc"] = self.encoder.forward(self._with_label(x, onehot))   # [mu, logvar], (N, K) each
+        return self._forward_q(t, q_params, onehot, route, beta, bound_fn)
+
+    def forward_q(self, x: np.ndarray, q_params, eps: np.ndarray, *, beta: float = 1.0, kl: str | None = None,
+                  objective: str = "elbo", alpha: float | None = None, y=None) -> Tape:
+        """The forward pass from given heads of q instead of the encoder's (local inference optimizes them).
+
+        x (N, D); q_params, one (N, size) array per ``posterior.heads``; eps (S, N, ...) the family's
+        noise; the options as for :meth:`forward`. :meth:`backward_q` walks the tape back to the heads.
+        """
+        route, beta, bound_fn = self._route(objective, kl, beta, alpha)
+        self._check_x(x, "VAE.forward_q")
+        onehot = self.one_hot(y, x.shape[0], "VAE.forward_q")
+        t = Tape(x=x.copy(), eps=self._own_eps(eps, x.shape[0], 1), _enc=None)
+        return self._forward_q(t, list(q_params), onehot, route, beta, bound_fn)
+
+    def _forward_q(self, t: Tape, q_params, onehot, route: str, beta: float, bound_fn) -> Tape:
+        """From the heads of q to the bound, recording the KL route on the tape (see :class:`Tape`)."""
+        x, eps = t["x"], t["eps"]
         z, log_q, t["_q"] = self.posterior.rsample(q_params, eps)           # z = mu + sigma * eps, (S, N, K)
         if not np.isfinite(z).all():                                        # (S, N, K): a cheap look
             raise NonFiniteError(self._why_not_finite("z", q_params))
         heads, t["_dec"] = self.decoder.forward(self._with_label(z, onehot))   # e.g. [logits], (S, N, D)
         nll, t["_lik"] = self.likelihood.forward(x, *heads, check=False)    # −log p(x|z), (S, N); x checked above
-        if not getattr(self.posterior, "has_density", True):               # a point mass: the plain autoencoder
-            if objective != "elbo":
-                raise ValueError(f"the {self.posterior.name!r} posterior (a plain autoencoder) has one z per "
-                                 f"example and no KL term; objective must be 'elbo', got {objective!r}")
+        t["kl_route"], t["_prior_enc"] = route, None                       # the prior's encoder pass: "mc" only
+        if route == "none":                                                 # a point mass: the plain autoencoder
             log_w = np.negative(nll)                                        # reconstruction only: no KL,
             bound, bound_tape = bound_fn.forward(log_w)                     # no log p(z), no log q
             kl_n = np.zeros(x.shape[0], dtype=self.dtype)
-        elif pair is not None:
+        elif route == "analytic":
+            pair = kl_analytic_for(self.posterior, self.prior)
             kl_n, kl_tape = pair.forward(q_params)                          # KL(q || p), (N,)
             t["_kl"] = (pair, kl_tape)
             log_w = np.negative(nll)                                        # β·KL enters per example, below
             bound, bound_tape = bound_fn.forward(log_w)                     # the ELBO's (1/S) Σ_s
             bound -= beta * kl_n                                            # ELBO = E_q[log p(x|z)] − β KL
-        else:
-            log_p, t["_p"] = self._prior_log_prob(z, t)                     # log p(z), (S, N)
+        else:                                                               # "mc"
+            density, t["_prior_enc"] = self.prior_density()
+            log_p, p_tape = density.log_prob(z)                             # log p(z), (S, N)
+            t["_prior"] = (density, p_tape)
             kl_sn = log_q - log_p                                           # Monte Carlo KL per sample
             log_w = -(nll + beta * kl_sn)                                   # log w = log p(x|z) − β (log q − log p)
             bound, bound_tape = bound_fn.forward(log_w)                     # ELBO, IWAE, VR..., (N,)
@@ -344,7 +386,7 @@ class VAE:
                  **{f"decoder.{name}": hd for (name, _), hd in zip(self.decoder.heads, heads)})
         return t
 
-    def backward(self, tape: Tape, dbound: np.ndarray | None = None):
+    def backward(self, tape: Tape, c: np.ndarray | None = None, *, dbound: np.ndarray | None = None):
         """The backward half of :meth:`loss_and_grads`: fills and returns ``self.grads``.
 
         Every sample's weight c_sn = ∂(mean_n bound_n)/∂log w_sn comes first
@@ -353,56 +395,89 @@ class VAE:
             ∂loss/∂nll = c,   ∂loss/∂log q = β c,   ∂loss/∂log p = −β c.
         Then the forward path is walked in reverse, one hand-written backward per piece.
 
+        c : (S, N), optional   the weights of another objective of the same log weights, the
+            gradient being that of −Σ_sn c_sn log w_sn (local inference, a χ-trained q). With the
+            analytic KL (an ELBO), ∂L/∂KL_n = β Σ_s c_sn, as for the bound's own weights.
         dbound : (N,), optional   ∂L/∂bound_n for another scalar L of the bounds (a weighted sum,
             as M2's Σ_y q(y|x) L(x, y)); default −1/N, the loss −mean_n bound_n. Every
             per-example path scales by g_n = −N·dbound_n: c_sn -> g_n c_sn, ∂L/∂KL_n = β g_n / N.
         """
+        if isinstance(tape, Tape) and tape.get("_enc", 0) is None:
+            raise ValueError("VAE.backward: this tape is from forward_q (given heads of q, no encoder pass); "
+                             "walk it back with backward_q")
+        dq = self.backward_q(tape, c, dbound=dbound)
+        self.encoder.backward(dq, tape["_enc"], need_dx=False)             # dL/dx is not needed: x is data
+        if tape["kl_route"] == "mc" and tape["_prior_enc"] is not None:    # the prior's own encoder pass
+            self._prior_inputs_backward(tape["_prior"][0], tape["_prior_enc"])
+        return self.grads
+
+    def backward_q(self, tape: Tape, c: np.ndarray | None = None, *, dbound: np.ndarray | None = None) -> list:
+        """Walk ``tape`` back to the heads of q: returns dq, one array per ``posterior.heads`` like them.
+
+        On the way it writes the decoder's, a learned prior's and a flow's global gradients into
+        ``self.grads``; :meth:`backward` then runs the encoder. ``c``, ``dbound``: see :meth:`backward`.
+        """
         if not isinstance(tape, Tape):
             raise TypeError("VAE.backward: pass the tape forward returned (tape = model.forward(x); "
                             f"model.backward(tape)), got {type(tape).__name__}")
+        beta = tape["beta"]
+        c, dkl = self._sample_weights(tape, c, dbound)                    # (S, N), (N,) or None
+        dheads = self.likelihood.backward(c, tape["_lik"])                 # ∂(c·nll)/∂heads
+        dz = self.decoder.backward(list(dheads), tape["_dec"])            # ∂(c·nll)/∂z (and ∂/∂label)
+        if self.n_labels:                                                  # the label is data: keep ∂/∂z only
+            dz = np.ascontiguousarray(dz[..., :self.z_dim])
+        route = tape["kl_route"]
+        if route == "mc":                                                  # Monte Carlo KL
+            density, p_tape = tape["_prior"]
+            dz += density.backward(-beta * c, p_tape)                      # −β c ∂log p(z)/∂z
+            dq = self.posterior.backward(dz, beta * c, tape["_q"])         # through z and through log q
+        elif route == "none":                                              # no KL term (plain autoencoder)
+            dq = self.posterior.backward(dz, None, tape["_q"])
+        else:                                                              # analytic KL, per example
+            dq = self.posterior.backward(dz, None, tape["_q"])
+            pair, kl_tape = tape["_kl"]
+            for d, d_kl in zip(dq, pair.backward(dkl, kl_tape)):
+                d += d_kl
+        # keep the intermediate gradients (references, no copies) for the step-through view
+        tape.update({"c": c, "dz": dz}, **{f"d{name}": d for name, d in zip(self.posterior.heads, dq)},
+                    **{f"d decoder.{n}": d for (n, _), d in zip(self.decoder.heads, dheads)})
+        return dq
+
+    def _sample_weights(self, tape: Tape, c, dbound):
+        """(c (S, N), ∂L/∂KL_n (N,)): the bound's own weights, scaled by dbound, or the caller's c."""
         beta, N = tape["beta"], tape["x"].shape[0]
         bound_fn, bound_tape = tape["_bound"]
+        if c is not None:
+            if dbound is not None:
+                raise ValueError("VAE.backward: pass c (per-sample weights) or dbound (per-example), not both")
+            S = tape["eps"].shape[0]
+            check_array(c, "VAE.backward", ndim=2, dtype=self.dtype, name="c")
+            if c.shape != (S, N):
+                raise ValueError(f"VAE.backward: c must have log w's shape ({S}, {N}), got {c.shape}")
+            return c, beta * c.sum(axis=0)
         c = bound_fn.weights(bound_tape)                                   # (S, N)
-        g = None
+        dkl = np.full(N, beta / N, dtype=self.dtype)                       # ∂loss/∂KL_n = β/N
         if dbound is not None:
             check_array(dbound, "VAE.backward", ndim=1, dtype=self.dtype, name="dbound")
             if dbound.shape != (N,):
                 raise ValueError(f"VAE.backward: dbound must have the bound's shape ({N},), got {dbound.shape}")
             g = dbound * -N                                                # 1 for the plain loss
             c = c * g                                                      # ∂L/∂log w_sn = dbound_n ∂bound_n/∂log w_sn
-        dheads = self.likelihood.backward(c, tape["_lik"])                 # ∂(c·nll)/∂heads
-        dz = self.decoder.backward(list(dheads), tape["_dec"])            # ∂(c·nll)/∂z (and ∂/∂label)
-        if self.n_labels:                                                  # the label is data: keep ∂/∂z only
-            dz = np.ascontiguousarray(dz[..., :self.z_dim])
-        if "_p" in tape:                                                   # Monte Carlo KL
-            dz += self._prior_backward(-beta * c, tape)                    # −β c ∂log p(z)/∂z
-            dq = self.posterior.backward(dz, beta * c, tape["_q"])         # through z and through log q
-        elif "_kl" not in tape:                                            # no KL term (plain autoencoder)
-            dq = self.posterior.backward(dz, None, tape["_q"])
-        else:                                                              # analytic KL, per example
-            dq = self.posterior.backward(dz, None, tape["_q"])
-            pair, kl_tape = tape["_kl"]
-            dkl = np.full(N, beta / N, dtype=self.dtype)                   # ∂loss/∂KL_n = β/N
-            if g is not None:
-                dkl *= g
-            for d, d_kl in zip(dq, pair.backward(dkl, kl_tape)):
-                d += d_kl
-        self.encoder.backward(dq, tape["_enc"], need_dx=False)             # dL/dx is not needed: x is data
-        if "_enc_u" in tape:                                               # VampPrior: the encoder's second use
-            du = self.encoder.backward(tape["_dprior_q"], tape["_enc_u"], accumulate=True)
-            self.prior.grads["pseudo_inputs"][...] = du
-        # keep the intermediate gradients (references, no copies) for the step-through view
-        tape.update({"c": c, "dz": dz}, **{f"d{name}": d for name, d in zip(self.posterior.heads, dq)},
-                    **{f"d decoder.{n}": d for (n, _), d in zip(self.decoder.heads, dheads)})
-        return self.grads
+            dkl *= g
+        return c, dkl
 
-    def _prior_log_prob(self, z, t: Tape):
-        """log p(z) and its tape. A VampPrior's components are the encoder's q(z|u_k) at its
-        pseudo-inputs u_k, so the encoder runs a second time, on u, and its tape joins the step's."""
-        if self.prior.name != "vamp":
-            return self.prior.log_prob(z)
-        (mu_u, logvar_u), t["_enc_u"] = self.encoder.forward(self.prior.params["pseudo_inputs"])
-        return self.prior.log_prob(z, mu_u, logvar_u)
+    # ---- the prior's one explicit step (VAEUses.prior_density), this model's side -------------
+
+    def _encode_prior_inputs(self, u):
+        """The encoder's heads at the prior's inputs u (C, D), and its tape."""
+        return self.encoder.forward(u)
+
+    def _prior_inputs_backward(self, density, enc_tape) -> None:
+        """Send the density's component gradients back through the encoder's second pass into the prior's inputs.
+
+        The encoder was used twice in the step, on x and on u: its gradients from u add to those from x."""
+        du = self.encoder.backward(list(density.grads.values()), enc_tape, accumulate=True)
+        self.prior.grads[self.prior.encoded][...] = du
 
     def _why_not_finite(self, what: str, q_params) -> str:
         """The message for a value that overflowed, with the encoder outputs that led to it."""
@@ -411,17 +486,20 @@ class VAE:
         return (f"VAE.forward: {what} is not finite ({sizes}); exp(logvar / 2), the KL or a likelihood term "
                 f"overflowed {self.dtype.name}: the weights have diverged (try a smaller learning rate)")
 
-    def log_prior(self, z: np.ndarray) -> np.ndarray:
-        """log p(z), z (..., K) -> (...): the prior's density, with a VampPrior's encoder pass done here."""
-        return self._prior_log_prob(z, Tape())[0]
-
-    def _prior_backward(self, dlog_p, t: Tape):
-        """dz of Σ dlog_p · log p(z); for a VampPrior also keeps (dmu_u, dlogvar_u) for the encoder's second backward."""
-        if self.prior.name != "vamp":
-            return self.prior.backward(dlog_p, t["_p"])
-        dz, dmu_u, dlogvar_u = self.prior.backward(dlog_p, t["_p"])
-        t["_dprior_q"] = [dmu_u, dlogvar_u]
-        return dz
+    def _route(self, objective, kl, beta, alpha):
+        """Check the options; return (KL route "analytic" | "mc" | "none", beta, the bound)."""
+        pair = kl_analytic_for(self.posterior, self.prior)
+        objective, kl, beta = self._check_options(objective, kl, beta, analytic=pair is not None)
+        bound_fn = make_bound(objective, alpha)
+        if kl == "analytic" and pair is None:
+            raise ValueError(f"kl='analytic': the posterior {self.posterior.name!r} and prior "
+                             f"{self.prior.name!r} have no closed-form KL; use kl='mc'")
+        if not getattr(self.posterior, "has_density", True):               # a point mass: the plain autoencoder
+            if objective != "elbo":
+                raise ValueError(f"the {self.posterior.name!r} posterior (a plain autoencoder) has one z per "
+                                 f"example and no KL term; objective must be 'elbo', got {objective!r}")
+            return "none", beta, bound_fn
+        return kl, beta, bound_fn
 
     @staticmethod
     def _check_options(objective, kl, beta, analytic=True):
@@ -442,44 +520,3 @@ class VAE:
             raise ValueError(f"beta weights the ELBO's KL term; the {objective} bound is defined for beta = 1, "
                              f"got {beta}")
         return objective, kl, float(beta)
-
-    # ---- conveniences a tutorial needs --------------------------------------------
-
-    def log_weights(self, x: np.ndarray, eps: np.ndarray) -> np.ndarray:
-        """log w = log p(x|z) + log p(z) − log q(z|x) at z from eps (S, N, K): (S, N), in the model's dtype.
-
-        Forward only (no tape is kept): what an importance-sampled log p(x) averages
-        (numpyvae.evaluate.log_likelihood); a hierarchical model has its own.
-        """
-        z, log_q, _ = self.posterior.rsample(self.encode(x), eps)     # (S, N, K), (S, N)
-        nll, _ = self.likelihood.forward(x, *self.decode(z), check=False)
-        return self.log_prior(z) - nll - log_q
-
-    def latent_means(self, x: np.ndarray) -> list:
-        """The posterior's point summary E_q[z], one (N, K) array per stochastic layer (here one)."""
-        return [self.posterior.mean(self.encode(x))]
-
-    def reconstruct(self, x: np.ndarray, y=None) -> np.ndarray:
-        """E[x | z = E_q[z]]: the decoder's mean at the posterior mean, (N, D) (a conditional VAE: given y)."""
-        z = self.posterior.mean(self.encode(x, y))
-        return self.likelihood.mean(*self.decode(z, y))
-
-    def sample(self, n: int, *, mean: bool = True, rng: np.random.Generator | None = None, y=None) -> np.ndarray:
-        """Ancestral sampling: z ~ p(z), then x ~ p(x|z) (or its mean if ``mean``), (n, D).
-
-        A conditional VAE needs ``y``: one label for all n, or n labels, each in 0..n_labels−1;
-        sample(10, y=np.arange(10)) draws one of each digit.
-        """
-        rng = rng if rng is not None else self.rng
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"VAE.sample: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                            f"got {type(rng).__name__}")
-        n = check_positive_int(n, "VAE.sample", "n")
-        self.one_hot(y, n, "VAE.sample")                      # refuse a missing or bad y before drawing
-        if self.prior.name == "vamp":
-            mu_u, logvar_u = self.encoder.forward(self.prior.params["pseudo_inputs"])[0]
-            z = self.prior.sample(n, rng, self.dtype, mu=mu_u, logvar=logvar_u)
-        else:
-            z = self.prior.sample(n, rng, self.dtype)
-        heads = self.decode(z, y)
-        return self.likelihood.mean(*heads) if mean else self.likelihood.sample(rng, *heads)

@@ -28,7 +28,7 @@ Two phases, each a maximum-likelihood step on data that is "complete" (x and h b
 
 ``q_update`` picks "sleep" (classic wake–sleep), "wake" (RWS's wake-q) or "both".
 
-Networks follow the engine contract (CONTRACT.md, "Networks"):
+Networks follow the engine contract (numpyvae/nn/base.py; README.md, "Architecture"):
     logits, tape = net.forward(inputs);  net.backward(dlogits, tape, need_dx=False, accumulate=...)
 with ``net.params`` / ``net.grads`` OrderedDicts. The encoder maps (N, D) -> (N, K) logits, the
 decoder maps (..., K) -> (..., D) logits (it sees h of shape (k, N, K)).
@@ -114,11 +114,11 @@ class HelmholtzMachine:
     def log_likelihood(self, x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
         """Importance-sampled log p(x) with q as proposal, logsumexp_s(log w_s) − log k, (N,).
 
-        An IWAE bound, so biased low; the bias shrinks as k grows (tutorial 08).
+        An IWAE bound, so biased low; the bias shrinks as k grows (tutorial 08). The one chunked
+        estimator (numpyvae.models.helmholtz.machine_log_likelihood) computes it.
         """
-        h = self.sample_q(x, k, rng)
-        log_w, _ = self.log_weights(x, h)
-        return logsumexp(log_w, axis=0) - math.log(k)
+        from .models.helmholtz import machine_log_likelihood     # here: models/helmholtz.py builds on this module
+        return machine_log_likelihood(self, self._check_x(x, "HelmholtzMachine.log_likelihood"), k, rng)["log_likelihood"]
 
     # ------------------------------------------------------------ the phases' gradients
 

@@ -123,6 +123,8 @@ def expected_config(settings: dict):
         return None
     if want["objective"] == "vr" and want["alpha"] == 1.0:
         return None
+    if want["objective"] != "elbo" and want["n_samples"] < 2:
+        return None
     if want["prior"].startswith("vamp") and want["posterior"] != "gaussian":
         return None
     if want["likelihood"] != "gaussian" and want["sigma"] != defaults["sigma"]:

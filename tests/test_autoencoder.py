@@ -13,6 +13,7 @@ from numpyvae import VAE
 from numpyvae.cli import main
 from numpyvae.config import TrainConfig
 from numpyvae.evaluate import log_likelihood
+from numpyvae.models.base import NoLogLikelihood
 from numpyvae.plots import plot_prior_decodings
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
@@ -61,7 +62,7 @@ def test_no_kl_or_prior_term_enters_whatever_the_options():
     # beta, kl="mc" and the encoder's code far from N(0, I) change nothing: there is no prior term
     model.params["encoder.mu.b"][...] += 50.0
     far = model.forward(x, beta=0.3, kl="mc")
-    assert far.parts["kl"] == 0.0 and "_p" not in far and "_kl" not in far
+    assert far.parts["kl"] == 0.0 and far["kl_route"] == "none" and "_prior" not in far and "_kl" not in far
     assert far.loss == pytest.approx(manual_loss(model, x, "bernoulli"), rel=1e-12) and far.loss != base
     assert list(model.posterior.heads) == ["mu"] and "encoder.logvar.W" not in model.params
 
@@ -70,8 +71,10 @@ def test_bad_input_for_the_autoencoder():
     model, x = tiny_ae(), data()
     with pytest.raises(ValueError, match="plain autoencoder.*objective must be 'elbo', got 'iwae'"):
         model.forward(x, n_samples=3, objective="iwae")
-    with pytest.raises(ValueError, match="point mass with no density"):
+    with pytest.raises(ValueError, match=r"no log p\(x\): a point mass has no density"):
         log_likelihood(model, x, k=5, progress=False)
+    with pytest.raises(NoLogLikelihood, match=r"no log p\(x\): a point mass has no density"):
+        model.log_likelihood(x, 5)
     with pytest.raises(ValueError, match="posterior 'deterministic' has no KL term.*--model ae"):
         TrainConfig(posterior="deterministic")
     with pytest.raises(ValueError, match="beta = 0.5 is not a setting of --model ae"):
@@ -88,8 +91,13 @@ def test_cli_trains_an_autoencoder_and_the_picture_shows_both_decoders(tmp_path,
     assert main(["train", *flags, "--out", str(tmp_path / "vae")]) == 0
     history = json.loads((tmp_path / "ae" / "history.json").read_text())
     assert history[-1]["val_loss"] < history[0]["val_loss"] and all(row["val_kl"] == 0.0 for row in history)
-    assert main(["evaluate", str(tmp_path / "ae"), "--k", "5"]) == 2
-    assert "no density" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "ae"), "--k", "5"]) == 0      # the rest of the evaluation runs
+    out = capsys.readouterr().out
+    assert out.count("no log p(x): a point mass has no density") == 1 and "reconstruction −log p(x|z)" in out
+    assert "trained on the reconstruction error" in out and "active units" in out
+    saved = json.loads((tmp_path / "ae" / "evaluation.json").read_text())
+    assert saved["log_likelihood"] is None and saved["test_recon"] > 0 and saved["active_units"] >= 0
     from numpyvae.checkpoint import load_model
     ae, vae = load_model(tmp_path / "ae"), load_model(tmp_path / "vae")
     assert ae.posterior.name == "deterministic" and vae.posterior.name == "gaussian"

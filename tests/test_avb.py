@@ -123,17 +123,10 @@ def test_bad_input():
         AVB(D, [6], K, noise_dim=0)
 
 
-def test_the_experiment_command_refuses_bad_counts(capsys):
+def test_the_old_experiment_command_says_in_one_line_what_replaced_it(capsys):
     from numpyvae.avb_train import main
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--epochs", "0"])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "error: --epochs must be >= 1, got 0" in err and "Traceback" not in err
-
-
-def test_the_experiment_runs_on_the_ring(capsys):
-    from numpyvae.avb_train import main
-    assert main(["--dataset", "ring", "--epochs", "1", "--n-test", "4", "--batch-size", "500"]) == 0
-    out = capsys.readouterr().out
-    assert "epoch   1  AVB recon" in out and "avb_log_px" in out and "vae_log_px" in out
+    assert main(["--dataset", "ring", "--epochs", "3", "--lr-disc", "1e-4", "--figure", "f.png"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["numpyvae: error: `python -m numpyvae.avb_train` was replaced by `python -m numpyvae train "
+                   "--model avb --preset ring --epochs 3 --lr-critic 1e-4` (then `python -m numpyvae "
+                   "evaluate|sample|plot RUN_DIR`)"]

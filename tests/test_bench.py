@@ -189,3 +189,45 @@ def test_an_unknown_posterior_is_refused_before_any_timing(capsys):
     err = capsys.readouterr().err
     assert err.startswith("numpyvae: error: --posterior: posterior: unknown posterior 'spline:3'")
     assert err.count("\n") == 1
+
+
+def test_a_hierarchy_is_benchmarked_too():
+    """--stochastic K1 K2 times an HVAE: its products counted by hand (x-side rows N, all others S·N), and
+    every network and every layer's family is timed, the loss falls."""
+    from numpyvae.hvae import HVAE
+    model = HVAE(6, [3, 2], [5], seed=0)
+    ops = bench.matmul_shapes(model, batch_size=7, n_samples=2)
+    # q(z1|x): 6-5, heads 5-3 x2 (rows 7); q(z2|z1): 3-2, heads 2-2 x2; p(z1|z2): 2-2, heads 2-3 x2; p(x|z1): 3-5, 5-6
+    # (rows 14); every layer 3 products, the first 2
+    sizes = [(7, 6, 5), (7, 5, 3), (7, 5, 3), (14, 3, 2), (14, 2, 2), (14, 2, 2), (14, 2, 2), (14, 2, 3), (14, 2, 3),
+             (14, 3, 5), (14, 5, 6)]
+    assert sum(op["flops"] for op in ops) == sum(2 * m * k * n * (2 if i == 0 else 3)
+                                                 for i, (m, k, n) in enumerate(sizes))
+    res = bench.run_bench(hidden=[16], stochastic=[4, 2], batch_size=32, epochs=2, examples=256,
+                          matmul_repeats=1, matmul_seconds=0.001, log=None)
+    assert res["model"]["arch"] == "784-16-4|2" and res["epochs"][1]["train_loss"] < res["epochs"][0]["train_loss"]
+    assert all(row["pieces"]["posterior"] > 0 and row["pieces"]["matmul layers"] > 0 for row in res["epochs"])
+
+
+@pytest.mark.parametrize("argv,message", [(["--stochastic", "4", "0"], "--stochastic sizes must be >= 1"),
+                                          (["--stochastic", "4", "2", "--posterior", "planar:2"], "does not combine"),
+                                          (["--stochastic", "4", "--arch", "keras-conv"], "does not combine")])
+def test_bad_hierarchy_options_are_refused(argv, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        bench.main(argv)
+    assert err.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["nodir/b.json", "file.txt/b.json", "adir"])
+def test_a_json_path_that_cannot_be_written_is_refused_before_any_timing(where, tmp_path, capsys, monkeypatch):
+    """`bench --json nodir/b.json` benchmarked, then ended in a traceback when it saved."""
+    (tmp_path / "file.txt").write_text("")
+    (tmp_path / "adir").mkdir()
+
+    def no_timing(**kw):
+        raise AssertionError("the benchmark ran before its output path was checked")
+    monkeypatch.setattr(bench, "run_bench", no_timing)
+    assert bench.main(["--smoke", "--json", str(tmp_path / where)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error: bench: --json: cannot write") and err.count("\n") == 1
+    assert str(tmp_path / where) in err

@@ -151,6 +151,34 @@ def test_temperature_settings_of_a_gaussian_run_are_refused():
         TrainConfig(tau_rate=1e-4)
 
 
+def test_the_temperature_is_saved_with_the_model_and_used_after_a_reload(small_digits, tmp_path):
+    """evaluate, plot and sample rebuild the model from its checkpoint: they must see the τ it was
+    trained at (here 6 steps of τ_t = max(0.5, 2·e^(−0.1 t)), the last at t = 5), not the family's 1."""
+    from numpyvae.checkpoint import load_model, load_run
+    from numpyvae.config import TrainConfig
+    from numpyvae.train import Trainer
+    cfg = TrainConfig(posterior="gumbel:4", prior="categorical", z_dim=8, hidden=[16], batch_size=100, epochs=1,
+                      tau=2.0, tau_min=0.5, tau_rate=0.1, tau_every=1)
+    trainer = Trainer(cfg, data=small_digits, quiet=True, run_dir=tmp_path / "run")
+    trainer.fit()
+    trainer.close()
+    last = max(0.5, 2.0 * np.exp(-0.1 * 5))
+    assert trainer.model.posterior.tau == pytest.approx(last, rel=1e-12)
+    assert load_model(tmp_path / "run").posterior.tau == pytest.approx(last, rel=1e-12)
+    assert load_run(tmp_path / "run").model.posterior.tau == pytest.approx(last, rel=1e-12)
+    resumed = Trainer.resume(tmp_path / "run", epochs=2, data=small_digits, quiet=True)
+    assert resumed.model.posterior.tau == pytest.approx(last, rel=1e-12)
+    resumed.close()
+    from numpyvae.checkpoint import CheckpointError
+    path = tmp_path / "run" / "checkpoint.npz"
+    with np.load(path) as f:
+        arrays = dict(f)
+    arrays["state/posterior.tau"] = np.array(np.nan)                  # a crafted temperature is refused
+    np.savez(path, **arrays)
+    with pytest.raises(CheckpointError, match="state/posterior.tau is unusable"):
+        load_model(tmp_path / "run")
+
+
 def test_code_sweep_decodes_one_variable_across_its_classes(tmp_path, monkeypatch):
     from numpyvae import plots
     model = VAE(16, [5], 3 * 4, posterior="gumbel:4", prior="categorical", seed=0)

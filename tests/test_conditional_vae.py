@@ -115,9 +115,10 @@ def test_cli_trains_a_conditional_vae_and_draws_its_label_grid(tmp_path, small_d
     assert plot_label_grid(model, tmp_path / "grid.png").exists()
     with pytest.raises(ValueError, match="not conditional"):
         plot_label_grid(VAE(784, [4], 2), tmp_path / "g.png")
-    from numpyvae.evaluate import evaluate_run
-    with pytest.raises(ValueError, match="a conditional VAE bounds log p"):
-        evaluate_run(run.path, k=2, save=False)
+    from numpyvae.evaluate import evaluate_run, format_table
+    results = evaluate_run(run.path, k=20, save=False, n_test=50)     # log p(x|y) on the test labels
+    assert results["log_likelihood"] >= results["test_elbo"] - 1.0 and results["active_units"] >= 0
+    assert "log p(x|y) on the test labels" in results["estimate"] and "ELBO of log p(x|y)" in format_table(results)
 
 
 def test_conditional_flag_is_parsed_and_checked(tmp_path):
@@ -129,3 +130,21 @@ def test_conditional_flag_is_parsed_and_checked(tmp_path):
         TrainConfig(conditional=1)
     with pytest.raises(ValueError, match="does not combine with --model helmholtz"):
         TrainConfig(conditional=True, model="helmholtz")
+
+
+@pytest.mark.parametrize("where,label,message", [
+    ("y_test", 10, r"the test labels reach 10, outside the training labels' 0\.\.9"),
+    ("y_train", 10 ** 6, r"classes 10\.\.999999 have no training example"),
+])
+def test_labels_out_of_range_are_refused_at_the_trainers_entry(small_digits, tmp_path, where, label, message):
+    """A label the training set never shows would silently widen the model's one-hot input
+    (C = max label + 1: a typo of 10**6 makes a million-wide decoder input)."""
+    from numpyvae.datasets.dataset import Dataset
+    from numpyvae.train import TrainConfig, Trainer
+    y = {"y_train": small_digits.y_train.copy(), "y_test": small_digits.y_test.copy()}
+    y[where][3] = label
+    data = Dataset("digits", small_digits.x_train, y["y_train"], small_digits.x_test, y["y_test"],
+                   small_digits.image_shape, "")
+    cfg = TrainConfig(conditional=True, hidden=[16], z_dim=2, batch_size=100, epochs=1)
+    with pytest.raises(ValueError, match=message):
+        Trainer(cfg, data=data, run_dir=tmp_path / "run", quiet=True)

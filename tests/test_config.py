@@ -89,6 +89,16 @@ def test_bad_flags_name_the_flag(capsys, argv, message):
     assert err.splitlines()[-1].startswith("numpyvae: error: ")
 
 
+@pytest.mark.parametrize("objective", ["iwae", "vr", "vr-max"])
+def test_a_multi_sample_bound_with_one_sample_is_refused(objective, tmp_path, capsys):
+    """The help says these need n_samples >= 2 (with k = 1 each is the ELBO); the default is 1."""
+    argv = ["train", "--preset", "ring", "--epochs", "1", "--no-plots", "--out", str(tmp_path / "run"), "--quiet"]
+    code, err = run_cli([*argv, "--objective", objective], capsys)
+    assert code == 2 and f"the {objective} objective needs n_samples >= 2" in err and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("numpyvae: error: ") and not (tmp_path / "run").exists()
+    assert run_cli([*argv, "--objective", objective, "--n-samples", "2"], capsys)[0] == 0
+
+
 def test_preset_values_are_checked_like_the_rest():
     for name, preset in config.PRESETS.items():
         TrainConfig.from_dict(preset, name)

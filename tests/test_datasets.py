@@ -257,3 +257,43 @@ def test_copy_of_fashion_real_files_via_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NUMPYVAE_FASHION_MNIST", str(target))
     d = load("fashion-mnist")
     assert d.x_train.shape == (10000, 784)
+
+
+def _digits_with(bundled, **change):
+    arrays = dict(name="digits", x_train=bundled.x_train[:300].copy(), y_train=bundled.y_train[:300].copy(),
+                  x_test=bundled.x_test[:100].copy(), y_test=bundled.y_test[:100].copy(),
+                  image_shape=bundled.image_shape, source="")
+    for key, f in change.items():
+        arrays[key] = f(arrays[key])
+    return Dataset(**arrays)
+
+
+def _with_nan(x):
+    x[7, 100] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("split", ["x_train", "x_test"])
+def test_a_nan_in_either_split_is_refused_when_the_dataset_is_made(bundled, split):
+    """A NaN in the test set was never checked: binarization turned it into a 0 and val_loss looked fine."""
+    with pytest.raises(ValueError, match=rf"Dataset 'digits': {split} contains 1 non-finite value"):
+        _digits_with(bundled, **{split: _with_nan})
+
+
+@pytest.mark.parametrize("split", ["x_train", "x_test"])
+def test_float16_data_is_refused_with_the_cast_to_use(bundled, split):
+    with pytest.raises(ValueError, match=rf"Dataset 'digits': {split} has dtype float16; .*astype\('float32'\)"):
+        _digits_with(bundled, **{split: lambda x: x.astype(np.float16)})
+
+
+def test_labels_must_be_integers(bundled):
+    with pytest.raises(ValueError, match=r"Dataset 'digits': y_test must hold integer labels, got float64"):
+        _digits_with(bundled, y_test=lambda y: y.astype(np.float64))
+
+
+def test_a_trainer_given_bad_data_refuses_it_before_training(bundled, tmp_path):
+    from numpyvae.train import TrainConfig, Trainer
+    cfg = TrainConfig(hidden=[16], z_dim=2, epochs=1, batch_size=100)
+    for bad in (dict(x_test=_with_nan), dict(x_train=lambda x: x.astype(np.float16))):
+        with pytest.raises(ValueError, match="Dataset 'digits'"):
+            Trainer(cfg, data=_digits_with(bundled, **bad), run_dir=tmp_path / "run", quiet=True)

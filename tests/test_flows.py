@@ -451,6 +451,14 @@ def test_factory_bad_options():
         make_posterior(3, 2)
 
 
+@pytest.mark.parametrize("name", ["radial:2,amortized=false,amortized=true", "iaf:2,hidden=8,hidden=80"])
+def test_an_option_given_twice_is_refused_not_overwritten(name):
+    """"radial:2,amortized=false,amortized=true" took the last value silently: which did the user mean?"""
+    key = name.split(",")[1].partition("=")[0]
+    with pytest.raises(ValueError, match=rf"posterior '{name}': option {key} is given twice"):
+        make_posterior(name, 2)
+
+
 def test_flow_bad_input():
     rng = np.random.default_rng(9)
     with pytest.raises(ValueError, match="at least one step"):

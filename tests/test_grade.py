@@ -1,4 +1,5 @@
-"""Class grading: a folder of fake submissions, each misbehaving in its own way, graded in limited subprocesses."""
+"""Class grading: a folder of fake submissions, each misbehaving in its own way, each exercise graded in its own
+sandbox (bubblewrap where it works here, else --sandbox none)."""
 import csv
 import json
 import textwrap
@@ -6,8 +7,10 @@ import textwrap
 import pytest
 
 from numpyvae import cli
-from numpyvae.teach import grade
-from numpyvae.teach.grade_worker import definitions
+from numpyvae.teach import grade, sandbox
+from numpyvae.teach.submission import definitions
+
+MODE = "bwrap" if sandbox.bwrap_problem() is None else "none"
 
 KL = "    return mu.copy(), 0.5 * (np.exp(logvar) - 1.0)\n"
 BERN = "    return 1.0 / (1.0 + np.exp(-logits)) - x\n"
@@ -56,7 +59,7 @@ def graded(submissions, tmp_path_factory):
     folder = submissions
     out = tmp_path_factory.mktemp("out") / "grades.csv"
     lines = []
-    g = grade.grade_folder(folder, out, limits=LIMITS, seed=SEED, progress=lines.append, jobs=3)
+    g = grade.grade_folder(folder, out, limits=LIMITS, seed=SEED, progress=lines.append, jobs=3, mode=MODE)
     with open(out, newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     return g, rows, out, lines
@@ -66,14 +69,22 @@ LIMITS, SEED = grade.Limits(timeout=3.0, memory_mb=1024), 20261201     # one see
 
 
 def test_the_csv_is_the_same_with_one_job_as_with_three(submissions, graded, tmp_path):
-    """Three students at a time (the fixture) and one at a time write the same bytes, rows in submission order."""
+    """Three students at a time (the fixture) and one at a time write the same rows, in submission order
+    (on three of the students, to keep the suite short)."""
     _, _, out3, lines3 = graded
+    some = tmp_path / "some"
+    some.mkdir()
+    for name in ("shape.py", "half.py", "correct.ipynb"):
+        (some / name).write_bytes((submissions / name).read_bytes())
     lines1 = []
-    g = grade.grade_folder(submissions, tmp_path / "one.csv", limits=LIMITS,
-                           seed=SEED, progress=lines1.append, jobs=1)
-    assert (tmp_path / "one.csv").read_bytes() == out3.read_bytes()
-    assert list(g.rows) == sorted(n.split(".")[0] for n in SUBMISSIONS)
-    assert [line.split(":")[0] for line in lines1] == [line.split(":")[0] for line in lines3] == list(g.rows)
+    g = grade.grade_folder(some, tmp_path / "one.csv", limits=LIMITS, seed=SEED, progress=lines1.append, jobs=1,
+                           mode=MODE)
+    three = out3.read_text().splitlines()
+    assert (tmp_path / "one.csv").read_text().splitlines() == [three[0]] + [
+        line for line in three[1:] if line.split(",")[0] in ("correct", "half", "shape")]
+    assert list(g.rows) == ["correct", "half", "shape"]
+    assert [line.split(":")[0] for line in lines1] == list(g.rows)
+    assert [line.split(":")[0] for line in lines3] == sorted(n.split(".")[0] for n in SUBMISSIONS)
 
 
 def test_jobs_must_be_a_positive_whole_number(tmp_path, capsys):
@@ -81,7 +92,8 @@ def test_jobs_must_be_a_positive_whole_number(tmp_path, capsys):
         grade.grade_folder(tmp_path, tmp_path / "g.csv", jobs=0)
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
-    assert cli.main(["grade", str(tmp_path / "s"), "--out", str(tmp_path / "g.csv"), "--jobs", "-2"]) == 2
+    assert cli.main(["grade", str(tmp_path / "s"), "--out", str(tmp_path / "g.csv"), "--jobs", "-2",
+                     "--sandbox", MODE]) == 2
     assert "numpyvae: error: grade: --jobs must be a whole number >= 1, got -2" in capsys.readouterr().err
     assert grade.default_jobs() >= 1
 
@@ -94,7 +106,7 @@ def test_one_row_per_student_and_a_column_group_per_exercise(graded):
     assert header == ["student", "points", "max_points", "kl_backward points", "kl_backward worst_rel_error",
                       "kl_backward message", "bernoulli_backward points", "bernoulli_backward worst_rel_error",
                       "bernoulli_backward message"]
-    assert [p.name for p in out.parent.iterdir()] == ["grades.csv"]          # atomic: no temporary left behind
+    assert sorted(p.name for p in out.parent.iterdir()) == ["grades-feedback", "grades.csv"]   # no temporary left
     assert len(lines) == len(SUBMISSIONS)
 
 
@@ -120,10 +132,11 @@ def test_shape_and_nan_answers_fail_with_a_clear_message(graded):
     assert rows["nan"]["points"] == "0" and "NaN" in rows["nan"]["kl_backward message"]
 
 
-def test_a_crash_costs_the_rest_of_that_student_only(graded):
+def test_a_crash_costs_only_the_exercise_that_crashed(graded):
     _, rows, _, _ = graded
     r = rows["crash"]
-    assert r["points"] == "0" and "SIGABRT" in r["kl_backward message"] and "SIGABRT" in r["bernoulli_backward message"]
+    assert r["kl_backward points"] == "0" and "SIGABRT" in r["kl_backward message"]
+    assert r["bernoulli_backward points"] == "1" and "PASS" in r["bernoulli_backward message"]
 
 
 def test_a_hang_is_stopped_and_earlier_points_are_kept(graded):
@@ -170,7 +183,7 @@ def test_cli_hook_and_its_errors(tmp_path, capsys):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
     out = tmp_path / "g.csv"
-    assert cli.main(["grade", str(tmp_path / "s"), "--out", str(out), "--timeout", "20"]) == 0
+    assert cli.main(["grade", str(tmp_path / "s"), "--out", str(out), "--timeout", "20", "--sandbox", MODE]) == 0
     printed = capsys.readouterr().out
     assert "kl_backward  passed by 1/1" in printed and "ann 1/1" in printed and out.exists()
     assert cli.main(["grade", str(tmp_path / "s"), "--out", str(out), "--exercises", "nope"]) == 2
@@ -187,3 +200,127 @@ def test_csv_cells_are_not_spreadsheet_formulas():
     g.rows["=HYPERLINK(1)"] = {"kl_backward": grade.Result("FAIL", None, "-nope")}
     rows = list(csv.reader(g.csv_bytes().decode().splitlines()))
     assert rows[1][0] == "'=HYPERLINK(1)" and rows[1][-1] == "'-nope"
+
+
+@pytest.mark.parametrize("extra, error", [
+    (["--timeout", "nan"], "--timeout must be a number of seconds > 0"),
+    (["--timeout", "inf"], "--timeout must be a number of seconds > 0"),
+    (["--timeout", "0"], "--timeout must be a number of seconds > 0"),
+    (["--timeout", "-3"], "--timeout must be a number of seconds > 0"),
+    (["--seed", "-1"], "--seed must be a whole number >= 0, got -1"),
+    (["--exercises", ","], "--exercises ',' names no exercise"),
+    (["--sandbox", "docker"], "--sandbox must be one of bwrap, none"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, capsys, extra, error):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    assert cli.main(["grade", str(tmp_path / "s"), "--out", str(tmp_path / "g.csv"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error: grade: ") and error in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_out_inside_the_submissions_or_a_folder_is_refused_and_nothing_is_touched(tmp_path, capsys):
+    folder = tmp_path / "s"
+    folder.mkdir()
+    sub = folder / "ann.py"
+    sub.write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    for out, error in ((sub, "is inside the submissions folder"), (folder / "new.csv", "is inside the submissions"),
+                       (tmp_path, "is a folder; give the CSV's file name")):
+        assert cli.main(["grade", str(folder), "--out", str(out), "--sandbox", MODE]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("numpyvae: error: grade: --out") and error in err and len(err.strip().splitlines()) == 1
+    assert sub.read_text().endswith(KL) and sorted(p.name for p in folder.iterdir()) == ["ann.py"]
+
+
+def test_an_older_csv_is_set_aside_at_the_start_and_the_feedback_says_how_to_replay(submissions, graded, tmp_path):
+    g, rows, out, lines = graded
+    text = (out.parent / "grades-feedback" / "half.txt").read_text()
+    assert "kl_backward: FAIL" in text and f"exercises.grade('kl_backward', kl_backward, seed={SEED})" in text
+    assert "mu" in text and "NO" in text                                      # the table says which array
+    result = json.loads((out.parent / "grades-feedback" / "correct.json").read_text())
+    assert result["score"] == 2.0 and [t["status"] for t in result["tests"]] == ["passed", "passed"]
+    assert {t["name"] for t in result["tests"]} == {"kl_backward", "bernoulli_backward"}
+    again = tmp_path / "again.csv"
+    again.write_text("old")
+    printed, one = [], tmp_path / "one-student"
+    one.mkdir()
+    (one / "half.py").write_bytes((submissions / "half.py").read_bytes())
+    grade.grade_folder(one, again, names=["kl_backward"], limits=LIMITS, seed=SEED, progress=printed.append, mode=MODE)
+    assert "again.csv exists: it is kept as again.csv.previous" in printed[0]
+    assert again.with_name("again.csv.previous").read_text() == "old"
+    assert again.read_text().startswith("student,half,") or again.read_text().split("\n")[1].startswith("half,")
+
+
+def test_the_autograder_zip_grades_a_submission_in_gradescopes_layout(tmp_path, capsys):
+    """The zip's run_autograder, run in a temporary root laid out as /autograder (source, submission, results)."""
+    import subprocess
+    import sys
+    import zipfile
+    zip_path = tmp_path / "autograder.zip"
+    assert cli.main(["grade", "--autograder-zip", str(zip_path), "--exercises", "kl_backward,bernoulli_backward",
+                     "--timeout", "20"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    with zipfile.ZipFile(zip_path) as z:
+        names = z.namelist()
+        assert {"setup.sh", "run_autograder", "numpyvae/teach/grade.py"} <= set(names)
+        assert not any("solutions" in n or "__pycache__" in n for n in names)
+        assert (z.getinfo("run_autograder").external_attr >> 16) & 0o111
+        assert subprocess.run(["bash", "-n", "-c", z.read("setup.sh").decode()]).returncode == 0
+        results = {}
+        for student, text in (("right", "import numpy as np\ndef kl_backward(mu, logvar):\n" + KL),
+                              ("half", _script("return 0.5 * mu, 0.25 * (np.exp(logvar) - 1.0)", GOOD_BERN))):
+            root = tmp_path / student
+            z.extractall(root / "source")
+            (root / "submission").mkdir()
+            (root / "submission" / "my_work.py").write_text(text)
+            env = {"PATH": "/usr/bin:/bin", "NUMPYVAE_AUTOGRADER_ROOT": str(root), "NUMPYVAE_PYTHON": sys.executable,
+                   "OPENBLAS_NUM_THREADS": "1"}
+            done = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, capture_output=True,
+                                  text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+            results[student] = json.loads((root / "results" / "results.json").read_text())
+    assert results["right"]["score"] == 1.0 and results["half"]["score"] == 1.0
+    tests = {t["name"]: t for t in results["half"]["tests"]}
+    assert tests["kl_backward"]["status"] == "failed" and "seed=" in tests["kl_backward"]["output"]
+    assert tests["bernoulli_backward"]["score"] == 1.0 and tests["bernoulli_backward"]["max_score"] == 1.0
+    assert {t["name"]: t["status"] for t in results["right"]["tests"]} == {"kl_backward": "passed",
+                                                                          "bernoulli_backward": "failed"}
+
+
+def test_without_bubblewrap_the_default_sandbox_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sandbox._BWRAP_WORKS, "why", "bubblewrap (bwrap) is not installed")
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    assert cli.main(["grade", str(tmp_path / "s"), "--out", str(tmp_path / "g.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error: grade: bubblewrap (bwrap) is not installed; install it") and \
+        "--sandbox none" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "g.csv").exists()
+
+
+def test_files_that_could_crash_the_graders_own_parser_are_not_submissions(tmp_path):
+    """The grader parses the files in its own process: nesting that breaks the parser, or a huge file, is no function."""
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "deep.py").write_text("def kl_backward(mu, logvar):\n    return " + "(" * 100_000 + ")" * 100_000 + "\n")
+    (folder / "deep_nb.ipynb").write_text("[" * 100_000 + "]" * 100_000)
+    (folder / "huge.py").write_text("def kl_backward(mu, logvar):\n    pass\n" + "#" * (9 * 2 ** 20))
+    res = grade.grade_folder(folder, tmp_path / "g.csv", names=["kl_backward"], limits=LIMITS, mode=MODE, progress=None)
+    assert {s: r["kl_backward"].status for s, r in res.rows.items()} == {"deep": "MISSING", "deep_nb": "MISSING",
+                                                                          "huge": "MISSING"}
+
+
+def test_links_to_the_solutions_are_not_submissions(tmp_path):
+    """A submission folder unpacked with links in it: the grader reads and copies files itself, links it skips."""
+    from pathlib import Path
+    solutions = Path(__file__).resolve().parent.parent / "tutorials" / "solutions" / "solutions.py"
+    folder = tmp_path / "s"
+    (folder / "bob").mkdir(parents=True)
+    (folder / "bob" / "mine.py").symlink_to(solutions)
+    (folder / "eve.py").symlink_to(solutions)
+    (folder / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    assert set(grade.find_submissions(folder)) == {"ann"}
+    (folder / "bob" / "real.py").write_text("def kl_backward(mu, logvar):\n    raise NotImplementedError\n")
+    res = grade.grade_folder(folder, tmp_path / "g.csv", names=["kl_backward"], limits=LIMITS, mode=MODE, progress=None)
+    assert res.rows["bob"]["kl_backward"].status == "NOT DONE" and res.rows["ann"]["kl_backward"].status == "PASS"

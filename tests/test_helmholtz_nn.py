@@ -13,8 +13,7 @@ from scipy.special import expit, logsumexp
 
 from numpyvae.cli import main
 from numpyvae.config import TrainConfig
-from numpyvae.helmholtz_train import (HelmholtzTrainer, build_helmholtz, evaluate_helmholtz_run, load_helmholtz,
-                                      log_likelihood)
+from numpyvae.helmholtz_train import build_helmholtz, log_likelihood
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 D, K = 7, 3
@@ -97,28 +96,33 @@ def test_chunked_log_likelihood_is_the_importance_sampling_estimate():
 
 
 @pytest.mark.parametrize("q_update, k", [("sleep", 1), ("both", 3)])
-def test_training_from_the_cli_raises_log_px_and_the_run_evaluates(tmp_path, small_digits, monkeypatch, q_update, k,
-                                                                   capsys):
-    import numpyvae.helmholtz_train as ht
-    monkeypatch.setattr(ht, "load", lambda name, dtype=None: small_digits)
-    monkeypatch.setattr(ht, "VAL_N", 100)         # validation on 100 images, k = 20: fast
-    monkeypatch.setattr(ht, "VAL_K", 20)
+def test_training_from_the_cli_raises_log_px_and_the_run_evaluates_and_resumes(tmp_path, small_digits, monkeypatch,
+                                                                              q_update, k, capsys):
+    import numpyvae.datasets
+    import numpyvae.models.helmholtz as mh
+    import numpyvae.train
+    from numpyvae.checkpoint import load_run
+    monkeypatch.setattr(numpyvae.train, "load", lambda name, dtype=None: small_digits)
+    monkeypatch.setattr(numpyvae.datasets, "load", lambda name, dtype=None: small_digits)
+    monkeypatch.setattr(mh, "VAL_N", 100)         # validation on 100 images, k = 20: fast
+    monkeypatch.setattr(mh, "VAL_K", 20)
     out = tmp_path / "run"
     code = main(["train", "--model", "helmholtz", "--q-update", q_update, "--n-samples", str(k), "--hidden", "32",
-                 "--z-dim", "8", "--epochs", "3", "--batch-size", "50", "--lr", "0.003", "--out", str(out), "--quiet"])
+                 "--z-dim", "8", "--epochs", "3", "--batch-size", "50", "--lr", "0.003", "--out", str(out), "--quiet",
+                 "--no-plots"])
     assert code == 0
     history = json.loads((out / "history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2, 3]
     assert history[-1]["val_log_px"] > history[0]["val_log_px"] + 5, history
     assert all(row["val_elbo"] <= row["val_log_px"] for row in history)
-    hm, cfg, hist = load_helmholtz(out)
-    assert cfg.q_update == q_update and hist == history
-    res = evaluate_helmholtz_run(out, k=20, n_test=50)
-    assert res["n_test"] == 50 and res["test_elbo"] <= res["log_likelihood"] < 0
+    run = load_run(out)
+    assert run.kind == "helmholtz" and run.config["q_update"] == q_update and run.history == history
     assert main(["evaluate", str(out), "--k", "20", "--n-test", "50"]) == 0
     assert "log p(x), IS k=20" in capsys.readouterr().out
-    assert main(["resume", str(out)]) == 2
-    assert "Helmholtz-machine run; resuming one is not implemented" in capsys.readouterr().err
+    res = json.loads((out / "evaluation.json").read_text())
+    assert res["n_test"] == 50 and res["elbo_same_samples"] <= res["log_likelihood"] < 0
+    assert main(["resume", str(out), "--epochs", "4", "--quiet", "--no-plots"]) == 0
+    assert [row["epoch"] for row in json.loads((out / "history.json").read_text())] == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("flags, message", [

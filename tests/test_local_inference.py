@@ -35,7 +35,7 @@ def _tiny(posterior, seed=1, dtype="float64"):
 def test_the_gradient_wrt_each_examples_heads_matches_finite_differences(posterior, kl, monkeypatch):
     model, x = _tiny(posterior)
     if kl == "mc":        # the Gaussians' closed-form pair switched off: the Monte Carlo KL path
-        monkeypatch.setattr("numpyvae.local_inference.kl_analytic_for", lambda q, p: None)
+        monkeypatch.setattr("numpyvae.vae.kl_analytic_for", lambda q, p: None)   # the model walks it
     heads = [h + 0.1 * np.random.default_rng(3).standard_normal(h.shape) for h in model.encode(x)]
     eps = model.draw_eps(3, 4)
 
@@ -158,3 +158,22 @@ def test_evaluate_gaps_from_the_command_line(tmp_path, capsys):
     assert g["posterior"] == "planar:1" and g["n_test"] == 6 and g["k"] == 10
     assert g["gap"] == pytest.approx(g["approximation_gap"] + g["amortization_gap"])
     assert g["log_likelihood_encoder_q"] == pytest.approx(res["log_likelihood"])   # evaluate's, reused
+
+
+def test_the_step_size_falls_linearly_from_lr_to_zero(monkeypatch):
+    """The schedule optimize_local documents: step i of n uses lr·(1 − i/n), so the first step is lr and
+    the last lr/n. Recorded at every Adam step by a spy, compared with the formula written here."""
+    from numpyvae import local_inference
+    seen = []
+
+    class Spy(local_inference.Adam):
+        def step(self):
+            seen.append(self.lr)
+            return super().step()
+
+    monkeypatch.setattr(local_inference, "Adam", Spy)
+    model, x = _tiny("gaussian")
+    steps, lr = 40, 0.03
+    optimize_local(model, x, model.encode(x), steps=steps, lr=lr, n_samples=2, rng=0)
+    assert len(seen) == steps
+    np.testing.assert_allclose(seen, [lr * (steps - i) / steps for i in range(steps)], rtol=1e-12, atol=0)

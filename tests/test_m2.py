@@ -109,7 +109,7 @@ def test_classifier_alone_cross_entropy_gradient_matches_fd():
 # ---- the training command ------------------------------------------------------------------
 
 def test_choose_labeled_is_balanced_fixed_by_seed_and_refuses_too_many():
-    from numpyvae.m2_train import choose_labeled
+    from numpyvae.run.recipes import choose_labeled
     y = np.repeat(np.arange(10), 30)
     idx = choose_labeled(y, 100, 10, seed=4)
     assert np.bincount(y[idx], minlength=10).tolist() == [10] * 10 and np.unique(idx).size == 100
@@ -123,20 +123,36 @@ def test_choose_labeled_is_balanced_fixed_by_seed_and_refuses_too_many():
         choose_labeled(np.repeat(np.arange(10), [40, 40, 40, 30, 40, 40, 40, 40, 40, 40]), 350, 10, seed=0)
 
 
-def test_m2_command_trains_and_reports_test_error_each_epoch(small_digits, capsys):
-    from numpyvae.cli import build_parser
-    from numpyvae.m2_train import train_m2
-    args = build_parser().parse_args(["m2", "--labels", "20", "--epochs", "2", "--batch-size", "50", "--hidden", "8",
-                                      "--z-dim", "2", "--classifier-hidden", "8", "--baseline"])
-    lines = []
-    history = train_m2(args, data=small_digits, log=lines.append)
-    assert len(history["m2"]) == len(history["baseline"]) == 2
-    assert all(0.0 <= e <= 1.0 for e in history["m2"] + history["baseline"])
-    assert sum("test error" in line for line in lines) == 2 + 2 + 1
-
-
-def test_m2_command_refuses_more_labels_than_exist_in_one_line(capsys):
+def test_the_old_m2_command_is_an_alias_of_train_model_m2(small_digits, tmp_path, monkeypatch, capsys):
+    """`python -m numpyvae m2` trains through the one trainer: a run directory with a checkpoint, the test
+    error of every epoch in its history, and one line naming the command it stands for."""
+    import json
+    import numpyvae.train
     from numpyvae.cli import main
-    assert main(["m2", "--labels", "100000"]) == 2
+    monkeypatch.setattr(numpyvae.train, "load", lambda name, dtype=None: small_digits)
+    out = tmp_path / "m2"
+    assert main(["m2", "--labels", "20", "--epochs", "2", "--batch-size", "50", "--hidden", "8", "--z-dim", "2",
+                 "--classifier-hidden", "8", "--out", str(out), "--quiet", "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert "`m2` is an alias of `python -m numpyvae train --model m2 --dataset digits --labels 20 --epochs 2" in err
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2] and all(0.0 <= row["val_error"] <= 1.0 for row in history)
+    assert (out / "checkpoint.npz").is_file()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--labels", "100000"], "numpyvae: error: --labels 100000: the training set has only 9000 examples"),
+    (["--alpha", "5"], "numpyvae: error: m2 --alpha 5: the weight of log q(y|x) is now `python -m numpyvae train "
+                       "--model m2 --class-weight W`"),
+    (["--baseline"], "numpyvae: error: m2 --baseline (the classifier trained on the labels alone) did not carry over"),
+    (["--epochs", "0"], "numpyvae: error: --epochs: epochs must be an integer >= 1, got 0"),
+    (["--lr", "nan"], "numpyvae: error: --lr: lr must be a finite number, got nan"),
+    (["--hidden", "0"], "numpyvae: error: --hidden: each hidden size must be an integer >= 1, got 0"),
+])
+def test_m2_command_refuses_in_one_line(flags, message, tmp_path, monkeypatch, capsys):
+    from numpyvae.cli import main
+    monkeypatch.chdir(tmp_path)
+    assert main(["m2", *flags, "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["numpyvae: error: --labels 100000: the training set has only 9000 examples"]
+    assert err[-1].startswith(message) and "Traceback" not in "".join(err)
+    assert not any((tmp_path / "runs").glob("*"))          # a refused run leaves no directory behind

@@ -11,7 +11,7 @@ import pytest
 
 jupytext = pytest.importorskip("jupytext")
 
-from numpyvae.teach import course, grade  # noqa: E402
+from numpyvae.teach import course, grade, sandbox  # noqa: E402
 
 TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 SCRIPTS = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
@@ -50,7 +50,9 @@ def test_teacher_notebooks_grade_full_marks_and_student_notebooks_none(tmp_path)
     for edition in ("teacher", "student"):
         (subs / f"{edition}.ipynb").write_text((tmp_path / edition / "notebooks" / "16_gradient_workbook.ipynb").read_text())
     names = course.exercise_names((TUTORIALS / "16_gradient_workbook.py").read_text())
-    g = grade.grade_folder(subs, tmp_path / "grades.csv", names=names, limits=grade.Limits(timeout=60), progress=None)
+    mode = "bwrap" if sandbox.bwrap_problem() is None else "none"          # the suite runs without bubblewrap too
+    g = grade.grade_folder(subs, tmp_path / "grades.csv", names=names, limits=grade.Limits(timeout=60), progress=None,
+                           mode=mode)
     assert all(r.status == "PASS" for r in g.rows["teacher"].values()), g.rows["teacher"]
     assert all(r.status == "NOT DONE" for r in g.rows["student"].values()), g.rows["student"]
 

@@ -542,3 +542,21 @@ def test_a_step_that_fails_changes_nothing(name):
     params["b"].flags.writeable = True
     opt.step()                              # and it carries on as if the failed call never happened
     assert opt.t == 2
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("flat", [False, True])
+def test_an_empty_parameter_steps_and_counts_as_finite(name, flat):
+    """A head of width 0 (the full-covariance Gaussian's "tril" at z_dim = 1) is an empty array: the
+    finiteness check of step(check_finite=True) took its max and failed on the empty reduction."""
+    params = OrderedDict(W=np.ones((3, 2)), E=np.zeros((3, 0)), b=np.ones(2))
+    grads = OrderedDict((k, np.full_like(v, 0.5)) for k, v in params.items())
+    if flat:
+        _, views = pack(params)
+        _, gviews = pack(grads)
+        params, grads = OrderedDict(views), OrderedDict(gviews)
+    opt = make_optimizer(name, params, grads)
+    assert opt.step(check_finite=True) is True
+    assert params["E"].shape == (3, 0) and np.all(params["W"] < 1.0)
+    params["W"][0, 0] = np.nan
+    assert opt.step(check_finite=True) is False

@@ -201,7 +201,7 @@ def test_vamp_mixture_is_a_uniform_mog():
     rng = np.random.default_rng(0)
     mu, logvar = rng.normal(size=(6, 3)), 0.5 * rng.normal(size=(6, 3))
     z = rng.normal(size=(2, 4, 3))
-    log_p, _ = VampMixture(3, 6, dtype="float64").log_prob(z, mu, logvar)
+    log_p, _ = VampMixture(3, 6, dtype="float64").given(mu, logvar).log_prob(z)
     ref = reference_mixture_log_prob(z, np.full(6, -np.log(6)), mu, logvar)
     np.testing.assert_allclose(log_p, ref, rtol=1e-12)
 
@@ -213,9 +213,11 @@ def test_vamp_mixture_gradients_match_finite_differences(shape, c):
     mu, logvar = 0.7 * rng.normal(size=(c, k)), 0.5 * rng.normal(size=(c, k))
     z, g = rng.normal(size=shape), rng.normal(size=shape[:-1])
     prior = VampMixture(k, c, dtype="float64")
-    _, tape = prior.log_prob(z, mu, logvar)
-    dz, dmu, dlogvar = prior.backward(g, tape)
-    report = check_gradients(lambda: float(np.sum(g * prior.log_prob(z, mu, logvar)[0])),
+    density = prior.given(mu, logvar)
+    _, tape = density.log_prob(z)
+    dz = density.backward(g, tape)
+    dmu, dlogvar = density.grads["mu"], density.grads["logvar"]
+    report = check_gradients(lambda: float(np.sum(g * prior.given(mu, logvar).log_prob(z)[0])),
                              {"z": z, "mu": mu, "logvar": logvar}, {"z": dz, "mu": dmu, "logvar": dlogvar})
     assert report.passed(TOL), str(report)
 
@@ -233,11 +235,13 @@ def test_vamp_gradient_reaches_the_pseudo_inputs_through_an_encoder():
         return np.tanh(u @ A), u @ B
 
     z, g = rng.normal(size=(3, 2, K)), rng.normal(size=(3, 2))
-    mu, logvar = encoder(u)
-    _, tape = prior.log_prob(z, mu, logvar)
-    dz, dmu, dlogvar = prior.backward(g, tape)
+    mu, logvar = encoder(prior.params[prior.encoded])
+    density = prior.given(mu, logvar)
+    _, tape = density.log_prob(z)
+    dz = density.backward(g, tape)
+    dmu, dlogvar = density.grads.values()
     du = (dmu * (1 - mu ** 2)) @ A.T + dlogvar @ B.T
-    report = check_gradients(lambda: float(np.sum(g * prior.log_prob(z, *encoder(u))[0])),
+    report = check_gradients(lambda: float(np.sum(g * prior.given(*encoder(u)).log_prob(z)[0])),
                              {"pseudo_inputs": u, "z": z}, {"pseudo_inputs": du, "z": dz})
     assert report.passed(TOL), str(report)
 
@@ -245,13 +249,13 @@ def test_vamp_gradient_reaches_the_pseudo_inputs_through_an_encoder():
 def test_vamp_samples_are_reproducible_and_near_the_components():
     mu, logvar = np.array([[-5.0, 0.0], [5.0, 0.0]]), np.full((2, 2), np.log(0.01))
     prior = VampMixture(2, 2)
-    z = prior.sample(4000, np.random.default_rng(0), "float64", mu=mu, logvar=logvar)
+    z = prior.given(mu, logvar).sample(4000, np.random.default_rng(0), "float64")
     assert z.shape == (4000, 2)
     left = z[:, 0] < 0
     assert abs(left.mean() - 0.5) < 0.04           # uniform weights
     assert np.abs(z[left] - mu[0]).max() < 0.6 and np.abs(z[~left] - mu[1]).max() < 0.6
-    np.testing.assert_array_equal(prior.sample(3, np.random.default_rng(1), mu=mu, logvar=logvar),
-                                  prior.sample(3, np.random.default_rng(1), mu=mu, logvar=logvar))
+    np.testing.assert_array_equal(prior.given(mu, logvar).sample(3, np.random.default_rng(1)),
+                                  prior.given(mu, logvar).sample(3, np.random.default_rng(1)))
 
 
 # ---- every density integrates to one -------------------------------------------
@@ -270,7 +274,7 @@ def test_densities_integrate_to_one_on_a_2d_grid():
     vamp = VampMixture(2, 3, dtype="float64")
     assert _grid_integral(lambda z: StandardNormal(2).log_prob(z)[0]) == pytest.approx(1.0, abs=1e-6)
     assert _grid_integral(lambda z: mog.log_prob(z)[0]) == pytest.approx(1.0, abs=1e-6)
-    assert _grid_integral(lambda z: vamp.log_prob(z, mu, logvar)[0]) == pytest.approx(1.0, abs=1e-6)
+    assert _grid_integral(lambda z: vamp.given(mu, logvar).log_prob(z)[0]) == pytest.approx(1.0, abs=1e-6)
 
 
 # ---- by name, and bad input --------------------------------------------------------
@@ -323,9 +327,11 @@ def test_bad_input_is_refused_with_a_clear_message():
         StandardNormal(3).sample(-1, np.random.default_rng(0))
     vamp = VampMixture(3, 2, dtype="float64")
     with pytest.raises(ValueError, match="mu and logvar must have the same shape"):
-        vamp.log_prob(np.zeros((1, 3)), np.zeros((2, 3)), np.zeros((3, 3)))
+        vamp.given(np.zeros((2, 3)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r"one row per component \(2\), got 3"):
-        vamp.log_prob(np.zeros((1, 3)), np.zeros((3, 3)), np.zeros((3, 3)))
+        vamp.given(np.zeros((3, 3)), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"hand them over first: prior.given\(mu_u, logvar_u\).log_prob"):
+        vamp.log_prob(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="has no pseudo-inputs"):
         vamp.set_pseudo_inputs(np.zeros((2, 5)))
     with pytest.raises(ValueError, match=r"u must have shape \(2, 5\)"):

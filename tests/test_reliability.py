@@ -277,13 +277,13 @@ def test_a_corrupt_zip_member_names_the_file_and_the_corruption(ring_run, tmp_pa
     run = copy_run(ring_run, tmp_path)
     path = run / ckpt.CHECKPOINT
     raw = bytearray(path.read_bytes())
-    central = raw.rindex(b"param/encoder.0.W.npy") - 46     # the member's central-directory record
+    central = raw.rindex(b"param/model/encoder.0.W.npy") - 46     # the member's central-directory record
     assert raw[central:central + 4] == b"PK\x01\x02"
     raw[central + 10] = 99                           # its compression method: 99, which no reader knows
     path.write_bytes(bytes(raw))
     with pytest.raises(NotImplementedError):         # what numpy/zipfile raise on their own
         with np.load(path) as f:
-            f["param/encoder.0.W"]
+            f["param/model/encoder.0.W"]
     code, err = cli(["resume", str(run), "--epochs", "3"], capsys)
     assert code == 2 and f"{path} is corrupt: a member cannot be read" in err
 
@@ -312,10 +312,43 @@ def test_an_optimizer_step_count_that_disagrees_with_the_epochs_is_refused(ring_
     path = run / ckpt.CHECKPOINT
     with np.load(path) as f:
         arrays = dict(f)
-    arrays["optim/t"] = arrays["optim/t"] + 1
+    arrays["optim/model/t"] = arrays["optim/model/t"] + 1
     np.savez(path, **arrays)
     code, err = cli(["resume", str(run), "--epochs", "3"], capsys)
     assert code == 2 and "the checkpoint is inconsistent" in err
+
+
+def _rewrite(path, change):
+    with np.load(path) as f:
+        arrays = dict(f)
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("command", [["resume", "--epochs", "3"], ["evaluate", "--k", "2"], ["plot"], ["sample"]])
+def test_a_checkpoint_with_nan_weights_is_refused_in_one_line(ring_run, tmp_path, capsys, command):
+    """The README: a crafted checkpoint is refused. A NaN weight would otherwise load and give NaN everywhere."""
+    run = copy_run(ring_run, tmp_path)
+    path = run / ckpt.CHECKPOINT
+
+    def poison(arrays):
+        arrays["param/model/decoder.0.W"] = arrays["param/model/decoder.0.W"].copy()
+        arrays["param/model/decoder.0.W"][0, 1] = np.nan
+    _rewrite(path, poison)
+    with pytest.raises(ckpt.CheckpointError, match=r"decoder\.0\.W contains NaN or inf"):
+        ckpt.load_model(run)
+    code, err = cli([command[0], str(run), *command[1:]], capsys)
+    assert code == 2 and err.startswith("numpyvae: error: ") and err.strip().count("\n") == 0
+    assert str(path) in err and "decoder.0.W contains NaN or inf" in err
+
+
+def test_a_checkpoint_missing_the_model_generator_is_refused_naming_the_member(ring_run, tmp_path, capsys):
+    run = copy_run(ring_run, tmp_path)
+    path = run / ckpt.CHECKPOINT
+    _rewrite(path, lambda arrays: arrays.pop("rng/model"))
+    code, err = cli(["resume", str(run), "--epochs", "3"], capsys)
+    assert code == 2 and err.startswith("numpyvae: error: ") and err.strip().count("\n") == 0
+    assert str(path) in err and "rng/model" in err
 
 
 # ---- 6. history consistent with the weights --------------------------------------------------

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
+from numpyvae.hvae import HVAE
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 from numpyvae.teach.stepthrough import Trace, format_trace, print_trace, trace_step
 
@@ -184,3 +185,22 @@ def test_bad_input_is_refused_clearly():
     with pytest.raises(TypeError, match="expected the Trace"):
         format_trace([1, 2])
     assert isinstance(trace_step(tiny(), batch()), Trace)
+
+
+@pytest.mark.parametrize("build", [lambda: HVAE(6, [3, 2], [5], seed=0, dtype="float64"),
+                                   lambda: VAE(6, [5], 4, seed=0, dtype="float64", posterior="gumbel:2",
+                                               prior="categorical"),
+                                   lambda: VAE(6, [5], 2, seed=0, dtype="float64", posterior="planar:2")])
+def test_any_model_of_the_protocol_is_traced_from_its_own_tape(build):
+    model = build()
+    x = (np.random.default_rng(0).uniform(size=(3, 6)) > 0.5).astype(np.float64)
+    eps = model.noise(np.random.default_rng(1), 2, 3)
+    t = trace_step(model, x, eps)
+    loss, grads = model.loss_and_grads(x, eps)
+    assert t.loss == loss and t[0].name == "x" and t["loss"].role == "forward"
+    for name in grads:                                    # every parameter gradient, as training computed it
+        np.testing.assert_array_equal(t[name].array, grads[name])
+        assert t[name].role == "gradient"
+    assert t.names("forward")[-1] == "loss" and "c" in t.names("gradient")
+    if model.kind == "hvae":                              # one entry per stochastic layer
+        assert {"z1", "z2", "dz1", "dz2"} <= set(t.names())

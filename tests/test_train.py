@@ -187,6 +187,22 @@ def test_training_stays_float32_end_to_end(small_digits):
     t = Trainer(cfg(epochs=1), data=small_digits, quiet=True)
     t.fit()
     arrays = [*t.model.last_tape.values(), *t.model.grads.values(), *t.model.params.values(),
-              *t.optimizer.state_dict().values(), t.x_train, t._xb, t._xbin]
+              *t.optimizer.state_dict().values(), t.x_train, t.batches._xb, t.batches._xbin]
     floats = [a for a in arrays if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
     assert len(floats) > 20 and all(a.dtype == np.float32 for a in floats)
+
+
+@pytest.mark.parametrize("flags,train_label", [
+    ([], "train -ELBO "),
+    (["--objective", "iwae", "--n-samples", "3"], "train -IWAE(k=3) "),
+    (["--objective", "vr", "--alpha", "0.25", "--n-samples", "4"], "train -VR(alpha=0.25, S=4) "),
+    (["--objective", "vr-max", "--n-samples", "2"], "train -VR-max(S=2) "),
+    (["--beta", "0.5"], "train -ELBO(beta=0.5) "),
+])
+def test_the_epoch_line_names_the_objective_the_run_trains_on(flags, train_label, tmp_path, capsys):
+    """The training loss of an IWAE run is the −IWAE bound, not the −ELBO; validation is always the −ELBO."""
+    from numpyvae.cli import main
+    argv = ["train", "--preset", "ring", "--hidden", "8", "--epochs", "1", "--no-plots", "--out", str(tmp_path / "r")]
+    assert main([*argv, *flags]) == 0
+    line = next(s for s in capsys.readouterr().out.splitlines() if s.startswith("epoch   1"))
+    assert train_label in line and " val -ELBO " in line, line

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import as_dtype
+from ..checks import FLOAT_DTYPES, as_dtype
 
 
 @dataclass
@@ -36,11 +36,21 @@ class Dataset:
     z_test: np.ndarray | None = None
 
     def __post_init__(self):
+        """Check both splits once, here, so that no loader or caller of the API can hand the trainer,
+        evaluate or a plot data that would give a silent wrong answer (a NaN binarizes to 0)."""
         for split in ("train", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             if x.ndim != 2 or y.shape != (x.shape[0],):
                 raise ValueError(f"Dataset {self.name!r}: x_{split} {x.shape} and y_{split} {y.shape} "
                                  f"do not match; expected (N, D) and (N,)")
+            if x.dtype not in FLOAT_DTYPES:
+                raise ValueError(f"Dataset {self.name!r}: x_{split} has dtype {x.dtype.name}; numpyvae computes in "
+                                 f"float32 or float64: convert it with x_{split}.astype('float32')")
+            if not np.isfinite(x).all():
+                bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+                raise ValueError(f"Dataset {self.name!r}: x_{split} contains {bad} non-finite value(s) (NaN or inf)")
+            if y.dtype.kind not in "iu":
+                raise ValueError(f"Dataset {self.name!r}: y_{split} must hold integer labels, got {y.dtype.name}")
 
     @property
     def dim(self) -> int:

@@ -122,7 +122,7 @@ def make_categorical(name: str, z_dim: int, n_classes: int) -> GumbelSoftmax:
 def split_options(name: str) -> tuple[str, dict]:
     """"iaf:2,hidden=80,amortized=false" -> ("iaf:2", {"hidden": 80, "amortized": False}).
 
-    Values are integers, or true/false; anything else is an error naming the option.
+    Values are integers, or true/false; anything else, or an option given twice, is an error naming it.
     """
     head, *pairs = name.split(",")
     options = {}
@@ -130,6 +130,8 @@ def split_options(name: str) -> tuple[str, dict]:
         key, eq, text = pair.strip().partition("=")
         if not eq or not key:
             raise ValueError(f"posterior {name!r}: options are written key=value after commas, got {pair!r}")
+        if key in options:                  # the last one winning would hide which value was meant
+            raise ValueError(f"posterior {name!r}: option {key} is given twice; give it once")
         if text.lower() in ("true", "false"):
             options[key] = text.lower() == "true"
         elif text.lstrip("-").isdigit():

@@ -35,6 +35,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..checks import as_dtype, check_array, check_positive_int
+from ..stable import log_softmax, softmax
 
 __all__ = ["GumbelSoftmax", "CategoricalUniformKL", "UniformCategorical", "TemperatureSchedule",
            "analytic_kl_pair", "gumbel_noise", "gumbel_softmax", "gumbel_softmax_backward",
@@ -331,33 +332,41 @@ class GumbelSoftmax:
             da -= w
         return [da.sum(axis=0).reshape(N, M * C)]
 
+    # -- the unrelaxed categorical, for importance sampling ----------------------
+    def discrete_sample(self, params, u: np.ndarray):
+        """Exact draws of the categorical q(c|x) itself from the same noise u (S, N, M, C), and their log-probability.
+
+        Gumbel-max: c_m = argmax_j (a_mj + g_mj), g = −log(−log u), is distributed as Cat(softmax(a_m))
+        (the relaxation's τ → 0 limit). Returns one-hot codes (S, N, M·C) and
+        log q(c|x) = Σ_m log softmax(a_m)[c_m], (S, N): an importance-sampling proposal with a
+        probability mass, where the relaxed z has none under the discrete prior.
+        """
+        where = "GumbelSoftmax.discrete_sample"
+        logits = self._logits(params, where)
+        N, M, C = logits.shape[0], self.n_vars, self.n_classes
+        check_array(u, where, ndim=4, dtype=logits.dtype, name="u")
+        if u.shape[1:] != (N, M, C):
+            raise ValueError(f"{where}: u must have shape (S, {N}, {M}, {C}), got {u.shape}")
+        a = logits.reshape(N, M, C)
+        g, _ = gumbel_noise(u)
+        codes = (a + g).argmax(axis=-1)                                 # (S, N, M)
+        log_q = np.take_along_axis(_log_softmax(a)[None], codes[..., None], axis=-1)[..., 0].sum(axis=-1)
+        z = np.zeros(u.shape, dtype=logits.dtype)
+        np.put_along_axis(z, codes[..., None], 1.0, axis=-1)
+        return z.reshape(u.shape[0], N, M * C), log_q
+
     # -- summaries ------------------------------------------------------------
     def mean(self, params) -> np.ndarray:
         """softmax(logits) per variable, (N, M·C): the mean of the one-hot categorical c ~ q(c|x)."""
         logits = self._logits(params, "GumbelSoftmax.mean")
         N, M, C = logits.shape[0], self.n_vars, self.n_classes
-        return _softmax(logits.reshape(N, M, C)).reshape(N, M * C)
+        return softmax(logits.reshape(N, M, C)).reshape(N, M * C)
 
     def mode(self, params) -> np.ndarray:
         """The most probable code as one-hot z (N, M·C): argmax of the logits per variable."""
         logits = self._logits(params, "GumbelSoftmax.mode")
         N, M, C = logits.shape[0], self.n_vars, self.n_classes
         return one_hot_codes(logits.reshape(N, M, C).argmax(axis=-1), C, logits.dtype)
-
-
-def _softmax(a: np.ndarray) -> np.ndarray:
-    """softmax over the last axis, max subtracted first (finite for logits ±1e4)."""
-    q = a - a.max(axis=-1, keepdims=True)
-    np.exp(q, out=q)
-    q /= q.sum(axis=-1, keepdims=True)
-    return q
-
-
-def _log_softmax(a: np.ndarray) -> np.ndarray:
-    """log softmax over the last axis: a − max − log Σ e^{a − max}, finite where softmax underflows."""
-    s = a - a.max(axis=-1, keepdims=True)
-    s -= np.log(np.exp(s).sum(axis=-1, keepdims=True))
-    return s
 
 
 # =============================================================================
@@ -388,7 +397,7 @@ class CategoricalUniformKL:
         """(kl (N,), tape) from params = [logits (N, M·C)]."""
         logits = self.family._logits(params, "CategoricalUniformKL.forward")
         N, M, C = logits.shape[0], self.family.n_vars, self.family.n_classes
-        log_q = _log_softmax(logits.reshape(N, M, C))
+        log_q = log_softmax(logits.reshape(N, M, C))
         q = np.exp(log_q)
         # Σ_c q log q per variable; q = 0 where it underflows, and 0 · (finite log q) = 0
         neg_entropy = np.einsum("nmc,nmc->nm", q, log_q)
@@ -438,12 +447,17 @@ class UniformCategorical:
     """
 
     name = "categorical"
+    encoded = None
 
     def __init__(self, n_vars: int, n_classes: int):
         self.n_vars = check_positive_int(n_vars, "UniformCategorical", "n_vars")
         self.n_classes = check_positive_int(n_classes, "UniformCategorical", "n_classes")
         self.params: OrderedDict = OrderedDict()
         self.grads: OrderedDict = OrderedDict()
+
+    def components(self):
+        """None: not a mixture of Gaussians."""
+        return None
 
     def sample(self, n: int, rng: np.random.Generator, dtype="float32") -> np.ndarray:
         """n one-hot codes (n, M·C), each variable's class uniform on 0..C−1."""
@@ -452,6 +466,15 @@ class UniformCategorical:
             raise TypeError(f"UniformCategorical.sample: rng must be a numpy Generator, got {type(rng).__name__}")
         codes = rng.integers(self.n_classes, size=(n, self.n_vars))
         return one_hot_codes(codes, self.n_classes, dtype)
+
+    def log_pmf(self, codes: np.ndarray) -> np.ndarray:
+        """log p(c) = −M log C of one-hot codes (..., M·C) -> (...); refuses anything that is not one-hot."""
+        where = "UniformCategorical.log_pmf"
+        check_array(codes, where, last=self.n_vars * self.n_classes, name="codes")
+        c = codes.reshape(*codes.shape[:-1], self.n_vars, self.n_classes)
+        if not (np.isin(c, (0.0, 1.0)).all() and (c.sum(axis=-1) == 1).all()):
+            raise ValueError(f"{where}: codes must be one-hot per variable (exact categorical draws), not relaxed z")
+        return np.full(codes.shape[:-1], -self.n_vars * np.log(self.n_classes), dtype=codes.dtype)
 
     def log_prob(self, z):
         raise ValueError("UniformCategorical.log_prob: a relaxed Gumbel-softmax z has no density under the "

@@ -1,12 +1,20 @@
 """Priors p(z): the standard normal, a learned Gaussian mixture, and the VampPrior's mixture.
 
-Every prior follows one contract (CONTRACT.md, "Priors"):
+Every prior follows one contract, written out here (README.md, "Architecture", lists the pieces):
 
     log_p, tape = prior.log_prob(z)      # z (S, N, K) or (N, K)  ->  log p(z), (S, N) or (N,)
     dz = prior.backward(dlog_p, tape)    # dlog_p like log_p; returns ∂L/∂z like z and, for a
                                          # learned prior, writes ∂L/∂θ into prior.grads
     z = prior.sample(n, rng, dtype)      # (n, K), exact samples
     prior.params, prior.grads            # OrderedDicts name -> array (empty for N(0, I))
+    prior.encoded                        # None, or the name of the parameter the model's encoder reads
+
+A prior built on the model's encoder (the VampPrior: p(z) = (1/C) Σ_c q(z | u_c)) takes one
+explicit step first: the model encodes ``prior.params[prior.encoded]`` (the pseudo-inputs u) and
+hands the result over, ``density = prior.given(mu_u, logvar_u)``; ``density`` then follows the
+contract above, and its backward writes ∂L/∂mu_u, ∂L/∂logvar_u into ``density.grads`` for the
+model to send back through its encoder into ``prior.grads[prior.encoded]``. The model does this
+in one place (``VAE.prior_density``); no model looks at a prior's name.
 
 Here L stands for whatever scalar the caller differentiates; backward receives
 dlog_p = ∂L/∂log p(z) per sample, and returns ∂L/∂z = dlog_p · ∂log p/∂z.
@@ -20,8 +28,8 @@ The three densities
 * VampMixture: the density part of Tomczak & Welling's VampPrior,
       p(z) = (1/C) Σ_c q(z | u_c) = (1/C) Σ_c N(z; mu_c, diag e^{logvar_c}),
   where (mu_c, logvar_c) are what the encoder makes of the learned pseudo-inputs u_c.
-  It takes (mu, logvar) as inputs and returns their gradients, so the model can send
-  them back through the encoder (see the class docstring for the wiring).
+  It is handed (mu, logvar) by :meth:`VampMixture.given`, and its density returns their
+  gradients, so the model can send them back through the encoder (see the class docstring).
 
 Both mixtures share one computation, :func:`mixture_log_prob` and
 :func:`mixture_backward`: the log-sum-exp over components, and the gradient through
@@ -35,10 +43,11 @@ from collections import OrderedDict
 import numpy as np
 
 from ..checks import as_dtype, check_array, check_positive_int
+from ..stable import log_softmax
 
 LOG_2PI = float(np.log(2 * np.pi))
 
-__all__ = ["StandardNormal", "MixtureOfGaussians", "VampMixture", "PRIORS", "make_prior",
+__all__ = ["StandardNormal", "MixtureOfGaussians", "VampMixture", "UniformMixture", "PRIORS", "make_prior",
            "mixture_log_prob", "mixture_backward"]
 
 
@@ -80,6 +89,7 @@ class StandardNormal:
     """
 
     name = "standard"
+    encoded = None              # reads nothing of the model's encoder
 
     def __init__(self, z_dim: int):
         self.z_dim = check_positive_int(z_dim, "StandardNormal", "z_dim")
@@ -103,6 +113,10 @@ class StandardNormal:
         _check_dlog_p(dlog_p, z.shape[:-1], "StandardNormal.backward")
         dz = z * dlog_p[..., None]
         return np.negative(dz, out=dz)
+
+    def components(self):
+        """None: not a mixture (see :meth:`MixtureOfGaussians.components`)."""
+        return None
 
     def sample(self, n: int, rng: np.random.Generator, dtype="float32") -> np.ndarray:
         """n exact draws, (n, K)."""
@@ -228,6 +242,7 @@ class MixtureOfGaussians:
     """
 
     name = "mog"
+    encoded = None
 
     def __init__(self, z_dim: int, n_components: int, *, rng: np.random.Generator | None = None,
                  dtype="float32"):
@@ -250,10 +265,12 @@ class MixtureOfGaussians:
         return f"MixtureOfGaussians(z_dim={self.z_dim}, n_components={self.n_components}, dtype={self.dtype.name})"
 
     def log_weights(self) -> np.ndarray:
-        """log π = a − logsumexp(a), (C,)."""
-        a = self.params["logits"]
-        m = a.max()
-        return a - (m + np.log(np.exp(a - m).sum()))
+        """log π = a − logsumexp(a) = log_softmax(a), (C,)."""
+        return log_softmax(self.params["logits"])
+
+    def components(self):
+        """(means (C, K), log-variances (C, K), log weights (C,)): the mixture's components, for pictures."""
+        return self.params["means"], self.params["logvars"], self.log_weights()
 
     def log_prob(self, z: np.ndarray) -> tuple[np.ndarray, tuple]:
         """log p(z) by log-sum-exp (see :func:`mixture_log_prob`): z (S, N, K) or (N, K) -> (S, N) or (N,)."""
@@ -293,23 +310,82 @@ class MixtureOfGaussians:
 
 # ---- the VampPrior's density -----------------------------------------------------
 
+class UniformMixture:
+    """p(z) = (1/C) Σ_c N(z; mu_c, diag e^{logvar_c}) with given components: a VampPrior's density for one step.
+
+    Made by :meth:`VampMixture.given` from the encoder's (mu_u, logvar_u) (C, K). Follows the
+    prior contract: ``log_prob(z)``, ``backward(dlog_p, tape) -> dz``, ``sample(n, rng, dtype)``;
+    its parameters are the components, ``params = {"mu", "logvar"}``, and backward writes
+    ∂L/∂mu, ∂L/∂logvar into ``grads`` (same names, the order of the encoder's heads).
+    """
+
+    name = "vamp"
+    encoded = None
+
+    def __init__(self, mu: np.ndarray, logvar: np.ndarray, *, z_dim: int, n_components: int, dtype=None):
+        where = "VampMixture.given"
+        C = _check_components(mu, logvar, z_dim, where, dtype)
+        if C != n_components:
+            raise ValueError(f"{where}: mu and logvar must have one row per component ({n_components}), got {C}")
+        self.z_dim, self.dtype = z_dim, mu.dtype
+        self.params = OrderedDict(mu=mu, logvar=logvar)
+        self.grads = OrderedDict((name, np.zeros_like(p)) for name, p in self.params.items())
+
+    def components(self):
+        """(mu (C, K), logvar (C, K), log weights (C,), all −log C)."""
+        mu, logvar = self.params.values()
+        return mu, logvar, np.full(mu.shape[0], -np.log(mu.shape[0]), dtype=self.dtype)
+
+    def log_prob(self, z: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """log p(z) = logsumexp_c log N(z; mu_c, e^{logvar_c}) − log C: z (S, N, K) or (N, K) -> (S, N) or (N,)."""
+        z2 = _flatten_z(z, self.z_dim, "VampMixture.log_prob", self.dtype)
+        mu, logvar = self.params.values()
+        C = mu.shape[0]
+        log_pi = np.full(C, -np.log(C), dtype=self.dtype)   # uniform weights 1/C
+        log_p, mix_tape = mixture_log_prob(z2, log_pi, mu, logvar)
+        return log_p.reshape(z.shape[:-1]), (z.shape, mix_tape)
+
+    def backward(self, dlog_p: np.ndarray, tape: tuple) -> np.ndarray:
+        """Return dz like z; write ∂L/∂mu, ∂L/∂logvar (C, K) into ``grads`` (see :func:`mixture_backward`).
+
+        The weights 1/C are fixed, so the gradient w.r.t. log π is not needed. The model
+        sends ``grads`` back through its encoder to the pseudo-inputs.
+        """
+        z_shape, mix_tape = tape
+        g = _check_dlog_p(dlog_p, z_shape[:-1], "VampMixture.backward")
+        dz, dmu, dlogvar, _ = mixture_backward(g, mix_tape)
+        self.grads["mu"][...] = dmu
+        self.grads["logvar"][...] = dlogvar
+        return dz.reshape(z_shape)
+
+    def sample(self, n: int, rng: np.random.Generator, dtype="float32") -> np.ndarray:
+        """n exact draws (n, K): c uniform on the C components, then z ~ N(mu_c, e^{logvar_c})."""
+        where = "VampMixture.sample"
+        n = _check_sample_count(n, where)
+        rng = _check_rng(rng, where)
+        mu, logvar = self.params.values()
+        return _sample_mixture(n, rng, np.full(mu.shape[0], 1.0 / mu.shape[0]), mu, logvar, as_dtype(dtype))
+
+
 class VampMixture:
-    """The VampPrior's density: p(z) = (1/C) Σ_c N(z; mu_c, diag e^{logvar_c}), given (mu, logvar).
+    """The VampPrior: p(z) = (1/C) Σ_c q(z | u_c), the encoder's posteriors at C learned pseudo-inputs u_c.
 
-    In a VampPrior (Tomczak & Welling, 2018) the components are the encoder's posteriors
-    at C learned pseudo-inputs u_c: (mu_c, logvar_c) = encoder(u_c). This class does
-    everything except the encoder pass, so the model owns the wiring:
+    In a VampPrior (Tomczak & Welling, 2018) the components are (mu_c, logvar_c) = encoder(u_c).
+    The prior owns u, ``params["pseudo_inputs"]``; the model owns the encoder, so the
+    density needs one explicit step (``encoded`` names the parameter the encoder reads):
 
-        u = prior.params["pseudo_inputs"]                         # (C, D)
-        heads_u, enc_tape_u = encoder.forward(u)                  # mu_u, logvar_u (C, K)
-        log_p, tape = prior.log_prob(z, mu_u, logvar_u)           # (S, N)
+        u = prior.params[prior.encoded]                           # (C, D)
+        (mu_u, logvar_u), enc_tape_u = encoder.forward(u)         # (C, K) each
+        density = prior.given(mu_u, logvar_u)                     # a UniformMixture
+        log_p, tape = density.log_prob(z)                         # (S, N)
         ...
-        dz, dmu_u, dlogvar_u = prior.backward(dlog_p, tape)
-        du = encoder.backward([dmu_u, dlogvar_u], enc_tape_u, need_dx=True, accumulate=True)
-        prior.grads["pseudo_inputs"][...] = du
+        dz = density.backward(dlog_p, tape)                       # writes density.grads
+        du = encoder.backward(list(density.grads.values()), enc_tape_u, accumulate=True)
+        prior.grads[prior.encoded][...] = du
 
     The encoder's gradient from the pseudo-inputs adds to its gradient from the data
-    (accumulate=True): one network, used twice in a step.
+    (accumulate=True): one network, used twice in a step. ``log_prob``, ``backward`` and
+    ``sample`` on the prior itself refuse, naming this step.
 
     Parameters
     ----------
@@ -326,6 +402,7 @@ class VampMixture:
     """
 
     name = "vamp"
+    encoded = "pseudo_inputs"
 
     def __init__(self, z_dim: int, n_components: int, *, x_dim: int | None = None,
                  rng: np.random.Generator | None = None, dtype="float32",
@@ -357,40 +434,24 @@ class VampMixture:
                              f"(n_components, x_dim), got {u.shape}")
         target[...] = u
 
-    def log_prob(self, z: np.ndarray, mu: np.ndarray, logvar: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """log p(z) = logsumexp_c log N(z; mu_c, e^{logvar_c}) − log C.
+    def given(self, mu: np.ndarray, logvar: np.ndarray) -> UniformMixture:
+        """The density for these components: mu, logvar (C, K), the encoder's q(z | u_c) -> a UniformMixture
+        (in the components' dtype; its log_prob takes z of that dtype)."""
+        return UniformMixture(mu, logvar, z_dim=self.z_dim, n_components=self.n_components)
 
-        z (S, N, K) or (N, K); mu, logvar (C, K) -> log_p (S, N) or (N,), tape.
-        """
-        where = "VampMixture.log_prob"
-        z2 = _flatten_z(z, self.z_dim, where, self.dtype)
-        C = _check_components(mu, logvar, self.z_dim, where, self.dtype)
-        if C != self.n_components:
-            raise ValueError(f"{where}: mu and logvar must have one row per component "
-                             f"({self.n_components}), got {C}")
-        log_pi = np.full(C, -np.log(C), dtype=self.dtype)   # uniform weights 1/C
-        log_p, mix_tape = mixture_log_prob(z2, log_pi, mu, logvar)
-        return log_p.reshape(z.shape[:-1]), (z.shape, mix_tape)
+    def _refuse(self, what: str):
+        raise ValueError(f"VampMixture.{what}: the VampPrior's components are the encoder's q(z | u_c) at its "
+                         f"pseudo-inputs; hand them over first: prior.given(mu_u, logvar_u).{what}(...) "
+                         f"(a model does it in prior_density())")
 
-    def backward(self, dlog_p: np.ndarray, tape: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (dz like z, dmu (C, K), dlogvar (C, K)); see :func:`mixture_backward`.
+    def log_prob(self, z):
+        self._refuse("log_prob")
 
-        The weights 1/C are fixed, so the gradient w.r.t. log π is not needed. The
-        caller sends (dmu, dlogvar) back through the encoder to the pseudo-inputs.
-        """
-        z_shape, mix_tape = tape
-        g = _check_dlog_p(dlog_p, z_shape[:-1], "VampMixture.backward")
-        dz, dmu, dlogvar, _ = mixture_backward(g, mix_tape)
-        return dz.reshape(z_shape), dmu, dlogvar
+    def backward(self, dlog_p, tape):
+        self._refuse("backward")
 
-    def sample(self, n: int, rng: np.random.Generator, dtype="float32", *, mu: np.ndarray,
-               logvar: np.ndarray) -> np.ndarray:
-        """n exact draws (n, K): c uniform on the C components, then z ~ N(mu_c, e^{logvar_c})."""
-        where = "VampMixture.sample"
-        n = _check_sample_count(n, where)
-        rng = _check_rng(rng, where)
-        C = _check_components(mu, logvar, self.z_dim, where)
-        return _sample_mixture(n, rng, np.full(C, 1.0 / C), mu, logvar, as_dtype(dtype))
+    def sample(self, n, rng, dtype="float32"):
+        self._refuse("sample")
 
 
 # ---- by name ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Batch", "ParamGroup", "Model", "NoLogLikelihood"]
+__all__ = ["Batch", "ParamGroup", "Model", "NoLogLikelihood", "unbatch"]
 
 
 @dataclass
@@ -37,6 +37,17 @@ class Batch:
     x: np.ndarray
     y: np.ndarray | None = None
     x_unlabelled: np.ndarray | None = None
+
+
+def unbatch(x, y=None, where: str = "forward"):
+    """(x, y) from a :class:`Batch` or from a bare x (N, D) and its labels y; a Batch and a separate y is an error."""
+    if isinstance(x, Batch):
+        if y is not None:
+            raise ValueError(f"{where}: the labels come with the Batch (batch.y); do not pass y as well")
+        if x.x_unlabelled is not None:
+            raise ValueError(f"{where}: this model takes no unlabelled part (batch.x_unlabelled is M2's)")
+        return x.x, x.y
+    return x, y
 
 
 @dataclass

@@ -85,7 +85,9 @@ class Dense(Affine):
         """
         x2, x_shape = check_tape(tape, DenseTape, "Dense.backward")
         check_dy(dy, x_shape[:-1] + (self.d_out,), "Dense.backward")
-        dy2 = dy.reshape(-1, self.d_out)
+        # The batch size from the tape, not -1: a head of width 0 (the full-covariance
+        # Gaussian's "tril" at z_dim = 1) has dy of size 0, where -1 is ambiguous.
+        dy2 = dy.reshape(x2.shape[0], self.d_out)
         if accumulate:
             self.grads["W"] += x2.T @ dy2
             self.grads["b"] += dy2.sum(axis=0)

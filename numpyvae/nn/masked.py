@@ -95,7 +95,7 @@ class MaskedDense(Affine):
         """
         x2, w_masked, x_shape = check_tape(tape, MaskedDenseTape, "MaskedDense.backward")
         check_dy(dy, x_shape[:-1] + (self.d_out,), "MaskedDense.backward")
-        dy2 = dy.reshape(-1, self.d_out)
+        dy2 = dy.reshape(x2.shape[0], self.d_out)      # not -1: d_out may be 0 (see Dense.backward)
         if accumulate:
             self.grads["W"] += (x2.T @ dy2) * self.mask
             self.grads["b"] += dy2.sum(axis=0)

@@ -116,6 +116,13 @@ def _conv_shape(s: LayerSpec, shape: tuple, at: str):
         if H + 2 * padding < k or W + 2 * padding < k:
             raise ValueError(f"{at}: kernel {k}x{k} is larger than the padded input {H + 2 * padding}x"
                              f"{W + 2 * padding} (input shape {shape}, padding {padding})")
+        if padding >= min(H, W) or k - padding > min(H, W):
+            # a kernel row i is at image row o·stride − padding + i of output o: row 0 never reaches the
+            # image when padding >= H, row k−1 never when k − padding > H. Such weights only ever see the
+            # zero padding, and the im2col matrix grows with k² (conv:4:99 on 28x28: 7.7M floats an image).
+            raise ValueError(f"{at}: kernel {k}x{k} with padding {padding} is larger than the {H}x{W} image it "
+                             f"slides over (input shape {shape}): some of its weights would only ever see the "
+                             f"zero padding; use a kernel of at most {min(H, W)}x{min(H, W)}")
         Ho, Wo = (H + 2 * padding - k) // stride + 1, (W + 2 * padding - k) // stride + 1
         return (c_out, k, stride, padding, 0), (c_out, Ho, Wo)
     op = rest[1] if len(rest) > 1 else (stride - 1 if not rest else 0)

@@ -27,7 +27,7 @@ from ..vae import VAE
 from .gradcheck import GradCheckReport, Row, numerical_gradient, relative_error
 from .tape_view import read_tape
 
-__all__ = ["draw_problem", "judge", "stand_in", "PLAN"]
+__all__ = ["draw_problem", "judge", "rebuild", "stand_in", "PLAN"]
 
 KINK_MARGIN = 1e-4           # |ReLU input| at least this: central differences (h = 1e-6) never straddle 0
 PLAN = ({"objective": "elbo"}, {"objective": "elbo"}, {"objective": "iwae"})   # one per problem of an attempt
@@ -55,6 +55,15 @@ def draw_problem(rng: np.random.Generator, n: int, objective: str = "elbo") -> d
             break
     return {"model": model, "tape": tape, "_x": x, "_eps": eps, "_objective": objective,
             "_params": model.flat_params.copy()}
+
+
+def rebuild(config: dict, params: np.ndarray, x: np.ndarray, eps: np.ndarray, objective: str):
+    """(model, tape) of a problem from what the class grader sends a submission's sandbox: the model's
+    ``config``, its flat parameters, the batch, the noise and the objective (arrays, no pickles).
+    Builds the same float64 model and runs the same forward pass as :func:`draw_problem`."""
+    model = VAE(**config)
+    model.flat_params[...] = params
+    return model, model.forward(x, eps, n_samples=eps.shape[0], objective=objective)
 
 
 def _check_answer(model, outs):

@@ -59,9 +59,11 @@ import numpy as np
 
 from . import capstone
 from . import problems as P
-from .gradcheck import DEFAULT_TOL, TINY, GradCheckReport, Row, numerical_gradient, relative_error
+from .gradcheck import (DEFAULT_TOL, TINY, GradCheckReport, Row, numerical_gradient, numerical_gradient_rows,
+                        relative_error)
 
-__all__ = ["EXERCISES", "Exercise", "Grade", "grade", "grade_or_solution", "grade_or_stand_in", "stand_in"]
+__all__ = ["EXERCISES", "Exercise", "Grade", "Unanswered", "CALLS_THE_ANSWER", "calling", "draw_attempt", "grade",
+           "grade_or_solution", "grade_or_stand_in", "judge_attempt", "learner_args", "stand_in"]
 
 MESSAGE_CHARS = 300          # a learner's exception text is cut to this length in messages
 
@@ -79,6 +81,8 @@ class Exercise:
     judge(arrays, outs, tol) -> (report, reason) judges an answer that is not a tuple of arrays (the capstone)
     plan : tuple of dicts                        keyword arguments of draw, one per problem of an attempt
     fallback : callable                          the stand-in, for an exercise finite differences cannot stand in for
+    row_loss(**arrays) -> (N,)                   L's terms per row, when rows do not interact: the stand-in
+                                                 then differences every row at once (fast on many rows)
     """
     name: str
     signature: str
@@ -91,6 +95,7 @@ class Exercise:
     judge: object = None
     plan: tuple = ()
     fallback: object = None
+    row_loss: object = None
 
 
 def _ex(name, args, wrt, draw, loss=None, reference=None, returns=None, complete=None, **special):
@@ -123,7 +128,7 @@ EXERCISES = {e.name: e for e in (
     _ex("adam_step", ("theta", "g", "m", "v", "t", "lr", "beta1", "beta2", "eps"), ("theta", "m", "v"), P.draw_adam,
         reference=P.adam_paper, returns="(theta, m, v)"),
     _ex("gumbel_softmax_backward", ("dy", "y", "tau"), ("logits",), P.draw_gumbel_softmax, P.loss_gumbel_softmax,
-        complete=P.gumbel_logits_from_y),
+        complete=P.gumbel_logits_from_y, row_loss=P.loss_gumbel_softmax_rows),
     _ex("planar_logdet_backward", ("z", "u", "w", "b", "dlogdet"), ("z", "u", "w", "b"), P.draw_planar, P.loss_planar),
     _ex("conv2d_backward_dW", ("x", "W", "dy", "stride", "padding"), ("W",), P.draw_conv2d, P.loss_conv2d),
     _ex("vae_backward", ("model", "tape"), ("params",), capstone.draw_problem, returns="{name: gradient}",
@@ -243,6 +248,89 @@ def _normwise(answer: dict, numeric: dict, names) -> list:
     return rows
 
 
+def draw_attempt(name: str, seed: int) -> list:
+    """The BATCHES problems of one attempt under ``seed``: a list of (n, arrays), a batch of one first.
+
+    The same seed draws the same problems here, in a notebook and in the class grader.
+    """
+    ex = _lookup(name)
+    rng = np.random.default_rng(int(seed))
+    problems = []
+    for i in range(BATCHES):
+        n = 1 if i == 0 else int(rng.integers(2, 7))
+        problems.append((n, ex.draw(rng, n, **(ex.plan[i] if ex.plan else {}))))
+    return problems
+
+
+def learner_args(name: str, arrays: dict) -> tuple:
+    """The learner's arguments for one problem, copied (a learner who writes into an input cannot break the check)."""
+    return tuple(_copy(arrays[a]) for a in _lookup(name).args)
+
+
+class Unanswered(Exception):
+    """No answer to judge for a problem: ``status`` ("NOT DONE" or "FAIL") and what happened."""
+
+    def __init__(self, status: str, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+CALLS_THE_ANSWER = "this calls numpyvae's own answer"
+
+
+def calling(name: str, learner_fn):
+    """answer_of(i, arrays) for :func:`judge_attempt`: calls ``learner_fn`` in this process."""
+    from .references import answers_hidden, CallsTheAnswer
+
+    def answer_of(i, arrays):
+        try:
+            with answers_hidden(name, learner_fn):
+                return learner_fn(*learner_args(name, arrays))
+        except CallsTheAnswer as err:
+            raise Unanswered("NOT DONE", f"{CALLS_THE_ANSWER} ({err}); write it from your own pieces") from None
+        except NotImplementedError:
+            raise Unanswered("NOT DONE", f"not implemented yet; write {_lookup(name).signature}") from None
+        except (Exception, SystemExit) as err:  # noqa: BLE001 — any error in learner code is a FAIL, reported
+            raise Unanswered("FAIL", f"your function raised {_short(err)}") from None
+    return answer_of
+
+
+def judge_attempt(name: str, seed: int, problems: list, answer_of, *, tol: float = DEFAULT_TOL,
+                  verbose: bool = False) -> Grade:
+    """The verdict on one attempt: each problem's answer (``answer_of(i, arrays)``, which may raise
+    :class:`Unanswered`) judged against finite differences (or the paper's formula), in order,
+    stopping at the first that is not right. The class grader calls this in its own process with
+    the answers a submission's sandbox sent back; :func:`grade` with answers computed here."""
+    ex = _lookup(name)
+
+    def result(status, worst, report, detail):
+        message = f"{status}: exercise {name!r} (seed {seed}) — {detail}"
+        if verbose:
+            print(message if report is None else f"{report}\n{message}")
+        return Grade(name, status, worst, report, message, seed)
+
+    worst, worst_report, batches = 0.0, None, []
+    for i, (n, arrays) in enumerate(problems):
+        batches.append(n)
+        where = f"batch of {n}"
+        try:
+            outs = answer_of(i, arrays)
+        except Unanswered as no:
+            return result(no.status, float("nan"), None,
+                          no.detail if no.status == "NOT DONE" else f"{no.detail} ({where})")
+        report, reason = _judge(ex, arrays, outs, tol)
+        if report is None:
+            return result("FAIL", float("nan"), None, f"{reason} ({where})")
+        if worst_report is None or report.worst >= worst:
+            worst, worst_report = report.worst, report
+        if not report.passed():
+            bad = ", ".join(r.name for r in report.rows if r.rel_error > tol)
+            return result("FAIL", report.worst, report, f"worst relative error {report.worst:.1e} > tolerance "
+                          f"{tol:.0e} ({where}); look again at: {bad}")
+    return result("PASS", worst, worst_report, f"worst relative error {worst:.1e} (tolerance {tol:.0e}; "
+                  f"batches of {', '.join(map(str, batches))})")
+
+
 def grade(name: str, learner_fn, *, seed: int | None = None, tol: float = DEFAULT_TOL,
           verbose: bool = True) -> Grade:
     """Check ``learner_fn`` for exercise ``name`` on fresh random problems.
@@ -260,44 +348,15 @@ def grade(name: str, learner_fn, *, seed: int | None = None, tol: float = DEFAUL
     each with random feature sizes. Returns a :class:`Grade` (the table of the worst
     problem). Never raises for a wrong answer: a wrong shape, a wrong number of
     outputs, NaN, or an exception (even SystemExit) inside ``learner_fn`` is a FAIL
-    with a message that says what went wrong.
+    with a message that says what went wrong. A function that calls the library's own
+    implementation of this exercise (see :mod:`numpyvae.teach.references`) is NOT DONE.
     """
     ex = _lookup(name)
     if not callable(learner_fn):
         raise TypeError(f"grade({name!r}): learner_fn must be a function {ex.signature}, "
                         f"got {type(learner_fn).__name__}")
     seed = new_seed() if seed is None else int(seed)
-    rng = np.random.default_rng(seed)
-
-    def result(status, worst, report, detail):
-        message = f"{status}: exercise {name!r} (seed {seed}) — {detail}"
-        if verbose:
-            print(message if report is None else f"{report}\n{message}")
-        return Grade(name, status, worst, report, message, seed)
-
-    worst, worst_report, batches = 0.0, None, []
-    for i in range(BATCHES):
-        n = 1 if i == 0 else int(rng.integers(2, 7))
-        arrays = ex.draw(rng, n, **(ex.plan[i] if ex.plan else {}))
-        batches.append(n)
-        where = f"batch of {n}"
-        try:                                   # copies: a learner who writes into an input cannot break the check
-            outs = learner_fn(*(_copy(arrays[a]) for a in ex.args))
-        except NotImplementedError:
-            return result("NOT DONE", float("nan"), None, f"not implemented yet; write {ex.signature}")
-        except (Exception, SystemExit) as err:  # noqa: BLE001 — any error in learner code is a FAIL, reported
-            return result("FAIL", float("nan"), None, f"your function raised {_short(err)} ({where})")
-        report, reason = _judge(ex, arrays, outs, tol)
-        if report is None:
-            return result("FAIL", float("nan"), None, f"{reason} ({where})")
-        if worst_report is None or report.worst >= worst:
-            worst, worst_report = report.worst, report
-        if not report.passed():
-            bad = ", ".join(r.name for r in report.rows if r.rel_error > tol)
-            return result("FAIL", report.worst, report, f"worst relative error {report.worst:.1e} > tolerance "
-                          f"{tol:.0e} ({where}); look again at: {bad}")
-    return result("PASS", worst, worst_report, f"worst relative error {worst:.1e} (tolerance {tol:.0e}; "
-                  f"batches of {', '.join(map(str, batches))})")
+    return judge_attempt(name, seed, draw_attempt(name, seed), calling(name, learner_fn), tol=tol, verbose=verbose)
 
 
 def stand_in(name: str):
@@ -321,7 +380,10 @@ def stand_in(name: str):
         if ex.reference is not None:
             step, m, v = ex.reference(**arrays)
             return arrays["theta"] + step, m, v
-        grads = tuple(numerical_gradient(lambda _: ex.loss(**arrays), arrays[w]) for w in ex.wrt)
+        if ex.row_loss is not None:            # rows do not interact: every row's entry j differenced at once
+            grads = tuple(numerical_gradient_rows(lambda _: ex.row_loss(**arrays), arrays[w]) for w in ex.wrt)
+        else:
+            grads = tuple(numerical_gradient(lambda _: ex.loss(**arrays), arrays[w]) for w in ex.wrt)
         return grads if len(grads) > 1 else grads[0]
     fn.__name__ = f"{name}_stand_in"
     return fn

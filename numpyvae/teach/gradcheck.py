@@ -64,6 +64,29 @@ def numerical_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     return grad
 
 
+def numerical_gradient_rows(f_rows, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Central differences of a loss whose rows do not interact, all rows at once.
+
+    ``f_rows(x)`` returns the loss's terms per row, shape (N,), where row n depends on x[n] only.
+    Entry j of every row is perturbed together and each row's own term is differenced, so the
+    cost is 2·x[0].size evaluations instead of 2·x.size (tutorial 11 differences 50 000 rows).
+    ``x`` (float64, C-contiguous) is perturbed in place and restored exactly.
+    """
+    _check_step(h, "numerical_gradient_rows")
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64 or not x.flags.c_contiguous:
+        raise ValueError("numerical_gradient_rows: x must be a C-contiguous float64 array")
+    flat, grad = x.reshape(len(x), -1), np.zeros((len(x), x[0].size))
+    for j in range(flat.shape[1]):
+        old = flat[:, j].copy()
+        flat[:, j] = old + h
+        plus = np.asarray(f_rows(x), dtype=np.float64)
+        flat[:, j] = old - h
+        minus = np.asarray(f_rows(x), dtype=np.float64)
+        flat[:, j] = old
+        grad[:, j] = (plus - minus) / (2 * h)
+    return grad.reshape(x.shape)
+
+
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     """max |a - n| / max(|a| + |n|, tiny), both maxima over all elements.
 

@@ -1,172 +1,65 @@
-"""Grade a class: every student's notebook or script, each in its own limited subprocess.
+"""Grade a class: every exercise of every student in its own sandbox, every verdict in this process.
 
     python -m numpyvae grade SUBMISSIONS --out grades.csv [--exercises a,b] [--timeout 60] [--memory-mb 2048]
-                                                          [--jobs N]
+                                         [--jobs N] [--seed S] [--sandbox bwrap|none] [--feedback DIR]
+    python -m numpyvae grade --autograder-zip autograder.zip [--exercises a,b] [--timeout 60]
 
-SUBMISSIONS is a folder with one entry per student: ``alice.ipynb`` or ``alice.py``
-(the student is the file's stem), or a folder ``alice/`` whose notebooks and
-scripts are read together. Notebooks are read with ``json`` (their code cells);
-scripts are split into cells at ``# %%``.
+SUBMISSIONS is a folder with one entry per student: ``alice.ipynb`` or ``alice.py`` (the student
+is the file's stem), or a folder ``alice/`` of notebooks and scripts (:mod:`numpyvae.teach.submission`).
 
-Each student runs in a fresh ``python -m numpyvae.teach.grade_worker`` process
-(see that module for what of the code runs): in a new empty temporary
-directory that is deleted afterwards, with stdin closed, stdout discarded, stderr
-kept (its last lines explain a crash), and these limits, which the worker sets on
-itself before it reads the submission (not in ``preexec_fn``, which is unsafe in a
-parent that runs several students from threads):
+For each student and each exercise, this process
 
-* RLIMIT_AS   (address space, ``--memory-mb``): allocating gigabytes raises MemoryError there;
-* RLIMIT_CPU  (``--timeout`` + 1 s of CPU): a busy loop is killed by SIGXCPU;
-* RLIMIT_FSIZE (16 MiB per file): writing a huge file fails there;
-* a wall-clock ``--timeout`` over the whole process group: a sleeping or waiting
-  submission is killed (its children with it).
+1. finds the student's file that defines the exercise's function (each file is its own
+   namespace: a name in one file never replaces a function of another);
+2. draws the attempt's random problems itself (one ``--seed`` for everyone, or a fresh seed per
+   attempt, printed in the feedback so the student can replay it);
+3. runs :mod:`numpyvae.teach.grade_worker` in a sandbox of its own (:mod:`numpyvae.teach.sandbox`:
+   bubblewrap, or ``--sandbox none``), which gets only the learner's arguments and the student's
+   files, and sends back arrays (:mod:`numpyvae.teach.grade_channel`);
+4. judges those arrays here, against finite differences of losses written from the formulas
+   (or the paper's formula), exactly as ``numpyvae.teach.exercises.grade`` does in a notebook.
 
-A crash, a hang, ``sys.exit``, pages of output or a failed allocation costs that
-student the exercises not yet graded, never the run or another student's row;
-the CSV is written by this process only, atomically, after everyone is graded.
+So a crash, a hang, ``sys.exit``, pages of output or a failed allocation costs that one exercise;
+what a submission prints or writes is never read as a verdict; and a function that calls the
+library's own answer is NOT DONE. The capstone ``vae_backward`` is run with the student's pieces
+that passed here and the stand-ins of the others, as tutorial 17's ``your_pieces`` does.
 
-``--jobs N`` grades N students at once, each still its own process with its own
-limits (threads here only wait for them). The CSV is the same whatever N: rows
-in the order of the submissions, and with ``--seed`` the same problems. The default
-is one job per core this process may use: a student's grading is one single-threaded
-process (BLAS pinned to one thread), so more jobs than cores only slow each other
-down and bring every student closer to the wall-clock ``--timeout``. On a machine
-busy with other work, pass a smaller ``--jobs`` or a longer ``--timeout``.
-
-This is isolation against mistakes, NOT a sandbox against hostile code: the child
-runs as your user, can read and write your files by absolute path, use the network,
-and write to its own result channel. Grade code you would run yourself, or run the
-whole command inside a container or a throwaway account.
+Outputs, all written when grading ends (each to a new file renamed into place, so a run that is
+killed leaves no CSV that looks complete; an older CSV is set aside as ``*.previous`` at the start):
+the CSV (one row per student), and in the feedback folder one ``STUDENT.txt`` (what failed, the seed
+to replay it, a hint) and one ``STUDENT.json`` in Gradescope's ``results.json`` format per student.
 """
 from __future__ import annotations
 
 import argparse
-import ast
-import csv
-import io
 import json
+import math
 import os
-import resource
+import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..files import atomic_write_bytes
-from .exercises import EXERCISES
+import numpy as np
 
-SUFFIXES = (".ipynb", ".py")
-FILE_LIMIT = 16 * 2 ** 20          # bytes per file the child may write (stderr included)
-STDERR_TAIL = 600                  # characters of a crashed child's stderr kept for the message
+from ..files import check_writable
+from . import grade_report, sandbox
+from .exercises import EXERCISES, draw_attempt, judge_attempt, new_seed
+from .grade_channel import problem_arrays, read_answers
+from .grade_report import ClassGrades, Result
+from .sandbox import FILE_LIMIT, Limits
+from .submission import cells_of, defined_functions, find_definition, find_submissions   # noqa: F401 — re-exported
+from .your_work import CAPSTONE_FILE, PIECES
+
+__all__ = ["ClassGrades", "Limits", "Result", "grade_folder", "grade_student", "main", "FILE_LIMIT"]
+
+STDERR_TAIL = 600                  # characters of a crashed worker's stderr kept for the message
 MESSAGE_CHARS = 300
-
-
-# ----------------------------------------------------------------------------- reading submissions
-
-def cells_of(path: Path) -> list:
-    """The code cells of a notebook (json) or a percent-format script, as strings.
-
-    IPython magics and shell lines (``%timeit``, ``!pip``) are commented out.
-    """
-    path = Path(path)
-    if path.suffix == ".ipynb":
-        try:
-            nb = json.loads(path.read_text(encoding="utf-8"))
-            cells = [c.get("source", "") for c in nb.get("cells", []) if c.get("cell_type") == "code"]
-        except (ValueError, AttributeError, TypeError) as err:
-            raise ValueError(f"{path.name} is not a readable notebook ({err})") from None
-        cells = ["".join(s) if isinstance(s, list) else str(s) for s in cells]
-    else:
-        cells, current = [], []
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
-            if line.startswith("# %%"):
-                cells.append("".join(current))
-                current = []
-            else:
-                current.append(line)
-        cells.append("".join(current))
-    return ["".join(("# " + line if line.lstrip().startswith(("%", "!")) else line)
-                    for line in cell.splitlines(keepends=True)) for cell in cells]
-
-
-def find_submissions(folder) -> dict:
-    """student name -> list of files, sorted by name."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"grade: {folder} is not a folder of submissions")
-    found = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith((".", "_")):
-            continue
-        if entry.is_file() and entry.suffix in SUFFIXES:
-            found.setdefault(entry.stem, []).append(entry)
-        elif entry.is_dir():
-            files = sorted(p for p in entry.rglob("*") if p.suffix in SUFFIXES and ".ipynb_checkpoints" not in p.parts)
-            if files:
-                found[entry.name] = files
-    if not found:
-        raise ValueError(f"grade: no .ipynb or .py submissions in {folder}")
-    return found
-
-
-def exercises_defined(cells: list) -> list:
-    """The exercises whose function a submission defines at top level."""
-    names = set()
-    for cell in cells:
-        try:
-            names |= {n.name for n in ast.parse(cell).body if isinstance(n, ast.FunctionDef)}
-        except SyntaxError:
-            pass
-    return [n for n in EXERCISES if n in names]
-
-
-# ----------------------------------------------------------------------------- one student
-
-@dataclass
-class Result:
-    """One exercise of one student."""
-    status: str                      # PASS, FAIL, NOT DONE, MISSING, or ERROR (the process died first)
-    worst: float | None
-    message: str
-
-    @property
-    def points(self) -> int:
-        return int(self.status == "PASS")
-
-
-@dataclass
-class Limits:
-    timeout: float = 60.0            # wall-clock seconds for one student
-    memory_mb: int = 2048            # address space of the child
-    file_bytes: int = FILE_LIMIT
-
-    def as_arg(self) -> str:         # passed to the worker, which applies the limits to itself
-        return f"{self.timeout!r},{self.memory_mb},{self.file_bytes}"
-
-    @classmethod
-    def from_arg(cls, text: str) -> "Limits":
-        timeout, memory_mb, file_bytes = text.split(",")
-        return cls(float(timeout), int(memory_mb), int(file_bytes))
-
-    def apply(self):                 # runs in the worker before it reads the submission
-        mem = self.memory_mb * 2 ** 20
-        cpu = int(self.timeout) + 1
-        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_bytes, self.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _child_env(work: Path) -> dict:
-    package_root = str(Path(__file__).resolve().parent.parent.parent)   # the numpyvae this process uses
-    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT") if k in os.environ}
-    env.update(PYTHONPATH=package_root, HOME=str(work), TMPDIR=str(work), MPLBACKEND="Agg",
-               PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return env
+CAPSTONE = "vae_backward"
+_PACKAGE_AT_START = [None]         # --sandbox none: the package's fingerprint before the first submission ran
 
 
 def _death(returncode: int, timed_out: bool, limits: Limits, stderr_tail: str) -> str:
@@ -176,177 +69,246 @@ def _death(returncode: int, timed_out: bool, limits: Limits, stderr_tail: str) -
         sig = signal.Signals(-returncode)
         why = {signal.SIGXCPU: "CPU time limit", signal.SIGXFSZ: "file size limit",
                signal.SIGKILL: "killed", signal.SIGSEGV: "crashed (segmentation fault)"}.get(sig, "signal")
-        return f"the grader process died: {sig.name} ({why})"
+        return f"the submission's process died: {sig.name} ({why})"
     last = [line for line in stderr_tail.splitlines() if line.strip()]
-    return f"the submission ended the grader (exit status {returncode})" + (f": {last[-1][:200]}" if last else "")
+    return (f"the submission's process ended without answers (exit status {returncode})"
+            + (f": {last[-1][:200]}" if last else ""))
 
 
-def grade_student(files: list, names: list, limits: Limits, seed: int | None = None) -> dict:
-    """Grade exercises ``names`` in one student's files; returns name -> Result."""
-    try:
-        cells = [cell for path in files for cell in cells_of(path)]
-    except (ValueError, OSError) as err:
-        return {n: Result("ERROR", None, str(err)[:MESSAGE_CHARS]) for n in names}
-    with tempfile.TemporaryDirectory(prefix="numpyvae-grade-") as private, \
-            tempfile.TemporaryDirectory(prefix="numpyvae-student-") as work:
-        (Path(work) / "cells.json").write_text(json.dumps(cells), encoding="utf-8")
-        result_path, err_path = Path(private) / "results.jsonl", Path(private) / "stderr.txt"
-        with open(result_path, "w", encoding="utf-8") as result, open(err_path, "w", encoding="utf-8") as err:
-            cmd = [sys.executable, "-m", "numpyvae.teach.grade_worker", "cells.json", str(result.fileno()),
-                   ",".join(names), "-" if seed is None else str(seed), limits.as_arg()]
-            proc = subprocess.Popen(cmd, cwd=work, env=_child_env(Path(work)), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=err, pass_fds=(result.fileno(),),
-                                    start_new_session=True)
-            timed_out = False
-            try:
-                proc.wait(timeout=limits.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)          # the child and anything it started
-            except (ProcessLookupError, PermissionError):
-                pass
-            proc.wait()
-        out = {}
-        for line in result_path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                r = json.loads(line)
-                if r.get("name") in names and r["name"] not in out:
-                    worst = r.get("worst")
-                    out[r["name"]] = Result(str(r["status"]), None if worst is None else float(worst),
-                                            str(r["message"])[:MESSAGE_CHARS])
-            except (ValueError, KeyError, TypeError):
-                continue
-        missing = [n for n in names if n not in out]
-        if missing:
-            with open(err_path, encoding="utf-8", errors="replace") as f:
-                f.seek(max(0, err_path.stat().st_size - STDERR_TAIL))
-                tail = f.read()
-            why = _death(proc.returncode, timed_out, limits, tail)
-            for n in missing:
-                out[n] = Result("ERROR", None, f"not graded: {why}"[:MESSAGE_CHARS])
-    return out
+def _tail(path: Path) -> str:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        f.seek(max(0, path.stat().st_size - STDERR_TAIL))
+        return f.read()
 
 
-# ----------------------------------------------------------------------------- a class
+def grade_exercise(name: str, path: Path, seed: int, limits: Limits, mode: str, pieces: dict | None = None) -> Result:
+    """One exercise of one student: ``path`` defines it; ``pieces`` (capstone) piece -> file or None (stand-in)."""
+    problems = draw_attempt(name, seed)
+    with tempfile.TemporaryDirectory(prefix="numpyvae-grade-") as private:
+        job_dir, out_dir = Path(private) / "in", Path(private) / "out"
+        job_dir.mkdir()
+        out_dir.mkdir()
+        in_dir, o_dir = sandbox.job_paths(mode, job_dir, out_dir)
+        copies = {}
+        for p in [path] + [p for p in (pieces or {}).values() if p is not None]:
+            if p not in copies:                   # a copy: the sandbox never sees the submissions folder
+                (job_dir / "files" / str(len(copies))).mkdir(parents=True)
+                shutil.copyfile(p, job_dir / "files" / str(len(copies)) / Path(p).name)
+                copies[p] = str(in_dir / "files" / str(len(copies)) / Path(p).name)
+        np.savez(job_dir / "problem.npz", **problem_arrays(name, problems))
+        job = dict(exercise=name, file=copies[path], problem=str(in_dir / "problem.npz"),
+                   answers=str(o_dir / sandbox.ANSWERS), limits=limits.as_arg(),
+                   pieces={k: (copies[p] if p is not None else None) for k, p in (pieces or {}).items()})
+        (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        err_path = Path(private) / "stderr.txt"
+        with open(err_path, "w", encoding="utf-8") as err:
+            returncode, timed_out = sandbox.run(mode, job_dir, out_dir, err, limits)
+        if mode == "none" and sandbox.package_fingerprint() != _PACKAGE_AT_START[0]:
+            raise ValueError(f"grade: the numpyvae package in {sandbox.PACKAGE} changed on disk while {path.name}'s "
+                             f"{name} ran (--sandbox none cannot stop that); grading stopped and no CSV written: "
+                             f"restore the package (e.g. git checkout numpyvae/) and grade with --sandbox bwrap")
+        answers = out_dir / sandbox.ANSWERS
+        if timed_out or not sandbox.answered(out_dir):
+            why = _death(returncode, timed_out, limits, _tail(err_path))
+            return Result("ERROR", None, f"ERROR: exercise {name!r} (seed {seed}) — not graded: {why}"[:MESSAGE_CHARS],
+                          seed)
+        g = judge_attempt(name, seed, problems, read_answers(name, answers, problems))
+    return Result.of(g)
 
-def _cell(text: str) -> str:
-    """A CSV text cell that a spreadsheet will not read as a formula (a file named '=cmd()' is just text)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+def _order(names: list) -> list:
+    """The capstone last, after its pieces (which it needs graded), whatever order was asked."""
+    extra = [p for p in PIECES if p not in names] if CAPSTONE in names else []
+    return [n for n in names if n != CAPSTONE] + extra + ([CAPSTONE] if CAPSTONE in names else [])
 
 
-@dataclass
-class ClassGrades:
-    names: list
-    rows: dict = field(default_factory=dict)      # student -> {exercise: Result}
-    seconds: dict = field(default_factory=dict)   # student -> wall-clock seconds
+def _pieces(files: list, done: dict, graded_file: dict, limits: Limits, seed, mode: str) -> dict:
+    """piece -> the student's file to take it from, or None for its stand-in: as tutorial 17's your_pieces
+    chooses (the capstone's own file left out), the student's own only if it passes."""
+    candidates = [f for f in files if not Path(f).name.startswith(CAPSTONE_FILE)]
+    pieces = {}
+    for p in PIECES:
+        path, stub = find_definition(p, candidates)
+        if path is None or stub:
+            pieces[p] = None
+            continue
+        passed = (done[p].status == "PASS" if path == graded_file.get(p) else
+                  grade_exercise(p, path, new_seed() if seed is None else int(seed), limits, mode).status == "PASS")
+        pieces[p] = path if passed else None
+    return pieces
 
-    def csv_bytes(self) -> bytes:
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        header = ["student", "points", "max_points"]
-        for n in self.names:
-            header += [f"{n} points", f"{n} worst_rel_error", f"{n} message"]
-        w.writerow(header)
-        for student, res in self.rows.items():
-            row = [_cell(student), sum(r.points for r in res.values()), len(self.names)]
-            for n in self.names:
-                r = res[n]
-                row += [r.points, "" if r.worst is None else f"{r.worst:.3e}", _cell(r.message)]
-            w.writerow(row)
-        return buf.getvalue().encode("utf-8")
 
-    def summary(self) -> str:
-        lines = [f"graded {len(self.rows)} student(s) on {len(self.names)} exercise(s) "
-                 f"in {sum(self.seconds.values()):.1f} s"]
-        width = max(len(n) for n in self.names)
-        for n in self.names:
-            passed = sum(res[n].points for res in self.rows.values())
-            lines.append(f"  {n:<{width}}  passed by {passed}/{len(self.rows)}")
-        lines.append("  students: " + ", ".join(f"{s} {sum(r.points for r in res.values())}/{len(self.names)}"
-                                                 for s, res in self.rows.items()))
-        return "\n".join(lines)
+def grade_student(files: list, names: list, limits: Limits, seed: int | None = None, mode: str = "bwrap") -> dict:
+    """Grade exercises ``names`` in one student's files; returns name -> Result (in the order of names)."""
+    done, graded_file = {}, {}
+    for name in _order(list(names)):
+        path, stub = find_definition(name, files)
+        graded_file[name] = path
+        attempt_seed = new_seed() if seed is None else int(seed)
+        if path is None:
+            done[name] = Result("MISSING", None, f"MISSING: no function {name}(...) in the submission", attempt_seed)
+        elif stub:
+            done[name] = Result("NOT DONE", None, f"NOT DONE: exercise {name!r} (seed {attempt_seed}) — not "
+                                f"implemented yet; write {EXERCISES[name].signature}", attempt_seed)
+        else:
+            pieces = None if name != CAPSTONE else _pieces(files, done, graded_file, limits, seed, mode)
+            done[name] = grade_exercise(name, path, attempt_seed, limits, mode, pieces)
+    return {n: done[n] for n in names}
 
 
 def default_jobs() -> int:
-    """The cores this process may use: one student's grading is one single-threaded process."""
+    """The cores this process may use: one exercise's grading is one single-threaded process."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:                       # not on Linux
         return max(1, os.cpu_count() or 1)
 
 
-def grade_folder(folder, out, *, names=None, limits: Limits | None = None, seed: int | None = None,
-                 progress=print, jobs: int = 1) -> ClassGrades:
-    """Grade every submission in ``folder`` and write the CSV ``out`` (atomically).
+def exercises_found(submissions: dict) -> list:
+    """The exercises some submission defines, in the order of EXERCISES."""
+    found = set()
+    for files in submissions.values():
+        for path in files:
+            found |= set(defined_functions(path))
+    return [n for n in EXERCISES if n in found]
 
-    jobs : students graded at once, each in its own process; the CSV does not depend on it.
+
+def _set_aside(out: Path, progress):
+    """An older CSV is moved to NAME.previous now, so a run that does not finish leaves no CSV that looks complete."""
+    if out.exists():
+        previous = out.with_name(out.name + ".previous")
+        os.replace(out, previous)
+        if progress:
+            progress(f"{out} exists: it is kept as {previous.name}, and a new {out.name} is written when grading ends")
+
+
+def grade_folder(folder, out, *, names=None, limits: Limits | None = None, seed: int | None = None,
+                 progress=print, jobs: int = 1, mode: str = "bwrap", feedback=None) -> ClassGrades:
+    """Grade every submission in ``folder``; write the CSV ``out`` and the feedback folder when all are graded.
+
+    jobs : students graded at once, each exercise its own sandboxed process; the CSV does not depend on it.
+    mode : "bwrap" or "none" (see numpyvae.teach.sandbox)
+    feedback : folder for STUDENT.txt and STUDENT.json (default: OUT's name without .csv, + "-feedback")
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"grade: --jobs must be a whole number >= 1, got {jobs!r}")
     limits = limits or Limits()
+    out = Path(out)
+    feedback = Path(feedback) if feedback is not None else out.with_name(out.stem + "-feedback")
     submissions = find_submissions(folder)
+    check_outputs(folder, out, feedback)
+    sandbox.check_mode(mode)
+    if mode == "none":
+        print("numpyvae: warning: --sandbox none: each submission runs as your user, without a sandbox; it can "
+              "read and change your files (verdicts are still made here). Grade only code you would run yourself.",
+              file=sys.stderr)
     if names is None:
-        found = set()
-        for files in submissions.values():
-            try:
-                found |= set(exercises_defined([c for p in files for c in cells_of(p)]))
-            except (ValueError, OSError):
-                pass
-        names = [n for n in EXERCISES if n in found]
+        names = exercises_found(submissions)
         if not names:
             raise ValueError(f"grade: no submission in {folder} defines an exercise function "
                              f"(the exercises are: {', '.join(EXERCISES)})")
     grades = ClassGrades(list(names))
+    if mode == "none":
+        _PACKAGE_AT_START[0] = sandbox.package_fingerprint()
+    _set_aside(out, progress)
 
     def one(item):
         student, files = item
         start = time.perf_counter()
-        return student, grade_student(files, grades.names, limits, seed), time.perf_counter() - start
+        return student, grade_student(files, grades.names, limits, seed, mode), time.perf_counter() - start
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with sandbox.adopting_orphans(mode), ThreadPoolExecutor(max_workers=jobs) as pool:
         # map hands the results back in the order of the submissions, however the processes finish
         for student, result, seconds in pool.map(one, submissions.items()):
             grades.rows[student], grades.seconds[student] = result, seconds
             if progress:
-                got = sum(r.points for r in grades.rows[student].values())
-                progress(f"{student}: {got}/{len(grades.names)} ({grades.seconds[student]:.1f} s)")
-    atomic_write_bytes(Path(out), grades.csv_bytes())
+                got = sum(r.points for r in result.values())
+                progress(f"{student}: {got}/{len(grades.names)} ({seconds:.1f} s)")
+    grade_report.write_feedback(grades, feedback)
+    grade_report.write_csv(grades, out)
     return grades
+
+
+def check_outputs(folder, out: Path, feedback: Path):
+    """Refuse outputs that would overwrite a submission or a folder, before any grading."""
+    root = Path(folder).resolve()
+    for path, what in ((out, "--out"), (feedback, "--feedback")):
+        where = path.resolve()
+        if where == root or root in where.parents:
+            raise ValueError(f"grade: {what} {path} is inside the submissions folder {folder}; "
+                             f"write it elsewhere (it would be read as, or overwrite, a submission)")
+    if out.is_dir():
+        raise ValueError(f"grade: --out {out} is a folder; give the CSV's file name, e.g. {out / 'grades.csv'}")
+    check_writable(out, "--out")
+    if feedback.exists() and not feedback.is_dir():
+        raise ValueError(f"grade: --feedback {feedback} is a file; give a folder")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m numpyvae grade", description=(
-        "Grade a folder of student notebooks/scripts, each in its own limited subprocess. "
-        "Not a sandbox for hostile code."))
-    p.add_argument("submissions", help="folder: one NAME.ipynb, NAME.py or NAME/ per student")
-    p.add_argument("--out", required=True, help="the CSV to write (one row per student)")
+        "Grade a folder of student notebooks/scripts: each exercise in its own sandbox, every verdict here."))
+    p.add_argument("submissions", nargs="?", help="folder: one NAME.ipynb, NAME.py or NAME/ per student")
+    p.add_argument("--out", help="the CSV to write (one row per student)")
+    p.add_argument("--feedback", help="folder for one STUDENT.txt and STUDENT.json (Gradescope results.json) "
+                                      "per student (default: OUT without .csv, + '-feedback')")
     p.add_argument("--exercises", help="comma-separated names (default: every exercise some submission defines)")
-    p.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per student (default 60)")
-    p.add_argument("--memory-mb", type=int, default=2048, help="address-space limit per student (default 2048)")
-    p.add_argument("--seed", type=int, help="one problem seed for everyone (default: fresh problems per attempt)")
+    p.add_argument("--timeout", type=float, default=60.0, help="wall-clock seconds per exercise (default 60)")
+    p.add_argument("--memory-mb", type=int, default=2048, help="address-space limit per exercise (default 2048)")
+    p.add_argument("--seed", type=int, help="one problem seed for everyone, >= 0 (default: fresh problems per attempt)")
     p.add_argument("--jobs", type=int, default=None,
-                   help=f"students graded at once, each its own process (default: the cores usable here, "
-                        f"{default_jobs()}; each may use up to --memory-mb)")
+                   help=f"students graded at once (default: the cores usable here, {default_jobs()}; "
+                        f"each may use up to --memory-mb)")
+    p.add_argument("--sandbox", default="bwrap", help="bwrap (default: bubblewrap, refused where it does not work) "
+                                                      "or none (no sandbox: only for code you would run yourself)")
+    p.add_argument("--results-json", help="with one student: also write Gradescope's results.json here")
+    p.add_argument("--autograder-zip", help="build the Gradescope autograder zip (setup.sh, run_autograder) and stop")
     return p
+
+
+def _names(text):
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f"grade: --exercises {text!r} names no exercise; the exercises are: {', '.join(EXERCISES)}")
+    unknown = [n for n in names if n not in EXERCISES]
+    if unknown:
+        raise ValueError(f"grade: unknown exercise(s) {', '.join(unknown)}; the exercises are: {', '.join(EXERCISES)}")
+    return list(dict.fromkeys(names))
+
+
+def _check_args(args):
+    if not (math.isfinite(args.timeout) and args.timeout > 0) or args.timeout > 86400:
+        raise ValueError(f"grade: --timeout must be a number of seconds > 0 and <= 86400, got {args.timeout}")
+    if args.memory_mb < 256:
+        raise ValueError(f"grade: --memory-mb must be >= 256, got {args.memory_mb}")
+    if args.seed is not None and not 0 <= args.seed < 2 ** 63:
+        raise ValueError(f"grade: --seed must be a whole number >= 0, got {args.seed}")
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        names = None
-        if args.exercises:
-            names = [n.strip() for n in args.exercises.split(",") if n.strip()]
-            unknown = [n for n in names if n not in EXERCISES]
-            if unknown:
-                raise ValueError(f"grade: unknown exercise(s) {', '.join(unknown)}; the exercises are: "
-                                 f"{', '.join(EXERCISES)}")
-        if args.timeout <= 0 or args.memory_mb < 256:
-            raise ValueError(f"grade: --timeout must be > 0 and --memory-mb >= 256, "
-                             f"got {args.timeout} and {args.memory_mb}")
-        grades = grade_folder(args.submissions, args.out, names=names, seed=args.seed,
-                              limits=Limits(timeout=args.timeout, memory_mb=args.memory_mb),
-                              jobs=default_jobs() if args.jobs is None else args.jobs)
+        names = _names(args.exercises)
+        _check_args(args)
+        if args.sandbox not in sandbox.MODES:
+            raise ValueError(f"grade: --sandbox must be one of {', '.join(sandbox.MODES)}, got {args.sandbox!r}")
+        limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb)
+        if args.autograder_zip:
+            from .autograder import build_zip
+            build_zip(args.autograder_zip, names=names, limits=limits)
+            print(f"wrote {args.autograder_zip} (upload it as the assignment's autograder on Gradescope)")
+            return 0
+        if args.submissions is None or args.out is None:
+            raise ValueError("grade: give the submissions folder and --out CSV (or --autograder-zip FILE)")
+        if args.results_json and len(find_submissions(args.submissions)) != 1:
+            raise ValueError(f"grade: --results-json is for a folder of one submission, "
+                             f"{args.submissions} has {len(find_submissions(args.submissions))}")
+        grades = grade_folder(args.submissions, args.out, names=names, seed=args.seed, limits=limits,
+                              jobs=default_jobs() if args.jobs is None else args.jobs, mode=args.sandbox,
+                              feedback=args.feedback)
+        if args.results_json:
+            grade_report.write_results_json(grades, next(iter(grades.rows)), args.results_json)
     except (ValueError, FileNotFoundError) as err:
         print(f"numpyvae: error: {err}", file=sys.stderr)
         return 2

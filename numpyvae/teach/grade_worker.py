@@ -1,90 +1,106 @@
-"""The child process of ``python -m numpyvae grade``: one student's code, graded.
+"""Inside a submission's sandbox: one exercise of one student, answered (not graded).
 
-    python -m numpyvae.teach.grade_worker CELLS.json RESULT_FD NAME[,NAME...] SEED|- [TIMEOUT,MEMORY_MB,FILE_BYTES]
+    python -m numpyvae.teach.grade_worker JOB.json
 
-Runs inside the student's own temporary directory, under the limits it sets on
-itself first (memory, CPU time, file size, no core dumps; the last argument) and a
-wall-clock timeout the parent enforces.
-It executes only the *definitions* of the submission's cells (imports, function
-and class definitions, assignments without calls), never its other statements,
-so a notebook's training loops do not run and a class is graded in seconds. Then
-it grades each exercise whose function the submission defines, and writes one
-JSON line per exercise to RESULT_FD as soon as it is known, so an exercise that
-hangs or kills the process costs only itself and the ones after it.
+JOB.json (written by :mod:`numpyvae.teach.grade`, read-only here) names the exercise, the
+student's file that defines it, the problem file, where to write the answers, the limits, and
+for the capstone the student's files that hold its pieces. In order, this process:
+
+1. sets its limits on itself (memory, CPU time, file size, no core dumps);
+2. replaces the library's own implementations of the exercise with tripwires
+   (:func:`numpyvae.teach.references.hide_answers`), before any of the submission runs;
+3. runs the *definitions* of the student's file (imports, functions, classes, assignments
+   without calls; never a notebook's training loops or its calls of the grader) in a namespace
+   of that file's own;
+4. for the capstone, puts the pieces in that namespace the way tutorial 17's ``your_pieces``
+   does: the student's own where the grader passed it, else its finite-difference stand-in;
+5. calls the function on each problem and writes the outputs to ``answers.npz``
+   (:mod:`numpyvae.teach.grade_channel`), stopping at the first problem it cannot answer.
+
+It decides nothing: the grader compares the arrays with its own references, in its own process.
 """
 from __future__ import annotations
 
-import ast
 import json
-import os
 import sys
-import types
+from pathlib import Path
+
+import numpy as np
+
+from numpyvae.teach import exercises
+from numpyvae.teach.exercises import _short
+from numpyvae.teach.grade_channel import answer_arrays, learner_problems
+from numpyvae.teach.references import CallsTheAnswer, hide_answers
+from numpyvae.teach.sandbox import READY, Limits
+from numpyvae.teach.submission import exercises_shim, run_definitions
 
 
-def _no_calls(node) -> bool:
-    return not any(isinstance(n, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)) for n in ast.walk(node))
+def _namespace():
+    return {"__name__": "__submission__", "np": np, "numpy": np, "exercises": exercises_shim()}
 
 
-DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+def load(name: str, path: Path):
+    """The function ``name`` as the definitions of ``path`` make it, in a namespace of its own (None if not callable)."""
+    namespace = _namespace()
+    run_definitions(path, namespace)
+    namespace["exercises"] = exercises_shim()     # the submission may have imported the real module
+    fn = namespace.get(name)
+    return (fn, namespace) if callable(fn) else (None, namespace)
 
 
-def definitions(cells: list) -> tuple:
-    """(list of compiled single statements to run, list of notes about cells that did not parse)."""
-    code, notes = [], []
-    for i, cell in enumerate(cells, start=1):
+def answer(name: str, fn, problems: list, record: list) -> dict:
+    """key -> array of answers.npz: each problem's outputs, or why there are none (the first such ends it).
+
+    Its names were bound when this module was imported, before any of the submission ran (a submission
+    that swaps a module in sys.modules changes nothing here)."""
+    out = {}
+    for i, args in enumerate(problems):
+        status, detail, arrays = "answered", "", {}
         try:
-            tree = ast.parse(cell)
-        except SyntaxError as err:
-            notes.append(f"cell {i} has a syntax error (line {err.lineno}): {err.msg}")
-            continue
-        for node in tree.body:
-            if isinstance(node, DEFINITIONS) or (isinstance(node, (ast.Assign, ast.AnnAssign)) and _no_calls(node)):
-                code.append(compile(ast.Module(body=[node], type_ignores=[]), f"<cell {i}>", "exec"))
-    return code, notes
-
-
-def _shim_exercises():
-    """Stands in for numpyvae.teach.exercises inside the submission: grading happens here, not there."""
-    shim = types.ModuleType("exercises")
-    shim.grade_or_solution = shim.grade_or_stand_in = lambda name, fn, **kw: fn
-    shim.grade = lambda *a, **kw: None
-    return shim
+            outs = fn(*args)
+        except CallsTheAnswer as err:
+            status, detail = "calls the answer", str(err)
+        except NotImplementedError:
+            status = "not done"
+        except BaseException as err:              # noqa: BLE001 — even SystemExit: reported, not obeyed
+            status, detail = "raised", _short(err)
+        else:
+            try:
+                arrays = answer_arrays(name, i, outs)
+            except ValueError as err:             # not numbers: said the way the grader says it
+                status, detail = "bad output", str(err)
+            except BaseException as err:          # noqa: BLE001 — e.g. an __array__ that raises
+                status, detail = "raised", _short(err)
+        if record:                                # a tripwire went off, even if the learner caught it
+            status, detail = "calls the answer", f"{record[0].replace(':', '.')} is the library's answer to {name}"
+        out[f"p{i}.status"], out[f"p{i}.detail"] = np.array(status), np.array(detail[:300])
+        if status != "answered":
+            break
+        out.update(arrays)
+    return out
 
 
 def main(argv) -> int:
-    cells_path, fd, names, seed = argv[0], int(argv[1]), argv[2].split(","), argv[3]
-    if len(argv) > 4:                              # before any of the submission is read
-        from numpyvae.teach.grade import Limits
-        Limits.from_arg(argv[4]).apply()
-    out = os.fdopen(fd, "w", buffering=1, encoding="utf-8")
-
-    def report(name, status, worst, message):
-        out.write(json.dumps(dict(name=name, status=status, worst=worst, message=message[:500])) + "\n")
-        out.flush()
-
-    import numpy as np
-    from numpyvae.teach.exercises import grade
-    with open(cells_path, encoding="utf-8") as f:
-        cells = json.load(f)
-    code, notes = definitions(cells)
-    namespace = {"__name__": "__submission__", "np": np, "numpy": np, "exercises": _shim_exercises()}
-    for block in code:
-        try:
-            exec(block, namespace)                 # noqa: S102 — the point of this process
-        except BaseException:                      # noqa: BLE001 — a failing import (e.g. _common) is skipped
-            pass
-    namespace["exercises"] = _shim_exercises()     # the submission may have imported the real module
-    for name in names:
-        fn = namespace.get(name)
-        if not callable(fn):
-            note = f"; {notes[0]}" if notes else ""
-            report(name, "MISSING", None, f"no function {name}(...) in the submission{note}")
-            continue
-        try:
-            g = grade(name, fn, seed=None if seed == "-" else int(seed), verbose=False)
-            report(name, g.status, None if g.worst != g.worst else g.worst, g.message)
-        except BaseException as err:               # noqa: BLE001 — whatever happens, the next exercise is graded
-            report(name, "FAIL", None, f"FAIL: exercise {name!r} — grading stopped: {type(err).__name__}: {err}"[:500])
+    with open(argv[0], encoding="utf-8") as f:
+        job = json.load(f)
+    Limits.from_arg(job["limits"]).apply()        # before any of the submission is read
+    name = job["exercise"]
+    record = hide_answers(name)
+    with np.load(job["problem"], allow_pickle=False) as data:
+        problems = learner_problems(name, data)
+    with open(Path(job["answers"]).with_name(READY), "w") as f:
+        f.write("1")                              # the wall-clock timeout starts now
+    fn, namespace = load(name, Path(job["file"]))
+    for piece, path in job.get("pieces", {}).items():
+        own = load(piece, Path(path))[0] if path else None
+        namespace[piece] = own if own is not None else exercises.stand_in(piece)
+    if fn is None:
+        out = {"p0.status": np.array("bad output"),
+               "p0.detail": np.array(f"no function {name}(...) came out of {Path(job['file']).name}")}
+    else:
+        out = answer(name, fn, problems, record)
+    with open(job["answers"], "wb") as f:         # the file the grader made (in the sandbox, a bind mount)
+        np.savez(f, **out)
     return 0
 
 

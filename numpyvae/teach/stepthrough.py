@@ -25,6 +25,11 @@ gradients (e.g. hᵀ · dmu == grads["encoder.mu.W"]).
 
 Every array in a trace is a copy: the model overwrites its buffers on the
 next call, a trace taken earlier does not change.
+
+Any other model of the protocol (a hierarchy, a flow, a Gumbel-softmax or a plain
+autoencoder) gets the same view read off its own tape: every array forward recorded,
+in the order it recorded them (a list per layer, as z1, z2, ...), then every gradient
+backward added to the tape, then the parameter gradients, layers in reverse.
 """
 from __future__ import annotations
 
@@ -156,11 +161,11 @@ def trace_step(model, x: np.ndarray, eps: np.ndarray | None = None, **loss_kwarg
     """
     for attr in ("forward", "backward", "grads", "params", "likelihood", "posterior"):
         if not hasattr(model, attr):
-            raise TypeError(f"trace_step: model must be a numpyvae.VAE, got {type(model).__name__} "
-                            f"(it has no attribute {attr!r})")
-    if getattr(model.posterior, "name", None) != "gaussian":
-        raise ValueError(f"trace_step: the step-through table is written for the diagonal Gaussian q(z|x); "
-                         f"this model's posterior is {model.posterior.name!r}")
+            raise TypeError(f"trace_step: model must be a numpyvae.VAE or another model of the protocol "
+                            f"(numpyvae.models.base.Model), got {type(model).__name__} (it has no attribute {attr!r})")
+    if getattr(model, "kind", "vae") != "vae" or getattr(model.posterior, "name", None) != "gaussian" \
+            or getattr(model, "n_labels", 0):
+        return _trace_from_tape(model, x, eps, loss_kwargs)
     c = model.forward(x, eps, **loss_kwargs)
     grads = model.backward(c)
     loss = c.loss
@@ -212,6 +217,32 @@ def trace_step(model, x: np.ndarray, eps: np.ndarray | None = None, **loss_kwarg
 
     options = dict(loss_kwargs, eps_given=eps is not None)
     return Trace(entries, loss, options)
+
+
+def _tape_entries(tape, names, role: str, note: str) -> list:
+    """The array entries of ``tape`` among ``names``, in order; a list (one per layer) becomes name1, name2, ..."""
+    entries = []
+    for name in names:
+        value = tape[name]
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, np.ndarray) for v in value):
+            entries += [_entry(f"{name}{l}", role, v, f"{note}, layer {l}") for l, v in enumerate(value, 1)]
+        elif isinstance(value, np.ndarray):
+            entries.append(_entry(name, role, value, note))
+    return entries
+
+
+def _trace_from_tape(model, x, eps, loss_kwargs) -> Trace:
+    """The view of any model of the protocol, read off its tape: what forward recorded, in order, then what
+    backward added (the per-sample weights c and the intermediate gradients), then the parameter gradients."""
+    tape = model.forward(x, eps, **loss_kwargs)
+    forward_names = [n for n in tape if not n.startswith("_")]
+    grads = model.backward(tape)
+    gradient_names = [n for n in tape if not n.startswith("_") and n not in forward_names]
+    entries = _tape_entries(tape, forward_names, "forward", f"{type(model).__name__}.forward")
+    entries.append(_entry("loss", "forward", np.asarray(tape.loss), "loss = -mean_n bound"))
+    entries += _tape_entries(tape, gradient_names, "gradient", f"{type(model).__name__}.backward")
+    entries += [_entry(n, "gradient", grads[n], "parameter gradient") for n in reversed_layers(list(grads))]
+    return Trace(entries, tape.loss, dict(loss_kwargs, eps_given=eps is not None, kind=getattr(model, "kind", "")))
 
 
 def reversed_layers(names: list[str]) -> list[str]:

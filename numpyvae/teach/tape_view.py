@@ -78,6 +78,8 @@ class TapeView:
 def check_capstone_model(model, where: str = "read_tape") -> None:
     """Refuse a model the capstone does not cover, naming the setting (a one-line ValueError)."""
     problems = []
+    if getattr(model, "kind", "vae") != "vae":         # the step-through view (stepthrough.py) takes any model
+        problems.append(f"kind={model.kind!r} (the capstone's is the one-layer 'vae'; trace_step shows any model)")
     if getattr(model, "n_labels", 0):
         problems.append(f"n_labels={model.n_labels} (a conditional VAE)")
     if model.config.get("encoder") or model.config.get("decoder"):
@@ -134,7 +136,7 @@ def read_tape(model, tape) -> TapeView:
     (out_name, out_layer), out_tape = model.decoder.heads[0], dec.heads[0]
     return TapeView(x=tape["x"], eps=tape["eps"], mu=tape["mu"], logvar=tape["logvar"], z=tape["z"],
                     logits=tape["decoder.out"], log_w=tape["log_w"], objective=objective,
-                    kl="analytic" if "_kl" in tape else "mc",
+                    kl=tape["kl_route"],
                     encoder=_steps(model.encoder, "encoder.", enc.trunk), encoder_heads=heads,
                     decoder=_steps(model.decoder, "decoder.", dec.trunk),
                     decoder_head=Step(f"decoder.{out_name}", out_tape.x2, out_layer.params["W"],

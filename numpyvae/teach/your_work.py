@@ -13,20 +13,21 @@ When a script and a notebook both define a piece, the one that is more than a st
 """
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-import numpy as np
-
 from . import exercises
-from .grade import cells_of
-from .grade_worker import _shim_exercises, definitions
+from .grade_worker import load
+from .submission import find_definition
 
 __all__ = ["PIECES", "your_pieces", "find_definition"]
 
 #: the exercises the capstone's backward pass is made of, with the tutorial that asks for each
 PIECES = {"dense_backward": "02", "relu_backward": "16", "reparam_backward": "04", "kl_backward": "03",
           "kl_mc_backward": "16", "bernoulli_backward": "05", "iwae_weights": "16"}
+
+
+#: the capstone's own file, left out when its pieces are looked for (here and by the class grader)
+CAPSTONE_FILE = "17_"
 
 
 def _candidates(folder: Path, skip: str) -> list:
@@ -39,50 +40,12 @@ def _candidates(folder: Path, skip: str) -> list:
     return files
 
 
-def _is_stub(node: ast.FunctionDef) -> bool:
-    """True if the body (after a docstring) is only ``raise NotImplementedError...``."""
-    body = node.body[1:] if (node.body and isinstance(node.body[0], ast.Expr)
-                             and isinstance(node.body[0].value, ast.Constant)) else node.body
-    return len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.unparse(body[0])
-
-
-def find_definition(name: str, files: list):
-    """(file, is_stub) of the best top-level ``def name`` in files, or (None, None) if none defines it."""
-    found = []
-    for path in files:
-        try:
-            cells = cells_of(path)
-        except (ValueError, OSError):
-            continue
-        for cell in cells:
-            try:
-                tree = ast.parse(cell)
-            except SyntaxError:
-                continue
-            for node in tree.body:
-                if isinstance(node, ast.FunctionDef) and node.name == name:
-                    found.append((not _is_stub(node), path.stat().st_mtime, path))
-    if not found:
-        return None, None
-    done, _, path = max(found, key=lambda f: (f[0], f[1]))
-    return path, not done
-
-
 def _load(name: str, path: Path):
-    """The function ``name`` as the definitions of ``path`` make it (None if it does not come out callable)."""
-    code, _ = definitions(cells_of(path))
-    namespace = {"__name__": "__your_work__", "np": np, "numpy": np}
-    for block in code:
-        try:
-            exec(block, namespace)                 # noqa: S102 — the learner's own definitions
-        except Exception:                          # noqa: BLE001 — e.g. an import only their notebook has
-            pass
-    namespace["exercises"] = _shim_exercises()
-    fn = namespace.get(name)
-    return fn if callable(fn) else None
+    """The function ``name`` as the definitions of ``path`` make it, in that file's own namespace (None if not callable)."""
+    return load(name, path)[0]
 
 
-def your_pieces(folder=None, names=None, *, skip: str = "17_", verbose: bool = True) -> dict:
+def your_pieces(folder=None, names=None, *, skip: str = CAPSTONE_FILE, verbose: bool = True) -> dict:
     """name -> function for each piece: the learner's own if it passes its grader, else the stand-in.
 
     folder : the course folder holding the tutorials (default: the current directory)

@@ -1,0 +1,148 @@
+"""M2 (numpyvae.m2, Kingma, Rezende, Mohamed & Welling 2014) as a protocol model: ``--model m2``.
+
+One group "model" (the conditional VAE's and the classifier's parameters, one flat buffer). A batch
+has a labelled part (``batch.x``, ``batch.y``) and an unlabelled part (``batch.x_unlabelled``);
+forward and backward are :class:`numpyvae.m2.M2`'s.
+
+log p(x) sums the label out: p(x) = Σ_y p(y) p(x|y), p(y) = 1/C, each p(x|y) importance-sampled with
+the conditional q(z|x, y) as proposal (:func:`numpyvae.measure.importance_sampled`):
+
+    log p(x) ≈ logsumexp_y [ log p̂(x|y) ] − log C,     p̂(x|y) = (1/k) Σ_i p(x|z_i, y) p(z_i) / q(z_i|x, y)
+
+The sum of unbiased estimates of p(x|y) is unbiased for p(x), so its log is, like the VAE's, a
+stochastic lower bound that rises to log p(x) with k (C·k decoder passes per example).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ..checks import check_positive_int
+from ..config import EVAL_SEED
+from ..m2 import M2
+from ..measure.estimator import check_k, importance_sampled
+from .base import Batch, Model, ParamGroup
+
+__all__ = ["M2Model"]
+
+
+class M2Model(Model):
+    """:class:`numpyvae.m2.M2` with the protocol's methods (the keyword arguments are M2's)."""
+
+    kind = "m2"
+
+    def __init__(self, x_dim: int, n_classes: int = 10, hidden=(500,), z_dim: int = 50, classifier_hidden=(500,),
+                 likelihood: str = "bernoulli", activation: str = "relu", alpha: float = 1.0, seed: int = 0,
+                 dtype="float32"):
+        self.m2 = M2(x_dim, n_classes, hidden=hidden, z_dim=z_dim, classifier_hidden=classifier_hidden,
+                     likelihood=likelihood, activation=activation, alpha=alpha, seed=seed, dtype=dtype)
+        self.vae, self.dtype, self.x_dim, self.z_dim = self.m2.vae, self.m2.dtype, self.m2.x_dim, int(z_dim)
+        self.n_classes = self.m2.n_classes
+        self.config = dict(x_dim=self.x_dim, n_classes=self.n_classes, hidden=list(hidden), z_dim=self.z_dim,
+                           classifier_hidden=list(classifier_hidden), likelihood=likelihood, activation=activation,
+                           alpha=float(alpha), seed=int(seed), dtype=self.dtype.name)
+        self.params, self.grads, self.rng = self.m2.params, self.m2.grads, self.m2.rng
+
+    @property
+    def groups(self) -> dict:
+        return {"model": ParamGroup(self.params, self.grads, self.m2.flat_params, self.m2.flat_grads)}
+
+    @property
+    def flat_grads(self):
+        return self.m2.flat_grads
+
+    def forward(self, batch: Batch, noise=None, **options):
+        """M2's loss −(mean_l J_l + mean_u U) on the batch's labelled and unlabelled parts (either may be
+        missing); ``noise``: (eps_l, eps_u) or None (the model's generator)."""
+        eps_l, eps_u = (None, None) if noise is None else noise
+        x_l = batch.x if batch.x is not None and batch.x.shape[0] else None
+        return self.m2.forward(x_l, None if x_l is None else batch.y, batch.x_unlabelled, eps_l, eps_u)
+
+    def backward(self, tape, c=None) -> dict:
+        if c is not None:
+            raise ValueError("M2Model.backward: M2's bound takes no per-sample weights (c)")
+        return self.m2.backward(tape)
+
+    def classify(self, x: np.ndarray) -> np.ndarray:
+        return self.m2.classify(x)
+
+    def test_error(self, x: np.ndarray, y: np.ndarray) -> float:
+        return self.m2.test_error(x, y)
+
+    def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None, **options) -> np.ndarray:
+        """log p(x) with y summed out (module docstring), (N,) float64."""
+        return self.estimates(x, k, rng, y, **options)["log_likelihood"]
+
+    def estimates(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100, chunk: int = 100,
+                  bar=None) -> dict:
+        """{"log_likelihood": log p(x) summed over y (N,), "log_px_given_y": (N, C)} float64; ``rng``: None
+        (the evaluation seed) or a Generator."""
+        k = check_k(k, "M2Model.log_likelihood")
+        if y is not None:
+            raise ValueError("M2Model.log_likelihood: log p(x) sums over the labels; it takes no y")
+        rng = np.random.default_rng(EVAL_SEED) if rng is None else rng
+        vae, C = self.vae, self.n_classes
+        per_class = np.empty((x.shape[0], C))
+        for label in range(C):
+            cache = {}
+
+            def log_weights(sl, c, rng, label=label):
+                n = sl.stop - sl.start
+                if sl.start not in cache:
+                    cache.clear()
+                    cache[sl.start] = vae.encode(x[sl], np.full(n, label))
+                eps = vae.posterior.draw_noise(rng, c, n, vae.dtype)
+                z, log_q, _ = vae.posterior.rsample(cache[sl.start], eps)              # (c, n, K), (c, n)
+                nll, _ = vae.likelihood.forward(x[sl], *vae.decode(z, np.full(n, label)), check=False)
+                return vae.log_prior(z) - nll - log_q
+            per_class[:, label] = importance_sampled(log_weights, x.shape[0], k, rng, batch_size=batch_size,
+                                                     chunk=chunk, bar=bar)["log_likelihood"]
+        return {"log_likelihood": logsumexp(per_class, axis=1) - math.log(C), "log_px_given_y": per_class}
+
+    def sample(self, n: int, rng: np.random.Generator | None = None, y=None, mean: bool = True) -> np.ndarray:
+        """z ~ p(z), x = E[x|z, y]: y one label for all, n labels, or None (the classes in turn 0, 1, .., C−1, 0, ..)."""
+        n = check_positive_int(n, "M2Model.sample", "n")
+        y = np.arange(n) % self.n_classes if y is None else y
+        return self.vae.sample(n, mean=mean, rng=self.rng if rng is None else rng, y=y)
+
+    def validation(self, x: np.ndarray, y, rng: np.random.Generator, batch_size: int = 500) -> dict:
+        """The classifier's error on the validation set, and the unlabelled bound U (nats, the sum over y)."""
+        U = []
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start:start + batch_size]
+            eps_u = self.vae.noise(rng, 1, self.n_classes * xb.shape[0])
+            U.append(-self.m2.forward(None, None, xb, None, eps_u).loss * xb.shape[0])
+        return {"val_error": self.test_error(x, y), "val_unlabeled_bound": float(sum(U) / x.shape[0])}
+
+    def epoch_line(self, row: dict) -> str:
+        return (f"epoch {row['epoch']:3d}  train loss {row['train_loss']:8.2f} (−J_l − U)  val U "
+                f"{row['val_unlabeled_bound']:8.2f}  val error {100 * row['val_error']:5.2f}%  "
+                f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s")
+
+    def describe(self) -> str:
+        c = self.config
+        return (f"M2 {self.x_dim}-{'-'.join(map(str, c['hidden']))}-{self.z_dim} with a "
+                f"{'-'.join(map(str, c['classifier_hidden']))} classifier over {self.n_classes} classes, "
+                f"alpha {c['alpha']:g}")
+
+    def figures(self, data, out_dir) -> list:
+        """samples.png: one row per label (columns: z ~ N(0, I)); reconstructions.png with q's most probable y."""
+        from pathlib import Path
+        from .pictures import plot_model_reconstructions, plot_model_samples
+        out_dir, shape = Path(out_dir), data.image_shape
+        C, rng = self.n_classes, np.random.default_rng(0)
+        if shape is None:
+            paths = [plot_model_samples(self.sample(2000, rng), out_dir / "samples.png", None,
+                                        "2000 samples: E[x|z, y], y in turn, z ~ N(0, I)")]
+        else:
+            z = self.vae.prior.sample(10, rng, self.dtype)                      # one z per column, every label
+            images = self.vae.likelihood.mean(*self.vae.decode(np.tile(z, (C, 1)), np.repeat(np.arange(C), 10)))
+            paths = [plot_model_samples(images, out_dir / "samples.png", shape,
+                                        f"rows: labels 0..{C - 1}; columns: one z ~ N(0, I) each", nrow=10)]
+        x = data.x[:2000]
+        y_hat = self.classify(x)
+        paths.append(plot_model_reconstructions(x, self.vae.reconstruct(x, y_hat), out_dir / "reconstructions.png",
+                                                shape, "E[x|z = mu(x, y), y] at the classifier's y"))
+        return paths

@@ -1,0 +1,67 @@
+"""What one training step sees: a :class:`numpyvae.models.base.Batch`, drawn from an epoch's order.
+
+Two compositions, one interface (``steps``, ``order(rng)`` once per epoch, ``batch(order, b, rng)``):
+
+* :class:`Minibatches` -- a fresh permutation of the training set each epoch, consecutive slices of
+  it (the last partial batch dropped), dynamically binarized if asked; labels with them when given.
+  The rows are gathered into reused buffers (no per-step allocation of batch-sized arrays).
+* :class:`SemiSupervised` -- M2's: an epoch is one pass over the unlabelled set; each step takes
+  one unlabelled batch and one labelled batch, cycling through the few labels in whole permutations.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..datasets import binarize_dynamic
+from ..models.base import Batch
+
+__all__ = ["Minibatches", "SemiSupervised", "label_order"]
+
+
+class Minibatches:
+    """x (N, D) and optional labels y (N,), batch_size rows per step, dynamic binarization if ``dynamic``."""
+
+    def __init__(self, x: np.ndarray, batch_size: int, dynamic: bool, y: np.ndarray | None = None):
+        self.x, self.y, self.batch_size, self.dynamic = x, y, batch_size, dynamic
+        self.steps = x.shape[0] // batch_size
+        self._xb = np.empty((batch_size, x.shape[1]), dtype=x.dtype)
+        self._xbin = np.empty_like(self._xb)
+
+    def order(self, rng: np.random.Generator) -> np.ndarray:
+        return rng.permutation(self.x.shape[0])
+
+    def batch(self, order: np.ndarray, b: int, rng: np.random.Generator) -> Batch:
+        """Rows order[b·B:(b+1)·B] (a fresh Bernoulli draw of them if dynamic). The Batch's x is a reused buffer."""
+        idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+        np.take(self.x, idx, axis=0, out=self._xb)
+        xb = binarize_dynamic(self._xb, rng, out=self._xbin) if self.dynamic else self._xb
+        return Batch(x=xb, y=None if self.y is None else self.y[idx])
+
+
+def label_order(rng: np.random.Generator, n: int, total: int) -> np.ndarray:
+    """Indices into a labelled set of n for ``total`` draws: whole permutations, one after another."""
+    reps = -(-total // n)
+    return np.concatenate([rng.permutation(n) for _ in range(reps)])[:total]
+
+
+class SemiSupervised:
+    """M2's batches: x_u (N_u, D) unlabelled, B per step; x_l (N_l, D) with y_l, min(B, N_l) per step."""
+
+    def __init__(self, x_l: np.ndarray, y_l: np.ndarray, x_u: np.ndarray, batch_size: int, dynamic: bool):
+        self.x_l, self.y_l, self.x_u, self.dynamic = x_l, y_l, x_u, dynamic
+        self.batch_size, self.labelled_size = min(batch_size, x_u.shape[0]), min(batch_size, x_l.shape[0])
+        self.steps = x_u.shape[0] // self.batch_size
+
+    def order(self, rng: np.random.Generator):
+        return (rng.permutation(self.x_u.shape[0]),
+                label_order(rng, self.x_l.shape[0], self.steps * self.labelled_size))
+
+    def batch(self, order, b: int, rng: np.random.Generator) -> Batch:
+        perm, perm_l = order
+        B, B_l = self.batch_size, self.labelled_size
+        x_u = self.x_u[perm[b * B:(b + 1) * B]]
+        idx = perm_l[b * B_l:(b + 1) * B_l]
+        x_l = self.x_l[idx]
+        if self.dynamic:
+            x_u, x_l = binarize_dynamic(x_u, rng), binarize_dynamic(x_l, rng)
+        return Batch(x=x_l, y=self.y_l[idx], x_unlabelled=x_u)

@@ -1,0 +1,112 @@
+"""What a trained VAE offers beyond a training step, shared by the VAE and the hierarchy.
+
+The prior's one explicit step (:meth:`VAEUses.prior_density`: a prior built on the encoder, the
+VampPrior, is handed the encoder's heads at its pseudo-inputs), and the protocol's uses of a model
+(:mod:`numpyvae.models.base`): importance weights and the one log p(x) estimator, pictures,
+ancestral samples, reconstructions, latent means. These are the one-layer VAE's versions;
+:class:`numpyvae.hvae.HVAE` overrides those that walk its chain of layers. A class using this
+mixin provides ``prior``, ``encode``, ``decode``, ``posterior``, ``likelihood``, ``rng``, ``dtype``
+and ``_encode_prior_inputs(u)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import check_positive_int
+from .models.base import NoLogLikelihood
+
+__all__ = ["VAEUses"]
+
+
+class VAEUses:
+    """Mixin: the prior's density for a step, log weights, log p(x), figures, samples (see the module docstring)."""
+
+    def prior_density(self):
+        """The prior p(z) as a density for this step, and the tape of the encoder pass it took (or None).
+
+        A prior built on the model's encoder names the parameter the encoder reads,
+        ``prior.encoded`` (the VampPrior: its pseudo-inputs u, p(z) = (1/C) Σ_c q(z | u_c)): here the
+        encoder runs on u and hands its heads to ``prior.given``. Every other prior is its own density.
+        """
+        if getattr(self.prior, "encoded", None) is None:      # a prior of one's own need not say so
+            return self.prior, None
+        heads_u, enc_tape = self._encode_prior_inputs(self.prior.params[self.prior.encoded])
+        return self.prior.given(*heads_u), enc_tape
+
+    def prior_components(self):
+        """A mixture prior's components (the top layer's): (means (C, K), logvars (C, K), log weights (C,)); None for N(0, I)."""
+        density = self.prior_density()[0]
+        return density.components() if hasattr(density, "components") else None
+
+    def log_prior(self, z: np.ndarray) -> np.ndarray:
+        """log p(z), z (..., K) -> (...): the prior's density, after its encoder pass if it has one."""
+        return self.prior_density()[0].log_prob(z)[0]
+
+    # ---- what a trained model offers: log weights, log p(x), pictures, samples ---------------
+
+    def log_weights(self, x: np.ndarray, eps: np.ndarray, q_params=None, y=None) -> np.ndarray:
+        """log w = log p(x|z) + log p(z) − log q(z|x) at z from eps (S, N, ...): (S, N), in the model's dtype.
+
+        Forward only (no tape is kept): what the importance-sampled log p(x) averages
+        (:meth:`log_likelihood`). q_params: the proposal's heads (default the encoder's at x, y).
+        A Gumbel-softmax family proposes from the unrelaxed categorical q(c|x) behind it, scored
+        by the categorical prior's probability mass (the relaxed z has no density under it).
+        """
+        q_params = self.proposal_params(x, y) if q_params is None else q_params
+        if hasattr(self.posterior, "discrete_sample"):                   # a relaxation of a categorical
+            z, log_q = self.posterior.discrete_sample(q_params, eps)     # exact codes, log q(c|x)
+            log_p = self.prior.log_pmf(z)
+        else:
+            z, log_q, _ = self.posterior.rsample(q_params, eps)         # (S, N, K), (S, N)
+            log_p = None
+        nll, _ = self.likelihood.forward(x, *self.decode(z, y), check=False)
+        return (self.log_prior(z) if log_p is None else log_p) - nll - log_q
+
+    def proposal_params(self, x: np.ndarray, y=None) -> list:
+        """The importance-sampling proposal's heads for x (N, D): the encoder's q(z|x[, y])."""
+        return self.encode(x, y)
+
+    def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None) -> np.ndarray:
+        """Importance-sampled log p(x) per example ((N,) float64, nats; log p(x|y) for a conditional VAE).
+
+        The one estimator, :func:`numpyvae.evaluate.log_likelihood` (k samples from q as the proposal,
+        chunked, a running log-sum-exp). rng: None (the evaluation seed), an int, or a Generator.
+        A plain autoencoder raises :class:`~numpyvae.models.base.NoLogLikelihood` with its reason.
+        """
+        if self.no_log_likelihood:
+            raise NoLogLikelihood(self.no_log_likelihood)
+        from .evaluate import log_likelihood         # the measuring layer, above the models
+        return log_likelihood(self, x, k, rng=rng, y=y, progress=False)
+
+    def latent_means(self, x: np.ndarray, y=None) -> list:
+        """The posterior's point summary E_q[z], one (N, K) array per stochastic layer (here one)."""
+        return [self.posterior.mean(self.encode(x, y))]
+
+    def figures(self, data, out_dir) -> list:
+        """Draw this model's pictures (:func:`numpyvae.models.vae_pictures.vae_figures`) into out_dir.
+
+        data: x (N, D), y (N,) and image_shape of the test set (optionally n_points, for the latent plot).
+        """
+        from .models.vae_pictures import vae_figures     # the pictures layer, above the models
+        return vae_figures(self, data, out_dir, n_points=getattr(data, "n_points", 2000))
+
+    def reconstruct(self, x: np.ndarray, y=None) -> np.ndarray:
+        """E[x | z = E_q[z]]: the decoder's mean at the posterior mean, (N, D) (a conditional VAE: given y)."""
+        z = self.posterior.mean(self.encode(x, y))
+        return self.likelihood.mean(*self.decode(z, y))
+
+    def sample(self, n: int, rng: np.random.Generator | None = None, y=None, *, mean: bool = True) -> np.ndarray:
+        """Ancestral sampling: z ~ p(z), then x ~ p(x|z) (or its mean if ``mean``), (n, D).
+
+        A conditional VAE needs ``y``: one label for all n, or n labels, each in 0..n_labels−1;
+        sample(10, y=np.arange(10)) draws one of each digit.
+        """
+        rng = rng if rng is not None else self.rng
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"VAE.sample: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                            f"got {type(rng).__name__}")
+        n = check_positive_int(n, "VAE.sample", "n")
+        self.one_hot(y, n, "VAE.sample")                      # refuse a missing or bad y before drawing
+        z = self.prior_density()[0].sample(n, rng, self.dtype)
+        heads = self.decode(z, y)
+        return self.likelihood.mean(*heads) if mean else self.likelihood.sample(rng, *heads)
