@@ -75,7 +75,8 @@ def test_every_hot_array_stays_float32():
     seen += [(f"grads[{k}]", v.dtype) for k, v in model.grads.items()]
     seen += [(f"optimizer[{k}]", v.dtype) for k, v in trainer.optimizer.state_dict().items() if k != "t"]
     seen += [("flat_params", model.flat_params.dtype), ("flat_grads", model.flat_grads.dtype),
-             ("batch buffer", trainer._xb.dtype), ("x_train", trainer.x_train.dtype)]
+             ("batch buffer", trainer.batches._xb.dtype), ("binarized batch buffer", trainer.batches._xbin.dtype),
+             ("x_train", trainer.x_train.dtype)]
     not32 = [(n, dt.name) for n, dt in seen if dt.kind == "f" and dt != np.float32]
     assert not32 == []
     # the hooks fired for every leaf layer, forward and backward, and for the likelihood

@@ -350,7 +350,7 @@ class GumbelSoftmax:
         a = logits.reshape(N, M, C)
         g, _ = gumbel_noise(u)
         codes = (a + g).argmax(axis=-1)                                 # (S, N, M)
-        log_q = np.take_along_axis(_log_softmax(a)[None], codes[..., None], axis=-1)[..., 0].sum(axis=-1)
+        log_q = np.take_along_axis(log_softmax(a)[None], codes[..., None], axis=-1)[..., 0].sum(axis=-1)
         z = np.zeros(u.shape, dtype=logits.dtype)
         np.put_along_axis(z, codes[..., None], 1.0, axis=-1)
         return z.reshape(u.shape[0], N, M * C), log_q
