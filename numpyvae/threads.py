@@ -25,6 +25,13 @@ The policy (:func:`choose`), re-decided every :data:`INTERVAL` seconds of traini
   beside a busy core break even with one thread (3.4 s) when the second core is taken about a
   quarter of the time, hence SLACK = 0.25.
 
+Measured with the policy (data_scripts/bench_thread_policy.py, 6 December, medians of three
+interleaved rounds, a shared machine): beside nothing of its own at load 1.4-1.8 the automatic
+count ran 0.96 s per 20,000 images against 0.88 s for one thread and 5.6 s for two (whose best
+round was 0.77 s: others came and went); beside one busy process 0.89 s against 0.93 s and 2.4 s.
+At load 8-11 two threads were 9-12x slower than one and the policy stayed on one.
+(data_scripts/SPEED_NOTES.md has every table.)
+
 Pinning. ``--threads N`` (train, resume, evaluate, bench), or the environment: NUMPYVAE_BLAS_THREADS,
 else the standard OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or MKL_NUM_THREADS (the first one set).
 A pinned count is used as it is, for the whole run. (NUMPYVAE_THREADS is another setting: the
@@ -108,7 +115,6 @@ def choose(flops_per_step: float, cpus: int, others: float) -> int:
 # --------------------------------------------------------------------------- the BLAS libraries
 
 _blas = None                     # (NumPy's OpenBLAS controller, [the other BLAS controllers]), found once
-_current: int | None = None      # the count last set through set_blas_threads
 
 
 def blas():
@@ -132,11 +138,9 @@ def blas():
 
 def set_blas_threads(n: int) -> int:
     """Set NumPy's BLAS to ``n`` threads (a no-op if it already has them); returns ``n``."""
-    global _current
     lib = blas()
-    if lib is not None and _current != n:
+    if lib is not None and lib.get_num_threads() != n:      # asked again each time: user code may change it too
         lib.set_num_threads(n)
-        _current = n
     return n
 
 
