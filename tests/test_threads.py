@@ -124,10 +124,20 @@ def test_the_machine_load_counts_a_busy_process_and_not_our_own_work(unpinned):
     """A spinning child is another program: at least half a core of 'others' while it runs."""
     import time
     from numpyvae.busy import busy_processes
-    with busy_processes(1):
+    with busy_processes(1) as (proc,):
+        deadline = time.monotonic() + 30                     # wait until it runs its loop (a slow start under load)
+        while spinner_ticks(proc.pid) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
         load = threads.MachineLoad()
         time.sleep(0.6)
         assert load.others() >= 0.5
+
+
+def spinner_ticks(pid: int) -> int:
+    """CPU ticks a process has used so far (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def own_thread_ticks():
