@@ -452,6 +452,9 @@ def main(argv=None) -> int:
         blas_threads.pin(args.threads)
     if args.busy < 0:
         parser.error(f"--busy must be >= 0, got {args.busy}")
+    if args.busy and (args.arch != "mlp" or args.posterior or args.optimizer_only):
+        parser.error("--busy times the MLP benchmark; it does not combine with --arch keras-conv, "
+                     "--posterior or --optimizer-only")
     if args.optimizer_only:
         from .bench_optim import print_optimizer_step_costs
         print_optimizer_step_costs()

@@ -144,6 +144,7 @@ def test_threads_pin_the_blas_count_in_this_process_and_the_epochs_say_so(tmp_pa
 
 
 @pytest.mark.parametrize("argv", [["--epochs", "0"], ["--threads", "0"], ["--hidden", "0"], ["--busy", "-1"],
+                                  ["--busy", "1", "--arch", "keras-conv"], ["--busy", "1", "--optimizer-only"],
                                   ["--batch-size", "-1"], ["--dtype", "float16"]])
 def test_bad_options_are_refused(argv, capsys):
     with pytest.raises(SystemExit) as err:
