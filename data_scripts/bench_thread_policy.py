@@ -17,11 +17,20 @@ import statistics
 import time
 
 
+_auto = {}        # the automatic policy, one for the whole run as in training (it learns from its steps)
+
+
 def time_epoch(trainer, setting) -> tuple[float, dict]:
     """One epoch's seconds with ``setting`` ("auto" or a thread count), and the steps per thread count."""
     from numpyvae import threads
     threads.pin(None if setting == "auto" else int(setting))
-    trainer.blas = threads.policy_for(trainer.model, trainer.cfg.batch_size)
+    if setting == "auto":
+        if "policy" not in _auto:
+            _auto["policy"] = threads.policy_for(trainer.model, trainer.cfg.batch_size)
+        trainer.blas = _auto["policy"]
+        threads.set_blas_threads(trainer.blas.threads)
+    else:
+        trainer.blas = threads.policy_for(trainer.model, trainer.cfg.batch_size)
     t0 = time.perf_counter()
     trainer._train_epoch()
     seconds = time.perf_counter() - t0

@@ -55,7 +55,7 @@ import time
 
 import numpy as np
 
-__all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "pinned", "pin", "choose", "blas",
+__all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "PROBE_STEPS", "ABORT_FACTOR", "MAX_WAIT", "RECENT", "UP_SLACK", "pinned", "pin", "choose", "blas",
            "set_blas_threads", "MachineLoad", "Policy", "policy_for"]
 
 #: the environment variables that pin the BLAS thread count, the first one set wins
@@ -66,6 +66,16 @@ INTERVAL = 0.5
 SLACK = 0.25
 #: below this many matmul FLOPs per step and thread, a step stays on one thread
 MIN_FLOPS_PER_THREAD = 20e6
+#: steps a probe runs at the neighbouring thread count (the first is not compared: threads wake up)
+PROBE_STEPS = 5
+#: a probe step this many times slower than the current median ends the probe at once
+ABORT_FACTOR = 2.0
+#: the longest wait, in seconds, between two probes the load did not ask for (it doubles after each lost one)
+MAX_WAIT = 16.0
+#: a probe of one thread more is made only while the other programs leave that core free but for this share
+UP_SLACK = 0.75
+#: step times kept at the current count (their median is the count's speed)
+RECENT = 16
 
 _pinned: int | None = None       # --threads; None: the environment decides
 
@@ -196,10 +206,16 @@ class MachineLoad:
 class Policy:
     """The BLAS thread count of one training or evaluation loop; call :meth:`tick` once per step.
 
-    Pinned (``--threads``, PIN_VARS): that count, set once. Otherwise :func:`choose` from the step's
-    FLOPs and :class:`MachineLoad`, first at construction (from the 1-minute load average: no
-    interval has passed yet) and again every ``interval`` seconds. ``used`` counts the steps run at
-    each thread count ({2: 930, 1: 6}), for the benchmark's report and the run's history.
+    Pinned (``--threads``, PIN_VARS): that count, set once. Otherwise it starts from :func:`choose`
+    on the 1-minute load average, and then lets the steps decide. The time between two ticks is a
+    step's time. Every ``interval`` seconds it reads :class:`MachineLoad`; when the load's count
+    differs from the current one, or when the probe wait has passed, it *probes*: it runs the next
+    PROBE_STEPS steps at the neighbouring count (towards the load's count, else the other way), and
+    keeps whichever count's median step was faster. A probe of one thread more is made only while the
+others leave that core free but for UP_SLACK (beside a busy core it would collapse). A probe step ABORT_FACTOR times slower than the
+    current median ends the probe at once (a collapse costs one step), and each lost probe doubles
+    the wait before the next unprompted one (up to MAX_WAIT seconds), so probing costs little
+    where it never pays. ``used`` counts the steps run at each count ({2: 930, 1: 6}).
     """
 
     def __init__(self, flops_per_step: float, *, interval: float = INTERVAL, cpus: int | None = None,
@@ -217,21 +233,72 @@ class Policy:
             except (OSError, AttributeError):
                 first = 0.0
             self.threads = set_blas_threads(choose(self.flops_per_step, self.cpus, first))
-        self._next = self.clock() + interval
+        self.cap = choose(self.flops_per_step, self.cpus, 0.0)   # the most threads this step size may use
+        self.recent: list[float] = []                           # step seconds at the current count
+        self._probe: tuple[int, list] | None = None              # (the count we came from, the probe's steps)
+        self._wait = interval                                    # seconds between unprompted probes
+        now = self.clock()
+        self._next_look, self._next_probe, self._last = now + interval, now + interval, None
 
     def tick(self) -> int:
-        """Count one step at the current thread count; re-decide when an interval has passed. Returns the count."""
+        """Record the step that just ended, maybe change the count, and count the step about to run
+        at it. Returns the count."""
+        if self.fixed is None:
+            now = self.clock()
+            if self._last is not None:
+                self._record(now - self._last, now)
+            self._last = now
         self.used[self.threads] = self.used.get(self.threads, 0) + 1
-        if self.fixed is None and self.clock() >= self._next:
-            others = self.load.others(own_threads=self.threads)
-            self.threads = set_blas_threads(choose(self.flops_per_step, self.cpus, others))
-            self._next = self.clock() + self.interval
         return self.threads
+
+    def _record(self, seconds: float, now: float) -> None:
+        if self._probe is not None:
+            self._probe_step(seconds, now)
+            return
+        self.recent = (self.recent + [seconds])[-RECENT:]
+        if now >= self._next_look and len(self.recent) >= 3:
+            self._next_look = now + self.interval
+            others = self.load.others(own_threads=self.threads)
+            target = choose(self.flops_per_step, self.cpus, others)
+            if target != self.threads or now >= self._next_probe:
+                self._start_probe(target, others)
+
+    def _start_probe(self, target: int, others: float) -> None:
+        n = self.threads
+        alt = n - 1 if target < n else n + 1 if (target > n or n < self.cap) else n - 1
+        if alt < 1 or alt > self.cap:
+            return
+        if alt > n and others > self.cpus - alt + UP_SLACK:
+            return        # the other programs hold the core a thread more would need: a probe would collapse
+        self._probe = (n, [])
+        self.threads = set_blas_threads(alt)
+
+    def _probe_step(self, seconds: float, now: float) -> None:
+        came_from, steps = self._probe
+        steps.append(seconds)
+        base = _median(self.recent)
+        if seconds <= ABORT_FACTOR * base and len(steps) < PROBE_STEPS:
+            return
+        probed = steps[1:]                    # the first step pays for waking or parking threads
+        won = seconds <= ABORT_FACTOR * base and probed and _median(probed) < base
+        self._probe = None
+        if won:
+            self.recent, self._wait = probed, self.interval
+        else:
+            self.threads = set_blas_threads(came_from)
+            self._wait = min(2 * self._wait, MAX_WAIT)
+        self._next_probe = now + self._wait
+        self._next_look = now + self.interval
 
     def take_used(self) -> dict[int, int]:
         """The steps per thread count since the last call, and zero again."""
         used, self.used = dict(sorted(self.used.items())), {}
         return used
+
+
+def _median(values) -> float:
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
 
 
 def policy_for(model, rows: int, flops_per_weight: float = 6.0, **kw) -> Policy:

@@ -84,35 +84,79 @@ class FakeClock:
 
 
 class FakeLoad:
-    def __init__(self, values):
-        self.values = list(values)
+    """The cores other programs use, as a function of the fake time."""
+    def __init__(self, clock, others):
+        self.clock, self.fn = clock, others
 
     def others(self, own_threads=1):
-        return self.values.pop(0)
+        return self.fn(self.clock.t)
 
 
-def test_the_loop_re_decides_every_interval_from_the_load(unpinned):
+def simulate(step_seconds, others, seconds=60.0, start=2):
+    """Train on a simulated machine: each step takes step_seconds(threads, t) of fake time, the other
+    programs use others(t) cores. Returns (the policy's total time, {count: steps}, best fixed total)."""
     clock = FakeClock()
-    policy = threads.Policy(5e8, cpus=2, interval=0.5, clock=clock)
-    policy.load = FakeLoad([1.0, 0.0, 1.2])
-    policy.threads = threads.set_blas_threads(2)
-    assert policy.tick() == 2                  # within the interval: nothing measured
-    clock.t = 0.6
-    assert policy.tick() == 1 and blas_counts()["numpy"] == 1          # a busy core appeared
-    clock.t = 0.8
-    assert policy.tick() == 1                  # not yet due
-    clock.t = 1.2
-    assert policy.tick() == 2 and blas_counts()["numpy"] == 2          # it went away
-    clock.t = 1.8
-    assert policy.tick() == 1
-    assert policy.take_used() == {1: 2, 2: 3} and policy.take_used() == {}
+    policy = threads.Policy(5e8, cpus=2, clock=clock)
+    policy.load = FakeLoad(clock, others)
+    policy.threads = threads.set_blas_threads(start)
+    steps = 0
+    while clock.t < seconds:
+        n = policy.tick()
+        clock.t += step_seconds(n, clock.t)
+        steps += 1
+    fixed = []
+    for n in (1, 2):                            # the same number of steps at one fixed count
+        t = 0.0
+        for _ in range(steps):
+            t += step_seconds(n, t)
+        fixed.append(t)
+    return clock.t, policy.take_used(), min(fixed)
+
+
+def test_quiet_machine_two_threads_and_probes_cost_little(unpinned):
+    total, used, best = simulate(lambda n, t: 0.005 if n == 2 else 0.007, lambda t: 0.0)
+    assert used[2] > 0.95 * sum(used.values())
+    assert total < 1.1 * best
+
+
+def test_beside_a_busy_process_one_thread_and_collapsed_probes_cost_little(unpinned):
+    total, used, best = simulate(lambda n, t: 0.06 if n == 2 else 0.007, lambda t: 1.0)
+    assert used[1] > 0.95 * sum(used.values())
+    assert total < 1.1 * best
+
+
+def test_a_load_reading_that_says_one_is_overruled_by_faster_steps_at_two(unpinned):
+    """Other programs that use half a core now and then: the load says give one up, the steps say keep it."""
+    total, used, best = simulate(lambda n, t: 0.005 if n == 2 else 0.007, lambda t: 0.5, start=1)
+    assert used[2] > 0.8 * sum(used.values())
+    assert total < 1.1 * best
+
+
+def test_a_busy_process_that_starts_midway_is_followed_within_a_second(unpinned):
+    busy_from = 30.0
+    step = lambda n, t: (0.06 if n == 2 else 0.007) if t >= busy_from else (0.005 if n == 2 else 0.007)  # noqa: E731
+    total, used, best = simulate(step, lambda t: 1.0 if t >= busy_from else 0.0)
+    quiet_steps = busy_from / 0.005
+    assert used[2] < quiet_steps + 1.0 / 0.06 + 60        # at most a second of collapsed steps, plus probes
+    assert total < 1.1 * (busy_from + (60 - busy_from))    # the best fixed choice per half: 1.1 x the hour's time
+    assert total < 1.1 * best + 1.0
+
+
+def test_a_small_model_stays_on_one_thread_and_never_probes(unpinned):
+    clock = FakeClock()
+    policy = threads.Policy(1e6, cpus=2, clock=clock)
+    policy.load = FakeLoad(clock, lambda t: 0.0)
+    for _ in range(2000):
+        policy.tick()
+        clock.t += 0.001
+    assert policy.take_used() == {1: 2000}
 
 
 def test_a_pinned_count_never_changes(unpinned):
     threads.pin(2)
     clock = FakeClock()
     policy = threads.Policy(1e3, cpus=2, clock=clock)          # small, and the machine "busy": still 2
-    policy.load = FakeLoad([5.0] * 10)
+    policy.load = FakeLoad(clock, lambda t: 5.0)
     for t in range(5):
         clock.t = t
         assert policy.tick() == 2
