@@ -13,24 +13,26 @@ float32, epoch of 60,000 images):
 Two threads win by 25-30% on a quiet machine and lose by a factor 1.9 beside a single busy
 process. No fixed number is right on a laptop where a browser or a video call comes and goes.
 
-The policy (:func:`choose`), re-decided every :data:`INTERVAL` seconds of training
-(:class:`Policy`, one ``tick()`` per step, about a microsecond when nothing is due):
+The policy (:class:`Policy`, one ``tick()`` per step, under a microsecond when nothing is due):
 
 * size: a step of fewer than :data:`MIN_FLOPS_PER_THREAD` matmul FLOPs per thread stays on one
   thread (the hand-off at each product costs more than half of such a product saves);
-* load: the cores the *other* programs used since the last decision (``/proc/stat``'s busy time
-  less this process's own, :class:`MachineLoad`; elsewhere the 1-minute load average less our own
-  threads). Each core that others keep busy more than :data:`SLACK` of the time costs one thread:
-  ``threads = cpus - ceil(others - SLACK)``, at least 1. Two threads at 2.5 s quiet and 6.4 s
+* load proposes: every :data:`INTERVAL` seconds it reads the cores the *other* programs used
+  (``/proc/stat``'s busy time less this process's own, :class:`MachineLoad`; elsewhere the
+  1-minute load average less our own threads), and :func:`choose` gives up one thread per core
+  the others keep busy more than :data:`SLACK` of the time. Two threads at 2.5 s quiet and 6.4 s
   beside a busy core break even with one thread (3.4 s) when the second core is taken about a
-  quarter of the time, hence SLACK = 0.25.
+  quarter of the time, hence SLACK = 0.25;
+* the steps dispose: a proposal, or every so often none, starts a probe of a few steps at the
+  neighbouring count, kept only if its median step is faster. The load alone was not enough:
+  at load ~3, with other programs using part of a core, it gave up a thread that still paid
+  (median 0.874 s per 20,000 images against 0.732 s at two threads, 19% lost).
 
-Measured with the policy (data_scripts/bench_thread_policy.py, 6 December, medians of three
-interleaved rounds, a shared machine): beside nothing of its own at load 1.4-1.8 the automatic
-count ran 0.96 s per 20,000 images against 0.88 s for one thread and 5.6 s for two (whose best
-round was 0.77 s: others came and went); beside one busy process 0.89 s against 0.93 s and 2.4 s.
-At load 8-11 two threads were 9-12x slower than one and the policy stayed on one.
-(data_scripts/SPEED_NOTES.md has every table.)
+Measured with the probing policy (data_scripts/bench_thread_policy.py, 6 December, medians of
+three interleaved rounds of 20,000 images, a machine shared with other sessions): at load
+3.4-4.2 with nothing of its own beside it, 1.028 s against 0.947 s for one thread (the best fixed
+count then) and 3.98 s for two; beside one busy process, 0.979 s against 0.938 s and 2.52 s. Two
+threads beside busy cores were 2.5-12x slower than one. data_scripts/SPEED_NOTES.md has every table.
 
 Pinning. ``--threads N`` (train, resume, evaluate, bench), or the environment: NUMPYVAE_BLAS_THREADS,
 else the standard OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or MKL_NUM_THREADS (the first one set).
