@@ -6,7 +6,7 @@ encoder takes noise as an input,
     z = f_φ(x, ε),   ε ~ N(0, I_E),     the encoder reads [x, ε] concatenated,
 
 so q(z|x) can be any shape the network makes, but log q is unknown. A discriminator
-T_ψ(x, z) (an MLP on [x, z]) is trained with the logistic loss to tell pairs (x, z ~ q(z|x))
+T_ψ(x, z) (an MLP on [x, z], or the reference code's ⟨θ(x), s(z)⟩ + T_x(x) + T_z(z): avb_critic.py) is trained with the logistic loss to tell pairs (x, z ~ q(z|x))
 from pairs (x, z ~ p(z)):
 
     L_T(ψ) = mean_n [ softplus(−T(x_n, z_n^q)) + softplus(T(x_n, z_n^p)) ],
@@ -17,13 +17,23 @@ in log-odds form). Put in for the KL, the encoder and decoder minimize
     L_G(φ, θ) = mean_n [ −log p_θ(x_n | z_n) + T_ψ(x_n, z_n) ],   z_n = f_φ(x_n, ε_n),
 
 with ψ held fixed (its gradient reaches φ through ∂T/∂z). At T = T* this is the negative ELBO.
-The two players alternate, one step each per batch (the paper's Algorithm 1, without its
-adaptive contrast).
+The two players alternate, one step each per batch (the paper's Algorithm 1).
+
+**Adaptive contrast** (``adaptive_contrast=True``, the paper's remedy for a saturated critic, and the ``is_ac`` path of
+Mescheder's avb/avb/__init__.py). When q is far from p the critic's job is easy, its logistic loss
+saturates and T underestimates the KL. Contrast q with r(z|x) = N(μ(x), σ²(x)) instead, its own
+moments (held constant, as tf.stop_gradient does there; here estimated from M extra noise draws
+per x): the critic tells z̃ = (z − μ)/σ from N(0, I), so at its optimum T* = log q̃(z̃) −
+log N(z̃; 0, I) = log q(z|x) − log r(z|x) (the Jacobian 1/σ cancels), and
+
+    KL estimate = T(x, z̃) + log r(z|x) − log p(z),   log r = −½ Σ (z̃² + log σ² + log 2π).
+
+Through z (μ, σ constant): ∂KL/∂z = ∂T/∂z̃ / σ − z̃/σ + z.
 
 Every gradient is by hand on the engine's layers (MLP, MultiHead, Dense) and likelihoods:
 
     generator:      dnll = 1/N -> likelihood -> decoder -> dz_rec
-                    dT   = 1/N -> discriminator (need_dx) -> d[x, z] -> dz_T = its last K columns
+                    dT   = 1/N -> critic -> dz_T  (with adaptive contrast: dz_T/σ − z̃/(Nσ) + z/N)
                     encoder.backward(dz_rec + dz_T)       (its input [x, ε] is data)
     discriminator:  one pass over the 2N pairs [(x, z_q); (x, z_p)], z_q a constant here;
                     softplus'(t) = σ(t), so dL_T/dT_q = −σ(−T_q)/N = (σ(T_q) − 1)/N, dL_T/dT_p = σ(T_p)/N.
@@ -41,6 +51,7 @@ import numpy as np
 
 from .checks import as_dtype, check_array, check_positive_int
 from .likelihoods import make_likelihood
+from .avb_critic import make_critic
 from .nn import MLP, Dense, MultiHead, named_arrays
 from .stable import sigmoid, softplus
 
@@ -54,6 +65,9 @@ class AVB:
     hidden : hidden sizes of the encoder (input [x, ε], D + E) and, mirrored, of the decoder
     noise_dim : E, the size of ε fed into the encoder (default K)
     hidden_disc : hidden sizes of T(x, z) (default: hidden)
+    critic : "mlp" (T on [x, z]) or "inner" (⟨θ(x), s(z)⟩ + T_x(x) + T_z(z), the reference code's), avb_critic.py
+    adaptive_contrast : bool   contrast q with its own moments' Gaussian instead of p (see above)
+    n_moment_samples : M, the noise draws per x that estimate μ(x), σ²(x) for the adaptive contrast
     likelihood, likelihood_kwargs : p(x|z), as for the VAE ("bernoulli", "gaussian" with sigma, ...)
     activation, seed, dtype : as for the VAE
 
@@ -63,7 +77,8 @@ class AVB:
 
     def __init__(self, x_dim: int, hidden=(64,), z_dim: int = 2, *, noise_dim: int | None = None,
                  hidden_disc=None, likelihood: str = "bernoulli", likelihood_kwargs=None,
-                 activation: str = "relu", seed: int = 0, dtype="float32"):
+                 activation: str = "relu", seed: int = 0, dtype="float32", critic: str = "mlp",
+                 adaptive_contrast: bool = False, n_moment_samples: int = 16):
         self.dtype = as_dtype(dtype)
         self.x_dim = check_positive_int(x_dim, "AVB", "x_dim")
         self.z_dim = check_positive_int(z_dim, "AVB", "z_dim")
@@ -80,7 +95,12 @@ class AVB:
         self.decoder = MultiHead(trunk, [(name, Dense(dec_hidden[-1] if dec_hidden else self.z_dim, self.x_dim,
                                                       init="glorot_uniform", rng=rng, dtype=self.dtype))
                                          for name in self.likelihood.heads])
-        self.discriminator = MLP([self.x_dim + self.z_dim, *hidden_disc, 1], activation, final_activation=False, **mlp)
+        self.discriminator = make_critic(critic, self.x_dim, self.z_dim, hidden_disc, activation, rng, self.dtype)
+        self.adaptive_contrast = bool(adaptive_contrast)
+        self.n_moment_samples = check_positive_int(n_moment_samples, "AVB", "n_moment_samples")
+        if self.adaptive_contrast and self.n_moment_samples < 2:
+            raise ValueError(f"AVB: adaptive_contrast needs n_moment_samples >= 2 to estimate a variance, "
+                             f"got {n_moment_samples}")
         self.rng = np.random.default_rng([seed, 1])
         gen = list(self.encoder.named_layers("encoder.")) + list(self.decoder.named_layers("decoder."))
         self.gen_params, self.gen_grads = named_arrays(gen, "params"), named_arrays(gen, "grads")
@@ -105,8 +125,38 @@ class AVB:
 
     def critic(self, x: np.ndarray, z: np.ndarray):
         """T(x, z): x (N, D), z (N, K) -> (T (N,), tape); at the optimum T = log q(z|x) − log p(z)."""
-        t, tape = self.discriminator.forward(np.concatenate([x, z], axis=1))
-        return t[:, 0], tape
+        return self.discriminator.forward(x, z)
+
+    def moments(self, x: np.ndarray, eps_moments: np.ndarray):
+        """μ(x), σ(x) of q(z|x) from M noise draws: x (N, D), eps_moments (M, N, E) -> (μ (N, K), σ (N, K)).
+
+        Constants for every gradient (the reference's tf.stop_gradient); σ² gets 1e-4 added, as there.
+        """
+        M, N = eps_moments.shape[:2]
+        z = self.encode(np.tile(x, (M, 1)), eps_moments.reshape(M * N, -1))[0].reshape(M, N, self.z_dim)
+        return z.mean(0), np.sqrt(z.var(0) + 1e-4)
+
+    def contrast(self, x: np.ndarray, z: np.ndarray, eps_moments: np.ndarray | None = None):
+        """(z_c, σ, log r(z|x) − log p(z)): what the critic reads and the KL estimate's correction, forward only.
+
+        Without adaptive contrast: (z, None, 0). With it: z̃ = (z − μ)/σ from :meth:`moments` (eps_moments
+        (M, N, E), drawn from the model's generator if None) and log r − log p per row (N,).
+        """
+        if not self.adaptive_contrast:
+            return z, None, 0.0
+        if eps_moments is None:
+            eps_moments = self.rng.standard_normal((self.n_moment_samples, x.shape[0], self.noise_dim),
+                                                   dtype=self.dtype)
+        mu, sigma = self.moments(x, eps_moments)
+        z_c = (z - mu) / sigma
+        log_r = -0.5 * (z_c ** 2 + 2 * np.log(sigma) + math.log(2 * math.pi)).sum(1)
+        log_p = -0.5 * (z ** 2 + math.log(2 * math.pi)).sum(1)
+        return z_c, sigma, log_r - log_p
+
+    def kl_estimate(self, x: np.ndarray, z: np.ndarray, eps_moments: np.ndarray | None = None) -> np.ndarray:
+        """The critic's estimate of log q(z|x) − log p(z) at q's draws z (N, K): T, or T(x, z̃) + log r − log p."""
+        z_c, _, log_r_over_p = self.contrast(x, z, eps_moments)
+        return self.critic(x, z_c)[0] + log_r_over_p
 
     def decode_mean(self, z: np.ndarray) -> np.ndarray:
         """E[x|z], (N, D)."""
@@ -114,13 +164,16 @@ class AVB:
 
     # ------------------------------------------------------------ the two players' gradients
 
-    def generator_grads(self, x: np.ndarray, eps: np.ndarray) -> dict:
-        """Write ∂L_G/∂(φ, θ) into gen_grads; return {"loss", "recon", "T", "z"} (z, (N, K), for the critic).
+    def generator_grads(self, x: np.ndarray, eps: np.ndarray, eps_moments: np.ndarray | None = None) -> dict:
+        """Write ∂L_G/∂(φ, θ) into gen_grads; return {"loss", "recon", "T", "KL", "z"} (z: what the critic reads).
 
-        L_G = mean_n [nll_n + T(x_n, z_n)], z = f(x, ε). ∂L_G/∂nll_n = ∂L_G/∂T_n = 1/N.
+        L_G = mean_n [nll_n + KL_n], z = f(x, ε); KL_n = T(x_n, z_n), or with adaptive contrast
+        T(x_n, z̃_n) + log r(z_n) − log p(z_n). ∂L_G/∂nll_n = ∂L_G/∂KL_n = 1/N.
         Through the decoder: dz_rec = decoder.backward(likelihood.backward(1/N)).
-        Through the critic, with ψ fixed: d[x, z] = discriminator.backward(1/N), dz_T = its last K columns.
-        The encoder's input [x, ε] is data: need_dx=False.
+        Through the critic, with ψ fixed: dz_T = critic.backward(1/N); with adaptive contrast
+            dz_KL = dz_T / σ + (−z̃ / σ + z) / N     (∂z̃/∂z = 1/σ; ∂log r/∂z = −z̃/σ; ∂(−log p)/∂z = z).
+        The encoder's input [x, ε] is data: need_dx=False. eps_moments (M, N, E): the noise of the
+        moment estimate (drawn from the model's generator if None; unused without adaptive contrast).
         """
         x = self._check_x(x, "AVB.generator_grads")
         check_array(eps, "AVB.generator_grads", ndim=2, last=self.noise_dim, dtype=self.dtype, name="eps")
@@ -128,14 +181,20 @@ class AVB:
         z, enc_tape = self.encode(x, eps)
         heads, dec_tape = self.decoder.forward(z)
         nll, lik_tape = self.likelihood.forward(x, *heads, check=False)
-        t, disc_tape = self.critic(x, z)
+        z_c, sigma, log_r_over_p = self.contrast(x, z, eps_moments)
+        t, disc_tape = self.critic(x, z_c)
         d = np.full(N, 1.0 / N, dtype=self.dtype)
         dz = self.decoder.backward(list(self.likelihood.backward(d, lik_tape)), dec_tape)
-        dxz = self.discriminator.backward(d[:, None], disc_tape)       # writes disc grads: overwritten later
-        dz += dxz[:, self.x_dim:]
+        dz_t = self.discriminator.backward(d, disc_tape)                # writes disc grads: overwritten later
+        kl = t
+        if self.adaptive_contrast:
+            kl = t + log_r_over_p
+            dz += (dz_t + (z * sigma - z_c) / N) / sigma                # dz_T/σ + (z − z̃/σ)/N
+        else:
+            dz += dz_t
         self.encoder.backward(dz, enc_tape, need_dx=False)
-        recon, t_mean = float(nll.mean()), float(t.mean())
-        return {"loss": recon + t_mean, "recon": recon, "T": t_mean, "z": z}
+        recon, kl_mean = float(nll.mean()), float(kl.mean())
+        return {"loss": recon + kl_mean, "recon": recon, "T": float(t.mean()), "KL": kl_mean, "z": z_c}
 
     def discriminator_grads(self, x: np.ndarray, z_q: np.ndarray, z_p: np.ndarray) -> dict:
         """Write ∂L_T/∂ψ into disc_grads; return {"loss", "accuracy"}.
@@ -155,13 +214,13 @@ class AVB:
         dt = sigmoid(t)
         dt[:N] -= 1.0
         dt /= N
-        self.discriminator.backward(dt[:, None], tape, need_dx=False)
+        self.discriminator.backward(dt, tape, need_dz=False)
         loss = float(softplus(-t_q).mean() + softplus(t_p).mean())
         return {"loss": loss, "accuracy": float(((t_q > 0).sum() + (t_p < 0).sum()) / (2 * N))}
 
     def step_grads(self, x: np.ndarray, rng: np.random.Generator | None = None) -> dict:
         """Both players' gradients for one batch (then step each optimizer): generator first, then the
-        critic on the generator's z (a constant for it) against fresh prior draws."""
+        critic on the generator's z (a constant for it; z̃ with adaptive contrast) against fresh N(0, I) draws."""
         eps, z_p = self.draw_noise(x.shape[0], rng)
         out = self.generator_grads(x, eps)
         disc = self.discriminator_grads(x, out.pop("z"), z_p)

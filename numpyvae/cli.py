@@ -216,6 +216,13 @@ def cmd_plot(args) -> int:
     from .run_plots import plot_run
     load_run(args.run_dir)                     # a clear error for a missing or corrupt run, before drawing
     check_writable(Path(args.run_dir) / "history.png", "picture")
+    if args.animate:
+        from .animate import SNAPSHOTS, LatentSnapshots, write_animation
+        snaps = Path(args.run_dir) / SNAPSHOTS
+        if not snaps.exists():
+            raise ValueError(f"plot --animate: {args.run_dir} has no {SNAPSHOTS}; train with --z-dim 2 "
+                             f"--snapshot-every K (e.g. 50) to record the frames")
+        print(f"wrote {write_animation(LatentSnapshots.load(snaps), Path(args.run_dir) / 'training.gif')}")
     for path in plot_run(args.run_dir):
         print(f"wrote {path}")
     return 0
@@ -287,11 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
     p = sub.add_parser("plot", help="(re)draw all pictures of a run")
     p.add_argument("run_dir")
+    p.add_argument("--animate", action="store_true",
+                   help="also write RUN/training.gif: the 2-D latent space and decoded grid as training went "
+                        "(needs a run trained with --snapshot-every K)")
     p.set_defaults(func=cmd_plot)
     p = sub.add_parser("m2", help="(replaced by `train --model m2`) semi-supervised M2 with a few labels")
     from .m2_train import add_flags as add_m2_flags, cmd_m2
     add_m2_flags(p)
     p.set_defaults(func=cmd_m2)
+    p = sub.add_parser("reproduce", help="each paper's effect beside ours, paired: reproduce [NAME ...|all] --budget")
+    from .reproduce import add_flags as add_reproduce_flags, cmd_reproduce
+    add_reproduce_flags(p)
+    p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("bench", help="time training epochs against this machine's BLAS bound", add_help=False)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

@@ -97,19 +97,23 @@ class TrainConfig:
     lr_schedule: str = "constant"      # "constant", or "burda": lr·10^(−i/7) for 3^i epochs, i = 0..burda_stages−1
     burda_stages: int = 8              # stages of the burda schedule: (3^stages − 1)/2 epochs (8: 3280)
     adam_eps: float = 1e-8             # Adam's epsilon (Burda et al. use 1e-4)
+    beta1: float = 0.9                 # Adam's β₁, the decay of its first moment (Mescheder et al.'s AVB code: 0.5)
     batch_size: int = 128
     epochs: int = 100
     clip_grad_norm: float = 0.0        # 0: no clipping
+    snapshot_every: int = 0            # 2-D latents: record codes and decoded grid every K steps (plot --animate); 0: off
     seed: int = 0
     dtype: str = "float32"
     out: str = ""                      # run directory; empty: runs/<dataset>-<time>
     labels: int = 100                  # m2: labelled training examples, balanced across the classes
     classifier_hidden: list = field(default_factory=lambda: [500])   # m2: hidden sizes of the classifier q(y|x)
-    class_weight: float = 0.1          # m2: α / N, the weight of log q(y|x) on labelled examples (Kingma et al.: 0.1)
+    class_weight: float = 0.1          # m2: α = class_weight · N/N_l, the weight of log q(y|x) (Kingma's code: 0.1)
     critic_steps: int = 1              # avb: critic updates per generator update
     lr_critic: float = 0.0             # avb: the critic's learning rate; 0: lr
     noise_dim: int = 0                 # avb: size of the noise ε the encoder reads; 0: z_dim
     hidden_critic: list = field(default_factory=list)   # avb: hidden sizes of the critic T(x, z); empty: hidden
+    critic: str = "mlp"                # avb: T on [x, z] (mlp), or the reference code's <θ(x), s(z)> + T(x) + T(z) (inner)
+    adaptive_contrast: bool = False    # avb: contrast q with N(its mean, its variance) instead of the prior
 
     def __post_init__(self):
         self.validate()
@@ -127,6 +131,9 @@ class TrainConfig:
         """
         for f in fields(self):
             setattr(self, f.name, check_setting(f.name, getattr(self, f.name), where))
+        if self.snapshot_every and self.z_dim != 2:
+            raise ValueError(f"{where}: snapshot_every records a 2-D latent space for plot --animate; "
+                             f"z_dim is {self.z_dim} (use --z-dim 2, or --snapshot-every 0)")
         if self.objective != "elbo" and self.beta != 1.0:
             raise ValueError(f"{where}: beta weights the ELBO's KL term; the {self.objective} objective needs "
                              f"beta = 1, got beta = {self.beta}")
@@ -190,8 +197,9 @@ class TrainConfig:
         elif self.burda_stages != _DEFAULTS["burda_stages"]:
             raise ValueError(f"{where}: burda_stages is a setting of lr_schedule burda; remove it or add "
                              "--lr-schedule burda")
-        if self.optimizer != "adam" and self.adam_eps != _DEFAULTS["adam_eps"]:
-            raise ValueError(f"{where}: adam_eps is Adam's epsilon, not {self.optimizer!r}'s; remove it or use adam")
+        for name in ("adam_eps", "beta1"):
+            if self.optimizer != "adam" and getattr(self, name) != _DEFAULTS[name]:
+                raise ValueError(f"{where}: {name} is Adam's, not {self.optimizer!r}'s; remove it or use adam")
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate of epoch ``epoch`` (0-based): lr, or for the burda schedule
@@ -204,8 +212,11 @@ class TrainConfig:
         return self.lr * 10.0 ** (-i / 7)
 
     def optimizer_kwargs(self) -> dict:
-        """make_optimizer's options: the learning rate, and Adam's epsilon when it is set."""
-        extra = {"eps": self.adam_eps} if self.optimizer == "adam" and self.adam_eps != _DEFAULTS["adam_eps"] else {}
+        """make_optimizer's options: the learning rate, and Adam's epsilon and β₁ when they are set."""
+        extra = {}
+        if self.optimizer == "adam":
+            extra = {key: getattr(self, name) for name, key in (("adam_eps", "eps"), ("beta1", "beta1"))
+                     if getattr(self, name) != _DEFAULTS[name]}
         return dict(lr=self.lr_at(0), **extra)
 
     def _check_model(self, where: str) -> None:
@@ -303,7 +314,7 @@ class TrainConfig:
 
 #: the settings only one model reads
 MODEL_ONLY = {"m2": ("labels", "classifier_hidden", "class_weight"),
-              "avb": ("critic_steps", "lr_critic", "noise_dim", "hidden_critic")}
+              "avb": ("critic_steps", "lr_critic", "noise_dim", "hidden_critic", "critic", "adaptive_contrast")}
 #: why a model refuses a VAE setting (the end of its one-line error)
 MODEL_NATURE = {"ae": "the plain autoencoder has a deterministic z and no KL term",
                 "helmholtz": "the Helmholtz machine has binary latents, a Bernoulli decoder and its own "
@@ -347,6 +358,7 @@ CHOICES = {
     "output_bias": OUTPUT_BIAS,
     "init": ("auto", *INITIALIZERS, *DENSE_INITIALIZERS),
     "lr_schedule": ("constant", "burda"),
+    "critic": ("mlp", "inner"),
 }
 
 HELP = {
@@ -412,20 +424,27 @@ HELP = {
     "lr_schedule": "constant, or burda: lr*10^(-i/7) for 3^i epochs, i = 0..burda_stages-1 (Burda et al., 2015)",
     "burda_stages": "stages of the burda schedule; it runs (3^stages - 1)/2 epochs (8: 3280, 4: 40, 3: 13)",
     "adam_eps": "Adam's epsilon (1e-8; Burda et al. use 1e-4)",
+    "beta1": "Adam's beta1, the decay of its first moment (Mescheder et al.'s AVB code: 0.5)",
     "batch_size": "examples per minibatch",
     "epochs": "passes over the training set",
     "clip_grad_norm": "rescale gradients whose global L2 norm exceeds this (0: off)",
+    "snapshot_every": "with --z-dim 2: every K optimizer steps record the codes of 500 validation images and the "
+                      "decoded latent grid (snapshots.npz), for `plot RUN --animate` (0: off, no cost)",
     "seed": "seeds the weights, the noise and the shuffling: same seed, same bits",
     "dtype": "float32 (training) or float64",
     "out": "run directory (default: runs/<dataset>-z<K>-<time>)",
     "labels": "m2: labelled training examples, the same number of each class, drawn with the seed",
     "classifier_hidden": "m2: hidden layer sizes of the classifier q(y|x)",
-    "class_weight": "m2: alpha / N, the weight of log q(y|x) on labelled examples relative to the training-set "
-                    "size N (Kingma et al.: alpha = 0.1 N)",
+    "class_weight": "m2: the weight of log q(y|x) on each labelled example is alpha = class_weight * N / N_l "
+                    "(N training examples, N_l labelled; Kingma et al.'s code: 0.1)",
     "critic_steps": "avb: critic updates per generator update",
     "lr_critic": "avb: the critic's learning rate (0: --lr)",
     "noise_dim": "avb: size of the noise the implicit encoder reads beside x (0: z_dim)",
     "hidden_critic": "avb: hidden layer sizes of the critic T(x, z) (default: --hidden)",
+    "critic": "avb: the critic T(x, z): mlp (an MLP on [x, z]) or inner (Mescheder et al.'s code: "
+              "<theta(x), s(z)> + T(x) + T(z))",
+    "adaptive_contrast": "avb: contrast q with a Gaussian of its own mean and variance instead of the prior "
+                         "(Mescheder et al., adaptive contrast)",
 }
 
 # The seeds' experiments, by name: `python -m numpyvae train --preset lecture`.
@@ -472,7 +491,7 @@ PRESETS = {
 # checking values: one function for every setting
 # --------------------------------------------------------------------------
 
-_INT_MIN = {"labels": 1, "critic_steps": 1, "noise_dim": 0, "burda_stages": 1, "z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0, "tau_every": 1}
+_INT_MIN = {"snapshot_every": 0, "labels": 1, "critic_steps": 1, "noise_dim": 0, "burda_stages": 1, "z_dim": 1, "n_samples": 1, "batch_size": 1, "epochs": 1, "seed": 0, "tau_every": 1}
 #: float settings: (lower bound, True if the bound itself is allowed); None: any finite number
 _FLOAT_MIN = {"tau": (0.0, False), "tau_min": (0.0, False), "tau_rate": (0.0, True), "beta": (0.0, True), "warmup_epochs": (0.0, True), "clip_grad_norm": (0.0, True),
               "lr": (0.0, False), "lr_critic": (0.0, True), "class_weight": (0.0, True), "adam_eps": (0.0, False), "sigma": (0.0, False), "min_logvar": None, "alpha": None}
@@ -530,12 +549,17 @@ def check_setting(name: str, value, where: str = "config"):
             return value
         if name in _INT_MIN:
             return _check_int(name, value, _INT_MIN[name])
-        if name == "conditional":
+        if name in ("conditional", "adaptive_contrast"):
             if not isinstance(value, (bool, np.bool_)):
-                raise ValueError(f"conditional must be true or false, got {_describe(value)}")
+                raise ValueError(f"{name} must be true or false, got {_describe(value)}")
             return bool(value)
         if name in _FLOAT_MIN:
             return _check_float(name, value, _FLOAT_MIN[name])
+        if name == "beta1":
+            value = _check_float(name, value, (0.0, True))
+            if value >= 1.0:
+                raise ValueError(f"beta1 must be a number >= 0 and < 1 (Adam's decay), got {value:g}")
+            return value
         if name == "hidden":
             sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
             if not isinstance(sizes, (list, tuple)) or not sizes:

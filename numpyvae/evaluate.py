@@ -85,7 +85,8 @@ def _batches(n: int, batch_size: int):
 # the numbers
 # --------------------------------------------------------------------------
 
-def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, rng=None, y=None) -> dict:
+def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, rng=None, y=None,
+              per_example: bool = False) -> dict:
     """The ELBO on x, in nats per example, with its reconstruction and KL parts.
 
     It runs the model's own :meth:`VAE.forward` (analytic KL, beta = 1), so it is
@@ -102,6 +103,7 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     rng : None | int | np.random.Generator   the noise eps; None means EVAL_SEED (0).
         Per batch, eps = rng.standard_normal((S, n_batch, K)), in order.
     y : (N,) int labels, for a conditional VAE only
+    per_example : also return "each", the ELBO of every example (N,) float64 (for paired comparisons)
 
     Returns
     -------
@@ -114,15 +116,19 @@ def test_elbo(model, x: np.ndarray, batch_size: int = 500, n_samples: int = 1, r
     S = check_positive_int(n_samples, where, "n_samples")
     rng = _as_rng(rng, where)
     recon_sum = kl_sum = 0.0                                 # float64 sums over examples
+    each = np.empty(x.shape[0]) if per_example else None
     for sl in _batches(x.shape[0], batch_size):
         xb = x[sl]
         eps = model.noise(rng, S, xb.shape[0])               # a hierarchy's noise covers every layer
         tape = model.forward(xb, eps, y=None if y is None else y[sl])   # the training forward pass, β = 1
         recon_sum += float(tape["nll"].mean(0).sum(dtype=np.float64))   # −log p(x|z), (S, n)
         kl_sum += float(tape["kl"].sum(dtype=np.float64))
+        if per_example:
+            each[sl] = -(tape["nll"].mean(0, dtype=np.float64) + tape["kl"])
     n = x.shape[0]
     recon, kl = recon_sum / n, kl_sum / n
-    return {"elbo": -(recon + kl), "loss": recon + kl, "recon": recon, "kl": kl}
+    out = {"elbo": -(recon + kl), "loss": recon + kl, "recon": recon, "kl": kl}
+    return {**out, "each": each} if per_example else out
 
 
 test_elbo.__test__ = False      # a library function, not a pytest test

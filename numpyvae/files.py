@@ -8,12 +8,15 @@ the same file system.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import socket
 import tempfile
 import time
 from pathlib import Path
+
+from .browser import IN_BROWSER
 
 CHUNK = 1 << 20  # 1 MiB: big enough to be fast, small enough to stream
 
@@ -117,8 +120,10 @@ class DirectoryLock:
     that another process may be opening at that moment is how two processes
     both end up "owning" one directory.
 
-    Where ``fcntl`` does not exist (Windows), the lock falls back to the pid in
-    the file: held if that process still runs on this host, stale otherwise.
+    Where ``fcntl`` does not exist (Windows) or ``flock`` is not supported, the lock
+    falls back to the pid in the file: held if that process still runs on this host,
+    stale otherwise. In a browser's Python (:mod:`numpyvae.browser`) the directory is
+    not locked at all: the tab is the only process that can see its file system.
     """
 
     NAME = "LOCK"
@@ -151,14 +156,20 @@ class DirectoryLock:
         return self
 
     def _lock(self, fd: int) -> None:
+        if IN_BROWSER:           # one process per file system: nobody else to keep out
+            return None
         try:
             import fcntl
-        except ImportError:      # pragma: no cover - not POSIX
+        except ImportError:      # not POSIX
             return self._lock_by_pid(fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise DirectoryInUse(self._owner_message(self._read_owner(fd))) from None
+        except OSError as err:   # flock not supported by this system or file system (ENOSYS, EOPNOTSUPP)
+            if err.errno not in (errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOLCK, errno.EINVAL):
+                raise
+            return self._lock_by_pid(fd)
 
     @staticmethod
     def _read_owner(fd: int, wait: float = 1.0) -> bytes:
@@ -171,7 +182,7 @@ class DirectoryLock:
             record = os.pread(fd, 200, 0)
         return record
 
-    def _lock_by_pid(self, fd: int) -> None:   # pragma: no cover - not POSIX
+    def _lock_by_pid(self, fd: int) -> None:
         owner = os.pread(fd, 200, 0).split()
         if len(owner) >= 2 and owner[1].decode(errors="replace") == socket.gethostname():
             try:

@@ -6,7 +6,7 @@ a conditional :class:`numpyvae.vae.VAE` (n_labels = C: its bound is L(x, y)) and
 classifier with C logits a(x), q(y|x) = softmax(a(x)).
 
 For a labeled pair (x, y), the bound on log p(x, y) plus the classification term
-(the paper's α, there α = 0.1·N):
+(the paper's α; Kingma's code: α = 0.1·N/N_l, see below):
 
     J_l(x, y) = L(x, y) + α log q(y|x),       L(x, y) = ELBO of log p(x|y) + log p(y),  log p(y) = −log C
 
@@ -14,8 +14,18 @@ For an unlabeled x, y is a latent variable summed out by enumeration (no samplin
 
     U(x) = Σ_y q(y|x) L(x, y) + H(q(y|x)) = Σ_y q_y (L_y − log q_y)
 
-The loss of a step with a labeled batch (N_l) and an unlabeled batch (N_u) is
-    loss = −( mean_l J_l + mean_u U ).
+The loss of a step with a labeled batch (B_l examples) and an unlabeled batch (B_u) is a weighted sum,
+
+    loss = −( w_l Σ_l J_l + w_u Σ_u U ),
+
+with w_l = 1/B_l, w_u = 1/B_u (two batch means) unless the caller passes other weights. Kingma's
+code (dpkingma/nips14-ssl, learn_yz_x_ss.py) uses the *paper's weighting*: every step holds
+N_l/S labeled and N_u/S unlabeled examples (S steps an epoch, N = N_l + N_u), both sums weighted
+w_l = w_u = S/N, so an epoch's steps add up to the whole training set's objective per example,
+and α = α₀·N/N_l with α₀ = 0.1 (``paper_alpha``, ``paper_batches``). Over an epoch, log q(y|x)
+of a labeled example then weighs α₀·N/N_l = 9 times the bound U of an unlabeled one (9,000 digits,
+100 labels). Two batch means of B examples each with α = 0.1·N, cycling the labels so each
+is seen S·B/N_l times an epoch, weigh it α·S·B/N_l = 0.1·N·N_u/N_l = 80,100 times instead.
 Every gradient is written out below; the VAE's own backward takes the weight of each
 of its bounds (``dbound``), so the enumeration needs no new code inside the VAE.
 """
@@ -31,7 +41,8 @@ from .nn import MLP, named_arrays, pack_layers
 from .stable import log_softmax
 from .vae import VAE
 
-__all__ = ["M2", "M2Tape", "log_softmax", "enumerated_bound", "enumerated_bound_backward"]
+__all__ = ["M2", "M2Tape", "log_softmax", "enumerated_bound", "enumerated_bound_backward", "paper_alpha",
+           "paper_batches", "generative_error", "ClassifierAlone"]
 
 
 def enumerated_bound(L: np.ndarray, logits: np.ndarray):
@@ -63,6 +74,45 @@ def enumerated_bound_backward(dU: np.ndarray, tape):
     return dL, da
 
 
+def paper_alpha(n_total: int, n_labeled: int, alpha0: float = 0.1) -> float:
+    """α = α₀·N/N_l: the weight of log q(y|x) on each labeled sum term (Kingma's code: beta = alpha·n_tot/n_labeled)."""
+    return alpha0 * n_total / n_labeled
+
+
+def paper_batches(n_labeled: int, n_unlabeled: int, batch_size: int, rng: np.random.Generator):
+    """One epoch of Kingma's batch composition: a list of (labeled indices, unlabeled indices, (w_l, w_u)).
+
+    S = max(1, n_unlabeled // batch_size) steps; both sets are shuffled and cut into S nearly equal
+    parts (np.array_split), so step s holds about N_l/S labeled and N_u/S unlabeled examples and each
+    example is seen once an epoch. w_l = w_u = S/N: the S sums add up to the objective per training
+    example, as ``f = (ΣL_l + ΣL_u)·n_minibatches / n_tot`` in learn_yz_x_ss.py. (Kingma needs N_l and
+    N_u divisible by S; array_split lets the counts differ by one, so the sums stay unbiased per epoch.)
+    """
+    S = max(1, n_unlabeled // batch_size)
+    w = S / (n_labeled + n_unlabeled)
+    parts_l = np.array_split(rng.permutation(n_labeled), S)
+    parts_u = np.array_split(rng.permutation(n_unlabeled), S)
+    return [(l, u, (w, w)) for l, u in zip(parts_l, parts_u)]
+
+
+def generative_error(model, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, batch_size: int = 500) -> float:
+    """Error of argmax_y L(x, y), the label under which the conditional VAE explains x best: in [0, 1].
+
+    A cheap progress signal for M2 (no classifier involved): while the decoder ignores y, every
+    label explains x about equally well and this error stays near 1 − 1/C. One sample of z per
+    (x, y) pair. x (N, D), y (N,) integer labels.
+    """
+    y = model._labels(y, x.shape[0], "generative_error")
+    C, wrong = model.n_classes, 0
+    for i in range(0, x.shape[0], batch_size):
+        xb = x[i:i + batch_size]
+        n = xb.shape[0]
+        eps = model.vae.posterior.draw_noise(rng, 1, C * n, model.dtype)
+        L = model.vae.forward(np.tile(xb, (C, 1)), eps, y=np.repeat(np.arange(C), n))["bound"]
+        wrong += int(np.sum(L.reshape(C, n).argmax(0) != y[i:i + n]))
+    return wrong / x.shape[0]
+
+
 class M2Tape(dict):
     """The record of one M2 forward: the VAE's tapes, the classifier's, q, the bounds; ``loss``, ``parts``."""
 
@@ -79,7 +129,7 @@ class M2:
     n_classes : int             C, the labels 0..C−1
     hidden, z_dim, likelihood, activation, posterior, prior : the conditional VAE's (see VAE)
     classifier_hidden : list    hidden sizes of the classifier MLP x -> C logits
-    alpha : float               weight of log q(y|x) on labeled examples (Kingma et al.: 0.1·N)
+    alpha : float               weight of log q(y|x) on each labeled example (Kingma's code: 0.1·N/N_l, paper_alpha)
     seed, dtype                 as for the VAE
 
     ``params`` / ``grads``: every parameter ("vae.encoder.0.W", ..., "classifier.0.W", ...), views
@@ -138,9 +188,10 @@ class M2:
 
     # ---- forward and backward -----------------------------------------------------
 
-    def forward(self, x_l=None, y_l=None, x_u=None, eps_l=None, eps_u=None) -> M2Tape:
-        """loss = −(mean_l J_l + mean_u U) for a labeled batch (x_l (N_l, D), y_l (N_l,)) and an unlabeled
-        batch x_u (N_u, D); either may be None (then its part is 0). eps_l (S, N_l, ...) and
+    def forward(self, x_l=None, y_l=None, x_u=None, eps_l=None, eps_u=None, weights=None) -> M2Tape:
+        """loss = −(w_l Σ_l J_l + w_u Σ_u U) for a labeled batch (x_l (N_l, D), y_l (N_l,)) and an unlabeled
+        batch x_u (N_u, D); either may be None (then its part is 0). weights = (w_l, w_u), two numbers;
+        None: (1/N_l, 1/N_u), the two batch means (the paper's: ``paper_batches``). eps_l (S, N_l, ...) and
         eps_u (S, C·N_u, ...): the VAE's noise (the unlabeled rows are x_u repeated once per class,
         class-major: row c·N_u + n is (x_u[n], y = c)); drawn from the model's generator if None.
         """
@@ -149,6 +200,7 @@ class M2:
         C, log_prior_y = self.n_classes, -math.log(self.n_classes)
         t = M2Tape()
         t.loss, parts, xs = 0.0, {}, []
+        w_l, w_u = self._weights(weights, x_l, x_u)
         if x_l is not None:
             check_array(x_l, "M2.forward", ndim=2, last=self.x_dim, dtype=self.dtype, name="x_l")
             y_l = self._labels(y_l, x_l.shape[0], "M2.forward")
@@ -167,52 +219,61 @@ class M2:
             log_q_y = log_q_l[np.arange(n_l), y_l]                           # log q(y|x) at the given label
             J_l = t["vae_l"]["bound"] + log_prior_y + self.alpha * log_q_y
             t.update(y_l=y_l, q_l=np.exp(log_q_l))
-            t.loss -= float(J_l.mean())
+            t.loss -= w_l * float(J_l.sum())
             parts.update(labeled_bound=float(t["vae_l"]["bound"].mean() + log_prior_y),
                          log_q_y=float(log_q_y.mean()))
         if x_u is not None:
             L = t["vae_u"]["bound"].reshape(C, N_u).T + log_prior_y         # L(x, y) per example and class, (N_u, C)
             U, t["_enum"] = enumerated_bound(L, logits[n_l:])
-            t.loss -= float(U.mean())
+            t.loss -= w_u * float(U.sum())
             q = t["_enum"][1]
             parts.update(unlabeled_bound=float(U.mean()),
                          entropy=float(-np.einsum("nc,nc->n", q, t["_enum"][2]).mean()))
-        t.update(n_l=n_l, logits=logits)
+        t.update(n_l=n_l, logits=logits, w_l=w_l, w_u=w_u)
         t.parts = {"loss": t.loss, **parts}
         return t
 
     def backward(self, t: M2Tape):
         """Fill and return ``self.grads`` with ∂loss/∂θ for the tape's loss.
 
-        VAE, labeled: ∂loss/∂L(x_n, y_n) = −1/N_l for each labeled example.
-        VAE, unlabeled: ∂loss/∂L(x_n, c) = −q_nc / N_u (enumerated_bound_backward's dL / −N_u).
-        Classifier, labeled: ∂(α log q_y)/∂a_j = α (δ_jy − q_j), times −1/N_l.
-        Classifier, unlabeled: enumerated_bound_backward's dlogits with dU = −1/N_u.
+        VAE, labeled: ∂loss/∂L(x_n, y_n) = −w_l for each labeled example.
+        VAE, unlabeled: ∂loss/∂L(x_n, c) = −w_u q_nc (enumerated_bound_backward's dL with dU = −w_u).
+        Classifier, labeled: ∂(α log q_y)/∂a_j = α (δ_jy − q_j), times −w_l.
+        Classifier, unlabeled: enumerated_bound_backward's dlogits with dU = −w_u.
         The VAE's two backward passes overwrite its gradients, so the first is kept and added.
         """
         n_l, logits = t["n_l"], t["logits"]
         dlogits = np.empty_like(logits)
         vae_grads = None
         if "vae_l" in t:
-            dbound = np.full(n_l, -1.0 / n_l, dtype=self.dtype)
+            dbound = np.full(n_l, -t["w_l"], dtype=self.dtype)
             self.vae.backward(t["vae_l"], dbound=dbound)
-            d = t["q_l"] * self.alpha                                        # −α/N_l (δ_jy − q_j)
+            d = t["q_l"] * self.alpha                                        # −α w_l (δ_jy − q_j)
             d[np.arange(n_l), t["y_l"]] -= self.alpha
-            dlogits[:n_l] = d / n_l
+            dlogits[:n_l] = d * t["w_l"]
             if "vae_u" in t:
                 vae_grads = self.vae.flat_grads.copy()
         if "vae_u" in t:
             N_u = logits.shape[0] - n_l
-            dL, dlogits[n_l:] = enumerated_bound_backward(np.full(N_u, -1.0 / N_u, dtype=self.dtype), t["_enum"])
+            dL, dlogits[n_l:] = enumerated_bound_backward(np.full(N_u, -t["w_u"], dtype=self.dtype), t["_enum"])
             self.vae.backward(t["vae_u"], dbound=np.ascontiguousarray(dL.T).reshape(-1))
             if vae_grads is not None:
                 self.vae.flat_grads += vae_grads
         self.classifier.backward(dlogits, t["_cls"], need_dx=False)
         return self.grads
 
-    def loss_and_grads(self, x_l=None, y_l=None, x_u=None, eps_l=None, eps_u=None):
+    @staticmethod
+    def _weights(weights, x_l, x_u):
+        """(w_l, w_u): the given pair, checked, or the two batch means' 1/N_l, 1/N_u."""
+        if weights is None:
+            return (0.0 if x_l is None else 1.0 / x_l.shape[0]), (0.0 if x_u is None else 1.0 / x_u.shape[0])
+        if len(weights) != 2 or not all(isinstance(w, (int, float)) and math.isfinite(w) and w >= 0 for w in weights):
+            raise ValueError(f"M2.forward: weights must be two finite numbers >= 0 (w_l, w_u), got {weights!r}")
+        return float(weights[0]), float(weights[1])
+
+    def loss_and_grads(self, x_l=None, y_l=None, x_u=None, eps_l=None, eps_u=None, weights=None):
         """(loss, grads) of one step; grads are the live ``self.grads`` buffers."""
-        t = self.forward(x_l, y_l, x_u, eps_l, eps_u)
+        t = self.forward(x_l, y_l, x_u, eps_l, eps_u, weights)
         self.last_parts = t.parts
         return t.loss, self.backward(t)
 

@@ -3,7 +3,8 @@
 Its flags keep their meaning and defaults (784-500-50 with a 500-unit classifier, Adam 3e-4,
 batches of 100); the run is trained, saved, resumable, evaluated and plotted like any other
 (numpyvae/run/recipes.py builds it). Two flags did not carry over and are refused in one line:
-``--alpha`` (now ``--class-weight``, α / N) and ``--baseline`` (the classifier alone).
+``--alpha`` (now ``--class-weight``, α = class_weight·N/N_l) and ``--baseline`` (the classifier alone:
+``python -m numpyvae reproduce m2``, or :func:`numpyvae.run.classifier_alone.classifier_alone`).
 """
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, nargs="+", default=[500], help="VAE hidden sizes (default 500)")
     p.add_argument("--z-dim", type=int, default=50, help="latent dimensions (default 50)")
     p.add_argument("--classifier-hidden", type=int, nargs="+", default=[500], help="classifier hidden sizes")
-    p.add_argument("--alpha", type=float, default=None, help="(replaced by train --model m2 --class-weight, α/N)")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="(replaced by train --model m2 --class-weight W, α = W·N/N_l)")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="", help="run directory (default: runs/<dataset>-z<K>-<time>)")
-    p.add_argument("--baseline", action="store_true", help="(not carried over to train --model m2)")
+    p.add_argument("--baseline", action="store_true", help="(not carried over: reproduce m2 trains M2 and the classifier alone)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-plots", action="store_true")
 
@@ -38,10 +40,12 @@ def config_of(args):
     from .config import TrainConfig
     if args.alpha is not None:
         raise ValueError(f"m2 --alpha {args.alpha:g}: the weight of log q(y|x) is now `python -m numpyvae train "
-                         f"--model m2 --class-weight W`, W = alpha / N for N training examples (default 0.1)")
+                         f"--model m2 --class-weight W`, alpha = W·N/N_l for N training examples, N_l labelled "
+                         f"(default 0.1, Kingma's)")
     if args.baseline:
         raise ValueError("m2 --baseline (the classifier trained on the labels alone) did not carry over to "
-                         "`python -m numpyvae train --model m2`; remove --baseline")
+                         "`python -m numpyvae train --model m2`; remove --baseline (`python -m numpyvae reproduce m2` "
+                         "trains both, numpyvae.run.classifier_alone the baseline)")
     from .config import settings_from_sources
     names = ("dataset", "labels", "epochs", "batch_size", "hidden", "z_dim", "classifier_hidden", "lr", "seed", "out")
     sources = [("m2", {"model": "m2"})] + [(f"--{n.replace('_', '-')}", {n: getattr(args, n)}) for n in names]

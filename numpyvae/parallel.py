@@ -18,6 +18,8 @@ whole training runs).
 The number of threads is opt-in: ``NUMPYVAE_THREADS=N`` (default 1, the
 serial path; see :func:`_from_environment` for the measurement behind that
 default). :func:`set_threads` overrides it (tests use it).
+Where no thread can start (Python in a browser, see :mod:`numpyvae.browser`, or a start that
+fails) every pass runs on the calling thread, which gives the same bits.
 Work smaller than ``MIN_PARALLEL`` values stays on the calling thread: a
 hand-off to another thread costs tens of microseconds, more than it saves.
 """
@@ -26,6 +28,8 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
+
+from .browser import IN_BROWSER
 
 __all__ = ["threads", "set_threads", "spans", "for_spans", "MIN_PARALLEL", "ALIGN"]
 
@@ -37,6 +41,8 @@ THREAD_VAR = "NUMPYVAE_THREADS"
 
 _threads: int | None = None          # set_threads' override; None: from the environment
 _lock = threading.Lock()
+#: False where threads cannot start (a browser's Python), or after a start failed
+CAN_THREAD = not IN_BROWSER
 
 
 def _from_environment() -> int:
@@ -54,7 +60,10 @@ def _from_environment() -> int:
 
 
 def threads() -> int:
-    """The number of threads elementwise passes use: set_threads' value, else NUMPYVAE_THREADS, else 1."""
+    """The number of threads elementwise passes use: set_threads' value, else NUMPYVAE_THREADS, else 1
+    (always 1 where no thread can start)."""
+    if not CAN_THREAD:
+        return 1
     return _threads if _threads is not None else _from_environment()
 
 
@@ -122,10 +131,15 @@ if hasattr(os, "register_at_fork"):
 
 
 def _get_helpers(n: int) -> list[_Helper]:
-    """The first ``n`` helper threads, started on first use and kept for the life of the process."""
+    """The first ``n`` helper threads, started on first use and kept for the life of the process
+    (fewer if a thread cannot start: then no more are tried, and the caller runs serially)."""
+    global CAN_THREAD
     with _lock:
-        while len(_helpers) < n:
-            _helpers.append(_Helper(len(_helpers) + 1))
+        try:
+            while len(_helpers) < n:
+                _helpers.append(_Helper(len(_helpers) + 1))
+        except RuntimeError:              # "can't start new thread": a browser's Python, or a limit reached
+            CAN_THREAD = False
         return _helpers[:n]
 
 
@@ -161,6 +175,9 @@ def for_spans(fn, n: int, *, min_parallel: int = MIN_PARALLEL) -> None:
 
 def _run(fn, runs) -> None:
     helpers = _get_helpers(len(runs) - 1)
+    if len(helpers) < len(runs) - 1:     # threads could not start: the whole range here
+        fn(runs[0][0], runs[-1][1])
+        return
     for helper, (a, b) in zip(helpers, runs[1:]):
         helper.start(fn, a, b)
     error = None

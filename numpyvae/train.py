@@ -33,6 +33,7 @@ from . import checkpoint as ckpt
 from .checks import NonFiniteError, as_dtype
 from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
                      model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
+from .animate import SNAPSHOTS, LatentSnapshots
 from .cubo_q import cubo_q_loss_and_grads
 from .datasets import binarize_static, load
 from .epochs import EpochLoop
@@ -93,6 +94,7 @@ class Trainer(EpochLoop):
         check_memory(cfg, self.x_train.shape[1], image_shape=self._image_kwargs().get("image_shape"))
         self.y_train = self.y_val = None
         self.after_step, self.tau_schedule = [], None
+        self.snapshots = None                     # frames for plot --animate (a 2-D VAE, --snapshot-every)
         if cfg.model in RECIPES:                  # M2, the Helmholtz machine, AVB (numpyvae/run/recipes.py)
             RECIPES[cfg.model](self)
             self.optimizer = next(iter(self.optimizers.values()))
@@ -124,6 +126,9 @@ class Trainer(EpochLoop):
         if self.tau_schedule is not None:
             self.model.posterior.tau = self.tau_schedule(0)
         self.batches = Minibatches(self.x_train, cfg.batch_size, cfg.resolved_binarize() == "dynamic", self.y_train)
+        if cfg.snapshot_every:                      # frames for plot --animate, only when asked (animate.py)
+            labels = getattr(self.data, "y_test", None)
+            self.snapshots = LatentSnapshots(self.x_val[:500], None if labels is None else labels[:500])
 
     @property
     def protocol(self) -> bool:
@@ -181,13 +186,16 @@ class Trainer(EpochLoop):
         if cfg.lr_schedule != "constant":             # a schedule changes it between epochs; else it is left alone
             self.optimizer.lr = cfg.lr_at(self.epoch)
         totals = {}
+        if self.snapshots is not None and not self.snapshots.steps and self.optimizer.t == 0:
+            self.snapshots.record(self.model, 0)      # the first frame: the untrained model
         bar = Progress(steps, f"epoch {self.epoch + 1}/{cfg.epochs}", quiet=self.quiet)
         start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # blow-ups are caught below, by name
             self._steps(steps, order, totals, bar, start)
         bar.close()
         seconds = time.perf_counter() - start
-        row = {f"train_{name}": total / steps for name, total in totals.items()}
+        # a part's mean over the steps that had it (an M2 step with no labelled example has no labelled_bound)
+        row = {f"train_{name}": total / count for name, (total, count) in totals.items()}
         if not self.protocol:
             row["beta"] = self.beta_at(self.epoch * steps + steps - 1, steps)
         batch_rows = steps * getattr(self.batches, "batch_size", cfg.batch_size)
@@ -217,7 +225,8 @@ class Trainer(EpochLoop):
         return loss, {"loss": loss, "recon": model.last_parts["recon"], "kl": model.last_parts["kl"]}
 
     def _steps(self, steps, order, totals, bar, start) -> None:
-        """One epoch's steps (the loop of the module docstring); adds each named part of the loss to totals."""
+        """One epoch's steps (the loop of the module docstring); adds each named part of the loss to totals
+        ({name: [sum, steps that had it]})."""
         for b in range(steps):
             self.blas.tick()
             batch = self.batches.batch(order, b, self.rng)
@@ -232,10 +241,14 @@ class Trainer(EpochLoop):
             for optimizer in self.optimizers.values():
                 if not optimizer.step(check_finite=True):           # θ summed as it is updated
                     raise self._diverged(self._why_not_finite(loss), f"batch {b + 1}")
+            if self.snapshots is not None and self.optimizer.t % self.cfg.snapshot_every == 0:
+                self.snapshots.record(self.model, self.optimizer.t)
             for hook in self.after_step:
                 hook(self, batch)
             for name, value in parts.items():
-                totals[name] = totals.get(name, 0.0) + float(value)
+                total = totals.setdefault(name, [0.0, 0])
+                total[0] += float(value)
+                total[1] += 1
             bar.update(1, loss=loss, **{"ex/s": int((b + 1) * self.cfg.batch_size / (time.perf_counter() - start))})
 
     def _check_step(self, loss: float, b: int) -> None:
@@ -347,6 +360,8 @@ class Trainer(EpochLoop):
             raise RunNotSaved(f"could not save epoch {self.epoch} to {path}: {err.strerror or err}; the checkpoint "
                               f"of epoch {self.epoch - 1} is kept whole. Free space (or fix permissions), then "
                               f"`python -m numpyvae resume {self.run_dir}`") from None
+        if self.snapshots is not None:
+            self.snapshots.save(self.run_dir / SNAPSHOTS)
         try:
             ckpt.save_json(self.run_dir / "history.json", self.history)
             ckpt.save_json(self.run_dir / "config.json", config)
@@ -421,6 +436,12 @@ class Trainer(EpochLoop):
                                            "it cannot be resumed bit for bit")
             ckpt.restore_rng(rng, saved.rng_states[name], where)
         self.epoch, self.history = epoch, history
+        if self.snapshots is not None and (self.run_dir / SNAPSHOTS).exists():   # go on adding frames
+            kept = LatentSnapshots.load(self.run_dir / SNAPSHOTS)
+            frames = [i for i, t in enumerate(kept.steps) if t <= self.optimizer.t]
+            self.snapshots.steps = [kept.steps[i] for i in frames]
+            self.snapshots.codes = [kept.codes[i] for i in frames]
+            self.snapshots.images = [kept.images[i] for i in frames]
 
     def result(self) -> ckpt.Run:
         """The run as :func:`numpyvae.checkpoint.load_run` would read it back."""

@@ -192,3 +192,32 @@ def test_a_flows_options_travel_in_its_name():
     assert any(k.startswith("posterior.") for k in model.params)      # ... their parameters are the model's
     model = VAE(6, [5], 2, posterior="iaf:1,hidden=7,context_dim=3")
     assert model.posterior.heads["context"] == 3
+
+
+def test_avb_options_are_settings_checked_by_name_and_rebuilt_from_the_checkpoint(tmp_path):
+    """--critic, --adaptive-contrast, --beta1 reach the model and its optimizers, are refused elsewhere, and the
+    saved config rebuilds the same AVB."""
+    from numpyvae.checkpoint import load_run
+    from numpyvae.train import train
+    with pytest.raises(ValueError, match="beta1 must be a number >= 0 and < 1"):
+        TrainConfig(model="avb", beta1=1.0)
+    with pytest.raises(ValueError, match="critic must be one of mlp, inner"):
+        TrainConfig(model="avb", critic="dot")
+    with pytest.raises(ValueError, match="adaptive_contrast must be true or false"):
+        TrainConfig(model="avb", adaptive_contrast=1)
+    with pytest.raises(ValueError, match="critic, adaptive_contrast are settings of --model avb"):
+        TrainConfig(model="vae", critic="inner", adaptive_contrast=True)
+    with pytest.raises(ValueError, match="beta1 is Adam's, not 'sgd'"):
+        TrainConfig(optimizer="sgd", beta1=0.5)
+    cfg = TrainConfig(model="avb", dataset="ring", hidden=[8], z_dim=2, likelihood="gaussian", sigma=0.1, epochs=1,
+                      batch_size=100, critic="inner", adaptive_contrast=True, beta1=0.5, out=str(tmp_path / "r"))
+    from numpyvae.avb_critic import InnerProductCritic
+    from numpyvae.train import Trainer
+    trainer = Trainer(TrainConfig.from_dict({**cfg.to_dict(), "out": ""}))
+    assert {name: o.beta1 for name, o in trainer.optimizers.items()} == {"generator": 0.5, "critic": 0.5}
+    run = train(cfg, quiet=True)
+    assert run.model.avb.adaptive_contrast and isinstance(run.model.avb.discriminator, InnerProductCritic)
+    back = load_run(tmp_path / "r")
+    assert back.model.avb.adaptive_contrast and back.model.config["critic"] == "inner"
+    assert type(back.model.avb.discriminator) is type(run.model.avb.discriminator)
+    assert back.config["beta1"] == 0.5

@@ -150,3 +150,14 @@ def test_cli_hook(tmp_path, capsys):
     assert "wrote the student edition" in capsys.readouterr().out
     assert cli.main(["course", "build", str(tmp_path / "s"), "--edition", "student", "--source", str(TUTORIALS)]) == 2
     assert "numpyvae: error: course build:" in capsys.readouterr().err
+
+
+def test_the_student_edition_readme_is_the_handout_and_the_teachers_the_notes(editions):
+    student, teacher = editions
+    readme = (student / "README.md").read_text()
+    assert readme.startswith("# Variational autoencoders by hand") and "Handing in" in readme
+    for lecturer_only in ("load average", "solutions/", "python -m numpyvae grade", "--edition teacher"):
+        assert lecturer_only not in readme, f"the students' README shows {lecturer_only!r}"
+    for script in sorted(TUTORIALS.glob("[0-9][0-9]_*.py")):
+        assert f"(`{script.stem}`)" in readme, f"the handout does not list {script.name}"
+    assert (teacher / "README.md").read_text() == (TUTORIALS / "README.md").read_text()

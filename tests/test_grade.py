@@ -169,7 +169,7 @@ def test_definitions_only_skip_calls_and_loops():
 def test_cells_of_notebook_and_script(tmp_path):
     nb = tmp_path / "a.ipynb"
     nb.write_text(_notebook(["!pip install x\nimport numpy as np\n", "def f():\n    return 1\n"]))
-    assert grade.cells_of(nb) == ["# !pip install x\nimport numpy as np\n", "def f():\n    return 1\n"]
+    assert grade.cells_of(nb) == ["pass  # !pip install x\nimport numpy as np\n", "def f():\n    return 1\n"]
     py = tmp_path / "b.py"
     py.write_text("# %% [markdown]\n# text\n# %%\nx = 1\n")
     assert grade.cells_of(py)[-1] == "x = 1\n"

@@ -156,3 +156,138 @@ def test_m2_command_refuses_in_one_line(flags, message, tmp_path, monkeypatch, c
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(message) and "Traceback" not in "".join(err)
     assert not any((tmp_path / "runs").glob("*"))          # a refused run leaves no directory behind
+
+
+# ---- the paper's weighting and batch composition (Kingma's learn_yz_x_ss.py) ------------------
+
+def test_weighted_loss_is_the_weighted_sum_of_its_parts_by_hand_and_matches_fd():
+    """loss = −(w_l Σ_l (L + α log q_y) + w_u Σ_u U), each piece computed here from the networks."""
+    model, x_l, y_l, x_u = _model()
+    eps_l, eps_u = model.vae.draw_eps(3, 1), model.vae.draw_eps(4 * C, 1)
+    w_l, w_u = 0.07, 0.013
+    t = model.forward(x_l, y_l, x_u, eps_l, eps_u, weights=(w_l, w_u))
+    a = model.classifier.forward(np.concatenate([x_l, x_u]))[0]
+    log_q = a - np.log(np.exp(a).sum(1, keepdims=True))
+    L_l = model.vae.forward(x_l, eps_l, y=y_l)["bound"] - math.log(C)
+    L_u = model.vae.forward(np.tile(x_u, (C, 1)), eps_u, y=np.repeat(np.arange(C), 4))["bound"].reshape(C, 4).T
+    q_u = np.exp(log_q[3:])
+    U = (q_u * (L_u - math.log(C) - log_q[3:])).sum(1)
+    expected = -(w_l * np.sum(L_l + 2.5 * log_q[np.arange(3), y_l]) + w_u * U.sum())
+    assert t.loss == pytest.approx(expected, rel=1e-12)
+    model.loss_and_grads(x_l, y_l, x_u, eps_l, eps_u, weights=(w_l, w_u))
+    got = np.concatenate([model.grads[k].ravel() for k in model.params])
+    fd = np.concatenate([numerical_gradient(
+        lambda _: model.forward(x_l, y_l, x_u, eps_l, eps_u, weights=(w_l, w_u)).loss, p).ravel()
+        for p in model.params.values()])
+    assert relative_error(got, fd) <= 1e-7
+    with pytest.raises(ValueError, match="weights must be two finite numbers >= 0"):
+        model.forward(x_l, y_l, x_u, weights=(1.0, -1.0))
+
+
+def test_paper_batches_see_each_example_once_and_weigh_log_q_nine_times_an_unlabeled_bound():
+    """9,000 digits, 100 labels, batches of 100 unlabeled: over an epoch the weight on one labeled example's
+    log q(y|x) (α · Σ w_l over its appearances) is 0.1·N/N_l = 9 times the weight on one unlabeled U."""
+    from numpyvae.m2 import paper_alpha, paper_batches
+    N_l, N_u = 100, 8900
+    steps = paper_batches(N_l, N_u, 100, np.random.default_rng(0))
+    assert len(steps) == 89
+    seen_l = np.concatenate([l for l, _, _ in steps])
+    seen_u = np.concatenate([u for _, u, _ in steps])
+    assert np.array_equal(np.sort(seen_l), np.arange(N_l)) and np.array_equal(np.sort(seen_u), np.arange(N_u))
+    assert all(len(l) in (1, 2) and len(u) == 100 for l, u, _ in steps)
+    alpha = paper_alpha(N_l + N_u, N_l)
+    assert alpha == pytest.approx(9.0)
+    weight_log_q = {i: 0.0 for i in range(N_l)}
+    weight_U = {i: 0.0 for i in range(N_u)}
+    for l, u, (w_l, w_u) in steps:
+        for i in l:
+            weight_log_q[i] += alpha * w_l
+        for i in u:
+            weight_U[i] += w_u
+    ratio = np.array(list(weight_log_q.values())) / np.mean(list(weight_U.values()))
+    assert np.allclose(ratio, 0.1 * 9000 / 100)
+    # the epoch's sums are the training set's objective per example times the number of steps: Σ w = S/N · N
+    assert sum(w_u * len(u) + w_l * len(l) for l, u, (w_l, w_u) in steps) == pytest.approx(89.0)
+
+
+def test_generative_error_is_near_chance_when_the_decoder_ignores_y_and_zero_when_y_decides_x():
+    from numpyvae.m2 import generative_error
+    model = M2(4, 2, hidden=[], z_dim=1, classifier_hidden=[3], seed=0, dtype="float64")
+    x = np.array([[1, 1, 0, 0], [0, 0, 1, 1]] * 50, dtype=np.float64)
+    y = np.array([0, 1] * 50)
+    for name, p in model.params.items():                  # every label explains x equally: a tie, argmax says 0
+        if name.startswith("vae."):
+            p[...] = 0.0
+    assert generative_error(model, x, y, np.random.default_rng(0)) == 0.5
+    W = model.params["vae.decoder.out.W"]                 # rows: z, then the one-hot label
+    W[1] = [8, 8, -8, -8]                                 # y = 0 says "left half on"
+    W[2] = [-8, -8, 8, 8]
+    assert generative_error(model, x, y, np.random.default_rng(0)) == 0.0
+    assert generative_error(model, x, 1 - y, np.random.default_rng(0)) == 1.0
+
+
+def test_the_trainers_m2_takes_kingmas_batches_and_alpha(small_digits):
+    """train --model m2: each step ~N_l/S labelled + N_u/S unlabelled, both sums weighted S/N, every example once an
+    epoch, and α = class_weight·N/N_l (0.1·N/N_l by default, Kingma's code)."""
+    from numpyvae.config import TrainConfig
+    from numpyvae.train import Trainer
+    cfg = TrainConfig(model="m2", labels=20, hidden=[8], z_dim=2, classifier_hidden=[8], batch_size=50, epochs=1)
+    trainer = Trainer(cfg, data=small_digits)
+    N, N_l = small_digits.x_train.shape[0], 20
+    N_u = N - N_l
+    assert trainer.model.m2.alpha == pytest.approx(0.1 * N / N_l)
+    assert Trainer(TrainConfig.from_dict({**cfg.to_dict(), "class_weight": 0.3}),
+                   data=small_digits).model.m2.alpha == pytest.approx(0.3 * N / N_l)
+    batches = trainer.batches
+    S = N_u // 50
+    assert batches.steps == S
+    order = batches.order(np.random.default_rng(1))
+    rows_l, rows_u = [], []
+    for b in range(S):
+        batch = batches.batch(order, b, np.random.default_rng(2))
+        assert batch.weights == (pytest.approx(S / N), pytest.approx(S / N))
+        assert batch.x.shape[0] in (N_l // S, N_l // S + 1) and batch.x_unlabelled.shape[0] in (N_u // S, N_u // S + 1)
+        rows_l.append(batch.y)
+        rows_u.append(batch.x_unlabelled.shape[0])
+    assert sum(rows_u) == N_u and np.array_equal(np.sort(np.concatenate(rows_l)), np.sort(batches.y_l))
+    # the step's loss is M2's with the batch's weights: −S/N (Σ J_l + Σ U)
+    batch = batches.batch(order, 0, np.random.default_rng(2))
+    eps_l = trainer.model.vae.noise(np.random.default_rng(3), 1, batch.x.shape[0])
+    eps_u = trainer.model.vae.noise(np.random.default_rng(4), 1, 10 * batch.x_unlabelled.shape[0])
+    got = trainer.model.forward(batch, noise=(eps_l, eps_u)).loss
+    m2 = trainer.model.m2
+    summed = m2.forward(batch.x, batch.y, batch.x_unlabelled, eps_l, eps_u,
+                        weights=(1.0, 1.0)).loss
+    assert got == pytest.approx(S / N * summed, rel=1e-6)
+
+
+def test_the_m2_epoch_line_reports_the_test_error_and_the_argmax_error(small_digits, capsys):
+    from numpyvae.config import TrainConfig
+    from numpyvae.train import Trainer
+    trainer = Trainer(TrainConfig(model="m2", labels=20, hidden=[8], z_dim=2, classifier_hidden=[8], batch_size=100,
+                                  epochs=1), data=small_digits)
+    trainer.fit()
+    row = trainer.history[-1]
+    assert 0 <= row["val_generative_error"] <= 1 and 0 <= row["val_error"] <= 1
+    line = capsys.readouterr().out
+    assert f"test error {100 * row['val_error']:5.2f}%" in line
+    assert f"argmax_y L(x, y) error {100 * row['val_generative_error']:5.2f}%" in line
+
+
+def test_the_classifier_alone_is_m2s_network_on_m2s_labels_for_as_many_steps(small_digits):
+    from numpyvae.config import TrainConfig
+    from numpyvae.run.classifier_alone import classifier_alone
+    from numpyvae.train import Trainer
+    cfg = TrainConfig(model="m2", labels=20, hidden=[8], z_dim=2, classifier_hidden=[8], batch_size=50, epochs=2)
+    m2 = Trainer(cfg, data=small_digits)
+    start = {name: p.copy() for name, p in m2.model.m2.params.items() if name.startswith("classifier.")}
+    clf, errors = classifier_alone(cfg, data=small_digits)
+    assert len(errors) == 2 and all(0 <= e <= 1 for e in errors)
+    again, errors_again = classifier_alone(cfg, data=small_digits)
+    assert errors_again == errors                                  # the same seed, the same bits
+    # the same initial weights as M2's classifier: one step with zero learning rate changes nothing
+    frozen, _ = classifier_alone(TrainConfig.from_dict({**cfg.to_dict(), "lr": 1e-30, "epochs": 1}),
+                                 data=small_digits)
+    assert [np.allclose(p, start[f"classifier.{name}"]) for name, p in frozen.params.items()] == [True] * len(start)
+    with pytest.raises(ValueError, match="the baseline of an M2 run"):
+        classifier_alone(TrainConfig(model="vae"))

@@ -66,3 +66,36 @@ def test_each_page_in_chromium_has_its_figures_math_and_no_errors(site):
         assert 'data-mime-type="application/vnd.jupyter.error"' not in dom
         assert len(re.findall(r'class="MathJax"', dom)) > 0, f"{page.name}: no math was rendered"
         assert 'class="MathJax_Error"' not in dom and "[Math Processing Error]" not in dom, f"{page.name}: a formula failed"
+
+
+def test_the_contents_page_is_the_students_handout(site):
+    """A student-edition site opens on the handout (tutorials/HANDOUT.md), not the lecturer's notes."""
+    index = html.unescape((site / "index.html").read_text())
+    assert "Handing in" in index and "FAIL" in index
+    for lecturer_only in ("load average", "solutions/solutions.py", "python -m numpyvae grade", "course site"):
+        assert lecturer_only not in index, f"the students' contents page shows {lecturer_only!r}"
+
+
+WRAP_CHECK = """<script>window.addEventListener("load", function () { setTimeout(function () {
+  var over = [];
+  document.querySelectorAll("pre").forEach(function (p) {
+    if (p.scrollWidth > p.clientWidth + 1) over.push(p.textContent.slice(0, 60)); });
+  var d = document.createElement("div"); d.id = "wrapcheck";
+  d.textContent = JSON.stringify({n: document.querySelectorAll("pre").length, over: over});
+  document.body.appendChild(d); }, 500); });</script>"""
+
+
+def test_code_lines_wrap_instead_of_running_off_the_right_edge(site):
+    """In a 1000-px-wide window no code block (cell, output) is wider than its box: long lines wrap."""
+    import json
+    for page in _pages(site):
+        probe = page.with_name("_wrapcheck_" + page.name)       # next to the page, for its relative assets
+        probe.write_text(page.read_text().replace("</body>", WRAP_CHECK + "</body>"))
+        try:
+            dom = _chromium("--window-size=1000,900", "--dump-dom", probe.as_uri()).stdout
+        finally:
+            probe.unlink()
+        found = re.search(r'<div id="wrapcheck">([^<]*)</div>', dom)
+        assert found, f"{page.name}: the check did not run"
+        result = json.loads(html.unescape(found[1]))
+        assert result["n"] > 0 and result["over"] == [], f"{page.name}: code runs off the page: {result['over']}"

@@ -1,6 +1,7 @@
 """Every tutorial runs top to bottom in fast mode (NUMPYVAE_FAST=1), headless, without touching the repo
 (the heaviest ones in the slow tier, `pytest -m slow`, which .ci/run runs after the default suite)."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ SCRIPTS = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
 def test_the_tutorials_are_there():
     numbers = [p.name[:2] for p in SCRIPTS]
     assert len(set(numbers)) == len(numbers), f"two tutorials share a number: {numbers}"
-    assert {f"{i:02d}" for i in range(1, 18)} <= set(numbers), numbers
+    assert {f"{i:02d}" for i in range(1, 19)} <= set(numbers), numbers
 
 
 def _percent_format(text):
@@ -45,6 +46,63 @@ def test_tutorial_runs_in_fast_mode(script, tmp_path):
     # stubs fall back to finite-difference stand-ins; the only FAIL is 02's deliberate wrong answer
     expected_fails = 1 if script.name.startswith("02_") else 0
     assert proc.stdout.count("FAIL: exercise") == expected_fails, proc.stdout[-2000:]
+    problems = quote_problems(script.read_text(), proc.stdout)
+    assert not problems, f"{script.name}: the text quotes what the run did not print:\n" + "\n".join(problems)
+
+
+# A number the text quotes from a run carries a marker naming the printed line it comes from:
+#   "... 2.45<!-- printed fast: standard … KL(q(z)||p) --> nats ..."
+# The label's parts (split at "…") must occur in one output line in that order; the first number
+# after the last part is the printed value. "fast" quotes are compared with the fast run's output
+# (the run this test makes); "full" quotes (from a full-mode run, which the tests cannot afford)
+# must at least name a line the fast run prints too, so the quoted line exists in the code.
+QUOTE = re.compile(r"(?P<num>[-−]?\d[\d,]*(?:\.\d+)?)(?P<pct>%?)\s*"
+                   r"<!--\s*printed\s+(?P<mode>fast|full):\s*(?P<label>.+?)\s*-->")
+NUMBER = re.compile(r"[-−]?\d[\d,]*(?:\.\d+)?")
+
+
+def _as_float(text):
+    return float(text.replace("−", "-").replace(",", ""))
+
+
+def printed_value(stdout, label):
+    """The first number after ``label`` ("a … b": a, then b, later on one line) in ``stdout``, or None."""
+    parts = [p.strip() for p in label.split("…")]
+    for line in stdout.splitlines():
+        at = 0
+        for part in parts:
+            at = line.find(part, at)
+            if at < 0:
+                break
+            at += len(part)
+        else:
+            found = NUMBER.search(line, at)
+            if found:
+                return found.group()
+    return None
+
+
+def quote_problems(source, stdout):
+    """Every marked quote in ``source`` that ``stdout`` (a fast run's output) contradicts, as messages."""
+    problems = []
+    for m in QUOTE.finditer(source):
+        value = printed_value(stdout, m["label"])
+        if value is None:
+            problems.append(f"no printed line matches {m['label']!r} (quoted as {m['num']}{m['pct']})")
+        elif m["mode"] == "fast" and _as_float(value) != _as_float(m["num"]):
+            problems.append(f"{m['label']!r}: the text says {m['num']}, the fast run printed {value}")
+    return problems
+
+
+def test_quote_check_catches_a_wrong_number():
+    out = "standard   test ELBO  -186.46   KL term 5.87 = I(x;z) 3.42 + KL(q(z)||p)  2.45   holes 66.7%\n"
+    good = "# printed 2.45<!-- printed fast: standard … KL(q(z)||p) --> nats and 66.7%<!-- printed fast: holes -->"
+    assert quote_problems(good, out) == []
+    assert quote_problems(good.replace("2.45", "2.46"), out) == [
+        "'standard … KL(q(z)||p)': the text says 2.46, the fast run printed 2.45"]
+    assert quote_problems("−186.46<!-- printed fast: test ELBO -->", out) == []
+    assert quote_problems("0.75<!-- printed full: standard … KL(q(z)||p) -->", out) == []   # full: line exists
+    assert len(quote_problems("0.75<!-- printed full: mog:10 … KL(q(z)||p) -->", out)) == 1
 
 
 ONE_FILE = TUTORIALS / "vae_in_one_file.py"
@@ -63,3 +121,41 @@ def test_vae_in_one_file_trains_in_fast_mode(tmp_path):
     train_losses = [float(words[4]) for words in epochs]    # "epoch 1 train loss 438.60 test loss ..."
     assert all(np.isfinite(train_losses)) and train_losses[1] < train_losses[0], proc.stdout
     assert not list(tmp_path.iterdir()), "the one-file script should write no files"
+
+
+def _table_rows(markdown, header_start):
+    """The rows of the markdown table whose header line starts with ``header_start`` (header included)."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
+def _cells(row):
+    return [c for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]]      # an escaped \| stays inside its cell
+
+
+def test_the_lesson_plan_table_has_as_many_cells_in_each_row_as_its_header():
+    readme = (TUTORIALS / "README.md").read_text()
+    rows = _table_rows(readme, "| # | file |")
+    assert len(rows) >= 2 + 17, rows[:3]
+    width = len(_cells(rows[0]))
+    bad = [row[:40] for row in rows if len(_cells(row)) != width]
+    assert not bad, f"rows with a cell too many or too few: {bad}"
+    assert "(SYLLABUS.md)" in readme and (TUTORIALS / "SYLLABUS.md").exists()
+
+
+def test_every_exercise_is_named_in_plain_text_in_a_heading():
+    """The site's table of contents drops code spans from headings: "## Exercise: `kl_backward`" showed as
+    "Exercise:". Each exercise's name is in a heading of its tutorial, outside backticks."""
+    missing = []
+    for script in SCRIPTS:
+        text = script.read_text()
+        names = re.findall(r"^# EXERCISE: (\w+)", text, flags=re.M)
+        headings = [re.sub(r"`[^`]*`", "", h) for h in re.findall(r"^# #+ (.*)$", text, flags=re.M)]
+        missing += [f"{script.name}: {n}" for n in names if not any(re.search(rf"\b{n}\b", h) for h in headings)]
+    assert not missing, missing

@@ -24,7 +24,7 @@
 import numpy as np
 from scipy.special import logsumexp
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae.datasets.ring import ring_points, octant
 
 rng = np.random.default_rng(0)

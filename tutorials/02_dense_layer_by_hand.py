@@ -32,7 +32,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae.teach import exercises
 from numpyvae.nn.activations import ReLU, Sigmoid, Softplus, Tanh
 from numpyvae.teach.gradcheck import check_gradients, check_layer, numerical_gradient, relative_error
@@ -41,7 +41,7 @@ from numpyvae.nn import Dense, MLP
 rng = np.random.default_rng(0)
 
 # %% [markdown]
-# ## Exercise: write `dense_backward`
+# ## Exercise: dense_backward
 #
 # Fill in the cell below with the three formulas. The grader draws fresh random problems on
 # every run (a batch of one and two larger batches; the seed is printed, and
@@ -106,7 +106,7 @@ for act in (Tanh(), Sigmoid(), Softplus(), ReLU()):
     print(f"{type(act).__name__:<9} worst relative error {report.worst:.1e}  {'PASS' if report.passed() else 'FAIL'}")
 
 # %% [markdown]
-# ### Exercise: the tanh and sigmoid backward passes
+# ### Exercise: tanh_backward and sigmoid_backward
 
 # %%
 # EXERCISE: tanh_backward — return dx for y = tanh(x), given dy

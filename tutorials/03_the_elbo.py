@@ -38,13 +38,31 @@
 # $$\mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2)\,\|\,\mathcal{N}(0, 1)\big) = \tfrac12\big(\mu^2 + \sigma^2 - 1 - \log\sigma^2\big).$$
 #
 # The code works with $\ell = \log\sigma^2$ ("logvar"), which is unconstrained.
+#
+# ### Two slips in the lecture slides
+#
+# The slides ("The miracle: the ELBO", "Dissecting ELBO") derive the same identity; read them
+# with two corrections.
+#
+# * They write the ELBO as $\mathrm{KL}[q_\phi(z\mid x)\,\|\,p(x, z)]$. The sign is wrong. The
+#   first line of the derivation above says
+#   $\text{ELBO} = \mathbb{E}_q[\log p(x, z) - \log q(z\mid x)] = -\mathbb{E}_q\big[\log \tfrac{q(z\mid x)}{p(x, z)}\big]$,
+#   minus a "KL" against the unnormalized $p(x, z)$:
+#   $\text{ELBO} = -\mathrm{KL}[q_\phi(z\mid x)\,\|\,p(x, z)]$. (That "KL" can be negative, since
+#   $p(x, z)$ does not integrate to one over $z$; it equals $\mathrm{KL}(q\,\|\,p(z\mid x)) - \log p(x)$.)
+# * Their Monte Carlo estimate of the reconstruction term drops a log: with $z^{(\ell)} \sim q$,
+#   $-\mathbb{E}_q[\ln p_\theta(x\mid z)] \approx -\frac1m\sum_{\ell=1}^m \ln p_\theta(x\mid z^{(\ell)})$, not
+#   $\frac1m\sum_\ell p_\theta(x\mid z^{(\ell)})$. The average of the densities themselves estimates
+#   $\mathbb{E}_q[p(x\mid z)]$, a different quantity (and for 784 pixels a number like $e^{-100}$).
+#   A smaller slip of the same kind: the prior term is written $\mathrm{KL}[\ln q_\phi(z\mid x)\,\|\,p(z)]$,
+#   with a stray $\ln$ inside; it is $\mathrm{KL}[q_\phi(z\mid x)\,\|\,p(z)]$.
 
 # %%
 import numpy as np
 from scipy import integrate
 from scipy.stats import norm
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae import VAE, exercises
 
 rng = np.random.default_rng(0)
@@ -157,7 +175,7 @@ savefig(fig, "03_elbo_gap.png")
 # %% [markdown]
 # ![ELBO, log p(x) and the gap](figures/03_elbo_gap.png)
 #
-# ## Exercise: the gradient of the KL term
+# ## Exercise: kl_backward, the gradient of the KL term
 #
 # The encoder is trained through $\partial\,\mathrm{KL}/\partial\mu$ and
 # $\partial\,\mathrm{KL}/\partial\ell$ with $\ell = \log\sigma^2$. Differentiate

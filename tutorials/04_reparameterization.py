@@ -31,7 +31,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae import VAE, exercises
 from numpyvae.datasets import load, binarize_static
 from numpyvae.teach.gradcheck import check_gradients
@@ -40,7 +40,7 @@ from numpyvae.latent.gaussian import reparameterize, reparameterize_backward
 rng = np.random.default_rng(0)
 
 # %% [markdown]
-# ## Exercise: `reparam_backward`
+# ## Exercise: reparam_backward
 
 # %%
 # EXERCISE: reparam_backward — z[s] = mu + exp(logvar/2) * eps[s]; given dz (S, N, K) return (dmu, dlogvar), each (N, K)

@@ -33,7 +33,7 @@
 import numpy as np
 from scipy import integrate
 
-from _common import FAST, plt, savefig, show_grid
+from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE, exercises
 from numpyvae.datasets import load
 from numpyvae.optim import Adam
@@ -41,7 +41,7 @@ from numpyvae.optim import Adam
 rng = np.random.default_rng(0)
 
 # %% [markdown]
-# ## Exercise: the Bernoulli backward pass
+# ## Exercise: bernoulli_backward, the Bernoulli backward pass
 #
 # Differentiate $\sum_{n,d} \operatorname{softplus}(a_{nd}) - x_{nd} a_{nd}$ with respect to the logits.
 

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from _common import FAST, plt, savefig, show_grid
+from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_dynamic, binarize_static, load
 from numpyvae.optim import Adam

@@ -29,7 +29,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae.teach import exercises
 from numpyvae.teach.gradcheck import check_gradients, numerical_gradient
 from numpyvae.latent.flows import PlanarStep, RadialStep, Flow, planar_flow
@@ -110,7 +110,7 @@ savefig(fig, "10_change_of_variables.png")
 # The classic slip is the last line: $w$ enters twice, through $a$ and through $u^\top w$.
 
 # %% [markdown]
-# ## Exercise: `planar_logdet_backward`
+# ## Exercise: planar_logdet_backward
 #
 # Shapes: `z` (N, D), `u`, `w` (D,), `b` (1,), `dlogdet` (N,). Return `(dz, du, dw, db)` with
 # the shapes of `z`, `u`, `w`, `b`. (Here $u$ is used as given; assume $w^\top u > -1$.)
@@ -204,7 +204,7 @@ panels = {
                                           [0.8, -0.8], [2, -2], [0],
                                           [-0.5, -1], [-1, 1], [0]]),
     "2 radial steps": (Flow(2, [RadialStep(2), RadialStep(2)]), [[1, 0], [-1], [3],
-                                                                 [-1, 0.5], [0], [-0.6]]),
+                                                                 [-1, 0.5], [1], [-1]]),
 }
 fig, axes = plt.subplots(1, 4, figsize=(15, 4))
 axes[0].pcolormesh(g, g, np.exp(-0.5 * (g[None, :] ** 2 + g[:, None] ** 2)) / (2 * np.pi),
@@ -228,8 +228,11 @@ savefig(fig, "10_flow_densities.png")
 # One planar step with $w^\top \hat u > 0$ *stretches* the band around the hyperplane
 # $w^\top z = 0$ (there $|\det J| = 1 + h'\, w^\top \hat u$ is largest, about 4.5), so the mass
 # that was in the middle is spread thin and the Gaussian splits into two lobes. Four steps with
-# different hyperplanes carve it further; radial steps pull mass towards, or push it away from,
-# a centre $z_0$ (the small bright spot is the second step's centre). The printed lines show the
+# different hyperplanes carve it further. Radial steps push mass away from a centre $z_0$
+# ($\beta > 0$) or pull it towards one ($\beta < 0$): the first, centred at $(1, 0)$ with
+# $\beta \approx 2.7$, empties a disc and piles the mass into a crescent; the second, centred at
+# $(-1, 0.5)$ with $\beta \approx -1.0$ (close to its limit $-\alpha \approx -1.31$), gathers the mass
+# near its centre into the bright spot on the crescent's inner edge. The printed lines show the
 # bookkeeping: the warped cells hold the same probability as before, to the accuracy of the
 # grid, because the log-determinant is exact.
 #
@@ -339,15 +342,15 @@ savefig(fig, "10_ring_posteriors.png")
 # ![ring posteriors](figures/10_ring_posteriors.png)
 #
 # Each panel shows samples of the fitted $q$ with two contours of the true posterior in white;
-# the printed lines give the KL for each family (full mode: 3000 Adam steps per fit; fast mode's
-# fits are rough). The posterior is a teardrop along $x$'s direction: the angle of $z$ is pinned
+# the printed lines give the KL for each family (3000 Adam steps per fit in full mode, 300 in
+# fast mode, whose fits are rougher). The posterior is a teardrop along $x$'s direction: the angle of $z$ is pinned
 # by the angle of $x$ (to about $s$), its length only loosely ($\lVert x\rVert = \lVert z\rVert/10 + 1$
 # up to noise), and the prior pulls the tail towards the origin. What to look for in the printed
 # numbers: for $x$ on an axis the teardrop is not tilted, so the diagonal and full-covariance
 # Gaussians fit equally well; for the tilted $x$ the diagonal Gaussian cannot follow and its KL
 # is several times the full-covariance one. Neither Gaussian can make the teardrop's asymmetry,
 # and that is what the flows reduce, by different amounts for different $x$ (a flow's number is
-# what 3000 noisy steps from one start reached, not the best its family can do).
+# what the run's noisy steps from one start reached, not the best its family can do).
 # This is the *approximation gap* of Cremer, Li & Duvenaud (2018): what the family cannot
 # represent, with the best parameters for this one $x$. An encoder adds an *amortization gap*
 # on top: it must produce all examples' parameters with one network.
@@ -413,8 +416,10 @@ for name, model in trained.items():
 # is part of what the ELBO rewards), and the numbers are for three $x$ only.
 #
 # A full run (30 epochs, seed 0, run today) printed, as KL of the encoder's q → of the optimized q*:
-# gaussian 0.185 → 0.022, 0.319 → 0.083, 0.167 → 0.057; planar:8 0.120 → 0.018, 0.238 → 0.012,
-# 0.152 → 0.016; iaf:2 0.093 → 0.038, 0.356 → 0.145, 0.041 → 0.012 (nats, for the three $x$ in
+# gaussian 0.185<!-- printed full: gaussian  x = ( 0.00,  1.10): --> → 0.022, 0.319 → 0.083, 0.167 → 0.057;
+# planar:8 0.120<!-- printed full: planar:8  x = ( 0.00,  1.10): --> → 0.018, 0.238 → 0.012,
+# 0.152 → 0.016; iaf:2 0.093<!-- printed full: iaf:2     x = ( 0.00,  1.10): --> → 0.038, 0.356 → 0.145,
+# 0.041 → 0.012 (nats, for the three $x$ in
 # order). Only the planar model learned the curved, stretched teardrop (the Gaussian and IAF
 # models settled on decoders whose posteriors are nearly elliptical), and its planar $q$ follows
 # it. For every family and $x$ most of the KL is amortization gap: the optimized $q^*$ in the same

@@ -16,7 +16,7 @@
 # %%
 import numpy as np
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae import exercises
 from numpyvae.latent.gumbel import CategoricalUniformKL, GumbelSoftmax, TemperatureSchedule
 from numpyvae.teach.exercises import stand_in
@@ -143,7 +143,7 @@ savefig(fig, "11_simplex.png")
 # with $\delta = \partial L / \partial y$. No $C \times C$ matrix is needed: subtract the
 # $y$-weighted mean of $\delta$, multiply by $y$, divide by $\tau$.
 #
-# ## Exercise: `gumbel_softmax_backward`
+# ## Exercise: gumbel_softmax_backward
 
 # %%
 # EXERCISE: gumbel_softmax_backward — y = softmax((a + g)/tau) along the last axis; given dy = dL/dy (N, C), y and tau, return dL/da (N, C)
@@ -281,5 +281,8 @@ print("uniform q:", pair.forward([np.zeros((1, M * C))])[0],
 # softmax at temperature $\tau$ relaxes it into a smooth function whose backward is
 # $y \odot (\delta - y\cdot\delta)/\tau$. The price is bias, which falls with $\tau$ while the
 # variance rises. For a VAE, the encoder outputs $M \cdot C$ logits and the decoder reads the
-# $M \cdot C$ numbers of $z$; training a categorical VAE on the digits comes with the conditional
-# and semi-supervised models of tutorial 12.
+# $M \cdot C$ numbers of $z$. No tutorial trains one; the command line does, with Jang et al.'s
+# MNIST model: `python -m numpyvae train --dataset digits --z-dim 200 --posterior gumbel:10
+# --prior categorical --tau 1 --tau-min 0.5 --tau-rate 1e-4` (`python -m numpyvae plot RUN` then
+# draws `code_sweep.png`, one variable swept across its $C$ values). Tutorial 12 turns to labels:
+# the conditional VAE and M2, where the category is the digit's class.

@@ -30,7 +30,7 @@
 import numpy as np
 from scipy.special import logsumexp
 
-from _common import FAST, plt, savefig, show_grid
+from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_static, load
 from numpyvae.evaluate import active_units, active_units_per_layer, log_likelihood, test_elbo
@@ -39,9 +39,10 @@ from numpyvae.optim import make_optimizer
 from numpyvae.plots_prior import log_mixture_density, prior_components
 
 data = load("digits")
-n_train, n_test, epochs, k_is = (600, 300, 2, 20) if FAST else (9000, 1000, 30, 500)
+n_train, n_test, epochs, k_is = (1500, 300, 10, 20) if FAST else (9000, 1000, 30, 500)
 x_train = binarize_static(data.x_train[:n_train], method="sample", seed=0)    # one fixed 0/1 draw
 x_test = binarize_static(data.x_test[:n_test], method="sample", seed=1)
+y_test = data.y_test[:n_test]                                                # to colour the codes by digit
 
 
 def fit(model, epochs=epochs, seed=0, batch=100):
@@ -103,7 +104,8 @@ report("standard", standard, stats_std)
 
 # %% [markdown]
 # Next: the prior's density and the aggregate posterior's, side by side, with the codes
-# $\mu(x)$ of the test images; then what the prior generates inside its holes and outside them.
+# $\mu(x)$ of the test images coloured by their digit (tab10 colours: 0 blue, 1 orange, 2 green,
+# 3 red, 4 purple, 5 brown, 6 pink, 7 grey, 8 olive, 9 cyan); then what the prior generates inside its holes and outside them.
 
 # %%
 lim = 4.0
@@ -118,12 +120,12 @@ fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
 for ax, log_d, title in ((axes[0], log_p_grid, r"prior $\log p(z) = \log\mathcal{N}(0, I)$"),
                          (axes[1], log_q_grid, r"aggregate posterior $\log q(z)$")):
     ax.contourf(grid, grid, np.maximum(log_d, log_d.max() - 10), levels=20, cmap="Blues")
-    ax.scatter(mu[:, 0], mu[:, 1], s=2, c="tab:red", alpha=0.4)
+    ax.scatter(mu[:, 0], mu[:, 1], s=3, c=y_test, cmap="tab10", vmin=-0.5, vmax=9.5, alpha=0.7)
     ax.set(title=title, xlabel="$z_1$", ylabel="$z_2$", aspect="equal", xlim=(-lim, lim), ylim=(-lim, lim))
 holes_here = log_p_grid > log_q_grid + np.log(10)
 axes[2].contourf(grid, grid, holes_here, levels=[0.5, 1.5], colors=["tab:orange"])
 axes[2].contour(grid, grid, log_p_grid, levels=[log_p_grid.max() - 4.6, log_p_grid.max() - 2], colors="grey")
-axes[2].scatter(mu[:, 0], mu[:, 1], s=2, c="tab:red", alpha=0.4)
+axes[2].scatter(mu[:, 0], mu[:, 1], s=3, c=y_test, cmap="tab10", vmin=-0.5, vmax=9.5, alpha=0.7)
 axes[2].set(title="holes: where p(z) > 10 q(z) (orange);\ngrey: p's 86% and 99% contours",
             xlabel="$z_1$", aspect="equal", xlim=(-lim, lim), ylim=(-lim, lim))
 savefig(fig, "13_aggregate_posterior.png")
@@ -145,12 +147,16 @@ savefig(fig, "13_samples_in_holes.png")
 #
 # ![samples inside and outside the holes](figures/13_samples_in_holes.png)
 #
-# The codes do not fill $\mathcal{N}(0, I)$ evenly: the digit classes form clumps with thin
-# regions between them, and the aggregate posterior's density falls off there while the
-# prior's does not. The printed line above measures it: the prior-mismatch term
-# $\mathrm{KL}(q(z)\,\|\,p(z))$ and the prior's probability mass in the holes. A sample drawn
-# in a hole decodes to a blend of classes or a blur (in full mode), because no training
-# image was ever coded there.
+# The codes do not fill $\mathcal{N}(0, I)$ evenly: they crowd into part of the plane, some digit
+# classes in regions of their own (in the fast run's figure the 0s, 1s and 7s; after a full run
+# most classes form clumps with thin regions between them), and the aggregate posterior's density
+# falls off where the codes are sparse while the prior's does not. The printed line above measures
+# it: the prior-mismatch term $\mathrm{KL}(q(z)\,\|\,p(z))$ and the prior's probability mass in the
+# holes (the fast run printed 2.45<!-- printed fast: standard … KL(q(z)||p) --> nats and
+# 66.7<!-- printed fast: standard … prior mass in holes -->%; the full run 0.75<!-- printed full: standard … KL(q(z)||p) -->
+# nats and 27%). Many samples drawn in a hole decode to speckled blends or blurs, because no
+# training image was ever coded there; some still look like digits, where the decoder happens to
+# extrapolate well.
 #
 # ## A learned prior
 #
@@ -182,7 +188,7 @@ for ax, (name, (model, stats)) in zip(axes, rows.items()):
     log_d = (standard.log_prior(zz.astype(np.float32)).astype(np.float64) if comps is None
              else log_mixture_density(zz, *(np.asarray(a, dtype=np.float64) for a in comps))).reshape(120, 120)
     ax.contourf(grid, grid, np.maximum(log_d, log_d.max() - 10), levels=20, cmap="Blues")
-    ax.scatter(stats["mu"][:, 0], stats["mu"][:, 1], s=2, c="tab:red", alpha=0.4)
+    ax.scatter(stats["mu"][:, 0], stats["mu"][:, 1], s=3, c=y_test, cmap="tab10", vmin=-0.5, vmax=9.5, alpha=0.7)
     ax.set(title=f"p(z) = {name}: KL(q(z)||p) = {stats['kl_agg']:.2f} nats", xlabel="$z_1$",
            aspect="equal", xlim=(-lim, lim), ylim=(-lim, lim))
 savefig(fig, "13_learned_priors.png")
@@ -202,11 +208,17 @@ savefig(fig, "13_prior_components.png")
 # ![components and pseudo-inputs](figures/13_prior_components.png)
 #
 # A learned prior can put its mass where the codes are, so the prior-mismatch term can
-# shrink: compare the printed $\mathrm{KL}(q(z)\,\|\,p)$ and hole mass of the three rows. (Even the
-# fast run, two epochs on 600 images, showed it: 7.15 nats and 90% of the prior's mass in holes for
-# $\mathcal{N}(0, I)$, 5.04 and 88% for `mog:10`, 0.33 and 10% for `vamp:50`. The full run, 30 epochs
-# on all 9,000 digits, printed 0.75 nats and 27% for $\mathcal{N}(0, I)$, 0.33 and 10.5% for
-# `mog:10`, 0.22 and 4.3% for `vamp:50`, with log p(x) −161.39, −160.82 and −160.50.) Whether the test
+# shrink: compare the printed $\mathrm{KL}(q(z)\,\|\,p)$ and hole mass of the three rows. (The fast
+# run, 10 epochs on 1,500 images, printed 2.45<!-- printed fast: standard … KL(q(z)||p) --> nats and
+# 66.7<!-- printed fast: standard … prior mass in holes -->% of the prior's mass in holes for
+# $\mathcal{N}(0, I)$, 1.61<!-- printed fast: mog:10 … KL(q(z)||p) --> and
+# 56.3<!-- printed fast: mog:10 … prior mass in holes -->% for `mog:10`,
+# 0.28<!-- printed fast: vamp:50 … KL(q(z)||p) --> and 4.9<!-- printed fast: vamp:50 … prior mass in holes -->%
+# for `vamp:50`. The full run, 30 epochs on all 9,000 digits, printed
+# 0.75<!-- printed full: standard … KL(q(z)||p) --> nats and 27% for $\mathcal{N}(0, I)$,
+# 0.33<!-- printed full: mog:10 … KL(q(z)||p) --> and 10.5% for `mog:10`,
+# 0.22<!-- printed full: vamp:50 … KL(q(z)||p) --> and 4.3% for `vamp:50`, with log p(x)
+# −161.39<!-- printed full: standard … log p(x) (IS, k= … ) -->, −160.82 and −160.50.) Whether the test
 # log-likelihood improves as well is printed beside them and is the honest measure: a better
 # prior also lets the encoder spread its codes further, which moves the other terms. The
 # pseudo-inputs start as training images and drift to whatever inputs code best for the prior;
@@ -254,7 +266,8 @@ savefig(fig, "13_two_layers.png")
 # the upper layer along the mean path $z_1 = \mu_1(x)$). Burda et al. report that many units
 # of both layers stay inactive, and that the two-layer model wins by about 1.4 nats on MNIST
 # (85.33 against 86.76, their Table 1) after 3,280 epochs. Here, after 30 epochs on the digits
-# (full mode), the two-layer model is far behind: log p(x) −174.51 against −117.57, with 1 of
+# (full mode), the two-layer model is far behind: log p(x) −174.51<!-- printed full: 2 layers … log p(x) (IS, k= … ) -->
+# against −117.57<!-- printed full: 1 layer … log p(x) (IS, k= … ) -->, with 1 of
 # its 100 + 50 units active against 48 of 50. Its 784-100-100-100 bottom block learns slowly
 # even on its own, and the short run stops long before it catches up; the README's results
 # table has the same comparison with more epochs and a KL warm-up. In fast mode the numbers

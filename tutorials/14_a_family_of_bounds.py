@@ -42,7 +42,7 @@ import math
 import numpy as np
 from scipy.stats import multivariate_normal
 
-from _common import FAST, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae.bounds_extra import CUBO, VR, CUBOSurrogate, VRMax
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
@@ -289,9 +289,9 @@ savefig(fig, "14_weights.png")
 # the last $\tfrac12$ from $-\log q = \tfrac12\sum_j(\varepsilon_j^2 + v_j + \log 2\pi)$. The bound's
 # gradient is then $\sum_s c_s \,\partial \log w_s/\partial(\mu, v)$ with $c$ = `weights`.
 #
-# CUBO is minimized, not maximized. Dieng et al. descend $\exp(n\cdot\mathrm{CUBO}_n) = \frac1k\sum_s w_s^n$
-# instead of CUBO itself: it has an *unbiased* Monte Carlo estimate, so its gradient is unbiased,
-# while the gradient of the (biased) log of a mean is not. To keep $w^n$ finite, divide by the
+# CUBO is minimized, not maximized. Dieng et al. descend $\exp(n\cdot\mathrm{CUBO}_n) = \mathbb{E}_q[w^n]$
+# instead of CUBO itself: its Monte Carlo estimate $\frac1k\sum_s w_s^n$ is *unbiased*, so its
+# gradient is unbiased, while the gradient of the (biased) log of that mean is not. To keep $w^n$ finite, divide by the
 # constant $e^{n \max_s \log w_s}$ (the exp trick); per example this rescales CUBO's gradient
 # by a positive number. That is `CUBOSurrogate`.
 
@@ -413,11 +413,13 @@ savefig(fig, "14_fitted_q.png")
 # * With 10 samples per step the same CUBO fit ran away: $q$ collapsed to a point far from the
 #   posterior. The gradient weights are $\mathrm{softmax}(2 \log w)$, dominated by the largest $w_s^2$
 #   of the batch, a heavy-tailed quantity: ten samples rarely see the tail that carries the
-#   expectation, so the typical step is not the average step. Once $q$ is narrower than half the
-#   posterior in some direction, $\mathbb{E}_q[w^2]$ is infinite and nothing pulls it back. Upper
+#   expectation, so the typical step is not the average step. Once $q$'s *variance* falls below half
+#   the posterior's in some direction (for Gaussians, once $2\Sigma_p^{-1} - \Sigma_q^{-1}$ is no longer
+#   positive definite), $\mathbb{E}_q[w^2]$ is infinite and nothing pulls it back. Upper
 #   bounds are harder to train than lower ones; budget many samples.
-# * Each fit is the best of the four on the measure it optimized, ELBO for the ELBO and CUBO for
-#   CUBO: there is no single best $q$, only the best for a purpose.
+# * The ELBO fit has the best $\mathbb{E}_q[\text{ELBO}]$ of the four and the CUBO fit ($k = 1000$)
+#   the lowest CUBO$_2$ (the last printed line checks these two; IWAE's own objective has no exact
+#   value here, so its fit is not ranked): there is no single best $q$, only the best for a purpose.
 #
 # In the engine these are one-line swaps: a bound is a class with `forward(log_w)` and
 # `weights(tape)`, and the model's backward is the ELBO's with the weights $c$ — except that

@@ -20,7 +20,7 @@ import numpy as np
 from numpyvae.teach import exercises
 
 # %% [markdown]
-# ## 1 · Activations with a kink
+# ## 1 · Activations with a kink: relu_backward, leaky_relu_backward, elu_backward
 #
 # ReLU, leaky ReLU ($y = x$ for $x > 0$, $\alpha x$ otherwise) and ELU ($y = x$ for $x > 0$,
 # $\alpha(e^x - 1)$ otherwise) are smooth except at 0; the grader keeps its test points away from
@@ -51,7 +51,7 @@ leaky_relu_backward = exercises.grade_or_solution("leaky_relu_backward", leaky_r
 elu_backward = exercises.grade_or_solution("elu_backward", elu_backward)
 
 # %% [markdown]
-# ## 2 · Softplus
+# ## 2 · Softplus: softplus_backward
 #
 # $\operatorname{softplus}(x) = \log(1 + e^x)$, the smooth ReLU, and the function inside the
 # Bernoulli likelihood of tutorial 05.
@@ -69,7 +69,7 @@ def softplus_backward(x, dy):
 softplus_backward = exercises.grade_or_solution("softplus_backward", softplus_backward)
 
 # %% [markdown]
-# ## 3 · The Monte Carlo KL
+# ## 3 · The Monte Carlo KL: kl_mc_backward
 #
 # When a pair $(q, p)$ has no closed-form KL, the ELBO estimates it at the sampled $z$:
 # $\mathrm{kl}_s = \log q(z_s \mid x) - \log p(z_s)$ with $z_s = \mu + \sigma \odot \varepsilon_s$ and
@@ -96,7 +96,7 @@ def kl_mc_backward(dkl, mu, logvar, eps):
 kl_mc_backward = exercises.grade_or_solution("kl_mc_backward", kl_mc_backward)
 
 # %% [markdown]
-# ## 4 · Gaussian likelihoods
+# ## 4 · Gaussian likelihoods: gaussian_backward, gaussian_learned_backward
 #
 # With a fixed $\sigma$, $-\log p(x \mid m) = \sum_d \frac{(x_d - m_d)^2}{2\sigma^2} + \frac12\log 2\pi\sigma^2$.
 # With a learned variance the decoder outputs $s = \log\sigma^2$ per pixel as well:
@@ -121,7 +121,7 @@ gaussian_backward = exercises.grade_or_solution("gaussian_backward", gaussian_ba
 gaussian_learned_backward = exercises.grade_or_solution("gaussian_learned_backward", gaussian_learned_backward)
 
 # %% [markdown]
-# ## 5 · The continuous Bernoulli's normalizing constant
+# ## 5 · The continuous Bernoulli's normalizing constant: cb_log_norm_backward
 #
 # Tutorial 05 introduced $C(\lambda) = 2\operatorname{artanh}(1 - 2\lambda)/(1 - 2\lambda)$. The
 # decoder outputs logits $a$ with $\lambda = \sigma(a)$. Simplify first: $1 - 2\sigma(a) = -\tanh(a/2)$
@@ -145,7 +145,7 @@ def cb_log_norm_backward(logits, dy):
 cb_log_norm_backward = exercises.grade_or_solution("cb_log_norm_backward", cb_log_norm_backward)
 
 # %% [markdown]
-# ## 6 · The IWAE bound's weights
+# ## 6 · The IWAE bound's weights: iwae_weights
 #
 # With log weights $\log w_{sn}$ for $S$ samples of each of $N$ examples, the importance-weighted
 # bound (tutorial 08) is $\mathcal{L} = \frac1N\sum_n \log \frac1S \sum_s w_{sn}$. Its gradient with
@@ -165,7 +165,7 @@ def iwae_weights(log_w):
 iwae_weights = exercises.grade_or_solution("iwae_weights", iwae_weights)
 
 # %% [markdown]
-# ## 7 · One step of Adam
+# ## 7 · One step of Adam: adam_step
 #
 # Not a gradient this time: the grader compares your step with Kingma & Ba's Algorithm 1 (step $t$
 # counts from 1; $m$ and $v$ are the moment estimates *before* the step). Update the two moments

@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 
-from _common import FAST, HERE, plt, savefig
+from numpyvae.teach.tutorial_support import FAST, HERE, plt, savefig
 from numpyvae import VAE
 from numpyvae.datasets import binarize_dynamic, load
 from numpyvae.optim import Adam
@@ -94,7 +94,7 @@ for step in view.encoder + list(view.encoder_heads.values()) + view.decoder + [v
 print("parameters:", ", ".join(tiny.params))
 
 # %% [markdown]
-# ## Exercise: `vae_backward`
+# ## Exercise: vae_backward
 #
 # Write `vae_backward(model, tape)`: return a dict with the gradient of `tape.loss` for every name
 # in `model.params`, using only the pieces above (no `model.backward`). Handle the ELBO with

@@ -148,12 +148,15 @@ class AVBModel(Model):
         return self.avb.decode_mean(self.avb.encode(x, eps)[0])
 
     def validation(self, x: np.ndarray, y, rng: np.random.Generator) -> dict:
-        """Reconstruction −log p(x|z), the critic's mean T and the ELBO estimate −recon − T on the validation set."""
+        """Reconstruction −log p(x|z), the critic's KL estimate (T, or T + log r − log p with adaptive contrast)
+        and the ELBO estimate −recon − KL on the validation set."""
         eps, _ = self.avb.draw_noise(x.shape[0], rng)
         z = self.avb.encode(x, eps)[0]
         recon = float(self.likelihood.forward(x, *self.avb.decoder.forward(z)[0], check=False)[0].mean())
-        t = float(self.avb.critic(x, z)[0].mean())
-        return {"val_recon": recon, "val_T": t, "val_elbo_estimate": -recon - t}
+        eps_moments = rng.standard_normal((self.avb.n_moment_samples, x.shape[0], self.avb.noise_dim),
+                                          dtype=self.dtype) if self.avb.adaptive_contrast else None
+        kl = float(self.avb.kl_estimate(x, z, eps_moments).mean())
+        return {"val_recon": recon, "val_kl_estimate": kl, "val_elbo_estimate": -recon - kl}
 
     def epoch_line(self, row: dict) -> str:
         return (f"epoch {row['epoch']:3d}  train recon {row['train_recon']:9.3f}  T {row['train_T']:8.3f}  "

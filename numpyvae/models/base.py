@@ -33,10 +33,12 @@ __all__ = ["Batch", "ParamGroup", "Model", "NoLogLikelihood", "unbatch"]
 
 @dataclass
 class Batch:
-    """One step's data: x (N, D); y (N,) int labels or None; x_unlabelled (N_u, D) or None (M2 only)."""
+    """One step's data: x (N, D); y (N,) int labels or None; x_unlabelled (N_u, D) or None and weights
+    (w_l, w_u), the weights of the labelled and unlabelled sums, or None (two batch means) (M2 only)."""
     x: np.ndarray
     y: np.ndarray | None = None
     x_unlabelled: np.ndarray | None = None
+    weights: tuple | None = None
 
 
 def unbatch(x, y=None, where: str = "forward"):
@@ -44,8 +46,9 @@ def unbatch(x, y=None, where: str = "forward"):
     if isinstance(x, Batch):
         if y is not None:
             raise ValueError(f"{where}: the labels come with the Batch (batch.y); do not pass y as well")
-        if x.x_unlabelled is not None:
-            raise ValueError(f"{where}: this model takes no unlabelled part (batch.x_unlabelled is M2's)")
+        if x.x_unlabelled is not None or x.weights is not None:
+            raise ValueError(f"{where}: this model takes no unlabelled part (batch.x_unlabelled and batch.weights "
+                             "are M2's)")
         return x.x, x.y
     return x, y
 

@@ -21,7 +21,7 @@ from scipy.special import logsumexp
 
 from ..checks import check_positive_int
 from ..config import EVAL_SEED
-from ..m2 import M2
+from ..m2 import M2, generative_error
 from ..measure.estimator import check_k, importance_sampled
 from .base import Batch, Model, ParamGroup
 
@@ -54,11 +54,13 @@ class M2Model(Model):
         return self.m2.flat_grads
 
     def forward(self, batch: Batch, noise=None, **options):
-        """M2's loss −(mean_l J_l + mean_u U) on the batch's labelled and unlabelled parts (either may be
-        missing); ``noise``: (eps_l, eps_u) or None (the model's generator)."""
+        """M2's loss −(w_l Σ_l J_l + w_u Σ_u U) on the batch's labelled and unlabelled parts (either may be
+        missing), (w_l, w_u) = ``batch.weights`` (None: two batch means); ``noise``: (eps_l, eps_u) or None
+        (the model's generator)."""
         eps_l, eps_u = (None, None) if noise is None else noise
         x_l = batch.x if batch.x is not None and batch.x.shape[0] else None
-        return self.m2.forward(x_l, None if x_l is None else batch.y, batch.x_unlabelled, eps_l, eps_u)
+        return self.m2.forward(x_l, None if x_l is None else batch.y, batch.x_unlabelled, eps_l, eps_u,
+                               weights=batch.weights)
 
     def backward(self, tape, c=None) -> dict:
         if c is not None:
@@ -108,17 +110,21 @@ class M2Model(Model):
         return self.vae.sample(n, mean=mean, rng=self.rng if rng is None else rng, y=y)
 
     def validation(self, x: np.ndarray, y, rng: np.random.Generator, batch_size: int = 500) -> dict:
-        """The classifier's error on the validation set, and the unlabelled bound U (nats, the sum over y)."""
+        """On the validation set: the classifier's error, the error of argmax_y L(x, y) (the cheap progress
+        signal of :func:`numpyvae.m2.generative_error`: near 1 − 1/C while the decoder ignores y) and the
+        unlabelled bound U (nats, the sum over y)."""
         U = []
         for start in range(0, x.shape[0], batch_size):
             xb = x[start:start + batch_size]
             eps_u = self.vae.noise(rng, 1, self.n_classes * xb.shape[0])
             U.append(-self.m2.forward(None, None, xb, None, eps_u).loss * xb.shape[0])
-        return {"val_error": self.test_error(x, y), "val_unlabeled_bound": float(sum(U) / x.shape[0])}
+        return {"val_error": self.test_error(x, y), "val_generative_error": generative_error(self.m2, x, y, rng),
+                "val_unlabeled_bound": float(sum(U) / x.shape[0])}
 
     def epoch_line(self, row: dict) -> str:
-        return (f"epoch {row['epoch']:3d}  train loss {row['train_loss']:8.2f} (−J_l − U)  val U "
-                f"{row['val_unlabeled_bound']:8.2f}  val error {100 * row['val_error']:5.2f}%  "
+        return (f"epoch {row['epoch']:3d}  train loss {row['train_loss']:8.2f} (−S/N·Σ(J_l + U))  val U "
+                f"{row['val_unlabeled_bound']:8.2f}  test error {100 * row['val_error']:5.2f}%  "
+                f"argmax_y L(x, y) error {100 * row['val_generative_error']:5.2f}%  "
                 f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s")
 
     def describe(self) -> str:

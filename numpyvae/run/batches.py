@@ -5,14 +5,15 @@ Two compositions, one interface (``steps``, ``order(rng)`` once per epoch, ``bat
 * :class:`Minibatches` -- a fresh permutation of the training set each epoch, consecutive slices of
   it (the last partial batch dropped), dynamically binarized if asked; labels with them when given.
   The rows are gathered into reused buffers (no per-step allocation of batch-sized arrays).
-* :class:`SemiSupervised` -- M2's: an epoch is one pass over the unlabelled set; each step takes
-  one unlabelled batch and one labelled batch, cycling through the few labels in whole permutations.
+* :class:`SemiSupervised` -- M2's, as Kingma's code: an epoch is one pass over both sets, each step
+  about N_l/S labelled and N_u/S unlabelled examples whose sums are weighted S/N (``Batch.weights``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..datasets import binarize_dynamic
+from ..m2 import paper_batches
 from ..models.base import Batch
 
 __all__ = ["Minibatches", "SemiSupervised", "label_order"]
@@ -45,23 +46,27 @@ def label_order(rng: np.random.Generator, n: int, total: int) -> np.ndarray:
 
 
 class SemiSupervised:
-    """M2's batches: x_u (N_u, D) unlabelled, B per step; x_l (N_l, D) with y_l, min(B, N_l) per step."""
+    """M2's batches as Kingma's code composes them (:func:`numpyvae.m2.paper_batches`).
+
+    x_l (N_l, D) with labels y_l (N_l,), x_u (N_u, D) unlabelled, B = batch_size. An epoch is
+    S = max(1, N_u // B) steps; both sets are shuffled and cut into S nearly equal parts, so step s
+    holds about N_l/S labelled and N_u/S unlabelled examples (each seen once an epoch; with fewer
+    labels than steps some steps hold none), and the step's two sums are weighted w_l = w_u = S/N
+    (``Batch.weights``): an epoch's steps add up to the objective per training example.
+    """
 
     def __init__(self, x_l: np.ndarray, y_l: np.ndarray, x_u: np.ndarray, batch_size: int, dynamic: bool):
         self.x_l, self.y_l, self.x_u, self.dynamic = x_l, y_l, x_u, dynamic
-        self.batch_size, self.labelled_size = min(batch_size, x_u.shape[0]), min(batch_size, x_l.shape[0])
-        self.steps = x_u.shape[0] // self.batch_size
+        self.batch_size = min(batch_size, x_u.shape[0])
+        self.steps = max(1, x_u.shape[0] // self.batch_size)
 
-    def order(self, rng: np.random.Generator):
-        return (rng.permutation(self.x_u.shape[0]),
-                label_order(rng, self.x_l.shape[0], self.steps * self.labelled_size))
+    def order(self, rng: np.random.Generator) -> list:
+        """The epoch's steps: [(labelled indices, unlabelled indices, (w_l, w_u))] * S."""
+        return paper_batches(self.x_l.shape[0], self.x_u.shape[0], self.batch_size, rng)
 
     def batch(self, order, b: int, rng: np.random.Generator) -> Batch:
-        perm, perm_l = order
-        B, B_l = self.batch_size, self.labelled_size
-        x_u = self.x_u[perm[b * B:(b + 1) * B]]
-        idx = perm_l[b * B_l:(b + 1) * B_l]
-        x_l = self.x_l[idx]
+        idx, idx_u, weights = order[b]
+        x_l, x_u = self.x_l[idx], self.x_u[idx_u]
         if self.dynamic:
             x_u, x_l = binarize_dynamic(x_u, rng), binarize_dynamic(x_l, rng)
-        return Batch(x=x_l, y=self.y_l[idx], x_unlabelled=x_u)
+        return Batch(x=x_l, y=self.y_l[idx], x_unlabelled=x_u, weights=weights)

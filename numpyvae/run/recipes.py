@@ -1,10 +1,12 @@
 """How the trainer sets up each kind of model that is not a VAE: the model from the run's config,
 its batches, one optimizer per parameter group, and the hooks its steps need.
 
-    m2          labelled + unlabelled batches (run.batches.SemiSupervised); α = class_weight · N
+    m2          Kingma's mixed batches, sums weighted S/N (run.batches.SemiSupervised);
+                α = class_weight · N/N_l (m2.paper_alpha: Kingma's code with class_weight = 0.1)
     helmholtz   plain minibatches of binarized images; its wake-sleep step is forward + backward
-    avb         plain minibatches; two optimizers (generator, critic: lr_critic); after each step,
-                critic_steps − 1 extra critic steps (the hook :class:`CriticSteps`)
+    avb         plain minibatches; the critic (mlp or inner) and adaptive contrast of the config; two
+                optimizers (generator, critic: lr_critic; both with the config's Adam β₁); after each
+                step, critic_steps − 1 extra critic steps (the hook :class:`CriticSteps`)
 
 Every recipe takes the trainer (its cfg, data, prepared x_train, dtype) and sets ``model``,
 ``batches``, ``optimizers`` ({group: Optimizer}), ``after_step`` (hooks) and ``y_val``.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import model_seed
+from ..m2 import paper_alpha
 from ..optim import make_optimizer
 from .batches import Minibatches, SemiSupervised
 
@@ -81,7 +84,8 @@ def build_m2(trainer) -> None:
         raise ValueError(f"--labels {cfg.labels}: every training example is labelled; M2 needs unlabelled ones")
     trainer.model = M2Model(x.shape[1], C, hidden=cfg.hidden, z_dim=cfg.z_dim, classifier_hidden=cfg.classifier_hidden,
                             likelihood=cfg.likelihood, activation=cfg.activation,
-                            alpha=cfg.class_weight * x.shape[0], seed=model_seed(cfg.seed), dtype=trainer.dtype.name)
+                            alpha=paper_alpha(x.shape[0], labeled.size, cfg.class_weight), seed=model_seed(cfg.seed),
+                            dtype=trainer.dtype.name)
     trainer.batches = SemiSupervised(x[labeled], y[labeled], x[unlabeled], cfg.batch_size, _dynamic(trainer))
     trainer.optimizers = _optimizers(trainer)
 
@@ -116,7 +120,8 @@ def build_avb(trainer) -> None:
     trainer.model = AVBModel(trainer.x_train.shape[1], cfg.hidden, cfg.z_dim, noise_dim=cfg.noise_dim or None,
                              hidden_disc=cfg.hidden_critic or None, likelihood=cfg.likelihood,
                              likelihood_kwargs=cfg.likelihood_kwargs(), activation=cfg.activation,
-                             seed=model_seed(cfg.seed), dtype=trainer.dtype.name)
+                             seed=model_seed(cfg.seed), dtype=trainer.dtype.name, critic=cfg.critic,
+                             adaptive_contrast=cfg.adaptive_contrast)
     trainer.model.likelihood.check_x(trainer.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
     trainer.batches = Minibatches(trainer.x_train, cfg.batch_size, _dynamic(trainer))
     trainer.optimizers = _optimizers(trainer, {"critic": cfg.lr_critic or cfg.lr})

@@ -112,6 +112,7 @@ def judge(arrays: dict, outs, tol: float):
     flat = np.concatenate([answer[k].ravel() for k in model.params])
     report.rows.append(Row("all, vs finite differences", flat.shape, relative_error(flat, numeric),
                            float(np.max(np.abs(flat - numeric)))))
+    report.compared = (answer, reference)
     return report, None
 
 

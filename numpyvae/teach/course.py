@@ -1,9 +1,11 @@
 """Build the student or the teacher edition of the course from the tutorial sources.
 
-    python -m numpyvae course build DIR --edition student|teacher [--notebooks] [--source tutorials]
+    python -m numpyvae course build DIR --edition student|teacher [--notebooks] [--install-from SPEC] [--source tutorials]
+    python -m numpyvae course lite DIR [--edition student|teacher]   # the browser edition (JupyterLite), see lite.py
     python -m numpyvae course sync   [--source tutorials]     # write tutorials/notebooks/*.ipynb (jupytext)
     python -m numpyvae course check  [--source tutorials]     # exit 1 if those notebooks are out of date
     python -m numpyvae course site DIR [--fast] [--edition student|teacher]   # executed tutorials as a website
+    python -m numpyvae course slides DIR [--edition student|teacher] [--week N]  # reveal.js decks per week (slides.py)
 
 The tutorial scripts (percent format) are the single source. Two kinds of marks
 in them drive the editions:
@@ -34,6 +36,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from .install_cell import add_install_cell, default_install_spec
+from .handout import handout_text, tutorial_title as _title
 
 EDITIONS = ("student", "teacher")
 ANSWER_OPEN = re.compile(r"^#\s*<!--\s*answer:\s*(?P<question>.*?)\s*-->\s*$")
@@ -200,11 +205,14 @@ def sync_notebooks(source=None, *, check: bool = False) -> list:
 
 # ----------------------------------------------------------------------------- the build
 
-def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
+def build(dest, edition: str, *, source=None, notebooks: bool = False, install_from: str | None = None,
+          kernelspec: dict | None = None) -> list:
     """Write the ``edition`` of the course into the new directory ``dest``; return its files.
 
-    student: tutorials with stubs and questions, _common.py, README.md (+ notebooks/ if asked)
+    student: tutorials with stubs and questions, README.md (+ notebooks/ if asked)
     teacher: the same with solutions in the exercise cells and answers in the text, plus solutions/
+    With notebooks, each notebook's first cell installs ``install_from`` where numpyvae is missing
+    (default: default_install_spec()), and requirements.txt holds it for Binder.
     """
     if edition not in EDITIONS:
         raise ValueError(f"course build: --edition must be one of {', '.join(EDITIONS)}, got {edition!r}")
@@ -213,6 +221,9 @@ def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise FileExistsError(f"course build: {dest} exists and is not an empty directory; choose a new one")
     solutions = load_solutions(source)
+    spec = (install_from or default_install_spec()).strip()
+    if notebooks and (not spec or "\n" in spec):
+        raise ValueError(f"course build: --install-from must be one pip requirement, got {install_from!r}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
@@ -224,9 +235,14 @@ def build(dest, edition: str, *, source=None, notebooks: bool = False) -> list:
             if notebooks:
                 (work / NOTEBOOK_DIR).mkdir(exist_ok=True)
                 to_notebook(work / script.name, work / NOTEBOOK_DIR / (script.stem + ".ipynb"))
-        for name in ("_common.py", "README.md"):
-            if (source / name).exists():
-                shutil.copy2(source / name, work / name)
+                add_install_cell(work / NOTEBOOK_DIR / (script.stem + ".ipynb"), spec, kernelspec)
+        if notebooks:                           # Binder installs what a requirements.txt at the root names
+            (work / "requirements.txt").write_text(spec + "\n", encoding="utf-8")
+        if (source / "README.md").exists():
+            shutil.copy2(source / "README.md", work / "README.md")
+        handout = handout_text(source, sorted(source.glob(TUTORIAL_GLOB)))
+        if edition == "student" and handout:             # the students' handout, not the lecturer's notes
+            (work / "README.md").write_text(handout, encoding="utf-8")
         if edition == "teacher":
             shutil.copytree(source / "solutions", work / "solutions",
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -267,11 +283,10 @@ MATHJAX_LOADER = """if (!window.MathJax || !window.MathJax.Hub) {
 """
 
 
-def _title(script: Path) -> str:
-    for line in script.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# # "):
-            return line[4:].strip()
-    return script.stem
+# long code lines wrap instead of running off the page's right edge (cells, outputs, markdown code blocks)
+WRAP_CSS = """.jupyter-wrapper pre, .highlight-ipynb pre, .md-typeset pre > code {
+  white-space: pre-wrap !important; overflow-wrap: anywhere; }
+"""
 
 
 def _mathjax_dir() -> Path:
@@ -337,10 +352,9 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
         docs, run = tmp / "docs", tmp / "run"
         docs.mkdir()
         run.mkdir()
-        shutil.copy2(source / "_common.py", run / "_common.py")
         shutil.copytree(_mathjax_dir(), docs / "mathjax")
         env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "NUMPYVAE_FAST")}
-        env.update(PYTHONPATH=os.pathsep.join([package_root, str(run), env.get("PYTHONPATH", "")]),
+        env.update(PYTHONPATH=os.pathsep.join([package_root, env.get("PYTHONPATH", "")]),
                    NUMPYVAE_FIGURES=str(run / "figures"))
         if fast:
             env["NUMPYVAE_FAST"] = "1"
@@ -366,10 +380,14 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
                               for title, page in item.items())
         readme = (source / "README.md").read_text(encoding="utf-8") if (source / "README.md").exists() else ""
         mode = "fast mode (NUMPYVAE_FAST=1: small data, rough pictures)" if fast else "full mode"
-        (docs / "index.md").write_text(
-            f"# numpyvae: a course on variational autoencoders\n\nEvery page below is a tutorial, executed in "
-            f"{mode}, {edition} edition.\n\n## Contents\n\n{contents}\n\n---\n\n"
+        intro = ("# numpyvae: a course on variational autoencoders\n\n"
+                 f"Every page below is a tutorial, executed in {mode}")
+        handout = handout_text(source, scripts, link=lambda s: s.stem + ".ipynb") if edition == "student" else None
+        (docs / "index.md").write_text(   # students get their handout (its list is the contents), teachers the notes
+            f"{intro}.\n\n" + handout.split("\n", 1)[1] if handout else
+            f"{intro}, {edition} edition.\n\n## Contents\n\n{contents}\n\n---\n\n"
             + readme.replace("# Tutorials", "## About the tutorials", 1), encoding="utf-8")
+        (docs / "wrap.css").write_text(WRAP_CSS, encoding="utf-8")
         mathjax = f"mathjax/MathJax.js?config={MATHJAX_CONFIG}"
         (tmp / "overrides").mkdir()
         (tmp / "overrides" / "main.html").write_text(MATHJAX_HEAD, encoding="utf-8")
@@ -381,6 +399,7 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
             "nav": [{"Contents": "index.md"}] + nav,
             "markdown_extensions": ["tables", "pymdownx.arithmatex"],
             "extra_javascript": ["mathjax-loader.js"],
+            "extra_css": ["wrap.css"],
             "plugins": [{"mkdocs-jupyter": {"execute": False, "include_source": False, "cache": False,
                                             "custom_mathjax_url": mathjax}}],
         }
@@ -402,6 +421,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("dir")
     b.add_argument("--edition", choices=EDITIONS, required=True)
     b.add_argument("--notebooks", action="store_true", help="also write notebooks/*.ipynb (needs jupytext)")
+    b.add_argument("--install-from", metavar="SPEC",
+                   help="what the notebooks' first cell pip-installs where numpyvae is missing (Colab, Binder): "
+                        "a git URL ('numpyvae @ git+https://...'), a wheel URL or a name "
+                        "(default: this checkout's git remote origin, else 'numpyvae')")
     b.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
     w = sub.add_parser("site", help="execute every tutorial and render the course site (mkdocs-jupyter)")
     w.add_argument("dir")
@@ -409,6 +432,18 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--fast", action="store_true", help="run the tutorials with NUMPYVAE_FAST=1 (minutes, not an hour)")
     w.add_argument("--only", help="comma-separated tutorial numbers, e.g. 02,10 (default: all)")
     w.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
+    lt = sub.add_parser("lite", help="the browser edition: a JupyterLite site with the notebooks and numpyvae's wheel")
+    lt.add_argument("dir")
+    lt.add_argument("--edition", choices=EDITIONS, default="student")
+    lt.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
+    d = sub.add_parser("slides", help="one reveal.js deck per week of the syllabus, from the tutorials (nbconvert)")
+    d.add_argument("dir")
+    d.add_argument("--edition", choices=EDITIONS, default="student")
+    d.add_argument("--week", action="append", help="only this week (1-6); may be repeated (default: all)")
+    d.add_argument("--figures", help="the tutorials' pictures (default: SOURCE/figures, written by a full-mode run)")
+    d.add_argument("--reveal", help="URL prefix of reveal.js (default: nbconvert's CDN; "
+                                    "a local copy for offline rooms)")
+    d.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
     for name, text in (("sync", "write tutorials/notebooks/*.ipynb from the scripts (jupytext)"),
                        ("check", "exit 1 if tutorials/notebooks/*.ipynb differ from the scripts")):
         s = sub.add_parser(name, help=text)
@@ -420,7 +455,8 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.action == "build":
-            files = build(args.dir, args.edition, source=args.source, notebooks=args.notebooks)
+            files = build(args.dir, args.edition, source=args.source, notebooks=args.notebooks,
+                          install_from=args.install_from)
             print(f"wrote the {args.edition} edition: {len(files)} files in {args.dir}")
         elif args.action == "site":
             only = [n.strip() for n in args.only.split(",")] if args.only else None
@@ -429,6 +465,16 @@ def main(argv=None) -> int:
                 print(f"error output: {e}")
             print(f"wrote the course site to {args.dir} (open {Path(args.dir) / 'index.html'})")
             return 1 if errors else 0
+        elif args.action == "lite":
+            from .lite import build_lite, pyodide_cdn
+            build_lite(args.dir, source=args.source, edition=args.edition)
+            print(f"wrote the browser edition to {args.dir}: serve it (python -m http.server -d {args.dir}) and "
+                  f"open /lab/ or /tree/; the browser loads Pyodide from {pyodide_cdn()}")
+        elif args.action == "slides":
+            from .slides import build_slides
+            decks = build_slides(args.dir, source=args.source, edition=args.edition, figures=args.figures,
+                                 weeks=args.week, reveal=args.reveal)
+            print(f"wrote {len(decks)} slide deck(s) to {args.dir} (open {decks[0]})")
         elif args.action == "sync":
             for path in sync_notebooks(args.source):
                 print(f"wrote {path}")

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import capstone
+from . import capstone, hints
 from . import problems as P
 from .gradcheck import (DEFAULT_TOL, TINY, GradCheckReport, Row, numerical_gradient, numerical_gradient_rows,
                         relative_error)
@@ -208,7 +208,8 @@ def _judge(ex: Exercise, arrays: dict, outs, tol: float):
         except (TypeError, ValueError) as err:
             return None, f"the output for {name} is not an array of numbers ({_short(err)})"
         if out.shape != np.shape(arrays[name]):
-            return None, f"the output for {name} must have {name}'s shape {np.shape(arrays[name])}, got {out.shape}"
+            return None, (f"the output for {name} must have {name}'s shape {np.shape(arrays[name])}, got {out.shape}"
+                          + hints.shape_hint(name, out.shape, np.shape(arrays[name])))
         if not np.all(np.isfinite(out)):
             return None, f"the output for {name} has NaN or inf entries"
         answer[name] = out
@@ -224,6 +225,7 @@ def _judge(ex: Exercise, arrays: dict, outs, tol: float):
     numeric = {name: numerical_gradient(lambda _: ex.loss(**work), work[name]) for name in ex.wrt}
     for name, rel, diff in _normwise(answer, numeric, ex.wrt):
         report.rows.append(Row(name, answer[name].shape, rel, diff))
+    report.compared = (answer, numeric)
     return report, None
 
 
@@ -326,7 +328,7 @@ def judge_attempt(name: str, seed: int, problems: list, answer_of, *, tol: float
         if not report.passed():
             bad = ", ".join(r.name for r in report.rows if r.rel_error > tol)
             return result("FAIL", report.worst, report, f"worst relative error {report.worst:.1e} > tolerance "
-                          f"{tol:.0e} ({where}); look again at: {bad}")
+                          f"{tol:.0e} ({where}); look again at: {bad}.{hints.hint_for(report, arrays, n)}")
     return result("PASS", worst, worst_report, f"worst relative error {worst:.1e} (tolerance {tol:.0e}; "
                   f"batches of {', '.join(map(str, batches))})")
 

@@ -116,6 +116,7 @@ class GradCheckReport:
     """Per-array results of a gradient check, printable as a table."""
     rows: list = field(default_factory=list)
     tol: float = DEFAULT_TOL
+    compared: tuple = None       # ({name: answer}, {name: reference}) when kept, for hints.diagnose
 
     @property
     def worst(self) -> float:

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -77,6 +76,7 @@ class Limits:
     def apply(self):                 # runs in the worker before it reads the submission
         mem = self.memory_mb * 2 ** 20
         cpu = int(self.timeout) + 3                      # + starting Python, numpy and the package
+        import resource              # here, not above: a browser's Python (tutorial 17 reaches this module) has none
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_bytes, self.file_bytes))

@@ -21,7 +21,8 @@ MAX_BYTES = 8 * 2 ** 20           # the largest notebook or script read
 def cells_of(path: Path) -> list:
     """The code cells of a notebook (json) or a percent-format script, as strings.
 
-    IPython magics and shell lines (``%timeit``, ``!pip``) are commented out.
+    IPython magics and shell lines (``%timeit``, ``!pip``) are commented out behind a ``pass``, so
+    that one indented under ``if``/``except`` (the notebooks' install cell) leaves valid Python.
     """
     path = Path(path)
     if path.stat().st_size > MAX_BYTES:            # read by the grader itself: a huge file is not a submission
@@ -42,8 +43,15 @@ def cells_of(path: Path) -> list:
             else:
                 current.append(line)
         cells.append("".join(current))
-    return ["".join(("# " + line if line.lstrip().startswith(("%", "!")) else line)
-                    for line in cell.splitlines(keepends=True)) for cell in cells]
+    return ["".join(_comment_magic(line) for line in cell.splitlines(keepends=True)) for cell in cells]
+
+
+def _comment_magic(line: str) -> str:
+    """``%pip install x`` -> ``pass  # %pip install x``, keeping the indentation."""
+    body = line.lstrip()
+    if not body.startswith(("%", "!")):
+        return line
+    return line[:len(line) - len(body)] + "pass  # " + body
 
 
 def find_submissions(folder) -> dict:

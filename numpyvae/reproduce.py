@@ -1,0 +1,336 @@
+"""``python -m numpyvae reproduce [NAME ...|all] [--budget smoke|short|long]``: each paper's effect, measured here.
+
+For every comparison of :mod:`numpyvae.comparisons` and every dataset it names that is installed,
+both sides are trained with the same seed and data, then judged *paired*: on the same test
+examples (the same binarized draw), with the same k and the same evaluation noise, so the
+difference b − a is measured per example and its standard error is that of a paired mean,
+sd(d)/√n, far smaller than the two sides' own errors. The paper's claim is printed beside ours
+with a verdict (same direction? resolved beyond two standard errors? our size / the paper's),
+and the results are written atomically to OUT/reproduction.json and OUT/reproduction.md (merged
+with earlier results there, one row per comparison, dataset and budget).
+
+The sides run through the public trainers and evaluator: ``train.train`` (every model: VAE kinds, M2,
+AVB) with ``evaluate.log_likelihood`` (VAE kinds), M2's test error against ``run.classifier_alone``,
+AVB's and a same-sized VAE's log p(x) by quadrature on the ring, ``cubo_q.linear_gaussian_experiment``,
+``structured_output.run``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .comparisons import BUDGETS, K_TRAIN, REGISTRY, EpochsFraction
+
+__all__ = ["run_comparison", "paired", "verdict", "main", "add_flags", "cmd_reproduce"]
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> dict:
+    """Paired difference of two per-example measurements: mean of d = b − a and its standard error sd(d)/√n."""
+    d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else float("nan")
+    return {"a": float(np.mean(a)), "b": float(np.mean(b)), "diff": float(d.mean()), "se": se, "n": int(d.size)}
+
+
+def verdict(diff: float, se, effect: float) -> dict:
+    """Same direction as the paper's effect? "yes" / "no" when |diff| ≥ 2 SE, "unresolved" within; size = diff / effect."""
+    if se is not None and math.isfinite(se) and abs(diff) < 2 * se:
+        same = "unresolved"
+    else:
+        same = "yes" if diff * effect > 0 else "no"
+    return {"same_direction": same, "size_vs_paper": diff / effect if effect else float("nan")}
+
+
+# ------------------------------------------------------------------ the sides, by kind
+
+def _resolve(side: dict, budget: dict, epochs) -> dict:
+    out = {}
+    for key, value in side.items():
+        if value == K_TRAIN:
+            value = budget["k_train"]
+        elif isinstance(value, EpochsFraction):
+            value = value.fraction * epochs
+        out[key] = value
+    return out
+
+
+def _data(name: str, budget: dict):
+    from .datasets import Dataset, load
+    d = load(name)
+    n_train, n_test = budget["n_train"], budget["n_test"]
+    if n_train is None and n_test is None:
+        return d
+    return Dataset(d.name, d.x_train[:n_train], d.y_train[:n_train], d.x_test[:n_test], d.y_test[:n_test],
+                   d.image_shape, d.source)
+
+
+def _vae_side(side: dict, dataset: str, data, budget: dict, seed: int, out_dir: Path, measure: str = "log_px"):
+    """Train one side; return (log p(x), or the ELBO, per test example; the test examples; its settings)."""
+    from .evaluate import log_likelihood, run_test_data, test_elbo
+    from .seeds import EVAL_SEED
+    from .train import train
+    base = dict(budget["vae"])
+    cfg = {**base, **_resolve(side, budget, base["epochs"]), "dataset": dataset, "seed": seed, "out": str(out_dir)}
+    cfg = {k: v for k, v in cfg.items() if v is not None}
+    run = train(cfg, data=data, quiet=budget["quiet"])
+    x_test = run_test_data(run, dataset=data)[0][:budget["n_test"]]
+    if measure == "elbo":
+        ll = test_elbo(run.model, x_test, rng=EVAL_SEED, per_example=True)["each"]
+    else:
+        ll = log_likelihood(run.model, x_test, k=budget["k_eval"], rng=EVAL_SEED, progress=False)
+    return ll, x_test, {k: v for k, v in cfg.items() if k != "out"}
+
+
+def _run_vae(c, dataset, budget, seed, out_dir, log):
+    data = _data(dataset, budget)
+    results, x_tests, settings = {}, [], {}
+    for side, label, cfg in (("a", c.label_a, c.a), ("b", c.label_b, c.b)):
+        log(f"  training {label} ...")
+        start = time.perf_counter()
+        results[side], x, settings[side] = _vae_side(cfg, dataset, data, budget, seed, out_dir / side, c.measure)
+        x_tests.append(x)
+        what = "ELBO" if c.measure == "elbo" else f"log p(x) (k = {budget['k_eval']})"
+        log(f"  {label}: {what} {results[side].mean():.3f} on {x.shape[0]} test examples, "
+            f"{time.perf_counter() - start:.0f} s")
+    if not np.array_equal(x_tests[0], x_tests[1]):
+        raise RuntimeError(f"reproduce {c.name}: the two sides were judged on different test examples")
+    out = paired(results["a"], results["b"])
+    out.update(settings=settings, k_eval=budget["k_eval"] if c.measure == "log_px" else None,
+               epochs=settings["a"]["epochs"])
+    return out
+
+
+def _run_m2(c, dataset, budget, seed, out_dir, log):
+    """M2 (``train --model m2``) against its classifier on the labels alone (run.classifier_alone), paired per
+    test digit on the run's test set (binarized as evaluate does): the error indicator, in %."""
+    from .evaluate import run_test_data
+    from .run.classifier_alone import classifier_alone
+    from .train import train
+    data = _data(dataset, budget)
+    settings = {**budget["m2"], **c.b, "model": "m2", "dataset": dataset, "seed": seed}
+    run = train({**settings, "out": str(out_dir / "m2")}, data=data, quiet=budget["quiet"])
+    baseline, _ = classifier_alone(settings, data=data, log=None if budget["quiet"] else log)
+    x_test, y_test = run_test_data(run, dataset=data)[:2]
+    wrong = {side: (model.classify(x_test) != y_test) * 100.0 for side, model in (("baseline", baseline),
+                                                                                   ("m2", run.model))}
+    out = paired(wrong["baseline"], wrong["m2"])
+    out.update(settings=settings, epochs=settings["epochs"], k_eval=None,
+               generative_error=100 * run.history[-1]["val_generative_error"])
+    return out
+
+
+def _run_avb(c, dataset, budget, seed, out_dir, log):
+    """AVB (``train --model avb`` with the comparison's options) against a VAE of the same sizes, both from the
+    ring preset, judged by log p(x) by quadrature over z on the same test points."""
+    from .avb import log_px_by_quadrature
+    from .config import PRESETS
+    from .train import train
+    data = _data(dataset, {**budget, "n_test": budget["avb"]["n_test"]})
+    base = {**PRESETS[dataset], **{k: v for k, v in budget["avb"].items() if k != "n_test"}, "seed": seed}
+    settings = {**base, **c.b, "model": "avb"}
+    avb = train({**settings, "out": str(out_dir / "avb")}, data=data, quiet=budget["quiet"]).model
+    vae = train({**base, "model": "vae", "out": str(out_dir / "vae")}, data=data, quiet=budget["quiet"]).model
+    x = data.x_test.astype(np.float64)
+    log_px = {"avb": avb.log_likelihood_by_quadrature(x),
+              "vae": log_px_by_quadrature(lambda zz: vae.decode(zz.astype(vae.dtype)), vae.likelihood, x)}
+    out = paired(log_px["vae"], log_px["avb"])
+    estimate = avb.validation(data.x_test.astype(avb.dtype), None, np.random.default_rng(7))
+    out.update(settings={**settings, "n_test": x.shape[0]}, epochs=settings["epochs"], k_eval="quadrature",
+               avb_kl_estimate=estimate["val_kl_estimate"], avb_elbo_estimate=estimate["val_elbo_estimate"])
+    return out
+
+
+def _run_cubo(c, dataset, budget, seed, out_dir, log):
+    from .cubo_q import linear_gaussian_experiment
+    gaps = {}
+    for side, cfg in (("a", c.a), ("b", c.b)):
+        settings = {**budget["cubo"], **cfg}
+        rows = linear_gaussian_experiment(report_every=max(settings["steps"], 1), log=log, **settings)
+        step, elbo, iwae, cubo, truth = rows[-1]
+        gaps[side] = {"elbo": elbo, "iwae": iwae, "cubo": cubo, "log_px": truth, "gap": truth - elbo}
+    # lower gap is better: report the improvement as a − b so that the paper's direction is positive
+    return {"a": gaps["a"]["gap"], "b": gaps["b"]["gap"], "diff": gaps["a"]["gap"] - gaps["b"]["gap"], "se": None,
+            "n": 200, "sandwich": gaps, "settings": {**budget["cubo"], **c.b}, "epochs": None,
+            "k_eval": budget["cubo"]["k_eval"]}
+
+
+def _run_cvae(c, dataset, budget, seed, out_dir, log):
+    from .structured_output import run
+    settings = {**budget["cvae"], **c.b, "dataset": dataset, "seed": seed}
+    res = run(log=log, **settings)
+    out = paired(res["nn"], res["cvae"])
+    out.update(settings=res["settings"], epochs=settings["epochs"], k_eval=settings["k"])
+    return out
+
+
+RUNNERS = {"vae": _run_vae, "m2": _run_m2, "avb": _run_avb, "cubo": _run_cubo, "cvae": _run_cvae}
+
+
+def run_comparison(name: str, dataset: str, budget_name: str = "smoke", seed: int = 0, out_dir="reproduction",
+                   log=print) -> dict:
+    """Run one comparison on one dataset; return its result row (JSON-able)."""
+    c, budget = REGISTRY[name], BUDGETS[budget_name]
+    start = time.perf_counter()
+    run_dir = Path(out_dir) / "runs" / budget_name / f"{name}-{dataset}-seed{seed}"
+    if run_dir.exists():                                # a fresh run each time: these directories are scratch
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    with contextlib.redirect_stdout(sys.stderr):       # the trainers' epoch lines are progress: stdout keeps the table
+        out = RUNNERS[c.kind](c, dataset, budget, seed, run_dir, log)
+    out.update(verdict(out["diff"], out["se"], c.effect))
+    if c.direction_only:
+        out["size_vs_paper"] = None                     # the paper gives a direction, not a number
+    out.update(name=name, dataset=dataset, budget=budget_name, seed=seed, label_a=c.label_a, label_b=c.label_b,
+               metric=c.metric, paper_effect=c.effect, claim=vars(c.claim), note=c.note,
+               seconds=round(time.perf_counter() - start, 1))
+    return out
+
+
+# ------------------------------------------------------------------ output: the table, the JSON, the command
+
+def _fmt(x, digits=2) -> str:
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:+.{digits}f}"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|")                  # a | inside a cell would end it
+
+
+def format_row(r: dict) -> str:
+    """One markdown row: comparison, data, the paper's claim, ours (b − a ± paired SE), verdict, size, setting."""
+    claim = {k: _cell(v) for k, v in r["claim"].items()}
+    ours = f"{_fmt(r['diff'])} ± {r['se']:.2f}" if r["se"] is not None and math.isfinite(r["se"]) else _fmt(r["diff"], 3)
+    setting = f"{r['budget']}: {r['epochs']} epochs" if r["epochs"] is not None else r["budget"]
+    if r.get("k_eval") is not None:
+        setting += f", k = {r['k_eval']}"
+    setting += f", n = {r['n']}, seed {r['seed']}"
+    return (f"| {r['name']}: {r['label_b']} vs {r['label_a']} | {r['dataset']} | {claim['number']} ({claim['data']}; "
+            f"{claim['setting']}; {claim['citation']}) | {ours} ({_cell(r['metric'])}) | {r['same_direction']} | "
+            f"{_size(r)} | {setting} |")
+
+
+def _size(r: dict) -> str:
+    return "direction only" if r["size_vs_paper"] is None else f"{r['size_vs_paper']:.2f}×"
+
+
+def markdown(rows: list) -> str:
+    head = ("| comparison (b vs a) | data | paper | ours: b − a ± paired SE | same direction? | size vs paper | "
+            "budget, setting |\n|---|---|---|---|---|---|---|")
+    return head + "\n" + "\n".join(format_row(r) for r in rows) + "\n"
+
+
+def save(rows: list, out_dir) -> tuple[Path, Path]:
+    """Merge rows into OUT/reproduction.json (one per name, dataset, budget, seed) and rewrite the table; atomic."""
+    from .checkpoint import save_json
+    from .files import atomic_write_bytes
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "reproduction.json"
+    old = json.loads(path.read_text())["results"] if path.exists() else []
+    key = lambda r: (r["name"], r["dataset"], r["budget"], r["seed"])        # noqa: E731
+    merged = {key(r): r for r in old}
+    merged.update({key(r): r for r in rows})
+    for r in merged.values():                            # the claims' words come from the registry, as it is now
+        if r["name"] in REGISTRY:
+            r["claim"] = vars(REGISTRY[r["name"]].claim)
+    ordered = sorted(merged.values(), key=lambda r: (list(REGISTRY).index(r["name"]) if r["name"] in REGISTRY
+                                                     else len(REGISTRY), r["dataset"], r["budget"]))
+    save_json(path, {"results": ordered})
+    md = atomic_write_bytes(out_dir / "reproduction.md", markdown(ordered).encode())
+    return path, md
+
+
+def _installed(dataset: str) -> bool:
+    if dataset in ("digits", "ring", "linear-gaussian"):
+        return True
+    from .datasets import load
+    try:
+        load(dataset)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def add_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("names", nargs="*", default=["all"], metavar="NAME",
+                   help="comparisons to run (default all): " + ", ".join(REGISTRY))
+    p.add_argument("--budget", choices=tuple(BUDGETS), default="smoke",
+                   help="smoke: seconds each (no evidence); short: about an hour in all on 2 cores; "
+                        "long: the papers' k and lengths (days)")
+    p.add_argument("--datasets", nargs="+", default=None,
+                   help="only these datasets (default: each comparison's; fashion-mnist, when installed, only in the long "
+                        "budget unless named here)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="reproduction", help="directory for reproduction.json, .md and the runs")
+    p.add_argument("--list", action="store_true", help="list the comparisons and their papers' claims, then stop")
+
+
+def _plan(args) -> list:
+    names = list(REGISTRY) if args.names in ([], ["all"]) else args.names
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise ValueError(f"reproduce: unknown comparison(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    if args.seed < 0:
+        raise ValueError(f"reproduce: --seed must be an integer >= 0, got {args.seed}")
+    known = sorted({d for c in REGISTRY.values() for d in c.datasets})
+    if args.datasets is not None and not set(args.datasets) <= set(known):
+        raise ValueError(f"reproduce: unknown dataset(s) {', '.join(sorted(set(args.datasets) - set(known)))} "
+                         f"in --datasets; the comparisons use {', '.join(known)}")
+    plan = []
+    for name in names:
+        for dataset in REGISTRY[name].datasets:
+            if args.datasets is not None and dataset not in args.datasets:
+                continue
+            if args.datasets is None and args.budget != "long" and dataset == "fashion-mnist":
+                continue        # 60k images: ~7× the digits' time; in smoke and short only when asked for by name
+            plan.append((name, dataset))
+    if not plan:
+        raise ValueError(f"reproduce: nothing to run: {', '.join(names)} on --datasets {' '.join(args.datasets)}")
+    return plan
+
+
+def cmd_reproduce(args, log=None) -> int:
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    if args.list:
+        for name, c in REGISTRY.items():
+            print(f"{name:16s} {c.label_b} vs {c.label_a}: {c.claim.number} ({c.claim.citation})")
+        return 0
+    plan = _plan(args)
+    from .files import DirectoryLock
+    with DirectoryLock(Path(args.out) / "runs"):         # one reproduce process per output directory
+        return _run_plan(plan, args, log)
+
+
+def _run_plan(plan: list, args, log) -> int:
+    rows = []
+    for i, (name, dataset) in enumerate(plan, 1):
+        if not _installed(dataset):
+            log(f"[{i}/{len(plan)}] {name} on {dataset}: skipped, the dataset is not installed")
+            continue
+        c = REGISTRY[name]
+        log(f"[{i}/{len(plan)}] {name} on {dataset} ({args.budget}): {c.label_b} vs {c.label_a}")
+        r = run_comparison(name, dataset, args.budget, args.seed, args.out, log=log)
+        rows.append(r)
+        save(rows, args.out)                               # after each comparison: an interruption keeps the rest
+        log(f"  paper: {c.claim.number} ({c.claim.data}; {c.claim.setting}; {c.claim.citation})")
+        log(f"  ours:  b − a = {_fmt(r['diff'], 3)} ± {r['se'] if r['se'] is not None else float('nan'):.3f} "
+            f"({r['metric']}); same direction: {r['same_direction']}; size vs the paper's: {_size(r)}; "
+            f"{r['seconds']:.0f} s")
+    if rows:
+        json_path, md_path = save(rows, args.out)
+        print(markdown(rows), end="")
+        log(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m numpyvae reproduce", description=__doc__.split("\n")[0])
+    add_flags(p)
+    return cmd_reproduce(p.parse_args(argv))

@@ -1,0 +1,58 @@
+"""M2's baseline: its classifier network trained on the labelled examples alone (cross-entropy).
+
+Kingma et al. (2014) compare M2 against classifiers that see only the N_l labels. Here the baseline
+is the very network q(y|x) of an M2 run (``classifier_hidden``, ``activation``, the same initial
+weights: :class:`numpyvae.m2.ClassifierAlone` draws them as M2 does), on the same labelled set
+(:func:`numpyvae.run.recipes.choose_labeled` with the run's seed), the same optimizer and learning
+rate, the same binarization and the same number of steps as the M2 run: ``epochs`` times S steps,
+each on min(B, N_l) labels, cycling through the labels in whole permutations (a step of M2 holds
+only about N_l/S labels, too few for a classifier trained on nothing else).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import TrainConfig, model_seed, trainer_seed
+from ..datasets import binarize_dynamic
+from ..m2 import ClassifierAlone
+from ..optim import make_optimizer
+from .batches import label_order
+
+__all__ = ["classifier_alone"]
+
+
+def classifier_alone(config, data=None, log=None) -> tuple:
+    """Train the M2 run ``config``'s classifier on its labels alone; returns (ClassifierAlone, test errors per epoch).
+
+    ``config``: an M2 TrainConfig (or a dict of its fields); ``data``: its Dataset (default: loaded by name).
+    The test errors (in [0, 1]) are measured on the run's validation set, the test set binarized as
+    evaluate does. ``log``: called with a line per epoch, or None.
+    """
+    from ..train import Trainer
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
+    if cfg.model != "m2":
+        raise ValueError(f"classifier_alone: the baseline of an M2 run; got --model {cfg.model}")
+    trainer = Trainer(TrainConfig.from_dict({**cfg.to_dict(), "out": ""}), data=data)    # the run's data and labels
+    batches = trainer.batches
+    x_l, y_l = batches.x_l, batches.y_l
+    B_l = min(cfg.batch_size, x_l.shape[0])
+    clf = ClassifierAlone(x_l.shape[1], trainer.model.n_classes, cfg.classifier_hidden, cfg.activation,
+                          seed=model_seed(cfg.seed), dtype=trainer.dtype)
+    opt = make_optimizer(cfg.optimizer, clf.params, clf.grads, **cfg.optimizer_kwargs())
+    rng = np.random.default_rng(trainer_seed(cfg.seed))
+    errors = []
+    for epoch in range(1, cfg.epochs + 1):
+        if cfg.lr_schedule != "constant":
+            opt.lr = cfg.lr_at(epoch - 1)
+        order = label_order(rng, x_l.shape[0], batches.steps * B_l)
+        for b in range(batches.steps):
+            idx = order[b * B_l:(b + 1) * B_l]
+            xb = binarize_dynamic(x_l[idx], rng) if batches.dynamic else x_l[idx]
+            clf.loss_and_grads(xb, y_l[idx])
+            if not opt.step(check_finite=True):
+                raise RuntimeError(f"classifier_alone: the weights became non-finite at epoch {epoch}, step "
+                                   f"{b + 1}; try a smaller --lr")
+        errors.append(clf.test_error(trainer.x_val, trainer.y_val))
+        if log is not None:
+            log(f"classifier alone, epoch {epoch:3d}  test error {100 * errors[-1]:5.2f}%")
+    return clf, errors

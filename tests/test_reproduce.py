@@ -1,0 +1,148 @@
+"""`python -m numpyvae reproduce`: the paired statistics, the verdict, the registry, and each kind of comparison
+run end to end at the smoke budget (seconds each; its numbers are no evidence, only the machinery is tested)."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from numpyvae.cli import main
+from numpyvae.comparisons import BUDGETS, K_TRAIN, REGISTRY, EpochsFraction
+from numpyvae.reproduce import paired, verdict
+
+
+def test_paired_difference_and_its_standard_error_by_hand():
+    a, b = np.array([1.0, 2.0, 4.0, 7.0]), np.array([2.0, 2.5, 5.5, 7.0])
+    d = [1.0, 0.5, 1.5, 0.0]                                   # b − a
+    mean = 0.75
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 3)
+    out = paired(a, b)
+    assert out["diff"] == pytest.approx(mean) and out["se"] == pytest.approx(sd / 2) and out["n"] == 4
+    assert out["a"] == pytest.approx(3.5) and out["b"] == pytest.approx(4.25)
+    # pairing removes what both sides share: a shared offset per example does not enter the error
+    shift = np.array([100.0, -50.0, 30.0, 0.0])
+    assert paired(a + shift, b + shift)["se"] == pytest.approx(out["se"])
+
+
+def test_verdict_needs_two_standard_errors_and_the_papers_sign():
+    assert verdict(1.0, 0.2, 2.0) == {"same_direction": "yes", "size_vs_paper": 0.5}
+    assert verdict(-1.0, 0.2, 2.0)["same_direction"] == "no"
+    assert verdict(0.3, 0.2, 2.0)["same_direction"] == "unresolved"
+    assert verdict(-5.0, 1.0, -13.8)["same_direction"] == "yes"          # lower test error, as M2's paper
+    assert verdict(0.5, None, 0.01)["same_direction"] == "yes"           # no SE (a deterministic experiment)
+
+
+def test_every_registered_comparison_is_complete():
+    assert {"iwae", "two-layers", "vamp", "mog10", "mog500", "iaf", "full-cov", "planar2", "planar8", "planar32",
+            "planar8-global", "m2", "avb", "cubo", "output-bias"} <= set(REGISTRY)
+    for name, c in REGISTRY.items():
+        assert c.claim.number and c.claim.data and c.claim.setting and c.claim.citation, name
+        assert c.effect != 0 and c.a is not c.b, name
+        for budget in BUDGETS.values():
+            assert c.kind in budget, (name, c.kind)
+    assert REGISTRY["iwae"].b["n_samples"] == K_TRAIN and BUDGETS["long"]["k_train"] == 50
+    assert BUDGETS["long"]["k_eval"] == 5000                              # Burda et al.'s evaluation k
+    assert isinstance(REGISTRY["planar8"].b["warmup_epochs"], EpochsFraction)
+    assert REGISTRY["planar8-global"].b["posterior"] == "planar:8,amortized=false"
+
+
+def _run(tmp_path, *names):
+    assert main(["reproduce", *names, "--budget", "smoke", "--out", str(tmp_path)]) == 0
+    return json.loads((tmp_path / "reproduction.json").read_text())["results"]
+
+
+def test_a_vae_comparison_is_paired_and_written_as_json_and_markdown(tmp_path, capsys):
+    rows = _run(tmp_path, "iwae")
+    (r,) = rows
+    assert (r["name"], r["dataset"], r["budget"], r["seed"]) == ("iwae", "digits", "smoke", 0)
+    assert r["n"] == BUDGETS["smoke"]["n_test"] and r["k_eval"] == BUDGETS["smoke"]["k_eval"]
+    assert r["diff"] == pytest.approx(r["b"] - r["a"]) and r["se"] > 0
+    assert r["settings"]["b"]["n_samples"] == BUDGETS["smoke"]["k_train"] and r["settings"]["b"]["objective"] == "iwae"
+    assert r["settings"]["a"]["seed"] == r["settings"]["b"]["seed"]
+    assert r["same_direction"] in ("yes", "no", "unresolved")
+    md = (tmp_path / "reproduction.md").read_text()
+    assert md.startswith("| comparison") and "| iwae: IWAE vs VAE | digits |" in md and "Burda" in md
+    captured = capsys.readouterr()
+    assert "[1/1] iwae on digits (smoke)" in captured.err and "paper: +2.0 nats" in captured.err
+    # a second run replaces its own row and keeps the others
+    rows = _run(tmp_path, "iwae")
+    assert len(rows) == 1
+
+
+def test_warmup_as_a_fraction_of_the_budgets_epochs_and_a_hierarchy_without_z_dim(tmp_path):
+    rows = {r["name"]: r for r in _run(tmp_path, "planar2", "two-layers")}
+    epochs = BUDGETS["smoke"]["vae"]["epochs"]
+    assert rows["planar2"]["settings"]["b"]["warmup_epochs"] == pytest.approx(epochs / 3)
+    assert "z_dim" not in rows["two-layers"]["settings"]["b"] and rows["two-layers"]["settings"]["b"]["stochastic"]
+
+
+def test_m2_avb_cubo_and_cvae_comparisons_run(tmp_path):
+    rows = {r["name"]: r for r in _run(tmp_path, "m2", "avb", "cubo", "cvae-quadrant")}
+    cvae = rows["cvae-quadrant"]
+    assert cvae["settings"]["given"] == "quadrant" and cvae["n"] == BUDGETS["smoke"]["cvae"]["n_test"]
+    assert cvae["diff"] == pytest.approx(cvae["b"] - cvae["a"]) and cvae["a"] < 0
+    m2 = rows["m2"]
+    assert m2["metric"] == "test error, %" and 0 <= m2["a"] <= 100 and 0 <= m2["b"] <= 100
+    assert 0 <= m2["generative_error"] <= 100 and m2["n"] == BUDGETS["smoke"]["n_test"]
+    avb = rows["avb"]
+    assert avb["dataset"] == "ring" and avb["settings"]["adaptive_contrast"] is True and avb["settings"]["beta1"] == 0.5
+    assert avb["n"] == BUDGETS["smoke"]["avb"]["n_test"] and np.isfinite(avb["diff"])
+    cubo = rows["cubo"]["sandwich"]
+    assert cubo["a"]["log_px"] == cubo["b"]["log_px"] and cubo["a"]["elbo"] <= cubo["a"]["log_px"]
+
+
+def test_unknown_names_are_refused_in_one_line(tmp_path, capsys):
+    assert main(["reproduce", "iwae", "nonsense", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("numpyvae: error: reproduce: unknown comparison(s) nonsense; known: iwae")
+    assert not (tmp_path / "reproduction.json").exists()
+
+
+def test_list_prints_every_claim(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in REGISTRY) and "Kingma et al. 2014" in out
+
+
+def test_a_claim_without_a_number_gets_no_size(tmp_path):
+    (r,) = _run(tmp_path, "cubo")
+    assert r["size_vs_paper"] is None and "direction only" in (tmp_path / "reproduction.md").read_text()
+
+
+def test_bad_datasets_and_an_empty_plan_are_refused(tmp_path, capsys):
+    assert main(["reproduce", "iwae", "--datasets", "cifar", "--out", str(tmp_path)]) == 2
+    assert "unknown dataset(s) cifar in --datasets" in capsys.readouterr().err
+    assert main(["reproduce", "avb", "--datasets", "digits", "--out", str(tmp_path)]) == 2
+    assert "nothing to run: avb on --datasets digits" in capsys.readouterr().err
+
+
+def test_one_process_per_output_directory(tmp_path, capsys):
+    from numpyvae.files import DirectoryLock
+    with DirectoryLock(tmp_path / "runs"):
+        assert main(["reproduce", "cubo", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("numpyvae: error:") and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_q_without_a_density_is_compared_by_its_paired_test_elbo(tmp_path):
+    (r,) = _run(tmp_path, "gumbel")
+    assert r["metric"] == "test ELBO, nats" and r["k_eval"] is None and r["se"] > 0
+    assert r["settings"]["a"]["posterior"] == "gumbel-st:10" and r["settings"]["b"]["posterior"] == "gumbel:10"
+
+
+def test_test_elbo_per_example_averages_to_its_mean(small_digits):
+    from numpyvae import VAE
+    from numpyvae.evaluate import test_elbo
+    m = VAE(784, [8], 2, seed=0)
+    x = (small_digits.x_test[:30] > 0.5).astype(np.float32)
+    out = test_elbo(m, x, batch_size=7, per_example=True, rng=3)
+    assert out["each"].shape == (30,) and out["each"].mean() == pytest.approx(out["elbo"], rel=1e-6)
+    assert out["each"][4] == pytest.approx(test_elbo(m, x, batch_size=7, rng=3, per_example=True)["each"][4])
+    first = test_elbo(m, x[:7], batch_size=7, rng=3)["elbo"]          # the first batch alone: its own mean
+    assert out["each"][:7].mean() == pytest.approx(first, rel=1e-6)
+
+
+def test_a_bar_in_a_cell_is_escaped_so_the_table_keeps_its_columns(tmp_path):
+    _run(tmp_path, "cvae-top-half")
+    row = [line for line in (tmp_path / "reproduction.md").read_text().splitlines() if line.startswith("| cvae")][0]
+    assert "x_out \\| x_in" in row and row.replace("\\|", "").count("|") == 8
