@@ -29,10 +29,11 @@ The policy (:class:`Policy`, one ``tick()`` per step, under a microsecond when n
   (median 0.874 s per 20,000 images against 0.732 s at two threads, 19% lost).
 
 Measured with the probing policy (data_scripts/bench_thread_policy.py, 6 December, medians of
-three interleaved rounds of 20,000 images, a machine shared with other sessions): at load
-3.4-4.2 with nothing of its own beside it, 1.028 s against 0.947 s for one thread (the best fixed
-count then) and 3.98 s for two; beside one busy process, 0.979 s against 0.938 s and 2.52 s. Two
-threads beside busy cores were 2.5-12x slower than one. data_scripts/SPEED_NOTES.md has every table.
+three interleaved rounds of 20,000 images): quiet (load 0.4), 0.597 s on two threads against
+0.618 s fixed at two and 0.889 s at one; beside one busy process 1.023 s against 0.899 s at one
+and 2.112 s at two; beside two, 2.731 s against 2.750 s and 25.2 s. On the shared machine (load
+3-4) its medians were 2% below to 12% above the best fixed count's. data_scripts/SPEED_NOTES.md
+has every table.
 
 Pinning. ``--threads N`` (train, resume, evaluate, bench), or the environment: NUMPYVAE_BLAS_THREADS,
 else the standard OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or MKL_NUM_THREADS (the first one set).
