@@ -60,20 +60,73 @@ def _pin(threads: int) -> None:
 
 # --------------------------------------------------------------------------- the engines (children)
 
-def run_numpyvae(data_path, epochs, seed, threads):
+class Noise:
+    """What a child draws or reads each step. ``noise_dir`` None: the engine draws its own (the
+    permutation, the Bernoulli binarization if ``binarized``, eps). Else every engine reads the
+    same pre-drawn NumPy arrays from ``noise_dir`` (written by :func:`write_shared_noise`): for
+    epoch e, ``perm_e.npy``, ``eps_e.npy`` (steps·B, K) and, when binarized, ``xbin_e.npy``
+    (steps·B, D) uint8 in the permuted order, so no engine pays for its generator in the step."""
+
+    def __init__(self, noise_dir, binarized):
+        self.dir, self.binarized = noise_dir, binarized
+
+    def epoch(self, e):
+        """(perm, eps, xbin) of epoch ``e`` (xbin None when grey); all None for own noise."""
+        import numpy as np
+        if self.dir is None:
+            return None, None, None
+        load = lambda name: np.load(os.path.join(self.dir, f"{name}_{e}.npy"))      # noqa: E731
+        return load("perm"), load("eps"), load("xbin") if self.binarized else None
+
+
+def write_shared_noise(noise_dir, x, epochs, seed, binarized):
+    """Draw every epoch's permutation, eps and (if binarized) binarized batches with NumPy, once."""
+    import numpy as np
+    rng = np.random.default_rng(seed + 1000)
+    steps = x.shape[0] // B
+    for e in range(epochs):
+        perm = rng.permutation(x.shape[0])
+        np.save(os.path.join(noise_dir, f"perm_{e}.npy"), perm)
+        np.save(os.path.join(noise_dir, f"eps_{e}.npy"), rng.standard_normal((steps * B, K), dtype=np.float32))
+        if binarized:
+            xb = x[perm[:steps * B]]
+            np.save(os.path.join(noise_dir, f"xbin_{e}.npy"), (rng.random(xb.shape, dtype=np.float32) < xb).astype(np.uint8))
+
+
+def run_numpyvae(data_path, epochs, seed, threads, noise):
+    """Own noise: the real Trainer loop (numpyvae.train, dynamic binarization or none). Shared noise:
+    the same model and optimizer, stepped on the pre-drawn batches and eps (model.loss_and_grads(x, eps))."""
     sys.path.insert(0, str(ROOT))
     import numpy as np
-    from numpyvae.bench import run_bench
     from numpyvae.bench_data import blas_kernel
-    r = run_bench(epochs=epochs, seed=seed, matmul_repeats=2, matmul_seconds=0.1, log=None)
-    import numpyvae.parallel as par
-    return dict(epochs=[e["seconds"] for e in r["epochs"]], cpu=[e["cpu_seconds"] for e in r["epochs"]],
-                version=f"numpy {np.__version__}, OpenBLAS kernel {blas_kernel()}",
-                parallel_threads=par.threads(), bound=r["matmul"]["bound_epoch_seconds"],
-                data=r["data"]["source"])
+    from numpyvae.datasets.dataset import Dataset
+    from numpyvae.train import TrainConfig, Trainer
+    x_all = np.load(data_path)
+    data = Dataset("digits", x_all, np.zeros(len(x_all), int), x_all[:B], np.zeros(B, int), (28, 28), "bench")
+    trainer = Trainer(TrainConfig(dataset="digits", hidden=[H], z_dim=K, batch_size=B, epochs=epochs, seed=seed,
+                                  binarize="dynamic" if noise.binarized else "none"), data=data, quiet=True)
+    model, opt, steps = trainer.model, trainer.optimizer, x_all.shape[0] // B
+    times, cpu = [], []
+    for e in range(epochs):
+        perm, eps, xbin = noise.epoch(e)
+        t0, c0 = time.perf_counter(), time.process_time()
+        if perm is None:
+            trainer._train_epoch()
+            trainer.epoch += 1
+        else:
+            for b in range(steps):
+                trainer.blas.tick()
+                sl = slice(b * B, (b + 1) * B)
+                x = xbin[sl].astype(np.float32) if xbin is not None else np.take(x_all, perm[sl], axis=0)
+                model.loss_and_grads(x, eps[sl])
+                opt.step()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return dict(epochs=times, cpu=cpu, version=f"numpy {np.__version__}, OpenBLAS kernel {blas_kernel()}",
+                blas_threads=trainer.blas.take_used())
 
 
-def run_torch(data_path, epochs, seed, threads):
+def run_torch(data_path, epochs, seed, threads, noise):
     import numpy as np
     import torch
     from torch import nn
@@ -87,14 +140,22 @@ def run_torch(data_path, epochs, seed, threads):
     opt = torch.optim.Adam(mods.parameters(), lr=1e-3)
     n, steps = x_all.shape[0], x_all.shape[0] // B
     times, cpu = [], []
-    for _ in range(epochs):
+    for e in range(epochs):
+        perm, eps, xbin = noise.epoch(e)
         t0, c0 = time.perf_counter(), time.process_time()
-        perm = torch.randperm(n)
+        own = perm is None
+        perm = torch.randperm(n) if own else torch.from_numpy(perm)
         for b in range(steps):
-            x = torch.bernoulli(x_all[perm[b * B:(b + 1) * B]])
+            sl = slice(b * B, (b + 1) * B)
+            if xbin is not None:
+                x = torch.from_numpy(xbin[sl]).float()
+            else:
+                x = x_all[perm[sl]]
+                x = torch.bernoulli(x) if own and noise.binarized else x
             h = F.relu(enc(x))
             m, lv = mu(h), logvar(h)
-            z = m + torch.exp(0.5 * lv) * torch.randn_like(m)
+            e_b = torch.randn_like(m) if own else torch.from_numpy(eps[sl])
+            z = m + torch.exp(0.5 * lv) * e_b
             logits = dec2(F.relu(dec1(z)))
             nll = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
             kl = -0.5 * torch.sum(1 + lv - m * m - lv.exp())
@@ -139,7 +200,7 @@ def jax_vae(jax, jnp, key):
     return params, loss_fn
 
 
-def run_jax(data_path, epochs, seed, threads):
+def run_jax(data_path, epochs, seed, threads, noise):
     import numpy as np
     if threads == 1:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
@@ -155,12 +216,20 @@ def run_jax(data_path, epochs, seed, threads):
     tx = optax.adam(1e-3)
     opt_state = tx.init(params)
 
+    binarized = noise.binarized
+
     @jax.jit
     def step(p, s, idx, k):
         k1, k2 = jax.random.split(k)
         xb = jnp.take(x_all, idx, axis=0)
-        x = jax.random.bernoulli(k1, xb).astype(jnp.float32)
+        x = jax.random.bernoulli(k1, xb).astype(jnp.float32) if binarized else xb
         eps = jax.random.normal(k2, (x.shape[0], K), jnp.float32)
+        loss, grads = jax.value_and_grad(loss_fn)(p, x, eps)
+        updates, s = tx.update(grads, s, p)
+        return optax.apply_updates(p, updates), s, loss
+
+    @jax.jit
+    def step_given(p, s, x, eps):          # shared noise: the batch and eps come from NumPy
         loss, grads = jax.value_and_grad(loss_fn)(p, x, eps)
         updates, s = tx.update(grads, s, p)
         return optax.apply_updates(p, updates), s, loss
@@ -168,13 +237,22 @@ def run_jax(data_path, epochs, seed, threads):
     n, steps = x_all.shape[0], x_all.shape[0] // B
     rng = np.random.default_rng(seed)
     step(params, opt_state, jnp.arange(B), key)[2].block_until_ready()    # compile outside the timing
+    step_given(params, opt_state, jnp.zeros((B, D), jnp.float32), jnp.zeros((B, K), jnp.float32))[2].block_until_ready()
+    x_host = np.load(data_path)
     times, cpu = [], []
-    for _ in range(epochs):
+    for e in range(epochs):
+        perm_s, eps_s, xbin = noise.epoch(e)
         t0, c0 = time.perf_counter(), time.process_time()
-        perm = rng.permutation(n).astype(np.int32)
-        for b in range(steps):
-            key, sub = jax.random.split(key)
-            params, opt_state, loss = step(params, opt_state, perm[b * B:(b + 1) * B], sub)
+        if perm_s is None:
+            perm = rng.permutation(n).astype(np.int32)
+            for b in range(steps):
+                key, sub = jax.random.split(key)
+                params, opt_state, loss = step(params, opt_state, perm[b * B:(b + 1) * B], sub)
+        else:
+            for b in range(steps):
+                sl = slice(b * B, (b + 1) * B)
+                x = xbin[sl].astype(np.float32) if xbin is not None else np.take(x_host, perm_s[sl], axis=0)
+                params, opt_state, loss = step_given(params, opt_state, x, eps_s[sl])
         loss.block_until_ready()
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
@@ -187,12 +265,31 @@ ENGINES = dict(numpyvae=run_numpyvae, torch=run_torch, jax=run_jax)
 
 # --------------------------------------------------------------------------- the driver
 
+def gemm_rate(threads, steps) -> dict:
+    """This machine's float32 rate on the 14 products of one step (numpyvae.bench.measure_matmuls, best
+    of 5), at ``threads`` BLAS threads, and the epoch time of those products alone. At one thread it
+    is timed in CPU seconds (what the products cost with a core to itself, however busy the machine),
+    as the engines' CPU table is; at more, in wall seconds."""
+    import time
+    from numpyvae import VAE, threads as blas_threads
+    from numpyvae.bench import matmul_shapes, measure_matmuls
+    from numpyvae.bench_data import blas_kernel
+    blas_threads.pin(threads)
+    ops = matmul_shapes(VAE(D, [H], K, seed=0), B)
+    clock = time.process_time if threads == 1 else time.perf_counter
+    mm = measure_matmuls(ops, "float32", repeats=5, min_seconds=0.3, clock=clock)
+    return dict(gflops=mm["gflops"], bound=steps * mm["seconds_per_step"], products=len(ops), kernel=blas_kernel(),
+                clock="cpu" if threads == 1 else "wall")
+
+
 def child(engine, args) -> dict | None:
     python = args.jax_python if engine == "jax" and args.jax_python else sys.executable
     env = dict(os.environ, **{v: str(args.threads) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                                              "MKL_NUM_THREADS")})
     cmd = [python, __file__, "--child", engine, "--data", args.data, "--epochs", str(args.epochs),
-           "--threads", str(args.threads), "--seed", str(args.seed)]
+           "--threads", str(args.threads), "--seed", str(args.seed), "--noise", args.noise, "--pixels", args.pixels]
+    if args.noise_dir:
+        cmd += ["--noise-dir", args.noise_dir]
     load = os.getloadavg()[0]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if p.returncode != 0:
@@ -212,12 +309,20 @@ def main(argv=None) -> int:
     ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(ENGINES))
     ap.add_argument("--jax-python", help="the interpreter that has jax and optax (default: this one)")
     ap.add_argument("--json", help="write every child's numbers here")
+    ap.add_argument("--noise", choices=["own", "shared"], default="own",
+                    help="own: each engine draws its permutation, binarization and eps in its step (the "
+                         "default); shared: all read the same NumPy draws, made before the timing")
+    ap.add_argument("--pixels", choices=["binarized", "grey"], default="binarized",
+                    help="binarized: a Bernoulli draw of every batch (dynamic binarization, the default); "
+                         "grey: the grey levels as they are (the pytorch/examples model as published)")
     ap.add_argument("--child", choices=list(ENGINES), help=argparse.SUPPRESS)
+    ap.add_argument("--noise-dir", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         _pin(args.threads)
-        print(json.dumps(ENGINES[args.child](args.data, args.epochs, args.seed, args.threads)))
+        noise = Noise(args.noise_dir, args.pixels == "binarized")
+        print(json.dumps(ENGINES[args.child](args.data, args.epochs, args.seed, args.threads, noise)))
         return 0
     if args.epochs < 2:
         ap.error("--epochs must be >= 2 (the first epoch is not counted)")
@@ -228,7 +333,15 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         args.data = str(Path(tmp) / "x_train.npy")
         np.save(args.data, data.x_train)
-        print(f"data: {source}; threads {args.threads}; {args.rounds} rounds of {args.epochs} epochs; "
+        args.noise_dir = None
+        if args.noise == "shared":
+            args.noise_dir = tmp
+            write_shared_noise(tmp, data.x_train, args.epochs, args.seed, args.pixels == "binarized")
+        gemm = gemm_rate(args.threads, 60_000 // B)
+        print(f"GEMM: NumPy's OpenBLAS ({gemm['kernel']}) runs the step's {gemm['products']} products at "
+              f"{gemm['gflops']:.1f} GFLOP/s at {args.threads} thread(s) ({gemm['clock']} time): {gemm['bound']:.2f} s "
+              f"per epoch for the matmuls alone (load {os.getloadavg()[0]:.2f})")
+        print(f"noise: {args.noise}, pixels: {args.pixels}; data: {source}; threads {args.threads}; {args.rounds} rounds of {args.epochs} epochs; "
               f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}")
         results = {e: [] for e in args.engines}
         for r in range(args.rounds):
@@ -257,7 +370,8 @@ def main(argv=None) -> int:
                   f"median {statistics.median(ratios):.2f}")
     print(f"load average (1, 5, 15 min) at the end: {tuple(round(x, 2) for x in os.getloadavg())}")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps(dict(noise=args.noise, pixels=args.pixels, threads=args.threads,
+                                                   gemm=gemm, results=results), indent=1))
     return 0
 
 

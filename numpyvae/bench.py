@@ -25,16 +25,16 @@ What it does, in order:
    the matmuls run inside the loop), the activations, the likelihood, the
    variational family, the rest of the model, the optimizer and the loop.
 
-Threads. OpenBLAS reads ``OPENBLAS_NUM_THREADS`` once, when NumPy is first
-imported, and NumPy offers no call to change it later. ``--threads N``
-therefore re-runs the benchmark in a child process with
-``OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=MKL_NUM_THREADS=N`` (no extra
-dependency such as threadpoolctl is needed); without ``--threads`` the
-environment decides, and the output records what it said. The optimizer's
-elementwise passes stay on one thread unless ``NUMPYVAE_THREADS=N`` asks for
-more (:mod:`numpyvae.parallel`: on this 2-core machine two did not pay). On a machine that
-other programs keep busy, 1 thread is often faster than 2: BLAS threads that
-wait for each other at every barrier lose whole scheduler time slices.
+Threads. Without ``--threads`` the benchmark runs as training does: numpyvae chooses the BLAS
+thread count by the model's size and the machine's load (:mod:`numpyvae.threads`), and each epoch
+line says which counts it used (``threads {2: 468}``: 468 steps at two threads). ``--threads N``
+pins it (as do NUMPYVAE_BLAS_THREADS and OPENBLAS_NUM_THREADS). The optimizer's elementwise passes
+stay on one thread unless ``NUMPYVAE_THREADS=N`` asks for more (:mod:`numpyvae.parallel`).
+
+``--busy N`` starts N processes of its own that each keep a core busy (:mod:`numpyvae.busy`: the
+browser and the video call of a student's laptop), after a first run on the machine as it is, and
+prints the two runs' epochs side by side with the thread counts used in each. The busy processes
+end with the benchmark, also on Ctrl-C or an error.
 
 Run it as ``python -m numpyvae bench [options]`` or ``python -m numpyvae.bench [options]``.
 The benchmark is not a test: its numbers depend on the machine and its load
@@ -47,7 +47,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 
@@ -55,7 +54,7 @@ import numpy as np
 
 from .bench_data import FULL_EXAMPLES, bench_data, blas_kernel, load_average
 
-from . import parallel
+from . import parallel, threads as blas_threads
 from .argparser import Parser
 from .step_timing import Stopwatches, best_per_call
 
@@ -200,7 +199,8 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
                    cpu_seconds (process CPU time, all threads: on a busy machine, with one
                    thread, the time the epoch would take if it had a core to itself),
                    pieces {matmul layers, activations, likelihood, posterior, other model, optimizer,
-                   loop: seconds of the epoch in each (see _pieces)}}]
+                   loop: seconds of the epoch in each (see _pieces)},
+                   blas_threads {thread count: steps run at it}}]
         last_vs_first   seconds of the last epoch / seconds of the first
     The bound uses the better of the two matmul timings (before and after training).
     """
@@ -226,12 +226,12 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     threads = {v: os.environ.get(v) for v in THREAD_VARS}
     say(f"numpyvae bench: VAE {arch} (relu, bernoulli), batch {batch_size}, adam, {dtype}")
     say(f"data: {source}, {trainer.x_train.shape[0]:,} examples = {steps} steps per epoch")
-    say(f"threads: OPENBLAS_NUM_THREADS={threads['OPENBLAS_NUM_THREADS'] or 'unset'}, elementwise passes "
-        f"{parallel.threads()} ({os.cpu_count()} CPUs); load average (1 min) {load_before}")
+    pin = blas_threads.pinned()
+    say(f"threads: BLAS {'pinned at ' + str(pin) if pin else 'chosen by numpyvae (size and load)'}, elementwise "
+        f"passes {parallel.threads()} ({os.cpu_count()} CPUs); load average (1 min) {load_before}")
     say(f"OpenBLAS kernel: {blas_kernel()}")
     if load_before is not None and load_before > 0.5:
-        say(f"warning: the machine is busy (load {load_before}): these numbers measure the sharing, not the code. "
-            "Busy BLAS threads collapse: --threads 1 is the fairer choice here.")
+        say(f"warning: the machine is busy (load {load_before}): these numbers measure the sharing, not the code.")
 
     mm = measure_matmuls(ops, dtype, repeats=matmul_repeats, min_seconds=matmul_seconds)
     bound = steps * mm["seconds_per_step"]
@@ -248,6 +248,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
             cpu0 = time.process_time()
             r = trainer._train_epoch()
             cpu = time.process_time() - cpu0
+            used = trainer.blas.take_used()
             trainer.epoch += 1
             sec = r["seconds"]
             seconds = watch.take()
@@ -258,12 +259,12 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
                        times_bound=sec / bound, fraction_of_bound=bound / sec,
                        share_forward_backward=fb / sec, share_optimizer=opt / sec,
                        share_rest=pieces["loop"] / sec, train_loss=r["train_loss"],
-                       cpu_seconds=cpu, pieces=pieces)
+                       cpu_seconds=cpu, pieces=pieces, blas_threads={str(k): v for k, v in used.items()})
             rows.append(row)
             say(f"epoch {row['epoch']:2d}  {sec:7.3f} s  {row['examples_per_sec']:8.0f} ex/s  "
                 f"{row['gflops']:6.1f} GFLOP/s  {row['times_bound']:.2f}x bound ({100 * row['fraction_of_bound']:.0f}%)  "
                 f"fwd+bwd {100 * row['share_forward_backward']:.0f}%  optimizer {100 * row['share_optimizer']:.0f}%  "
-                f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}  cpu {cpu:.3f} s")
+                f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}  cpu {cpu:.3f} s  threads {used}")
             say("          " + ", ".join(f"{name} {t:.3f}" for name, t in pieces.items())
                 + f" s  (the matmul layers are {pieces['matmul layers'] / bound:.2f}x the bound)")
     finally:
@@ -295,7 +296,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
                    parameters=int(model.flat_params.size)),
         data=dict(source=source, examples=int(trainer.x_train.shape[0]), batch_size=batch_size,
                   steps_per_epoch=steps),
-        machine=dict(cpus=os.cpu_count(), threads=threads, parallel_threads=parallel.threads(), blas_kernel=blas_kernel(),
+        machine=dict(cpus=os.cpu_count(), threads=threads, blas_pinned=pin, parallel_threads=parallel.threads(), blas_kernel=blas_kernel(),
                      numpy=np.__version__, python=platform.python_version(),
                      load_before=load_before, load_after=load_after),
         matmul=dict(ops=[{**op, "seconds": s} for op, s in zip(ops, mm["per_op"])],
@@ -351,8 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128, help="examples per step (default: 128)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="(default: float32)")
     p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads; re-runs the benchmark in a child process with OPENBLAS_NUM_THREADS "
-                        "set (default: whatever the environment says)")
+                   help="BLAS threads, pinned (default: numpyvae chooses by size and load, numpyvae.threads)")
+    p.add_argument("--busy", type=int, default=0, metavar="N",
+                   help="also run with N busy processes of the benchmark's own beside it, and print both")
     p.add_argument("--epochs", type=int, default=3, help="epochs to time (default: 3)")
     p.add_argument("--examples", type=int, default=FULL_EXAMPLES,
                    help=f"training examples per epoch (default: {FULL_EXAMPLES:,})")
@@ -372,11 +374,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _rerun_with_threads(argv, threads: int) -> int:
-    """Run this benchmark again in a child whose BLAS starts with ``threads`` threads."""
-    env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
-    cmd = [sys.executable, "-m", "numpyvae.bench", *argv]
-    return subprocess.call(cmd, env=env)
+def beside_busy(busy: int, log=print, **kw) -> dict:
+    """:func:`run_bench` on the machine as it is, then again beside ``busy`` processes that each keep a
+    core busy (:func:`numpyvae.busy.busy_processes`, ended however this returns); kw: run_bench's.
+    Returns {"busy": busy, "as_is": results, "beside_busy": results}."""
+    from .busy import busy_processes
+    say = log or (lambda *a, **k: None)
+    say("--- the machine as it is")
+    as_is = run_bench(log=log, **kw)
+    say(f"--- beside {busy} busy process{'es' if busy > 1 else ''} of the benchmark's own")
+    with busy_processes(busy):
+        beside = run_bench(log=log, **kw)
+    for name, res in (("as it is", as_is), (f"{busy} busy", beside)):
+        best = min(res["epochs"], key=lambda r: r["seconds"])
+        say(f"{name:>10}: best epoch {best['seconds']:.3f} s, threads {best['blas_threads']} "
+            f"(load {res['machine']['load_before']} -> {res['machine']['load_after']})")
+    return dict(busy=busy, as_is=as_is, beside_busy=beside)
 
 
 def _run_and_save(run, kw: dict, json_path) -> int:
@@ -436,8 +449,12 @@ def main(argv=None) -> int:
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be >= 1, got {args.threads}")
-        if os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
-            return _rerun_with_threads(argv, args.threads)
+        blas_threads.pin(args.threads)
+    if args.busy < 0:
+        parser.error(f"--busy must be >= 0, got {args.busy}")
+    if args.busy and (args.arch != "mlp" or args.posterior or args.optimizer_only):
+        parser.error("--busy times the MLP benchmark; it does not combine with --arch keras-conv, "
+                     "--posterior or --optimizer-only")
     if args.optimizer_only:
         from .bench_optim import print_optimizer_step_costs
         print_optimizer_step_costs()
@@ -450,7 +467,8 @@ def main(argv=None) -> int:
     if args.smoke:
         kw.update(examples=min(args.examples, 4 * args.batch_size), epochs=min(args.epochs, 2),
                   matmul_repeats=1, matmul_seconds=0.01)
-    run = (lambda **kw: posterior_costs(args.posterior, **kw)) if args.posterior else run_bench
+    run = (lambda **kw: posterior_costs(args.posterior, **kw)) if args.posterior else (
+        (lambda **kw: beside_busy(args.busy, **kw)) if args.busy else run_bench)
     return _run_and_save(run, kw, args.json)
 
 

@@ -143,8 +143,8 @@ def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 1
     say(f"numpyvae bench --arch keras-conv: encoder [{cfg.encoder}] z {cfg.z_dim} decoder [{cfg.decoder}], "
         f"{model.flat_params.size:,} parameters, batch {batch_size}, adam, {dtype}")
     say(f"data: {source}, {trainer.x_train.shape[0]:,} examples = {steps} steps per epoch")
-    say(f"threads: OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS') or 'unset'} ({os.cpu_count()} CPUs); "
-        f"load average (1 min) {load_before}")
+    say(f"threads: BLAS {trainer.blas.threads} ({'pinned' if trainer.blas.fixed else 'chosen by numpyvae'}; "
+        f"{os.cpu_count()} CPUs); load average (1 min) {load_before}")
     mm = measure_conv_matmuls(ops, dtype, repeats=matmul_repeats, min_seconds=matmul_seconds)
     bound = steps * mm["seconds_per_step"]
     say(f"matmuls per step: {len(ops)}, {mm['flops_per_step'] / 1e9:.2f} GFLOP "
@@ -206,7 +206,7 @@ def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 1
                 data=dict(source=source, examples=int(trainer.x_train.shape[0]), batch_size=batch_size,
                           steps_per_epoch=steps),
                 machine=dict(cpus=os.cpu_count(), load_before=load_before, load_after=load_after,
-                             threads=os.environ.get("OPENBLAS_NUM_THREADS")),
+                             threads=trainer.blas.threads, threads_pinned=trainer.blas.fixed is not None),
                 matmul=dict(ops=ops, flops_per_step=mm["flops_per_step"], seconds_per_step=mm["seconds_per_step"],
                             gflops=mm["gflops"], bound_epoch_seconds=bound),
                 im2col_buffer_bytes=int(cols_bytes), workspace_bytes=int(kept), epochs=rows)

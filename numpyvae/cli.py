@@ -48,6 +48,15 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument(_flag(f.name), **kw)
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     p.add_argument("--no-plots", action="store_true", help="skip the pictures at the end")
+    add_threads_flag(p)
+
+
+def add_threads_flag(p: argparse.ArgumentParser) -> None:
+    """--threads N: pin the BLAS thread count (numpyvae.threads); default: chosen by size and load."""
+    p.add_argument("--threads", type=_int_at_least(1), default=None, metavar="N",
+                   help="BLAS threads for the matmuls, whatever the machine's load (default: numpyvae "
+                        "chooses by the model's size and by what else runs; NUMPYVAE_BLAS_THREADS or "
+                        "OPENBLAS_NUM_THREADS also pin it)")
 
 
 def config_from_args(args) -> "TrainConfig":
@@ -147,6 +156,10 @@ def cmd_evaluate(args) -> int:
         results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,
                                n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate, gaps=args.gaps)
         print(format_table(results))
+    from .memory import peak_memory_mb
+    peak = peak_memory_mb()
+    print(f"{results['n_test']:,} test examples, k={args.k}: {results['seconds']:.1f} s"
+          + (f", peak memory {peak:,.0f} MB" if peak is not None else ""))
     print(f"saved {Path(args.run_dir) / 'evaluation.json'}")
     return 0
 
@@ -253,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_int_at_least(1), help="new total number of epochs")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--no-plots", action="store_true")
+    add_threads_flag(p)
     p.set_defaults(func=cmd_resume)
     p = sub.add_parser("evaluate", help="test ELBO, importance-sampled log-likelihood, active units")
     p.add_argument("run_dir")
@@ -267,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also optimize each test example's own q (non-amortized) and split log p(x) − ELBO into "
                         "the approximation and the amortization gap")
     p.add_argument("--quiet", action="store_true")
+    add_threads_flag(p)
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("sample", help="draw digits from a trained model's prior")
     p.add_argument("run_dir")
@@ -314,6 +329,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "threads", None) is not None:
+            from .threads import pin
+            pin(args.threads)
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, CheckpointError, RuntimeError) as err:
         print(f"numpyvae: error: {err}", file=sys.stderr)

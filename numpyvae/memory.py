@@ -13,7 +13,7 @@ from .config import TrainConfig
 from .latent.families import FLOWS, parse_posterior, split_options
 from .likelihoods import LIKELIHOODS
 
-__all__ = ["memory_estimate", "posterior_cost", "prior_cost", "available_memory", "check_memory"]
+__all__ = ["memory_estimate", "posterior_cost", "prior_cost", "available_memory", "check_memory", "peak_memory_mb"]
 
 
 def memory_estimate(cfg: TrainConfig, x_dim: int, image_shape=None) -> tuple[int, int, int]:
@@ -128,3 +128,15 @@ def check_memory(cfg: TrainConfig, x_dim: int, fraction: float = 0.8, image_shap
                          f"({params:,} parameters, {rows:,} rows per step), more than {what} "
                          f"{have / 2 ** 30:.1f} GiB of memory; use smaller hidden sizes, z_dim, batch_size, "
                          f"n_samples" + "".join(f", {n}" for n in named))
+
+
+def peak_memory_mb() -> float | None:
+    """This process's peak resident memory so far, in MB (``resource.getrusage``'s ru_maxrss: kilobytes on
+    Linux, bytes on macOS); None where the system does not say (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    import sys
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2 ** 20 if sys.platform == "darwin" else peak / 2 ** 10

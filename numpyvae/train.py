@@ -47,6 +47,7 @@ from .models import model_from_config
 from .run.batches import Minibatches
 from .run.directory import build_or_leave_no_trace, claim_run_dir, is_new_run_dir, new_run_dir  # noqa: F401 (re-exported)
 from .run.recipes import RECIPES
+from .threads import policy_for
 
 #: a loss whose magnitude exceeds this many times its recent scale has exploded
 EXPLOSION_FACTOR = 1e4
@@ -102,6 +103,8 @@ class Trainer(EpochLoop):
         self.rng = np.random.default_rng(trainer_seed(cfg.seed))   # shuffling and dynamic binarization
         self.epoch, self.history = 0, []
         self._scale, self._block = math.inf, []   # the recent |loss| scale (see _check_step)
+        # BLAS threads: pinned by --threads or the environment, else chosen by size and load (threads.py)
+        self.blas = policy_for(self.model, cfg.batch_size)
 
     def _build_vae(self) -> None:
         """The VAE or HVAE of the config, its optimizer, its batches and its temperature schedule."""
@@ -225,6 +228,7 @@ class Trainer(EpochLoop):
         """One epoch's steps (the loop of the module docstring); adds each named part of the loss to totals
         ({name: [sum, steps that had it]})."""
         for b in range(steps):
+            self.blas.tick()
             batch = self.batches.batch(order, b, self.rng)
             options = self._before_step(b, steps)
             try:

@@ -2,6 +2,14 @@
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One BLAS thread for every test and every CLI subprocess, unless the caller pins another count:
+# OpenBLAS's float32 products differ in the last bits between thread counts (numpyvae/threads.py),
+# so tests that compare two runs need a fixed count; and on a shared or busy machine one thread per
+# test process is the fast choice (two collapse beside a busy core).
+if not any(os.environ.get(v, "").strip() for v in ("NUMPYVAE_BLAS_THREADS", "OPENBLAS_NUM_THREADS",
+                                                    "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+    os.environ["NUMPYVAE_BLAS_THREADS"] = "1"
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"      # read by OpenBLAS when NumPy loads, in this process and children
 
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402

@@ -126,17 +126,25 @@ def test_a_short_run_trains():
     assert res["epochs"][1]["train_loss"] < res["epochs"][0]["train_loss"]
 
 
-def test_threads_rerun_in_a_child_with_the_environment(monkeypatch):
-    calls = []
-    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    monkeypatch.setattr(bench.subprocess, "call", lambda cmd, env: calls.append((cmd, env)) or 0)
-    assert bench.main(["--", "--threads", "1", "--smoke"]) == 0
-    (cmd, env), = calls
-    assert cmd[1:] == ["-m", "numpyvae.bench", "--threads", "1", "--smoke"]
-    assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
+def test_threads_pin_the_blas_count_in_this_process_and_the_epochs_say_so(tmp_path):
+    """--threads N pins numpyvae.threads (no child process): every step runs at N, and the JSON says it."""
+    from threadpoolctl import threadpool_info
+    from numpyvae import threads
+    out = tmp_path / "b.json"
+    try:
+        assert bench.main(["--threads", "2", "--smoke", "--hidden", "16", "--json", str(out)]) == 0
+        numpy_blas = [i for i in threadpool_info() if i["filepath"] == threads.blas().filepath]
+        assert numpy_blas[0]["num_threads"] == 2
+    finally:
+        threads.pin(None)
+        threads.set_blas_threads(1)
+    res = json.loads(out.read_text())
+    assert res["machine"]["blas_pinned"] == 2
+    assert all(set(row["blas_threads"]) == {"2"} for row in res["epochs"])
 
 
-@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--threads", "0"], ["--hidden", "0"],
+@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--threads", "0"], ["--hidden", "0"], ["--busy", "-1"],
+                                  ["--busy", "1", "--arch", "keras-conv"], ["--busy", "1", "--optimizer-only"],
                                   ["--batch-size", "-1"], ["--dtype", "float16"]])
 def test_bad_options_are_refused(argv, capsys):
     with pytest.raises(SystemExit) as err:

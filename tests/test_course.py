@@ -88,6 +88,7 @@ def test_teacher_workbook_runs_and_passes_every_exercise(editions):
     assert "stand-in" not in proc.stdout
 
 
+@pytest.mark.slow      # 26-29 s each at load 7-9
 @pytest.mark.parametrize("edition", ["teacher", "student"])
 def test_capstone_runs_in_both_editions(editions, edition, tmp_path):
     """Teacher: every piece read back from the edition's own tutorials passes, vae_backward passes and trains

@@ -57,6 +57,7 @@ def test_teacher_notebooks_grade_full_marks_and_student_notebooks_none(tmp_path)
     assert all(r.status == "NOT DONE" for r in g.rows["student"].values()), g.rows["student"]
 
 
+@pytest.mark.slow      # 15 s at load 7-9
 def test_course_command_line_builds_notebooks(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "numpyvae", "course", "build", str(tmp_path / "s"), "--edition",
                            "student", "--notebooks", "--source", str(TUTORIALS)], capture_output=True, text=True)

@@ -1,4 +1,5 @@
-"""Every tutorial runs top to bottom in fast mode (NUMPYVAE_FAST=1), headless, without touching the repo."""
+"""Every tutorial runs top to bottom in fast mode (NUMPYVAE_FAST=1), headless, without touching the repo
+(the heaviest ones in the slow tier, `pytest -m slow`, which .ci/run runs after the default suite)."""
 import os
 import re
 import subprocess
@@ -22,7 +23,13 @@ def _percent_format(text):
     return text.lstrip().startswith("# %% [markdown]") and "\n# %%\n" in text
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+#: the tutorials whose fast-mode run took over 15 s (6 December, pytest --durations at load 7-9, where the
+#: whole file took 4.5 min): in the slow tier (`pytest -m slow`, which .ci/run also runs)
+SLOW = {"06", "07", "08", "09", "10", "12", "13", "17"}
+
+
+@pytest.mark.parametrize("script", [pytest.param(p, marks=pytest.mark.slow) if p.name[:2] in SLOW else p
+                                    for p in SCRIPTS], ids=lambda p: p.stem)
 def test_tutorial_runs_in_fast_mode(script, tmp_path):
     assert _percent_format(script.read_text()), f"{script.name} is not in the percent cell format"
     env = dict(os.environ, NUMPYVAE_FAST="1", NUMPYVAE_FIGURES=str(tmp_path / "figures"), MPLBACKEND="Agg")

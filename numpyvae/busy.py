@@ -1,0 +1,49 @@
+"""Busy processes for the benchmark (``bench --busy N``): stand-ins for the browser, the video call
+and the IDE that share a student's laptop with training.
+
+Each is a child Python process that spins on one core. They end three ways, so that none is
+left spinning: :func:`busy_processes` terminates them (and waits) when its block ends, by a
+return, an error or Ctrl-C; and each child checks every few milliseconds that its parent is
+still the process that started it, and exits when not (the benchmark was killed outright,
+``kill -9``, and could not clean up).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+
+__all__ = ["busy_processes", "SPIN"]
+
+#: the child's program: spin, and stop when the parent that started it is gone
+SPIN = """
+import os, sys
+parent = int(sys.argv[1])
+while os.getppid() == parent:
+    for _ in range(20000):
+        pass
+"""
+
+
+@contextlib.contextmanager
+def busy_processes(n: int):
+    """Start ``n`` processes that each keep one core busy; yield their Popen objects; end them all
+    (terminate, then kill what is left after a second) when the block exits, however it exits."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"--busy must be a whole number >= 0, got {n!r}")
+    procs = []
+    try:
+        for _ in range(n):
+            procs.append(subprocess.Popen([sys.executable, "-c", SPIN, str(os.getpid())],
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        yield procs
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()

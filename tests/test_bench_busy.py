@@ -1,0 +1,92 @@
+"""bench --busy N: the busy processes it starts all end, however the benchmark ends (no timing asserted)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from numpyvae import bench
+from numpyvae.busy import SPIN, busy_processes
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+def spinners(parent: int) -> list[int]:
+    """Pids of live (not zombie) busy processes started by ``parent``, found in /proc."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if SPIN.encode() in argv and str(parent).encode() in argv and state != "Z":
+            found.append(int(pid))
+    return found
+
+
+def wait_for(parent: int, count: int, seconds: float = 30.0) -> list[int]:
+    """The spinners of ``parent`` once there are ``count`` of them, or after ``seconds`` (a child shows
+    its command line only once it has started Python; a dying one needs a moment to go)."""
+    deadline = time.monotonic() + seconds
+    while len(spinners(parent)) != count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return spinners(parent)
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_an_error_or_ctrl_c_inside_ends_every_busy_process(error):
+    with pytest.raises(error):
+        with busy_processes(2) as procs:
+            assert len(wait_for(os.getpid(), 2)) == 2
+            raise error("stop")
+    assert all(p.returncode is not None for p in procs)
+    assert spinners(os.getpid()) == []
+
+
+def test_busy_processes_end_when_the_benchmark_is_killed_outright():
+    """kill -9 leaves no cleanup to run: each child notices that its parent is gone and exits."""
+    code = ("import os, signal, sys\nfrom numpyvae.busy import busy_processes\n"
+            "with busy_processes(2) as procs:\n"
+            "    print(os.getpid(), flush=True)\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert parent.returncode == -signal.SIGKILL
+    assert wait_for(int(parent.stdout.split()[0]), 0) == []
+
+
+def test_bench_busy_runs_both_and_leaves_no_busy_process(tmp_path, capsys):
+    out = tmp_path / "busy.json"
+    assert bench.main(["--busy", "1", "--smoke", "--hidden", "16", "--json", str(out)]) == 0
+    assert spinners(os.getpid()) == []
+    res = json.loads(out.read_text())
+    assert res["busy"] == 1 and res["as_is"]["epochs"] and res["beside_busy"]["epochs"]
+    text = capsys.readouterr().out
+    assert "beside 1 busy process of the benchmark's own" in text
+    assert "1 busy: best epoch" in text and "threads {" in text
+
+
+def test_bench_busy_ends_its_processes_when_the_run_fails(monkeypatch):
+    """Ctrl-C during the run beside the busy processes (the second run_bench) ends both of them."""
+    seen = []
+
+    def fake_run_bench(**kw):
+        seen.append(len(wait_for(os.getpid(), 2 if seen else 0)))
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return {"epochs": [{"seconds": 1.0, "blas_threads": {"1": 1}}], "machine": {}}
+    monkeypatch.setattr(bench, "run_bench", fake_run_bench)
+    with pytest.raises(KeyboardInterrupt):
+        bench.beside_busy(2, log=None)
+    assert seen == [0, 2]
+    assert spinners(os.getpid()) == []
+
+
+def test_a_negative_count_is_refused():
+    with pytest.raises(ValueError, match="--busy must be a whole number >= 0"):
+        with busy_processes(-1):
+            pass

@@ -1,0 +1,228 @@
+"""numpyvae.threads: the BLAS thread policy (choose), its pins, its hold on NumPy's OpenBLAS, and the
+loop's re-decisions. No timing is asserted: the policy's speed is measured by
+data_scripts/bench_thread_policy.py, not tested."""
+import os
+import sys
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from numpyvae import threads
+from numpyvae.train import TrainConfig, Trainer
+
+
+@pytest.fixture
+def unpinned(monkeypatch):
+    """No pin from the environment or --threads; the count goes back to the suite's 1 afterwards."""
+    for var in threads.PIN_VARS:
+        monkeypatch.delenv(var, raising=False)
+    threads.pin(None)
+    yield
+    threads.pin(None)
+    threads.set_blas_threads(1)
+
+
+def blas_counts():
+    """{'numpy': threads, 'other': [threads of every other BLAS loaded]} from threadpoolctl itself."""
+    ours = threads.blas().filepath
+    info = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return dict(numpy=[i["num_threads"] for i in info if i["filepath"] == ours][0],
+                other=[i["num_threads"] for i in info if i["filepath"] != ours])
+
+
+def test_choose_two_threads_quiet_one_beside_a_busy_core_one_for_a_small_step():
+    big = 6 * 652_824 * 128                      # the 784-400-20 VAE at batch 128: ~5e8 FLOPs a step
+    assert threads.choose(big, cpus=2, others=0.0) == 2
+    assert threads.choose(big, cpus=2, others=0.2) == 2          # a little background: below the slack
+    assert threads.choose(big, cpus=2, others=0.5) == 1          # half a core taken: two threads would wait
+    assert threads.choose(big, cpus=2, others=1.0) == 1
+    assert threads.choose(big, cpus=2, others=3.0) == 1          # never fewer than one
+    assert threads.choose(big, cpus=4, others=1.0) == 3          # one core given up per busy core
+    assert threads.choose(big, cpus=4, others=0.0) == 4
+    assert threads.choose(1e6, cpus=4, others=0.0) == 1          # too small to share
+    assert threads.choose(3 * threads.MIN_FLOPS_PER_THREAD, cpus=8, others=0.0) == 3
+
+
+def test_pins_in_order_and_a_bad_numpyvae_value_is_named(unpinned, monkeypatch):
+    assert threads.pinned() is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert threads.pinned() == 3
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert threads.pinned() == 2
+    monkeypatch.setenv("NUMPYVAE_BLAS_THREADS", "1")
+    assert threads.pinned() == 1
+    threads.pin(4)                                            # --threads wins over the environment
+    assert threads.pinned() == 4
+    threads.pin(None)
+    monkeypatch.setenv("NUMPYVAE_BLAS_THREADS", "two")
+    with pytest.raises(ValueError, match="NUMPYVAE_BLAS_THREADS must be a whole number >= 1, got 'two'"):
+        threads.pinned()
+    monkeypatch.delenv("NUMPYVAE_BLAS_THREADS")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "0")           # OpenBLAS's own "default": not a pin
+    assert threads.pinned() == 3
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="--threads must be a whole number >= 1"):
+            threads.pin(bad)
+
+
+def test_the_count_is_set_on_numpys_openblas_and_scipys_stays_at_one(unpinned):
+    import scipy.special  # noqa: F401  (SciPy's OpenBLAS is loaded by numpyvae anyway)
+    for n in (2, 1, 2):
+        threads.set_blas_threads(n)
+        counts = blas_counts()
+        assert counts["numpy"] == n
+        assert all(c == 1 for c in counts["other"])
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+class FakeLoad:
+    """The cores other programs use, as a function of the fake time."""
+    def __init__(self, clock, others):
+        self.clock, self.fn = clock, others
+
+    def others(self, own_threads=1):
+        return self.fn(self.clock.t)
+
+
+def simulate(step_seconds, others, seconds=60.0, start=2):
+    """Train on a simulated machine: each step takes step_seconds(threads, t) of fake time, the other
+    programs use others(t) cores. Returns (the policy's total time, {count: steps}, best fixed total)."""
+    clock = FakeClock()
+    policy = threads.Policy(5e8, cpus=2, clock=clock)
+    policy.load = FakeLoad(clock, others)
+    policy.threads = threads.set_blas_threads(start)
+    steps = 0
+    while clock.t < seconds:
+        n = policy.tick()
+        clock.t += step_seconds(n, clock.t)
+        steps += 1
+    fixed = []
+    for n in (1, 2):                            # the same number of steps at one fixed count
+        t = 0.0
+        for _ in range(steps):
+            t += step_seconds(n, t)
+        fixed.append(t)
+    return clock.t, policy.take_used(), min(fixed)
+
+
+def test_quiet_machine_two_threads_and_probes_cost_little(unpinned):
+    total, used, best = simulate(lambda n, t: 0.005 if n == 2 else 0.007, lambda t: 0.0)
+    assert used[2] > 0.95 * sum(used.values())
+    assert total < 1.1 * best
+
+
+def test_beside_a_busy_process_one_thread_and_collapsed_probes_cost_little(unpinned):
+    total, used, best = simulate(lambda n, t: 0.06 if n == 2 else 0.007, lambda t: 1.0)
+    assert used[1] > 0.95 * sum(used.values())
+    assert total < 1.1 * best
+
+
+def test_a_load_reading_that_says_one_is_overruled_by_faster_steps_at_two(unpinned):
+    """Other programs that use half a core now and then: the load says give one up, the steps say keep it."""
+    total, used, best = simulate(lambda n, t: 0.005 if n == 2 else 0.007, lambda t: 0.5, start=1)
+    assert used[2] > 0.8 * sum(used.values())
+    assert total < 1.1 * best
+
+
+def test_a_busy_process_that_starts_midway_is_followed_within_a_second(unpinned):
+    busy_from = 30.0
+    step = lambda n, t: (0.06 if n == 2 else 0.007) if t >= busy_from else (0.005 if n == 2 else 0.007)  # noqa: E731
+    total, used, best = simulate(step, lambda t: 1.0 if t >= busy_from else 0.0)
+    quiet_steps = busy_from / 0.005
+    assert used[2] < quiet_steps + 1.0 / 0.06 + 60        # at most a second of collapsed steps, plus probes
+    assert total < 1.1 * (busy_from + (60 - busy_from))    # the best fixed choice per half: 1.1 x the hour's time
+    assert total < 1.1 * best + 1.0
+
+
+def test_a_small_model_stays_on_one_thread_and_never_probes(unpinned):
+    clock = FakeClock()
+    policy = threads.Policy(1e6, cpus=2, clock=clock)
+    policy.load = FakeLoad(clock, lambda t: 0.0)
+    for _ in range(2000):
+        policy.tick()
+        clock.t += 0.001
+    assert policy.take_used() == {1: 2000}
+
+
+def test_a_pinned_count_never_changes(unpinned):
+    threads.pin(2)
+    clock = FakeClock()
+    policy = threads.Policy(1e3, cpus=2, clock=clock)          # small, and the machine "busy": still 2
+    policy.load = FakeLoad(clock, lambda t: 5.0)
+    for t in range(5):
+        clock.t = t
+        assert policy.tick() == 2
+    assert blas_counts()["numpy"] == 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_machine_load_counts_a_busy_process_and_not_our_own_work(unpinned):
+    """A spinning child is another program: at least half a core of 'others' while it runs."""
+    import time
+    from numpyvae.busy import busy_processes
+    with busy_processes(1) as (proc,):
+        deadline = time.monotonic() + 30                     # wait until it runs its loop (a slow start under load)
+        while spinner_ticks(proc.pid) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        load = threads.MachineLoad()
+        time.sleep(0.6)
+        assert load.others() >= 0.5
+
+
+def spinner_ticks(pid: int) -> int:
+    """CPU ticks a process has used so far (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def own_thread_ticks():
+    """{thread id: CPU ticks} of this process's threads (Linux)."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[tid] = int(fields[11]) + int(fields[12])
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_training_at_two_threads_works_on_two_threads_only(unpinned, small_digits):
+    """No second BLAS pool (SciPy's) and no other thread works in the hot loop: at two BLAS threads,
+    only the main thread and NumPy's one OpenBLAS worker use CPU time during an epoch."""
+    threads.pin(2)
+    x = np.tile(small_digits.x_train, (2, 1))[:1024]
+    data = type(small_digits)("digits", x, np.zeros(len(x), int), small_digits.x_test, small_digits.y_test,
+                              small_digits.image_shape, small_digits.source)
+    trainer = Trainer(TrainConfig(dataset="digits", hidden=[400], z_dim=20, batch_size=128, epochs=1),
+                      data=data, quiet=True)
+    before = own_thread_ticks()
+    trainer._train_epoch()
+    after = own_thread_ticks()
+    worked = [tid for tid, t in after.items() if t - before.get(tid, 0) > 0]
+    assert 1 <= len(worked) <= 2, (before, after)
+    assert trainer.blas.take_used() == {2: 8}
+
+
+def test_the_command_line_pins_with_threads_and_names_a_bad_variable(unpinned, monkeypatch, tmp_path, capsys):
+    from numpyvae import cli
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--hidden", "8", "--z-dim", "2", "--epochs", "1", "--quiet", "--no-plots"]
+    assert cli.main(argv + ["--threads", "2"]) == 0
+    assert threads.pinned() == 2 and blas_counts()["numpy"] == 2
+    threads.pin(None)
+    monkeypatch.setenv("NUMPYVAE_BLAS_THREADS", "lots")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "numpyvae: error: NUMPYVAE_BLAS_THREADS must be a whole number >= 1, got 'lots'"
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv + ["--threads", "0"])
+    assert exit_.value.code == 2
