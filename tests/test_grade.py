@@ -324,3 +324,22 @@ def test_links_to_the_solutions_are_not_submissions(tmp_path):
     (folder / "bob" / "real.py").write_text("def kl_backward(mu, logvar):\n    raise NotImplementedError\n")
     res = grade.grade_folder(folder, tmp_path / "g.csv", names=["kl_backward"], limits=LIMITS, mode=MODE, progress=None)
     assert res.rows["bob"]["kl_backward"].status == "NOT DONE" and res.rows["ann"]["kl_backward"].status == "PASS"
+
+
+@pytest.mark.skipif(MODE != "bwrap", reason="bubblewrap is not usable here: the sandbox's binds are not exercised")
+def test_the_sandbox_sees_a_python_installed_under_tmp(tmp_path):
+    """A lecturer's virtual environment may live under /tmp, which the sandbox mounts as an empty
+    scratch folder: mounted after the Python's own binds it hid the venv ("bwrap: execvp
+    .../bin/python: No such file or directory"), and every student got ERROR."""
+    import subprocess
+    import sys
+    venv = tmp_path / "venv"                      # tmp_path lies under /tmp
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)], check=True)
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "ann.py").write_text("import numpy as np\ndef kl_backward(mu, logvar):\n" + KL)
+    out = tmp_path / "g.csv"
+    run = subprocess.run([str(venv / "bin" / "python"), "-m", "numpyvae", "grade", str(tmp_path / "s"), "--out",
+                          str(out), "--timeout", "20", "--exercises", "kl_backward"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "ann 1/1" in run.stdout, run.stdout + run.stderr

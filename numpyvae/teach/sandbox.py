@@ -154,11 +154,13 @@ def _command(mode: str, job_dir: Path, out_dir: Path) -> tuple:
         return [sys.executable, *worker, str(job_dir / "job.json")], out_dir, env
     env.update(PYTHONPATH=os.pathsep.join(["/pkg", *_libraries()]), HOME="/grade/work", TMPDIR="/grade/work")
     scratch = [("--size", str(SCRATCH_BYTES), "--tmpfs", where) for where in ("/grade/work", "/tmp")]
-    argv = ["bwrap", *_BWRAP_FLAGS, *_system_binds(), "--ro-bind", str(PACKAGE), "/pkg/numpyvae",
-            "--ro-bind", str(job_dir), "/grade/in",
+    # the scratch folders first: a bind made after them shows on top, so a Python, numpy or scipy installed
+    # under /tmp (a virtual environment there) stays visible inside the sandbox's empty /tmp
+    argv = ["bwrap", *_BWRAP_FLAGS, *[a for mount in scratch for a in mount], *_system_binds(),
+            "--ro-bind", str(PACKAGE), "/pkg/numpyvae", "--ro-bind", str(job_dir), "/grade/in",
             # the only files written outside memory: the two the grader made (a file bind: no new files beside it)
             "--bind", str(out_dir / ANSWERS), f"/grade/out/{ANSWERS}", "--bind", str(out_dir / READY), f"/grade/out/{READY}",
-            *[a for mount in scratch for a in mount], "--proc", "/proc", "--dev", "/dev",
+            "--proc", "/proc", "--dev", "/dev",
             "--size", str(SCRATCH_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/",
             "--chdir", "/grade/work", "--clearenv"]
     for k, v in env.items():
