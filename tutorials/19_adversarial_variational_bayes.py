@@ -24,6 +24,11 @@
 # can evaluate it, so the KL term cannot be computed, and neither can its gradient. What a free
 # network buys is a $q$ of any shape (bent, multimodal, correlated); the price is the KL.
 #
+# The Keras write-up among the course's sources ends on this idea: replace its layer that computes
+# the KL in closed form by a learned estimator of the density ratio, which frees $q$ (and even
+# $p(z)$) from needing a density, and pay with a rougher estimate of the ELBO. Here is what that
+# estimator is, where it fails, and how AVB repairs it.
+#
 # ## The density-ratio trick
 #
 # The KL needs only the *ratio* $q(z\mid x)/p(z)$, and a ratio of two densities we can sample from
