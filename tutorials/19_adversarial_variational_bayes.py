@@ -123,6 +123,10 @@ for name, (critic, ac) in critics.items():
     print(f"{name:<33} KL estimate {at_samples[name][1].mean():6.2f}   true KL {truth.mean():6.2f}   "
           f"critic accuracy {fit['accuracy']:6.1%}   logistic loss {fit['loss']:.3f}")
 true_kl = at_samples["MLP on [x, z]"][0].mean()
+for name in ("MLP on [x, z]", "inner product, adaptive contrast"):
+    truth, est = (np.percentile(v, [5, 95]) for v in at_samples[name])
+    print(f"at q's samples, 5th to 95th percentile: true log q - log p {truth[0]:5.1f} to {truth[1]:5.1f}; "
+          f"{name}'s estimate {est[0]:5.1f} to {est[1]:5.1f}")
 
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
 for name, curve in curves.items():
@@ -154,12 +158,19 @@ savefig(fig, "19_critic_estimates.png")
 # 3.12<!-- printed fast: MLP on [x, z] … KL estimate --> and
 # 5.89<!-- printed fast: inner product  … KL estimate -->), and their curves rise slowly (the
 # inner product's noisily, up and down by a nat or two). Look at their accuracy: 100.0%<!-- printed full: MLP on [x, z] … critic accuracy --> in the
-# full run, with a logistic loss near zero. A mean $q$ sits nats away from $\mathcal{N}(0, I)$, so the
-# two sets of samples barely overlap, and the classifier separates them long before $T$ reaches
+# full run, with a logistic loss near zero. This $q$ sits far from $\mathcal{N}(0, I)$ (its mean is
+# several of $p$'s standard deviations from the origin), so the two sets of samples barely overlap, and the classifier separates them long before $T$ reaches
 # $\log q - \log p$: once $\sigma(T) \approx 1$ on every sample of $q$ and $\approx 0$ on every
 # sample of $p$, the logistic loss is nearly zero and its gradient gives no reason to push $T$
-# from 5 to 15. The right panel shows it sample by sample: the truth ranges over tens of nats,
-# the plain critic's $T$ is flattened. The critic **saturates**, and AVB's KL is underestimated,
+# from 5 to 15. The right panel shows it sample by sample: at 90% of $q$'s samples the truth lies
+# between 10.9<!-- printed fast: at q's samples … true log q - log p --> and
+# 20.3<!-- printed fast: at q's samples … true log q - log p … to --> nats (in both modes),
+# while the plain MLP critic's $T$ is flattened into
+# 4.6<!-- printed full: at q's samples … MLP on [x, z]'s estimate --> to
+# 6.2<!-- printed full: at q's samples … MLP on [x, z]'s estimate … to --> nats in the full run,
+# and the critic with adaptive contrast spans
+# 10.8<!-- printed full: at q's samples … adaptive contrast's estimate --> to
+# 19.9<!-- printed full: at q's samples … adaptive contrast's estimate … to --> (next section). The critic **saturates**, and AVB's KL is underestimated,
 # so its "ELBO" overstates the fit and the encoder is never charged the full price of leaving the
 # prior.
 #
@@ -198,8 +209,8 @@ savefig(fig, "19_critic_estimates.png")
 # Now train AVB for real, with both the encoder and the critic moving, on the lecture's ring
 # (tutorial 01: $z \sim \mathcal{N}(0, I_2)$, $x = z/10 + z/\lVert z\rVert$; the models' $p(x\mid z)$ is a
 # Gaussian with $\sigma = 0.05$). Its posterior $p(z\mid x)$ is a thin sliver, which need not be the
-# axis-aligned ellipse of a diagonal Gaussian; an implicit $q$ can take its shape. The settings are the reproduce command's AVB comparison
-# (`python -m numpyvae reproduce avb`): the ring preset, the inner-product critic, adaptive contrast
+# axis-aligned ellipse of a diagonal Gaussian; an implicit $q$ can take its shape. The settings are those of the reproduce command's
+# AVB comparison (`python -m numpyvae reproduce avb`), with 100 epochs here (five in fast mode): the ring preset, the inner-product critic, adaptive contrast
 # and Adam's $\beta_1 = 0.5$; the VAE is the same preset with a Gaussian $q$. With a 2-D latent,
 # $\log p(x) = \log \int p(x\mid z)\,p(z)\,dz$ can be computed by quadrature on a grid, whatever the
 # encoder, so the two are judged on the same scale without ever evaluating $q$ (for AVB we could
@@ -250,8 +261,9 @@ print(f"AVB: ELBO estimate {est['val_elbo_estimate']:7.3f} (critic's KL {est['va
 # 2.696<!-- printed fast: AVB - VAE: --> nats: there the VAE has hardly started, see its ELBO.
 # Only the full run's numbers say anything about the two methods.)
 #
-# Why, when both decoders are the same size? Both are fitted with their own bound, and tutorial 18
-# showed that the model drifts towards posteriors its $q$ can represent: a VAE's decoder is pulled
+# Why, when both decoders are the same size? A likely reason (the figure below fits it, it proves
+# nothing): both are fitted with their own bound, and tutorial 18 showed that the model drifts
+# towards posteriors its $q$ can represent: a VAE's decoder is pulled
 # towards posteriors a diagonal Gaussian fits, at some cost in $\log p(x)$. AVB's $q$ is freer, so its
 # decoder is pulled less. The other two lines say how tight each model's own bound is: for the VAE,
 # $\log p(x) - \text{ELBO}$ is a true gap, never negative (here
@@ -313,8 +325,8 @@ savefig(fig, "19_ring_posteriors.png")
 # made its own latent space (AVB's is rotated against the data; the panels are zoomed to where
 # each posterior lives). After our full run the picture says two things. The VAE's posteriors are
 # narrow slivers lying almost along the axes, and its diagonal $q$ sits on them: tutorial 18's
-# drift, the decoder has made posteriors its $q$ can fit. AVB's posteriors are bent into arcs and
-# bananas, which no Gaussian fits, and its draws, coming from a network of noise, follow the bend.
+# drift, the decoder has made posteriors its $q$ can fit. AVB's posteriors are long slivers, two of
+# the four bent into arcs, which no Gaussian fits, and its draws, coming from a network of noise, follow the bend.
 # But they cover only part of each arc (a stretch of one arm, not the whole): this $q$ is freer
 # than a Gaussian, not exact. The part it misses costs AVB in its true ELBO (a larger
 # $\mathrm{KL}(q\,\|\,p(z\mid x))$), not in the $\log p(x)$ measured above, which does not involve $q$. (In the fast run, five
