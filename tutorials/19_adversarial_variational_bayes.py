@@ -239,12 +239,8 @@ print(f"AVB - VAE: {diff.mean():+.3f} +- {diff.std(ddof=1) / math.sqrt(n_test):.
 # The bounds each model reports for itself: the VAE's ELBO (analytic KL, 100 samples of z),
 # AVB's ELBO estimate (the critic's KL in place of the true one)
 x32 = data.x_test.astype(np.float32)
-mu, logvar = vae.encode(x32)
-eps = np.random.default_rng(3).standard_normal((100,) + mu.shape).astype(np.float32)
-nll = vae.likelihood.forward(np.broadcast_to(x32, eps.shape[:1] + x32.shape).reshape(-1, 2),
-                             *vae.decode((mu + np.exp(logvar / 2) * eps).reshape(-1, 2)), check=False)[0]
-kl = 0.5 * (np.exp(logvar) + mu ** 2 - 1 - logvar).sum(1)
-elbo_vae = -nll.reshape(100, -1).mean(0) - kl
+elbo_vae = vae.forward(x32, np.random.default_rng(3).standard_normal((100,) + (n_test, 2)).astype(np.float32),
+                       n_samples=100).bound
 est = avb.validation(x32, None, np.random.default_rng(7))
 print(f"VAE: ELBO {elbo_vae.mean():7.3f}, so log p(x) - ELBO {log_px['VAE'].mean() - elbo_vae.mean():.3f} nats")
 print(f"AVB: ELBO estimate {est['val_elbo_estimate']:7.3f} (critic's KL {est['val_kl_estimate']:.3f}), "
