@@ -40,7 +40,7 @@ WEEKS = {
     2: ("The ELBO, reparameterization, likelihoods", ("03", "04", "05")),
     3: ("Training a VAE, and what it adds to an autoencoder", ("06", "07", "18")),
     4: ("Bounds and how to measure a model", ("08", "09", "14", "16")),
-    5: ("Richer posteriors, discrete and conditional latents", ("10", "11", "12")),
+    5: ("Richer posteriors, discrete and conditional latents", ("10", "19", "11", "12")),
     6: ("Priors, convolution, the capstone", ("13", "15", "17")),
 }
 SLIDES_TAG = "slides"
