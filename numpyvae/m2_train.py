@@ -9,12 +9,11 @@ batches of 100); the run is trained, saved, resumable, evaluated and plotted lik
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .datasets import DATASETS
 from .run.recipes import choose_labeled  # noqa: F401 (its home before the protocol)
 
-__all__ = ["add_flags", "cmd_m2", "config_of", "choose_labeled"]
+__all__ = ["add_flags", "config_of", "choose_labeled"]
 
 
 def add_flags(p: argparse.ArgumentParser) -> None:
@@ -50,15 +49,3 @@ def config_of(args):
     names = ("dataset", "labels", "epochs", "batch_size", "hidden", "z_dim", "classifier_hidden", "lr", "seed", "out")
     sources = [("m2", {"model": "m2"})] + [(f"--{n.replace('_', '-')}", {n: getattr(args, n)}) for n in names]
     return TrainConfig(**settings_from_sources(sources))          # a bad value is named by its flag
-
-
-def cmd_m2(args) -> int:
-    """Train M2 through the one trainer; says once which command it stands for."""
-    from .cli import _fit_and_finish
-    from .train import Trainer, new_run_dir
-    cfg = config_of(args)
-    flags = (f"--model m2 --dataset {cfg.dataset} --labels {cfg.labels} --epochs {cfg.epochs} --batch-size "
-             f"{cfg.batch_size} --hidden {' '.join(map(str, cfg.hidden))} --z-dim {cfg.z_dim} --classifier-hidden "
-             f"{' '.join(map(str, cfg.classifier_hidden))} --lr {cfg.lr:g} --seed {cfg.seed}")
-    print(f"numpyvae: `m2` is an alias of `python -m numpyvae train {flags}`", file=sys.stderr)
-    return _fit_and_finish(Trainer(cfg, run_dir=new_run_dir(cfg), quiet=args.quiet), args)
