@@ -74,7 +74,7 @@ def _dynamic(trainer) -> bool:
 
 def build_m2(trainer) -> None:
     from ..models.m2 import M2Model
-    from ..train import conditional_labels
+    from .labels import conditional_labels
     cfg, x = trainer.cfg, trainer.x_train
     _check_pixels(x, "m2", cfg.dataset)
     y, trainer.y_val, C = conditional_labels(trainer.data, cfg.dataset, "model m2")
