@@ -42,6 +42,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .checks import as_dtype, check_array, check_positive_int, check_unit_interval
+from .measure.estimator import check_k, importance_sampled
 from .stable import sigmoid, softplus
 
 Q_UPDATES = ("sleep", "wake", "both")
@@ -115,9 +116,8 @@ class HelmholtzMachine:
         """Importance-sampled log p(x) with q as proposal, logsumexp_s(log w_s) − log k, (N,).
 
         An IWAE bound, so biased low; the bias shrinks as k grows (tutorial 08). The one chunked
-        estimator (numpyvae.models.helmholtz.machine_log_likelihood) computes it.
+        estimator (:func:`machine_log_likelihood`, on :func:`numpyvae.measure.importance_sampled`) computes it.
         """
-        from .models.helmholtz import machine_log_likelihood     # here: models/helmholtz.py builds on this module
         return machine_log_likelihood(self, self._check_x(x, "HelmholtzMachine.log_likelihood"), k, rng)["log_likelihood"]
 
     # ------------------------------------------------------------ the phases' gradients
@@ -205,3 +205,20 @@ class HelmholtzMachine:
             h, x_dream = self.dream(x.shape[0], rng)
             out["sleep_log_q"] = self.sleep_grads(h, x_dream, accumulate=q_update == "both")
         return out
+
+
+def machine_log_likelihood(machine: HelmholtzMachine, x: np.ndarray, k: int, rng: np.random.Generator, *,
+                           batch_size: int = 100, chunk: int = 100, bar=None) -> dict:
+    """{"log_likelihood", "elbo"} (N,) float64 of a machine: IS with q(h|x) as proposal (an IWAE_k bound, biased
+    low) and the ELBO of the same samples; h drawn batch by batch, chunk by chunk, as (c, n, K) from ``rng``."""
+    k = check_k(k, "HelmholtzModel.log_likelihood")
+    cache = {}
+
+    def log_weights(sl, c, rng):
+        if sl.start not in cache:
+            cache.clear()
+            cache[sl.start] = machine.encoder.forward(x[sl])[0]
+        logits_q = cache[sl.start]
+        h = sample_bernoulli(np.broadcast_to(logits_q, (c,) + logits_q.shape), rng)
+        return machine.log_weights(x[sl], h)[0]
+    return importance_sampled(log_weights, x.shape[0], k, rng, batch_size=batch_size, chunk=chunk, bar=bar)

@@ -21,9 +21,8 @@ from scipy.special import logsumexp
 
 from ..checks import as_dtype, check_positive_int
 from ..config import EVAL_SEED, noise_seed
-from ..measure.estimator import check_k, importance_sampled
 from ..nn import MLP
-from ..wake_sleep import Q_UPDATES, HelmholtzMachine, sample_bernoulli
+from ..wake_sleep import Q_UPDATES, HelmholtzMachine, machine_log_likelihood, sample_bernoulli
 from .base import Batch, Model, ParamGroup
 
 __all__ = ["HelmholtzModel", "build_machine", "helmholtz_model_config", "machine_log_likelihood"]
@@ -51,23 +50,6 @@ def helmholtz_model_config(run: dict, x_dim: int, seed: int | None = None) -> di
                 k=int(run.get("n_samples", 1)), q_update=run.get("q_update", "sleep"),
                 seed=model_seed(int(run.get("seed", 0))) if seed is None else int(seed),
                 dtype=run.get("dtype", "float32"))
-
-
-def machine_log_likelihood(machine: HelmholtzMachine, x: np.ndarray, k: int, rng: np.random.Generator, *,
-                           batch_size: int = 100, chunk: int = 100, bar=None) -> dict:
-    """{"log_likelihood", "elbo"} (N,) float64 of a machine: IS with q(h|x) as proposal (an IWAE_k bound, biased
-    low) and the ELBO of the same samples; h drawn batch by batch, chunk by chunk, as (c, n, K) from ``rng``."""
-    k = check_k(k, "HelmholtzModel.log_likelihood")
-    cache = {}
-
-    def log_weights(sl, c, rng):
-        if sl.start not in cache:
-            cache.clear()
-            cache[sl.start] = machine.encoder.forward(x[sl])[0]
-        logits_q = cache[sl.start]
-        h = sample_bernoulli(np.broadcast_to(logits_q, (c,) + logits_q.shape), rng)
-        return machine.log_weights(x[sl], h)[0]
-    return importance_sampled(log_weights, x.shape[0], k, rng, batch_size=batch_size, chunk=chunk, bar=bar)
 
 
 class HelmholtzModel(Model):
