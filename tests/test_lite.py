@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from numpyvae.teach import course, install_cell, lite
+from numpyvae.teach import course_cli, install_cell, lite
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
@@ -49,7 +49,7 @@ def site(tmp_path_factory):
 
 def test_lite_needs_its_extra_and_a_new_directory(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(lite, "_importable", lambda m: m != "jupyterlite_core")
-    assert course.main(["lite", str(tmp_path / "site")]) == 2
+    assert course_cli.main(["lite", str(tmp_path / "site")]) == 2
     assert "needs jupyterlite_core: pip install -e '.[lite]'" in capsys.readouterr().err
     monkeypatch.undo()
     (tmp_path / "full").mkdir()
