@@ -134,21 +134,13 @@ def answers_hidden(name: str, learner_fn=None):
 
 
 def hide_answers(name: str) -> list:
-    """For good (the sandbox, before the submission runs): the package's implementations of ``name``,
-    and its stand-in, raise :class:`CallsTheAnswer`.
+    """For good (the sandbox, before the submission runs): the package's implementations of ``name``
+    raise :class:`CallsTheAnswer`. (The exercise's stand-in is hidden by the grader's worker, which
+    imports both this module and the exercises.)
 
     Returns the list that records each call of a tripwire (the target's name), so the worker can
     say the learner called one even if the learner's code caught the exception.
     """
-    from . import exercises
     record = []
     _swap(name, record)
-    plain = exercises.stand_in
-
-    def stand_in(asked: str):
-        if asked == name:
-            record.append("numpyvae.teach.exercises:stand_in")
-            raise CallsTheAnswer(f"numpyvae.teach.exercises.stand_in({name!r}) is an answer to {name}")
-        return plain(asked)
-    exercises.stand_in = stand_in
     return record
