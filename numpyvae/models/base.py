@@ -4,7 +4,7 @@ Every model in numpyvae (the VAE with any family, prior, bound or network; the h
 M2; the Helmholtz machine; AVB) is a :class:`Model`:
 
     kind : str                        "vae", "hvae", "m2", "helmholtz", "avb"
-    config : dict                     JSON-able; ``model_from_config(kind, config)`` rebuilds the model
+    config : dict                     JSON-able; ``models.registry.model_from_kind(kind, config)`` rebuilds it
     groups : dict[str, ParamGroup]    named parameter groups with their gradients: "model" for most,
                                       AVB has "generator" and "critic"; one optimizer per group
     forward(batch, noise=None, **options) -> tape     ``tape.bound``: the per-example bound (N,),
