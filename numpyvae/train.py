@@ -432,10 +432,7 @@ class Trainer(EpochLoop):
                                            f"of {steps} steps make {epoch * steps * per_step}; the checkpoint is "
                                            "inconsistent")
         for name, rng in (("model", self.model.rng), ("trainer", self.rng)):
-            if name not in saved.rng_states:
-                raise ckpt.CheckpointError(f"{where} is missing the {name} generator's state (rng/{name}); "
-                                           "it cannot be resumed bit for bit")
-            ckpt.restore_rng(rng, saved.rng_states[name], where)
+            ckpt.restore_rng(rng, ckpt.rng_state(saved, name), where)
         self.epoch, self.history = epoch, history
         if self.snapshots is not None and (self.run_dir / SNAPSHOTS).exists():   # go on adding frames
             kept = LatentSnapshots.load(self.run_dir / SNAPSHOTS)
