@@ -160,7 +160,8 @@ def _fast_chunk(per_sample_bytes: int) -> int:
 
 
 def _chunk_size(model, k: int, batch_size: int, chunk_size, max_memory_mb, where: str) -> int:
-    """Samples of z per decoder pass: the user's chunk_size, checked, or the largest that fits max_memory_mb."""
+    """Samples of z per decoder pass: the user's chunk_size, checked, or (at most k) the samples that fill
+    FAST_CHUNK_MB, fewer if max_memory_mb holds fewer."""
     per_sample_bytes = _floats_per_sample(model) * model.dtype.itemsize * batch_size
     if max_memory_mb is None:
         budget = None
@@ -174,7 +175,8 @@ def _chunk_size(model, k: int, batch_size: int, chunk_size, max_memory_mb, where
             raise ValueError(f"{where}: max_memory_mb={max_memory_mb} cannot hold even one sample of z for "
                              f"{batch_size} examples (~{per_sample_bytes / 2 ** 20:.2f} MB); "
                              f"raise max_memory_mb or lower batch_size")
-        return min(k, budget, _fast_chunk(per_sample_bytes)) if budget is not None else min(k, _fast_chunk(per_sample_bytes))
+        fast = _fast_chunk(per_sample_bytes)
+        return min(k, fast) if budget is None else min(k, fast, budget)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"{where}: chunk_size must be an integer >= 1 (samples of z per pass) or None, "
                          f"got {chunk_size!r}")
