@@ -284,7 +284,8 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
 
 
 def estimate_seconds(model, x: np.ndarray, k: int, batch_size: int = 100, probe_k: int = 50, y=None) -> float:
-    """Rough seconds :func:`log_likelihood` will take on x with k samples, from timing a small piece.
+    """Rough seconds ``model.log_likelihood`` will take on x with k samples, from timing a small piece:
+    any model of the protocol (a VAE, a hierarchy, M2, the Helmholtz machine, AVB).
 
     Times min(k, probe_k) samples for one batch of x and scales by the number
     of (sample, example) pairs; the encoder's share is negligible for k >= 10.
@@ -293,7 +294,8 @@ def estimate_seconds(model, x: np.ndarray, k: int, batch_size: int = 100, probe_
     xb = x[:min(batch_size, x.shape[0])]
     kp = min(k, probe_k)
     t0 = time.perf_counter()
-    log_likelihood(model, xb, kp, batch_size=batch_size, progress=False, rng=0, y=None if y is None else y[:xb.shape[0]])
+    model.log_likelihood(xb, kp, np.random.default_rng(EVAL_SEED), y=None if y is None else y[:xb.shape[0]],
+                         batch_size=batch_size)
     per_pair = (time.perf_counter() - t0) / (kp * xb.shape[0])
     return per_pair * k * x.shape[0]
 

@@ -66,17 +66,18 @@ class VAEUses:
         """The importance-sampling proposal's heads for x (N, D): the encoder's q(z|x[, y])."""
         return self.encode(x, y)
 
-    def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None) -> np.ndarray:
+    def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100) -> np.ndarray:
         """Importance-sampled log p(x) per example ((N,) float64, nats; log p(x|y) for a conditional VAE).
 
         The one estimator, :func:`numpyvae.evaluate.log_likelihood` (k samples from q as the proposal,
-        chunked, a running log-sum-exp). rng: None (the evaluation seed), an int, or a Generator.
-        A plain autoencoder raises :class:`~numpyvae.models.base.NoLogLikelihood` with its reason.
+        chunked, a running log-sum-exp; ``batch_size`` examples a pass). rng: None (the evaluation seed),
+        an int, or a Generator. A plain autoencoder raises :class:`~numpyvae.models.base.NoLogLikelihood`
+        with its reason.
         """
         if self.no_log_likelihood:
             raise NoLogLikelihood(self.no_log_likelihood)
         from .evaluate import log_likelihood         # the measuring layer, above the models
-        return log_likelihood(self, x, k, rng=rng, y=y, progress=False)
+        return log_likelihood(self, x, k, rng=rng, y=y, progress=False, batch_size=batch_size)
 
     def latent_means(self, x: np.ndarray, y=None) -> list:
         """The posterior's point summary E_q[z], one (N, K) array per stochastic layer (here one)."""

@@ -41,21 +41,12 @@ TRAINED_ON = {"helmholtz": "wake-sleep: p by the IWAE_k wake gradient, q by {q_u
               "avb": "AVB: the ELBO with a critic T(x, z) in place of the KL, and the critic's logistic loss"}
 
 
-def _estimate_seconds(model, x, k: int, batch_size: int) -> float:
-    """Seconds model.log_likelihood(x, k) will take, from timing min(k, 20) samples on one batch."""
-    xb = x[:min(batch_size, x.shape[0])]
-    kp = min(k, 20)
-    t0 = time.perf_counter()
-    model.log_likelihood(xb, kp, np.random.default_rng(0), batch_size=batch_size)
-    return (time.perf_counter() - t0) / (kp * xb.shape[0]) * k * x.shape[0]
-
-
 def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, baseline=False, gaps: bool = False,
                        seed: int = EVAL_SEED, batch_size: int = 100, chunk_size: int | None = None,
                        on_estimate=None, save: bool = True, dataset=None, progress: bool = True) -> dict:
     """The test-set numbers of an M2, Helmholtz or AVB run (see the module docstring), saved as evaluation.json."""
     from ..checkpoint import load_run
-    from ..evaluate import baseline_results, run_test_data
+    from ..evaluate import baseline_results, estimate_seconds, run_test_data
     start = time.perf_counter()
     run = load_run(run_dir)
     kind, model = run.kind, run.model
@@ -68,7 +59,7 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
     if n_test is not None:
         x, y = x[:check_positive_int(n_test, "evaluate", "n_test")], y[:n_test]
     if on_estimate is not None:
-        on_estimate(_estimate_seconds(model, x, k, batch_size))
+        on_estimate(estimate_seconds(model, x, k, batch_size, probe_k=20))
     chunk = chunk_size or 100
     passes = -(-x.shape[0] // batch_size) * -(-k // chunk) * getattr(model, "n_classes", 1)   # M2: once per label
     bar = Progress(passes, f"log p(x), k={k}", quiet=not progress)
