@@ -74,9 +74,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def blas_kernel() -> str:
-    """The kernel NumPy's OpenBLAS runs, from numpyvae.bench_data (which names who chose it)."""
+    """The kernel NumPy's OpenBLAS runs, from numpyvae.bench.data (which names who chose it)."""
     sys.path.insert(0, ROOT)
-    from numpyvae.bench_data import blas_kernel as kernel
+    from numpyvae.bench.data import blas_kernel as kernel
     return kernel().split(" (")[0]
 
 
@@ -274,7 +274,7 @@ def numpy_child(threads, seconds, repeats, native: bool) -> dict:
     env = dict(os.environ)
     if native:
         sys.path.insert(0, ROOT)
-        from numpyvae.bench_data import KERNEL_VARS
+        from numpyvae.bench.data import KERNEL_VARS
         for v in KERNEL_VARS:
             env.pop(v, None)
     out = subprocess.run([sys.executable, __file__, "--child-numpy", "--threads", str(threads), "--seconds",
@@ -302,7 +302,7 @@ def main(argv=None) -> int:
     load0 = os.getloadavg()[0]
     runs = [numpy_child(args.threads, args.seconds, args.repeats, native=False)]
     sys.path.insert(0, ROOT)
-    from numpyvae.bench_data import KERNEL_VARS
+    from numpyvae.bench.data import KERNEL_VARS
     forced = {v: os.environ[v] for v in KERNEL_VARS if v in os.environ}
     if forced:         # the environment forces a kernel: also time the one OpenBLAS picks for this CPU
         runs.append(numpy_child(args.threads, args.seconds, args.repeats, native=True))

@@ -1,6 +1,6 @@
-"""Is numpyvae's automatic BLAS thread count (numpyvae.threads) within 10% of the best fixed count?
+"""Is numpyvae's automatic BLAS thread count (numpyvae.run.threads) within 10% of the best fixed count?
 
-A measurement, not a test. For 0, 1 and 2 busy processes of its own (numpyvae.busy), it trains
+A measurement, not a test. For 0, 1 and 2 busy processes of its own (numpyvae.bench.busy), it trains
 the 784-400-20 VAE (batch 128, Adam, float32: the pytorch/examples model) for short epochs with
 the thread count fixed at 1, fixed at 2, and chosen by the policy, in interleaved rounds
 (auto 1 2, 1 2 auto, 2 auto 1, ...), so that a change in the machine's load hits every setting alike. It prints
@@ -22,7 +22,7 @@ _auto = {}        # the automatic policy, one for the whole run as in training (
 
 def time_epoch(trainer, setting) -> tuple[float, dict]:
     """One epoch's seconds with ``setting`` ("auto" or a thread count), and the steps per thread count."""
-    from numpyvae import threads
+    from numpyvae.run import threads
     threads.pin(None if setting == "auto" else int(setting))
     if setting == "auto":
         if "policy" not in _auto:
@@ -45,9 +45,9 @@ def main(argv=None) -> dict:
     p.add_argument("--busy", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
-    from numpyvae.bench_data import bench_data, load_average
-    from numpyvae.busy import busy_processes
-    from numpyvae.train import TrainConfig, Trainer
+    from numpyvae.bench.data import bench_data, load_average
+    from numpyvae.bench.busy import busy_processes
+    from numpyvae.run.train import TrainConfig, Trainer
     data, source = bench_data(args.examples)
     cfg = TrainConfig(dataset="digits", hidden=[400], z_dim=20, batch_size=128, epochs=10**6, seed=0)
     trainer = Trainer(cfg, data=data, quiet=True)

@@ -17,7 +17,7 @@ pays depends on what one hand-off costs and on who else wants the second core:
               when it has fewer rows) run on two Python threads.
 
 Each row runs in a child process whose OpenBLAS starts with the thread count the row names.
-Times are wall seconds (two threads), the best of --repeats repeats (numpyvae.step_timing.best_per_call).
+Times are wall seconds (two threads), the best of --repeats repeats (numpyvae.bench.step_timing.best_per_call).
 
     python data_scripts/bench_threads.py
 """
@@ -33,9 +33,9 @@ import time
 def child(repeats: int) -> dict:
     import numpy as np
     from numpyvae import VAE, parallel
-    from numpyvae.bench import matmul_operands, matmul_shapes
+    from numpyvae.bench.training import matmul_operands, matmul_shapes
     from numpyvae.optim import Adam
-    from numpyvae.step_timing import best_per_call
+    from numpyvae.bench.step_timing import best_per_call
     out = {}
     parallel.set_threads(2)
     two_spans = 2 * parallel.ALIGN               # for_spans cuts at multiples of ALIGN: this is two ranges

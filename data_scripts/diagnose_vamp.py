@@ -33,9 +33,9 @@ import time
 
 import numpy as np
 
-from numpyvae.config import TrainConfig
+from numpyvae.run.config import TrainConfig
 from numpyvae.latent.priors import StandardNormal
-from numpyvae.train import Trainer
+from numpyvae.run.train import Trainer
 
 
 def parse_args():

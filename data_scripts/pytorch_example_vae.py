@@ -136,7 +136,7 @@ def pytorch_init_(model, seed: int) -> None:
 
 def run_numpyvae(data, epochs: int, seed: int, init: str, batch_size: int = 128) -> list[float]:
     """Train numpyvae's VAE with the example's settings; return the test −ELBO after each epoch."""
-    from numpyvae.train import Trainer, TrainConfig
+    from numpyvae.run.train import Trainer, TrainConfig
 
     cfg = TrainConfig(dataset=data.name, hidden=[400], z_dim=20,
                       likelihood="bernoulli", binarize="none", activation="relu", optimizer="adam",

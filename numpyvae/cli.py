@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .argparser import Parser
-from .checkpoint import CheckpointError
+from .run.checkpoint import CheckpointError
 
 EXAMPLES = """examples:
   python -m numpyvae train                       # 784-400-20 VAE on the bundled digits (~2 min)
@@ -28,8 +28,8 @@ def _flag(name: str) -> str:
 
 
 def add_train_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field; help and choices from numpyvae.config (choices from the registries)."""
-    from .config import CHOICES, HELP, PRESETS, TrainConfig
+    """One flag per TrainConfig field; help and choices from numpyvae.run.config (choices from the registries)."""
+    from .run.config import CHOICES, HELP, PRESETS, TrainConfig
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (keys as the flags, "
                    "with underscores); flags given on the command line win")
     p.add_argument("--preset", choices=sorted(PRESETS), help="start from one of the seeds' experiments")
@@ -52,7 +52,7 @@ def add_train_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_threads_flag(p: argparse.ArgumentParser) -> None:
-    """--threads N: pin the BLAS thread count (numpyvae.threads); default: chosen by size and load."""
+    """--threads N: pin the BLAS thread count (numpyvae.run.threads); default: chosen by size and load."""
     p.add_argument("--threads", type=_int_at_least(1), default=None, metavar="N",
                    help="BLAS threads for the matmuls, whatever the machine's load (default: numpyvae "
                         "chooses by the model's size and by what else runs; NUMPYVAE_BLAS_THREADS or "
@@ -61,7 +61,7 @@ def add_threads_flag(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args) -> "TrainConfig":
     """defaults < --preset < --config file < explicit flags; each error names where the value came from."""
-    from .config import PRESETS, TrainConfig, config_from_toml, settings_from_sources
+    from .run.config import PRESETS, TrainConfig, config_from_toml, settings_from_sources
     sources = []
     if args.preset:
         sources.append((f"preset {args.preset!r}", PRESETS[args.preset]))
@@ -75,7 +75,7 @@ def config_from_args(args) -> "TrainConfig":
 
 
 def cmd_train(args) -> int:
-    from .train import Trainer, new_run_dir
+    from .run.train import Trainer, new_run_dir
     cfg = config_from_args(args)
     trainer = Trainer(cfg, run_dir=new_run_dir(cfg), quiet=args.quiet)   # owns and checks the directory first
     return _fit_and_finish(trainer, args)
@@ -83,8 +83,8 @@ def cmd_train(args) -> int:
 
 def cmd_m2(args) -> int:
     """The former `m2` command: trains M2 through the one trainer and says once which command it stands for."""
-    from .m2_train import config_of
-    from .train import Trainer, new_run_dir
+    from .run.m2_command import config_of
+    from .run.train import Trainer, new_run_dir
     cfg = config_of(args)
     flags = (f"--model m2 --dataset {cfg.dataset} --labels {cfg.labels} --epochs {cfg.epochs} --batch-size "
              f"{cfg.batch_size} --hidden {' '.join(map(str, cfg.hidden))} --z-dim {cfg.z_dim} --classifier-hidden "
@@ -94,7 +94,7 @@ def cmd_m2(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from .train import Trainer
+    from .run.train import Trainer
     trainer = Trainer.resume(args.run_dir, epochs=args.epochs, quiet=args.quiet)
     if trainer.epoch >= trainer.cfg.epochs:
         trainer.close()
@@ -131,7 +131,7 @@ def _fit_and_finish(trainer, args) -> int:
                   f"python -m numpyvae resume {trainer.run_dir}", file=sys.stderr)
             return 130
         if not args.no_plots:
-            from .run_plots import plot_run
+            from .plots.run import plot_run
             try:
                 for path in plot_run(trainer.run_dir):
                     print(f"  wrote {path}")
@@ -149,7 +149,7 @@ EVALUATE_MAX_HOURS = 24
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluate import evaluate_run, format_table
+    from .measure.evaluate import evaluate_run, format_table
     from .measure.report import PROTOCOL_KINDS, evaluate_model_run, format_model_table
 
     def on_estimate(seconds: float) -> None:
@@ -168,7 +168,7 @@ def cmd_evaluate(args) -> int:
         results = evaluate_run(args.run_dir, k=args.k, chunk_size=args.chunk_size, baseline=args.baseline,
                                n_test=args.n_test, progress=not args.quiet, on_estimate=on_estimate, gaps=args.gaps)
         print(format_table(results))
-    from .memory import peak_memory_mb
+    from .run.memory import peak_memory_mb
     peak = peak_memory_mb()
     print(f"{results['n_test']:,} test examples, k={args.k}: {results['seconds']:.1f} s"
           + (f", peak memory {peak:,.0f} MB" if peak is not None else ""))
@@ -178,7 +178,7 @@ def cmd_evaluate(args) -> int:
 
 def _run_kind(run_dir) -> str:
     """The kind of model a run directory holds (read and validated from its checkpoint)."""
-    from .checkpoint import read_run_checkpoint
+    from .run.checkpoint import read_run_checkpoint
     return read_run_checkpoint(run_dir).kind
 
 
@@ -188,9 +188,9 @@ def _duration(seconds: float) -> str:
 
 def cmd_sample(args) -> int:
     import numpy as np
-    from .checkpoint import load_run
+    from .run.checkpoint import load_run
     from .files import check_writable
-    from .plots import plot_image_grid
+    from .plots.figures import plot_image_grid
     out = Path(args.out) if args.out else Path(args.run_dir) / "samples.png"
     run = load_run(args.run_dir)
     image = run.model.x_dim == 784
@@ -223,13 +223,13 @@ def _labels_for(run, label):
 
 
 def cmd_plot(args) -> int:
-    from .checkpoint import load_run
+    from .run.checkpoint import load_run
     from .files import check_writable
-    from .run_plots import plot_run
+    from .plots.run import plot_run
     load_run(args.run_dir)                     # a clear error for a missing or corrupt run, before drawing
     check_writable(Path(args.run_dir) / "history.png", "picture")
     if args.animate:
-        from .animate import SNAPSHOTS, LatentSnapshots, write_animation
+        from .plots.animate import SNAPSHOTS, LatentSnapshots, write_animation
         snaps = Path(args.run_dir) / SNAPSHOTS
         if not snaps.exists():
             raise ValueError(f"plot --animate: {args.run_dir} has no {SNAPSHOTS}; train with --z-dim 2 "
@@ -260,7 +260,7 @@ def _int_at_least(low: int):
 
 
 def cmd_bench(args) -> int:
-    from .bench import main as bench_main
+    from .bench.training import main as bench_main
     return bench_main(args.bench_args)
 
 
@@ -311,11 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(needs a run trained with --snapshot-every K)")
     p.set_defaults(func=cmd_plot)
     p = sub.add_parser("m2", help="(replaced by `train --model m2`) semi-supervised M2 with a few labels")
-    from .m2_train import add_flags as add_m2_flags
+    from .run.m2_command import add_flags as add_m2_flags
     add_m2_flags(p)
     p.set_defaults(func=cmd_m2)
     p = sub.add_parser("reproduce", help="each paper's effect beside ours, paired: reproduce [NAME ...|all] --budget")
-    from .reproduce import add_flags as add_reproduce_flags, cmd_reproduce
+    from .measure.reproduce import add_flags as add_reproduce_flags, cmd_reproduce
     add_reproduce_flags(p)
     p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("bench", help="time training epochs against this machine's BLAS bound", add_help=False)
@@ -342,7 +342,7 @@ def main(argv=None) -> int:
         return 2
     try:
         if getattr(args, "threads", None) is not None:
-            from .threads import pin
+            from .run.threads import pin
             pin(args.threads)
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, CheckpointError, RuntimeError) as err:

@@ -58,7 +58,7 @@ steps of pure decay to become subnormal (174 for beta = 0.9), and
 guard costs well under 1% of a step. What it cannot catch: gradients so small
 (|g| below ~1e-17 in float32) that ``(1 − β)·g²`` is subnormal on arrival;
 those sit in the state until the next guard. ``python -m numpyvae bench
---optimizer-only`` (:func:`numpyvae.bench_optim.optimizer_step_costs`) measures all
+--optimizer-only`` (:func:`numpyvae.bench.optim.optimizer_step_costs`) measures all
 these costs on the machine at hand.
 """
 from __future__ import annotations

@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-from numpyvae import checkpoint as ckpt
+from numpyvae.run import checkpoint as ckpt
 from numpyvae.cli import build_parser, config_from_args, main
-from numpyvae.config import TrainConfig
+from numpyvae.run.config import TrainConfig
 
 # --------------------------------------------------------------------------------------- the oracle
 

@@ -3,7 +3,7 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 # One BLAS thread for every test and every CLI subprocess, unless the caller pins another count:
-# OpenBLAS's float32 products differ in the last bits between thread counts (numpyvae/threads.py),
+# OpenBLAS's float32 products differ in the last bits between thread counts (numpyvae/run/threads.py),
 # so tests that compare two runs need a fixed count; and on a shared or busy machine one thread per
 # test process is the fast choice (two collapse beside a busy core).
 if not any(os.environ.get(v, "").strip() for v in ("NUMPYVAE_BLAS_THREADS", "OPENBLAS_NUM_THREADS",

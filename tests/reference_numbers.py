@@ -72,7 +72,7 @@ def case_numbers(vae_kw: dict, call_kw: dict) -> dict:
 
 def training_numbers(epochs: int = 3) -> dict:
     """The default model trained 3 epochs on the bundled digits (seed 0), no run directory."""
-    from numpyvae.train import TrainConfig, Trainer
+    from numpyvae.run.train import TrainConfig, Trainer
     trainer = Trainer(TrainConfig(epochs=epochs), quiet=True)
     history = trainer.fit()
     return {"weights": sha(trainer.model.flat_params),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).parent))
 import adversarial_sweep as sweep  # noqa: E402
 
-from numpyvae import checkpoint as ckpt  # noqa: E402
+from numpyvae.run import checkpoint as ckpt  # noqa: E402
 
 GOOD = ("clear error", "right answer")
 

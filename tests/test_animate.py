@@ -4,12 +4,12 @@ import pytest
 from PIL import Image
 
 from numpyvae import VAE
-from numpyvae.animate import SNAPSHOTS, LatentSnapshots, write_animation
+from numpyvae.plots.animate import SNAPSHOTS, LatentSnapshots, write_animation
 from numpyvae.cli import main
-from numpyvae.config import TrainConfig
+from numpyvae.run.config import TrainConfig
 from numpyvae.datasets import load
 from numpyvae.datasets.dataset import Dataset
-from numpyvae.train import Trainer
+from numpyvae.run.train import Trainer
 
 
 @pytest.fixture(scope="module")

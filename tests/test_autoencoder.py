@@ -11,10 +11,10 @@ from scipy.special import expit
 
 from numpyvae import VAE
 from numpyvae.cli import main
-from numpyvae.config import TrainConfig
-from numpyvae.evaluate import log_likelihood
+from numpyvae.run.config import TrainConfig
+from numpyvae.measure.evaluate import log_likelihood
 from numpyvae.models.base import NoLogLikelihood
-from numpyvae.plots import plot_prior_decodings
+from numpyvae.plots.figures import plot_prior_decodings
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 N, D, K = 4, 6, 2
@@ -84,7 +84,7 @@ def test_bad_input_for_the_autoencoder():
 
 
 def test_cli_trains_an_autoencoder_and_the_picture_shows_both_decoders(tmp_path, small_digits, monkeypatch, capsys):
-    import numpyvae.train as train_module
+    import numpyvae.run.train as train_module
     monkeypatch.setattr(train_module, "load", lambda name, dtype=None: small_digits)
     flags = ["--hidden", "32", "--z-dim", "4", "--epochs", "2", "--batch-size", "50", "--quiet", "--no-plots"]
     assert main(["train", "--model", "ae", *flags, "--out", str(tmp_path / "ae")]) == 0
@@ -98,7 +98,7 @@ def test_cli_trains_an_autoencoder_and_the_picture_shows_both_decoders(tmp_path,
     assert "trained on the reconstruction error" in out and "active units" in out
     saved = json.loads((tmp_path / "ae" / "evaluation.json").read_text())
     assert saved["log_likelihood"] is None and saved["test_recon"] > 0 and saved["active_units"] >= 0
-    from numpyvae.checkpoint import load_model
+    from numpyvae.run.checkpoint import load_model
     ae, vae = load_model(tmp_path / "ae"), load_model(tmp_path / "vae")
     assert ae.posterior.name == "deterministic" and vae.posterior.name == "gaussian"
     path = plot_prior_decodings({"autoencoder": ae, "VAE": vae}, tmp_path / "prior.png", n=16)

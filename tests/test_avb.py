@@ -11,7 +11,7 @@ import pytest
 from scipy.special import expit
 from scipy.stats import multivariate_normal
 
-from numpyvae.avb import AVB, log_px_by_quadrature
+from numpyvae.models.adversarial import AVB, log_px_by_quadrature
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 N, D, K, E = 5, 4, 2, 3

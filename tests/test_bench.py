@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from numpyvae import VAE, bench
+from numpyvae import VAE
+from numpyvae.bench import training as bench
 
 
 def hand_flops(x_dim, hidden, z_dim, batch, samples=1):
@@ -95,7 +96,7 @@ def test_smoke_run_writes_json(tmp_path, capsys):
 def test_the_stopwatches_come_off_after_the_run():
     """bench times the model's own objects by shadowing their methods; afterwards nothing is left over."""
     from numpyvae.nn.dense import Dense
-    from numpyvae.train import Trainer
+    from numpyvae.run.train import Trainer
     seen = []
     real = bench._step_stopwatches
 
@@ -127,9 +128,9 @@ def test_a_short_run_trains():
 
 
 def test_threads_pin_the_blas_count_in_this_process_and_the_epochs_say_so(tmp_path):
-    """--threads N pins numpyvae.threads (no child process): every step runs at N, and the JSON says it."""
+    """--threads N pins numpyvae.run.threads (no child process): every step runs at N, and the JSON says it."""
     from threadpoolctl import threadpool_info
-    from numpyvae import threads
+    from numpyvae.run import threads
     out = tmp_path / "b.json"
     try:
         assert bench.main(["--threads", "2", "--smoke", "--hidden", "16", "--json", str(out)]) == 0
@@ -161,7 +162,7 @@ def test_run_bench_refuses_fewer_examples_than_a_batch():
 def test_the_optimizer_micro_benchmark_lives_here(capsys, monkeypatch):
     from numpyvae import optim
     assert not hasattr(optim, "measure_step_costs")       # moved out of the optimizers' module
-    from numpyvae import bench_optim
+    from numpyvae.bench import optim as bench_optim
     costs = bench_optim.optimizer_step_costs(size=1000, min_seconds=0.001)
     assert "Adam step (random gradient, no guard)" in costs and all(us > 0 for us in costs.values())
     monkeypatch.setattr(bench_optim, "optimizer_step_costs", lambda size: {"an Adam step": 12.5})   # the real one takes seconds
@@ -195,7 +196,7 @@ def test_an_unknown_posterior_is_refused_before_any_timing(capsys):
 def test_a_hierarchy_is_benchmarked_too():
     """--stochastic K1 K2 times an HVAE: its products counted by hand (x-side rows N, all others S·N), and
     every network and every layer's family is timed, the loss falls."""
-    from numpyvae.hvae import HVAE
+    from numpyvae.models.hvae import HVAE
     model = HVAE(6, [3, 2], [5], seed=0)
     ops = bench.matmul_shapes(model, batch_size=7, n_samples=2)
     # q(z1|x): 6-5, heads 5-3 x2 (rows 7); q(z2|z1): 3-2, heads 2-2 x2; p(z1|z2): 2-2, heads 2-3 x2; p(x|z1): 3-5, 5-6

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from numpyvae import bench
-from numpyvae.busy import SPIN, busy_processes
+from numpyvae.bench import training as bench
+from numpyvae.bench.busy import SPIN, busy_processes
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -51,7 +51,7 @@ def test_an_error_or_ctrl_c_inside_ends_every_busy_process(error):
 
 def test_busy_processes_end_when_the_benchmark_is_killed_outright():
     """kill -9 leaves no cleanup to run: each child notices that its parent is gone and exits."""
-    code = ("import os, signal, sys\nfrom numpyvae.busy import busy_processes\n"
+    code = ("import os, signal, sys\nfrom numpyvae.bench.busy import busy_processes\n"
             "with busy_processes(2) as procs:\n"
             "    print(os.getpid(), flush=True)\n    os.kill(os.getpid(), signal.SIGKILL)\n")
     parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

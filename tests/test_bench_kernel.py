@@ -1,7 +1,7 @@
 """bench names the OpenBLAS kernel and whether the environment forced it."""
 import numpy as np
 
-from numpyvae.bench_data import KERNEL_VARS, blas_kernel
+from numpyvae.bench.data import KERNEL_VARS, blas_kernel
 
 
 def test_the_kernel_says_who_chose_it(monkeypatch):

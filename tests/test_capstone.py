@@ -163,7 +163,7 @@ def test_the_pieces_are_the_exercises_the_capstone_solution_calls():
 
 
 def test_read_tape_refuses_a_hierarchy_in_one_line():
-    from numpyvae.hvae import HVAE
+    from numpyvae.models.hvae import HVAE
     model = HVAE(4, [3, 2], [3], activation="relu", seed=0, dtype="float64")
     x = np.full((1, 4), 0.5)
     with pytest.raises(ValueError, match=r"kind='hvae' \(the capstone's is the one-layer 'vae'; trace_step shows"):
@@ -211,7 +211,7 @@ def test_in_the_class_grader_the_capstone_cannot_return_model_backward(tmp_path)
     from numpyvae.teach import grade as class_grade
     from numpyvae.teach import sandbox
     (tmp_path / "direct.py").write_text("def vae_backward(model, tape):\n    return model.backward(tape)\n")
-    (tmp_path / "kept.py").write_text("from numpyvae.vae import VAE\n\nclass Keep:\n    backward = VAE.backward\n\n"
+    (tmp_path / "kept.py").write_text("from numpyvae.models.vae import VAE\n\nclass Keep:\n    backward = VAE.backward\n\n"
                                       "def vae_backward(model, tape):\n    return Keep.backward(model, tape)\n")
     (tmp_path / "stand_in.py").write_text("from numpyvae.teach import exercises as E\n\n"
                                           "def vae_backward(model, tape):\n    return E.stand_in('vae_backward')(model, tape)\n")

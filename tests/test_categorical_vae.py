@@ -113,8 +113,8 @@ def test_samples_from_the_prior_are_one_hot_codes_and_reconstruct_works():
 # ---- the temperature as run settings, the trainer, the picture ------------------------------
 
 def test_the_trainer_sets_the_annealed_temperature_every_step(small_digits):
-    from numpyvae.config import TrainConfig
-    from numpyvae.train import Trainer
+    from numpyvae.run.config import TrainConfig
+    from numpyvae.run.train import Trainer
     cfg = TrainConfig(posterior="gumbel:4", prior="categorical", z_dim=8, hidden=[16], batch_size=100, epochs=1,
                       tau=2.0, tau_min=0.5, tau_rate=0.1, tau_every=2)
     trainer = Trainer(cfg, data=small_digits, quiet=True)
@@ -140,13 +140,13 @@ def test_the_trainer_sets_the_annealed_temperature_every_step(small_digits):
     (dict(z_dim=205), "z_dim = 205 is not a multiple of the 10 classes"),
 ])
 def test_bad_temperature_settings_are_refused(settings, message):
-    from numpyvae.config import TrainConfig
+    from numpyvae.run.config import TrainConfig
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{**dict(posterior="gumbel:10", prior="categorical", z_dim=200), **settings})
 
 
 def test_temperature_settings_of_a_gaussian_run_are_refused():
-    from numpyvae.config import TrainConfig
+    from numpyvae.run.config import TrainConfig
     with pytest.raises(ValueError, match="tau_rate set the temperature of a Gumbel-softmax posterior"):
         TrainConfig(tau_rate=1e-4)
 
@@ -154,9 +154,9 @@ def test_temperature_settings_of_a_gaussian_run_are_refused():
 def test_the_temperature_is_saved_with_the_model_and_used_after_a_reload(small_digits, tmp_path):
     """evaluate, plot and sample rebuild the model from its checkpoint: they must see the τ it was
     trained at (here 6 steps of τ_t = max(0.5, 2·e^(−0.1 t)), the last at t = 5), not the family's 1."""
-    from numpyvae.checkpoint import load_model, load_run
-    from numpyvae.config import TrainConfig
-    from numpyvae.train import Trainer
+    from numpyvae.run.checkpoint import load_model, load_run
+    from numpyvae.run.config import TrainConfig
+    from numpyvae.run.train import Trainer
     cfg = TrainConfig(posterior="gumbel:4", prior="categorical", z_dim=8, hidden=[16], batch_size=100, epochs=1,
                       tau=2.0, tau_min=0.5, tau_rate=0.1, tau_every=1)
     trainer = Trainer(cfg, data=small_digits, quiet=True, run_dir=tmp_path / "run")
@@ -169,7 +169,7 @@ def test_the_temperature_is_saved_with_the_model_and_used_after_a_reload(small_d
     resumed = Trainer.resume(tmp_path / "run", epochs=2, data=small_digits, quiet=True)
     assert resumed.model.posterior.tau == pytest.approx(last, rel=1e-12)
     resumed.close()
-    from numpyvae.checkpoint import CheckpointError
+    from numpyvae.run.checkpoint import CheckpointError
     path = tmp_path / "run" / "checkpoint.npz"
     with np.load(path) as f:
         arrays = dict(f)
@@ -180,7 +180,7 @@ def test_the_temperature_is_saved_with_the_model_and_used_after_a_reload(small_d
 
 
 def test_code_sweep_decodes_one_variable_across_its_classes(tmp_path, monkeypatch):
-    from numpyvae import plots
+    from numpyvae.plots import figures as plots
     model = VAE(16, [5], 3 * 4, posterior="gumbel:4", prior="categorical", seed=0)
     decoded = []
     original = plots._decode_mean

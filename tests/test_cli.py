@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numpyvae import checkpoint as ckpt
+from numpyvae.run import checkpoint as ckpt
 from numpyvae.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -104,10 +104,10 @@ def test_backward_with_per_example_weights_is_the_gradient_of_the_weighted_bound
 
 
 def test_cli_trains_a_conditional_vae_and_draws_its_label_grid(tmp_path, small_digits, monkeypatch):
-    from numpyvae import train as train_mod
-    from numpyvae.checkpoint import load_run
-    from numpyvae.config import TrainConfig
-    from numpyvae.plots import plot_label_grid
+    from numpyvae.run import train as train_mod
+    from numpyvae.run.checkpoint import load_run
+    from numpyvae.run.config import TrainConfig
+    from numpyvae.plots.figures import plot_label_grid
     cfg = TrainConfig(conditional=True, hidden=[16], z_dim=2, batch_size=100, epochs=1, out=str(tmp_path / "r"))
     run = train_mod.train(cfg, data=small_digits, quiet=True)
     model = load_run(run.path).model
@@ -115,7 +115,7 @@ def test_cli_trains_a_conditional_vae_and_draws_its_label_grid(tmp_path, small_d
     assert plot_label_grid(model, tmp_path / "grid.png").exists()
     with pytest.raises(ValueError, match="not conditional"):
         plot_label_grid(VAE(784, [4], 2), tmp_path / "g.png")
-    from numpyvae.evaluate import evaluate_run, format_table
+    from numpyvae.measure.evaluate import evaluate_run, format_table
     results = evaluate_run(run.path, k=20, save=False, n_test=50)     # log p(x|y) on the test labels
     assert results["log_likelihood"] >= results["test_elbo"] - 1.0 and results["active_units"] >= 0
     assert "log p(x|y) on the test labels" in results["estimate"] and "ELBO of log p(x|y)" in format_table(results)
@@ -125,7 +125,7 @@ def test_conditional_flag_is_parsed_and_checked(tmp_path):
     from numpyvae.cli import build_parser, config_from_args
     args = build_parser().parse_args(["train", "--conditional"])
     assert config_from_args(args).conditional is True
-    from numpyvae.config import TrainConfig
+    from numpyvae.run.config import TrainConfig
     with pytest.raises(ValueError, match="conditional must be true or false"):
         TrainConfig(conditional=1)
     with pytest.raises(ValueError, match="does not combine with --model helmholtz"):
@@ -140,7 +140,7 @@ def test_labels_out_of_range_are_refused_at_the_trainers_entry(small_digits, tmp
     """A label the training set never shows would silently widen the model's one-hot input
     (C = max label + 1: a typo of 10**6 makes a million-wide decoder input)."""
     from numpyvae.datasets.dataset import Dataset
-    from numpyvae.train import TrainConfig, Trainer
+    from numpyvae.run.train import TrainConfig, Trainer
     y = {"y_train": small_digits.y_train.copy(), "y_test": small_digits.y_test.copy()}
     y[where][3] = label
     data = Dataset("digits", small_digits.x_train, y["y_train"], small_digits.x_test, y["y_test"],

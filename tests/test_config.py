@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from numpyvae import config, memory
+from numpyvae.run import config, memory
 from numpyvae.cli import build_parser, config_from_args, main
-from numpyvae.config import TrainConfig
+from numpyvae.run.config import TrainConfig
 from numpyvae.likelihoods import LIKELIHOODS
 
 
@@ -127,7 +127,7 @@ def test_choices_come_from_the_registries():
 
 
 def test_min_logvar_reaches_the_model_and_has_a_safe_default(small_digits):
-    from numpyvae.train import Trainer
+    from numpyvae.run.train import Trainer
     data = small_digits
     t = Trainer(TrainConfig(likelihood="gaussian-learned", hidden=[8], z_dim=2, batch_size=50, epochs=1),
                 data=data, quiet=True)
@@ -141,7 +141,7 @@ def test_min_logvar_reaches_the_model_and_has_a_safe_default(small_digits):
 def test_seed_derivations():
     assert config.model_seed(7) == 7 and config.noise_seed(7) == [7, 1] and config.trainer_seed(7) == [7, 2]
     assert config.test_seed(7) == 8 and config.validation_seed(7) == 10 and config.train_draw_seed(7) == 7
-    from numpyvae.vae import VAE
+    from numpyvae.models.vae import VAE
     m = VAE(4, [3], 2, seed=config.model_seed(7))
     assert m.rng.bit_generator.state == np.random.default_rng(config.noise_seed(7)).bit_generator.state
 
@@ -169,7 +169,7 @@ def test_families_priors_and_bounds_are_settings_of_a_run(tmp_path, capsys):
                          "2", "--epochs", "1", "--batch-size", "500", "--out", str(out), "--quiet", "--no-plots"],
                         capsys)
     assert code == 0, err
-    from numpyvae.checkpoint import load_run
+    from numpyvae.run.checkpoint import load_run
     model = load_run(out).model
     assert model.posterior.name == "planar:2" and model.config["posterior"] == "planar:2"
     assert model.prior.name == "mog" and model.hidden_dec == [8, 12]
@@ -197,8 +197,8 @@ def test_a_flows_options_travel_in_its_name():
 def test_avb_options_are_settings_checked_by_name_and_rebuilt_from_the_checkpoint(tmp_path):
     """--critic, --adaptive-contrast, --beta1 reach the model and its optimizers, are refused elsewhere, and the
     saved config rebuilds the same AVB."""
-    from numpyvae.checkpoint import load_run
-    from numpyvae.train import train
+    from numpyvae.run.checkpoint import load_run
+    from numpyvae.run.train import train
     with pytest.raises(ValueError, match="beta1 must be a number >= 0 and < 1"):
         TrainConfig(model="avb", beta1=1.0)
     with pytest.raises(ValueError, match="critic must be one of mlp, inner"):
@@ -211,8 +211,8 @@ def test_avb_options_are_settings_checked_by_name_and_rebuilt_from_the_checkpoin
         TrainConfig(optimizer="sgd", beta1=0.5)
     cfg = TrainConfig(model="avb", dataset="ring", hidden=[8], z_dim=2, likelihood="gaussian", sigma=0.1, epochs=1,
                       batch_size=100, critic="inner", adaptive_contrast=True, beta1=0.5, out=str(tmp_path / "r"))
-    from numpyvae.avb_critic import InnerProductCritic
-    from numpyvae.train import Trainer
+    from numpyvae.models.avb_critic import InnerProductCritic
+    from numpyvae.run.train import Trainer
     trainer = Trainer(TrainConfig.from_dict({**cfg.to_dict(), "out": ""}))
     assert {name: o.beta1 for name, o in trainer.optimizers.items()} == {"generator": 0.5, "critic": 0.5}
     run = train(cfg, quiet=True)

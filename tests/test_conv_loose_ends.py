@@ -6,12 +6,12 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from numpyvae.config import TrainConfig
-from numpyvae.memory import memory_estimate
+from numpyvae.run.config import TrainConfig
+from numpyvae.run.memory import memory_estimate
 from numpyvae.datasets.dataset import Dataset
 from numpyvae.nn.conv import Conv2D, ConvTranspose2D
-from numpyvae.train import Trainer
-from numpyvae.vae import VAE
+from numpyvae.run.train import Trainer
+from numpyvae.models.vae import VAE
 
 
 def _images(n, shape, seed=0):
@@ -78,7 +78,7 @@ def test_the_memory_estimate_of_a_conv_model_is_within_a_factor_two_of_the_measu
 
 
 def test_the_memory_check_refuses_a_conv_model_too_big_for_the_machine():
-    from numpyvae.memory import check_memory
+    from numpyvae.run.memory import check_memory
     cfg = TrainConfig(encoder="conv:4096:3,flatten,dense:8", z_dim=2, batch_size=100000)
     with pytest.raises(ValueError, match="GiB"):
         check_memory(cfg, 784)

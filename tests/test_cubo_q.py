@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.config import TrainConfig
-from numpyvae.cubo_q import cubo_q_loss_and_grads
+from numpyvae.run.config import TrainConfig
+from numpyvae.models.cubo_q import cubo_q_loss_and_grads
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 N, D, K, S = 3, 5, 2, 4
@@ -61,7 +61,7 @@ def test_bad_input():
 def test_the_trainer_uses_it(small_digits):
     """One epoch each with q by the objective and q by CUBO, same seed: the same first forward, other encoders.
     (Training q by CUBO does not converge here; see the README: it is an option, not a recommendation.)"""
-    from numpyvae.train import Trainer
+    from numpyvae.run.train import Trainer
     runs = {}
     for q in ("same", "cubo"):
         cfg = TrainConfig(q_objective=q, objective="iwae", n_samples=3, hidden=[32], z_dim=4, epochs=1,
@@ -92,7 +92,7 @@ def test_bad_settings_from_the_command_line(tmp_path, capsys, flags, message):
 def test_cubo2_is_infinite_at_the_best_diagonal_q_of_the_correlated_problem():
     """The old experiment's posterior has correlation −0.654; mean-field q (Λ_q = diag Λ_p, the ELBO's optimum
     for a Gaussian p(z|x)) then makes 2Λ_p − Λ_q indefinite: E_q[(p/q)²] diverges."""
-    from numpyvae.cubo_q import cubo2_is_finite, linear_gaussian_problem
+    from numpyvae.models.cubo_q import cubo2_is_finite, linear_gaussian_problem
     _, _, _, P = linear_gaussian_problem(diagonal=False)
     cov = np.linalg.inv(P)
     assert cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]) == pytest.approx(-0.654, abs=5e-4)
@@ -104,7 +104,7 @@ def test_cubo2_is_infinite_at_the_best_diagonal_q_of_the_correlated_problem():
 
 def test_cubo_trained_q_converges_where_the_family_holds_the_posterior():
     """ELBO warm start, then CUBO: the sandwich closes on log p(x) (within 0.005 nats, from 0.04 after the warm start)."""
-    from numpyvae.cubo_q import linear_gaussian_experiment, linear_gaussian_problem
+    from numpyvae.models.cubo_q import linear_gaussian_experiment, linear_gaussian_problem
     rows = linear_gaussian_experiment(steps=300, report_every=300, warm_steps=2000, k_eval=2000, log=lambda _: None)
     (_, elbo0, _, _, truth), (_, elbo, iwae, cubo, _) = rows[0], rows[-1]
     assert truth - elbo < 0.5 * (truth - elbo0)               # CUBO's steps moved q towards p(z|x)

@@ -292,7 +292,7 @@ def test_labels_must_be_integers(bundled):
 
 
 def test_a_trainer_given_bad_data_refuses_it_before_training(bundled, tmp_path):
-    from numpyvae.train import TrainConfig, Trainer
+    from numpyvae.run.train import TrainConfig, Trainer
     cfg = TrainConfig(hidden=[16], z_dim=2, epochs=1, batch_size=100)
     for bad in (dict(x_test=_with_nan), dict(x_train=lambda x: x.astype(np.float16))):
         with pytest.raises(ValueError, match="Dataset 'digits'"):

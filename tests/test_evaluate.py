@@ -18,7 +18,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from numpyvae import VAE
-from numpyvae import evaluate as ev
+from numpyvae.measure import evaluate as ev
 
 D, K, SIGMA = 5, 2, 0.5
 
@@ -230,7 +230,7 @@ def test_labels_that_do_not_match_images_are_rejected():
 
 
 def test_run_dir_without_checkpoint_is_a_clear_error(tmp_path):
-    pytest.importorskip("numpyvae.checkpoint")
+    pytest.importorskip("numpyvae.run.checkpoint")
     with pytest.raises((FileNotFoundError, ValueError)):
         ev.evaluate_run(tmp_path / "no-such-run", k=2, progress=False)
     with pytest.raises((FileNotFoundError, ValueError)):
@@ -301,7 +301,7 @@ def test_format_table_shows_every_number():
 # ---------------------------------------------------------------- a whole run directory
 
 def tiny_run(tmp_path, binarize="auto"):
-    from numpyvae.checkpoint import CHECKPOINT, save_checkpoint
+    from numpyvae.run.checkpoint import CHECKPOINT, save_checkpoint
     from numpyvae.datasets import Dataset, load
     d = load("digits")
     data = Dataset(name="digits", x_train=d.x_train[:300], y_train=d.y_train[:300], x_test=d.x_test[:40],
@@ -327,7 +327,7 @@ def test_evaluate_run_end_to_end(tmp_path):
 
 
 def test_a_run_config_with_a_bad_seed_is_an_error_not_seed_0():
-    from numpyvae.evaluate import _seed
+    from numpyvae.measure.evaluate import _seed
     assert _seed({}) == 0 and _seed({"seed": 4}) == 4
     for bad in (-5, 1.5, "3", True):
         with pytest.raises(ValueError, match="the run's config: seed must be an integer >= 0"):

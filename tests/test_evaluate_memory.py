@@ -5,7 +5,7 @@ import tracemalloc
 import numpy as np
 
 from numpyvae import VAE
-from numpyvae import evaluate as ev
+from numpyvae.measure import evaluate as ev
 
 
 def peak_mb(fn) -> float:

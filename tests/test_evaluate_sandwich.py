@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from numpyvae import VAE
-from numpyvae import evaluate as ev
+from numpyvae.measure import evaluate as ev
 
 D, K, SIGMA = 5, 2, 0.5
 
@@ -77,7 +77,7 @@ def test_sandwich_with_one_sample_is_refused():
 
 
 def test_evaluate_run_reports_the_sandwich(tmp_path):
-    from numpyvae.checkpoint import CHECKPOINT, save_checkpoint
+    from numpyvae.run.checkpoint import CHECKPOINT, save_checkpoint
     from numpyvae.datasets import Dataset, load
     d = load("digits")
     data = Dataset(name="digits", x_train=d.x_train[:50], y_train=d.y_train[:50], x_test=d.x_test[:30],

@@ -21,7 +21,7 @@ def test_every_name_in_all_exists(name):
 
 
 def test_the_check_can_fail(monkeypatch):
-    from numpyvae import config
+    from numpyvae.run import config
     monkeypatch.setattr(config, "__all__", [*config.__all__, "no_such_name"], raising=True)
     with pytest.raises(AssertionError, match="no_such_name"):
-        test_every_name_in_all_exists("numpyvae.config")
+        test_every_name_in_all_exists("numpyvae.run.config")

@@ -12,8 +12,8 @@ import pytest
 from scipy.special import expit, logsumexp
 
 from numpyvae.cli import main
-from numpyvae.config import TrainConfig
-from numpyvae.helmholtz_train import build_helmholtz, log_likelihood
+from numpyvae.models.helmholtz import build_machine
+from numpyvae.models.wake_sleep import machine_log_likelihood as log_likelihood
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 D, K = 7, 3
@@ -25,8 +25,7 @@ def log_bern(v, logits):
 
 
 def machine(seed=0, activation="tanh"):
-    cfg = TrainConfig(model="helmholtz", hidden=[5, 4], z_dim=K, activation=activation, dtype="float64")
-    hm = build_helmholtz(D, cfg, seed, np.float64)
+    hm = build_machine(D, hidden=[5, 4], z_dim=K, activation=activation, seed=seed, dtype=np.float64)
     hm.prior_logits[...] = np.random.default_rng(seed).standard_normal(K)
     return hm
 
@@ -100,9 +99,9 @@ def test_training_from_the_cli_raises_log_px_and_the_run_evaluates_and_resumes(t
                                                                               q_update, k, capsys):
     import numpyvae.datasets
     import numpyvae.models.helmholtz as mh
-    import numpyvae.train
-    from numpyvae.checkpoint import load_run
-    monkeypatch.setattr(numpyvae.train, "load", lambda name, dtype=None: small_digits)
+    import numpyvae.run.train
+    from numpyvae.run.checkpoint import load_run
+    monkeypatch.setattr(numpyvae.run.train, "load", lambda name, dtype=None: small_digits)
     monkeypatch.setattr(numpyvae.datasets, "load", lambda name, dtype=None: small_digits)
     monkeypatch.setattr(mh, "VAL_N", 100)         # validation on 100 images, k = 20: fast
     monkeypatch.setattr(mh, "VAL_K", 20)

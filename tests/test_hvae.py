@@ -1,4 +1,4 @@
-"""The hierarchical VAE (numpyvae.hvae) and its conditional Gaussian: finite differences, values, API."""
+"""The hierarchical VAE (numpyvae.models.hvae) and its conditional Gaussian: finite differences, values, API."""
 import itertools
 
 import numpy as np
@@ -7,7 +7,7 @@ from scipy.special import expit, logsumexp
 from scipy.stats import norm
 
 from numpyvae import VAE
-from numpyvae.hvae import HVAE
+from numpyvae.models.hvae import HVAE
 from numpyvae.latent.conditional import ConditionalGaussian
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 

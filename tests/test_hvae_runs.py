@@ -4,12 +4,12 @@ import math
 import numpy as np
 import pytest
 
-from numpyvae import checkpoint as ckpt
+from numpyvae.run import checkpoint as ckpt
 from numpyvae.cli import main
-from numpyvae.config import PRESETS, TrainConfig, burda_epochs
-from numpyvae.evaluate import evaluate_run, format_table
-from numpyvae.hvae import HVAE
-from numpyvae.train import Trainer
+from numpyvae.run.config import PRESETS, TrainConfig, burda_epochs
+from numpyvae.measure.evaluate import evaluate_run, format_table
+from numpyvae.models.hvae import HVAE
+from numpyvae.run.train import Trainer
 
 
 def small(**kw):

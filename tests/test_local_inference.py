@@ -1,4 +1,4 @@
-"""Non-amortized inference (numpyvae/local_inference.py): each example's own heads, fitted directly.
+"""Non-amortized inference (numpyvae/measure/local_inference.py): each example's own heads, fitted directly.
 
 * the gradient of the per-example objective with respect to the heads, by finite differences,
   for every family, with the analytic and the Monte Carlo KL;
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.evaluate import log_likelihood
-from numpyvae.local_inference import inference_gaps, local_elbo, local_elbo_backward, optimize_local
+from numpyvae.measure.evaluate import log_likelihood
+from numpyvae.measure.local_inference import inference_gaps, local_elbo, local_elbo_backward, optimize_local
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 FAMILIES = ["gaussian", "full-gaussian", "planar:2", "radial:2", "iaf:1"]
@@ -35,7 +35,7 @@ def _tiny(posterior, seed=1, dtype="float64"):
 def test_the_gradient_wrt_each_examples_heads_matches_finite_differences(posterior, kl, monkeypatch):
     model, x = _tiny(posterior)
     if kl == "mc":        # the Gaussians' closed-form pair switched off: the Monte Carlo KL path
-        monkeypatch.setattr("numpyvae.vae.kl_analytic_for", lambda q, p: None)   # the model walks it
+        monkeypatch.setattr("numpyvae.models.vae.kl_analytic_for", lambda q, p: None)   # the model walks it
     heads = [h + 0.1 * np.random.default_rng(3).standard_normal(h.shape) for h in model.encode(x)]
     eps = model.draw_eps(3, 4)
 
@@ -122,7 +122,7 @@ def test_linear_gaussian_diagonal_q_reaches_the_best_diagonal():
 
 def test_inference_gaps_add_up_and_the_amortization_gap_is_positive():
     model, x = _tiny("gaussian", seed=3)
-    from numpyvae.evaluate import log_likelihood
+    from numpyvae.measure.evaluate import log_likelihood
     g = inference_gaps(model, x, k=200, steps=200, lr=0.02, n_samples=4, eval_samples=2000, batch_size=2,
                        log_likelihood=log_likelihood)
     assert g["gap"] == pytest.approx(g["approximation_gap"] + g["amortization_gap"])
@@ -146,7 +146,7 @@ def test_bad_settings_are_one_line_errors():
 
 
 def test_evaluate_gaps_from_the_command_line(tmp_path, capsys):
-    from numpyvae.checkpoint import CHECKPOINT, save_checkpoint
+    from numpyvae.run.checkpoint import CHECKPOINT, save_checkpoint
     from numpyvae.cli import main
     model = VAE(784, hidden=[16], z_dim=2, seed=1, posterior="planar:1")
     save_checkpoint(tmp_path / CHECKPOINT, model, config={"dataset": "digits", "likelihood": "bernoulli", "seed": 3})
@@ -163,7 +163,7 @@ def test_evaluate_gaps_from_the_command_line(tmp_path, capsys):
 def test_the_step_size_falls_linearly_from_lr_to_zero(monkeypatch):
     """The schedule optimize_local documents: step i of n uses lr·(1 − i/n), so the first step is lr and
     the last lr/n. Recorded at every Adam step by a spy, compared with the formula written here."""
-    from numpyvae import local_inference
+    from numpyvae.measure import local_inference
     seen = []
 
     class Spy(local_inference.Adam):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from numpyvae.m2 import M2, ClassifierAlone, enumerated_bound, enumerated_bound_backward
+from numpyvae.models.semi_supervised import M2, ClassifierAlone, enumerated_bound, enumerated_bound_backward
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 D, C = 6, 3
@@ -127,9 +127,9 @@ def test_the_old_m2_command_is_an_alias_of_train_model_m2(small_digits, tmp_path
     """`python -m numpyvae m2` trains through the one trainer: a run directory with a checkpoint, the test
     error of every epoch in its history, and one line naming the command it stands for."""
     import json
-    import numpyvae.train
+    import numpyvae.run.train
     from numpyvae.cli import main
-    monkeypatch.setattr(numpyvae.train, "load", lambda name, dtype=None: small_digits)
+    monkeypatch.setattr(numpyvae.run.train, "load", lambda name, dtype=None: small_digits)
     out = tmp_path / "m2"
     assert main(["m2", "--labels", "20", "--epochs", "2", "--batch-size", "50", "--hidden", "8", "--z-dim", "2",
                  "--classifier-hidden", "8", "--out", str(out), "--quiet", "--no-plots"]) == 0
@@ -187,7 +187,7 @@ def test_weighted_loss_is_the_weighted_sum_of_its_parts_by_hand_and_matches_fd()
 def test_paper_batches_see_each_example_once_and_weigh_log_q_nine_times_an_unlabeled_bound():
     """9,000 digits, 100 labels, batches of 100 unlabeled: over an epoch the weight on one labeled example's
     log q(y|x) (α · Σ w_l over its appearances) is 0.1·N/N_l = 9 times the weight on one unlabeled U."""
-    from numpyvae.m2 import paper_alpha, paper_batches
+    from numpyvae.models.semi_supervised import paper_alpha, paper_batches
     N_l, N_u = 100, 8900
     steps = paper_batches(N_l, N_u, 100, np.random.default_rng(0))
     assert len(steps) == 89
@@ -211,7 +211,7 @@ def test_paper_batches_see_each_example_once_and_weigh_log_q_nine_times_an_unlab
 
 
 def test_generative_error_is_near_chance_when_the_decoder_ignores_y_and_zero_when_y_decides_x():
-    from numpyvae.m2 import generative_error
+    from numpyvae.models.semi_supervised import generative_error
     model = M2(4, 2, hidden=[], z_dim=1, classifier_hidden=[3], seed=0, dtype="float64")
     x = np.array([[1, 1, 0, 0], [0, 0, 1, 1]] * 50, dtype=np.float64)
     y = np.array([0, 1] * 50)
@@ -229,8 +229,8 @@ def test_generative_error_is_near_chance_when_the_decoder_ignores_y_and_zero_whe
 def test_the_trainers_m2_takes_kingmas_batches_and_alpha(small_digits):
     """train --model m2: each step ~N_l/S labelled + N_u/S unlabelled, both sums weighted S/N, every example once an
     epoch, and α = class_weight·N/N_l (0.1·N/N_l by default, Kingma's code)."""
-    from numpyvae.config import TrainConfig
-    from numpyvae.train import Trainer
+    from numpyvae.run.config import TrainConfig
+    from numpyvae.run.train import Trainer
     cfg = TrainConfig(model="m2", labels=20, hidden=[8], z_dim=2, classifier_hidden=[8], batch_size=50, epochs=1)
     trainer = Trainer(cfg, data=small_digits)
     N, N_l = small_digits.x_train.shape[0], 20
@@ -262,8 +262,8 @@ def test_the_trainers_m2_takes_kingmas_batches_and_alpha(small_digits):
 
 
 def test_the_m2_epoch_line_reports_the_test_error_and_the_argmax_error(small_digits, capsys):
-    from numpyvae.config import TrainConfig
-    from numpyvae.train import Trainer
+    from numpyvae.run.config import TrainConfig
+    from numpyvae.run.train import Trainer
     trainer = Trainer(TrainConfig(model="m2", labels=20, hidden=[8], z_dim=2, classifier_hidden=[8], batch_size=100,
                                   epochs=1), data=small_digits)
     trainer.fit()
@@ -275,9 +275,9 @@ def test_the_m2_epoch_line_reports_the_test_error_and_the_argmax_error(small_dig
 
 
 def test_the_classifier_alone_is_m2s_network_on_m2s_labels_for_as_many_steps(small_digits):
-    from numpyvae.config import TrainConfig
+    from numpyvae.run.config import TrainConfig
     from numpyvae.run.classifier_alone import classifier_alone
-    from numpyvae.train import Trainer
+    from numpyvae.run.train import Trainer
     cfg = TrainConfig(model="m2", labels=20, hidden=[8], z_dim=2, classifier_hidden=[8], batch_size=50, epochs=2)
     m2 = Trainer(cfg, data=small_digits)
     start = {name: p.copy() for name, p in m2.model.m2.params.items() if name.startswith("classifier.")}

@@ -12,7 +12,7 @@ import pytest
 from numpyvae import parallel
 from numpyvae.nn.params import pack
 from numpyvae.optim import Adam, make_optimizer
-from numpyvae.train import TrainConfig, Trainer, TrainingDiverged
+from numpyvae.run.train import TrainConfig, Trainer, TrainingDiverged
 
 
 @pytest.fixture

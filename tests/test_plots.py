@@ -4,7 +4,7 @@ import pytest
 from matplotlib.image import imread
 
 from numpyvae import VAE
-from numpyvae import plots
+from numpyvae.plots import figures as plots
 
 SHAPE = (4, 5)                       # tiny "images": D = 20, drawn as 4 rows of 5 pixels
 FIG, DPI = (4.0, 3.0), 50            # -> 150 x 200 pixels
@@ -112,7 +112,7 @@ def test_plot_mixture(tmp_path):
 
 
 def test_plot_run_draws_everything_that_applies(tmp_path):
-    from numpyvae.checkpoint import CHECKPOINT, save_checkpoint
+    from numpyvae.run.checkpoint import CHECKPOINT, save_checkpoint
     from numpyvae.datasets import Dataset
     x, y = image_data(40)
     data = Dataset(name="toy", x_train=x, y_train=y, x_test=x[:20], y_test=y[:20], image_shape=SHAPE, source="test")
@@ -120,7 +120,7 @@ def test_plot_run_draws_everything_that_applies(tmp_path):
                     val_kl=5.0)]
     save_checkpoint(tmp_path / CHECKPOINT, image_model(), config={"dataset": "toy", "binarize": "dynamic", "seed": 0},
                     progress={"epoch": 1, "history": history})
-    from numpyvae.run_plots import plot_run
+    from numpyvae.plots.run import plot_run
     paths = plot_run(tmp_path, dataset=data, baseline=2)
     names = sorted(p.name for p in paths)
     assert names == sorted(["history.png", "reconstructions.png", "samples.png", "latent.png", "manifold.png",

@@ -4,8 +4,8 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from numpyvae import VAE
-from numpyvae.hvae import HVAE
-from numpyvae.plots_prior import log_mixture_density, plot_prior, prior_components
+from numpyvae.models.hvae import HVAE
+from numpyvae.plots.prior import log_mixture_density, plot_prior, prior_components
 
 
 def test_mixture_density_matches_scipy():

@@ -1,4 +1,4 @@
-"""The grid posterior of a 2-D latent (numpyvae/posterior_grid.py), on a model where it is known.
+"""The grid posterior of a 2-D latent (numpyvae/measure/posterior_grid.py), on a model where it is known.
 
 A linear-Gaussian VAE, p(z) = N(0, I), p(x|z) = N(z W + b, σ² I), has a Gaussian posterior and
 a Gaussian marginal in closed form: the grid's log p(x) and posterior mean are checked against
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.posterior_grid import grid_posterior, kl_to_posterior, log_joint, plot_ring_posteriors
+from numpyvae.measure.posterior_grid import grid_posterior, kl_to_posterior, log_joint, plot_ring_posteriors
 
 SIGMA = 0.5
 

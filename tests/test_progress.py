@@ -5,8 +5,8 @@ import types
 
 import pytest
 
-from numpyvae import progress
-from numpyvae.progress import Progress
+from numpyvae.run import progress
+from numpyvae.run.progress import Progress
 
 
 class TTY(io.StringIO):

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import numpyvae.datasets
-import numpyvae.train
-from numpyvae import checkpoint as ckpt
+import numpyvae.run.train
+from numpyvae.run import checkpoint as ckpt
 from numpyvae.cli import main
 
 DATA = Path(__file__).parent / "data"
@@ -33,7 +33,7 @@ TIMING = ("seconds", "samples_per_sec")
 
 @pytest.fixture
 def small(small_digits, monkeypatch):
-    monkeypatch.setattr(numpyvae.train, "load", lambda name, dtype=None: small_digits)
+    monkeypatch.setattr(numpyvae.run.train, "load", lambda name, dtype=None: small_digits)
     monkeypatch.setattr(numpyvae.datasets, "load", lambda name, dtype=None: small_digits)
     return small_digits
 
@@ -152,7 +152,7 @@ def runs(small_digits, tmp_path_factory):
     """One finished 1-epoch run of each kind, to copy and damage."""
     made = {}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(numpyvae.train, "load", lambda name, dtype=None: small_digits)
+        mp.setattr(numpyvae.run.train, "load", lambda name, dtype=None: small_digits)
         base = tmp_path_factory.mktemp("runs")
         for kind in ("vae", "m2", "helmholtz", "avb"):
             argv = ["train", *KINDS[kind], "--epochs", "1", "--batch-size", "100", "--quiet", "--no-plots",

@@ -54,7 +54,7 @@ def test_numbers_agree_to_rounding_on_any_blas(now, case):
 def test_a_checkpoint_written_before_the_redesign_still_loads():
     """tests/data/checkpoint_2475603.npz was written by commit 2475603 (a 784-16-2 model after 3 Adam
     steps); loaded now, it gives the loss that code computed on the same batch and noise."""
-    from numpyvae.checkpoint import load_model
+    from numpyvae.run.checkpoint import load_model
     ref = json.loads((HERE / "data" / "checkpoint_2475603.json").read_text())
     model = load_model(HERE / "data" / "checkpoint_2475603.npz")
     assert model.hidden_dec == [16] and model.posterior.name == "gaussian" and model.prior.name == "standard"

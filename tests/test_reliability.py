@@ -13,11 +13,11 @@ import pytest
 
 from numpyvae.checks import NonFiniteError
 
-from numpyvae import checkpoint as ckpt
+from numpyvae.run import checkpoint as ckpt
 from numpyvae.cli import main
 from numpyvae.datasets.dataset import Dataset
 from numpyvae.files import DirectoryInUse, DirectoryLock
-from numpyvae.train import RunNotSaved, TrainConfig, Trainer, TrainingDiverged
+from numpyvae.run.train import RunNotSaved, TrainConfig, Trainer, TrainingDiverged
 
 RING = ["--preset", "ring", "--hidden", "16", "--quiet", "--no-plots"]
 
@@ -259,7 +259,7 @@ def test_losses_that_fall_or_cross_zero_are_not_explosions(small_digits):
 # ---- 5. checkpoint edge cases ---------------------------------------------------------------
 
 def test_a_checkpoint_without_training_state_is_refused_by_resume(tmp_path, capsys):
-    from numpyvae.vae import VAE
+    from numpyvae.models.vae import VAE
     (tmp_path / "run").mkdir()
     ckpt.save_checkpoint(tmp_path / "run" / ckpt.CHECKPOINT, VAE(2, [4], 2))
     code, err = cli(["resume", str(tmp_path / "run")], capsys)

@@ -1,6 +1,6 @@
 """Issue 24: sizes are checked before anything is built. A flow of 10^11 steps, a mixture of 10^8
 components or a kernel larger than the image must be refused in one line, from the memory estimate
-(numpyvae/memory.py) and the network's shapes, before the model (or the name's check) allocates it.
+(numpyvae/run/memory.py) and the network's shapes, before the model (or the name's check) allocates it.
 
 Each case runs the CLI in a child process limited to 2 GiB of address space and 60 s, so a
 regression (building the model, swapping, hanging) fails here instead of taking the machine down.
@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from numpyvae.config import TrainConfig
-from numpyvae.memory import memory_estimate
+from numpyvae.run.config import TrainConfig
+from numpyvae.run.memory import memory_estimate
 
 LIMIT = 2 * 2 ** 30
 COMMON = ["--epochs", "1", "--quiet", "--no-plots"]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.config import PRESETS, TrainConfig
+from numpyvae.run.config import PRESETS, TrainConfig
 from numpyvae.nn.conv import Conv2D, ConvTranspose2D
 from numpyvae.nn.spec import build_network, parse_spec
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
@@ -207,7 +207,7 @@ def test_conv_training_does_not_grow_across_steps():
     (With sliding_window_view, NumPy's read-only flag cost ~100 bytes per step that only stopped
     growing after thousands of steps; im2col now builds its strided view itself.)"""
     from numpyvae.datasets.dataset import Dataset
-    from numpyvae.train import Trainer
+    from numpyvae.run.train import Trainer
     B, n = 16, 160
     r = np.random.default_rng(0)
     x = (r.random((n, 784), dtype=np.float32) < 0.3).astype(np.float32)
@@ -242,7 +242,7 @@ def test_conv_training_does_not_grow_across_steps():
 # ---------------------------------------------------------------- the conv benchmark's bookkeeping
 
 def test_conv_bench_counts_the_products_of_a_step_by_hand():
-    from numpyvae.bench_conv import conv_matmul_shapes, run_conv_bench
+    from numpyvae.bench.conv import conv_matmul_shapes, run_conv_bench
     model = VAE(784, z_dim=2, encoder=KERAS_ENC, decoder=KERAS_DEC)
     B = 4
     ops = conv_matmul_shapes(model, np.zeros((B, 784), np.float32))

@@ -18,7 +18,7 @@ import pytest
 
 from numpyvae.datasets.dataset import Dataset
 from numpyvae.nn import MLP, Dense
-from numpyvae.train import TrainConfig, Trainer
+from numpyvae.run.train import TrainConfig, Trainer
 
 D, H, K, B = 784, 64, 8, 32
 

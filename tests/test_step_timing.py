@@ -3,7 +3,7 @@ import types
 
 import pytest
 
-from numpyvae.step_timing import Stopwatches, Timed, best_per_call
+from numpyvae.bench.step_timing import Stopwatches, Timed, best_per_call
 
 
 class Ticks:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.hvae import HVAE
+from numpyvae.models.hvae import HVAE
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 from numpyvae.teach.stepthrough import Trace, format_trace, print_trace, trace_step
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.special import expit
 from scipy.stats import multivariate_normal
 
-from numpyvae.structured_output import (DeterministicCompletion, ImageConditionedVAE, given_mask, run, split,
+from numpyvae.measure.structured_output import (DeterministicCompletion, ImageConditionedVAE, given_mask, run, split,
                                         cvae_conditional_log_likelihood)
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 

@@ -1,4 +1,4 @@
-"""numpyvae.threads: the BLAS thread policy (choose), its pins, its hold on NumPy's OpenBLAS, and the
+"""numpyvae.run.threads: the BLAS thread policy (choose), its pins, its hold on NumPy's OpenBLAS, and the
 loop's re-decisions. No timing is asserted: the policy's speed is measured by
 data_scripts/bench_thread_policy.py, not tested."""
 import os
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from numpyvae import threads
-from numpyvae.train import TrainConfig, Trainer
+from numpyvae.run import threads
+from numpyvae.run.train import TrainConfig, Trainer
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_a_pinned_count_never_changes(unpinned):
 def test_the_machine_load_counts_a_busy_process_and_not_our_own_work(unpinned):
     """A spinning child is another program: at least half a core of 'others' while it runs."""
     import time
-    from numpyvae.busy import busy_processes
+    from numpyvae.bench.busy import busy_processes
     with busy_processes(1) as (proc,):
         deadline = time.monotonic() + 30                     # wait until it runs its loop (a slow start under load)
         while spinner_ticks(proc.pid) < 5 and time.monotonic() < deadline:

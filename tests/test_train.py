@@ -8,8 +8,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from numpyvae import checkpoint as ckpt
-from numpyvae.train import PRESETS, TrainConfig, Trainer, TrainingDiverged, train
+from numpyvae.run import checkpoint as ckpt
+from numpyvae.run.train import PRESETS, TrainConfig, Trainer, TrainingDiverged, train
 
 
 def cfg(**kw):
@@ -49,7 +49,7 @@ def test_resume_gives_exactly_the_uninterrupted_weights(small_digits, tmp_path, 
     first.fit(epochs=1)
     del first
     # resume reads the dataset by name; hand it the same small subset
-    monkeypatch.setattr("numpyvae.train.load", lambda name, dtype: small_digits)
+    monkeypatch.setattr("numpyvae.run.train.load", lambda name, dtype: small_digits)
     resumed = Trainer.resume(tmp_path, quiet=True)
     assert resumed.epoch == 1
     resumed.fit()
@@ -88,8 +88,8 @@ def test_diverging_loss_names_epoch_and_batch_and_keeps_checkpoint(small_digits,
 KILL_WHILE_SAVING = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    from numpyvae import checkpoint as ckpt
-    from numpyvae.vae import VAE
+    from numpyvae.run import checkpoint as ckpt
+    from numpyvae.models.vae import VAE
     model = VAE(6, [5], 2)
     real_savez = np.savez
     def savez_then_die(f, **arrays):
@@ -103,7 +103,7 @@ KILL_WHILE_SAVING = textwrap.dedent("""
 
 
 def test_a_run_killed_while_saving_leaves_the_previous_checkpoint(tmp_path):
-    from numpyvae.vae import VAE
+    from numpyvae.models.vae import VAE
     path = tmp_path / "checkpoint.npz"
     model = VAE(6, [5], 2)
     ckpt.save_checkpoint(path, model)
@@ -126,7 +126,7 @@ def test_missing_and_corrupt_checkpoints(tmp_path):
 
 
 def test_checkpoint_format_version_and_shape_mismatch(tmp_path):
-    from numpyvae.vae import VAE
+    from numpyvae.models.vae import VAE
     path = tmp_path / "c.npz"
     ckpt.save_checkpoint(path, VAE(6, [5], 2))
     with np.load(path) as f:

@@ -1,4 +1,4 @@
-"""The VampPrior's collapse on the digits, its cause and its fix (numpyvae/output_bias.py).
+"""The VampPrior's collapse on the digits, its cause and its fix (numpyvae/run/output_bias.py).
 
 * the decoder's output bias: "data" is the logit of the training pixels' mean (Burda et al.'s
   start), "auto" gives it to learned priors only, bad settings are refused by name;
@@ -11,13 +11,14 @@
 import numpy as np
 import pytest
 
-from numpyvae import VAE, plots
+from numpyvae import VAE
+from numpyvae.plots import figures as plots
 from numpyvae.cli import main
-from numpyvae.config import TrainConfig
+from numpyvae.run.config import TrainConfig
 from numpyvae.datasets import load
 from numpyvae.datasets.dataset import Dataset
-from numpyvae.output_bias import output_bias_value, resolve_output_bias, set_output_bias
-from numpyvae.train import Trainer
+from numpyvae.run.output_bias import output_bias_value, resolve_output_bias, set_output_bias
+from numpyvae.run.train import Trainer
 
 FAILING = dict(hidden=[200, 200], z_dim=50, activation="tanh", batch_size=100, seed=0, prior="vamp:500")
 

@@ -14,7 +14,7 @@ from scipy.special import expit, logsumexp
 
 from numpyvae.optim import Adam
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
-from numpyvae.wake_sleep import HelmholtzMachine
+from numpyvae.models.wake_sleep import HelmholtzMachine
 
 
 class TapeMLP:

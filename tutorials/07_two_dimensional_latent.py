@@ -19,8 +19,8 @@ from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae import VAE
 from numpyvae.datasets import load
 from numpyvae.optim import make_optimizer
-from numpyvae.animate import LatentSnapshots, show_animation, write_animation
-from numpyvae.plots import mosaic
+from numpyvae.plots.animate import LatentSnapshots, show_animation, write_animation
+from numpyvae.plots.figures import mosaic
 
 data = load("digits")
 n_train, epochs = (1000, 2) if FAST else (9000, 50)
@@ -30,7 +30,7 @@ x_train, x_test, y_test = data.x_train[:n_train], data.x_test, data.y_test
 def fit(beta, seed=0, snapshots=None):
     """784-256-2 VAE with the β-weighted loss  recon + β·KL, RMSprop, batch 100.
 
-    snapshots: a numpyvae.animate.LatentSnapshots to record a frame into every `snap_every` steps.
+    snapshots: a numpyvae.plots.animate.LatentSnapshots to record a frame into every `snap_every` steps.
     """
     model = VAE(784, [256], 2, seed=seed)
     opt = make_optimizer("rmsprop", model.params, model.grads, lr=1e-3)
@@ -120,7 +120,7 @@ savefig(fig, "07_beta.png")
 # %% [markdown]
 # ## Training you can watch
 #
-# The first model above was trained with a recorder beside it (`numpyvae.animate.LatentSnapshots`):
+# The first model above was trained with a recorder beside it (`numpyvae.plots.animate.LatentSnapshots`):
 # every few steps (2 in fast mode, 150 in full mode) it kept the codes $\mu(x)$ of 500 test digits and
 # the decoded $\Phi^{-1}$ grid. Played in order, the frames show the codes leaving the small clump
 # where the untrained encoder puts every image, and the grid turning from the untrained decoder's

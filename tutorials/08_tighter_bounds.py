@@ -28,7 +28,7 @@ import numpy as np
 from numpyvae.teach.tutorial_support import FAST, mosaic, plt, savefig
 from numpyvae import VAE
 from numpyvae.datasets import binarize_dynamic, binarize_static, load
-from numpyvae.evaluate import log_likelihood
+from numpyvae.measure.evaluate import log_likelihood
 from numpyvae.optim import Adam
 
 data = load("digits")
@@ -126,7 +126,7 @@ savefig(fig, "08_bounds.png")
 # the **Helmholtz machine** (Dayan, Hinton, Neal & Zemel, 1995) had exactly that pair. Here its
 # latents are binary, $h \in \{0,1\}^{20}$, with $p(h) = \prod_j \mathrm{Bern}(h_j; \sigma(a_j))$,
 # $p(x \mid h)$ Bernoulli with logits from the decoder, $q(h \mid x)$ Bernoulli with logits from the
-# encoder (`numpyvae/wake_sleep.py`, the same `nn.MLP` networks as the VAE's). There is no
+# encoder (`numpyvae/models/wake_sleep.py`, the same `nn.MLP` networks as the VAE's). There is no
 # reparameterization for a binary $h$, so the encoder cannot get the ELBO's gradient the VAE's way.
 #
 # **Wake–sleep** (Hinton et al., 1995) gives each network a maximum-likelihood step on
@@ -144,15 +144,13 @@ savefig(fig, "08_bounds.png")
 # and "wake-q" trains $q$ on real data with the same weights. Here is one classic step, phase by phase:
 
 # %%
-from numpyvae.config import TrainConfig
-from numpyvae.helmholtz_train import build_helmholtz
-from numpyvae.helmholtz_train import log_likelihood as machine_log_likelihood
+from numpyvae.models.helmholtz import build_machine
+from numpyvae.models.wake_sleep import machine_log_likelihood
 
 
-def helmholtz(q_update="sleep", k=1):
+def helmholtz():
     """784-200-20 binary-latent machine, the VAE's sizes; returns it and its Adam optimizer."""
-    cfg = TrainConfig(model="helmholtz", hidden=[200], z_dim=20, q_update=q_update, n_samples=k)
-    hm = build_helmholtz(784, cfg, seed=0, dtype=np.float32)
+    hm = build_machine(784, hidden=[200], z_dim=20, seed=0, dtype=np.float32)
     return hm, Adam(hm.params, hm.grads, lr=1e-3)
 
 
@@ -178,7 +176,7 @@ results = {"VAE (reparameterized ELBO)": log_px.mean()}
 machines = {}
 k_rws = 3 if FAST else 5                           # fast mode: fewer wake samples, to stay quick
 for label, q_update, k in (("wake-sleep", "sleep", 1), (f"reweighted wake-sleep, k = {k_rws}", "both", k_rws)):
-    hm, opt = helmholtz(q_update, k)
+    hm, opt = helmholtz()
     rng = np.random.default_rng(0)
     for epoch in range(epochs):
         for idx in np.array_split(rng.permutation(n_train), n_train // 100):

@@ -373,17 +373,17 @@ savefig(fig, "10_ring_posteriors.png")
 # (`python -m numpyvae train --preset ring --posterior planar:8`; 2-D latent, 64-64 tanh networks,
 # Gaussian likelihood with $s = 0.05$, 30 epochs; here fast mode trains 2). Each trained model has
 # its *own* posterior $p_\theta(z \mid x) \propto p_\theta(x \mid z)\,p(z)$, which
-# `numpyvae.posterior_grid.grid_posterior` computes on a grid, and the encoder's $q(z\mid x)$ is
+# `numpyvae.measure.posterior_grid.grid_posterior` computes on a grid, and the encoder's $q(z\mid x)$ is
 # compared with it, $\mathrm{KL}(q \,\|\, p_\theta(z \mid x)) = \log p_\theta(x) - \text{ELBO}$ (samples of
-# $q$ for the ELBO, the grid for $\log p_\theta(x)$). Then `numpyvae.local_inference.optimize_local`
+# $q$ for the ELBO, the grid for $\log p_\theta(x)$). Then `numpyvae.measure.local_inference.optimize_local`
 # fits this $x$'s own heads from the encoder's output (Adam, the family's backward): the KL that
 # remains is the approximation gap, what it lost is the amortization gap.
 
 # %%
-from numpyvae.config import PRESETS, TrainConfig
-from numpyvae.local_inference import optimize_local
-from numpyvae.posterior_grid import grid_posterior, kl_to_posterior, plot_ring_posteriors
-from numpyvae.train import Trainer
+from numpyvae.run.config import PRESETS, TrainConfig
+from numpyvae.measure.local_inference import optimize_local
+from numpyvae.measure.posterior_grid import grid_posterior, kl_to_posterior, plot_ring_posteriors
+from numpyvae.run.train import Trainer
 
 ring_epochs, grid_n, kl_samples, local_steps = (2, 120, 4000, 100) if FAST else (30, 300, 20_000, 1000)
 trained = {}

@@ -24,8 +24,8 @@ from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_dynamic, load
 from numpyvae.datasets.dataset import Dataset
-from numpyvae.config import TrainConfig
-from numpyvae.m2 import M2, enumerated_bound, enumerated_bound_backward
+from numpyvae.run.config import TrainConfig
+from numpyvae.models.semi_supervised import M2, enumerated_bound, enumerated_bound_backward
 from numpyvae.optim import Adam
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
@@ -144,7 +144,7 @@ print(f"M2, whole model: relative error {relative_error(analytic, numeric):.1e}"
 
 # %%
 from numpyvae.run.classifier_alone import classifier_alone  # noqa: E402
-from numpyvae.train import Trainer  # noqa: E402
+from numpyvae.run.train import Trainer  # noqa: E402
 
 subset = Dataset("digits", x_train, y_train, data.x_test, data.y_test, data.image_shape, data.source)
 cfg = TrainConfig(model="m2", labels=100, epochs=2 if FAST else 10, batch_size=100, hidden=[128 if FAST else 256],

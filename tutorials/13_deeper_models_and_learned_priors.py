@@ -33,10 +33,10 @@ from scipy.special import logsumexp
 from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_static, load
-from numpyvae.evaluate import active_units, active_units_per_layer, log_likelihood, test_elbo
-from numpyvae.hvae import HVAE
+from numpyvae.measure.evaluate import active_units, active_units_per_layer, log_likelihood, test_elbo
+from numpyvae.models.hvae import HVAE
 from numpyvae.optim import make_optimizer
-from numpyvae.plots_prior import log_mixture_density, prior_components
+from numpyvae.plots.prior import log_mixture_density, prior_components
 
 data = load("digits")
 n_train, n_test, epochs, k_is = (1500, 300, 10, 20) if FAST else (9000, 1000, 30, 500)
@@ -230,7 +230,7 @@ savefig(fig, "13_prior_components.png")
 #
 # A second layer makes the prior of $z_1$ itself a learned, conditional one:
 # $p(z_1) = \int p(z_1 \mid z_2)\, p(z_2)\, dz_2$, an infinite mixture of Gaussians. Burda et al.'s
-# model (`numpyvae.hvae.HVAE`, `--stochastic 100 50`) is
+# model (`numpyvae.models.hvae.HVAE`, `--stochastic 100 50`) is
 #
 # $$x \to \text{2 tanh of } 100 \to q(z_1\mid x) \to \text{2 tanh of } 50 \to q(z_2\mid z_1),\qquad
 #   z_2 \sim \mathcal{N}(0, I) \to p(z_1\mid z_2) \to p(x\mid z_1),$$

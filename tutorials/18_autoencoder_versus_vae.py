@@ -136,9 +136,9 @@ savefig(fig, "18_prior_draws.png")
 # compute the correlation coefficient $\rho$ of each model's posterior for twelve $x$ around the ring.
 
 # %%
-from numpyvae.config import PRESETS, TrainConfig
-from numpyvae.posterior_grid import grid_posterior
-from numpyvae.train import Trainer
+from numpyvae.run.config import PRESETS, TrainConfig
+from numpyvae.measure.posterior_grid import grid_posterior
+from numpyvae.run.train import Trainer
 
 ring_epochs, grid_n = (10, 60) if FAST else (30, 150)
 

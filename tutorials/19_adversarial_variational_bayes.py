@@ -47,7 +47,7 @@
 # So AVB puts $T$ in place of the KL: the encoder and decoder minimize
 # $\mathbb{E}_q[-\log p(x\mid z) + T_\psi(x, z)]$ with $\psi$ held fixed (the gradient reaches
 # $\phi$ through $\partial T/\partial z$), and the critic is trained in between, one step each per
-# batch, as in a GAN. In numpyvae it is `numpyvae.avb.AVB`, every gradient by hand and checked
+# batch, as in a GAN. In numpyvae it is `numpyvae.models.adversarial.AVB`, every gradient by hand and checked
 # against finite differences in `tests/test_avb.py`.
 #
 # ## A known KL, and a critic that saturates
@@ -64,12 +64,12 @@ import tempfile
 
 import numpy as np
 
-from numpyvae.avb import AVB, log_px_by_quadrature
-from numpyvae.config import PRESETS
+from numpyvae.models.adversarial import AVB, log_px_by_quadrature
+from numpyvae.run.config import PRESETS
 from numpyvae.datasets import load
 from numpyvae.optim import Adam
 from numpyvae.teach.tutorial_support import FAST, plt, savefig
-from numpyvae.train import train
+from numpyvae.run.train import train
 
 D, K = 3, 4
 critic_steps = 300 if FAST else 1500

@@ -1,5 +1,5 @@
 """A conditional Gaussian p(z | h) = N(z; mu(h), diag e^{logvar(h)}): the generative link between two
-stochastic layers of a hierarchical VAE (numpyvae.hvae), e.g. p(z₁ | z₂) in Burda et al.'s two-layer model.
+stochastic layers of a hierarchical VAE (numpyvae.models.hvae), e.g. p(z₁ | z₂) in Burda et al.'s two-layer model.
 
 The network that reads h and outputs (mu, logvar) is an ``nn.MultiHead`` owned by the model;
 this piece is only the density and its gradient, so it can be checked on its own:

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..checks import check_positive_int
-from ..config import EVAL_SEED
+from ..run.config import EVAL_SEED
 from ..files import check_writable
-from ..progress import Progress
+from ..run.progress import Progress
 
 __all__ = ["PROTOCOL_KINDS", "evaluate_model_run", "format_model_table", "NO_GAPS"]
 
@@ -45,8 +45,8 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
                        seed: int = EVAL_SEED, batch_size: int = 100, chunk_size: int | None = None,
                        on_estimate=None, save: bool = True, dataset=None, progress: bool = True) -> dict:
     """The test-set numbers of an M2, Helmholtz or AVB run (see the module docstring), saved as evaluation.json."""
-    from ..checkpoint import load_run
-    from ..evaluate import baseline_results, estimate_seconds, run_test_data
+    from ..run.checkpoint import load_run
+    from .evaluate import baseline_results, estimate_seconds, run_test_data
     start = time.perf_counter()
     run = load_run(run_dir)
     kind, model = run.kind, run.model
@@ -89,7 +89,7 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
 
 def _timed_and_saved(results: dict, start: float, run_dir) -> dict:
     """results with "seconds" since ``start``, written to RUN_DIR/evaluation.json unless run_dir is None."""
-    from ..evaluate import save_evaluation
+    from .evaluate import save_evaluation
     results["seconds"] = time.perf_counter() - start
     if run_dir is not None:
         save_evaluation(results, run_dir)

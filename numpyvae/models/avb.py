@@ -1,7 +1,7 @@
-"""Adversarial variational Bayes (numpyvae.avb) as a protocol model: ``--model avb``.
+"""Adversarial variational Bayes (numpyvae.models.adversarial) as a protocol model: ``--model avb``.
 
 Two parameter groups, each with its own optimizer: "generator" (the implicit encoder and the
-decoder) and "critic" (T(x, z)). One step is AVB's :meth:`~numpyvae.avb.AVB.step_grads`: the
+decoder) and "critic" (T(x, z)). One step is AVB's :meth:`~numpyvae.models.adversarial.AVB.step_grads`: the
 generator's gradient of mean[−log p(x|z) + T(x, z)], then the critic's logistic-loss gradient on
 the generator's z against fresh prior draws; the trainer then steps both optimizers and, for
 ``critic_steps`` > 1, takes the extra critic steps (:meth:`AVBModel.critic_step`).
@@ -27,9 +27,9 @@ import math
 
 import numpy as np
 
-from ..avb import AVB, log_px_by_quadrature
+from .adversarial import AVB, log_px_by_quadrature
 from ..checks import check_positive_int
-from ..config import EVAL_SEED
+from ..run.config import EVAL_SEED
 from ..measure.estimator import check_k, importance_sampled
 from .base import Batch, Model, ParamGroup
 
@@ -40,7 +40,7 @@ WIDEN = 1.5            # the proposal's standard deviation, in units of q's samp
 
 
 class AVBModel(Model):
-    """:class:`numpyvae.avb.AVB` with the protocol's methods (the keyword arguments are AVB's)."""
+    """:class:`numpyvae.models.adversarial.AVB` with the protocol's methods (the keyword arguments are AVB's)."""
 
     kind = "avb"
     proposal = (f"IS, proposal ½ N(m, ({WIDEN} s)²) + ½ p(z), m and s fitted to {FIT_SAMPLES} draws of the "
@@ -49,7 +49,7 @@ class AVBModel(Model):
     def __init__(self, x_dim: int, hidden=(64,), z_dim: int = 2, noise_dim: int | None = None, hidden_disc=None,
                  likelihood: str = "bernoulli", likelihood_kwargs=None, activation: str = "relu", seed: int = 0,
                  dtype="float32", **options):
-        """``options``: any further keyword of :class:`numpyvae.avb.AVB` (saved in the config as given)."""
+        """``options``: any further keyword of :class:`numpyvae.models.adversarial.AVB` (saved in the config as given)."""
         self.avb = AVB(x_dim, hidden, z_dim, noise_dim=noise_dim, hidden_disc=hidden_disc, likelihood=likelihood,
                        likelihood_kwargs=likelihood_kwargs, activation=activation, seed=seed, dtype=dtype, **options)
         a = self.avb

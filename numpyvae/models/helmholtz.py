@@ -1,4 +1,4 @@
-"""The Helmholtz machine (numpyvae.wake_sleep) as a protocol model: ``--model helmholtz``.
+"""The Helmholtz machine (numpyvae.models.wake_sleep) as a protocol model: ``--model helmholtz``.
 
 The networks are the engine's own (numpyvae.nn.MLP with a linear last layer): encoder
 x (N, D) -> logits of q(h|x) (N, K), decoder h (k, N, K) -> logits of p(x|h) (k, N, D), and the
@@ -20,9 +20,9 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..checks import as_dtype, check_positive_int
-from ..config import EVAL_SEED, noise_seed
+from ..run.config import EVAL_SEED, noise_seed
 from ..nn import MLP
-from ..wake_sleep import Q_UPDATES, HelmholtzMachine, machine_log_likelihood, sample_bernoulli
+from .wake_sleep import Q_UPDATES, HelmholtzMachine, machine_log_likelihood, sample_bernoulli
 from .base import Batch, Model, ParamGroup
 
 __all__ = ["HelmholtzModel", "build_machine", "helmholtz_model_config", "machine_log_likelihood"]
@@ -43,7 +43,7 @@ def build_machine(x_dim: int, hidden, z_dim: int, hidden_dec=None, activation: s
 
 def helmholtz_model_config(run: dict, x_dim: int, seed: int | None = None) -> dict:
     """The model config of a run config (TrainConfig.to_dict()) for data of x_dim features."""
-    from ..config import model_seed
+    from ..run.config import model_seed
     return dict(x_dim=int(x_dim), hidden=list(run["hidden"]), z_dim=int(run["z_dim"]),
                 hidden_dec=list(run.get("hidden_dec") or []), activation=run.get("activation", "relu"),
                 init=None if run.get("init", "auto") == "auto" else run["init"],

@@ -1,8 +1,8 @@
-"""M2 (numpyvae.m2, Kingma, Rezende, Mohamed & Welling 2014) as a protocol model: ``--model m2``.
+"""M2 (numpyvae.models.semi_supervised, Kingma, Rezende, Mohamed & Welling 2014) as a protocol model: ``--model m2``.
 
 One group "model" (the conditional VAE's and the classifier's parameters, one flat buffer). A batch
 has a labelled part (``batch.x``, ``batch.y``) and an unlabelled part (``batch.x_unlabelled``);
-forward and backward are :class:`numpyvae.m2.M2`'s.
+forward and backward are :class:`numpyvae.models.semi_supervised.M2`'s.
 
 log p(x) sums the label out: p(x) = Σ_y p(y) p(x|y), p(y) = 1/C, each p(x|y) importance-sampled with
 the conditional q(z|x, y) as proposal (:func:`numpyvae.measure.importance_sampled`):
@@ -20,8 +20,8 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..checks import check_positive_int
-from ..config import EVAL_SEED
-from ..m2 import M2, generative_error
+from ..run.config import EVAL_SEED
+from .semi_supervised import M2, generative_error
 from ..measure.estimator import check_k, importance_sampled
 from .base import Batch, Model, ParamGroup
 
@@ -29,7 +29,7 @@ __all__ = ["M2Model"]
 
 
 class M2Model(Model):
-    """:class:`numpyvae.m2.M2` with the protocol's methods (the keyword arguments are M2's)."""
+    """:class:`numpyvae.models.semi_supervised.M2` with the protocol's methods (the keyword arguments are M2's)."""
 
     kind = "m2"
 
@@ -111,7 +111,7 @@ class M2Model(Model):
 
     def validation(self, x: np.ndarray, y, rng: np.random.Generator, batch_size: int = 500) -> dict:
         """On the validation set: the classifier's error, the error of argmax_y L(x, y) (the cheap progress
-        signal of :func:`numpyvae.m2.generative_error`: near 1 − 1/C while the decoder ignores y) and the
+        signal of :func:`numpyvae.models.semi_supervised.generative_error`: near 1 − 1/C while the decoder ignores y) and the
         unlabelled bound U (nats, the sum over y)."""
         U = []
         for start in range(0, x.shape[0], batch_size):

@@ -1,4 +1,4 @@
-"""The pictures M2, the Helmholtz machine and AVB draw (their ``figures``), on numpyvae.plots' canvas.
+"""The pictures M2, the Helmholtz machine and AVB draw (their ``figures``), on numpyvae.plots.figures' canvas.
 
 Images (a dataset with an image_shape) are drawn as grids; 2-D data (the ring) as points in the
 plane. The history panel draws whatever per-epoch quantities a run recorded, each under its name.
@@ -15,7 +15,7 @@ __all__ = ["plot_curves", "plot_model_samples", "plot_model_reconstructions"]
 def plot_curves(history: list, path, title: str = "") -> Path:
     """One panel per quantity of a history (rows of {"train_X": ..., "val_Y": ...}), train and validation."""
     from matplotlib.ticker import MaxNLocator
-    from ..plots import DPI, _figure, _save
+    from ..plots.figures import DPI, _figure, _save
     names = []
     for row in history:
         for key, value in row.items():
@@ -40,7 +40,7 @@ def plot_curves(history: list, path, title: str = "") -> Path:
 
 def plot_model_samples(images: np.ndarray, path, image_shape, title: str, nrow: int | None = None) -> Path:
     """Samples (n, D) as an image grid, or as points in the plane for 2-D data (image_shape None)."""
-    from ..plots import DPI, _figure, _save, plot_image_grid
+    from ..plots.figures import DPI, _figure, _save, plot_image_grid
     if image_shape is not None:
         return plot_image_grid(images, path, image_shape, nrow=nrow, title=title)
     fig = _figure(None, (5, 5), DPI)
@@ -52,7 +52,7 @@ def plot_model_samples(images: np.ndarray, path, image_shape, title: str, nrow: 
 
 def plot_model_reconstructions(x: np.ndarray, recon: np.ndarray, path, image_shape, what: str) -> Path:
     """Inputs above their reconstructions (images), or both as points (2-D data); ``what`` names the reconstruction."""
-    from ..plots import DPI, _figure, _imshow, _save, mosaic
+    from ..plots.figures import DPI, _figure, _imshow, _save, mosaic
     if image_shape is None:
         fig = _figure(None, (5, 5), DPI)
         ax = fig.add_subplot()

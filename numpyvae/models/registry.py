@@ -1,6 +1,6 @@
 """Every kind of model a run can hold, and how each is rebuilt from its saved config.
 
-    vae, hvae     numpyvae.vae.VAE / numpyvae.hvae.HVAE (every family, prior, bound, network;
+    vae, hvae     numpyvae.models.vae.VAE / numpyvae.models.hvae.HVAE (every family, prior, bound, network;
                   conditional, categorical, plain AE are VAEs)
     m2            numpyvae.models.m2.M2Model          (semi-supervised, Kingma et al. 2014)
     helmholtz     numpyvae.models.helmholtz.HelmholtzModel   (binary latents, wake-sleep)

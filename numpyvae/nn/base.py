@@ -12,7 +12,7 @@ once; each backward uses its own tape.
 
 A tape holds references, not copies: the arrays a forward was given and made.
 Nothing in numpyvae writes into an array a tape holds, and the model copies the
-data it is handed (see :meth:`numpyvae.vae.VAE.forward`), so a caller who
+data it is handed (see :meth:`numpyvae.models.vae.VAE.forward`), so a caller who
 reuses a batch buffer cannot change a pending backward either.
 """
 from __future__ import annotations

@@ -225,7 +225,7 @@ def _cols_floats(layer, in_shape, out_shape) -> int:
 def step_cost(spec, in_shape, where: str = "network") -> tuple[int, int, tuple]:
     """(parameters, floats alive per example in one training step, output shape) of the network of
     ``spec`` on per-example inputs ``in_shape``, from the shapes alone: nothing is allocated, so
-    :func:`numpyvae.memory.check_memory` can refuse a model before building it. The same checks
+    :func:`numpyvae.run.memory.check_memory` can refuse a model before building it. The same checks
     (and errors) as :func:`build_network`.
 
     Per layer with weights: its output and its activation's (2·out) and the backward's gradients

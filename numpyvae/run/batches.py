@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..datasets import binarize_dynamic
-from ..m2 import paper_batches
+from ..models.semi_supervised import paper_batches
 from ..models.base import Batch
 
 __all__ = ["Minibatches", "SemiSupervised", "label_order"]
@@ -46,7 +46,7 @@ def label_order(rng: np.random.Generator, n: int, total: int) -> np.ndarray:
 
 
 class SemiSupervised:
-    """M2's batches as Kingma's code composes them (:func:`numpyvae.m2.paper_batches`).
+    """M2's batches as Kingma's code composes them (:func:`numpyvae.models.semi_supervised.paper_batches`).
 
     x_l (N_l, D) with labels y_l (N_l,), x_u (N_u, D) unlabelled, B = batch_size. An epoch is
     S = max(1, N_u // B) steps; both sets are shuffled and cut into S nearly equal parts, so step s

@@ -2,7 +2,7 @@
 
 Kingma et al. (2014) compare M2 against classifiers that see only the N_l labels. Here the baseline
 is the very network q(y|x) of an M2 run (``classifier_hidden``, ``activation``, the same initial
-weights: :class:`numpyvae.m2.ClassifierAlone` draws them as M2 does), on the same labelled set
+weights: :class:`numpyvae.models.semi_supervised.ClassifierAlone` draws them as M2 does), on the same labelled set
 (:func:`numpyvae.run.recipes.choose_labeled` with the run's seed), the same optimizer and learning
 rate, the same binarization and the same number of steps as the M2 run: ``epochs`` times S steps,
 each on min(B, N_l) labels, cycling through the labels in whole permutations (a step of M2 holds
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import TrainConfig, model_seed, trainer_seed
+from .config import TrainConfig, model_seed, trainer_seed
 from ..datasets import binarize_dynamic
-from ..m2 import ClassifierAlone
+from ..models.semi_supervised import ClassifierAlone
 from ..optim import make_optimizer
 from .batches import label_order
 
@@ -28,7 +28,7 @@ def classifier_alone(config, data=None, log=None) -> tuple:
     The test errors (in [0, 1]) are measured on the run's validation set, the test set binarized as
     evaluate does. ``log``: called with a line per epoch, or None.
     """
-    from ..train import Trainer
+    from .train import Trainer
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     if cfg.model != "m2":
         raise ValueError(f"classifier_alone: the baseline of an M2 run; got --model {cfg.model}")

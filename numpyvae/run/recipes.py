@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import model_seed
-from ..m2 import paper_alpha
+from .config import model_seed
+from ..models.semi_supervised import paper_alpha
 from ..optim import make_optimizer
 from .batches import Minibatches, SemiSupervised
 

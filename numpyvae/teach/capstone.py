@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..vae import VAE
+from ..models.vae import VAE
 from .gradcheck import GradCheckReport, Row, numerical_gradient, relative_error
 from .tape_view import read_tape
 

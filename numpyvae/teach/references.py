@@ -50,7 +50,7 @@ REFERENCES = {
                                 "numpyvae.latent.gumbel:GumbelSoftmax.backward"),
     "planar_logdet_backward": ("numpyvae.latent.flows:PlanarStep.backward",),
     "conv2d_backward_dW": ("numpyvae.nn.conv:Conv2D.backward",),
-    "vae_backward": ("numpyvae.vae:VAE.backward", "numpyvae.vae:VAE.loss_and_grads"),
+    "vae_backward": ("numpyvae.models.vae:VAE.backward", "numpyvae.models.vae:VAE.loss_and_grads"),
 }
 
 

@@ -1,6 +1,6 @@
 """A plain view of one VAE step's tape, for the capstone (tutorial 17): the arrays a backward pass reads.
 
-:meth:`numpyvae.VAE.forward` returns a :class:`~numpyvae.vae.Tape` whose network
+:meth:`numpyvae.VAE.forward` returns a :class:`~numpyvae.models.vae.Tape` whose network
 parts are nested tuples of the layers' own tapes. The capstone asks the learner to
 walk tutorial 06's model in reverse with their own exercise functions; this module
 lays out what that walk needs, in forward order and with the names of the math::

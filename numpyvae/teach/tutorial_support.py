@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from ..plots import mosaic
+from ..plots.figures import mosaic
 
 __all__ = ["FAST", "HERE", "FIG_DIR", "IN_NOTEBOOK", "plt", "savefig", "show_grid", "mosaic"]
 

@@ -49,11 +49,11 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .checks import as_dtype, check_array, check_positive_int
-from .likelihoods import make_likelihood
+from ..checks import as_dtype, check_array, check_positive_int
+from ..likelihoods import make_likelihood
 from .avb_critic import make_critic
-from .nn import MLP, Dense, MultiHead, named_arrays
-from .stable import sigmoid, softplus
+from ..nn import MLP, Dense, MultiHead, named_arrays
+from ..stable import sigmoid, softplus
 
 
 class AVB:

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bounds import OBJECTIVES, make_bound
-from .checks import NonFiniteError, as_dtype, check_array, check_positive_int
-from .latent.families import make_posterior
-from .latent.kl import kl_analytic_for
-from .latent.priors import make_prior
-from .likelihoods import make_likelihood
-from .models.base import Model, ParamGroup, unbatch
-from .nn import MLP, Dense, MultiHead, named_arrays, pack_layers
-from .nn.spec import decoder_trunk, encoder_trunk, image_head
-from .seeds import noise_seed, posterior_init_seed, prior_init_seed
+from ..bounds import OBJECTIVES, make_bound
+from ..checks import NonFiniteError, as_dtype, check_array, check_positive_int
+from ..latent.families import make_posterior
+from ..latent.kl import kl_analytic_for
+from ..latent.priors import make_prior
+from ..likelihoods import make_likelihood
+from .base import Model, ParamGroup, unbatch
+from ..nn import MLP, Dense, MultiHead, named_arrays, pack_layers
+from ..nn.spec import decoder_trunk, encoder_trunk, image_head
+from ..seeds import noise_seed, posterior_init_seed, prior_init_seed
 from .vae_uses import VAEUses
 
 KL_KINDS = ("analytic", "mc")

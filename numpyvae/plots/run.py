@@ -1,6 +1,6 @@
 """Every picture that applies to a run, drawn into its directory: one call above the drawing modules.
 
-:mod:`numpyvae.plots` and :mod:`numpyvae.plots_prior` draw one picture each;
+:mod:`numpyvae.plots.figures` and :mod:`numpyvae.plots.prior` draw one picture each;
 this module reads a run (checkpoint, history, its test data) and calls the ones
 that apply. It sits above both, so neither imports the other's caller.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from .checkpoint import load_run
-from .evaluate import run_baselines, run_test_data
-from .plots import plot_history, plot_mixture
-from .run_words import history_labels
+from ..run.checkpoint import load_run
+from ..measure.evaluate import run_baselines, run_test_data
+from .figures import plot_history, plot_mixture
+from ..run.words import history_labels
 
 __all__ = ["plot_run"]
 
@@ -22,7 +22,7 @@ def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None =
 
     history.png, reconstructions.png, samples.png, latent.png, interpolation.png,
     kl_per_dimension.png, and manifold.png when z_dim = 2. The test set is the
-    one :func:`numpyvae.evaluate.evaluate_run` measures (binarized the same way);
+    one :func:`numpyvae.measure.evaluate.evaluate_run` measures (binarized the same way);
     the latent plot uses its first ``n_points`` examples. ``baseline`` = K also
     fits a K-component mixture and draws its means and samples.
     """
@@ -45,7 +45,7 @@ def plot_run(run_dir, dataset=None, n_points: int = 2000, baseline: int | None =
 def plot_model_run(run, x, y, image_shape, out: Path) -> list[Path]:
     """history.png (every quantity the run recorded, per epoch) and the model's own ``figures``."""
     from types import SimpleNamespace
-    from .models.pictures import plot_curves
+    from ..models.pictures import plot_curves
     paths = []
     if run.history:
         paths.append(plot_curves(run.history, out / "history.png", f"{run.kind} run: per-epoch quantities"))

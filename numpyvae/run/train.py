@@ -30,24 +30,24 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .checks import NonFiniteError, as_dtype
-from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml,  # noqa: F401 (re-exported)
-                     model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed)
-from .animate import SNAPSHOTS, LatentSnapshots
-from .cubo_q import cubo_q_loss_and_grads
-from .datasets import binarize_static, load
+from ..checks import NonFiniteError, as_dtype
+from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml, model_seed,
+    test_seed, train_draw_seed, trainer_seed, validation_seed)
+from ..plots.animate import SNAPSHOTS, LatentSnapshots
+from ..models.cubo_q import cubo_q_loss_and_grads
+from ..datasets import binarize_static, load
 from .epochs import EpochLoop
-from .evaluate import test_elbo
-from .files import DirectoryLock
+from ..measure.evaluate import test_elbo
+from ..files import DirectoryLock
 from .memory import check_memory
-from .optim import make_optimizer
+from ..optim import make_optimizer
 from .output_bias import set_output_bias
 from .progress import Progress
-from .models import model_from_config
-from .run.batches import Minibatches
-from .run.directory import build_or_leave_no_trace, claim_run_dir, is_new_run_dir, new_run_dir  # noqa: F401 (re-exported)
-from .run.labels import conditional_labels  # noqa: F401 (re-exported: its home before run/)
-from .run.recipes import RECIPES
+from ..models import model_from_config
+from .batches import Minibatches
+from .directory import build_or_leave_no_trace, claim_run_dir, is_new_run_dir, new_run_dir  # noqa: F401 (re-exported)
+from .labels import conditional_labels  # noqa: F401 (re-exported: its home before run/)
+from .recipes import RECIPES
 from .threads import policy_for
 
 #: a loss whose magnitude exceeds this many times its recent scale has exploded
@@ -150,7 +150,7 @@ class Trainer(EpochLoop):
     def _prepare(self, x_train, x_test):
         """Binarize a static run's training set once; validate on the test set evaluation uses.
 
-        The validation set is :func:`numpyvae.config.binarize_test_set`'s one
+        The validation set is :func:`numpyvae.run.config.binarize_test_set`'s one
         fixed draw (for dynamic and static runs), so the history's val_loss and
         ``python -m numpyvae evaluate`` measure the same images.
         """
@@ -303,7 +303,7 @@ class Trainer(EpochLoop):
     def validate(self, batch_size: int = 1000) -> dict:
         """Validation −ELBO (β = 1: the true bound, whatever β training uses), recon and KL.
 
-        Forward only, batched, with its own fixed noise (:func:`numpyvae.config.validation_seed`),
+        Forward only, batched, with its own fixed noise (:func:`numpyvae.run.config.validation_seed`),
         so it draws nothing from the training generators and every epoch is measured alike.
         M2, the Helmholtz machine and AVB measure their own quantities (their ``validation``).
         """
@@ -442,7 +442,7 @@ class Trainer(EpochLoop):
             self.snapshots.images = [kept.images[i] for i in frames]
 
     def result(self) -> ckpt.Run:
-        """The run as :func:`numpyvae.checkpoint.load_run` would read it back."""
+        """The run as :func:`numpyvae.run.checkpoint.load_run` would read it back."""
         return ckpt.Run(path=self.run_dir, model=self.model, config=self.cfg.to_dict(), history=self.history)
 
 
@@ -460,7 +460,7 @@ def objective_label(cfg: TrainConfig) -> str:
 
 
 def train(config, data=None, quiet: bool = False) -> ckpt.Run:
-    """Train a VAE from a TrainConfig (or a dict of its fields); returns a :class:`numpyvae.checkpoint.Run`.
+    """Train a VAE from a TrainConfig (or a dict of its fields); returns a :class:`numpyvae.run.checkpoint.Run`.
 
     With ``cfg.out`` (or by default) the run is saved to a directory after every epoch.
     """

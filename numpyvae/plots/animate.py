@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from .files import atomic_save
+from ..files import atomic_save
 
 __all__ = ["LatentSnapshots", "write_animation", "show_animation", "SNAPSHOTS"]
 
@@ -82,7 +82,7 @@ def write_animation(snap: LatentSnapshots, path, image_shape=(28, 28), fps: int 
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    from .plots import mosaic
+    from .figures import mosaic
     if not snap.steps:
         raise ValueError("animation: no frames were recorded (train with --snapshot-every K)")
     codes = np.asarray(snap.codes, dtype=np.float32)

@@ -20,10 +20,10 @@ import math
 
 import numpy as np
 
-from .checks import as_dtype, check_array
-from .likelihoods import make_likelihood
-from .nn import MLP
-from .vae import VAE
+from ..checks import as_dtype, check_array
+from ..likelihoods import make_likelihood
+from ..nn import MLP
+from ..models.vae import VAE
 
 __all__ = ["GIVEN", "split", "ImageConditionedVAE", "DeterministicCompletion", "cvae_conditional_log_likelihood",
            "run"]
@@ -116,8 +116,8 @@ def run(given: str = "quadrant", hidden=(200,), z_dim: int = 20, epochs: int = 1
     Training digits are binarized afresh every batch, the test digits once (seed 1 + seed).
     Returns {"cvae": (N,), "nn": (N,), "settings": {...}}.
     """
-    from .datasets import binarize_dynamic, load
-    from .optim import Adam
+    from ..datasets import binarize_dynamic, load
+    from ..optim import Adam
     data = load(dataset)
     x, x_test = data.x_train[:n_train], data.x_test[:n_test]
     x_test = (np.random.default_rng(1 + seed).random(x_test.shape, dtype=np.float32) < x_test).astype(np.float32)

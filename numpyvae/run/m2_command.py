@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from .datasets import DATASETS
-from .run.recipes import choose_labeled  # noqa: F401 (its home before the protocol)
+from ..datasets import DATASETS
+from .recipes import choose_labeled  # noqa: F401 (its home before the protocol)
 
 __all__ = ["add_flags", "config_of", "choose_labeled"]
 

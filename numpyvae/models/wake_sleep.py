@@ -41,9 +41,9 @@ from collections import OrderedDict
 import numpy as np
 from scipy.special import logsumexp
 
-from .checks import as_dtype, check_array, check_positive_int, check_unit_interval
-from .measure.estimator import check_k, importance_sampled
-from .stable import sigmoid, softplus
+from ..checks import as_dtype, check_array, check_positive_int, check_unit_interval
+from ..measure.estimator import check_k, importance_sampled
+from ..stable import sigmoid, softplus
 
 Q_UPDATES = ("sleep", "wake", "both")
 

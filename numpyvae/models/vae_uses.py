@@ -4,7 +4,7 @@ The prior's one explicit step (:meth:`VAEUses.prior_density`: a prior built on t
 VampPrior, is handed the encoder's heads at its pseudo-inputs), and the protocol's uses of a model
 (:mod:`numpyvae.models.base`): importance weights and the one log p(x) estimator, pictures,
 ancestral samples, reconstructions, latent means. These are the one-layer VAE's versions;
-:class:`numpyvae.hvae.HVAE` overrides those that walk its chain of layers. A class using this
+:class:`numpyvae.models.hvae.HVAE` overrides those that walk its chain of layers. A class using this
 mixin provides ``prior``, ``encode``, ``decode``, ``posterior``, ``likelihood``, ``rng``, ``dtype``
 and ``_encode_prior_inputs(u)``.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_positive_int
-from .models.base import NoLogLikelihood
+from ..checks import check_positive_int
+from .base import NoLogLikelihood
 
 __all__ = ["VAEUses"]
 
@@ -69,14 +69,14 @@ class VAEUses:
     def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100) -> np.ndarray:
         """Importance-sampled log p(x) per example ((N,) float64, nats; log p(x|y) for a conditional VAE).
 
-        The one estimator, :func:`numpyvae.evaluate.log_likelihood` (k samples from q as the proposal,
+        The one estimator, :func:`numpyvae.measure.evaluate.log_likelihood` (k samples from q as the proposal,
         chunked, a running log-sum-exp; ``batch_size`` examples a pass). rng: None (the evaluation seed),
         an int, or a Generator. A plain autoencoder raises :class:`~numpyvae.models.base.NoLogLikelihood`
         with its reason.
         """
         if self.no_log_likelihood:
             raise NoLogLikelihood(self.no_log_likelihood)
-        from .evaluate import log_likelihood         # the measuring layer, above the models
+        from ..measure.evaluate import log_likelihood         # the measuring layer, above the models
         return log_likelihood(self, x, k, rng=rng, y=y, progress=False, batch_size=batch_size)
 
     def latent_means(self, x: np.ndarray, y=None) -> list:
@@ -88,7 +88,7 @@ class VAEUses:
 
         data: x (N, D), y (N,) and image_shape of the test set (optionally n_points, for the latent plot).
         """
-        from .models.vae_pictures import vae_figures     # the pictures layer, above the models
+        from .vae_pictures import vae_figures     # the pictures layer, above the models
         return vae_figures(self, data, out_dir, n_points=getattr(data, "n_points", 2000))
 
     def reconstruct(self, x: np.ndarray, y=None) -> np.ndarray:

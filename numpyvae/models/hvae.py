@@ -17,7 +17,7 @@ Pieces: every network is an ``nn.MultiHead`` (an MLP trunk and linear heads); ea
 is a ``latent.gaussian.DiagonalGaussian``; each p(z_l | z_{l+1}) a
 ``latent.conditional.ConditionalGaussian``; p(z_L) any prior of ``latent.priors`` (standard,
 mog:K, vamp:K); p(x|z₁) any likelihood; the bound any of ``bounds``. :meth:`HVAE.forward` returns
-a tape, :meth:`HVAE.backward` walks it in reverse. The public API is :class:`numpyvae.vae.VAE`'s,
+a tape, :meth:`HVAE.backward` walks it in reverse. The public API is :class:`numpyvae.models.vae.VAE`'s,
 so the trainer, checkpoints, evaluate and plots take either model.
 
 Deterministic layers: the block between x and z₁ has the sizes ``hidden``; each deeper block,
@@ -28,15 +28,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bounds import OBJECTIVES, make_bound
-from .checks import as_dtype, check_array, check_positive_int
-from .latent.conditional import ConditionalGaussian
-from .latent.gaussian import DiagonalGaussian
-from .latent.priors import make_prior
-from .likelihoods import make_likelihood
-from .models.base import Model, unbatch
-from .nn import named_arrays, pack_layers
-from .seeds import noise_seed, prior_init_seed
+from ..bounds import OBJECTIVES, make_bound
+from ..checks import as_dtype, check_array, check_positive_int
+from ..latent.conditional import ConditionalGaussian
+from ..latent.gaussian import DiagonalGaussian
+from ..latent.priors import make_prior
+from ..likelihoods import make_likelihood
+from .base import Model, unbatch
+from ..nn import named_arrays, pack_layers
+from ..seeds import noise_seed, prior_init_seed
 from .vae import VAE, Tape
 from .vae_uses import VAEUses
 

@@ -2,7 +2,7 @@
 
 The generative model: a label y ~ Cat(1/C), a latent z ~ p(z), then x ~ p(x | z, y).
 Inference: a classifier q(y|x) and the conditional encoder q(z|x, y). The pieces are
-a conditional :class:`numpyvae.vae.VAE` (n_labels = C: its bound is L(x, y)) and an MLP
+a conditional :class:`numpyvae.models.vae.VAE` (n_labels = C: its bound is L(x, y)) and an MLP
 classifier with C logits a(x), q(y|x) = softmax(a(x)).
 
 For a labeled pair (x, y), the bound on log p(x, y) plus the classification term
@@ -36,9 +36,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .checks import as_dtype, check_array, check_positive_int
-from .nn import MLP, named_arrays, pack_layers
-from .stable import log_softmax
+from ..checks import as_dtype, check_array, check_positive_int
+from ..nn import MLP, named_arrays, pack_layers
+from ..stable import log_softmax
 from .vae import VAE
 
 __all__ = ["M2", "M2Tape", "log_softmax", "enumerated_bound", "enumerated_bound_backward", "paper_alpha",

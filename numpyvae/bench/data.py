@@ -15,8 +15,8 @@ def bench_data(n_examples: int = FULL_EXAMPLES, dtype="float32"):
     bundled digits (9,000 training images) repeated row by row to n_examples.
     The test split is cut to 1,000 images: the benchmark never validates.
     """
-    from .datasets import load
-    from .datasets.dataset import Dataset
+    from ..datasets import load
+    from ..datasets.dataset import Dataset
     try:
         data, source = load("fashion-mnist", dtype=dtype), "fashion-mnist"
     except (FileNotFoundError, OSError, ValueError):

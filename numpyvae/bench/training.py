@@ -2,7 +2,7 @@
 
 What it does, in order:
 
-1. builds the real :class:`numpyvae.train.Trainer` (the model, the optimizer,
+1. builds the real :class:`numpyvae.run.train.Trainer` (the model, the optimizer,
    the minibatch loop users run: nothing here is a special fast path) on
    60,000 examples of 784 pixels: Fashion-MNIST when it is installed, else the
    bundled digits tiled to 60,000 rows (the output says which);
@@ -20,23 +20,23 @@ What it does, in order:
    the bound, and where the time went: ``model.loss_and_grads`` (forward +
    backward), ``optimizer.step`` and the rest (batch gather, binarization,
    the loop itself); a second line splits it finer, with stopwatches on the
-   model's own pieces (:mod:`numpyvae.step_timing`): the Dense layers, which
+   model's own pieces (:mod:`numpyvae.bench.step_timing`): the Dense layers, which
    hold every matmul (so their seconds against the bound say how close to it
    the matmuls run inside the loop), the activations, the likelihood, the
    variational family, the rest of the model, the optimizer and the loop.
 
 Threads. Without ``--threads`` the benchmark runs as training does: numpyvae chooses the BLAS
-thread count by the model's size and the machine's load (:mod:`numpyvae.threads`), and each epoch
+thread count by the model's size and the machine's load (:mod:`numpyvae.run.threads`), and each epoch
 line says which counts it used (``threads {2: 468}``: 468 steps at two threads). ``--threads N``
 pins it (as do NUMPYVAE_BLAS_THREADS and OPENBLAS_NUM_THREADS). The optimizer's elementwise passes
 stay on one thread unless ``NUMPYVAE_THREADS=N`` asks for more (:mod:`numpyvae.parallel`).
 
-``--busy N`` starts N processes of its own that each keep a core busy (:mod:`numpyvae.busy`: the
+``--busy N`` starts N processes of its own that each keep a core busy (:mod:`numpyvae.bench.busy`: the
 browser and the video call of a student's laptop), after a first run on the machine as it is, and
 prints the two runs' epochs side by side with the thread counts used in each. The busy processes
 end with the benchmark, also on Ctrl-C or an error.
 
-Run it as ``python -m numpyvae bench [options]`` or ``python -m numpyvae.bench [options]``.
+Run it as ``python -m numpyvae bench [options]`` or ``python -m numpyvae.bench.training [options]``.
 The benchmark is not a test: its numbers depend on the machine and its load
 (the 1-minute load average is printed before and after). Compare numbers from
 one run with each other.
@@ -52,10 +52,11 @@ import time
 
 import numpy as np
 
-from .bench_data import FULL_EXAMPLES, bench_data, blas_kernel, load_average
+from .data import FULL_EXAMPLES, bench_data, blas_kernel, load_average
 
-from . import parallel, threads as blas_threads
-from .argparser import Parser
+from .. import parallel
+from ..run import threads as blas_threads
+from ..argparser import Parser
 from .step_timing import Stopwatches, best_per_call
 
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -72,7 +73,7 @@ def matmul_shapes(model, batch_size: int, n_samples: int = 1) -> list[dict]:
     see B = batch_size rows, all others B = n_samples·batch_size (all samples in one matmul).
     The first encoder layer has no "dx": its input is the data.
     """
-    from .nn import Dense
+    from ..nn import Dense
     dense = [(name, layer) for name, layer in model.named_layers() if isinstance(layer, Dense)]
     ops = []
     for i, (name, layer) in enumerate(dense):
@@ -116,7 +117,7 @@ def measure_matmuls(ops: list[dict], dtype="float32", *, repeats: int = 5, min_s
 
     Each product is computed exactly as the layers compute it (:func:`matmul_operands`),
     each into a preallocated result (``out=``). The whole list is timed by
-    :func:`numpyvae.step_timing.best_per_call` (the best of ``repeats``, about
+    :func:`numpyvae.bench.step_timing.best_per_call` (the best of ``repeats``, about
     ``min_seconds`` in all): other programs can only slow a repeat down, never
     speed it up.
 
@@ -148,8 +149,8 @@ def _step_stopwatches(trainer) -> Stopwatches:
     """Stopwatches on the pieces of this trainer's step: the two calls the loop makes (the model's
     loss_and_grads, the optimizer's step) and, inside the first, the encoder's and decoder's Dense
     layers (where every matmul is), their activations, the likelihood and the variational family."""
-    from .nn.activations import Activation
-    from .nn.dense import Dense
+    from ..nn.activations import Activation
+    from ..nn.dense import Dense
     model = trainer.model
     watch = Stopwatches()
     watch.add("forward+backward", model, "loss_and_grads")
@@ -204,8 +205,8 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
         last_vs_first   seconds of the last epoch / seconds of the first
     The bound uses the better of the two matmul timings (before and after training).
     """
-    from .checks import check_positive_int
-    from .train import TrainConfig, Trainer
+    from ..checks import check_positive_int
+    from ..run.train import TrainConfig, Trainer
     say = log or (lambda *a, **k: None)
     for name, v in (("z_dim", z_dim), ("batch_size", batch_size), ("epochs", epochs), ("examples", examples)):
         check_positive_int(v, "run_bench", name)
@@ -320,7 +321,7 @@ def posterior_costs(posteriors, log=print, **kw) -> dict:
     Returns {"reference": "gaussian", "rows": [{posterior, best_epoch_seconds, relative, parameters}],
     "load_before", "load_after"}.
     """
-    from .config import check_setting
+    from ..run.config import check_setting
     names = ["gaussian"] + [p for p in posteriors if p != "gaussian"]
     for name in names:
         check_setting("posterior", name, "--posterior")    # a bad name fails before any timing
@@ -352,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128, help="examples per step (default: 128)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="(default: float32)")
     p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads, pinned (default: numpyvae chooses by size and load, numpyvae.threads)")
+                   help="BLAS threads, pinned (default: numpyvae chooses by size and load, numpyvae.run.threads)")
     p.add_argument("--busy", type=int, default=0, metavar="N",
                    help="also run with N busy processes of the benchmark's own beside it, and print both")
     p.add_argument("--epochs", type=int, default=3, help="epochs to time (default: 3)")
@@ -376,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def beside_busy(busy: int, log=print, **kw) -> dict:
     """:func:`run_bench` on the machine as it is, then again beside ``busy`` processes that each keep a
-    core busy (:func:`numpyvae.busy.busy_processes`, ended however this returns); kw: run_bench's.
+    core busy (:func:`numpyvae.bench.busy.busy_processes`, ended however this returns); kw: run_bench's.
     Returns {"busy": busy, "as_is": results, "beside_busy": results}."""
     from .busy import busy_processes
     say = log or (lambda *a, **k: None)
@@ -401,16 +402,16 @@ def _run_and_save(run, kw: dict, json_path) -> int:
         print(f"numpyvae: error: {err}", file=sys.stderr)
         return 2
     if json_path:
-        from .checkpoint import save_json
+        from ..run.checkpoint import save_json
         save_json(json_path, results)
         print(f"results written to {json_path}")
     return 0
 
 
 def _conv_main(args) -> int:
-    """``--arch keras-conv``: numpyvae.bench_conv, with this parser's --epochs, --batch-size, --seed,
+    """``--arch keras-conv``: numpyvae.bench.conv, with this parser's --epochs, --batch-size, --seed,
     --dtype, --smoke and --json (--examples defaults to 4,096 here: a conv epoch is ~50x an MLP one)."""
-    from .bench_conv import run_conv_bench
+    from .conv import run_conv_bench
     examples = args.examples if args.examples != FULL_EXAMPLES else 4096
     kw = dict(epochs=args.epochs, examples=max(examples, args.batch_size), batch_size=args.batch_size,
               seed=args.seed, dtype=args.dtype)
@@ -440,7 +441,7 @@ def main(argv=None) -> int:
         parser.error(f"--examples ({args.examples}) must be at least --batch-size ({args.batch_size}): "
                      "an epoch needs one full batch")
     if args.json:                   # before the timing, not after it: a bad path would lose the results
-        from .files import check_writable
+        from ..files import check_writable
         try:
             check_writable(args.json, "benchmark results")
         except ValueError as err:
@@ -456,7 +457,7 @@ def main(argv=None) -> int:
         parser.error("--busy times the MLP benchmark; it does not combine with --arch keras-conv, "
                      "--posterior or --optimizer-only")
     if args.optimizer_only:
-        from .bench_optim import print_optimizer_step_costs
+        from .optim import print_optimizer_step_costs
         print_optimizer_step_costs()
         return 0
     if args.arch != "mlp":

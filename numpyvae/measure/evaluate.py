@@ -30,17 +30,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bounds_extra
-from . import config as run_config
-from .checks import check_array, check_positive_int
-from .config import EVAL_SEED, binarize_test_set, test_seed, train_draw_seed
-from .files import check_writable
-from .measure.estimator import check_k, importance_sampled
-from .latent.kl import kl_analytic
-from .models.base import NoLogLikelihood
-from .progress import Progress
-from .run_words import bound_reported, estimate_described, trained_objective
-from .threads import policy_for
+from .. import bounds_extra
+from ..run import config as run_config
+from ..checks import check_array, check_positive_int
+from ..run.config import EVAL_SEED, binarize_test_set, test_seed, train_draw_seed
+from ..files import check_writable
+from .estimator import check_k, importance_sampled
+from ..latent.kl import kl_analytic
+from ..models.base import NoLogLikelihood
+from ..run.progress import Progress
+from ..run.words import bound_reported, estimate_described, trained_objective
+from ..run.threads import policy_for
 
 __all__ = ["test_elbo", "log_likelihood", "active_units", "kl_per_dimension", "binarize_test_set",
            "test_seed", "estimate_seconds", "mixture_baseline", "run_baselines", "run_test_data", "evaluate_run",
@@ -197,7 +197,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     weights of a chunk of samples, ``model.log_weights(x, eps, q_params, y)`` (S, N), from its own
     noise ``model.noise(rng, S, N)``, and the heads of its proposal, ``model.proposal_params(x, y)``
     (None for a hierarchy, whose proposal is its chain of encoders). A Gumbel-softmax model proposes
-    from its unrelaxed categorical q(c|x) (see :meth:`numpyvae.vae.VAE.log_weights`).
+    from its unrelaxed categorical q(c|x) (see :meth:`numpyvae.models.vae.VAE.log_weights`).
 
         log p(x) ≈ log (1/k) Σ_{i=1..k} w_i,   log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x),
 
@@ -226,7 +226,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
         numbers do not depend on chunk_size.
     progress : draw a progress bar on stderr (only when stderr is a terminal)
     q_params : None (the encoder's q), or the proposal's heads, a list of (N, size) arrays
-        (e.g. each example's optimized q from :mod:`numpyvae.local_inference`)
+        (e.g. each example's optimized q from :mod:`numpyvae.measure.local_inference`)
     y : (N,) int labels of a conditional VAE: the estimate is then of log p(x|y)
     sandwich : also return the same samples' ELBO and CUBO_2 estimates (needs k >= 2): the
         batch's float64 log w chunks (k × batch_size floats, 4 MB at k = 5000) go to
@@ -407,7 +407,7 @@ def mixture_baseline(x_train: np.ndarray, x_test: np.ndarray, kind: str = "berno
     "train_log_likelihood", "n_iter", "seconds", "model" (the fitted mixture:
     .means, .weights, .sample(n)).
     """
-    from .baselines.mixture import BernoulliMixture, GaussianMixture
+    from ..baselines.mixture import BernoulliMixture, GaussianMixture
     classes = {"bernoulli": BernoulliMixture, "gaussian": GaussianMixture}
     if kind not in classes:
         raise ValueError(f"mixture_baseline: kind must be one of {tuple(classes)}, got {kind!r}")
@@ -429,13 +429,13 @@ def mixture_baseline(x_train: np.ndarray, x_test: np.ndarray, kind: str = "berno
 # --------------------------------------------------------------------------
 
 def _load_run(run_dir):
-    from .checkpoint import load_run      # imported here: checkpoint imports the whole model stack
+    from ..run.checkpoint import load_run      # imported here: checkpoint imports the whole model stack
     return load_run(run_dir)
 
 
 def _dataset_for(config: dict):
     """The Dataset named in a run's config (config["dataset"], e.g. "digits")."""
-    from .datasets import load
+    from ..datasets import load
     name = config.get("dataset")
     if not isinstance(name, str):
         raise ValueError(f"the run's config does not name its dataset (config['dataset'] = {name!r}); "
@@ -453,8 +453,8 @@ def run_test_data(run, dataset=None) -> tuple[np.ndarray, np.ndarray, str, objec
     """(x_test, y_test, how x_test was binarized, the Dataset) for a loaded run.
 
     x_test is in the model's dtype and binarized as the run's training data was
-    (:func:`binarize_test_set`, seed = :func:`numpyvae.config.test_seed` of the run's seed). Shared by
-    :func:`evaluate_run` and :func:`numpyvae.run_plots.plot_run`, so the numbers and
+    (:func:`binarize_test_set`, seed = :func:`numpyvae.run.config.test_seed` of the run's seed). Shared by
+    :func:`evaluate_run` and :func:`numpyvae.plots.run.plot_run`, so the numbers and
     the pictures use the same test images. ``dataset`` overrides the config's.
     """
     config = run.config or {}
@@ -474,7 +474,7 @@ def save_evaluation(results: dict, run_dir) -> Path:
     Written to a temporary file beside it, then renamed over the old one (the
     checkpoint module's atomic_save): a reader never sees half a file.
     """
-    from .checkpoint import save_json
+    from ..run.checkpoint import save_json
     return save_json(Path(run_dir) / "evaluation.json", results)
 
 
@@ -505,7 +505,7 @@ def evaluate_run(run_dir, k: int = 5000, *, batch_size: int = 100, chunk_size: i
     on_estimate : None, or called with the estimated seconds of the log p(x) estimate before it
         starts (see :func:`estimate_seconds`); it may raise to stop there
     gaps : also split the gap into approximation and amortization gaps
-        (:func:`numpyvae.local_inference.inference_gaps`: each example's own q, optimized) -> results["gaps"]
+        (:func:`numpyvae.measure.local_inference.inference_gaps`: each example's own q, optimized) -> results["gaps"]
 
     Returns
     -------

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .nn import MLP
+from ..nn import MLP
 
 __all__ = ["ConcatCritic", "InnerProductCritic", "make_critic"]
 

@@ -1,6 +1,6 @@
 """python -m numpyvae bench --arch keras-conv: time the convolutional VAE against its own BLAS bound.
 
-The MLP benchmark's method (:mod:`numpyvae.bench`) applied to the keras-io conv VAE
+The MLP benchmark's method (:mod:`numpyvae.bench.training`) applied to the keras-io conv VAE
 (``--preset keras-conv``), with what convolutions add:
 
 1. every matrix product of one training step, from the model's own layers and the input
@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from .bench_data import bench_data, load_average
+from .data import bench_data, load_average
 from .step_timing import Stopwatches, best_per_call
 
 #: CPU seconds of this process, not wall seconds: on a shared machine the wall clock also counts the
@@ -42,8 +42,8 @@ __all__ = ["conv_matmul_shapes", "measure_conv_matmuls", "run_conv_bench"]
 
 def _layer_inputs(model, x):
     """{layer name: input shape} of every Dense / Conv2D / ConvTranspose2D, recorded on one forward."""
-    from .nn import Dense
-    from .nn.conv import Conv2D, ConvTranspose2D
+    from ..nn import Dense
+    from ..nn.conv import Conv2D, ConvTranspose2D
     shapes, wrapped = {}, []
     for name, layer in model.named_layers():
         if isinstance(layer, (Dense, Conv2D, ConvTranspose2D)):
@@ -69,8 +69,8 @@ def conv_matmul_shapes(model, x) -> list[dict]:
     layouts ("C" or "T": a transposed view of a C-contiguous array, as the layers pass them),
     flops = 2·m·k·n. The first layer with weights has no dx (its input is the data).
     """
-    from .nn import Dense
-    from .nn.conv import Conv2D
+    from ..nn import Dense
+    from ..nn.conv import Conv2D
     shapes = _layer_inputs(model, x)
     layers = dict(model.named_layers())
     ops = []
@@ -126,9 +126,9 @@ def measure_conv_matmuls(ops, dtype="float32", *, repeats: int = 5, min_seconds:
 def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 128, seed: int = 0,
                    dtype: str = "float32", matmul_repeats: int = 5, matmul_seconds: float = 0.3, log=print) -> dict:
     """Train the keras-conv preset's VAE for ``epochs`` epochs of ``examples`` digits and account for the time."""
-    from .config import PRESETS
-    from .nn import conv as conv_module
-    from .train import TrainConfig, Trainer
+    from ..run.config import PRESETS
+    from ..nn import conv as conv_module
+    from ..run.train import TrainConfig, Trainer
     say = log or (lambda *a, **k: None)
     load_before = load_average()
     data, source = bench_data(examples, dtype)
@@ -154,8 +154,8 @@ def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 1
     say(f"largest im2col buffer (the peak temporary of a step): {cols_bytes / 2 ** 20:.1f} MB, "
         f"kept in its layer's workspace and reused every step")
 
-    from .nn.activations import Activation
-    from .nn.shape import Flatten, Reshape
+    from ..nn.activations import Activation
+    from ..nn.shape import Flatten, Reshape
     watch = Stopwatches(CLOCK)
     watch.add("forward+backward", model, "loss_and_grads")
     watch.add("optimizer", trainer.optimizer, "step")

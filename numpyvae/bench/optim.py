@@ -10,8 +10,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .checks import as_dtype
-from .optim import M_FLUSH, V_FLOOR, Adam
+from ..checks import as_dtype
+from ..optim import M_FLUSH, V_FLOOR, Adam
 from .step_timing import best_per_call
 
 __all__ = ["optimizer_step_costs", "print_optimizer_step_costs"]
@@ -21,7 +21,7 @@ def optimizer_step_costs(size: int = 650_000, dtype="float32", min_seconds: floa
     """Microseconds per call on a flat buffer of ``size`` values: an Adam step with
     normal and with subnormal state, each candidate guard, and single ops on
     normal versus subnormal input. Each case is the best of 5 repeats, about
-    ``min_seconds`` in all (:func:`numpyvae.step_timing.best_per_call`).
+    ``min_seconds`` in all (:func:`numpyvae.bench.step_timing.best_per_call`).
 
     Used to choose the optimizers' subnormal guards (see :mod:`numpyvae.optim`);
     ``python -m numpyvae bench --optimizer-only`` prints the table.

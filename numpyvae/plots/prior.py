@@ -7,7 +7,7 @@
         prior_latent.png       (K = 2, given x) the prior's density over the encoded points E_q[z|x]:
                                where the aggregate posterior and the prior disagree ("holes")
 
-Called by :func:`numpyvae.run_plots.plot_run` for mixture priors; works for the VAE and the HVAE
+Called by :func:`numpyvae.plots.run.plot_run` for mixture priors; works for the VAE and the HVAE
 (whose prior sits on the top layer z_L; its pictures decode through the lower layers' means).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import logsumexp
 
-from .plots import DPI, _figure, _save, plot_image_grid
+from .figures import DPI, _figure, _save, plot_image_grid
 
 __all__ = ["prior_components", "plot_prior", "plot_prior_latent"]
 
@@ -53,7 +53,7 @@ def plot_prior(model, directory, image_shape=(28, 28), x=None, n_samples: int = 
             paths.append(plot_image_grid(u, directory / "pseudo_inputs.png", image_shape,
                                          title=f"{name}: the learned pseudo-inputs u_k (clipped to [0, 1])"))
     if model.z_dim == 2 and x is not None:
-        from .evaluate import latent_means
+        from ..measure.evaluate import latent_means
         paths.append(plot_prior_latent(latent_means(model, x)[-1], (means, logvars, log_w),
                                        directory / "prior_latent.png", title=f"p(z) = {name} and E_q[z|x]"))
     return paths

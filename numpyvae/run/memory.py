@@ -10,8 +10,8 @@ import os
 import numpy as np
 
 from .config import TrainConfig
-from .latent.families import FLOWS, parse_posterior, split_options
-from .likelihoods import LIKELIHOODS
+from ..latent.families import FLOWS, parse_posterior, split_options
+from ..likelihoods import LIKELIHOODS
 
 __all__ = ["memory_estimate", "posterior_cost", "prior_cost", "available_memory", "check_memory", "peak_memory_mb"]
 
@@ -31,7 +31,7 @@ def memory_estimate(cfg: TrainConfig, x_dim: int, image_shape=None) -> tuple[int
     rows = cfg.batch_size * cfg.n_samples
     q_params, q_heads, q_row = posterior_cost(cfg.posterior, cfg.z_dim)
     if cfg.encoder or cfg.decoder:
-        from .nn.spec import vae_step_cost
+        from ..nn.spec import vae_step_cost
         heads = len(getattr(LIKELIHOODS.get(cfg.likelihood), "heads", ("out",)))
         params, f_enc, f_dec = vae_step_cost(cfg.encoder, cfg.decoder, x_dim, cfg.z_dim, image_shape,
                                              hidden=cfg.hidden, hidden_dec=cfg.hidden_dec or None, dec_heads=heads,

@@ -1,6 +1,6 @@
 """``python -m numpyvae reproduce [NAME ...|all] [--budget smoke|short|long]``: each paper's effect, measured here.
 
-For every comparison of :mod:`numpyvae.comparisons` and every dataset it names that is installed,
+For every comparison of :mod:`numpyvae.measure.comparisons` and every dataset it names that is installed,
 both sides are trained with the same seed and data, then judged *paired*: on the same test
 examples (the same binarized draw), with the same k and the same evaluation noise, so the
 difference b − a is measured per example and its standard error is that of a paired mean,
@@ -62,7 +62,7 @@ def _resolve(side: dict, budget: dict, epochs) -> dict:
 
 
 def _data(name: str, budget: dict):
-    from .datasets import Dataset, load
+    from ..datasets import Dataset, load
     d = load(name)
     n_train, n_test = budget["n_train"], budget["n_test"]
     if n_train is None and n_test is None:
@@ -74,8 +74,8 @@ def _data(name: str, budget: dict):
 def _vae_side(side: dict, dataset: str, data, budget: dict, seed: int, out_dir: Path, measure: str = "log_px"):
     """Train one side; return (log p(x), or the ELBO, per test example; the test examples; its settings)."""
     from .evaluate import log_likelihood, run_test_data, test_elbo
-    from .seeds import EVAL_SEED
-    from .train import train
+    from ..seeds import EVAL_SEED
+    from ..run.train import train
     base = dict(budget["vae"])
     cfg = {**base, **_resolve(side, budget, base["epochs"]), "dataset": dataset, "seed": seed, "out": str(out_dir)}
     cfg = {k: v for k, v in cfg.items() if v is not None}
@@ -111,8 +111,8 @@ def _run_m2(c, dataset, budget, seed, out_dir, log):
     """M2 (``train --model m2``) against its classifier on the labels alone (run.classifier_alone), paired per
     test digit on the run's test set (binarized as evaluate does): the error indicator, in %."""
     from .evaluate import run_test_data
-    from .run.classifier_alone import classifier_alone
-    from .train import train
+    from ..run.classifier_alone import classifier_alone
+    from ..run.train import train
     data = _data(dataset, budget)
     settings = {**budget["m2"], **c.b, "model": "m2", "dataset": dataset, "seed": seed}
     run = train({**settings, "out": str(out_dir / "m2")}, data=data, quiet=budget["quiet"])
@@ -129,9 +129,9 @@ def _run_m2(c, dataset, budget, seed, out_dir, log):
 def _run_avb(c, dataset, budget, seed, out_dir, log):
     """AVB (``train --model avb`` with the comparison's options) against a VAE of the same sizes, both from the
     ring preset, judged by log p(x) by quadrature over z on the same test points."""
-    from .avb import log_px_by_quadrature
-    from .config import PRESETS
-    from .train import train
+    from ..models.adversarial import log_px_by_quadrature
+    from ..run.config import PRESETS
+    from ..run.train import train
     data = _data(dataset, {**budget, "n_test": budget["avb"]["n_test"]})
     base = {**PRESETS[dataset], **{k: v for k, v in budget["avb"].items() if k != "n_test"}, "seed": seed}
     settings = {**base, **c.b, "model": "avb"}
@@ -148,7 +148,7 @@ def _run_avb(c, dataset, budget, seed, out_dir, log):
 
 
 def _run_cubo(c, dataset, budget, seed, out_dir, log):
-    from .cubo_q import linear_gaussian_experiment
+    from ..models.cubo_q import linear_gaussian_experiment
     gaps = {}
     for side, cfg in (("a", c.a), ("b", c.b)):
         settings = {**budget["cubo"], **cfg}
@@ -228,8 +228,8 @@ def markdown(rows: list) -> str:
 
 def save(rows: list, out_dir) -> tuple[Path, Path]:
     """Merge rows into OUT/reproduction.json (one per name, dataset, budget, seed) and rewrite the table; atomic."""
-    from .checkpoint import save_json
-    from .files import atomic_write_bytes
+    from ..run.checkpoint import save_json
+    from ..files import atomic_write_bytes
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "reproduction.json"
@@ -250,7 +250,7 @@ def save(rows: list, out_dir) -> tuple[Path, Path]:
 def _installed(dataset: str) -> bool:
     if dataset in ("digits", "ring", "linear-gaussian"):
         return True
-    from .datasets import load
+    from ..datasets import load
     try:
         load(dataset)
         return True
@@ -303,7 +303,7 @@ def cmd_reproduce(args, log=None) -> int:
             print(f"{name:16s} {c.label_b} vs {c.label_a}: {c.claim.number} ({c.claim.citation})")
         return 0
     plan = _plan(args)
-    from .files import DirectoryLock
+    from ..files import DirectoryLock
     with DirectoryLock(Path(args.out) / "runs"):         # one reproduce process per output directory
         return _run_plan(plan, args, log)
 

@@ -15,7 +15,7 @@ the rest (the decoder's and the prior's) are kept. So q's parameters see only CU
 """
 from __future__ import annotations
 
-from .bounds_extra import CUBOSurrogate
+from ..bounds_extra import CUBOSurrogate
 
 Q_OBJECTIVES = ("same", "cubo")
 
@@ -105,8 +105,8 @@ def linear_gaussian_experiment(steps: int = 1500, k: int = 32, lr: float = 0.01,
     """
     import numpy as np
 
-    from .evaluate import log_likelihood
-    from .optim import Adam
+    from ..measure.evaluate import log_likelihood
+    from ..optim import Adam
     model, x, truth, _ = linear_gaussian_problem(diagonal)
     enc = {n: p for n, p in model.params.items() if n.startswith("encoder.")}
     opt = Adam(enc, {n: model.grads[n] for n in enc}, lr=lr)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from .checks import check_array, check_positive_int
+from ..checks import check_array, check_positive_int
 
 
 def _check_2d(model, x, where):
@@ -77,7 +77,7 @@ def kl_to_posterior(model, x: np.ndarray, log_px: float, n_samples: int = 20_000
 
     kl = log p(x) − mean_s [log p(x, z_s) − log q(z_s|x)], z_s ~ q; log_px from :func:`grid_posterior`.
     heads : None (the encoder's q), or q's heads for this x, a list of (1, size) arrays
-        (e.g. from :func:`numpyvae.local_inference.optimize_local`)
+        (e.g. from :func:`numpyvae.measure.local_inference.optimize_local`)
     """
     x = _check_2d(model, x, "kl_to_posterior")
     heads = model.encode(x) if heads is None else heads

@@ -26,19 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .bounds import OBJECTIVES
-from .seeds import (EVAL_SEED, model_seed, noise_seed, test_seed, train_draw_seed,  # noqa: F401 (re-exported)
-                    trainer_seed, validation_seed)
-from .datasets import DATASETS, binarize_static
-from .latent.families import CATEGORICAL, make_posterior, parse_posterior, split_options
-from .latent.priors import make_prior
-from .likelihoods import LIKELIHOODS
-from .nn.activations import ACTIVATIONS
-from .nn.init import DENSE_INITIALIZERS, INITIALIZERS
-from .nn.spec import parse_spec
-from .optim import OPTIMIZERS
+from ..bounds import OBJECTIVES
+from ..seeds import (EVAL_SEED, model_seed, noise_seed, test_seed, train_draw_seed, trainer_seed,
+    validation_seed)
+from ..datasets import DATASETS, binarize_static
+from ..latent.families import CATEGORICAL, make_posterior, parse_posterior, split_options
+from ..latent.priors import make_prior
+from ..likelihoods import LIKELIHOODS
+from ..nn.activations import ACTIVATIONS
+from ..nn.init import DENSE_INITIALIZERS, INITIALIZERS
+from ..nn.spec import parse_spec
+from ..optim import OPTIMIZERS
 from .output_bias import OUTPUT_BIAS
-from .wake_sleep import Q_UPDATES
+from ..models.wake_sleep import Q_UPDATES
 
 __all__ = ["TrainConfig", "HELP", "PRESETS", "CHOICES", "BINARIZE", "DTYPES", "DEFAULT_MIN_LOGVAR",
            "check_setting", "settings_from_sources", "config_from_toml", "likelihood_options",
@@ -294,7 +294,7 @@ class TrainConfig:
 
     def temperature_schedule(self):
         """τ at each global step, for a Gumbel-softmax posterior (the trainer sets family.tau from it)."""
-        from .latent.gumbel import TemperatureSchedule
+        from ..latent.gumbel import TemperatureSchedule
         return TemperatureSchedule(tau_min=min(self.tau_min, self.tau), rate=self.tau_rate, every=self.tau_every,
                                    tau0=self.tau)
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_save
+from ..files import atomic_save
 
 FORMAT_VERSION = 2
 CHECKPOINT = "checkpoint.npz"
@@ -245,7 +245,7 @@ def _grouped(path: Path, data: dict, prefix: str) -> dict:
 
 
 def _from_format_2(path: Path, data: dict) -> Checkpoint:
-    from .models.registry import KINDS
+    from ..models.registry import KINDS
     known = {"format_version", "kind", "config", "progress"}
     stray = [k for k in data if k not in known and not k.startswith(("param/", "optim/", "rng/", "state/"))]
     if stray:
@@ -283,7 +283,7 @@ def _from_format_1(path: Path, data: dict) -> Checkpoint:
 
 def _from_helmholtz_npz(path: Path, data: dict) -> Checkpoint:
     """The Helmholtz trainer's helmholtz.npz (before format 2): "meta" JSON with config, epoch, history, rngs."""
-    from .models.helmholtz import helmholtz_model_config
+    from ..models.helmholtz import helmholtz_model_config
     meta = _json_member(path, data, "meta")
     run_config, rngs = meta.get("config"), meta.get("rngs", {})
     if not isinstance(run_config, dict) or not isinstance(rngs, dict) or \
@@ -382,7 +382,7 @@ def load_groups(model, groups: dict, where: str) -> None:
 
 def model_from_checkpoint(ckpt: Checkpoint):
     """Build the model a checkpoint describes (any kind) and load its weights and noise state."""
-    from .models.registry import model_from_kind
+    from ..models.registry import model_from_kind
     try:
         model = model_from_kind(ckpt.kind, ckpt.model_config)
     except (TypeError, ValueError, KeyError) as err:

@@ -11,8 +11,8 @@
     plot_label_grid(model, path)                     conditional VAE: rows one z ~ p(z), columns the labels
     plot_image_grid(images, path, image_shape)       any images, e.g. a mixture's means
     plot_mixture(mixture, directory, image_shape)    a mixture's component means and samples
-    (all that apply to a run, into its directory: numpyvae.run_plots.plot_run; a learned prior's
-    samples and components: numpyvae.plots_prior.plot_prior)
+    (all that apply to a run, into its directory: numpyvae.plots.run.plot_run; a learned prior's
+    samples and components: numpyvae.plots.prior.plot_prior)
 
 Every function returns the path it wrote. Figures are built with
 ``matplotlib.figure.Figure`` and saved through the Agg renderer, never
@@ -37,7 +37,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from scipy.stats import norm
 
-from .checks import check_array, check_positive_int
+from ..checks import check_array, check_positive_int
 
 __all__ = ["mosaic", "plot_history", "plot_reconstructions", "plot_samples", "plot_latent", "plot_manifold",
            "plot_interpolation", "plot_kl_per_dimension", "plot_code_sweep", "plot_label_grid", "plot_image_grid",
@@ -438,7 +438,7 @@ def plot_kl_per_dimension(model, x, path, threshold: float = 0.01, figsize=None,
     Bars are coloured by whether the unit is active, Var_x(E_q[z_k]) > threshold
     (Burda et al., 2015). Inactive units have KL ≈ 0: collapsed to the prior.
     """
-    from .evaluate import active_units, kl_per_dimension
+    from ..measure.evaluate import active_units, kl_per_dimension
     where = "plot_kl_per_dimension"
     x = _as_model_x(model, x, where)
     kl = kl_per_dimension(model, x)
@@ -466,7 +466,7 @@ def plot_code_sweep(model, path, code=None, variables=None, seed: int = 0, image
     uniform prior with ``seed``); ``variables`` the variables to sweep, one row each
     (default: the first min(M, 10)). The picture is len(variables) × C decoder means E[x|z].
     """
-    from .latent.gumbel import one_hot_codes, sweep_codes
+    from ..latent.gumbel import one_hot_codes, sweep_codes
     where = "plot_code_sweep"
     M, C = getattr(model.posterior, "n_vars", None), getattr(model.posterior, "n_classes", None)
     if C is None:
