@@ -20,7 +20,7 @@ def vae_figures(model, data, out_dir, n_points: int = 2000) -> list[Path]:
     data: x (N, D) and y (N,), the test set the run is measured on, and image_shape ((H, W), or
     None for 2-D points); the latent plot uses the first ``n_points`` examples.
     """
-    from ..measure.evaluate import has_kl_per_dimension
+    from ..measure.latent_use import has_kl_per_dimension
     from ..plots.figures import (plot_code_sweep, plot_interpolation, plot_kl_per_dimension, plot_label_grid,
         plot_latent, plot_manifold, plot_reconstructions, plot_samples)
     from ..plots.prior import plot_prior

@@ -438,7 +438,7 @@ def plot_kl_per_dimension(model, x, path, threshold: float = 0.01, figsize=None,
     Bars are coloured by whether the unit is active, Var_x(E_q[z_k]) > threshold
     (Burda et al., 2015). Inactive units have KL ≈ 0: collapsed to the prior.
     """
-    from ..measure.evaluate import active_units, kl_per_dimension
+    from ..measure.latent_use import active_units, kl_per_dimension
     where = "plot_kl_per_dimension"
     x = _as_model_x(model, x, where)
     kl = kl_per_dimension(model, x)

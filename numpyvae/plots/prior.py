@@ -53,7 +53,7 @@ def plot_prior(model, directory, image_shape=(28, 28), x=None, n_samples: int = 
             paths.append(plot_image_grid(u, directory / "pseudo_inputs.png", image_shape,
                                          title=f"{name}: the learned pseudo-inputs u_k (clipped to [0, 1])"))
     if model.z_dim == 2 and x is not None:
-        from ..measure.evaluate import latent_means
+        from ..measure.latent_use import latent_means
         paths.append(plot_prior_latent(latent_means(model, x)[-1], (means, logvars, log_w),
                                        directory / "prior_latent.png", title=f"p(z) = {name} and E_q[z|x]"))
     return paths

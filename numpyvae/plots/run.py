@@ -10,7 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from ..run.checkpoint import load_run
-from ..measure.evaluate import run_baselines, run_test_data
+from ..measure.mixture_baseline import run_baselines
+from ..measure.run_data import run_test_data
 from .figures import plot_history, plot_mixture
 from ..run.words import history_labels
 
