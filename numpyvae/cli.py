@@ -190,7 +190,7 @@ def cmd_sample(args) -> int:
     import numpy as np
     from .run.checkpoint import load_run
     from .files import check_writable
-    from .plots.figures import plot_image_grid
+    from .plots.canvas import plot_image_grid
     out = Path(args.out) if args.out else Path(args.run_dir) / "samples.png"
     run = load_run(args.run_dir)
     image = run.model.x_dim == 784

@@ -14,7 +14,7 @@ from numpyvae.cli import main
 from numpyvae.run.config import TrainConfig
 from numpyvae.measure.vae_log_likelihood import log_likelihood
 from numpyvae.models.base import NoLogLikelihood
-from numpyvae.plots.figures import plot_prior_decodings
+from numpyvae.plots import plot_prior_decodings
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 N, D, K = 4, 6, 2

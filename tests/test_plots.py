@@ -4,7 +4,7 @@ import pytest
 from matplotlib.image import imread
 
 from numpyvae import VAE
-from numpyvae.plots import figures as plots
+from numpyvae import plots
 
 SHAPE = (4, 5)                       # tiny "images": D = 20, drawn as 4 rows of 5 pixels
 FIG, DPI = (4.0, 3.0), 50            # -> 150 x 200 pixels

@@ -1,4 +1,4 @@
-"""The test ELBO: the bound a model was trained on, with its reconstruction and KL parts, measured without a backward pass.
+"""The test ELBO: the bound a model was trained on, with its two parts, measured without a backward pass.
 
     ELBO = E_q[log p(x|z)] − KL(q(z|x) || p(z))      (recon = −E_q[log p(x|z)]),
 
