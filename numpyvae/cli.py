@@ -260,7 +260,7 @@ def _int_at_least(low: int):
 
 
 def cmd_bench(args) -> int:
-    from .bench.training import main as bench_main
+    from .bench.command import main as bench_main
     return bench_main(args.bench_args)
 
 
