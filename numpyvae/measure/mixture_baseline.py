@@ -33,7 +33,7 @@ def mixture_baseline(x_train: np.ndarray, x_test: np.ndarray, kind: str = "berno
     "train_log_likelihood", "n_iter", "seconds", "model" (the fitted mixture:
     .means, .weights, .sample(n)).
     """
-    from ..baselines.mixture import BernoulliMixture, GaussianMixture
+    from ..baselines.mixture_components import BernoulliMixture, GaussianMixture
     classes = {"bernoulli": BernoulliMixture, "gaussian": GaussianMixture}
     if kind not in classes:
         raise ValueError(f"mixture_baseline: kind must be one of {tuple(classes)}, got {kind!r}")
