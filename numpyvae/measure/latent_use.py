@@ -1,7 +1,7 @@
 """Which latent dimensions a model uses: active units (Burda et al., 2015) and the KL of each dimension.
 
 Unit k is active if Var_x(E_q[z_k]) > 0.01; a dimension whose KL(q(z_k|x) || p(z_k)) is ≈ 0 has
-collapsed to the prior. Every number is in nats per example, means over the rows of x.
+collapsed to the prior. Both are means over the rows of x; the KL is in nats.
 """
 from __future__ import annotations
 

@@ -7,7 +7,9 @@ samples go through the decoder a chunk at a time (:func:`_chunk_size`: the chunk
 FAST_CHUNK_MB, never more than ``max_memory_mb``), and :func:`estimate_seconds` times a small piece
 first so a long estimate can be refused before it starts.
 
-This module sits beside the estimator, below the run and measuring layers' drivers: the models import it.
+It sits beside the estimator so that the models import it (``VAEUses.log_likelihood``) without reaching up into
+``evaluate``: it reads the model protocol, the seeds, and the run package's progress bar and BLAS thread policy,
+none of which imports a model.
 """
 from __future__ import annotations
 
