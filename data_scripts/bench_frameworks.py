@@ -5,7 +5,7 @@ likelihood on logits with the analytic Gaussian KL, the loss averaged over the b
 Adam(lr 1e-3), batch 128 (468 steps per epoch, the last partial batch dropped), float32,
 a fresh permutation each epoch and a fresh Bernoulli draw of every batch (dynamic
 binarization), on the same 60,000 images: Fashion-MNIST if installed, else the bundled
-digits tiled to 60,000 rows (numpyvae.bench.training.bench_data decides; the driver writes the
+digits tiled to 60,000 rows (numpyvae.bench.data.bench_data decides; the driver writes the
 array once to a .npy file that all three read).
 
     python data_scripts/bench_frameworks.py --rounds 5 --threads 1 --epochs 3 \\
@@ -266,14 +266,14 @@ ENGINES = dict(numpyvae=run_numpyvae, torch=run_torch, jax=run_jax)
 # --------------------------------------------------------------------------- the driver
 
 def gemm_rate(threads, steps) -> dict:
-    """This machine's float32 rate on the 14 products of one step (numpyvae.bench.training.measure_matmuls, best
+    """This machine's float32 rate on the 14 products of one step (numpyvae.bench.matmul_bound.measure_matmuls, best
     of 5), at ``threads`` BLAS threads, and the epoch time of those products alone. At one thread it
     is timed in CPU seconds (what the products cost with a core to itself, however busy the machine),
     as the engines' CPU table is; at more, in wall seconds."""
     import time
     from numpyvae import VAE
     from numpyvae.run import threads as blas_threads
-    from numpyvae.bench.training import matmul_shapes, measure_matmuls
+    from numpyvae.bench.matmul_bound import matmul_shapes, measure_matmuls
     from numpyvae.bench.data import blas_kernel
     blas_threads.pin(threads)
     ops = matmul_shapes(VAE(D, [H], K, seed=0), B)
@@ -329,7 +329,7 @@ def main(argv=None) -> int:
         ap.error("--epochs must be >= 2 (the first epoch is not counted)")
     sys.path.insert(0, str(ROOT))
     import numpy as np
-    from numpyvae.bench.training import bench_data
+    from numpyvae.bench.data import bench_data
     data, source = bench_data(60_000, "float32")
     with tempfile.TemporaryDirectory() as tmp:
         args.data = str(Path(tmp) / "x_train.npy")

@@ -33,7 +33,7 @@ import time
 def child(repeats: int) -> dict:
     import numpy as np
     from numpyvae import VAE, parallel
-    from numpyvae.bench.training import matmul_operands, matmul_shapes
+    from numpyvae.bench.matmul_bound import matmul_operands, matmul_shapes
     from numpyvae.optim import Adam
     from numpyvae.bench.step_timing import best_per_call
     out = {}

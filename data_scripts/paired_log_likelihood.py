@@ -4,7 +4,7 @@ the digits that are hard for one model are hard for the other).
 
     python data_scripts/paired_log_likelihood.py RUN_A RUN_B [RUN_C ...] --k 1000
 
-Each run's log p(x) per test example is ``numpyvae.measure.evaluate.log_likelihood`` on the run's own test set
+Each run's log p(x) per test example is ``numpyvae.measure.vae_log_likelihood.log_likelihood`` on the run's own test set
 (``run_test_data``, what ``evaluate`` measures) with the evaluator's default noise, so the means are
 the ``evaluate --k`` numbers. Every run is compared with the first. Not imported by the package.
 """
@@ -15,7 +15,8 @@ import argparse
 import numpy as np
 
 from numpyvae.run.checkpoint import load_run
-from numpyvae.measure.evaluate import log_likelihood, run_test_data
+from numpyvae.measure.run_data import run_test_data
+from numpyvae.measure.vae_log_likelihood import log_likelihood
 
 
 def main():

@@ -190,7 +190,7 @@ def cmd_sample(args) -> int:
     import numpy as np
     from .run.checkpoint import load_run
     from .files import check_writable
-    from .plots.figures import plot_image_grid
+    from .plots.canvas import plot_image_grid
     out = Path(args.out) if args.out else Path(args.run_dir) / "samples.png"
     run = load_run(args.run_dir)
     image = run.model.x_dim == 784
@@ -260,7 +260,7 @@ def _int_at_least(low: int):
 
 
 def cmd_bench(args) -> int:
-    from .bench.training import main as bench_main
+    from .bench.command import main as bench_main
     return bench_main(args.bench_args)
 
 

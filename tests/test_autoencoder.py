@@ -12,9 +12,9 @@ from scipy.special import expit
 from numpyvae import VAE
 from numpyvae.cli import main
 from numpyvae.run.config import TrainConfig
-from numpyvae.measure.evaluate import log_likelihood
+from numpyvae.measure.vae_log_likelihood import log_likelihood
 from numpyvae.models.base import NoLogLikelihood
-from numpyvae.plots.figures import plot_prior_decodings
+from numpyvae.plots import plot_prior_decodings
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 N, D, K = 4, 6, 2

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from numpyvae import VAE
-from numpyvae.bench import training as bench
+from numpyvae.bench import command, matmul_bound, training
 
 
 def hand_flops(x_dim, hidden, z_dim, batch, samples=1):
@@ -29,7 +29,7 @@ def hand_flops(x_dim, hidden, z_dim, batch, samples=1):
 
 def test_flop_count_of_a_tiny_model_by_hand():
     model = VAE(6, [5], 3, seed=0)
-    ops = bench.matmul_shapes(model, batch_size=7, n_samples=2)
+    ops = matmul_bound.matmul_shapes(model, batch_size=7, n_samples=2)
     # by hand: 2·(7·6·5)·2 + 2·(7·5·3)·3·2 + 2·(14·3·5)·3 + 2·(14·5·6)·3
     assert sum(op["flops"] for op in ops) == 840 + 1260 + 1260 + 2520 == hand_flops(6, [5], 3, 7, 2)
     assert len(ops) == 5 * 3 - 1
@@ -38,7 +38,7 @@ def test_flop_count_of_a_tiny_model_by_hand():
 
 def test_flop_count_of_the_issue_model():
     """784-400-20 at batch 128: 468 steps of about 0.42 GFLOP, about 197 GFLOP per 60,000 examples."""
-    ops = bench.matmul_shapes(VAE(784, [400], 20, seed=0), batch_size=128)
+    ops = matmul_bound.matmul_shapes(VAE(784, [400], 20, seed=0), batch_size=128)
     per_step = sum(op["flops"] for op in ops)
     assert per_step == hand_flops(784, [400], 20, 128)
     assert 196e9 < per_step * (60000 // 128) < 197e9
@@ -46,7 +46,7 @@ def test_flop_count_of_the_issue_model():
 
 def test_two_hidden_layers_count_every_dense_layer():
     model = VAE(10, [8, 6], 4, seed=0)
-    ops = bench.matmul_shapes(model, batch_size=3)
+    ops = matmul_bound.matmul_shapes(model, batch_size=3)
     # encoder 10-8-6, heads 6-4 (x2), decoder 4-6-8, out 8-10; all rows 3
     sizes = [(10, 8), (8, 6), (6, 4), (6, 4), (4, 6), (6, 8), (8, 10)]
     want = sum(2 * 3 * a * b * (2 if i == 0 else 3) for i, (a, b) in enumerate(sizes))
@@ -54,15 +54,15 @@ def test_two_hidden_layers_count_every_dense_layer():
 
 
 def test_measure_matmuls_reports_a_rate():
-    ops = bench.matmul_shapes(VAE(6, [5], 3, seed=0), batch_size=7)
-    mm = bench.measure_matmuls(ops, "float32", repeats=1, min_seconds=0.001)
+    ops = matmul_bound.matmul_shapes(VAE(6, [5], 3, seed=0), batch_size=7)
+    mm = matmul_bound.measure_matmuls(ops, "float32", repeats=1, min_seconds=0.001)
     assert mm["flops_per_step"] == sum(op["flops"] for op in ops)
     assert mm["seconds_per_step"] > 0 and mm["gflops"] > 0 and len(mm["per_op"]) == len(ops)
 
 
 def test_smoke_run_writes_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
-    status = bench.main(["--smoke", "--hidden", "16", "--z-dim", "4", "--batch-size", "32",
+    status = command.main(["--smoke", "--hidden", "16", "--z-dim", "4", "--batch-size", "32",
                          "--json", str(path)])
     assert status == 0
     out = capsys.readouterr().out
@@ -98,17 +98,17 @@ def test_the_stopwatches_come_off_after_the_run():
     from numpyvae.nn.dense import Dense
     from numpyvae.run.train import Trainer
     seen = []
-    real = bench._step_stopwatches
+    real = training._step_stopwatches
 
     def spy(trainer):
         seen.append(trainer)
         return real(trainer)
-    bench._step_stopwatches = spy
+    training._step_stopwatches = spy
     try:
-        bench.run_bench(hidden=[16], z_dim=4, batch_size=32, epochs=1, examples=64,
+        training.run_bench(hidden=[16], z_dim=4, batch_size=32, epochs=1, examples=64,
                         matmul_repeats=1, matmul_seconds=0.001, log=None)
     finally:
-        bench._step_stopwatches = real
+        training._step_stopwatches = real
     (trainer,) = seen
     model = trainer.model
     assert isinstance(trainer, Trainer)
@@ -122,7 +122,7 @@ def test_the_stopwatches_come_off_after_the_run():
 
 def test_a_short_run_trains():
     """The benchmark runs the real training loop: the loss falls from epoch 1 to epoch 2."""
-    res = bench.run_bench(hidden=[16], z_dim=4, batch_size=32, epochs=2, examples=256,
+    res = training.run_bench(hidden=[16], z_dim=4, batch_size=32, epochs=2, examples=256,
                           matmul_repeats=1, matmul_seconds=0.001, log=None)
     assert res["epochs"][1]["train_loss"] < res["epochs"][0]["train_loss"]
 
@@ -133,7 +133,7 @@ def test_threads_pin_the_blas_count_in_this_process_and_the_epochs_say_so(tmp_pa
     from numpyvae.run import threads
     out = tmp_path / "b.json"
     try:
-        assert bench.main(["--threads", "2", "--smoke", "--hidden", "16", "--json", str(out)]) == 0
+        assert command.main(["--threads", "2", "--smoke", "--hidden", "16", "--json", str(out)]) == 0
         numpy_blas = [i for i in threadpool_info() if i["filepath"] == threads.blas().filepath]
         assert numpy_blas[0]["num_threads"] == 2
     finally:
@@ -149,14 +149,14 @@ def test_threads_pin_the_blas_count_in_this_process_and_the_epochs_say_so(tmp_pa
                                   ["--batch-size", "-1"], ["--dtype", "float16"]])
 def test_bad_options_are_refused(argv, capsys):
     with pytest.raises(SystemExit) as err:
-        bench.main(argv)
+        command.main(argv)
     assert err.value.code == 2
     assert "error" in capsys.readouterr().err
 
 
 def test_run_bench_refuses_fewer_examples_than_a_batch():
     with pytest.raises(ValueError, match="examples .* must be at least batch_size"):
-        bench.run_bench(examples=10, batch_size=32, log=None)
+        training.run_bench(examples=10, batch_size=32, log=None)
 
 
 def test_the_optimizer_micro_benchmark_lives_here(capsys, monkeypatch):
@@ -166,13 +166,13 @@ def test_the_optimizer_micro_benchmark_lives_here(capsys, monkeypatch):
     costs = bench_optim.optimizer_step_costs(size=1000, min_seconds=0.001)
     assert "Adam step (random gradient, no guard)" in costs and all(us > 0 for us in costs.values())
     monkeypatch.setattr(bench_optim, "optimizer_step_costs", lambda size: {"an Adam step": 12.5})   # the real one takes seconds
-    assert bench.main(["--optimizer-only"]) == 0
+    assert command.main(["--optimizer-only"]) == 0
     assert "12.5  an Adam step" in capsys.readouterr().out
 
 
 def test_posterior_costs_time_each_family_against_the_gaussian(tmp_path, capsys):
     path = tmp_path / "families.json"
-    status = bench.main(["--smoke", "--hidden", "16", "--z-dim", "4", "--batch-size", "32",
+    status = command.main(["--smoke", "--hidden", "16", "--z-dim", "4", "--batch-size", "32",
                          "--posterior", "planar:2", "full-gaussian", "--json", str(path)])
     assert status == 0
     out = capsys.readouterr().out
@@ -187,7 +187,7 @@ def test_posterior_costs_time_each_family_against_the_gaussian(tmp_path, capsys)
 
 
 def test_an_unknown_posterior_is_refused_before_any_timing(capsys):
-    assert bench.main(["--smoke", "--posterior", "spline:3"]) == 2
+    assert command.main(["--smoke", "--posterior", "spline:3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("numpyvae: error: --posterior: posterior: unknown posterior 'spline:3'")
     assert err.count("\n") == 1
@@ -198,14 +198,14 @@ def test_a_hierarchy_is_benchmarked_too():
     every network and every layer's family is timed, the loss falls."""
     from numpyvae.models.hvae import HVAE
     model = HVAE(6, [3, 2], [5], seed=0)
-    ops = bench.matmul_shapes(model, batch_size=7, n_samples=2)
+    ops = matmul_bound.matmul_shapes(model, batch_size=7, n_samples=2)
     # q(z1|x): 6-5, heads 5-3 x2 (rows 7); q(z2|z1): 3-2, heads 2-2 x2; p(z1|z2): 2-2, heads 2-3 x2; p(x|z1): 3-5, 5-6
     # (rows 14); every layer 3 products, the first 2
     sizes = [(7, 6, 5), (7, 5, 3), (7, 5, 3), (14, 3, 2), (14, 2, 2), (14, 2, 2), (14, 2, 2), (14, 2, 3), (14, 2, 3),
              (14, 3, 5), (14, 5, 6)]
     assert sum(op["flops"] for op in ops) == sum(2 * m * k * n * (2 if i == 0 else 3)
                                                  for i, (m, k, n) in enumerate(sizes))
-    res = bench.run_bench(hidden=[16], stochastic=[4, 2], batch_size=32, epochs=2, examples=256,
+    res = training.run_bench(hidden=[16], stochastic=[4, 2], batch_size=32, epochs=2, examples=256,
                           matmul_repeats=1, matmul_seconds=0.001, log=None)
     assert res["model"]["arch"] == "784-16-4|2" and res["epochs"][1]["train_loss"] < res["epochs"][0]["train_loss"]
     assert all(row["pieces"]["posterior"] > 0 and row["pieces"]["matmul layers"] > 0 for row in res["epochs"])
@@ -216,7 +216,7 @@ def test_a_hierarchy_is_benchmarked_too():
                                           (["--stochastic", "4", "--arch", "keras-conv"], "does not combine")])
 def test_bad_hierarchy_options_are_refused(argv, message, capsys):
     with pytest.raises(SystemExit) as err:
-        bench.main(argv)
+        command.main(argv)
     assert err.value.code == 2 and message in capsys.readouterr().err
 
 
@@ -228,8 +228,8 @@ def test_a_json_path_that_cannot_be_written_is_refused_before_any_timing(where, 
 
     def no_timing(**kw):
         raise AssertionError("the benchmark ran before its output path was checked")
-    monkeypatch.setattr(bench, "run_bench", no_timing)
-    assert bench.main(["--smoke", "--json", str(tmp_path / where)]) == 2
+    monkeypatch.setattr(command, "run_bench", no_timing)
+    assert command.main(["--smoke", "--json", str(tmp_path / where)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("numpyvae: error: bench: --json: cannot write") and err.count("\n") == 1
     assert str(tmp_path / where) in err

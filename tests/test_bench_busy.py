@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from numpyvae.bench import training as bench
+from numpyvae.bench import command
 from numpyvae.bench.busy import SPIN, busy_processes
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -61,7 +61,7 @@ def test_busy_processes_end_when_the_benchmark_is_killed_outright():
 
 def test_bench_busy_runs_both_and_leaves_no_busy_process(tmp_path, capsys):
     out = tmp_path / "busy.json"
-    assert bench.main(["--busy", "1", "--smoke", "--hidden", "16", "--json", str(out)]) == 0
+    assert command.main(["--busy", "1", "--smoke", "--hidden", "16", "--json", str(out)]) == 0
     assert spinners(os.getpid()) == []
     res = json.loads(out.read_text())
     assert res["busy"] == 1 and res["as_is"]["epochs"] and res["beside_busy"]["epochs"]
@@ -79,9 +79,9 @@ def test_bench_busy_ends_its_processes_when_the_run_fails(monkeypatch):
         if len(seen) == 2:
             raise KeyboardInterrupt
         return {"epochs": [{"seconds": 1.0, "blas_threads": {"1": 1}}], "machine": {}}
-    monkeypatch.setattr(bench, "run_bench", fake_run_bench)
+    monkeypatch.setattr(command, "run_bench", fake_run_bench)
     with pytest.raises(KeyboardInterrupt):
-        bench.beside_busy(2, log=None)
+        command.beside_busy(2, log=None)
     assert seen == [0, 2]
     assert spinners(os.getpid()) == []
 

@@ -180,11 +180,12 @@ def test_the_temperature_is_saved_with_the_model_and_used_after_a_reload(small_d
 
 
 def test_code_sweep_decodes_one_variable_across_its_classes(tmp_path, monkeypatch):
-    from numpyvae.plots import figures as plots
+    from numpyvae import plots
+    from numpyvae.plots import latent_space
     model = VAE(16, [5], 3 * 4, posterior="gumbel:4", prior="categorical", seed=0)
     decoded = []
-    original = plots._decode_mean
-    monkeypatch.setattr(plots, "_decode_mean", lambda m, z: decoded.append(z) or original(m, z))
+    original = latent_space.decode_mean
+    monkeypatch.setattr(latent_space, "decode_mean", lambda m, z: decoded.append(z) or original(m, z))
     path = plots.plot_code_sweep(model, tmp_path / "sweep.png", code=[1, 2, 3], variables=[1], image_shape=(4, 4))
     assert path.exists()
     codes = decoded[0].reshape(4, 3, 4).argmax(-1)

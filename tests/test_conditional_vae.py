@@ -107,7 +107,7 @@ def test_cli_trains_a_conditional_vae_and_draws_its_label_grid(tmp_path, small_d
     from numpyvae.run import train as train_mod
     from numpyvae.run.checkpoint import load_run
     from numpyvae.run.config import TrainConfig
-    from numpyvae.plots.figures import plot_label_grid
+    from numpyvae.plots import plot_label_grid
     cfg = TrainConfig(conditional=True, hidden=[16], z_dim=2, batch_size=100, epochs=1, out=str(tmp_path / "r"))
     run = train_mod.train(cfg, data=small_digits, quiet=True)
     model = load_run(run.path).model

@@ -18,7 +18,13 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from numpyvae import VAE
+from numpyvae.measure.elbo import test_elbo
 from numpyvae.measure import evaluate as ev
+from numpyvae.measure import latent_use
+from numpyvae.measure import mixture_baseline
+from numpyvae.measure import run_data
+from numpyvae.measure import vae_log_likelihood as vll
+from numpyvae.run import config as run_config
 
 D, K, SIGMA = 5, 2, 0.5
 
@@ -78,11 +84,11 @@ def test_exact_posterior_makes_the_bound_tight_and_is_zero_variance():
     truth = true_log_px(A, b, x)
     # with q = p(z|x), every weight p(x, z)/q(z|x) equals p(x): one sample is exact
     for k in (1, 50):
-        est = ev.log_likelihood(model, x, k=k, rng=k, progress=False)
+        est = vll.log_likelihood(model, x, k=k, rng=k, progress=False)
         np.testing.assert_allclose(est, truth, rtol=0, atol=1e-10)
     # the expected ELBO equals log p(x); the MC estimate agrees within its noise
     np.testing.assert_allclose(closed_form_elbo(A, b, x, W_mu, b_mu, logvar), truth, rtol=0, atol=1e-10)
-    parts = ev.test_elbo(model, x, n_samples=4000, rng=1)
+    parts = test_elbo(model, x, n_samples=4000, rng=1)
     assert abs(parts["elbo"] - truth.mean()) < 0.02
 
 
@@ -94,21 +100,21 @@ def test_importance_sampling_converges_to_log_px_and_elbo_stays_below():
     truth = true_log_px(A, b, x)
     elbo = closed_form_elbo(A, b, x, W_bad, b_bad, lv_bad)
     assert (elbo < truth - 0.05).all()                         # the gap is KL(q || p(z|x)) > 0
-    errors = [np.abs(ev.log_likelihood(model, x, k=k, rng=7, progress=False) - truth).mean()
+    errors = [np.abs(vll.log_likelihood(model, x, k=k, rng=7, progress=False) - truth).mean()
               for k in (1, 10, 100, 1000, 30_000)]
     assert errors[0] > errors[1] > errors[2] > errors[3] > errors[4]    # shrinks like 1/sqrt(k)
     assert errors[4] < 0.01
-    est = ev.log_likelihood(model, x, k=5000, rng=8, progress=False)
+    est = vll.log_likelihood(model, x, k=5000, rng=8, progress=False)
     assert est.mean() > elbo.mean()
-    parts = ev.test_elbo(model, x, n_samples=4000, rng=2)
+    parts = test_elbo(model, x, n_samples=4000, rng=2)
     assert abs(parts["elbo"] - elbo.mean()) < 0.02
     assert parts["elbo"] < truth.mean()
 
 
 def test_log_likelihood_does_not_depend_on_chunks_or_batches():
     model, A, b, x = linear_model(seed=2)
-    whole = ev.log_likelihood(model, x, k=40, rng=3, batch_size=20, progress=False)
-    chunked = ev.log_likelihood(model, x, k=40, chunk_size=7, rng=3, batch_size=20, progress=False)
+    whole = vll.log_likelihood(model, x, k=40, rng=3, batch_size=20, progress=False)
+    chunked = vll.log_likelihood(model, x, k=40, chunk_size=7, rng=3, batch_size=20, progress=False)
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-12)
     # an independent k=40 estimate from the same noise, with scipy's logsumexp in one go
     from scipy.special import logsumexp
@@ -132,7 +138,7 @@ def bernoulli_model_and_data(dtype="float64", n=13):
 @pytest.mark.parametrize("batch_size,n_samples", [(100, 1), (5, 1), (4, 3)])
 def test_test_elbo_matches_loss_and_grads(batch_size, n_samples):
     model, x = bernoulli_model_and_data()
-    parts = ev.test_elbo(model, x, batch_size=batch_size, n_samples=n_samples, rng=9)
+    parts = test_elbo(model, x, batch_size=batch_size, n_samples=n_samples, rng=9)
     rng = np.random.default_rng(9)
     totals = np.zeros(3)
     for start in range(0, x.shape[0], batch_size):
@@ -150,7 +156,7 @@ def test_test_elbo_matches_loss_and_grads(batch_size, n_samples):
 
 def test_test_elbo_float32_agrees_with_loss_and_grads():
     model, x = bernoulli_model_and_data("float32", n=50)
-    parts = ev.test_elbo(model, x, rng=0)
+    parts = test_elbo(model, x, rng=0)
     eps = np.random.default_rng(0).standard_normal((1, 50, 3), dtype=np.float32)
     loss, _ = model.loss_and_grads(x, eps=eps)
     assert parts["loss"] == pytest.approx(loss, rel=1e-6)
@@ -159,14 +165,14 @@ def test_test_elbo_float32_agrees_with_loss_and_grads():
 def test_evaluation_leaves_the_model_noise_stream_alone():
     model, x = bernoulli_model_and_data()
     before = model.rng.bit_generator.state
-    ev.test_elbo(model, x)
-    ev.log_likelihood(model, x, k=5, progress=False)
+    test_elbo(model, x)
+    vll.log_likelihood(model, x, k=5, progress=False)
     assert model.rng.bit_generator.state == before
 
 
 def test_progress_bar_is_silent_when_not_a_terminal(capsys):
     model, x = bernoulli_model_and_data()
-    ev.log_likelihood(model, x, k=5, chunk_size=2, progress=True)
+    vll.log_likelihood(model, x, k=5, chunk_size=2, progress=True)
     assert capsys.readouterr().err == ""
 
 
@@ -177,15 +183,15 @@ def test_active_units_and_kl_per_dimension_against_hand_formulas():
     W_mu = np.zeros((D, K))
     W_mu[:, 0] = A[:, 0] * 0.5                                  # z_0 follows x, z_1 ignores it
     set_encoder(model, W_mu, np.array([0.1, -0.2]), np.array([-1.0, 0.0]))
-    n, variance = ev.active_units(model, x, batch_size=7)
+    n, variance = latent_use.active_units(model, x, batch_size=7)
     mu = x @ W_mu + np.array([0.1, -0.2])
     np.testing.assert_allclose(variance, ((mu - mu.mean(0)) ** 2).mean(0), rtol=1e-12, atol=1e-15)
     assert n == 1 and variance[1] < 1e-20
-    kl = ev.kl_per_dimension(model, x, batch_size=6)
+    kl = latent_use.kl_per_dimension(model, x, batch_size=6)
     lv = np.array([-1.0, 0.0])
     np.testing.assert_allclose(kl, (0.5 * (mu ** 2 + np.exp(lv) - 1 - lv)).mean(0), rtol=1e-12)
-    assert kl.sum() == pytest.approx(ev.test_elbo(model, x)["kl"], rel=1e-12)
-    assert ev.active_units(model, x, threshold=10.0)[0] == 0
+    assert kl.sum() == pytest.approx(test_elbo(model, x)["kl"], rel=1e-12)
+    assert latent_use.active_units(model, x, threshold=10.0)[0] == 0
 
 
 # ---------------------------------------------------------------- bad input
@@ -194,30 +200,30 @@ def test_bad_k_chunk_and_memory_are_clear_errors():
     model, x = bernoulli_model_and_data()
     for k in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="k .*integer >= 1"):
-            ev.log_likelihood(model, x, k=k, progress=False)
+            vll.log_likelihood(model, x, k=k, progress=False)
     for c in (0, -1, 1.5):
         with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
-            ev.log_likelihood(model, x, k=10, chunk_size=c, progress=False)
+            vll.log_likelihood(model, x, k=10, chunk_size=c, progress=False)
     with pytest.raises(ValueError, match="cannot hold even one sample"):
-        ev.log_likelihood(model, x, k=10, max_memory_mb=1e-6, progress=False)
+        vll.log_likelihood(model, x, k=10, max_memory_mb=1e-6, progress=False)
     with pytest.raises(ValueError, match="chunk_size=10 .* more than max_memory_mb"):
-        ev.log_likelihood(model, x, k=10, chunk_size=10, max_memory_mb=0.0002, progress=False)
+        vll.log_likelihood(model, x, k=10, chunk_size=10, max_memory_mb=0.0002, progress=False)
     with pytest.raises(ValueError, match="max_memory_mb must be"):
-        ev.log_likelihood(model, x, k=10, max_memory_mb=0, progress=False)
+        vll.log_likelihood(model, x, k=10, max_memory_mb=0, progress=False)
     with pytest.raises(ValueError, match="rng must be"):
-        ev.log_likelihood(model, x, k=10, rng="seed", progress=False)
+        vll.log_likelihood(model, x, k=10, rng="seed", progress=False)
 
 
 def test_wrong_data_is_a_clear_error():
     model, x = bernoulli_model_and_data()
     with pytest.raises(ValueError, match="dtype float32 but this model uses float64"):
-        ev.test_elbo(model, x.astype(np.float32))
+        test_elbo(model, x.astype(np.float32))
     with pytest.raises(ValueError, match="12 features"):
-        ev.log_likelihood(model, x[:, :5], k=2, progress=False)
+        vll.log_likelihood(model, x[:, :5], k=2, progress=False)
     with pytest.raises(ValueError, match="at least one example"):
-        ev.active_units(model, x[:0])
+        latent_use.active_units(model, x[:0])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        ev.kl_per_dimension(model, x * 2)
+        latent_use.kl_per_dimension(model, x * 2)
 
 
 def test_labels_that_do_not_match_images_are_rejected():
@@ -226,7 +232,7 @@ def test_labels_that_do_not_match_images_are_rejected():
                            y_test=np.zeros(12, dtype=int))
     run = SimpleNamespace(model=model, config={"binarize": "none"})
     with pytest.raises(ValueError, match=r"labels do not match the images.*\(13,\).*\(12,\)"):
-        ev.run_test_data(run, data)
+        run_data.run_test_data(run, data)
 
 
 def test_run_dir_without_checkpoint_is_a_clear_error(tmp_path):
@@ -241,15 +247,15 @@ def test_run_dir_without_checkpoint_is_a_clear_error(tmp_path):
 
 def test_binarize_test_set():
     x = np.random.default_rng(0).random((400, 30)).astype(np.float32)
-    dyn, how = ev.binarize_test_set(x, "dynamic")
+    dyn, how = run_config.binarize_test_set(x, "dynamic")
     assert set(np.unique(dyn)) <= {0.0, 1.0} and dyn.dtype == np.float32 and "seed" in how
-    np.testing.assert_array_equal(dyn, ev.binarize_test_set(x, "dynamic")[0])   # fixed seed
+    np.testing.assert_array_equal(dyn, run_config.binarize_test_set(x, "dynamic")[0])   # fixed seed
     assert abs(dyn.mean() - x.mean()) < 0.01                                        # a Bernoulli(x) draw
-    np.testing.assert_array_equal(ev.binarize_test_set(x, "static", seed=4)[0],
+    np.testing.assert_array_equal(run_config.binarize_test_set(x, "static", seed=4)[0],
                                   (np.random.default_rng(4).random(x.shape, dtype=np.float32) < x).astype(np.float32))
-    assert ev.binarize_test_set(x, "none")[0] is x
+    assert run_config.binarize_test_set(x, "none")[0] is x
     with pytest.raises(ValueError, match="binarize must be one of"):
-        ev.binarize_test_set(x, "sometimes")
+        run_config.binarize_test_set(x, "sometimes")
 
 
 # ---------------------------------------------------------------- the mixture baseline
@@ -259,21 +265,21 @@ def test_mixture_baseline_one_component_has_a_closed_form():
     p = rng.random(16)
     x_train = (rng.random((300, 16)) < p).astype(np.float64)
     x_test = (rng.random((50, 16)) < p).astype(np.float64)
-    res = ev.mixture_baseline(x_train, x_test, kind="bernoulli", n_components=1, alpha=0.5)
+    res = mixture_baseline.mixture_baseline(x_train, x_test, kind="bernoulli", n_components=1, alpha=0.5)
     mu = (x_train.sum(0) + 0.5) / (300 + 1.0)                  # the Beta-smoothed pixel frequency
     expected = (x_test * np.log(mu) + (1 - x_test) * np.log1p(-mu)).sum(1).mean()
     assert res["test_log_likelihood"] == pytest.approx(expected, rel=1e-12)
     assert res["n_components"] == 1 and res["model"].means.shape == (1, 16)
-    g = ev.mixture_baseline(x_train, x_test, kind="gaussian", n_components=2)
+    g = mixture_baseline.mixture_baseline(x_train, x_test, kind="gaussian", n_components=2)
     assert np.isfinite(g["test_log_likelihood"])
 
 
 def test_mixture_baseline_bad_input():
     x = np.zeros((10, 4))
     with pytest.raises(ValueError, match="kind must be one of"):
-        ev.mixture_baseline(x, x, kind="poisson")
+        mixture_baseline.mixture_baseline(x, x, kind="poisson")
     with pytest.raises(ValueError, match="same number of features"):
-        ev.mixture_baseline(x, np.zeros((3, 5)))
+        mixture_baseline.mixture_baseline(x, np.zeros((3, 5)))
 
 
 # ---------------------------------------------------------------- saving and the table
@@ -318,7 +324,7 @@ def test_evaluate_run_end_to_end(tmp_path):
     # the test set is the trainer's validation draw: Bernoulli(x) with the run's seed + 1
     x = (np.random.default_rng(4).random(data.x_test.shape, dtype=np.float32) < data.x_test).astype(np.float32)
     assert res["binarize"] == "dynamic" and res["n_test"] == 40 and "seed 4" in res["test_data"]
-    assert res["test_elbo"] == pytest.approx(ev.test_elbo(model, x, rng=0)["elbo"], rel=1e-6)
+    assert res["test_elbo"] == pytest.approx(test_elbo(model, x, rng=0)["elbo"], rel=1e-6)
     assert res["gap"] == pytest.approx(res["log_likelihood"] - res["test_elbo"])
     assert len(res["kl_per_dimension"]) == 2 and len(res["latent_variance"]) == 2
     assert res["baseline"][0]["kind"] == "bernoulli" and res["baseline"][0]["n_components"] == 2
@@ -327,8 +333,8 @@ def test_evaluate_run_end_to_end(tmp_path):
 
 
 def test_a_run_config_with_a_bad_seed_is_an_error_not_seed_0():
-    from numpyvae.measure.evaluate import _seed
-    assert _seed({}) == 0 and _seed({"seed": 4}) == 4
+    from numpyvae.measure.run_data import seed_of
+    assert seed_of({}) == 0 and seed_of({"seed": 4}) == 4
     for bad in (-5, 1.5, "3", True):
         with pytest.raises(ValueError, match="the run's config: seed must be an integer >= 0"):
-            _seed({"seed": bad})
+            seed_of({"seed": bad})

@@ -18,10 +18,10 @@ FLAGS = ["--hidden", "16", "--epochs", "1", "--batch-size", "50", "--quiet", "--
 
 @pytest.fixture
 def small_training(monkeypatch, small_digits):
-    import numpyvae.measure.evaluate as evaluate_module
+    import numpyvae.measure.run_data as run_data_module
     import numpyvae.run.train as train_module
     monkeypatch.setattr(train_module, "load", lambda name, dtype=None: small_digits)
-    monkeypatch.setattr(evaluate_module, "_dataset_for", lambda config: small_digits)
+    monkeypatch.setattr(run_data_module, "_dataset_for", lambda config: small_digits)
     return small_digits
 
 

@@ -12,6 +12,7 @@ from scipy.stats import multivariate_normal
 
 from numpyvae import VAE
 from numpyvae.measure import evaluate as ev
+from numpyvae.measure import vae_log_likelihood as vll
 
 D, K, SIGMA = 5, 2, 0.5
 
@@ -42,20 +43,20 @@ def log_weights(model, x, k, seed):
 
 def test_sandwich_is_the_three_bounds_of_the_same_samples():
     model, x, _ = linear_model()
-    got = ev.log_likelihood(model, x, k=40, chunk_size=7, batch_size=30, rng=3, progress=False, sandwich=True)
+    got = vll.log_likelihood(model, x, k=40, chunk_size=7, batch_size=30, rng=3, progress=False, sandwich=True)
     log_w = log_weights(model, x, 40, seed=3)        # one batch, so the same eps in the same order
     w = np.exp(log_w)
     np.testing.assert_allclose(got["elbo"], log_w.mean(0), rtol=1e-12)
     np.testing.assert_allclose(got["iwae"], np.log(w.mean(0)), rtol=1e-12)
     np.testing.assert_allclose(got["cubo"], 0.5 * np.log((w ** 2).mean(0)), rtol=1e-12)
-    plain = ev.log_likelihood(model, x, k=40, chunk_size=7, batch_size=30, rng=3, progress=False)
+    plain = vll.log_likelihood(model, x, k=40, chunk_size=7, batch_size=30, rng=3, progress=False)
     np.testing.assert_array_equal(got["iwae"], plain)          # the sandwich leaves the estimate alone
 
 
 def test_sandwich_orders_per_example_and_does_not_depend_on_chunks():
     model, x, _ = linear_model(seed=1)
-    whole = ev.log_likelihood(model, x, k=50, batch_size=10, rng=4, progress=False, sandwich=True)
-    chunked = ev.log_likelihood(model, x, k=50, chunk_size=3, batch_size=10, rng=4, progress=False, sandwich=True)
+    whole = vll.log_likelihood(model, x, k=50, batch_size=10, rng=4, progress=False, sandwich=True)
+    chunked = vll.log_likelihood(model, x, k=50, chunk_size=3, batch_size=10, rng=4, progress=False, sandwich=True)
     for name in ("elbo", "iwae", "cubo"):
         np.testing.assert_allclose(chunked[name], whole[name], rtol=0, atol=1e-12)
     # Jensen and the power-mean inequality hold for every draw, not only in expectation
@@ -65,7 +66,7 @@ def test_sandwich_orders_per_example_and_does_not_depend_on_chunks():
 def test_sandwich_brackets_the_true_log_px_with_many_samples():
     """E[ELBO] ≤ log p(x) ≤ CUBO_2; CUBO's k-sample estimate is biased low, so k is large here."""
     model, x, truth = linear_model(seed=2)
-    got = ev.log_likelihood(model, x, k=20_000, rng=5, progress=False, sandwich=True)
+    got = vll.log_likelihood(model, x, k=20_000, rng=5, progress=False, sandwich=True)
     assert got["elbo"].mean() < got["iwae"].mean() < truth.mean() + 0.05 < got["cubo"].mean()
     assert abs(got["iwae"].mean() - truth.mean()) < 0.05
 
@@ -73,7 +74,7 @@ def test_sandwich_brackets_the_true_log_px_with_many_samples():
 def test_sandwich_with_one_sample_is_refused():
     model, x, _ = linear_model()
     with pytest.raises(ValueError, match=r"log_likelihood: sandwich=True needs k >= 2 .*got k = 1"):
-        ev.log_likelihood(model, x, k=1, progress=False, sandwich=True)
+        vll.log_likelihood(model, x, k=1, progress=False, sandwich=True)
 
 
 def test_evaluate_run_reports_the_sandwich(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for numpyvae.baselines.mixture: EM for Gaussian and Bernoulli mixtures.
+"""Tests for numpyvae.baselines (mixture.py, mixture_components.py): EM for Gaussian and Bernoulli mixtures.
 
 Every expected value here is computed independently of the implementation:
 densities with scipy.stats, log p(x) as log(sum_k pi_k p_k(x)) without a
@@ -13,7 +13,7 @@ from scipy import stats
 from scipy.optimize import linear_sum_assignment
 from scipy.special import logsumexp
 
-from numpyvae.baselines.mixture import BernoulliMixture, GaussianMixture
+from numpyvae.baselines import BernoulliMixture, GaussianMixture
 
 # Rounding slack for "never decreases": objectives are O(10) nats per example in
 # float64, so a genuine decrease would be far larger than this.

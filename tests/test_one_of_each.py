@@ -56,7 +56,7 @@ def test_log_softmax_and_softmax_agree_with_scipy_and_stay_finite(dtype):
 def test_there_is_one_binarization_resolver():
     # (TrainConfig.resolved_binarize() is the same function on the config's own fields)
     assert [f for f, _ in definitions(r"resolved_binarize", indent="")] == ["numpyvae/run/config.py"]
-    assert not hasattr(__import__("numpyvae.measure.evaluate").measure.evaluate, "resolved_binarize")   # no twin of that name
+    assert not hasattr(__import__("numpyvae.measure.run_data").measure.run_data, "resolved_binarize")   # no twin of that name
 
 
 def test_avb_training_asks_the_resolver(monkeypatch, tmp_path):
@@ -78,13 +78,13 @@ def test_the_resolver_refuses_a_binarization_it_does_not_know():
 
 def test_evaluate_reads_a_runs_binarization_through_the_resolver(small_digits, monkeypatch):
     from types import SimpleNamespace
-    from numpyvae.measure import evaluate
+    from numpyvae.measure import run_data
     seen = []
     real = config.resolved_binarize
     monkeypatch.setattr(config, "resolved_binarize", lambda *a: seen.append(a) or real(*a))
     run = SimpleNamespace(config={"binarize": "auto", "likelihood": "bernoulli", "dataset": "digits", "seed": 0},
                           model=SimpleNamespace(x_dim=784, dtype=np.dtype("float32")))
-    x, _, how, _ = evaluate.run_test_data(run, small_digits)
+    x, _, how, _ = run_data.run_test_data(run, small_digits)
     assert seen == [("auto", "bernoulli", "digits")] and "binarized" in how
     assert set(np.unique(x)) <= {0.0, 1.0}
 

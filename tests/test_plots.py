@@ -4,7 +4,7 @@ import pytest
 from matplotlib.image import imread
 
 from numpyvae import VAE
-from numpyvae.plots import figures as plots
+from numpyvae import plots
 
 SHAPE = (4, 5)                       # tiny "images": D = 20, drawn as 4 rows of 5 pixels
 FIG, DPI = (4.0, 3.0), 50            # -> 150 x 200 pixels
@@ -101,7 +101,7 @@ def test_images_are_drawn_upright_and_row_major(tmp_path):
 # ---------------------------------------------------------------- the mixture and a whole run
 
 def test_plot_mixture(tmp_path):
-    from numpyvae.baselines.mixture import BernoulliMixture
+    from numpyvae.baselines import BernoulliMixture
     x = (np.random.default_rng(2).random((60, 20)) < 0.3).astype(np.float64)
     mix = BernoulliMixture(3, seed=0).fit(x)
     paths = plots.plot_mixture(mix, tmp_path, SHAPE, n_samples=9)

@@ -138,7 +138,7 @@ def test_a_conditional_vae_takes_its_labels_from_the_batch():
 
 @pytest.mark.parametrize("model", [VAE(D, [4], K, seed=0, prior="vamp:2"), HVAE(D, [3, 2], [4], seed=0)])
 def test_model_log_likelihood_is_the_evaluators_estimate_bit_for_bit(model):
-    from numpyvae.measure.evaluate import log_likelihood
+    from numpyvae.measure.vae_log_likelihood import log_likelihood
     x = (_x() > 0.5).astype(np.float32)
     ours = model.log_likelihood(x, 7, np.random.default_rng(3))
     np.testing.assert_array_equal(ours, log_likelihood(model, x, 7, rng=np.random.default_rng(3), progress=False))
@@ -195,7 +195,7 @@ def test_figures_draw_the_models_pictures_and_sample_takes_rng_positionally(mode
 
 def test_titles_say_what_was_sampled_and_what_was_trained():
     from numpyvae.run.words import history_labels
-    from numpyvae.plots.figures import prior_label
+    from numpyvae.plots.decoded import prior_label
     assert "p(z_l | z_(l+1))" in prior_label(HVAE(16, [3, 2], [4]))     # not just "z ~ N(0, I)"
     assert prior_label(VAE(16, [4], 2)) == "N(0, I)"
     assert history_labels({"model": "ae"}) == {"loss_label": "reconstruction −log p(x|z) (loss)", "kl": False}
@@ -220,11 +220,12 @@ def test_the_model_never_asks_a_prior_for_its_name():
 
 
 def test_a_plain_autoencoders_curves_have_no_kl_panel_and_name_their_loss(tmp_path, monkeypatch):
-    from numpyvae.plots import figures as plots
+    from numpyvae import plots
+    from numpyvae.plots import history
     from numpyvae.run.words import history_labels
     drawn = []
-    real = plots._save
-    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append([ax.get_title() for ax in fig.axes])
+    real = history.save_png
+    monkeypatch.setattr(history, "save_png", lambda fig, path: drawn.append([ax.get_title() for ax in fig.axes])
                         or real(fig, path))
     history = [{"epoch": e, "train_loss": 3.0 - e, "train_recon": 3.0 - e, "train_kl": 0.0} for e in (1, 2)]
     plots.plot_history(history, tmp_path / "ae.png", **history_labels({"model": "ae"}))

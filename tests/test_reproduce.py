@@ -132,7 +132,7 @@ def test_a_q_without_a_density_is_compared_by_its_paired_test_elbo(tmp_path):
 
 def test_test_elbo_per_example_averages_to_its_mean(small_digits):
     from numpyvae import VAE
-    from numpyvae.measure.evaluate import test_elbo
+    from numpyvae.measure.elbo import test_elbo
     m = VAE(784, [8], 2, seed=0)
     x = (small_digits.x_test[:30] > 0.5).astype(np.float32)
     out = test_elbo(m, x, batch_size=7, per_example=True, rng=3)

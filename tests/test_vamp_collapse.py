@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.plots import figures as plots
+from numpyvae import plots
+from numpyvae.plots import decoded
+from numpyvae.plots.decoded import prior_label
 from numpyvae.cli import main
 from numpyvae.run.config import TrainConfig
 from numpyvae.datasets import load
@@ -160,8 +162,8 @@ def test_vamp_gradient_is_exact_on_the_failing_configuration_mid_collapse(digits
                                           ("vamp:4", "the VampPrior (vamp:4)")])
 def test_plot_samples_names_the_prior(prior, words, tmp_path, monkeypatch):
     titles = []
-    real = plots.plot_image_grid
-    monkeypatch.setattr(plots, "plot_image_grid", lambda *a, title="", **k: titles.append(title) or real(*a, **k))
+    real = decoded.plot_image_grid
+    monkeypatch.setattr(decoded, "plot_image_grid", lambda *a, title="", **k: titles.append(title) or real(*a, **k))
     model = VAE(20, hidden=[8], z_dim=2, prior=prior, seed=0)
     plots.plot_samples(model, tmp_path / "s.png", n=6, image_shape=(4, 5))
     assert words in titles[0] and ("N(0, I)" in titles[0]) == (prior == "standard")
@@ -170,4 +172,4 @@ def test_plot_samples_names_the_prior(prior, words, tmp_path, monkeypatch):
 def test_plot_samples_of_2d_data_draw_from_a_learned_prior(tmp_path):
     model = VAE(2, hidden=[8], z_dim=2, likelihood="gaussian", likelihood_kwargs={"sigma": 0.1}, prior="vamp:3")
     path = plots.plot_samples(model, tmp_path / "s.png", n=20, image_shape=None)
-    assert path.exists() and "vamp:3" in plots.prior_label(model)
+    assert path.exists() and "vamp:3" in prior_label(model)

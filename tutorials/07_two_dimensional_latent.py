@@ -20,7 +20,7 @@ from numpyvae import VAE
 from numpyvae.datasets import load
 from numpyvae.optim import make_optimizer
 from numpyvae.plots.animate import LatentSnapshots, show_animation, write_animation
-from numpyvae.plots.figures import mosaic
+from numpyvae.plots import mosaic
 
 data = load("digits")
 n_train, epochs = (1000, 2) if FAST else (9000, 50)

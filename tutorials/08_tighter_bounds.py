@@ -28,7 +28,7 @@ import numpy as np
 from numpyvae.teach.tutorial_support import FAST, mosaic, plt, savefig
 from numpyvae import VAE
 from numpyvae.datasets import binarize_dynamic, binarize_static, load
-from numpyvae.measure.evaluate import log_likelihood
+from numpyvae.measure.vae_log_likelihood import log_likelihood
 from numpyvae.optim import Adam
 
 data = load("digits")

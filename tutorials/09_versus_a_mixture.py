@@ -22,8 +22,8 @@ import numpy as np
 from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_static, load
-from numpyvae.measure.evaluate import log_likelihood
-from numpyvae.baselines.mixture import BernoulliMixture, GaussianMixture
+from numpyvae.measure.vae_log_likelihood import log_likelihood
+from numpyvae.baselines import BernoulliMixture, GaussianMixture
 from numpyvae.optim import Adam
 
 data = load("digits")

@@ -33,7 +33,9 @@ from scipy.special import logsumexp
 from numpyvae.teach.tutorial_support import FAST, plt, savefig, show_grid
 from numpyvae import VAE
 from numpyvae.datasets import binarize_static, load
-from numpyvae.measure.evaluate import active_units, active_units_per_layer, log_likelihood, test_elbo
+from numpyvae.measure.elbo import test_elbo
+from numpyvae.measure.latent_use import active_units, active_units_per_layer
+from numpyvae.measure.vae_log_likelihood import log_likelihood
 from numpyvae.models.hvae import HVAE
 from numpyvae.optim import make_optimizer
 from numpyvae.plots.prior import log_mixture_density, prior_components

@@ -72,7 +72,7 @@ def local_elbo(model, x: np.ndarray, params, eps: np.ndarray):
     Returns
     -------
     elbo : (N,)   (1/S) Σ_s log p(x|z_s) − KL, with the analytic KL when the (family, prior) pair
-                  has one (as :func:`numpyvae.measure.evaluate.test_elbo` does), else
+                  has one (as :func:`numpyvae.measure.elbo.test_elbo` does), else
                   (1/S) Σ_s [log p(x|z_s) + log p(z_s) − log q(z_s)]
     tape : the model's own tape (:meth:`VAE.forward_q`), for :func:`local_elbo_backward`
     """
@@ -142,11 +142,11 @@ def inference_gaps(model, x: np.ndarray, *, k: int = 1000, steps: int = DEFAULT_
     For each batch of examples: the encoder's heads φ(x), then the optimized
     heads φ* (:func:`optimize_local`, ``steps`` Adam steps at ``lr``, S = n_samples),
     both ELBOs with the same ``eval_samples`` draws of the noise. log p(x) is the
-    importance-sampled estimate with k samples (:func:`numpyvae.measure.evaluate.log_likelihood`),
+    importance-sampled estimate with k samples (:func:`numpyvae.measure.vae_log_likelihood.log_likelihood`),
     once with q_φ(x) and once with q* as the proposal; each is a stochastic lower
     bound, so the larger of the two is kept per example. ``log_likelihood_encoder_q`` (N,):
     the first of these, already computed (by ``evaluate``), to reuse. ``log_likelihood``: the
-    estimator itself, :func:`numpyvae.measure.evaluate.log_likelihood` (passed in: evaluate calls this module).
+    estimator itself, :func:`numpyvae.measure.vae_log_likelihood.log_likelihood` (passed in: evaluate calls this module).
 
     Returns a dict of floats (nats per example): "elbo_encoder", "elbo_local",
     "log_likelihood", "log_likelihood_encoder_q", "log_likelihood_local_q", "gap"
@@ -155,7 +155,7 @@ def inference_gaps(model, x: np.ndarray, *, k: int = 1000, steps: int = DEFAULT_
     """
     where = "inference_gaps"
     if log_likelihood is None:   # handed in, so this module stays below evaluate (which calls it for --gaps)
-        raise TypeError(f"{where}: pass log_likelihood=numpyvae.measure.evaluate.log_likelihood, the IS estimator")
+        raise TypeError(f"{where}: pass log_likelihood=numpyvae.measure.vae_log_likelihood.log_likelihood, the IS estimator")
     check_array(x, where, ndim=2, last=model.x_dim, dtype=model.dtype, name="x")
     batch_size = check_positive_int(batch_size, where, "batch_size")
     eval_samples = check_positive_int(eval_samples, where, "eval_samples")

@@ -46,7 +46,9 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
                        on_estimate=None, save: bool = True, dataset=None, progress: bool = True) -> dict:
     """The test-set numbers of an M2, Helmholtz or AVB run (see the module docstring), saved as evaluation.json."""
     from ..run.checkpoint import load_run
-    from .evaluate import baseline_results, estimate_seconds, run_test_data
+    from .mixture_baseline import baseline_results
+    from .run_data import run_test_data
+    from .vae_log_likelihood import estimate_seconds
     start = time.perf_counter()
     run = load_run(run_dir)
     kind, model = run.kind, run.model

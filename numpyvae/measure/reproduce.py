@@ -10,7 +10,7 @@ and the results are written atomically to OUT/reproduction.json and OUT/reproduc
 with earlier results there, one row per comparison, dataset and budget).
 
 The sides run through the public trainers and evaluator: ``train.train`` (every model: VAE kinds, M2,
-AVB) with ``evaluate.log_likelihood`` (VAE kinds), M2's test error against ``run.classifier_alone``,
+AVB) with ``vae_log_likelihood.log_likelihood`` (VAE kinds), M2's test error against ``run.classifier_alone``,
 AVB's and a same-sized VAE's log p(x) by quadrature on the ring, ``cubo_q.linear_gaussian_experiment``,
 ``structured_output.run``.
 """
@@ -73,7 +73,9 @@ def _data(name: str, budget: dict):
 
 def _vae_side(side: dict, dataset: str, data, budget: dict, seed: int, out_dir: Path, measure: str = "log_px"):
     """Train one side; return (log p(x), or the ELBO, per test example; the test examples; its settings)."""
-    from .evaluate import log_likelihood, run_test_data, test_elbo
+    from .elbo import test_elbo
+    from .run_data import run_test_data
+    from .vae_log_likelihood import log_likelihood
     from ..seeds import EVAL_SEED
     from ..run.train import train
     base = dict(budget["vae"])
@@ -110,7 +112,7 @@ def _run_vae(c, dataset, budget, seed, out_dir, log):
 def _run_m2(c, dataset, budget, seed, out_dir, log):
     """M2 (``train --model m2``) against its classifier on the labels alone (run.classifier_alone), paired per
     test digit on the run's test set (binarized as evaluate does): the error indicator, in %."""
-    from .evaluate import run_test_data
+    from .run_data import run_test_data
     from ..run.classifier_alone import classifier_alone
     from ..run.train import train
     data = _data(dataset, budget)

@@ -105,7 +105,7 @@ def linear_gaussian_experiment(steps: int = 1500, k: int = 32, lr: float = 0.01,
     """
     import numpy as np
 
-    from ..measure.evaluate import log_likelihood
+    from ..measure.vae_log_likelihood import log_likelihood
     from ..optim import Adam
     model, x, truth, _ = linear_gaussian_problem(diagonal)
     enc = {n: p for n, p in model.params.items() if n.startswith("encoder.")}

@@ -1,4 +1,4 @@
-"""The pictures a VAE or a hierarchy draws of itself (their ``figures``), on numpyvae.plots.figures' canvas.
+"""The pictures a VAE or a hierarchy draws of itself (their ``figures``), on numpyvae.plots' canvas.
 
 reconstructions.png, samples.png, latent.png, interpolation.png; manifold.png when z_dim = 2;
 code_sweep.png for a Gumbel-softmax code; kl_per_dimension.png when the KL splits per dimension;
@@ -20,9 +20,9 @@ def vae_figures(model, data, out_dir, n_points: int = 2000) -> list[Path]:
     data: x (N, D) and y (N,), the test set the run is measured on, and image_shape ((H, W), or
     None for 2-D points); the latent plot uses the first ``n_points`` examples.
     """
-    from ..measure.evaluate import has_kl_per_dimension
-    from ..plots.figures import (plot_code_sweep, plot_interpolation, plot_kl_per_dimension, plot_label_grid,
-        plot_latent, plot_manifold, plot_reconstructions, plot_samples)
+    from ..measure.latent_use import has_kl_per_dimension
+    from ..plots.decoded import plot_interpolation, plot_manifold, plot_reconstructions, plot_samples
+    from ..plots.latent_space import plot_code_sweep, plot_kl_per_dimension, plot_label_grid, plot_latent
     from ..plots.prior import plot_prior
     out, x, y, shape = Path(out_dir), data.x, data.y, data.image_shape
     paths = []

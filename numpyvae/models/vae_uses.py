@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_positive_int
+from ..measure.vae_log_likelihood import log_likelihood    # beside the one estimator, below the models
 from .base import NoLogLikelihood
 
 __all__ = ["VAEUses"]
@@ -69,14 +70,13 @@ class VAEUses:
     def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100) -> np.ndarray:
         """Importance-sampled log p(x) per example ((N,) float64, nats; log p(x|y) for a conditional VAE).
 
-        The one estimator, :func:`numpyvae.measure.evaluate.log_likelihood` (k samples from q as the proposal,
-        chunked, a running log-sum-exp; ``batch_size`` examples a pass). rng: None (the evaluation seed),
+        The one estimator through :func:`numpyvae.measure.vae_log_likelihood.log_likelihood` (k samples from q
+        as the proposal, chunked, a running log-sum-exp; ``batch_size`` examples a pass). rng: None (the evaluation seed),
         an int, or a Generator. A plain autoencoder raises :class:`~numpyvae.models.base.NoLogLikelihood`
         with its reason.
         """
         if self.no_log_likelihood:
             raise NoLogLikelihood(self.no_log_likelihood)
-        from ..measure.evaluate import log_likelihood         # the measuring layer, above the models
         return log_likelihood(self, x, k, rng=rng, y=y, progress=False, batch_size=batch_size)
 
     def latent_means(self, x: np.ndarray, y=None) -> list:

@@ -82,7 +82,7 @@ def write_animation(snap: LatentSnapshots, path, image_shape=(28, 28), fps: int 
     import matplotlib.pyplot as plt
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    from .figures import mosaic
+    from .canvas import mosaic
     if not snap.steps:
         raise ValueError("animation: no frames were recorded (train with --snapshot-every K)")
     codes = np.asarray(snap.codes, dtype=np.float32)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy.special import logsumexp
 
-from .figures import DPI, _figure, _save, plot_image_grid
+from .canvas import DPI, new_figure, plot_image_grid, save_png
 
 __all__ = ["prior_components", "plot_prior", "plot_prior_latent"]
 
@@ -53,7 +53,7 @@ def plot_prior(model, directory, image_shape=(28, 28), x=None, n_samples: int = 
             paths.append(plot_image_grid(u, directory / "pseudo_inputs.png", image_shape,
                                          title=f"{name}: the learned pseudo-inputs u_k (clipped to [0, 1])"))
     if model.z_dim == 2 and x is not None:
-        from ..measure.evaluate import latent_means
+        from ..measure.latent_use import latent_means
         paths.append(plot_prior_latent(latent_means(model, x)[-1], (means, logvars, log_w),
                                        directory / "prior_latent.png", title=f"p(z) = {name} and E_q[z|x]"))
     return paths
@@ -80,11 +80,11 @@ def plot_prior_latent(points: np.ndarray, components, path, title: str = "", fig
     if components is None:
         components = (np.zeros((1, 2)), np.zeros((1, 2)), np.zeros(1))
     log_p = log_mixture_density(zz, *components).reshape(grid, grid)
-    fig = _figure(figsize, (5.5, 5), dpi)
+    fig = new_figure(figsize, (5.5, 5), dpi)
     ax = fig.add_subplot()
     cs = ax.contourf(a, a, np.maximum(log_p, log_p.max() - 12), levels=20, cmap="Blues")
     fig.colorbar(cs, ax=ax, label="log p(z)")
     ax.scatter(points[:, 0], points[:, 1], s=3, c="tab:red", alpha=0.5, label="E_q[z|x], test images")
     ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title, aspect="equal", xlim=(-lim, lim), ylim=(-lim, lim))
     ax.legend(loc="upper right", fontsize="small")
-    return _save(fig, path)
+    return save_png(fig, path)

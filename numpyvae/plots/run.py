@@ -1,6 +1,6 @@
 """Every picture that applies to a run, drawn into its directory: one call above the drawing modules.
 
-:mod:`numpyvae.plots.figures` and :mod:`numpyvae.plots.prior` draw one picture each;
+The other modules of :mod:`numpyvae.plots` draw one picture each;
 this module reads a run (checkpoint, history, its test data) and calls the ones
 that apply. It sits above both, so neither imports the other's caller.
 """
@@ -10,8 +10,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from ..run.checkpoint import load_run
-from ..measure.evaluate import run_baselines, run_test_data
-from .figures import plot_history, plot_mixture
+from ..measure.mixture_baseline import run_baselines
+from ..measure.run_data import run_test_data
+from .history import plot_history
+from .mixture import plot_mixture
 from ..run.words import history_labels
 
 __all__ = ["plot_run"]

@@ -37,7 +37,7 @@ from ..plots.animate import SNAPSHOTS, LatentSnapshots
 from ..models.cubo_q import cubo_q_loss_and_grads
 from ..datasets import binarize_static, load
 from .epochs import EpochLoop
-from ..measure.evaluate import test_elbo
+from ..measure.elbo import test_elbo
 from ..files import DirectoryLock
 from .memory import check_memory
 from ..optim import make_optimizer

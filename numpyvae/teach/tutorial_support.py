@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 
-from ..plots.figures import mosaic
+from ..plots.canvas import mosaic
 
 __all__ = ["FAST", "HERE", "FIG_DIR", "IN_NOTEBOOK", "plt", "savefig", "show_grid", "mosaic"]
 
