@@ -29,7 +29,7 @@ Threads. Without ``--threads`` the benchmark runs as training does: numpyvae cho
 thread count by the model's size and the machine's load (:mod:`numpyvae.run.threads`), and each epoch
 line says which counts it used (``threads {2: 468}``: 468 steps at two threads). ``--threads N``
 pins it (as do NUMPYVAE_BLAS_THREADS and OPENBLAS_NUM_THREADS). The optimizer's elementwise passes
-stay on one thread unless ``NUMPYVAE_THREADS=N`` asks for more (:mod:`numpyvae.parallel`).
+stay on one thread unless ``NUMPYVAE_THREADS=N`` asks for more (:mod:`numpyvae.optim.parallel`).
 
 ``--busy N`` starts N processes of its own that each keep a core busy (:mod:`numpyvae.bench.busy`: the
 browser and the video call of a student's laptop), after a first run on the machine as it is, and
@@ -54,7 +54,7 @@ import numpy as np
 
 from .data import FULL_EXAMPLES, bench_data, blas_kernel, load_average
 
-from .. import parallel
+from ..optim import parallel
 from ..run import threads as blas_threads
 from ..argparser import Parser
 from .step_timing import Stopwatches, best_per_call
@@ -190,7 +190,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     Returns a JSON-able dict:
         model    {arch, hidden, z_dim, x_dim, likelihood, activation, optimizer, dtype, parameters}
         data     {source, examples, batch_size, steps_per_epoch}
-        machine  {cpus, threads (the BLAS thread variables), parallel_threads (numpyvae.parallel),
+        machine  {cpus, threads (the BLAS thread variables), parallel_threads (numpyvae.optim.parallel),
                   numpy, python, load_before, load_after}
         matmul   {ops: [{layer, op, a, b, flops, seconds}], flops_per_step, seconds_per_step,
                   gflops, bound_epoch_seconds, gflops_before_training, gflops_after_training,

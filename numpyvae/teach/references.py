@@ -45,7 +45,7 @@ REFERENCES = {
     "gaussian_learned_backward": (_LIKELIHOOD,),
     "cb_log_norm_backward": (_LIKELIHOOD,),
     "iwae_weights": ("numpyvae.bounds:IWAE.weights",),
-    "adam_step": ("numpyvae.optim:Adam._update",),
+    "adam_step": ("numpyvae.optim.adam:Adam._update",),
     "gumbel_softmax_backward": ("numpyvae.latent.gumbel:gumbel_softmax_backward",
                                 "numpyvae.latent.gumbel:GumbelSoftmax.backward"),
     "planar_logdet_backward": ("numpyvae.latent.flows:PlanarStep.backward",),
