@@ -25,7 +25,7 @@ import sys
 __all__ = ["REFERENCES", "CallsTheAnswer", "answers_hidden", "hide_answers"]
 
 _ACTIVATIONS = "numpyvae.nn.activations"
-_LIKELIHOOD = "numpyvae.likelihoods:Likelihood.backward"
+_LIKELIHOOD = "numpyvae.likelihoods.base:Likelihood.backward"
 
 #: exercise -> "module:attribute[.method]" of the package code that computes its answer
 REFERENCES = {
