@@ -44,7 +44,7 @@ REFERENCES = {
     "gaussian_backward": (_LIKELIHOOD,),
     "gaussian_learned_backward": (_LIKELIHOOD,),
     "cb_log_norm_backward": (_LIKELIHOOD,),
-    "iwae_weights": ("numpyvae.bounds:IWAE.weights",),
+    "iwae_weights": ("numpyvae.bounds.elbo_iwae:IWAE.weights",),
     "adam_step": ("numpyvae.optim.adam:Adam._update",),
     "gumbel_softmax_backward": ("numpyvae.latent.gumbel:gumbel_softmax_backward",
                                 "numpyvae.latent.gumbel:GumbelSoftmax.backward"),
