@@ -24,7 +24,7 @@ import numpy as np
 
 from ..checks import check_array, check_unit_interval
 
-__all__ = ["Likelihood", "LikelihoodTape", "dot_last", "check_rng"]
+__all__ = ["Likelihood", "LikelihoodTape", "dot_last"]
 
 
 class LikelihoodTape(NamedTuple):
@@ -138,11 +138,3 @@ class Likelihood:
     def sample(self, rng, *heads):
         """One draw x ~ p(x | heads), shape and dtype of the heads."""
         raise NotImplementedError
-
-
-def check_rng(rng, where):
-    """rng itself if it is a numpy.random.Generator; else one TypeError saying how to make one."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{where}: rng must be a numpy.random.Generator "
-                        f"(np.random.default_rng(seed)), got {type(rng).__name__}")
-    return rng

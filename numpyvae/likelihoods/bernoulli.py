@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_rng
 from ..stable import sigmoid
-from .base import Likelihood, check_rng, dot_last
+from .base import Likelihood, dot_last
 
 __all__ = ["Bernoulli"]
 

@@ -6,7 +6,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from .base import Likelihood, check_rng, dot_last
+from ..checks import check_rng
+from .base import Likelihood, dot_last
 
 __all__ = ["ContinuousBernoulli"]
 

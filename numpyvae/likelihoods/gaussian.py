@@ -5,8 +5,9 @@ import math
 
 import numpy as np
 
+from ..checks import check_rng
 from ..stable import sigmoid, softplus
-from .base import Likelihood, check_rng, dot_last
+from .base import Likelihood, dot_last
 
 __all__ = ["Gaussian", "LearnedGaussian"]
 
