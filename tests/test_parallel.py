@@ -9,9 +9,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from numpyvae.optim import parallel
 from numpyvae.nn.params import pack
-from numpyvae.optim import Adam, make_optimizer
+from numpyvae.optim import Adam, make_optimizer, parallel
 from numpyvae.run.train import TrainConfig, Trainer, TrainingDiverged
 
 
