@@ -2,10 +2,10 @@
 
 A measurement, not a test, and never imported by numpyvae. NumPy releases the GIL inside a
 ufunc or a matmul, so two Python threads can each run half of a big pass at once
-(numpyvae.parallel does this for the optimizer, opt-in with NUMPYVAE_THREADS). Whether that
+(numpyvae.optim.parallel does this for the optimizer, opt-in with NUMPYVAE_THREADS). Whether that
 pays depends on what one hand-off costs and on who else wants the second core:
 
-1. hand-off   the round trip of numpyvae.parallel.for_spans with two threads and an empty job:
+1. hand-off   the round trip of numpyvae.optim.parallel.for_spans with two threads and an empty job:
               the caller wakes the helper thread, both run, the caller waits for it. That is
               the least any split pass costs on top of its half of the work.
 2. adam       one Adam step on the 652,824 weights of the 784-400-20 VAE, serial and split in
@@ -32,9 +32,9 @@ import time
 
 def child(repeats: int) -> dict:
     import numpy as np
-    from numpyvae import VAE, parallel
+    from numpyvae import VAE
     from numpyvae.bench.matmul_bound import matmul_operands, matmul_shapes
-    from numpyvae.optim import Adam
+    from numpyvae.optim import Adam, parallel
     from numpyvae.bench.step_timing import best_per_call
     out = {}
     parallel.set_threads(2)

@@ -6,7 +6,7 @@ its own: starting a thread raises RuntimeError, starting a subprocess fails, and
 ``fcntl.flock`` locks nothing (no other process could open the files anyway). The
 engine's few uses of them fall back to the serial, single-process path there:
 
-* parallel.py runs elementwise passes on the calling thread (the bits are the same);
+* optim/parallel.py runs elementwise passes on the calling thread (the bits are the same);
 * files.DirectoryLock records its owner without locking;
 * teach/grade.py's resource limits are imported only by the grading subprocess.
 """

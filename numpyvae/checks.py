@@ -82,3 +82,11 @@ def check_positive_int(k, where: str, name: str) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"{where}: {name} must be an integer >= 1, got {k!r}")
     return int(k)
+
+
+def check_rng(rng, where: str) -> np.random.Generator:
+    """rng itself if it is a numpy.random.Generator; else one TypeError saying how to make one."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{where}: rng must be a numpy.random.Generator "
+                        f"(np.random.default_rng(seed)), got {type(rng).__name__}")
+    return rng

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numpyvae import files, parallel
+from numpyvae import files
+from numpyvae.optim import parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
@@ -22,7 +23,7 @@ SCRIPTS = sorted((ROOT / "tutorials").glob("[0-9][0-9]_*.py"))
 
 @pytest.fixture
 def no_helpers(monkeypatch):
-    """parallel.py as in a fresh process: no helper thread started yet, threads allowed, 2 asked for."""
+    """optim/parallel.py as in a fresh process: no helper thread started yet, threads allowed, 2 asked for."""
     monkeypatch.setattr(parallel, "_helpers", [])
     monkeypatch.setattr(parallel, "CAN_THREAD", True)
     parallel.set_threads(2)
@@ -96,7 +97,7 @@ def test_the_capstones_imports_need_no_resource_module(tmp_path):
 
 def test_training_with_threads_asked_for_runs_serially_in_the_browser(tmp_path):
     """NUMPYVAE_THREADS=2 in the browser: Adam's passes stay on one thread, the loss is the same bits."""
-    code = ("import numpy as np\nfrom numpyvae import VAE, parallel\nfrom numpyvae.optim import Adam\n"
+    code = ("import numpy as np\nfrom numpyvae import VAE\nfrom numpyvae.optim import Adam, parallel\n"
             "m = VAE(784, hidden=(256,), z_dim=4, seed=0)\nopt = Adam(m.params, m.grads, lr=1e-3)\n"
             "x = (np.random.default_rng(0).random((32, 784)) < 0.3).astype(np.float32)\n"
             "for _ in range(3):\n    m.loss_and_grads(x)\n    opt.step()\n"

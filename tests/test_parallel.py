@@ -1,4 +1,4 @@
-"""numpyvae.parallel and what uses it: the split covers every value once, the threaded optimizer
+"""numpyvae.optim.parallel and what uses it: the split covers every value once, the threaded optimizer
 equals the paper's update written plainly (to float32 rounding) and its own serial path (bit for
 bit), training gives the same bits for a fixed seed whatever the thread count, and a NaN gradient
 is still caught (now after the update, by the optimizer's sum of θ)."""
@@ -9,9 +9,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from numpyvae import parallel
 from numpyvae.nn.params import pack
-from numpyvae.optim import Adam, make_optimizer
+from numpyvae.optim import Adam, make_optimizer, parallel
 from numpyvae.run.train import TrainConfig, Trainer, TrainingDiverged
 
 

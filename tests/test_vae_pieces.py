@@ -6,7 +6,7 @@ from scipy import integrate, stats
 from scipy.special import logsumexp as scipy_lse
 
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
-from numpyvae.bounds import ELBO, IWAE, iwae_bound
+from numpyvae.bounds.elbo_iwae import ELBO, IWAE, iwae_bound
 from numpyvae.latent.gaussian import DiagonalGaussian, log_q, reparameterize, reparameterize_backward
 from numpyvae.latent.kl import GaussianToStandardNormal, kl_analytic, kl_analytic_backward, kl_analytic_for
 from numpyvae.latent.priors import StandardNormal

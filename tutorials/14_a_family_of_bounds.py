@@ -32,7 +32,7 @@
 # $\log p(x)$ on average. We will see that happen.
 #
 # Everything here runs on a model where $\log p(x)$ is known exactly, so each claim is a
-# measurement. The bounds are classes in `numpyvae/bounds_extra.py` with one interface:
+# measurement. The bounds are classes in `numpyvae/bounds/` with one interface:
 # `bound, tape = B.forward(log_w)` with `log_w` of shape (k, N), and `B.weights(tape)`, the
 # gradient $\partial\,\mathrm{mean}_n(\text{bound}_n)/\partial \log w_{sn}$.
 
@@ -43,7 +43,7 @@ import numpy as np
 from scipy.stats import multivariate_normal
 
 from numpyvae.teach.tutorial_support import FAST, plt, savefig
-from numpyvae.bounds_extra import CUBO, VR, CUBOSurrogate, VRMax
+from numpyvae.bounds import CUBO, VR, CUBOSurrogate, VRMax
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 rng = np.random.default_rng(0)

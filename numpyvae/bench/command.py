@@ -31,7 +31,7 @@ Threads. Without ``--threads`` the benchmark runs as training does: numpyvae cho
 thread count by the model's size and the machine's load (:mod:`numpyvae.run.threads`), and each epoch
 line says which counts it used (``threads {2: 468}``: 468 steps at two threads). ``--threads N``
 pins it (as do NUMPYVAE_BLAS_THREADS and OPENBLAS_NUM_THREADS). The optimizer's elementwise passes
-stay on one thread unless ``NUMPYVAE_THREADS=N`` asks for more (:mod:`numpyvae.parallel`).
+stay on one thread unless ``NUMPYVAE_THREADS=N`` asks for more (:mod:`numpyvae.optim.parallel`).
 
 ``--busy N`` starts N processes of its own that each keep a core busy (:mod:`numpyvae.bench.busy`: the
 browser and the video call of a student's laptop), after a first run on the machine as it is, and

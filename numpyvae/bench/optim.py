@@ -11,7 +11,8 @@ from collections import OrderedDict
 import numpy as np
 
 from ..checks import as_dtype
-from ..optim import M_FLUSH, V_FLOOR, Adam
+from ..optim import Adam
+from ..optim.engine import M_FLUSH, V_FLOOR
 from .step_timing import best_per_call
 
 __all__ = ["optimizer_step_costs", "print_optimizer_step_costs"]

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .. import parallel
+from ..optim import parallel
 from ..run import threads as blas_threads
 from .data import FULL_EXAMPLES, bench_data, blas_kernel, load_average
 from .matmul_bound import matmul_shapes, measure_matmuls
@@ -70,7 +70,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     Returns a JSON-able dict:
         model    {arch, hidden, z_dim, x_dim, likelihood, activation, optimizer, dtype, parameters}
         data     {source, examples, batch_size, steps_per_epoch}
-        machine  {cpus, threads (the BLAS thread variables), parallel_threads (numpyvae.parallel),
+        machine  {cpus, threads (the BLAS thread variables), parallel_threads (numpyvae.optim.parallel),
                   numpy, python, load_before, load_after}
         matmul   {ops: [{layer, op, a, b, flops, seconds}], flops_per_step, seconds_per_step,
                   gflops, bound_epoch_seconds, gflops_before_training, gflops_after_training,

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from .. import bounds_extra
+from .sandwich import sandwich as sandwich_of_chunks
 from ..checks import check_positive_int
 from ..models.base import NoLogLikelihood
 from ..run.progress import Progress
@@ -126,7 +126,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     y : (N,) int labels of a conditional VAE: the estimate is then of log p(x|y)
     sandwich : also return the same samples' ELBO and CUBO_2 estimates (needs k >= 2): the
         batch's float64 log w chunks (k × batch_size floats, 4 MB at k = 5000) go to
-        :func:`numpyvae.bounds_extra.sandwich`. CUBO_2 = ½ log (1/k) Σ w_i² bounds log p(x)
+        :func:`numpyvae.measure.sandwich.sandwich`. CUBO_2 = ½ log (1/k) Σ w_i² bounds log p(x)
         from above only in expectation over an infinite k: its k-sample estimate is biased
         low (log of a mean), so a CUBO_k below the IWAE_k means k is too small, not a bug.
 
@@ -170,7 +170,7 @@ def log_likelihood(model, x: np.ndarray, k: int = 5000, *, chunk_size: int | Non
     elbo, cubo = np.empty(N), np.empty(N)
 
     def sandwich_of(sl, chunks):
-        bounds = bounds_extra.sandwich(chunks)                        # ELBO, IWAE_k, CUBO_2 from the same w
+        bounds = sandwich_of_chunks(chunks)                        # ELBO, IWAE_k, CUBO_2 from the same w
         elbo[sl], cubo[sl] = bounds["elbo"], bounds["cubo"]
 
     out = importance_sampled(log_weights, N, k, rng, batch_size=batch_size, chunk=chunk, bar=bar,

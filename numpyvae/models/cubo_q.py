@@ -6,7 +6,7 @@ step, from one forward pass with k samples (Monte Carlo KL, so log w is complete
 
     decoder (and a learned MoG prior):   climb the ELBO or IWAE_k          (weights c_p = bound.weights)
     encoder (and a flow's global weights): descend Dieng's surrogate L = (1/k) Σ_s exp(2 (log w_s − m))
-                                          (m = max_s log w_s held fixed: the exp-trick, bounds_extra.CUBOSurrogate)
+                                          (m = max_s log w_s held fixed: the exp-trick, bounds.cubo.CUBOSurrogate)
 
 In the model's convention loss = −Σ c · log w, a descent on L is c_q = −∂(mean L)/∂log w. The
 model's own backward walks the same tape twice (``model.backward(tape, c)``): first with c_q, of
@@ -15,7 +15,7 @@ the rest (the decoder's and the prior's) are kept. So q's parameters see only CU
 """
 from __future__ import annotations
 
-from ..bounds_extra import CUBOSurrogate
+from ..bounds.cubo import CUBOSurrogate
 
 Q_OBJECTIVES = ("same", "cubo")
 

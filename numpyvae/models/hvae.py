@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bounds import OBJECTIVES, make_bound
+from ..bounds.registry import OBJECTIVES, make_bound
 from ..checks import as_dtype, check_array, check_positive_int
 from ..latent.conditional import ConditionalGaussian
 from ..latent.gaussian import DiagonalGaussian

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bounds import OBJECTIVES, make_bound
+from ..bounds.registry import OBJECTIVES, make_bound
 from ..checks import NonFiniteError, as_dtype, check_array, check_positive_int
 from ..latent.families import make_posterior
 from ..latent.kl import kl_analytic_for

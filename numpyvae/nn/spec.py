@@ -233,7 +233,7 @@ def step_cost(spec, in_shape, where: str = "network") -> tuple[int, int, tuple]:
     the im2col matrix and the backward's W_colᵀ·dy of the same size (2·cols), the padded input
     (padded) and dx (in); a ConvTranspose2D one buffer for the spread product W_colᵀ·x and
     im2col(dy) (cols), the padded dy (padded), and its input channel-major and dx (2·in).
-    An estimate: tests/test_conv_memory.py holds it within a factor 2 of tracemalloc's peak.
+    An estimate: tests/test_conv_loose_ends.py holds it within a factor 2 of tracemalloc's peak.
     """
     specs = spec if isinstance(spec, list) and all(isinstance(s, LayerSpec) for s in spec) else parse_spec(spec, where)
     shape, params, floats = tuple(int(s) for s in in_shape), 0, 0

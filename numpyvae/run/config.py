@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bounds import OBJECTIVES
+from ..bounds.registry import OBJECTIVES
 from ..seeds import (EVAL_SEED, model_seed, noise_seed, test_seed, train_draw_seed, trainer_seed,
     validation_seed)
 from ..datasets import DATASETS, binarize_static

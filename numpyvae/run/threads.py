@@ -38,7 +38,7 @@ has every table.
 Pinning. ``--threads N`` (train, resume, evaluate, bench), or the environment: NUMPYVAE_BLAS_THREADS,
 else the standard OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or MKL_NUM_THREADS (the first one set).
 A pinned count is used as it is, for the whole run. (NUMPYVAE_THREADS is another setting: the
-optimizer's elementwise helper threads, numpyvae.parallel.)
+optimizer's elementwise helper threads, numpyvae.optim.parallel.)
 
 Bits. OpenBLAS's float32 products differ in the last bits between one and two threads (it splits
 the work differently), so a training run's numbers are identical for a given thread count, and a

@@ -25,7 +25,7 @@ import sys
 __all__ = ["REFERENCES", "CallsTheAnswer", "answers_hidden", "hide_answers"]
 
 _ACTIVATIONS = "numpyvae.nn.activations"
-_LIKELIHOOD = "numpyvae.likelihoods:Likelihood.backward"
+_LIKELIHOOD = "numpyvae.likelihoods.base:Likelihood.backward"
 
 #: exercise -> "module:attribute[.method]" of the package code that computes its answer
 REFERENCES = {
@@ -44,8 +44,8 @@ REFERENCES = {
     "gaussian_backward": (_LIKELIHOOD,),
     "gaussian_learned_backward": (_LIKELIHOOD,),
     "cb_log_norm_backward": (_LIKELIHOOD,),
-    "iwae_weights": ("numpyvae.bounds:IWAE.weights",),
-    "adam_step": ("numpyvae.optim:Adam._update",),
+    "iwae_weights": ("numpyvae.bounds.elbo_iwae:IWAE.weights",),
+    "adam_step": ("numpyvae.optim.adam:Adam._update",),
     "gumbel_softmax_backward": ("numpyvae.latent.gumbel:gumbel_softmax_backward",
                                 "numpyvae.latent.gumbel:GumbelSoftmax.backward"),
     "planar_logdet_backward": ("numpyvae.latent.flows:PlanarStep.backward",),

@@ -29,7 +29,7 @@ import contextvars
 import os
 import threading
 
-from .browser import IN_BROWSER
+from ..browser import IN_BROWSER
 
 __all__ = ["threads", "set_threads", "spans", "for_spans", "MIN_PARALLEL", "ALIGN"]
 

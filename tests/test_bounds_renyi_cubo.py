@@ -19,7 +19,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
 
-from numpyvae.bounds_extra import CUBO, VR, CUBOSurrogate, VRMax, sandwich
+from numpyvae.bounds import CUBO, VR, CUBOSurrogate, VRMax
+from numpyvae.measure.sandwich import sandwich
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error
 
 ALPHAS = [-3.0, -1.0, -0.5, 0.0, 0.3, 0.9, 1.5, 3.0]

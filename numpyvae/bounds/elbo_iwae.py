@@ -1,9 +1,8 @@
-"""Bounds on log p(x): the ELBO (with β and S samples) and the importance-weighted bound.
+"""The ELBO (with S samples) and the importance-weighted bound IWAE_k, from the log weights log_w (S, N).
 
-Every bound is written through one quantity, the log importance weight of
-sample s of example n:
+With the log importance weights (:mod:`numpyvae.bounds`)
 
-    log w_sn = log p(x_n | z_sn) + log p(z_sn) − log q(z_sn | x_n)
+    log w_sn = log p(x_n | z_sn) + log p(z_sn) − log q(z_sn | x_n),
 
 * ELBO (S samples): (1/S) Σ_s log w_sn   — with the analytic KL, the
   log p(z) − log q part is replaced by its exact expectation, −KL.
@@ -12,16 +11,8 @@ sample s of example n:
   ≥ ELBO, and non-decreasing in k. For k = 1 it is the ELBO with the Monte
   Carlo KL.
 
-The bound contract (every bound here follows it)::
-
-    bound, tape = BOUND.forward(log_w)     # (S, N) -> (N,)
-    c = BOUND.weights(tape)                # (S, N): ∂(mean_n bound_n)/∂log w_sn
-
-More bounds of the same shape (VR, VR-max, CUBO) are in :mod:`numpyvae.bounds_extra`.
-
-The gradient of either bound is Σ_s c_sn ∇ log w_sn with per-sample weights c:
-c = 1/(S·N) for the ELBO, c = softmax_s(log w)/N for IWAE. So the model's
-backward is the same code for every bound, with different weights.
+Both follow the bound contract of :mod:`numpyvae.bounds` (``forward`` and ``weights``):
+c = 1/(S·N) for the ELBO, c = softmax_s(log w)/N for IWAE.
 """
 from __future__ import annotations
 
@@ -30,7 +21,7 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from .bounds_extra import VR, VRMax
+__all__ = ["ELBO", "IWAE", "iwae_bound"]
 
 
 def iwae_bound(log_w: np.ndarray) -> np.ndarray:
@@ -74,25 +65,3 @@ class IWAE:
         log_w = tape
         w_tilde = np.exp(log_w - logsumexp(log_w, axis=0, keepdims=True))
         return (w_tilde / log_w.shape[1]).astype(log_w.dtype, copy=False)
-
-
-#: name -> bound class; the training objectives (VR and VR-max come from bounds_extra.py)
-BOUNDS = {"elbo": ELBO, "iwae": IWAE, "vr": VR, "vr-max": VRMax}
-OBJECTIVES = tuple(BOUNDS)
-
-
-def make_bound(objective: str, alpha: float | None = None):
-    """The bound called ``objective``: "elbo", "iwae", "vr" (needs ``alpha``, the Rényi order) or "vr-max".
-
-    CUBO is an upper bound minimized over q alone; it is an evaluation quantity here
-    (bounds_extra.sandwich), not a training objective of the model.
-    """
-    if objective not in BOUNDS:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    if objective == "vr":
-        if alpha is None:
-            raise ValueError("objective 'vr' needs alpha, the Rényi order (alpha = 0 is IWAE, alpha -> 1 the ELBO)")
-        return VR(alpha)
-    if alpha is not None:
-        raise ValueError(f"alpha is the order of the 'vr' objective; objective {objective!r} takes none")
-    return BOUNDS[objective]()
