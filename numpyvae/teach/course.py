@@ -4,7 +4,8 @@
     python -m numpyvae course lite DIR [--edition student|teacher]   # the browser edition (JupyterLite), see lite.py
     python -m numpyvae course sync   [--source tutorials]     # write tutorials/notebooks/*.ipynb (jupytext)
     python -m numpyvae course check  [--source tutorials]     # exit 1 if those notebooks are out of date
-    python -m numpyvae course site DIR [--fast] [--edition student|teacher]   # executed tutorials as a website
+    python -m numpyvae course site DIR [--fast] [--edition student|teacher]   # executed tutorials as a website,
+                                                   # with the README and tutorials/reference/ (site_pages.py)
     python -m numpyvae course slides DIR [--edition student|teacher] [--week N]  # reveal.js decks per week (slides.py)
 
 The tutorial scripts (percent format) are the single source. Two kinds of marks
