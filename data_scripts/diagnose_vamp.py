@@ -1,11 +1,11 @@
 """Watch a VAE's first epochs step by step: what the VampPrior's collapse looks like, and what stops it.
 
-    python data_scripts/diagnose_vamp.py                                  # the README's failing run
+    python data_scripts/diagnose_vamp.py                                  # the failing run of the priors page
     python data_scripts/diagnose_vamp.py --output-bias data               # the fix
     python data_scripts/diagnose_vamp.py --prior standard --beta 0        # no KL at all
     python data_scripts/diagnose_vamp.py --detach-prior-path              # the prior's encoder pass sends no gradient
 
-The run is the README's priors-table run (the digits, 784-200-200-50 tanh, batch 100, Adam 1e-3,
+The run is the priors-table run of tutorials/reference/deeper-models-and-learned-priors.md (the digits, 784-200-200-50 tanh, batch 100, Adam 1e-3,
 seed 0, vamp:500) unless flags change it. Every ``--every`` steps it prints, after the step:
 
     KL, recon        the step's Monte Carlo KL and −log p(x|z), nats per example

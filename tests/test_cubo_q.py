@@ -60,7 +60,7 @@ def test_bad_input():
 
 def test_the_trainer_uses_it(small_digits):
     """One epoch each with q by the objective and q by CUBO, same seed: the same first forward, other encoders.
-    (Training q by CUBO does not converge here; see the README: it is an option, not a recommendation.)"""
+    (Training q by CUBO does not converge here; see tutorials/reference/beyond-the-elbo.md: it is an option, not a recommendation.)"""
     from numpyvae.run.train import Trainer
     runs = {}
     for q in ("same", "cubo"):

@@ -5,8 +5,9 @@ HTTPS stand-in (tests/browser_standin.py) that serves npm's Pyodide core package
 wheels the kernel loads; the site itself is served on 127.0.0.1. Checked: the page loads, the notebook
 opens without a kernel-picker dialog, the Pyodide kernel starts, a pure-Python cell runs, the first
 cell's %pip installs numpyvae from the site's own wheel, and every request the site makes outside
-itself is one of the Pyodide files README.md lists. numpy, scipy and matplotlib inside wasm are NOT
-tested here (only the CDN has their wasm builds): README says how a lecturer checks them once online.
+itself is one of the Pyodide files the browser edition's reference page lists (tutorials/reference/
+teaching.md, linked from README.md). numpy, scipy and matplotlib inside wasm are NOT tested here (only
+the CDN has their wasm builds): that page says how a lecturer checks them once online.
 
 Skipped where Chromium or the `lite` extra is missing; the stand-in needs npm and PyPI once (cached
 in $NUMPYVAE_STANDIN_CACHE or ~/.cache/numpyvae). In CI (CI=true) a missing piece fails instead.
@@ -59,7 +60,9 @@ def test_lite_needs_its_extra_and_a_new_directory(tmp_path, monkeypatch, capsys)
 
 
 def test_readme_lists_what_the_browser_fetches_from_outside():
-    readme = (ROOT / "README.md").read_text()
+    """The list moved with the browser edition's details to its reference page; the README links there."""
+    assert "](tutorials/reference/teaching.md)" in (ROOT / "README.md").read_text()
+    readme = (TUTORIALS / "reference" / "teaching.md").read_text()
     assert "cdn.jsdelivr.net/pyodide/v" in readme
     if not MISSING:                       # the exact prefix of the Pyodide release the installed kernel loads
         assert f"`{lite.pyodide_cdn()}`" in readme, lite.pyodide_cdn()

@@ -327,7 +327,7 @@ def _rewrite(path, change):
 
 @pytest.mark.parametrize("command", [["resume", "--epochs", "3"], ["evaluate", "--k", "2"], ["plot"], ["sample"]])
 def test_a_checkpoint_with_nan_weights_is_refused_in_one_line(ring_run, tmp_path, capsys, command):
-    """The README: a crafted checkpoint is refused. A NaN weight would otherwise load and give NaN everywhere."""
+    """What is guaranteed (tutorials/reference/guarantees.md): a crafted checkpoint is refused. A NaN weight would otherwise load and give NaN everywhere."""
     run = copy_run(ring_run, tmp_path)
     path = run / ckpt.CHECKPOINT
 

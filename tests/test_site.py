@@ -99,3 +99,20 @@ def test_code_lines_wrap_instead_of_running_off_the_right_edge(site):
         assert found, f"{page.name}: the check did not run"
         result = json.loads(html.unescape(found[1]))
         assert result["n"] > 0 and result["over"] == [], f"{page.name}: code runs off the page: {result['over']}"
+
+
+def test_the_site_renders_the_readme_and_every_reference_page_with_working_links(site):
+    """The README (project.html) and every page of tutorials/reference/ are on the site, the contents page
+    links both, and every relative link on them resolves there (mkdocs turns x.md into x.html)."""
+    from numpyvae.teach import site_pages
+    reference = site / "tutorials" / site_pages.REFERENCE
+    for page in site_pages.reference_pages(TUTORIALS):
+        name = "index.html" if page.name == site_pages.CONTENTS else page.stem + ".html"
+        assert (reference / name).exists(), f"the site has no page for {page.name}"
+    index = (site / "index.html").read_text()
+    assert 'href="project.html"' in index and 'href="tutorials/reference/index.html"' in index
+    for page in [site / "project.html", *sorted(reference.glob("*.html"))]:
+        hrefs = re.findall(r'href="([^"#:]+)(?:#[^"]*)?"', page.read_text())
+        assert [h for h in hrefs if h.endswith(".md")] == [], f"{page.name}: links mkdocs could not resolve"
+        missing = [h for h in hrefs if not (page.parent / html.unescape(h)).exists()]
+        assert not missing, f"{page.relative_to(site)}: {missing}"

@@ -114,7 +114,7 @@ def _sixty_steps(output_bias, digits):
 
 @pytest.mark.slow      # 14 s at load 7-9
 def test_vamp500_collapses_from_a_zero_bias_and_not_from_the_data_bias(digits):
-    """The README's failing run for its first 60 steps (the collapse is over by step 50): from a zero
+    """The failing run of tutorials/reference/deeper-models-and-learned-priors.md for its first 60 steps (the collapse is over by step 50): from a zero
     bias the KL is ~0 and every digit has nearly the same code; from the data bias they differ and carry nats."""
     kl_zero, spread_zero = _sixty_steps("zero", digits)
     kl_data, spread_data = _sixty_steps("auto", digits)

@@ -4,7 +4,8 @@
     python -m numpyvae course lite DIR [--edition student|teacher]   # the browser edition (JupyterLite), see lite.py
     python -m numpyvae course sync   [--source tutorials]     # write tutorials/notebooks/*.ipynb (jupytext)
     python -m numpyvae course check  [--source tutorials]     # exit 1 if those notebooks are out of date
-    python -m numpyvae course site DIR [--fast] [--edition student|teacher]   # executed tutorials as a website
+    python -m numpyvae course site DIR [--fast] [--edition student|teacher]   # executed tutorials as a website,
+                                                   # with the README and tutorials/reference/ (site_pages.py)
     python -m numpyvae course slides DIR [--edition student|teacher] [--week N]  # reveal.js decks per week (slides.py)
 
 The tutorial scripts (percent format) are the single source. Two kinds of marks
@@ -38,6 +39,7 @@ from pathlib import Path
 
 from .install_cell import add_install_cell, default_install_spec
 from .handout import handout_text, tutorial_title as _title
+from .site_pages import add_reference_pages, reference_links
 
 EDITIONS = ("student", "teacher")
 ANSWER_OPEN = re.compile(r"^#\s*<!--\s*answer:\s*(?P<question>.*?)\s*-->\s*$")
@@ -352,6 +354,8 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
         docs.mkdir()
         run.mkdir()
         shutil.copytree(_mathjax_dir(), docs / "mathjax")
+        reference_nav = add_reference_pages(docs, source)   # checked before the tutorials run: it is quick
+        reference = f"\n\n## Reference\n\n{reference_links(reference_nav)}\n" if reference_nav else ""
         env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "NUMPYVAE_FAST")}
         env.update(PYTHONPATH=os.pathsep.join([package_root, env.get("PYTHONPATH", "")]),
                    NUMPYVAE_FIGURES=str(run / "figures"))
@@ -383,9 +387,9 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
                  f"Every page below is a tutorial, executed in {mode}")
         handout = handout_text(source, scripts, link=lambda s: s.stem + ".ipynb") if edition == "student" else None
         (docs / "index.md").write_text(   # students get their handout (its list is the contents), teachers the notes
-            f"{intro}.\n\n" + handout.split("\n", 1)[1] if handout else
-            f"{intro}, {edition} edition.\n\n## Contents\n\n{contents}\n\n---\n\n"
-            + readme.replace("# Tutorials", "## About the tutorials", 1), encoding="utf-8")
+            (f"{intro}.\n\n" + handout.split("\n", 1)[1] if handout else
+             f"{intro}, {edition} edition.\n\n## Contents\n\n{contents}\n\n---\n\n"
+             + readme.replace("# Tutorials", "## About the tutorials", 1)) + reference, encoding="utf-8")
         (docs / "wrap.css").write_text(WRAP_CSS, encoding="utf-8")
         mathjax = f"mathjax/MathJax.js?config={MATHJAX_CONFIG}"
         (tmp / "overrides").mkdir()
@@ -395,7 +399,7 @@ def build_site(dest, *, source=None, edition: str = "student", fast: bool = Fals
             "site_name": "numpyvae course", "docs_dir": str(docs), "site_dir": str(Path(dest).resolve()),
             "use_directory_urls": False,
             "theme": {"name": "material", "font": False, "custom_dir": str(tmp / "overrides")},
-            "nav": [{"Contents": "index.md"}] + nav,
+            "nav": [{"Contents": "index.md"}] + nav + reference_nav,
             "markdown_extensions": ["tables", "pymdownx.arithmatex"],
             "extra_javascript": ["mathjax-loader.js"],
             "extra_css": ["wrap.css"],

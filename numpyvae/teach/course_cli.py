@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
                         "a git URL ('numpyvae @ git+https://...'), a wheel URL or a name "
                         "(default: this checkout's git remote origin, else 'numpyvae')")
     b.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
-    w = sub.add_parser("site", help="execute every tutorial and render the course site (mkdocs-jupyter)")
+    w = sub.add_parser("site", help="execute every tutorial and render the course site (mkdocs-jupyter), "
+                                    "with the README and the reference pages of tutorials/reference/")
     w.add_argument("dir")
     w.add_argument("--edition", choices=course.EDITIONS, default="student")
     w.add_argument("--fast", action="store_true", help="run the tutorials with NUMPYVAE_FAST=1 (minutes, not an hour)")
