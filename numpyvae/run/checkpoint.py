@@ -380,9 +380,75 @@ def load_groups(model, groups: dict, where: str) -> None:
         load_params(model, params, f"{where} (group {group})" if len(mine) > 1 else where, target=mine[group])
 
 
+#: the settings of a model's (or a run's) config that are widths: each is a dimension of the weights
+#: of a layer it sizes (n_labels and noise_dim: part of an input width, x_dim + n_labels)
+WIDTHS = ("x_dim", "z_dim", "hidden", "hidden_dec", "stochastic", "classifier_hidden", "hidden_disc",
+          "hidden_critic", "noise_dim", "n_classes", "n_labels")
+
+
+def check_sizes(config: dict, groups: dict, where: str) -> None:
+    """Refuse, before anything is built, a config whose sizes the saved arrays cannot hold.
+
+    A model built from a crafted config (hidden [10**9], z_dim 10**8) would allocate and
+    initialize its weights before :func:`load_params` could compare their shapes: a MemoryError,
+    or minutes in swap. Two lower bounds that hold for every model of every kind:
+
+    * each width (:data:`WIDTHS`, and a network spec's channels, kernels and dense sizes) is a
+      dimension of the weights of the layer it sizes, so none exceeds the largest saved dimension;
+    * a flow's steps, a mixture's components, the VampPrior's pseudo-inputs are parameters (or
+      encoder heads with at least one weight each): :func:`numpyvae.run.memory.posterior_cost` and
+      :func:`numpyvae.run.memory.prior_cost` count them (an IAF's count includes a mask beside
+      each weight, so half of it is weights), and they cannot exceed the numbers the file holds.
+
+    ``config``: a model's config, or a run's (TrainConfig.to_dict(): then only the settings of its
+    own model are read). ``groups``: {group: {name: array}} as saved.
+    """
+    from .config import MODEL_ONLY
+    from .memory import posterior_cost, prior_cost
+    arrays = [a for params in groups.values() for a in params.values()]
+    largest, held = max((max(a.shape, default=1) for a in arrays), default=0), sum(a.size for a in arrays)
+    unused = {n for model, names in MODEL_ONLY.items() if config.get("model", model) != model for n in names}
+    if config.get("stochastic"):
+        unused.add("z_dim")                        # a hierarchy's sizes are its stochastic layers
+    if config.get("encoder") or config.get("decoder"):
+        unused.update(("x_dim", "hidden", "hidden_dec"))   # a network spec's own layers are read instead
+    widths = [(name, v) for name in WIDTHS if name not in unused
+              for v in (config.get(name) if isinstance(config.get(name), list) else [config.get(name)])]
+    for name in ("encoder", "decoder"):
+        widths += [(f"{name} layer {layer.text!r}", v) for layer in _spec_layers(config.get(name))
+                   if layer.kind in ("conv", "convt", "dense") for v in layer.args[:2]]
+    for name, v in widths:
+        if isinstance(v, int) and not isinstance(v, bool) and v > largest:
+            raise CheckpointError(f"{where}: its config gives {name} {v}, but no saved array has a dimension that "
+                                  f"large (the largest is {largest}); refused before building the model: the "
+                                  "config does not describe these weights")
+    try:
+        q_params, q_heads, _ = posterior_cost(str(config.get("posterior", "gaussian")), int(config.get("z_dim", 1)))
+        p_params = prior_cost(str(config.get("prior", "standard")), int(config.get("z_dim", 1)),
+                              int(config.get("x_dim", 1)), 0)[0]
+    except (TypeError, ValueError):                # not a name these count: the model's own checks say why
+        return
+    for name, need in (("posterior", q_params // 2 + q_heads), ("prior", p_params)):
+        if need > held:
+            raise CheckpointError(f"{where}: its config gives {name} {config[name]!r}, which needs at least "
+                                  f"{need:,} parameters, but the file holds {held:,} numbers; refused before "
+                                  "building the model: the config does not describe these weights")
+
+
+def _spec_layers(spec) -> list:
+    """A network spec's layers, or [] for none or one the builder will refuse with its own error."""
+    from ..nn.spec import parse_spec
+    try:
+        return parse_spec(spec) if spec else []
+    except ValueError:
+        return []
+
+
 def model_from_checkpoint(ckpt: Checkpoint):
-    """Build the model a checkpoint describes (any kind) and load its weights and noise state."""
+    """Build the model a checkpoint describes (any kind) and load its weights and noise state; a config
+    whose sizes the saved arrays cannot hold is refused before the model is built (:func:`check_sizes`)."""
     from ..models.registry import model_from_kind
+    check_sizes(ckpt.model_config, ckpt.groups, str(ckpt.path))
     try:
         model = model_from_kind(ckpt.kind, ckpt.model_config)
     except (TypeError, ValueError, KeyError) as err:

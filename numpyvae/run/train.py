@@ -388,6 +388,7 @@ class Trainer(EpochLoop):
                     f"was written by save_checkpoint(), not by training); evaluate, plot or sample it, but it "
                     f"cannot be resumed")
             cfg = TrainConfig.from_dict(saved.run_config, f"{saved.path} config")
+            ckpt.check_sizes(cfg.to_dict(), saved.groups, str(saved.path))   # before the model is built
             if epochs is not None:
                 cfg.epochs = epochs
                 cfg.validate(f"resume {run_dir} --epochs")
