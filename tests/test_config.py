@@ -4,7 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from numpyvae.run import config, memory
+from numpyvae import seeds
+from numpyvae.datasets import binarize as binarization
+from numpyvae.run import config, memory, sections, settings
+from numpyvae.run.presets import PRESETS
 from numpyvae.cli import build_parser, config_from_args, main
 from numpyvae.run.config import TrainConfig
 from numpyvae.likelihoods import LIKELIHOODS
@@ -100,10 +103,10 @@ def test_a_multi_sample_bound_with_one_sample_is_refused(objective, tmp_path, ca
 
 
 def test_preset_values_are_checked_like_the_rest():
-    for name, preset in config.PRESETS.items():
+    for name, preset in PRESETS.items():
         TrainConfig.from_dict(preset, name)
     with pytest.raises(ValueError, match="preset 'x': beta must be a number >= 0, got -1"):
-        config.settings_from_sources([("preset 'x'", {"beta": -1})])
+        settings.settings_from_sources([("preset 'x'", {"beta": -1})])
 
 
 def test_python_construction_is_checked_too():
@@ -116,7 +119,7 @@ def test_python_construction_is_checked_too():
 
 
 def test_choices_come_from_the_registries():
-    assert config.CHOICES["likelihood"] == tuple(LIKELIHOODS)
+    assert settings.CHOICES["likelihood"] == tuple(LIKELIHOODS)
     parser = build_parser()
     train = parser._subparsers._group_actions[0].choices["train"]
     flag = {a.dest: a for a in train._actions}
@@ -131,7 +134,7 @@ def test_min_logvar_reaches_the_model_and_has_a_safe_default(small_digits):
     data = small_digits
     t = Trainer(TrainConfig(likelihood="gaussian-learned", hidden=[8], z_dim=2, batch_size=50, epochs=1),
                 data=data, quiet=True)
-    assert t.model.likelihood.min_logvar == config.DEFAULT_MIN_LOGVAR == math.log(0.01)
+    assert t.model.likelihood.min_logvar == sections.DEFAULT_MIN_LOGVAR == math.log(0.01)
     t = Trainer(TrainConfig(likelihood="gaussian-learned", min_logvar=-3.0, hidden=[8], z_dim=2, batch_size=50,
                             epochs=1), data=data, quiet=True)
     assert t.model.likelihood.min_logvar == -3.0
@@ -139,18 +142,18 @@ def test_min_logvar_reaches_the_model_and_has_a_safe_default(small_digits):
 
 
 def test_seed_derivations():
-    assert config.model_seed(7) == 7 and config.noise_seed(7) == [7, 1] and config.trainer_seed(7) == [7, 2]
-    assert config.test_seed(7) == 8 and config.validation_seed(7) == 10 and config.train_draw_seed(7) == 7
+    assert seeds.model_seed(7) == 7 and seeds.noise_seed(7) == [7, 1] and seeds.trainer_seed(7) == [7, 2]
+    assert seeds.test_seed(7) == 8 and seeds.validation_seed(7) == 10 and seeds.train_draw_seed(7) == 7
     from numpyvae.models.vae import VAE
-    m = VAE(4, [3], 2, seed=config.model_seed(7))
-    assert m.rng.bit_generator.state == np.random.default_rng(config.noise_seed(7)).bit_generator.state
+    m = VAE(4, [3], 2, seed=seeds.model_seed(7))
+    assert m.rng.bit_generator.state == np.random.default_rng(seeds.noise_seed(7)).bit_generator.state
 
 
 def test_resolved_binarize_policy():
-    assert config.resolved_binarize("auto", "bernoulli", "digits") == "dynamic"
-    assert config.resolved_binarize("auto", "bernoulli", "ring") == "none"
-    assert config.resolved_binarize("auto", "gaussian", "digits") == "none"
-    assert config.resolved_binarize("static", "gaussian", "digits") == "static"
+    assert binarization.resolved_binarize("auto", "bernoulli", "digits") == "dynamic"
+    assert binarization.resolved_binarize("auto", "bernoulli", "ring") == "none"
+    assert binarization.resolved_binarize("auto", "gaussian", "digits") == "none"
+    assert binarization.resolved_binarize("static", "gaussian", "digits") == "static"
 
 
 def test_a_model_too_big_for_memory_is_refused_before_allocation():

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from numpyvae.run import checkpoint as ckpt
-from numpyvae.run.train import PRESETS, TrainConfig, Trainer, TrainingDiverged, train
+from numpyvae.run.presets import PRESETS
+from numpyvae.run.train import TrainConfig, Trainer, TrainingDiverged, train
 
 
 def cfg(**kw):

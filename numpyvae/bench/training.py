@@ -321,7 +321,7 @@ def posterior_costs(posteriors, log=print, **kw) -> dict:
     Returns {"reference": "gaussian", "rows": [{posterior, best_epoch_seconds, relative, parameters}],
     "load_before", "load_after"}.
     """
-    from ..run.config import check_setting
+    from ..run.settings import check_setting
     names = ["gaussian"] + [p for p in posteriors if p != "gaussian"]
     for name in names:
         check_setting("posterior", name, "--posterior")    # a bad name fails before any timing

@@ -31,9 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import bounds_extra
-from ..run import config as run_config
+from ..datasets import binarize as binarization
 from ..checks import check_array, check_positive_int
-from ..run.config import EVAL_SEED, binarize_test_set, test_seed, train_draw_seed
+from ..datasets.binarize import binarize_test_set
+from ..run import settings as run_settings
+from ..seeds import EVAL_SEED, test_seed, train_draw_seed
 from ..files import check_writable
 from .estimator import check_k, importance_sampled
 from ..latent.kl import kl_analytic
@@ -373,9 +375,9 @@ def kl_per_dimension(model, x: np.ndarray, batch_size: int = 500, y=None) -> np.
 # --------------------------------------------------------------------------
 
 def _binarize(config: dict) -> str:
-    """The binarization a run trained with, from its saved config dict (config.resolved_binarize decides;
+    """The binarization a run trained with, from its saved config dict (binarization.resolved_binarize decides;
     a config saved before the setting existed did not binarize)."""
-    return run_config.resolved_binarize(config.get("binarize", "none"), config.get("likelihood", "bernoulli"),
+    return binarization.resolved_binarize(config.get("binarize", "none"), config.get("likelihood", "bernoulli"),
                                         config.get("dataset"))
 
 
@@ -446,14 +448,14 @@ def _dataset_for(config: dict):
 def _seed(config: dict) -> int:
     """The run's seed from its config (0 if it has none, the trainer's default); a bad one is an error,
     not silently 0 (it decides which test draw the numbers are measured on)."""
-    return run_config.check_setting("seed", config.get("seed", 0), "the run's config")
+    return run_settings.check_setting("seed", config.get("seed", 0), "the run's config")
 
 
 def run_test_data(run, dataset=None) -> tuple[np.ndarray, np.ndarray, str, object]:
     """(x_test, y_test, how x_test was binarized, the Dataset) for a loaded run.
 
     x_test is in the model's dtype and binarized as the run's training data was
-    (:func:`binarize_test_set`, seed = :func:`numpyvae.run.config.test_seed` of the run's seed). Shared by
+    (:func:`binarize_test_set`, seed = :func:`numpyvae.seeds.test_seed` of the run's seed). Shared by
     :func:`evaluate_run` and :func:`numpyvae.plots.run.plot_run`, so the numbers and
     the pictures use the same test images. ``dataset`` overrides the config's.
     """

@@ -130,7 +130,7 @@ def _run_avb(c, dataset, budget, seed, out_dir, log):
     """AVB (``train --model avb`` with the comparison's options) against a VAE of the same sizes, both from the
     ring preset, judged by log p(x) by quadrature over z on the same test points."""
     from ..models.adversarial import log_px_by_quadrature
-    from ..run.config import PRESETS
+    from ..run.presets import PRESETS
     from ..run.train import train
     data = _data(dataset, {**budget, "n_test": budget["avb"]["n_test"]})
     base = {**PRESETS[dataset], **{k: v for k, v in budget["avb"].items() if k != "n_test"}, "seed": seed}

@@ -403,7 +403,7 @@ def check_sizes(config: dict, groups: dict, where: str) -> None:
     ``config``: a model's config, or a run's (TrainConfig.to_dict(): then only the settings of its
     own model are read). ``groups``: {group: {name: array}} as saved.
     """
-    from .config import MODEL_ONLY
+    from .sections import MODEL_ONLY
     from .memory import posterior_cost, prior_cost
     arrays = [a for params in groups.values() for a in params.values()]
     largest, held = max((max(a.shape, default=1) for a in arrays), default=0), sum(a.size for a in arrays)

@@ -31,11 +31,12 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from ..checks import NonFiniteError, as_dtype
-from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml, model_seed,
-    test_seed, train_draw_seed, trainer_seed, validation_seed)
+from .config import TrainConfig
+from ..seeds import model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed
 from ..plots.animate import SNAPSHOTS, LatentSnapshots
 from ..models.cubo_q import cubo_q_loss_and_grads
 from ..datasets import binarize_static, load
+from ..datasets.binarize import binarize_test_set
 from .epochs import EpochLoop
 from ..measure.evaluate import test_elbo
 from ..files import DirectoryLock
@@ -150,7 +151,7 @@ class Trainer(EpochLoop):
     def _prepare(self, x_train, x_test):
         """Binarize a static run's training set once; validate on the test set evaluation uses.
 
-        The validation set is :func:`numpyvae.run.config.binarize_test_set`'s one
+        The validation set is :func:`numpyvae.datasets.binarize.binarize_test_set`'s one
         fixed draw (for dynamic and static runs), so the history's val_loss and
         ``python -m numpyvae evaluate`` measure the same images.
         """
@@ -303,7 +304,7 @@ class Trainer(EpochLoop):
     def validate(self, batch_size: int = 1000) -> dict:
         """Validation −ELBO (β = 1: the true bound, whatever β training uses), recon and KL.
 
-        Forward only, batched, with its own fixed noise (:func:`numpyvae.run.config.validation_seed`),
+        Forward only, batched, with its own fixed noise (:func:`numpyvae.seeds.validation_seed`),
         so it draws nothing from the training generators and every epoch is measured alike.
         M2, the Helmholtz machine and AVB measure their own quantities (their ``validation``).
         """
