@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .argparser import Parser
-from .run.checkpoint import CheckpointError
+from .run.checkpoint_format import CheckpointError
 
 EXAMPLES = """examples:
   python -m numpyvae train                       # 784-400-20 VAE on the bundled digits (~2 min)

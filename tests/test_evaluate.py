@@ -301,7 +301,7 @@ def test_format_table_shows_every_number():
 # ---------------------------------------------------------------- a whole run directory
 
 def tiny_run(tmp_path, binarize="auto"):
-    from numpyvae.run.checkpoint import CHECKPOINT, save_checkpoint
+    from numpyvae.run.checkpoint_format import CHECKPOINT, save_checkpoint
     from numpyvae.datasets import Dataset, load
     d = load("digits")
     data = Dataset(name="digits", x_train=d.x_train[:300], y_train=d.y_train[:300], x_test=d.x_test[:40],

@@ -12,7 +12,8 @@ import pytest
 from numpyvae import parallel
 from numpyvae.nn.params import pack
 from numpyvae.optim import Adam, make_optimizer
-from numpyvae.run.train import TrainConfig, Trainer, TrainingDiverged
+from numpyvae.run.divergence import TrainingDiverged
+from numpyvae.run.train import TrainConfig, Trainer
 
 
 @pytest.fixture

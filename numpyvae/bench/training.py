@@ -402,7 +402,7 @@ def _run_and_save(run, kw: dict, json_path) -> int:
         print(f"numpyvae: error: {err}", file=sys.stderr)
         return 2
     if json_path:
-        from ..run.checkpoint import save_json
+        from ..run.checkpoint_format import save_json
         save_json(json_path, results)
         print(f"results written to {json_path}")
     return 0

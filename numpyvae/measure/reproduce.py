@@ -228,7 +228,7 @@ def markdown(rows: list) -> str:
 
 def save(rows: list, out_dir) -> tuple[Path, Path]:
     """Merge rows into OUT/reproduction.json (one per name, dataset, budget, seed) and rewrite the table; atomic."""
-    from ..run.checkpoint import save_json
+    from ..run.checkpoint_format import save_json
     from ..files import atomic_write_bytes
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
