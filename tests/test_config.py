@@ -224,3 +224,33 @@ def test_avb_options_are_settings_checked_by_name_and_rebuilt_from_the_checkpoin
     assert back.model.avb.adaptive_contrast and back.model.config["critic"] == "inner"
     assert type(back.model.avb.discriminator) is type(run.model.avb.discriminator)
     assert back.config["beta1"] == 0.5
+
+
+# ---- the per-model sections ---------------------------------------------------------------------
+
+OWN_VALUES = {"labels": 50, "classifier_hidden": [7], "class_weight": 0.5, "q_update": "wake", "critic_steps": 2,
+              "lr_critic": 1e-4, "noise_dim": 3, "hidden_critic": [5], "critic": "inner", "adaptive_contrast": True}
+
+
+def test_the_run_config_is_made_of_the_sections_with_one_flat_name_each():
+    from dataclasses import fields
+    names = [f.name for section in (sections.RunSettings, *sections.SECTIONS.values()) for f in fields(section)]
+    assert len(set(names)) == len(names)                                   # no name in two sections
+    assert [f.name for f in fields(TrainConfig)] == names == list(sections.DEFAULTS)
+    assert sections.MODEL_ONLY == {"m2": ("labels", "classifier_hidden", "class_weight"), "helmholtz": ("q_update",),
+                                   "avb": ("critic_steps", "lr_critic", "noise_dim", "hidden_critic", "critic",
+                                           "adaptive_contrast")}
+    assert set(OWN_VALUES) == {n for own in sections.MODEL_ONLY.values() for n in own}
+    cfg = TrainConfig(model="avb", critic="inner", critic_steps=2, batch_size=100)
+    assert list(cfg.to_dict()) == names and TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("owner", sorted(sections.MODEL_ONLY))
+def test_a_models_own_setting_is_refused_by_every_other_model_naming_both(owner):
+    for name in sections.MODEL_ONLY[owner]:
+        for model in sections.MODELS:
+            if model == owner:
+                continue
+            with pytest.raises(ValueError) as err:
+                TrainConfig(model=model, **{name: OWN_VALUES[name]})
+            assert name in str(err.value) and f"--model {owner}" in str(err.value), (model, name, str(err.value))
