@@ -1,4 +1,4 @@
-"""Turning grey images in [0, 1] into 0/1 images, for a Bernoulli decoder.
+"""Turning grey images in [0, 1] into 0/1 images for a Bernoulli decoder, and the one policy that decides a run's.
 
 A Bernoulli likelihood is only a true probability for 0/1 data, so MNIST is
 usually binarized first, in one of three ways:

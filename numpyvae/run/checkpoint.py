@@ -1,4 +1,4 @@
-"""Reading a checkpoint back: the one validating reader of every format, and the model and the run directory it holds.
+"""Reading a checkpoint back: the one validating reader of every format, and the model and run it holds.
 
 :func:`read_checkpoint` reads a format-2 file (:mod:`numpyvae.run.checkpoint_format`, which
 also writes it), a format-1 file or a pre-protocol ``helmholtz.npz``

@@ -1,4 +1,4 @@
-"""A checkpoint file, format 2: its layout, its atomic writer, and its members read back and checked one by one.
+"""The checkpoint file, format 2: its layout, its atomic writer, its members read back and checked.
 
 A checkpoint is one ``.npz`` file (NumPy's zip of arrays, read with
 allow_pickle=False, so loading one runs no code). Every kind of model (vae, hvae,

@@ -1,4 +1,4 @@
-"""Reading the checkpoints written before format 2: format 1 (a VAE or HVAE, no kind) and the Helmholtz trainer's helmholtz.npz.
+"""The checkpoints written before format 2, read: format 1 (a VAE or HVAE) and the Helmholtz trainer's helmholtz.npz.
 
 Both are read into the same :class:`numpyvae.run.checkpoint_format.Checkpoint` as a format-2
 file, so evaluate, sample, plot and resume take them; a resumed run saves format 2. Neither is

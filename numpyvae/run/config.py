@@ -1,4 +1,4 @@
-"""The run config, :class:`TrainConfig`: every setting of a run in one object, the checks between them, and what the trainer reads from them.
+"""TrainConfig: a run's settings in one object, the checks between them, and what the trainer reads from them.
 
 * :class:`TrainConfig` -- made of the sections of :mod:`numpyvae.run.sections` (what every run
   reads, and M2's, the Helmholtz machine's and AVB's own settings), so each setting has one flat

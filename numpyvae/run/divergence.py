@@ -1,4 +1,4 @@
-"""Telling a run that blew up: a non-finite or exploded loss, non-finite gradients or weights, and an error true to what is on disk.
+"""A run that blew up: a non-finite or exploded loss, gradients or weights, and an error true to what is on disk.
 
 :class:`DivergenceChecks` is a mixin of :class:`numpyvae.run.train.Trainer`: the loop calls
 :meth:`~DivergenceChecks._check_step` on every step's loss and :meth:`~DivergenceChecks._diverged`
