@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from numpyvae.run.config import PRESETS  # noqa: E402
+from numpyvae.run.presets import PRESETS  # noqa: E402
 from numpyvae.datasets import load  # noqa: E402
 from numpyvae.datasets.dataset import Dataset  # noqa: E402
 from numpyvae.run.train import TrainConfig, Trainer  # noqa: E402

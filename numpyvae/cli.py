@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .argparser import Parser
-from .run.checkpoint import CheckpointError
+from .run.checkpoint_format import CheckpointError
 
 EXAMPLES = """examples:
   python -m numpyvae train                       # 784-400-20 VAE on the bundled digits (~2 min)
@@ -28,8 +28,12 @@ def _flag(name: str) -> str:
 
 
 def add_train_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field; help and choices from numpyvae.run.config (choices from the registries)."""
-    from .run.config import CHOICES, HELP, PRESETS, TrainConfig
+    """One flag per TrainConfig field; help from numpyvae.run.setting_help, choices from numpyvae.run.settings
+    (from the registries)."""
+    from .run.config import TrainConfig
+    from .run.presets import PRESETS
+    from .run.setting_help import HELP
+    from .run.settings import CHOICES
     p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file (keys as the flags, "
                    "with underscores); flags given on the command line win")
     p.add_argument("--preset", choices=sorted(PRESETS), help="start from one of the seeds' experiments")
@@ -61,7 +65,9 @@ def add_threads_flag(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args) -> "TrainConfig":
     """defaults < --preset < --config file < explicit flags; each error names where the value came from."""
-    from .run.config import PRESETS, TrainConfig, config_from_toml, settings_from_sources
+    from .run.config import TrainConfig
+    from .run.presets import PRESETS
+    from .run.settings import config_from_toml, settings_from_sources
     sources = []
     if args.preset:
         sources.append((f"preset {args.preset!r}", PRESETS[args.preset]))

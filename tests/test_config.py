@@ -4,7 +4,10 @@ import math
 import numpy as np
 import pytest
 
-from numpyvae.run import config, memory
+from numpyvae import seeds
+from numpyvae.datasets import binarize as binarization
+from numpyvae.run import config, memory, sections, settings
+from numpyvae.run.presets import PRESETS
 from numpyvae.cli import build_parser, config_from_args, main
 from numpyvae.run.config import TrainConfig
 from numpyvae.likelihoods import LIKELIHOODS
@@ -100,10 +103,10 @@ def test_a_multi_sample_bound_with_one_sample_is_refused(objective, tmp_path, ca
 
 
 def test_preset_values_are_checked_like_the_rest():
-    for name, preset in config.PRESETS.items():
+    for name, preset in PRESETS.items():
         TrainConfig.from_dict(preset, name)
     with pytest.raises(ValueError, match="preset 'x': beta must be a number >= 0, got -1"):
-        config.settings_from_sources([("preset 'x'", {"beta": -1})])
+        settings.settings_from_sources([("preset 'x'", {"beta": -1})])
 
 
 def test_python_construction_is_checked_too():
@@ -116,7 +119,7 @@ def test_python_construction_is_checked_too():
 
 
 def test_choices_come_from_the_registries():
-    assert config.CHOICES["likelihood"] == tuple(LIKELIHOODS)
+    assert settings.CHOICES["likelihood"] == tuple(LIKELIHOODS)
     parser = build_parser()
     train = parser._subparsers._group_actions[0].choices["train"]
     flag = {a.dest: a for a in train._actions}
@@ -131,7 +134,7 @@ def test_min_logvar_reaches_the_model_and_has_a_safe_default(small_digits):
     data = small_digits
     t = Trainer(TrainConfig(likelihood="gaussian-learned", hidden=[8], z_dim=2, batch_size=50, epochs=1),
                 data=data, quiet=True)
-    assert t.model.likelihood.min_logvar == config.DEFAULT_MIN_LOGVAR == math.log(0.01)
+    assert t.model.likelihood.min_logvar == sections.DEFAULT_MIN_LOGVAR == math.log(0.01)
     t = Trainer(TrainConfig(likelihood="gaussian-learned", min_logvar=-3.0, hidden=[8], z_dim=2, batch_size=50,
                             epochs=1), data=data, quiet=True)
     assert t.model.likelihood.min_logvar == -3.0
@@ -139,18 +142,18 @@ def test_min_logvar_reaches_the_model_and_has_a_safe_default(small_digits):
 
 
 def test_seed_derivations():
-    assert config.model_seed(7) == 7 and config.noise_seed(7) == [7, 1] and config.trainer_seed(7) == [7, 2]
-    assert config.test_seed(7) == 8 and config.validation_seed(7) == 10 and config.train_draw_seed(7) == 7
+    assert seeds.model_seed(7) == 7 and seeds.noise_seed(7) == [7, 1] and seeds.trainer_seed(7) == [7, 2]
+    assert seeds.test_seed(7) == 8 and seeds.validation_seed(7) == 10 and seeds.train_draw_seed(7) == 7
     from numpyvae.models.vae import VAE
-    m = VAE(4, [3], 2, seed=config.model_seed(7))
-    assert m.rng.bit_generator.state == np.random.default_rng(config.noise_seed(7)).bit_generator.state
+    m = VAE(4, [3], 2, seed=seeds.model_seed(7))
+    assert m.rng.bit_generator.state == np.random.default_rng(seeds.noise_seed(7)).bit_generator.state
 
 
 def test_resolved_binarize_policy():
-    assert config.resolved_binarize("auto", "bernoulli", "digits") == "dynamic"
-    assert config.resolved_binarize("auto", "bernoulli", "ring") == "none"
-    assert config.resolved_binarize("auto", "gaussian", "digits") == "none"
-    assert config.resolved_binarize("static", "gaussian", "digits") == "static"
+    assert binarization.resolved_binarize("auto", "bernoulli", "digits") == "dynamic"
+    assert binarization.resolved_binarize("auto", "bernoulli", "ring") == "none"
+    assert binarization.resolved_binarize("auto", "gaussian", "digits") == "none"
+    assert binarization.resolved_binarize("static", "gaussian", "digits") == "static"
 
 
 def test_a_model_too_big_for_memory_is_refused_before_allocation():
@@ -221,3 +224,33 @@ def test_avb_options_are_settings_checked_by_name_and_rebuilt_from_the_checkpoin
     assert back.model.avb.adaptive_contrast and back.model.config["critic"] == "inner"
     assert type(back.model.avb.discriminator) is type(run.model.avb.discriminator)
     assert back.config["beta1"] == 0.5
+
+
+# ---- the per-model sections ---------------------------------------------------------------------
+
+OWN_VALUES = {"labels": 50, "classifier_hidden": [7], "class_weight": 0.5, "q_update": "wake", "critic_steps": 2,
+              "lr_critic": 1e-4, "noise_dim": 3, "hidden_critic": [5], "critic": "inner", "adaptive_contrast": True}
+
+
+def test_the_run_config_is_made_of_the_sections_with_one_flat_name_each():
+    from dataclasses import fields
+    names = [f.name for section in (sections.RunSettings, *sections.SECTIONS.values()) for f in fields(section)]
+    assert len(set(names)) == len(names)                                   # no name in two sections
+    assert [f.name for f in fields(TrainConfig)] == names == list(sections.DEFAULTS)
+    assert sections.MODEL_ONLY == {"m2": ("labels", "classifier_hidden", "class_weight"), "helmholtz": ("q_update",),
+                                   "avb": ("critic_steps", "lr_critic", "noise_dim", "hidden_critic", "critic",
+                                           "adaptive_contrast")}
+    assert set(OWN_VALUES) == {n for own in sections.MODEL_ONLY.values() for n in own}
+    cfg = TrainConfig(model="avb", critic="inner", critic_steps=2, batch_size=100)
+    assert list(cfg.to_dict()) == names and TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("owner", sorted(sections.MODEL_ONLY))
+def test_a_models_own_setting_is_refused_by_every_other_model_naming_both(owner):
+    for name in sections.MODEL_ONLY[owner]:
+        for model in sections.MODELS:
+            if model == owner:
+                continue
+            with pytest.raises(ValueError) as err:
+                TrainConfig(model=model, **{name: OWN_VALUES[name]})
+            assert name in str(err.value) and f"--model {owner}" in str(err.value), (model, name, str(err.value))

@@ -24,7 +24,7 @@ from numpyvae.measure import latent_use
 from numpyvae.measure import mixture_baseline
 from numpyvae.measure import run_data
 from numpyvae.measure import vae_log_likelihood as vll
-from numpyvae.run import config as run_config
+from numpyvae.datasets.binarize import binarize_test_set
 
 D, K, SIGMA = 5, 2, 0.5
 
@@ -247,15 +247,15 @@ def test_run_dir_without_checkpoint_is_a_clear_error(tmp_path):
 
 def test_binarize_test_set():
     x = np.random.default_rng(0).random((400, 30)).astype(np.float32)
-    dyn, how = run_config.binarize_test_set(x, "dynamic")
+    dyn, how = binarize_test_set(x, "dynamic")
     assert set(np.unique(dyn)) <= {0.0, 1.0} and dyn.dtype == np.float32 and "seed" in how
-    np.testing.assert_array_equal(dyn, run_config.binarize_test_set(x, "dynamic")[0])   # fixed seed
+    np.testing.assert_array_equal(dyn, binarize_test_set(x, "dynamic")[0])   # fixed seed
     assert abs(dyn.mean() - x.mean()) < 0.01                                        # a Bernoulli(x) draw
-    np.testing.assert_array_equal(run_config.binarize_test_set(x, "static", seed=4)[0],
+    np.testing.assert_array_equal(binarize_test_set(x, "static", seed=4)[0],
                                   (np.random.default_rng(4).random(x.shape, dtype=np.float32) < x).astype(np.float32))
-    assert run_config.binarize_test_set(x, "none")[0] is x
+    assert binarize_test_set(x, "none")[0] is x
     with pytest.raises(ValueError, match="binarize must be one of"):
-        run_config.binarize_test_set(x, "sometimes")
+        binarize_test_set(x, "sometimes")
 
 
 # ---------------------------------------------------------------- the mixture baseline
@@ -307,7 +307,7 @@ def test_format_table_shows_every_number():
 # ---------------------------------------------------------------- a whole run directory
 
 def tiny_run(tmp_path, binarize="auto"):
-    from numpyvae.run.checkpoint import CHECKPOINT, save_checkpoint
+    from numpyvae.run.checkpoint_format import CHECKPOINT, save_checkpoint
     from numpyvae.datasets import Dataset, load
     d = load("digits")
     data = Dataset(name="digits", x_train=d.x_train[:300], y_train=d.y_train[:300], x_test=d.x_test[:40],

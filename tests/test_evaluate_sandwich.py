@@ -78,7 +78,7 @@ def test_sandwich_with_one_sample_is_refused():
 
 
 def test_evaluate_run_reports_the_sandwich(tmp_path):
-    from numpyvae.run.checkpoint import CHECKPOINT, save_checkpoint
+    from numpyvae.run.checkpoint_format import CHECKPOINT, save_checkpoint
     from numpyvae.datasets import Dataset, load
     d = load("digits")
     data = Dataset(name="digits", x_train=d.x_train[:50], y_train=d.y_train[:50], x_test=d.x_test[:30],

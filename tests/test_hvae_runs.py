@@ -6,7 +6,8 @@ import pytest
 
 from numpyvae.run import checkpoint as ckpt
 from numpyvae.cli import main
-from numpyvae.run.config import PRESETS, TrainConfig, burda_epochs
+from numpyvae.run.config import TrainConfig, burda_epochs
+from numpyvae.run.presets import PRESETS
 from numpyvae.measure.evaluate import evaluate_run, format_table
 from numpyvae.models.hvae import HVAE
 from numpyvae.run.train import Trainer

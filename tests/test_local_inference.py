@@ -146,7 +146,7 @@ def test_bad_settings_are_one_line_errors():
 
 
 def test_evaluate_gaps_from_the_command_line(tmp_path, capsys):
-    from numpyvae.run.checkpoint import CHECKPOINT, save_checkpoint
+    from numpyvae.run.checkpoint_format import CHECKPOINT, save_checkpoint
     from numpyvae.cli import main
     model = VAE(784, hidden=[16], z_dim=2, seed=1, posterior="planar:1")
     save_checkpoint(tmp_path / CHECKPOINT, model, config={"dataset": "digits", "likelihood": "bernoulli", "seed": 3})

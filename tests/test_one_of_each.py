@@ -9,7 +9,8 @@ import pytest
 from scipy.special import log_softmax as scipy_log_softmax
 
 import numpyvae
-from numpyvae.run import config
+from numpyvae.datasets import binarize as binarization
+from numpyvae.run.presets import PRESETS
 
 ROOT = Path(numpyvae.__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "numpyvae").rglob("*.py"))
@@ -55,7 +56,8 @@ def test_log_softmax_and_softmax_agree_with_scipy_and_stay_finite(dtype):
 
 def test_there_is_one_binarization_resolver():
     # (TrainConfig.resolved_binarize() is the same function on the config's own fields)
-    assert [f for f, _ in definitions(r"resolved_binarize", indent="")] == ["numpyvae/run/config.py"]
+    assert [f for f, _ in definitions(r"resolved_binarize", indent="")] == ["numpyvae/datasets/binarize.py"]
+    assert [f for f, _ in definitions(r"binarize_test_set", indent="")] == ["numpyvae/datasets/binarize.py"]
     assert not hasattr(__import__("numpyvae.measure.run_data").measure.run_data, "resolved_binarize")   # no twin of that name
 
 
@@ -64,24 +66,24 @@ def test_avb_training_asks_the_resolver(monkeypatch, tmp_path):
     set; AVB now trains through the one trainer, which asks the resolver like every kind."""
     from numpyvae.run.train import train
     seen = []
-    real = config.resolved_binarize
-    monkeypatch.setattr(config, "resolved_binarize", lambda *a: seen.append(a) or real(*a))
-    train({**config.PRESETS["ring"], "model": "avb", "epochs": 1, "batch_size": 500, "out": str(tmp_path / "avb")},
+    real = binarization.resolved_binarize
+    monkeypatch.setattr(binarization, "resolved_binarize", lambda *a: seen.append(a) or real(*a))
+    train({**PRESETS["ring"], "model": "avb", "epochs": 1, "batch_size": 500, "out": str(tmp_path / "avb")},
           quiet=True)
     assert seen and set(seen) == {("auto", "gaussian", "ring")}
 
 
 def test_the_resolver_refuses_a_binarization_it_does_not_know():
     with pytest.raises(ValueError, match=r"binarize must be one of auto, dynamic, static, none, got 'sometimes'"):
-        config.resolved_binarize("sometimes", "bernoulli", "digits")
+        binarization.resolved_binarize("sometimes", "bernoulli", "digits")
 
 
 def test_evaluate_reads_a_runs_binarization_through_the_resolver(small_digits, monkeypatch):
     from types import SimpleNamespace
     from numpyvae.measure import run_data
     seen = []
-    real = config.resolved_binarize
-    monkeypatch.setattr(config, "resolved_binarize", lambda *a: seen.append(a) or real(*a))
+    real = binarization.resolved_binarize
+    monkeypatch.setattr(binarization, "resolved_binarize", lambda *a: seen.append(a) or real(*a))
     run = SimpleNamespace(config={"binarize": "auto", "likelihood": "bernoulli", "dataset": "digits", "seed": 0},
                           model=SimpleNamespace(x_dim=784, dtype=np.dtype("float32")))
     x, _, how, _ = run_data.run_test_data(run, small_digits)

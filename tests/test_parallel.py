@@ -11,7 +11,8 @@ import pytest
 
 from numpyvae.nn.params import pack
 from numpyvae.optim import Adam, make_optimizer, parallel
-from numpyvae.run.train import TrainConfig, Trainer, TrainingDiverged
+from numpyvae.run.divergence import TrainingDiverged
+from numpyvae.run.train import TrainConfig, Trainer
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def test_plot_mixture(tmp_path):
 
 
 def test_plot_run_draws_everything_that_applies(tmp_path):
-    from numpyvae.run.checkpoint import CHECKPOINT, save_checkpoint
+    from numpyvae.run.checkpoint_format import CHECKPOINT, save_checkpoint
     from numpyvae.datasets import Dataset
     x, y = image_data(40)
     data = Dataset(name="toy", x_train=x, y_train=y, x_test=x[:20], y_test=y[:20], image_shape=SHAPE, source="test")

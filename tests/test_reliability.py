@@ -14,10 +14,13 @@ import pytest
 from numpyvae.checks import NonFiniteError
 
 from numpyvae.run import checkpoint as ckpt
+from numpyvae.run import checkpoint_format as ckpt_file
 from numpyvae.cli import main
 from numpyvae.datasets.dataset import Dataset
 from numpyvae.files import DirectoryInUse, DirectoryLock
-from numpyvae.run.train import RunNotSaved, TrainConfig, Trainer, TrainingDiverged
+from numpyvae.run.divergence import TrainingDiverged
+from numpyvae.run.resume import RunNotSaved
+from numpyvae.run.train import TrainConfig, Trainer
 
 RING = ["--preset", "ring", "--hidden", "16", "--quiet", "--no-plots"]
 
@@ -261,7 +264,7 @@ def test_losses_that_fall_or_cross_zero_are_not_explosions(small_digits):
 def test_a_checkpoint_without_training_state_is_refused_by_resume(tmp_path, capsys):
     from numpyvae.models.vae import VAE
     (tmp_path / "run").mkdir()
-    ckpt.save_checkpoint(tmp_path / "run" / ckpt.CHECKPOINT, VAE(2, [4], 2))
+    ckpt_file.save_checkpoint(tmp_path / "run" / ckpt.CHECKPOINT, VAE(2, [4], 2))
     code, err = cli(["resume", str(tmp_path / "run")], capsys)
     assert code == 2 and "no training state" in err and "cannot be resumed" in err
 

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from numpyvae import VAE
-from numpyvae.run.config import PRESETS, TrainConfig
+from numpyvae.run.config import TrainConfig
+from numpyvae.run.presets import PRESETS
 from numpyvae.nn.conv import Conv2D, ConvTranspose2D
 from numpyvae.nn.spec import build_network, parse_spec
 from numpyvae.teach.gradcheck import numerical_gradient, relative_error

@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from numpyvae.run import checkpoint as ckpt
-from numpyvae.run.train import PRESETS, TrainConfig, Trainer, TrainingDiverged, train
+from numpyvae.run import checkpoint_format as ckpt_file
+from numpyvae.run.presets import PRESETS
+from numpyvae.run.divergence import TrainingDiverged
+from numpyvae.run.train import TrainConfig, Trainer, train
 
 
 def cfg(**kw):
@@ -88,7 +91,7 @@ def test_diverging_loss_names_epoch_and_batch_and_keeps_checkpoint(small_digits,
 KILL_WHILE_SAVING = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    from numpyvae.run import checkpoint as ckpt
+    from numpyvae.run import checkpoint_format as ckpt_file
     from numpyvae.models.vae import VAE
     model = VAE(6, [5], 2)
     real_savez = np.savez
@@ -98,7 +101,7 @@ KILL_WHILE_SAVING = textwrap.dedent("""
         os.kill(os.getpid(), signal.SIGKILL)        # ... and the process dies
     np.savez = savez_then_die
     model.flat_params[:] = 1.0
-    ckpt.save_checkpoint(sys.argv[1], model)
+    ckpt_file.save_checkpoint(sys.argv[1], model)
 """)
 
 
@@ -106,7 +109,7 @@ def test_a_run_killed_while_saving_leaves_the_previous_checkpoint(tmp_path):
     from numpyvae.models.vae import VAE
     path = tmp_path / "checkpoint.npz"
     model = VAE(6, [5], 2)
-    ckpt.save_checkpoint(path, model)
+    ckpt_file.save_checkpoint(path, model)
     proc = subprocess.run([sys.executable, "-c", KILL_WHILE_SAVING, str(path)], capture_output=True)
     assert proc.returncode == -9                     # it really was killed mid-save
     loaded = ckpt.load_model(path)                   # the old checkpoint, intact
@@ -128,7 +131,7 @@ def test_missing_and_corrupt_checkpoints(tmp_path):
 def test_checkpoint_format_version_and_shape_mismatch(tmp_path):
     from numpyvae.models.vae import VAE
     path = tmp_path / "c.npz"
-    ckpt.save_checkpoint(path, VAE(6, [5], 2))
+    ckpt_file.save_checkpoint(path, VAE(6, [5], 2))
     with np.load(path) as f:
         arrays = dict(f)
     np.savez(tmp_path / "v.npz", **{**arrays, "format_version": np.array(99)})

@@ -380,7 +380,8 @@ savefig(fig, "10_ring_posteriors.png")
 # remains is the approximation gap, what it lost is the amortization gap.
 
 # %%
-from numpyvae.run.config import PRESETS, TrainConfig
+from numpyvae.run.config import TrainConfig
+from numpyvae.run.presets import PRESETS
 from numpyvae.measure.local_inference import optimize_local
 from numpyvae.measure.posterior_grid import grid_posterior, kl_to_posterior, plot_ring_posteriors
 from numpyvae.run.train import Trainer

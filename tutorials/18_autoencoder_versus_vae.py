@@ -136,7 +136,8 @@ savefig(fig, "18_prior_draws.png")
 # compute the correlation coefficient $\rho$ of each model's posterior for twelve $x$ around the ring.
 
 # %%
-from numpyvae.run.config import PRESETS, TrainConfig
+from numpyvae.run.config import TrainConfig
+from numpyvae.run.presets import PRESETS
 from numpyvae.measure.posterior_grid import grid_posterior
 from numpyvae.run.train import Trainer
 

@@ -65,7 +65,7 @@ import tempfile
 import numpy as np
 
 from numpyvae.models.adversarial import AVB, log_px_by_quadrature
-from numpyvae.run.config import PRESETS
+from numpyvae.run.presets import PRESETS
 from numpyvae.datasets import load
 from numpyvae.optim import Adam
 from numpyvae.teach.tutorial_support import FAST, plt, savefig

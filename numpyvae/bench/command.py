@@ -98,7 +98,7 @@ def posterior_costs(posteriors, log=print, **kw) -> dict:
     Returns {"reference": "gaussian", "rows": [{posterior, best_epoch_seconds, relative, parameters}],
     "load_before", "load_after"}.
     """
-    from ..run.config import check_setting
+    from ..run.settings import check_setting
     names = ["gaussian"] + [p for p in posteriors if p != "gaussian"]
     for name in names:
         check_setting("posterior", name, "--posterior")    # a bad name fails before any timing
@@ -144,7 +144,7 @@ def _run_and_save(run, kw: dict, json_path) -> int:
         print(f"numpyvae: error: {err}", file=sys.stderr)
         return 2
     if json_path:
-        from ..run.checkpoint import save_json
+        from ..run.checkpoint_format import save_json
         save_json(json_path, results)
         print(f"results written to {json_path}")
     return 0

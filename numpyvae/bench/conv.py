@@ -126,7 +126,7 @@ def measure_conv_matmuls(ops, dtype="float32", *, repeats: int = 5, min_seconds:
 def run_conv_bench(*, epochs: int = 2, examples: int = 4096, batch_size: int = 128, seed: int = 0,
                    dtype: str = "float32", matmul_repeats: int = 5, matmul_seconds: float = 0.3, log=print) -> dict:
     """Train the keras-conv preset's VAE for ``epochs`` epochs of ``examples`` digits and account for the time."""
-    from ..run.config import PRESETS
+    from ..run.presets import PRESETS
     from ..nn import conv as conv_module
     from ..run.train import TrainConfig, Trainer
     say = log or (lambda *a, **k: None)

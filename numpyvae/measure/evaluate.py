@@ -47,7 +47,7 @@ def save_evaluation(results: dict, run_dir) -> Path:
     Written to a temporary file beside it, then renamed over the old one (the
     checkpoint module's atomic_save): a reader never sees half a file.
     """
-    from ..run.checkpoint import save_json
+    from ..run.checkpoint_format import save_json
     return save_json(Path(run_dir) / "evaluation.json", results)
 
 

@@ -10,8 +10,8 @@ import time
 import numpy as np
 
 from ..checks import check_array
-from ..run.config import binarize_test_set, train_draw_seed
-from ..seeds import EVAL_SEED
+from ..datasets.binarize import binarize_test_set
+from ..seeds import EVAL_SEED, train_draw_seed
 from .run_data import binarization_of, seed_of
 
 __all__ = ["mixture_baseline", "run_baselines", "baseline_results", "DEFAULT_BASELINE_COMPONENTS"]

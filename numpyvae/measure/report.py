@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checks import check_positive_int
-from ..run.config import EVAL_SEED
+from ..seeds import EVAL_SEED
 from ..files import check_writable
 from ..run.progress import Progress
 

@@ -132,7 +132,7 @@ def _run_avb(c, dataset, budget, seed, out_dir, log):
     """AVB (``train --model avb`` with the comparison's options) against a VAE of the same sizes, both from the
     ring preset, judged by log p(x) by quadrature over z on the same test points."""
     from ..models.adversarial import log_px_by_quadrature
-    from ..run.config import PRESETS
+    from ..run.presets import PRESETS
     from ..run.train import train
     data = _data(dataset, {**budget, "n_test": budget["avb"]["n_test"]})
     base = {**PRESETS[dataset], **{k: v for k, v in budget["avb"].items() if k != "n_test"}, "seed": seed}
@@ -230,7 +230,7 @@ def markdown(rows: list) -> str:
 
 def save(rows: list, out_dir) -> tuple[Path, Path]:
     """Merge rows into OUT/reproduction.json (one per name, dataset, budget, seed) and rewrite the table; atomic."""
-    from ..run.checkpoint import save_json
+    from ..run.checkpoint_format import save_json
     from ..files import atomic_write_bytes
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..run import config as run_config
-from ..run.config import binarize_test_set, test_seed
+from ..datasets import binarize as binarization
+from ..datasets.binarize import binarize_test_set
+from ..run.settings import check_setting
+from ..seeds import test_seed
 from .inputs import check_labels
 
 __all__ = ["run_test_data", "binarization_of", "seed_of"]
 
 
 def binarization_of(config: dict) -> str:
-    """The binarization a run trained with, from its saved config dict (config.resolved_binarize decides;
+    """The binarization a run trained with, from its saved config dict (datasets.binarize.resolved_binarize decides;
     a config saved before the setting existed did not binarize)."""
-    return run_config.resolved_binarize(config.get("binarize", "none"), config.get("likelihood", "bernoulli"),
-                                        config.get("dataset"))
+    return binarization.resolved_binarize(config.get("binarize", "none"), config.get("likelihood", "bernoulli"), config.get("dataset"))
 
 
 def _dataset_for(config: dict):
@@ -34,14 +35,14 @@ def _dataset_for(config: dict):
 def seed_of(config: dict) -> int:
     """The run's seed from its config (0 if it has none, the trainer's default); a bad one is an error,
     not silently 0 (it decides which test draw the numbers are measured on)."""
-    return run_config.check_setting("seed", config.get("seed", 0), "the run's config")
+    return check_setting("seed", config.get("seed", 0), "the run's config")
 
 
 def run_test_data(run, dataset=None) -> tuple[np.ndarray, np.ndarray, str, object]:
     """(x_test, y_test, how x_test was binarized, the Dataset) for a loaded run.
 
     x_test is in the model's dtype and binarized as the run's training data was
-    (:func:`binarize_test_set`, seed = :func:`numpyvae.run.config.test_seed` of the run's seed). Shared by
+    (:func:`binarize_test_set`, seed = :func:`numpyvae.seeds.test_seed` of the run's seed). Shared by
     :func:`numpyvae.measure.evaluate.evaluate_run` and :func:`numpyvae.plots.run.plot_run`, so the numbers and
     the pictures use the same test images. ``dataset`` overrides the config's.
     """

@@ -29,7 +29,7 @@ import numpy as np
 
 from .adversarial import AVB, log_px_by_quadrature
 from ..checks import check_positive_int
-from ..run.config import EVAL_SEED
+from ..seeds import EVAL_SEED
 from ..measure.estimator import check_k, importance_sampled
 from .base import Batch, Model, ParamGroup
 

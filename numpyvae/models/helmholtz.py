@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..checks import as_dtype, check_positive_int
-from ..run.config import EVAL_SEED, noise_seed
+from ..seeds import EVAL_SEED, noise_seed
 from ..nn import MLP
 from .wake_sleep import Q_UPDATES, HelmholtzMachine, machine_log_likelihood, sample_bernoulli
 from .base import Batch, Model, ParamGroup
@@ -43,7 +43,7 @@ def build_machine(x_dim: int, hidden, z_dim: int, hidden_dec=None, activation: s
 
 def helmholtz_model_config(run: dict, x_dim: int, seed: int | None = None) -> dict:
     """The model config of a run config (TrainConfig.to_dict()) for data of x_dim features."""
-    from ..run.config import model_seed
+    from ..seeds import model_seed
     return dict(x_dim=int(x_dim), hidden=list(run["hidden"]), z_dim=int(run["z_dim"]),
                 hidden_dec=list(run.get("hidden_dec") or []), activation=run.get("activation", "relu"),
                 init=None if run.get("init", "auto") == "auto" else run["init"],

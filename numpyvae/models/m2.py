@@ -20,7 +20,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..checks import check_positive_int
-from ..run.config import EVAL_SEED
+from ..seeds import EVAL_SEED
 from .semi_supervised import M2, generative_error
 from ..measure.estimator import check_k, importance_sampled
 from .base import Batch, Model, ParamGroup

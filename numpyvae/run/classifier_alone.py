@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import TrainConfig, model_seed, trainer_seed
+from ..seeds import model_seed, trainer_seed
+from .config import TrainConfig
 from ..datasets import binarize_dynamic
 from ..models.semi_supervised import ClassifierAlone
 from ..optim import make_optimizer

@@ -11,7 +11,7 @@ import contextlib
 import time
 from pathlib import Path
 
-from . import checkpoint as ckpt
+from . import checkpoint_format as ckpt
 from ..files import DirectoryLock, check_writable, remove_partial_files
 
 __all__ = ["is_new_run_dir", "build_or_leave_no_trace", "claim_run_dir", "new_run_dir"]

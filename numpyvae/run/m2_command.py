@@ -45,7 +45,7 @@ def config_of(args):
         raise ValueError("m2 --baseline (the classifier trained on the labels alone) did not carry over to "
                          "`python -m numpyvae train --model m2`; remove --baseline (`python -m numpyvae reproduce m2` "
                          "trains both, numpyvae.run.classifier_alone the baseline)")
-    from .config import settings_from_sources
+    from .settings import settings_from_sources
     names = ("dataset", "labels", "epochs", "batch_size", "hidden", "z_dim", "classifier_hidden", "lr", "seed", "out")
     sources = [("m2", {"model": "m2"})] + [(f"--{n.replace('_', '-')}", {n: getattr(args, n)}) for n in names]
     return TrainConfig(**settings_from_sources(sources))          # a bad value is named by its flag

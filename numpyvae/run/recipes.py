@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import model_seed
+from ..seeds import model_seed
 from ..models.semi_supervised import paper_alpha
 from ..optim import make_optimizer
 from .batches import Minibatches, SemiSupervised

@@ -1,4 +1,4 @@
-"""Training every kind of model: batches, the optimizers, validation, checkpoints, history.
+"""The trainer of every kind of model: its build, the one loop over the batches, validation and the history.
 
 The one loop, in one screen (:meth:`Trainer._steps`), for the VAE, the hierarchy, M2, the
 Helmholtz machine and AVB alike::
@@ -7,7 +7,7 @@ Helmholtz machine and AVB alike::
         batch = Bernoulli draw of it     (dynamic binarization, if asked)
         options = before-step hooks      (the Gumbel temperature τ_t; the KL warm-up β_t)
         loss = the model's step          (VAE: loss_and_grads; the others: forward, backward)
-        stop if the loss blew up         (non-finite, or |loss| 10⁴× its recent scale)
+        stop if the loss blew up         (non-finite, or |loss| 10⁴× its recent scale: run/divergence.py)
         clip the gradient norm           (if asked, over all groups)
         every group's optimizer.step()   (stop if it left a weight non-finite: a NaN or inf gradient)
         after-step hooks                 (AVB: the extra critic steps)
@@ -16,7 +16,7 @@ How each kind is set up (its model, batches, optimizers, hooks) is in numpyvae/r
 the VAE's and the hierarchy's in :meth:`Trainer._build_vae`.
 
 After every epoch the validation ELBO is computed and an atomic checkpoint is
-written (weights, optimizer, generators and the history, in one file), so an
+written (weights, optimizer, generators and the history, in one file: numpyvae/run/resume.py), so an
 interrupted run loses at most one epoch and ``resume`` continues bit for bit
 as if nothing had happened. A run directory belongs to one process at a time
 (:class:`numpyvae.files.DirectoryLock`).
@@ -31,11 +31,13 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from ..checks import NonFiniteError, as_dtype
-from .config import (BINARIZE, HELP, PRESETS, TrainConfig, binarize_test_set, config_from_toml, model_seed,
-    test_seed, train_draw_seed, trainer_seed, validation_seed)
-from ..plots.animate import SNAPSHOTS, LatentSnapshots
+from .config import TrainConfig
+from ..seeds import model_seed, test_seed, train_draw_seed, trainer_seed, validation_seed
+from ..plots.animate import LatentSnapshots
 from ..models.cubo_q import cubo_q_loss_and_grads
 from ..datasets import binarize_static, load
+from ..datasets.binarize import binarize_test_set
+from .divergence import DivergenceChecks
 from .epochs import EpochLoop
 from ..measure.elbo import test_elbo
 from ..files import DirectoryLock
@@ -48,23 +50,11 @@ from .batches import Minibatches
 from .directory import build_or_leave_no_trace, claim_run_dir, is_new_run_dir, new_run_dir  # noqa: F401 (re-exported)
 from .labels import conditional_labels  # noqa: F401 (re-exported: its home before run/)
 from .recipes import RECIPES
+from .resume import SaveAndResume
 from .threads import policy_for
 
-#: a loss whose magnitude exceeds this many times its recent scale has exploded
-EXPLOSION_FACTOR = 1e4
-#: steps per block whose median |loss| sets the recent scale
-SCALE_BLOCK = 20
 
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite, or exploded; says where, what is saved, and what to try."""
-
-
-class RunNotSaved(RuntimeError):
-    """A checkpoint could not be written (full disk, permissions); says what is kept."""
-
-
-class Trainer(EpochLoop):
+class Trainer(EpochLoop, DivergenceChecks, SaveAndResume):
     """Owns the model, optimizer, data and the shuffling generator of one run.
 
     With a ``run_dir`` the trainer owns that directory (its lock) until
@@ -150,7 +140,7 @@ class Trainer(EpochLoop):
     def _prepare(self, x_train, x_test):
         """Binarize a static run's training set once; validate on the test set evaluation uses.
 
-        The validation set is :func:`numpyvae.run.config.binarize_test_set`'s one
+        The validation set is :func:`numpyvae.datasets.binarize.binarize_test_set`'s one
         fixed draw (for dynamic and static runs), so the history's val_loss and
         ``python -m numpyvae evaluate`` measure the same images.
         """
@@ -252,58 +242,10 @@ class Trainer(EpochLoop):
                 total[1] += 1
             bar.update(1, loss=loss, **{"ex/s": int((b + 1) * self.cfg.batch_size / (time.perf_counter() - start))})
 
-    def _check_step(self, loss: float, b: int) -> None:
-        """Stop on a blow-up: a non-finite or exploded loss (non-finite gradients: see below).
-
-        Exploded: |loss| > EXPLOSION_FACTOR × the recent scale, where the scale
-        is the smallest median |loss| of any block of SCALE_BLOCK steps so far
-        in this session (at least 1 nat). A median ignores a single odd batch;
-        the smallest block keeps a slow climb (2× per step) from dragging the
-        reference up with it.
-
-        This reads only the loss, which the step computes anyway. A NaN or inf
-        gradient is caught right after the update instead: it makes its
-        parameter NaN or inf in every optimizer here (Adam: inf/inf = NaN), and
-        ``optimizer.step(check_finite=True)`` sums θ as it updates it (a NaN or
-        inf anywhere makes the sum so), so one pass over the weights per step
-        checks both; :meth:`_why_not_finite` then says which it was.
-        """
-        if not math.isfinite(loss):
-            raise self._diverged(f"the loss became {loss}", f"batch {b + 1}")
-        if abs(loss) > EXPLOSION_FACTOR * max(self._scale, 1.0):
-            raise self._diverged(f"the loss exploded to {loss:.4g}, over {EXPLOSION_FACTOR:g} times its recent scale "
-                                 f"({self._scale:.4g})", f"batch {b + 1}")
-        self._block.append(abs(loss))
-        if len(self._block) == SCALE_BLOCK:
-            self._scale = min(self._scale, float(np.median(self._block)))
-            self._block.clear()
-
-    def _why_not_finite(self, loss: float) -> str:
-        """After an update left θ non-finite: were the gradients already (read only on this rare path)?"""
-        if not all(math.isfinite(float(g.sum())) for g in self._all_grads()):
-            return f"the gradients became non-finite (loss {loss:.4g})"
-        return "the weights overflowed in the update"
-
-    def _diverged(self, what: str, where: str) -> TrainingDiverged:
-        """The error for a blow-up, in the documented form, true to what is on disk."""
-        has_checkpoint = self.run_dir is not None and (self.run_dir / ckpt.CHECKPOINT).exists()
-        if has_checkpoint:
-            kept = (f"the last good checkpoint (epoch {self.epoch}) is kept in {self.run_dir}, but resuming it "
-                    f"would repeat the same steps; start again with")
-        elif self.run_dir is not None:
-            kept = (f"no checkpoint was written yet (the first epoch did not finish), so "
-                    f"{self.run_dir} holds nothing to resume; start again with")
-        else:
-            kept = "nothing was saved (no run directory); start again with"
-        return TrainingDiverged(
-            f"{what} at epoch {self.epoch + 1}, {where}; {kept} a smaller learning rate "
-            f"(--lr {self.cfg.lr / 10:g}), gradient clipping (--clip-grad-norm 100), or a KL warm-up "
-            f"(--warmup-epochs 5)")
-
     def validate(self, batch_size: int = 1000) -> dict:
         """Validation −ELBO (β = 1: the true bound, whatever β training uses), recon and KL.
 
-        Forward only, batched, with its own fixed noise (:func:`numpyvae.run.config.validation_seed`),
+        Forward only, batched, with its own fixed noise (:func:`numpyvae.seeds.validation_seed`),
         so it draws nothing from the training generators and every epoch is measured alike.
         M2, the Helmholtz machine and AVB measure their own quantities (their ``validation``).
         """
@@ -339,107 +281,6 @@ class Trainer(EpochLoop):
                 f"val {'-log p(x|z)' if self.cfg.model == 'ae' else '-ELBO'} {row['val_loss']:8.2f} "
                 f"(recon {row['val_recon']:.2f}, KL {row['val_kl']:.2f})  "
                 f"{row['seconds']:.1f}s  {row['samples_per_sec']:.0f} ex/s")
-
-    # ---- saving and resuming ------------------------------------------------
-
-    def save(self) -> None:
-        """Write the checkpoint (weights, optimizer, generators, config and history in one atomic file),
-        then config.json and history.json, copies for reading by eye (readers use the checkpoint's).
-
-        A write that fails (full disk, permissions) leaves the previous checkpoint
-        whole and raises :class:`RunNotSaved` saying which epoch is kept.
-        """
-        config = self.cfg.to_dict()
-        path = self.run_dir / ckpt.CHECKPOINT
-        try:
-            ckpt.save_checkpoint(path, self.model, self.optimizers, config=config, rngs={"trainer": self.rng},
-                                 progress={"epoch": self.epoch, "history": self.history})
-        except OSError as err:
-            if not path.exists():
-                raise RunNotSaved(f"could not save epoch {self.epoch} to {path}: {err.strerror or err}; "
-                                  "no checkpoint exists yet") from None
-            raise RunNotSaved(f"could not save epoch {self.epoch} to {path}: {err.strerror or err}; the checkpoint "
-                              f"of epoch {self.epoch - 1} is kept whole. Free space (or fix permissions), then "
-                              f"`python -m numpyvae resume {self.run_dir}`") from None
-        if self.snapshots is not None:
-            self.snapshots.save(self.run_dir / SNAPSHOTS)
-        try:
-            ckpt.save_json(self.run_dir / "history.json", self.history)
-            ckpt.save_json(self.run_dir / "config.json", config)
-        except OSError as err:
-            raise RunNotSaved(f"epoch {self.epoch} is saved in {path}, but history.json/config.json could not be "
-                              f"written ({err.strerror or err}); readers use the checkpoint's copy") from None
-
-    @classmethod
-    def resume(cls, run_dir, epochs: int | None = None, quiet: bool = False, data=None) -> "Trainer":
-        """Rebuild a trainer from a run directory's checkpoint, exactly where it stopped.
-
-        ``epochs`` raises the run's target number of epochs (e.g. train 20 more).
-        The directory is locked before the checkpoint is read; everything in the
-        checkpoint is checked against the run it claims to be before it is used.
-        """
-        run_dir = Path(run_dir)
-        lock = claim_run_dir(run_dir, new=False)
-        try:
-            saved = ckpt.read_checkpoint(run_dir)
-            if "trainer" not in saved.rng_states or "epoch" not in saved.progress:
-                raise ckpt.CheckpointError(
-                    f"{saved.path} holds a model but no training state (no trainer generator or progress: it "
-                    f"was written by save_checkpoint(), not by training); evaluate, plot or sample it, but it "
-                    f"cannot be resumed")
-            cfg = TrainConfig.from_dict(saved.run_config, f"{saved.path} config")
-            if epochs is not None:
-                cfg.epochs = epochs
-                cfg.validate(f"resume {run_dir} --epochs")
-            trainer = cls(cfg, data=data, quiet=quiet, run_dir=run_dir, lock=lock)
-        except BaseException:
-            lock.release()
-            raise
-        try:
-            trainer._restore(saved)
-        except BaseException:
-            trainer.close()
-            raise
-        ckpt.save_json(run_dir / "history.json", trainer.history)   # repair a copy a kill left behind
-        return trainer
-
-    def _restore(self, saved: ckpt.Checkpoint) -> None:
-        """Load a checkpoint's state into this freshly built trainer, checking it is this run's."""
-        where = str(saved.path)
-        differ = {k: (v, self.model.config[k]) for k, v in saved.model_config.items()
-                  if k in self.model.config and v != self.model.config[k]}
-        if differ:     # e.g. a learned Gaussian saved before min_logvar had a default: same shapes, other model
-            raise ckpt.CheckpointError(f"{where}: the model it holds differs from the one its run config builds "
-                                       f"now (saved, now: {differ}); it can be evaluated, but not resumed")
-        if saved.kind != ckpt.model_kind(self.model):
-            raise ckpt.CheckpointError(f"{where} holds a {saved.kind} model, but its run config builds a "
-                                       f"{ckpt.model_kind(self.model)}; the checkpoint is inconsistent")
-        ckpt.load_groups(self.model, saved.groups, where)
-        ckpt.load_state(self.model, saved)                 # e.g. the temperature τ it was last trained at
-        epoch, history = ckpt.check_progress(saved.progress, where)
-        steps = self.batches.steps
-        if sorted(saved.optim) != sorted(self.optimizers):
-            raise ckpt.CheckpointError(f"{where}: optimizer states for {sorted(saved.optim)} do not match the "
-                                       f"model's parameter groups {sorted(self.optimizers)}")
-        for group, optimizer in self.optimizers.items():
-            try:
-                optimizer.load_state_dict(saved.optim[group])
-            except ValueError as err:
-                raise ckpt.CheckpointError(f"{where}: optimizer state does not match: {err}") from err
-            per_step = self.cfg.critic_steps if group == "critic" else 1
-            if optimizer.t != epoch * steps * per_step:
-                raise ckpt.CheckpointError(f"{where}: the optimizer took {optimizer.t} steps but {epoch} epoch(s) "
-                                           f"of {steps} steps make {epoch * steps * per_step}; the checkpoint is "
-                                           "inconsistent")
-        for name, rng in (("model", self.model.rng), ("trainer", self.rng)):
-            ckpt.restore_rng(rng, ckpt.rng_state(saved, name), where)
-        self.epoch, self.history = epoch, history
-        if self.snapshots is not None and (self.run_dir / SNAPSHOTS).exists():   # go on adding frames
-            kept = LatentSnapshots.load(self.run_dir / SNAPSHOTS)
-            frames = [i for i, t in enumerate(kept.steps) if t <= self.optimizer.t]
-            self.snapshots.steps = [kept.steps[i] for i in frames]
-            self.snapshots.codes = [kept.codes[i] for i in frames]
-            self.snapshots.images = [kept.images[i] for i in frames]
 
     def result(self) -> ckpt.Run:
         """The run as :func:`numpyvae.run.checkpoint.load_run` would read it back."""
