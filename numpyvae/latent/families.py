@@ -7,7 +7,7 @@ A posterior name is a family, or a flow followed by ":K", its number of steps:
 
     gaussian           q = N(mu, diag(exp(logvar)))            (latent/gaussian.py)
     full-gaussian      q = N(mu, L Lᵀ)                         (latent/full_gaussian.py)
-    planar:K           diagonal Gaussian + K planar steps      (latent/flows.py)
+    planar:K           diagonal Gaussian + K planar steps      (latent/flows/)
     radial:K           diagonal Gaussian + K radial steps
     iaf:K              diagonal Gaussian + K IAF steps
     gumbel:C           z_dim / C categorical variables of C classes, Gumbel-softmax relaxed   (latent/gumbel.py)
@@ -31,7 +31,7 @@ import numpy as np
 
 from ..checks import as_dtype, check_positive_int
 from .deterministic import Deterministic
-from .flows import iaf_flow, planar_flow, radial_flow
+from .flows.flow import iaf_flow, planar_flow, radial_flow
 from .full_gaussian import FullCovGaussian
 from .gaussian import DiagonalGaussian
 from .gumbel import GumbelSoftmax

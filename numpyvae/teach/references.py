@@ -48,7 +48,7 @@ REFERENCES = {
     "adam_step": ("numpyvae.optim:Adam._update",),
     "gumbel_softmax_backward": ("numpyvae.latent.gumbel:gumbel_softmax_backward",
                                 "numpyvae.latent.gumbel:GumbelSoftmax.backward"),
-    "planar_logdet_backward": ("numpyvae.latent.flows:PlanarStep.backward",),
+    "planar_logdet_backward": ("numpyvae.latent.flows.planar:PlanarStep.backward",),
     "conv2d_backward_dW": ("numpyvae.nn.conv:Conv2D.backward",),
     "vae_backward": ("numpyvae.models.vae:VAE.backward", "numpyvae.models.vae:VAE.loss_and_grads"),
 }
