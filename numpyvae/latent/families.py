@@ -10,7 +10,7 @@ A posterior name is a family, or a flow followed by ":K", its number of steps:
     planar:K           diagonal Gaussian + K planar steps      (latent/flows/)
     radial:K           diagonal Gaussian + K radial steps
     iaf:K              diagonal Gaussian + K IAF steps
-    gumbel:C           z_dim / C categorical variables of C classes, Gumbel-softmax relaxed   (latent/gumbel.py)
+    gumbel:C           z_dim / C categorical variables of C classes, Gumbel-softmax relaxed   (latent/gumbel/)
     gumbel-st:C        the same, straight-through (one-hot forward, relaxed backward)
     deterministic      z = mu(x), no density: the plain autoencoder (latent/deterministic.py)
 
@@ -34,7 +34,7 @@ from .deterministic import Deterministic
 from .flows.flow import iaf_flow, planar_flow, radial_flow
 from .full_gaussian import FullCovGaussian
 from .gaussian import DiagonalGaussian
-from .gumbel import GumbelSoftmax
+from .gumbel.family import GumbelSoftmax
 
 #: name -> family class; each is built as cls(z_dim)
 POSTERIORS = {"gaussian": DiagonalGaussian, "full-gaussian": FullCovGaussian,

@@ -16,7 +16,9 @@ import numpy as np
 
 from .full_gaussian import FullCovGaussian, FullCovGaussianStandardNormalKL
 from .gaussian import DiagonalGaussian
-from .gumbel import GumbelSoftmax, UniformCategorical, analytic_kl_pair
+from .gumbel.categorical import UniformCategorical
+from .gumbel.categorical_kl import analytic_kl_pair
+from .gumbel.family import GumbelSoftmax
 from .priors import StandardNormal
 
 

@@ -473,7 +473,7 @@ def _vamp(z_dim, k, *, x_dim, rng, dtype):
 
 
 def _categorical(z_dim, k, *, x_dim, rng, dtype, n_classes=None):
-    from .gumbel import UniformCategorical      # the discrete prior lives beside its family
+    from .gumbel.categorical import UniformCategorical      # the discrete prior lives beside its family
     if k is not None:
         raise ValueError(f"make_prior: 'categorical' takes no number of components, got 'categorical:{k}'; "
                          "the classes C come from the posterior gumbel:C")
