@@ -1,6 +1,6 @@
 """Variational families q(z|x) by name, for the model, the CLI and TOML files.
 
-Priors have their own factory, :func:`numpyvae.latent.priors.make_prior`
+Priors have their own factory, :func:`numpyvae.latent.priors.by_name.make_prior`
 ("standard", "mog:K", "vamp:K").
 
 A posterior name is a family, or a flow followed by ":K", its number of steps:

@@ -19,7 +19,7 @@ from .gaussian import DiagonalGaussian
 from .gumbel.categorical import UniformCategorical
 from .gumbel.categorical_kl import analytic_kl_pair
 from .gumbel.family import GumbelSoftmax
-from .priors import StandardNormal
+from .priors.standard import StandardNormal
 
 
 def kl_analytic(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
