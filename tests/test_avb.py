@@ -273,3 +273,23 @@ def test_adaptive_contrast_critic_estimates_a_known_kl_within_ten_percent():
     truth = kl(x).mean()
     assert truth == pytest.approx(14.8, abs=0.5)                          # the issue's scale of KL
     assert abs(estimate - truth) <= 0.1 * truth, (estimate, truth)
+
+
+def test_extra_critic_steps_read_what_the_steps_critic_reads_with_adaptive_contrast():
+    """AVBModel.critic_step (critic_steps > 1) trains the critic on the same pairs as the step's own critic pass:
+    with adaptive contrast on z̃ = (z − μ)/σ against N(0, I), not on the raw z (which T never sees otherwise)."""
+    from numpyvae.models.avb import AVBModel
+    from numpyvae.models.base import Batch
+    m = AVBModel(D, [6], K, noise_dim=E, activation="tanh", seed=11, dtype="float64", adaptive_contrast=True,
+                 n_moment_samples=6)
+    a, x = m.avb, data("bernoulli", 11)
+    state = a.rng.bit_generator.state
+    m.critic_step(Batch(x), np.random.default_rng(12))
+    got = {k: v.copy() for k, v in a.disc_grads.items()}
+    eps, z_p = a.draw_noise(N, np.random.default_rng(12))
+    a.rng.bit_generator.state = state                                     # the moment noise: the model's generator
+    zs = np.stack([a.encode(x, e)[0] for e in a.moment_noise(N)])
+    z_tilde = (a.encode(x, eps)[0] - zs.mean(0)) / np.sqrt(zs.var(0) + 1e-4)
+    a.discriminator_grads(x, z_tilde, z_p)
+    for name in got:
+        np.testing.assert_allclose(got[name], a.disc_grads[name], rtol=1e-12, atol=0, err_msg=name)

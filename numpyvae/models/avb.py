@@ -83,9 +83,12 @@ class AVBModel(Model):
         return {"generator": self.avb.gen_grads, "critic": self.avb.disc_grads}
 
     def critic_step(self, batch: Batch, rng=None) -> dict:
-        """One more critic gradient on fresh samples of q and p (then step the critic's optimizer)."""
+        """One more critic gradient on fresh samples of q and p (then step the critic's optimizer): the pairs the
+        step's own critic pass reads, z from q (z̃ with adaptive contrast, its moment noise from the model's
+        generator) against z_p ~ N(0, I)."""
         eps, z_p = self.avb.draw_noise(batch.x.shape[0], rng)
-        return self.avb.discriminator_grads(batch.x, self.avb.encode(batch.x, eps)[0], z_p)
+        z_c = self.avb.contrast(batch.x, self.avb.encode(batch.x, eps)[0])[0]
+        return self.avb.discriminator_grads(batch.x, z_c, z_p)
 
     def proposal_of(self, x: np.ndarray, rng: np.random.Generator):
         """(m, s), each (N, K): the fitted Gaussian proposal (mean, widened std) from FIT_SAMPLES draws of q."""
