@@ -73,13 +73,62 @@ def test_generator_gradient_against_finite_differences(likelihood):
 
 def test_step_leaves_the_critic_with_its_own_gradient_not_the_generators():
     m, x = model(seed=4), data("bernoulli", 4)
-    m.step_grads(x, np.random.default_rng(5))
+    m.backward(m.forward(x, np.random.default_rng(5)))
     got = {k: v.copy() for k, v in m.disc_grads.items()}
     eps, z_p = m.draw_noise(N, np.random.default_rng(5))
     z_q = m.encode(x, eps)[0]
     m.discriminator_grads(x, z_q, z_p)
     for name in got:
         np.testing.assert_array_equal(got[name], m.disc_grads[name])
+
+
+@pytest.mark.parametrize("critic, adaptive_contrast", [("mlp", False), ("inner", False), ("mlp", True),
+                                                       ("inner", True)])
+def test_the_protocol_step_is_both_players_gradients_by_finite_differences(critic, adaptive_contrast):
+    """AVBModel.forward(batch) returns a tape; backward(tape) fills the generator group with ∂L_G/∂(φ, θ) and the
+    critic group with ∂L_T/∂ψ, both at the tape's own noise (ε, z_p, the moment noise), the critic's z_q being the
+    generator's z (z̃) held constant. tape.bound is −(nll + KL) per example. Both losses from the definitions."""
+    from numpyvae.models.avb import AVBModel
+    from numpyvae.models.base import Batch
+    m = AVBModel(D, [6], K, noise_dim=E, activation="tanh", seed=9, dtype="float64", critic=critic,
+                 adaptive_contrast=adaptive_contrast, n_moment_samples=6)
+    rng = np.random.default_rng(9)
+    for group in m.groups.values():                                       # nonzero biases too
+        for p in group.params.values():
+            p += 0.1 * rng.standard_normal(p.shape)
+    x, a = data("bernoulli", 9), m.avb
+    tape = m.forward(Batch(x), np.random.default_rng(10))
+    grads = m.backward(tape)
+    eps, z_p, eps_m = tape.eps, tape.z_p, tape.generator.eps_moments
+    assert (eps_m is not None) == adaptive_contrast
+    if adaptive_contrast:                                                  # the moments, held fixed below
+        zs = np.stack([a.encode(x, e)[0] for e in eps_m])
+        mu, sigma = zs.mean(0), np.sqrt(zs.var(0) + 1e-4)
+    else:
+        mu, sigma = np.zeros(K), np.ones(K)
+
+    def per_example():                                                     # nll_n + KL_n
+        z = a.encode(x, eps)[0]
+        p = expit(a.decoder.forward(z)[0][0])
+        nll = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(1)
+        if not adaptive_contrast:
+            return nll + a.critic(x, z)[0]
+        log_r = np.array([multivariate_normal(mu[n], np.diag(sigma[n] ** 2)).logpdf(z[n]) for n in range(N)])
+        log_p = multivariate_normal(np.zeros(K), np.eye(K)).logpdf(z)
+        return nll + a.critic(x, (z - mu) / sigma)[0] + log_r - log_p
+
+    np.testing.assert_allclose(tape.bound, -per_example(), rtol=1e-12)
+    assert tape.loss == pytest.approx(per_example().mean(), rel=1e-12)
+    z_q = (a.encode(x, eps)[0] - mu) / sigma                               # what the critic read: a constant for it
+    assert tape.parts["critic_loss"] == pytest.approx(critic_loss(a, x, z_q, z_p), rel=1e-12)
+    for name, p in m.groups["generator"].params.items():
+        numeric = numerical_gradient(lambda _: per_example().mean(), p)
+        assert relative_error(grads["generator"][name], numeric) <= 1e-7, name
+    for name, p in m.groups["critic"].params.items():
+        numeric = numerical_gradient(lambda _: critic_loss(a, x, z_q, z_p), p)
+        assert relative_error(grads["critic"][name], numeric) <= 1e-7, name
+    with pytest.raises(ValueError, match="takes no per-sample weights"):
+        m.backward(tape, np.full((1, N), 1.0 / N))
 
 
 def test_the_critic_learns_the_log_density_ratio():
@@ -224,3 +273,23 @@ def test_adaptive_contrast_critic_estimates_a_known_kl_within_ten_percent():
     truth = kl(x).mean()
     assert truth == pytest.approx(14.8, abs=0.5)                          # the issue's scale of KL
     assert abs(estimate - truth) <= 0.1 * truth, (estimate, truth)
+
+
+def test_extra_critic_steps_read_what_the_steps_critic_reads_with_adaptive_contrast():
+    """AVBModel.critic_step (critic_steps > 1) trains the critic on the same pairs as the step's own critic pass:
+    with adaptive contrast on z̃ = (z − μ)/σ against N(0, I), not on the raw z (which T never sees otherwise)."""
+    from numpyvae.models.avb import AVBModel
+    from numpyvae.models.base import Batch
+    m = AVBModel(D, [6], K, noise_dim=E, activation="tanh", seed=11, dtype="float64", adaptive_contrast=True,
+                 n_moment_samples=6)
+    a, x = m.avb, data("bernoulli", 11)
+    state = a.rng.bit_generator.state
+    m.critic_step(Batch(x), np.random.default_rng(12))
+    got = {k: v.copy() for k, v in a.disc_grads.items()}
+    eps, z_p = a.draw_noise(N, np.random.default_rng(12))
+    a.rng.bit_generator.state = state                                     # the moment noise: the model's generator
+    zs = np.stack([a.encode(x, e)[0] for e in a.moment_noise(N)])
+    z_tilde = (a.encode(x, eps)[0] - zs.mean(0)) / np.sqrt(zs.var(0) + 1e-4)
+    a.discriminator_grads(x, z_tilde, z_p)
+    for name in got:
+        np.testing.assert_allclose(got[name], a.disc_grads[name], rtol=1e-12, atol=0, err_msg=name)

@@ -1,16 +1,16 @@
 """Variational families q(z|x) by name, for the model, the CLI and TOML files.
 
-Priors have their own factory, :func:`numpyvae.latent.priors.make_prior`
+Priors have their own factory, :func:`numpyvae.latent.priors.by_name.make_prior`
 ("standard", "mog:K", "vamp:K").
 
 A posterior name is a family, or a flow followed by ":K", its number of steps:
 
     gaussian           q = N(mu, diag(exp(logvar)))            (latent/gaussian.py)
     full-gaussian      q = N(mu, L Lᵀ)                         (latent/full_gaussian.py)
-    planar:K           diagonal Gaussian + K planar steps      (latent/flows.py)
+    planar:K           diagonal Gaussian + K planar steps      (latent/flows/)
     radial:K           diagonal Gaussian + K radial steps
     iaf:K              diagonal Gaussian + K IAF steps
-    gumbel:C           z_dim / C categorical variables of C classes, Gumbel-softmax relaxed   (latent/gumbel.py)
+    gumbel:C           z_dim / C categorical variables of C classes, Gumbel-softmax relaxed   (latent/gumbel/)
     gumbel-st:C        the same, straight-through (one-hot forward, relaxed backward)
     deterministic      z = mu(x), no density: the plain autoencoder (latent/deterministic.py)
 
@@ -31,10 +31,10 @@ import numpy as np
 
 from ..checks import as_dtype, check_positive_int
 from .deterministic import Deterministic
-from .flows import iaf_flow, planar_flow, radial_flow
+from .flows.flow import iaf_flow, planar_flow, radial_flow
 from .full_gaussian import FullCovGaussian
 from .gaussian import DiagonalGaussian
-from .gumbel import GumbelSoftmax
+from .gumbel.family import GumbelSoftmax
 
 #: name -> family class; each is built as cls(z_dim)
 POSTERIORS = {"gaussian": DiagonalGaussian, "full-gaussian": FullCovGaussian,

@@ -16,8 +16,10 @@ import numpy as np
 
 from .full_gaussian import FullCovGaussian, FullCovGaussianStandardNormalKL
 from .gaussian import DiagonalGaussian
-from .gumbel import GumbelSoftmax, UniformCategorical, analytic_kl_pair
-from .priors import StandardNormal
+from .gumbel.categorical import UniformCategorical
+from .gumbel.categorical_kl import analytic_kl_pair
+from .gumbel.family import GumbelSoftmax
+from .priors.standard import StandardNormal
 
 
 def kl_analytic(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:

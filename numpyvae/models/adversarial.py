@@ -38,14 +38,14 @@ Every gradient is by hand on the engine's layers (MLP, MultiHead, Dense) and lik
     discriminator:  one pass over the 2N pairs [(x, z_q); (x, z_p)], z_q a constant here;
                     softplus'(t) = σ(t), so dL_T/dT_q = −σ(−T_q)/N = (σ(T_q) − 1)/N, dL_T/dT_p = σ(T_p)/N.
 
-The generator's backward writes garbage into the discriminator's grads (the T-path runs
-through it); :meth:`AVB.step_grads` therefore computes the discriminator's gradient second,
-overwriting them.
+One step is :meth:`AVB.forward` (both players' passes, a tape with the per-example ELBO estimate)
+then :meth:`AVB.backward`. The generator's walk writes garbage into the discriminator's grads (the
+T-path runs through it); the backward therefore walks the critic's tape second, overwriting them.
 """
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -127,6 +127,11 @@ class AVB:
         """T(x, z): x (N, D), z (N, K) -> (T (N,), tape); at the optimum T = log q(z|x) − log p(z)."""
         return self.discriminator.forward(x, z)
 
+    def moment_noise(self, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """eps_moments (M, n, E) ~ N(0, I), the noise of the moment estimate, from rng (default: the model's own)."""
+        rng = rng if rng is not None else self.rng
+        return rng.standard_normal((self.n_moment_samples, n, self.noise_dim), dtype=self.dtype)
+
     def moments(self, x: np.ndarray, eps_moments: np.ndarray):
         """μ(x), σ(x) of q(z|x) from M noise draws: x (N, D), eps_moments (M, N, E) -> (μ (N, K), σ (N, K)).
 
@@ -145,8 +150,7 @@ class AVB:
         if not self.adaptive_contrast:
             return z, None, 0.0
         if eps_moments is None:
-            eps_moments = self.rng.standard_normal((self.n_moment_samples, x.shape[0], self.noise_dim),
-                                                   dtype=self.dtype)
+            eps_moments = self.moment_noise(x.shape[0])
         mu, sigma = self.moments(x, eps_moments)
         z_c = (z - mu) / sigma
         log_r = -0.5 * (z_c ** 2 + 2 * np.log(sigma) + math.log(2 * math.pi)).sum(1)
@@ -162,69 +166,172 @@ class AVB:
         """E[x|z], (N, D)."""
         return self.likelihood.mean(*self.decoder.forward(z)[0])
 
-    # ------------------------------------------------------------ the two players' gradients
+    # ------------------------------------------------------------ one step: forward, then backward
 
-    def generator_grads(self, x: np.ndarray, eps: np.ndarray, eps_moments: np.ndarray | None = None) -> dict:
-        """Write ∂L_G/∂(φ, θ) into gen_grads; return {"loss", "recon", "T", "KL", "z"} (z: what the critic reads).
+    def forward(self, x: np.ndarray, rng: np.random.Generator | None = None) -> "AVBTape":
+        """Both players' forward passes on one batch x (N, D): the step's :class:`AVBTape`.
 
-        L_G = mean_n [nll_n + KL_n], z = f(x, ε); KL_n = T(x_n, z_n), or with adaptive contrast
-        T(x_n, z̃_n) + log r(z_n) − log p(z_n). ∂L_G/∂nll_n = ∂L_G/∂KL_n = 1/N.
-        Through the decoder: dz_rec = decoder.backward(likelihood.backward(1/N)).
-        Through the critic, with ψ fixed: dz_T = critic.backward(1/N); with adaptive contrast
-            dz_KL = dz_T / σ + (−z̃ / σ + z) / N     (∂z̃/∂z = 1/σ; ∂log r/∂z = −z̃/σ; ∂(−log p)/∂z = z).
-        The encoder's input [x, ε] is data: need_dx=False. eps_moments (M, N, E): the noise of the
-        moment estimate (drawn from the model's generator if None; unused without adaptive contrast).
+        Draws ε (N, E) and z_p (N, K) ~ p(z) from rng (default: the model's own generator), then
+        the generator's pass (:meth:`generator_forward`; with adaptive contrast its moment noise
+        comes from the model's generator) and the critic's pass on the generator's z (z̃ with
+        adaptive contrast) against z_p (:meth:`critic_forward`). The tape owns a copy of x.
         """
-        x = self._check_x(x, "AVB.generator_grads")
-        check_array(eps, "AVB.generator_grads", ndim=2, last=self.noise_dim, dtype=self.dtype, name="eps")
-        N = x.shape[0]
+        x = self._check_x(x, "AVB.forward").copy()
+        eps, z_p = self.draw_noise(x.shape[0], rng)
+        generator = self.generator_forward(x, eps)
+        return AVBTape(generator, self.critic_forward(x, generator.z_c, z_p), eps, z_p)
+
+    def backward(self, tape: "AVBTape") -> None:
+        """Fill gen_grads and disc_grads from the step's tape: the generator's walk first, then the critic's.
+
+        The generator's walk runs back through the critic (its T-path), which writes the critic's
+        grads; the critic's own walk comes second and overwrites them with ∂L_T/∂ψ.
+        """
+        if not isinstance(tape, AVBTape):
+            raise TypeError(f"AVB.backward: pass the tape forward returned, got {type(tape).__name__}")
+        self.generator_backward(tape.generator)
+        self.critic_backward(tape.critic)
+
+    # ------------------------------------------------------------ the generator: L_G
+
+    def generator_forward(self, x: np.ndarray, eps: np.ndarray,
+                          eps_moments: np.ndarray | None = None) -> "GeneratorTape":
+        """L_G's forward: z = f(x, ε), −log p(x|z), and the critic's KL estimate at z, per example.
+
+        KL_n = T(x_n, z_n), or with adaptive contrast T(x_n, z̃_n) + log r(z_n) − log p(z_n).
+        eps_moments (M, N, E): the noise of the moment estimate (drawn from the model's generator if
+        None; unused without adaptive contrast).
+        """
+        x = self._check_x(x, "AVB.generator_forward")
+        check_array(eps, "AVB.generator_forward", ndim=2, last=self.noise_dim, dtype=self.dtype, name="eps")
+        if self.adaptive_contrast and eps_moments is None:
+            eps_moments = self.moment_noise(x.shape[0])              # drawn here to be kept on the tape
         z, enc_tape = self.encode(x, eps)
         heads, dec_tape = self.decoder.forward(z)
         nll, lik_tape = self.likelihood.forward(x, *heads, check=False)
         z_c, sigma, log_r_over_p = self.contrast(x, z, eps_moments)
-        t, disc_tape = self.critic(x, z_c)
+        t, critic_tape = self.critic(x, z_c)
+        kl = t + log_r_over_p if self.adaptive_contrast else t
+        return GeneratorTape(z, z_c, sigma, nll, t, kl, eps_moments, (enc_tape, dec_tape, lik_tape, critic_tape))
+
+    def generator_backward(self, tape: "GeneratorTape") -> None:
+        """Write ∂L_G/∂(φ, θ) into gen_grads, for L_G = mean_n [nll_n + KL_n] (ψ held fixed).
+
+        ∂L_G/∂nll_n = ∂L_G/∂KL_n = 1/N.
+        Through the decoder: dz_rec = decoder.backward(likelihood.backward(1/N)).
+        Through the critic: dz_T = critic.backward(1/N) (this writes the critic's grads too: garbage
+        for it, which :meth:`critic_backward` overwrites); with adaptive contrast
+            dz_KL = dz_T / σ + (−z̃ / σ + z) / N     (∂z̃/∂z = 1/σ; ∂log r/∂z = −z̃/σ; ∂(−log p)/∂z = z).
+        The encoder's input [x, ε] is data: need_dx=False.
+        """
+        z, z_c, sigma = tape.z, tape.z_c, tape.sigma
+        enc_tape, dec_tape, lik_tape, critic_tape = tape.tapes
+        N = z.shape[0]
         d = np.full(N, 1.0 / N, dtype=self.dtype)
         dz = self.decoder.backward(list(self.likelihood.backward(d, lik_tape)), dec_tape)
-        dz_t = self.discriminator.backward(d, disc_tape)                # writes disc grads: overwritten later
-        kl = t
+        dz_t = self.discriminator.backward(d, critic_tape)
         if self.adaptive_contrast:
-            kl = t + log_r_over_p
             dz += (dz_t + (z * sigma - z_c) / N) / sigma                # dz_T/σ + (z − z̃/σ)/N
         else:
             dz += dz_t
         self.encoder.backward(dz, enc_tape, need_dx=False)
-        recon, kl_mean = float(nll.mean()), float(kl.mean())
-        return {"loss": recon + kl_mean, "recon": recon, "T": float(t.mean()), "KL": kl_mean, "z": z_c}
 
-    def discriminator_grads(self, x: np.ndarray, z_q: np.ndarray, z_p: np.ndarray) -> dict:
-        """Write ∂L_T/∂ψ into disc_grads; return {"loss", "accuracy"}.
+    def generator_grads(self, x: np.ndarray, eps: np.ndarray, eps_moments: np.ndarray | None = None) -> dict:
+        """The generator's forward and backward on its own (the critic's grads are left as garbage):
+        {"loss", "recon", "T", "KL", "z"} (z: what the critic reads, z or z̃)."""
+        tape = self.generator_forward(x, eps, eps_moments)
+        self.generator_backward(tape)
+        return {**tape.parts, "z": tape.z_c}
 
-        L_T = mean_n softplus(−T(x_n, z_q,n)) + mean_n softplus(T(x_n, z_p,n)); both halves go
-        through the critic as one batch of 2N pairs. softplus' = σ, so
-            ∂L_T/∂T_q = −σ(−T_q)/N = (σ(T_q) − 1)/N,     ∂L_T/∂T_p = σ(T_p)/N.
+    # ------------------------------------------------------------ the critic: L_T
+
+    def critic_forward(self, x: np.ndarray, z_q: np.ndarray, z_p: np.ndarray) -> "CriticTape":
+        """L_T's forward: T on the 2N pairs [(x, z_q); (x, z_p)] in one pass, its logistic loss and accuracy.
+
+        L_T = mean_n softplus(−T(x_n, z_q,n)) + mean_n softplus(T(x_n, z_p,n)); z_q is a constant here.
         """
-        x = self._check_x(x, "AVB.discriminator_grads")
+        x = self._check_x(x, "AVB.critic_forward")
         N = x.shape[0]
         for name, z in (("z_q", z_q), ("z_p", z_p)):
-            check_array(z, "AVB.discriminator_grads", ndim=2, last=self.z_dim, dtype=self.dtype, name=name)
+            check_array(z, "AVB.critic_forward", ndim=2, last=self.z_dim, dtype=self.dtype, name=name)
             if z.shape[0] != N:
-                raise ValueError(f"AVB.discriminator_grads: {name} must have {N} rows like x, got {z.shape}")
+                raise ValueError(f"AVB.critic_forward: {name} must have {N} rows like x, got {z.shape}")
         t, tape = self.critic(np.concatenate([x, x]), np.concatenate([z_q, z_p]))
         t_q, t_p = t[:N], t[N:]
-        dt = sigmoid(t)
+        loss = float(softplus(-t_q).mean() + softplus(t_p).mean())
+        accuracy = float(((t_q > 0).sum() + (t_p < 0).sum()) / (2 * N))
+        return CriticTape(t, tape, loss, accuracy)
+
+    def critic_backward(self, tape: "CriticTape") -> None:
+        """Write ∂L_T/∂ψ into disc_grads. softplus' = σ, so
+            ∂L_T/∂T_q = −σ(−T_q)/N = (σ(T_q) − 1)/N,     ∂L_T/∂T_p = σ(T_p)/N.
+        """
+        N = tape.t.shape[0] // 2
+        dt = sigmoid(tape.t)
         dt[:N] -= 1.0
         dt /= N
-        self.discriminator.backward(dt, tape, need_dz=False)
-        loss = float(softplus(-t_q).mean() + softplus(t_p).mean())
-        return {"loss": loss, "accuracy": float(((t_q > 0).sum() + (t_p < 0).sum()) / (2 * N))}
+        self.discriminator.backward(dt, tape.tape, need_dz=False)
 
-    def step_grads(self, x: np.ndarray, rng: np.random.Generator | None = None) -> dict:
-        """Both players' gradients for one batch (then step each optimizer): generator first, then the
-        critic on the generator's z (a constant for it; z̃ with adaptive contrast) against fresh N(0, I) draws."""
-        eps, z_p = self.draw_noise(x.shape[0], rng)
-        out = self.generator_grads(x, eps)
-        disc = self.discriminator_grads(x, out.pop("z"), z_p)
-        return {**out, "disc_loss": disc["loss"], "disc_accuracy": disc["accuracy"]}
+    def discriminator_grads(self, x: np.ndarray, z_q: np.ndarray, z_p: np.ndarray) -> dict:
+        """The critic's forward and backward on its own: ∂L_T/∂ψ into disc_grads; returns {"loss", "accuracy"}."""
+        tape = self.critic_forward(x, z_q, z_p)
+        self.critic_backward(tape)
+        return {"loss": tape.loss, "accuracy": tape.accuracy}
+
+
+class GeneratorTape(NamedTuple):
+    """The generator's forward (:meth:`AVB.generator_forward`): per example (N,) nll, T and the KL estimate;
+    z (N, K) and what the critic read z_c (z, or z̃ with adaptive contrast; σ (N, K) or None); the moment
+    noise (M, N, E) of the adaptive contrast (or None); the pieces' tapes (encoder, decoder, likelihood, critic)."""
+    z: np.ndarray
+    z_c: np.ndarray
+    sigma: np.ndarray | None
+    nll: np.ndarray
+    t: np.ndarray
+    kl: np.ndarray
+    eps_moments: np.ndarray | None
+    tapes: tuple
+
+    @property
+    def parts(self) -> dict:
+        """{"loss", "recon", "T", "KL"}: L_G = recon + KL and its parts, batch means."""
+        recon, kl = float(self.nll.mean()), float(self.kl.mean())
+        return {"loss": recon + kl, "recon": recon, "T": float(self.t.mean()), "KL": kl}
+
+
+class CriticTape(NamedTuple):
+    """The critic's forward (:meth:`AVB.critic_forward`): T (2N,) on [(x, z_q); (x, z_p)], its tape, L_T, accuracy."""
+    t: np.ndarray
+    tape: object
+    loss: float
+    accuracy: float
+
+
+class AVBTape(NamedTuple):
+    """One step's record (:meth:`AVB.forward`): both players' tapes and the noise drawn, ε (N, E) and z_p (N, K).
+
+    ``bound`` (N,): the per-example ELBO estimate −nll_n − KL_n (the critic in place of the KL);
+    ``loss``: L_G, what the generator minimizes; ``parts``: recon, T, the ELBO estimate and the critic's loss
+    and accuracy, batch means.
+    """
+    generator: GeneratorTape
+    critic: CriticTape
+    eps: np.ndarray
+    z_p: np.ndarray
+
+    @property
+    def bound(self) -> np.ndarray:
+        return -(self.generator.nll + self.generator.kl)
+
+    @property
+    def loss(self) -> float:
+        return self.generator.parts["loss"]
+
+    @property
+    def parts(self) -> dict:
+        g = self.generator.parts
+        return {"recon": g["recon"], "T": g["T"], "elbo_estimate": -g["recon"] - g["KL"],
+                "critic_loss": self.critic.loss, "critic_accuracy": self.critic.accuracy}
 
 
 def log_px_by_quadrature(decode_heads, likelihood, x: np.ndarray, limit: float = 4.0, n: int = 401,

@@ -1,10 +1,11 @@
 """Adversarial variational Bayes (numpyvae.models.adversarial) as a protocol model: ``--model avb``.
 
 Two parameter groups, each with its own optimizer: "generator" (the implicit encoder and the
-decoder) and "critic" (T(x, z)). One step is AVB's :meth:`~numpyvae.models.adversarial.AVB.step_grads`: the
-generator's gradient of mean[−log p(x|z) + T(x, z)], then the critic's logistic-loss gradient on
-the generator's z against fresh prior draws; the trainer then steps both optimizers and, for
-``critic_steps`` > 1, takes the extra critic steps (:meth:`AVBModel.critic_step`).
+decoder) and "critic" (T(x, z)). One step is AVB's :meth:`~numpyvae.models.adversarial.AVB.forward` (both
+players' passes: the generator's mean[−log p(x|z) + T(x, z)], the critic's logistic loss on the generator's
+z against fresh prior draws; the tape's ``bound`` is the per-example ELBO estimate) and
+:meth:`~numpyvae.models.adversarial.AVB.backward` (both players' gradients from that tape); the trainer then
+steps both optimizers and, for ``critic_steps`` > 1, takes the extra critic steps (:meth:`AVBModel.critic_step`).
 
 log p(x): the implicit q(z|x) has no density, so it cannot be the proposal. For each x, M = 100
 draws z = f(x, ε) of q are summarized by their mean m and per-dimension standard deviation s, and
@@ -27,7 +28,7 @@ import math
 
 import numpy as np
 
-from .adversarial import AVB, log_px_by_quadrature
+from .adversarial import AVB, AVBTape, log_px_by_quadrature
 from ..checks import check_positive_int
 from ..seeds import EVAL_SEED
 from ..measure.estimator import check_k, importance_sampled
@@ -65,25 +66,29 @@ class AVBModel(Model):
         return {"generator": ParamGroup(self.avb.gen_params, self.avb.gen_grads),
                 "critic": ParamGroup(self.avb.disc_params, self.avb.disc_grads)}
 
-    def forward(self, batch: Batch, noise=None, **options) -> dict:
-        """Both players' gradients for the batch (AVB.step_grads computes each player's forward and backward
-        in one pass); ``noise``: a Generator for ε and the prior draws (default the model's)."""
-        out = self.avb.step_grads(batch.x, noise)
-        kl = out.get("KL", out["T"])           # the critic's KL estimate (T itself unless the contrast is adapted)
-        return {"loss": out["loss"], "parts": {"recon": out["recon"], "T": out["T"], "elbo_estimate":
-                                               -out["recon"] - kl, "critic_loss": out["disc_loss"],
-                                               "critic_accuracy": out["disc_accuracy"]}}
+    def forward(self, batch: Batch, noise=None, **options) -> AVBTape:
+        """Both players' forward passes on the batch (:meth:`numpyvae.models.adversarial.AVB.forward`): a tape
+        with ``bound`` (N,), ``loss`` (the generator's) and ``parts``; ``noise``: a Generator for ε and the
+        prior draws (default the model's)."""
+        return self.avb.forward(batch.x, noise)
 
-    def backward(self, tape, c=None) -> dict:
-        """The gradients forward filled: {"generator": ..., "critic": ...}."""
+    def backward(self, tape: AVBTape, c=None) -> dict:
+        """Fill both groups' gradients from the tape: {"generator": ..., "critic": ...}.
+
+        c is refused: per-sample weights serve objectives of a q with heads or a density (local inference,
+        a χ-trained q), and AVB's implicit q has neither."""
         if c is not None:
             raise ValueError("AVBModel.backward: AVB's objective takes no per-sample weights (c)")
+        self.avb.backward(tape)
         return {"generator": self.avb.gen_grads, "critic": self.avb.disc_grads}
 
     def critic_step(self, batch: Batch, rng=None) -> dict:
-        """One more critic gradient on fresh samples of q and p (then step the critic's optimizer)."""
+        """One more critic gradient on fresh samples of q and p (then step the critic's optimizer): the pairs the
+        step's own critic pass reads, z from q (z̃ with adaptive contrast, its moment noise from the model's
+        generator) against z_p ~ N(0, I)."""
         eps, z_p = self.avb.draw_noise(batch.x.shape[0], rng)
-        return self.avb.discriminator_grads(batch.x, self.avb.encode(batch.x, eps)[0], z_p)
+        z_c = self.avb.contrast(batch.x, self.avb.encode(batch.x, eps)[0])[0]
+        return self.avb.discriminator_grads(batch.x, z_c, z_p)
 
     def proposal_of(self, x: np.ndarray, rng: np.random.Generator):
         """(m, s), each (N, K): the fitted Gaussian proposal (mean, widened std) from FIT_SAMPLES draws of q."""
@@ -153,8 +158,7 @@ class AVBModel(Model):
         eps, _ = self.avb.draw_noise(x.shape[0], rng)
         z = self.avb.encode(x, eps)[0]
         recon = float(self.likelihood.forward(x, *self.avb.decoder.forward(z)[0], check=False)[0].mean())
-        eps_moments = rng.standard_normal((self.avb.n_moment_samples, x.shape[0], self.avb.noise_dim),
-                                          dtype=self.dtype) if self.avb.adaptive_contrast else None
+        eps_moments = self.avb.moment_noise(x.shape[0], rng) if self.avb.adaptive_contrast else None
         kl = float(self.avb.kl_estimate(x, z, eps_moments).mean())
         return {"val_recon": recon, "val_kl_estimate": kl, "val_elbo_estimate": -recon - kl}
 

@@ -37,7 +37,8 @@ from ..likelihoods import make_likelihood
 from .base import Model, unbatch
 from ..nn import named_arrays, pack_layers
 from ..seeds import noise_seed, prior_init_seed
-from .vae import VAE, Tape
+from .vae import Tape
+from .vae_build import VAEBuild
 from .vae_uses import VAEUses
 
 __all__ = ["HVAE"]
@@ -101,9 +102,9 @@ class HVAE(VAEUses, Model):
         self.last_tape: Tape | None = None
 
     kind = "hvae"
-    groups = VAE.groups
+    groups = VAEBuild.groups
 
-    _network = VAE._network           # an MLP trunk and one Dense head per output, built as the VAE builds them
+    _network = VAEBuild._network      # an MLP trunk and one Dense head per output, built as the VAE builds them
 
     def networks(self) -> list:
         """Every network a step runs: the encoders bottom-up, the networks of p(z_l | z_{l+1}), p(x|z₁)'s."""
@@ -171,10 +172,6 @@ class HVAE(VAEUses, Model):
         return [d.reshape(S, N, K) for d in dparams]
 
     # ---- forward and backward ---------------------------------------------------------------
-
-    # forward, then backward, keeping the tape for a look: the VAE's own two methods (y must be None here)
-    loss_and_grads = VAE.loss_and_grads
-    last_parts = VAE.last_parts
 
     def forward(self, x, eps=None, *, n_samples: int = 1, beta: float = 1.0, kl: str | None = None,
                 objective: str = "elbo", alpha: float | None = None, y=None) -> Tape:

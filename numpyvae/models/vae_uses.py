@@ -1,11 +1,12 @@
-"""What a trained VAE offers beyond a training step, shared by the VAE and the hierarchy.
+"""What a VAE offers around its forward and backward, shared by the VAE and the hierarchy.
 
 The prior's one explicit step (:meth:`VAEUses.prior_density`: a prior built on the encoder, the
-VampPrior, is handed the encoder's heads at its pseudo-inputs), and the protocol's uses of a model
+VampPrior, is handed the encoder's heads at its pseudo-inputs), a training step kept for a look
+(:meth:`VAEUses.loss_and_grads`: forward, then backward), and the protocol's uses of a model
 (:mod:`numpyvae.models.base`): importance weights and the one log p(x) estimator, pictures,
 ancestral samples, reconstructions, latent means. These are the one-layer VAE's versions;
 :class:`numpyvae.models.hvae.HVAE` overrides those that walk its chain of layers. A class using this
-mixin provides ``prior``, ``encode``, ``decode``, ``posterior``, ``likelihood``, ``rng``, ``dtype``
+mixin provides ``forward``, ``backward``, ``prior``, ``encode``, ``decode``, ``posterior``, ``likelihood``, ``rng``, ``dtype``
 and ``_encode_prior_inputs(u)``.
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ __all__ = ["VAEUses"]
 
 
 class VAEUses:
-    """Mixin: the prior's density for a step, log weights, log p(x), figures, samples (see the module docstring)."""
+    """Mixin: the prior's density for a step, loss_and_grads, log weights, log p(x), figures, samples (module docstring)."""
 
     def prior_density(self):
         """The prior p(z) as a density for this step, and the tape of the encoder pass it took (or None).
@@ -42,6 +43,42 @@ class VAEUses:
     def log_prior(self, z: np.ndarray) -> np.ndarray:
         """log p(z), z (..., K) -> (...): the prior's density, after its encoder pass if it has one."""
         return self.prior_density()[0].log_prob(z)[0]
+
+    # ---- a training step, kept for a look ----------------------------------------------------
+
+    def loss_and_grads(self, x: np.ndarray, eps: np.ndarray | None = None, *, n_samples: int = 1,
+                       beta: float = 1.0, kl: str | None = None, objective: str = "elbo",
+                       alpha: float | None = None, y=None):
+        """The batch mean of −bound in nats per example, and its gradient for every parameter.
+
+        Parameters
+        ----------
+        x : (N, D)       the batch, in the model's dtype
+        eps : (S, N, K) or (N, K), optional   the noise; drawn from self.rng if None
+        n_samples : int  S when eps is None (for IWAE, k = S)
+        beta : float     weight of the KL term (β-VAE); ELBO only
+        kl : "analytic" | "mc"   analytic KL (ELBO default) or log q − log p at the samples (IWAE's only option)
+        objective : "elbo" | "iwae" | "vr" | "vr-max"   the bound (IWAE, VR and VR-max use k = S samples)
+        alpha : float    the Rényi order of objective="vr" (0: IWAE; -> 1: the ELBO)
+        y : (N,) int     the labels of a conditional VAE (n_labels > 0), each in 0..n_labels−1
+
+        Returns
+        -------
+        loss : float
+        grads : ordered dict name -> array, the live ``self.grads`` buffers:
+            the next call overwrites them, so copy what you want to keep.
+        The step's tape stays in ``self.last_tape`` for a look (``last_parts`` are its loss parts).
+        """
+        self.last_tape = None      # let the previous step's arrays go before this step makes its own
+        tape = self.forward(x, eps, n_samples=n_samples, beta=beta, kl=kl, objective=objective, alpha=alpha, y=y)
+        grads = self.backward(tape)
+        self.last_tape = tape
+        return tape.loss, grads
+
+    @property
+    def last_parts(self) -> dict:
+        """{"loss", "recon", "kl"} of the last loss_and_grads, in nats per example."""
+        return self.last_tape.parts if self.last_tape is not None else {}
 
     # ---- what a trained model offers: log weights, log p(x), pictures, samples ---------------
 

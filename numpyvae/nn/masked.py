@@ -10,7 +10,7 @@ may flow:
 
 Then output j depends only on inputs with a smaller degree: its Jacobian with
 respect to the input is strictly triangular in the ordering. Inverse
-autoregressive flows (latent/flows.py) rely on exactly that.
+autoregressive flows (latent/flows/iaf.py) rely on exactly that.
 
 A MaskedDense is a Dense whose weight is multiplied by a fixed 0/1 mask M,
 in forward and in backward:

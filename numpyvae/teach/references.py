@@ -46,11 +46,11 @@ REFERENCES = {
     "cb_log_norm_backward": (_LIKELIHOOD,),
     "iwae_weights": ("numpyvae.bounds.elbo_iwae:IWAE.weights",),
     "adam_step": ("numpyvae.optim.adam:Adam._update",),
-    "gumbel_softmax_backward": ("numpyvae.latent.gumbel:gumbel_softmax_backward",
-                                "numpyvae.latent.gumbel:GumbelSoftmax.backward"),
-    "planar_logdet_backward": ("numpyvae.latent.flows:PlanarStep.backward",),
+    "gumbel_softmax_backward": ("numpyvae.latent.gumbel.relaxation:gumbel_softmax_backward",
+                                "numpyvae.latent.gumbel.family:GumbelSoftmax.backward"),
+    "planar_logdet_backward": ("numpyvae.latent.flows.planar:PlanarStep.backward",),
     "conv2d_backward_dW": ("numpyvae.nn.conv:Conv2D.backward",),
-    "vae_backward": ("numpyvae.models.vae:VAE.backward", "numpyvae.models.vae:VAE.loss_and_grads"),
+    "vae_backward": ("numpyvae.models.vae:VAE.backward", "numpyvae.models.vae_uses:VAEUses.loss_and_grads"),
 }
 
 
