@@ -50,6 +50,7 @@ REFERENCES = {
                                 "numpyvae.latent.gumbel:GumbelSoftmax.backward"),
     "planar_logdet_backward": ("numpyvae.latent.flows:PlanarStep.backward",),
     "conv2d_backward_dW": ("numpyvae.nn.conv:Conv2D.backward",),
+    "avb_critic_backward": ("numpyvae.models.adversarial:AVB.discriminator_grads",),
     "vae_backward": ("numpyvae.models.vae:VAE.backward", "numpyvae.models.vae:VAE.loss_and_grads"),
 }
 
