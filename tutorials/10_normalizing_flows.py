@@ -50,12 +50,15 @@ ax.set_xlim(-4.5, 4.5)
 ax.set_xlabel("$y$")
 ax.legend(fontsize=8)
 savefig(fig, "10_change_of_variables.png")
+print(f"f'(0) = {df1(0.0):.1f}: the middle is stretched; q_0(0) / f'(0) = {q0(0.0) / df1(0.0):.3f} "
+      f"against q_0(0) = {q0(0.0):.3f}")
 
 # %% [markdown]
 # ![change of variables](figures/10_change_of_variables.png)
 #
-# The map stretches the middle ($f'(0) = 2.8$), so the mass near zero is spread thin and the
-# density dips there: the single bump becomes two shoulders, and the formula follows the histogram.
+# The map stretches the middle ($f'(0) =$ 2.8<!-- printed fast: f'(0) = -->), so the mass near zero is spread
+# thin and the density there drops from 0.399<!-- printed fast: f'(0) = … against q_0(0) = --> to
+# 0.142<!-- printed fast: f'(0) = … q_0(0) / f'(0) = -->: the single bump becomes two shoulders, and the formula follows the histogram.
 #
 # ## In $D$ dimensions: the Jacobian determinant
 #
@@ -206,6 +209,11 @@ panels = {
     "2 radial steps": (Flow(2, [RadialStep(2), RadialStep(2)]), [[1, 0], [-1], [3],
                                                                  [-1, 0.5], [1], [-1]]),
 }
+softplus = lambda a: float(np.logaddexp(0.0, a))                          # noqa: E731
+alphas = softplus(-1), softplus(1)                                         # the radial steps' α from α' = -1, 1
+print(f"1 planar step: wᵀu = {3 * 1.5:.1f}, so wᵀû = -1 + softplus(wᵀu) and the largest |det J| = 1 + wᵀû = "
+      f"{softplus(3 * 1.5):.2f}; radial steps: beta = {-alphas[0] + softplus(3):.2f} and "
+      f"{-alphas[1] + softplus(-1):.2f} (the second's limit -alpha = {-alphas[1]:.2f})")
 fig, axes = plt.subplots(1, 4, figsize=(15, 4))
 axes[0].pcolormesh(g, g, np.exp(-0.5 * (g[None, :] ** 2 + g[:, None] ** 2)) / (2 * np.pi),
                    shading="gouraud", cmap="viridis")
@@ -226,12 +234,14 @@ savefig(fig, "10_flow_densities.png")
 # ![flow densities](figures/10_flow_densities.png)
 #
 # One planar step with $w^\top \hat u > 0$ *stretches* the band around the hyperplane
-# $w^\top z = 0$ (there $|\det J| = 1 + h'\, w^\top \hat u$ is largest, about 4.5), so the mass
+# $w^\top z = 0$ (there $|\det J| = 1 + h'\, w^\top \hat u$ is largest,
+# 4.51<!-- printed fast: 1 planar step: … the largest |det J| = 1 + wᵀû = -->), so the mass
 # that was in the middle is spread thin and the Gaussian splits into two lobes. Four steps with
 # different hyperplanes carve it further. Radial steps push mass away from a centre $z_0$
 # ($\beta > 0$) or pull it towards one ($\beta < 0$): the first, centred at $(1, 0)$ with
-# $\beta \approx 2.7$, empties a disc and piles the mass into a crescent; the second, centred at
-# $(-1, 0.5)$ with $\beta \approx -1.0$ (close to its limit $-\alpha \approx -1.31$), gathers the mass
+# $\beta =$ 2.74<!-- printed fast: radial steps: beta = -->, empties a disc and piles the mass into a crescent;
+# the second, centred at $(-1, 0.5)$ with $\beta =$ −1.00<!-- printed fast: radial steps: beta = … and --> (close
+# to its limit $-\alpha =$ −1.31<!-- printed fast: radial steps: … limit -alpha = -->), gathers the mass
 # near its centre into the bright spot on the crescent's inner edge. The printed lines show the
 # bookkeeping: the warped cells hold the same probability as before, to the accuracy of the
 # grid, because the log-determinant is exact.

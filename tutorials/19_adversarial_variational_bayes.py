@@ -197,6 +197,8 @@ def avb_critic_backward(t_q, t_p):
 
 
 avb_critic_backward = exercises.grade_or_solution("avb_critic_backward", avb_critic_backward)
+
+# %%
 m, _ = frozen_gaussian_q("mlp", False)
 rng = np.random.default_rng(5)
 x = draw_x(rng, 64)
