@@ -358,7 +358,11 @@ savefig(fig, "10_ring_posteriors.png")
 # up to noise), and the prior pulls the tail towards the origin. What to look for in the printed
 # numbers: for $x$ on an axis the teardrop is not tilted, so the diagonal and full-covariance
 # Gaussians fit equally well; for the tilted $x$ the diagonal Gaussian cannot follow and its KL
-# is several times the full-covariance one. Neither Gaussian can make the teardrop's asymmetry,
+# is several times the full-covariance one. (That is one $x$, with parameters fitted for it alone.
+# As a trained VAE's encoder on the digits, the full-covariance family gains little and not easily:
+# `python -m numpyvae reproduce full-cov` trains both families with a KL warm-up and compares them
+# with paired standard errors; `reproduction/reproduction.md` has its verdict at the short budget.)
+# Neither Gaussian can make the teardrop's asymmetry,
 # and that is what the flows reduce, by different amounts for different $x$ (a flow's number is
 # what the run's noisy steps from one start reached, not the best its family can do).
 # This is the *approximation gap* of Cremer, Li & Duvenaud (2018): what the family cannot
@@ -425,11 +429,14 @@ for name, model in trained.items():
 # (a family that fits poorly also shapes its decoder so that its posterior is easier to fit, which
 # is part of what the ELBO rewards), and the numbers are for three $x$ only.
 #
-# A full run (30 epochs, seed 0, run today) printed, as KL of the encoder's q → of the optimized q*:
-# gaussian 0.185<!-- printed full: gaussian  x = ( 0.00,  1.10): --> → 0.022, 0.319 → 0.083, 0.167 → 0.057;
-# planar:8 0.120<!-- printed full: planar:8  x = ( 0.00,  1.10): --> → 0.018, 0.238 → 0.012,
-# 0.152 → 0.016; iaf:2 0.093<!-- printed full: iaf:2     x = ( 0.00,  1.10): --> → 0.038, 0.356 → 0.145,
-# 0.041 → 0.012 (nats, for the three $x$ in
+# A full run (30 epochs, seed 0) printed, as KL of the encoder's q → of the optimized q*:
+# gaussian: 0.185<!-- printed full: gaussian  x = ( 0.00,  1.10): --> → 0.022<!-- printed full: gaussian  x = ( 0.00,  1.10): … -> -->,
+# 0.319<!-- printed full: gaussian  x = ( 0.84, -0.71): --> → 0.083<!-- printed full: gaussian  x = ( 0.84, -0.71): … -> -->, 0.167<!-- printed full: gaussian  x = (-1.03, -0.38): --> → 0.057<!-- printed full: gaussian  x = (-1.03, -0.38): … -> -->;
+# planar:8: 0.120<!-- printed full: planar:8  x = ( 0.00,  1.10): --> → 0.018<!-- printed full: planar:8  x = ( 0.00,  1.10): … -> -->,
+# 0.238<!-- printed full: planar:8  x = ( 0.84, -0.71): --> → 0.012<!-- printed full: planar:8  x = ( 0.84, -0.71): … -> -->, 0.152<!-- printed full: planar:8  x = (-1.03, -0.38): --> → 0.016<!-- printed full: planar:8  x = (-1.03, -0.38): … -> -->;
+# iaf:2: 0.093<!-- printed full: iaf:2     x = ( 0.00,  1.10): --> → 0.038<!-- printed full: iaf:2     x = ( 0.00,  1.10): … -> -->,
+# 0.356<!-- printed full: iaf:2     x = ( 0.84, -0.71): --> → 0.145<!-- printed full: iaf:2     x = ( 0.84, -0.71): … -> -->, 0.041<!-- printed full: iaf:2     x = (-1.03, -0.38): --> → 0.012<!-- printed full: iaf:2     x = (-1.03, -0.38): … -> -->
+# (nats, for the three $x$ in
 # order). Only the planar model learned the curved, stretched teardrop (the Gaussian and IAF
 # models settled on decoders whose posteriors are nearly elliptical), and its planar $q$ follows
 # it. For every family and $x$ most of the KL is amortization gap: the optimized $q^*$ in the same
