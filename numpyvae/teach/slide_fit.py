@@ -22,15 +22,19 @@ from pathlib import Path
 
 __all__ = ["BUDGET", "block_height", "code_height", "fit_to_slides", "heading_kind", "split_blocks"]
 
-BUDGET = 600                 # px of the 700-px slide that text may fill (reveal.js keeps a margin)
+BUDGET = 580                 # px of the 700-px slide that text may fill (reveal.js keeps a margin)
 CHARS_PER_LINE = 78          # prose at the deck's font size, 960 px wide
 LINE = 28                    # px per line of prose
 GAP = 22                     # px between two paragraphs
 CODE_CHARS, CODE_LINE = 76, 22   # code wraps (see slides.CSS) at about this many characters
 HEADING = {1: (22, 90), 2: (34, 50), 3: (40, 42), 4: (60, 34)}   # level: (characters per line, px per line)
 EQUATION_ROW = 46            # px per row of a display equation
+TALL_ROW = 70                # a row with a fraction, a sum's or integral's limits, or an underbrace
+TALL = re.compile(r"\\(?:frac|tfrac|dfrac|sum|prod|int|underbrace|overbrace|binom)")
 TABLE_CHARS, TABLE_ROW = 60, 52  # a table's row wraps in its narrow columns: about this many characters a row
 IMAGE_WIDTH, IMAGE_MAX = 860, 430   # a figure is drawn at most this wide and (slides.CSS) this high
+LONG_LIST = BUDGET // 3       # a list taller than this may be cut between its items
+ITEM = re.compile(r"(?:[*-]|\d+\.)\s")   # a top-level list item's first line
 INLINE_MATH = re.compile(r"\$[^$]+\$")
 FIGURE = re.compile(r"!\[[^\]]*\]\((figures/[^)\s]+)\)")
 CONTINUED = " (continued)"
@@ -53,7 +57,17 @@ def split_blocks(source: str) -> list:
             in_math = not in_math
     if current:
         blocks.append("\n".join(current))
-    return blocks
+    return [item for block in blocks for item in _list_items(block)]
+
+
+def _list_items(block: str) -> list:
+    """A long list (taller than LONG_LIST px) as one block per item, so a continuation can start between two
+    items (an ordered item keeps its number: markdown starts the list there); any other block as it is."""
+    starts = [i for i, line in enumerate(block.split("\n")) if ITEM.match(line)]
+    if not starts or starts[0] != 0 or len(starts) < 2 or block_height(block) <= LONG_LIST:
+        return [block]
+    lines = block.split("\n")
+    return ["\n".join(lines[a:b]) for a, b in zip(starts, starts[1:] + [len(lines)])]
 
 
 def _png_size(path: Path):
@@ -84,7 +98,7 @@ def block_height(block: str, figures: Path | None = None) -> int:
     """The estimated height, in slide pixels, of one markdown block (see the module docstring): a heading,
     prose and list items by their lines, display equations by their rows, tables by their rows, figures
     by their proportions."""
-    height, items, math_rows, in_math = 0, [], 0, False
+    height, items, math_rows, in_math, tall = 0, [], 0, False, False
     lines = block.strip().split("\n")
     heading = re.match(r"(#{1,4})\s+(.*)", lines[0])
     if heading:
@@ -95,16 +109,18 @@ def block_height(block: str, figures: Path | None = None) -> int:
         s = line.strip()
         if in_math or s.startswith("$$"):
             math_rows += s.count("\\\\") + s.count("\\begin{")
+            tall = tall or bool(TALL.search(s))
             if s.count("$$") % 2:
                 in_math = not in_math
             if not in_math:                                               # the equation's last line
-                height, math_rows = height + (1 + math_rows) * EQUATION_ROW + GAP, 0
+                height += (1 + math_rows) * (TALL_ROW if tall else EQUATION_ROW) + GAP
+                math_rows, tall = 0, False
         elif s.startswith("|"):
             if not re.fullmatch(r"[|:\- ]+", s):                          # not the header's underline
                 height += max(1, math.ceil(len(s) / TABLE_CHARS)) * TABLE_ROW
         elif FIGURE.search(s):
             height += _image_height(FIGURE.search(s)[1], figures)
-        elif re.match(r"(?:[*-]|\d+\.)\s", s) or not items:
+        elif ITEM.match(s) or not items:
             items.append(s)                                               # a list item, or the paragraph
         else:
             items[-1] += " " + s
