@@ -73,7 +73,8 @@ def _list_items(block: str) -> list:
 def _png_size(path: Path):
     """(width, height) from a PNG's header, or None."""
     try:
-        head = path.read_bytes()[:24]
+        with open(path, "rb") as f:
+            head = f.read(24)
     except OSError:
         return None
     if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
