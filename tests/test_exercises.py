@@ -74,6 +74,7 @@ WRONG = {
     "gumbel_softmax_backward": lambda dy, y, tau: y * (dy - np.sum(y * dy, axis=-1, keepdims=True)),  # no 1/τ
     "planar_logdet_backward": lambda z, u, w, b, dl: _planar_without_w_in_uw(z, u, w, b, dl),
     "conv2d_backward_dW": lambda x, W, dy, s, p: _conv_dW(x, W, dy, s, p) / x.shape[0],   # mean over n, not sum
+    "avb_critic_backward": lambda tq, tp: (_sig(tq) - 1, _sig(tp)),                          # a sum, not the mean
     "vae_backward": lambda model, tape: _capstone_without_kl(model, tape),               # KL's gradient left out
 }
 

@@ -88,6 +88,22 @@ def test_grade_names_a_flipped_sign_and_a_transposed_shape():
         assert "axes are swapped" in g.message, g.message
 
 
+def test_grade_names_the_avb_critics_flipped_sign_and_forgotten_mean():
+    """AVB's critic (tutorial 19): the gradient of the log-likelihood of the labels instead of the loss, and
+    the loss's mean over the batch taken as a sum, are each named."""
+    def sig(t):
+        return 1.0 / (1.0 + np.exp(-t))
+
+    g = exercises.grade("avb_critic_backward", lambda t_q, t_p: ((1 - sig(t_q)) / len(t_q), -sig(t_p) / len(t_q)),
+                        seed=3, verbose=False)
+    assert g.status == "FAIL" and "Your whole gradient is the right gradient with its sign flipped" in g.message, \
+        g.message
+    g = exercises.grade("avb_critic_backward", lambda t_q, t_p: (sig(t_q) - 1, sig(t_p)), seed=3, verbose=False)
+    n = int(g.message.split("(batch of ")[1].split(")")[0])
+    assert g.status == "FAIL" and f"Your whole gradient is {n} × the right gradient ({n} = N, the batch size)" \
+        in g.message, g.message
+
+
 def test_grade_names_a_capstone_summing_over_the_samples(monkeypatch):
     # the right answer comes from the teacher's solution: the library's own backward is not callable
     # while its exercise is graded (a submission returning it is NOT DONE, tests/test_capstone.py)

@@ -65,7 +65,7 @@ def decks(tmp_path_factory):
     (figures / "02_step_size.png").write_bytes(b"\x89PNG fake")          # one picture a full run would have made
     env_path = str(TUTORIALS.parent)
     proc = subprocess.run([sys.executable, "-m", "numpyvae", "course", "slides", str(root / "out"),
-                           "--week", "1", "--week", "2", "--figures", str(figures)],
+                           "--figures", str(figures)],
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=env_path))
     assert proc.returncode == 0, proc.stderr
     return root / "out", proc.stdout
@@ -73,7 +73,7 @@ def decks(tmp_path_factory):
 
 def test_a_deck_per_week_with_a_slide_per_heading(decks):
     out, stdout = decks
-    assert sorted(p.name for p in out.glob("*.html")) == ["week-1.html", "week-2.html"]
+    assert sorted(p.name for p in out.glob("*.html")) == [f"week-{w}.html" for w in sorted(WEEKS)]
     html = (out / "week-1.html").read_text()
     sources = [p.read_text() for p in sorted(TUTORIALS.glob("0[12]_*.py"))]
     headings = sum(len(re.findall(r"^# # |^# ## ", s, flags=re.M)) for s in sources)
@@ -108,3 +108,100 @@ def test_a_week_that_does_not_exist_is_a_one_line_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "numpyvae", "course", "slides", str(tmp_path / "d"), "--week", "9"],
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(TUTORIALS.parent)))
     assert proc.returncode == 2 and proc.stderr.startswith("numpyvae: error: course slides: no week 9"), proc.stderr
+
+
+# ---- every deck has the slides its tutorials' headings promise, each fitting its slide ----------------------
+
+def _slide_titles(html):
+    """The title (first heading's text) of every slide of a deck, in order; "" for a slide without one."""
+    titles = []
+    for inner in re.findall(r"<section[^>]*>((?:(?!<section).)*?)</section>", html, flags=re.S):
+        heading = re.search(r"<h([1-4])[^>]*>(.*?)</h\1>", inner, flags=re.S)
+        titles.append(" ".join(unescape(re.sub(r"<[^>]+>", "", heading[2])).split()) if heading else "")
+    return titles
+
+
+def _headings(script):
+    """The # / ## / ### headings of a tutorial's markdown, as the student deck renders their text."""
+    from numpyvae.teach.course import cut_answers
+    text = cut_answers(script.read_text(), "student", script.name)
+    return [" ".join(re.sub(r"[`*]", "", h).split()) for h in re.findall(r"^# #{1,3} (.+)$", text, flags=re.M)]
+
+
+@pytest.mark.parametrize("week", sorted(WEEKS))
+def test_each_heading_of_the_weeks_tutorials_is_a_slide_title_in_order(decks, week):
+    """Issue 26: a heading in the middle of a markdown cell (14's "Fitting q with each bound") was buried in
+    the slide before it; every heading now opens a slide of its own, and the slides keep the tutorials' order."""
+    out, _ = decks
+    titles = _slide_titles((out / f"week-{week}.html").read_text())
+    expected = [h for n in WEEKS[week][1] for h in _headings(next(TUTORIALS.glob(f"{n}_*.py")))]
+    assert titles[0] == f"Week {week}"
+    got = [t for t in titles if t and not t.endswith("(continued)")][1:]    # the week's title slide first
+    assert [t for t in got if not t.startswith("Week ")] == expected
+
+
+def test_long_sections_continue_on_slides_that_fit(decks):
+    """A section longer than a slide continues on sub-slides headed "(continued)"; by slide_fit's estimate no
+    slide of the decks passes the budget unless it holds one block that alone does (a tall figure or code)."""
+    import jupytext
+    import nbformat
+    from numpyvae.teach import slide_fit, slides
+    from numpyvae.teach.course import cut_answers
+    out, _ = decks
+    assert "(continued)" in " ".join(_slide_titles((out / "week-4.html").read_text()))
+    for week, (title, numbers) in WEEKS.items():
+        texts = [cut_answers(p.read_text(), "student", p.name) for n in numbers for p in TUTORIALS.glob(f"{n}_*.py")]
+        nb = slides._week_notebook(jupytext, nbformat, texts, title, week)
+        pages = []
+        for cell in nb.cells:
+            kind = cell.metadata["slideshow"]["slide_type"]
+            if kind == "skip":
+                continue
+            h = (slide_fit.block_height(cell.source) if cell.cell_type == "markdown"
+                 else slide_fit.code_height(cell.source))
+            if kind in ("slide", "subslide") or not pages:
+                pages.append([h])
+            else:
+                pages[-1].append(h)
+        too_tall = [p for p in pages if sum(p) > slide_fit.BUDGET and len(p) > 2]    # heading + one tall block
+        assert not too_tall, (week, too_tall[:3])
+
+
+def test_split_blocks_keeps_equations_and_indented_lines_whole():
+    from numpyvae.teach.slide_fit import split_blocks
+    text = "para one\n\n$$a\n\nb$$\n\n1. item\n\n   $$c$$\n\n   more of the item\n\n## Next"
+    assert split_blocks(text) == ["para one", "$$a\n\nb$$", "1. item\n\n   $$c$$\n\n   more of the item", "## Next"]
+
+
+def test_code_wraps_no_prompts_and_the_title_names_the_week(decks):
+    out, _ = decks
+    html = (out / "week-2.html").read_text()
+    assert "white-space: pre-wrap" in html and "In&nbsp;[" not in html and "In [ ]" not in html
+    assert re.search(r"<title>Week 2 · The ELBO, reparameterization, likelihoods", html)
+    assert "¶</a>" not in html
+
+
+def test_with_assets_a_deck_loads_nothing_from_the_network(tmp_path):
+    """Offline a deck from the CDNs shows one long page of TeX source; --assets points it at local copies."""
+    _need_nbconvert()
+    from numpyvae.teach.slides import ASSETS
+    assets = tmp_path / "node_modules"
+    for trait, name in ASSETS.items():
+        if trait == "reveal_url_prefix":                  # a folder: the decks load its dist/ and plugin/ files
+            (assets / name / "dist").mkdir(parents=True)
+        else:
+            (assets / name).parent.mkdir(parents=True, exist_ok=True)
+            (assets / name).write_text("")
+    env = dict(os.environ, PYTHONPATH=str(TUTORIALS.parent))
+    proc = subprocess.run([sys.executable, "-m", "numpyvae", "course", "slides", str(tmp_path / "d"), "--week", "1",
+                           "--assets", str(assets)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    html = (tmp_path / "d" / "week-1.html").read_text()
+    remote = re.findall(r"""(?:src|href)=["'](https?://[^"']+)|import \w+ from ["'](https?://[^"']+)""", html)
+    assert remote == [] and "unpkg.com" not in html and "cdnjs" not in html, remote
+    assert f'src="{(assets / "mathjax" / "MathJax.js").as_uri()}?config=' in html
+    (assets / "jquery" / "dist" / "jquery.min.js").unlink()
+    proc = subprocess.run([sys.executable, "-m", "numpyvae", "course", "slides", str(tmp_path / "e"), "--week", "1",
+                           "--assets", str(assets)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2 and proc.stderr.startswith("numpyvae: error: course slides: --assets"), proc.stderr
+    assert "jquery/dist/jquery.min.js" in proc.stderr

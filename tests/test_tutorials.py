@@ -82,16 +82,34 @@ def printed_value(stdout, label):
     return None
 
 
-def quote_problems(source, stdout):
-    """Every marked quote in ``source`` that ``stdout`` (a fast run's output) contradicts, as messages."""
+def quote_problems(source, stdout, mode="fast"):
+    """Every marked quote in ``source`` that ``stdout`` (a run's output in ``mode``) contradicts, as messages:
+    the quotes of that mode must be the printed numbers, the other mode's must name a printed line."""
     problems = []
     for m in QUOTE.finditer(source):
         value = printed_value(stdout, m["label"])
         if value is None:
             problems.append(f"no printed line matches {m['label']!r} (quoted as {m['num']}{m['pct']})")
-        elif m["mode"] == "fast" and _as_float(value) != _as_float(m["num"]):
-            problems.append(f"{m['label']!r}: the text says {m['num']}, the fast run printed {value}")
+        elif m["mode"] == mode and _as_float(value) != _as_float(m["num"]):
+            problems.append(f"{m['label']!r}: the text says {m['num']}, the {mode} run printed {value}")
     return problems
+
+
+#: full-mode runs, recorded: the tests cannot afford them, but the numbers a text quotes from one must be
+#: those it printed. Each file is a tutorial's stdout from `python tutorials/NN_*.py` without NUMPYVAE_FAST,
+#: its first lines (starting "#") saying when and how it was run; rerun and replace it when the tutorial's
+#: code changes what it prints.
+FULL_RUNS = Path(__file__).resolve().parent / "data" / "tutorial_full_runs"
+
+
+@pytest.mark.parametrize("record", sorted(FULL_RUNS.glob("*.txt")), ids=lambda p: p.stem)
+def test_full_mode_quotes_are_what_the_recorded_full_run_printed(record):
+    script = next(TUTORIALS.glob(f"{record.stem}_*.py"))
+    printed = "\n".join(line for line in record.read_text().splitlines() if not line.startswith("#"))
+    full_quotes = [m for m in QUOTE.finditer(script.read_text()) if m["mode"] == "full"]
+    assert full_quotes, f"{script.name} quotes no full run: {record.name} is not needed"
+    problems = quote_problems(script.read_text(), printed, mode="full")
+    assert not problems, f"{script.name}: the text quotes what its full run did not print:\n" + "\n".join(problems)
 
 
 def test_quote_check_catches_a_wrong_number():
@@ -103,6 +121,8 @@ def test_quote_check_catches_a_wrong_number():
     assert quote_problems("−186.46<!-- printed fast: test ELBO -->", out) == []
     assert quote_problems("0.75<!-- printed full: standard … KL(q(z)||p) -->", out) == []   # full: line exists
     assert len(quote_problems("0.75<!-- printed full: mog:10 … KL(q(z)||p) -->", out)) == 1
+    assert quote_problems("2.46<!-- printed full: standard … KL(q(z)||p) -->", out, mode="full") == [
+        "'standard … KL(q(z)||p)': the text says 2.46, the full run printed 2.45"]
 
 
 ONE_FILE = TUTORIALS / "vae_in_one_file.py"

@@ -50,12 +50,15 @@ ax.set_xlim(-4.5, 4.5)
 ax.set_xlabel("$y$")
 ax.legend(fontsize=8)
 savefig(fig, "10_change_of_variables.png")
+print(f"f'(0) = {df1(0.0):.1f}: the middle is stretched; q_0(0) / f'(0) = {q0(0.0) / df1(0.0):.3f} "
+      f"against q_0(0) = {q0(0.0):.3f}")
 
 # %% [markdown]
 # ![change of variables](figures/10_change_of_variables.png)
 #
-# The map stretches the middle ($f'(0) = 2.8$), so the mass near zero is spread thin and the
-# density dips there: the single bump becomes two shoulders, and the formula follows the histogram.
+# The map stretches the middle ($f'(0) =$ 2.8<!-- printed fast: f'(0) = -->), so the mass near zero is spread
+# thin and the density there drops from 0.399<!-- printed fast: f'(0) = … against q_0(0) = --> to
+# 0.142<!-- printed fast: f'(0) = … q_0(0) / f'(0) = -->: the single bump becomes two shoulders, and the formula follows the histogram.
 #
 # ## In $D$ dimensions: the Jacobian determinant
 #
@@ -206,6 +209,11 @@ panels = {
     "2 radial steps": (Flow(2, [RadialStep(2), RadialStep(2)]), [[1, 0], [-1], [3],
                                                                  [-1, 0.5], [1], [-1]]),
 }
+softplus = lambda a: float(np.logaddexp(0.0, a))                          # noqa: E731
+alphas = softplus(-1), softplus(1)                                         # the radial steps' α from α' = -1, 1
+print(f"1 planar step: wᵀu = {3 * 1.5:.1f}, so wᵀû = -1 + softplus(wᵀu) and the largest |det J| = 1 + wᵀû = "
+      f"{softplus(3 * 1.5):.2f}; radial steps: beta = {-alphas[0] + softplus(3):.2f} and "
+      f"{-alphas[1] + softplus(-1):.2f} (the second's limit -alpha = {-alphas[1]:.2f})")
 fig, axes = plt.subplots(1, 4, figsize=(15, 4))
 axes[0].pcolormesh(g, g, np.exp(-0.5 * (g[None, :] ** 2 + g[:, None] ** 2)) / (2 * np.pi),
                    shading="gouraud", cmap="viridis")
@@ -226,12 +234,14 @@ savefig(fig, "10_flow_densities.png")
 # ![flow densities](figures/10_flow_densities.png)
 #
 # One planar step with $w^\top \hat u > 0$ *stretches* the band around the hyperplane
-# $w^\top z = 0$ (there $|\det J| = 1 + h'\, w^\top \hat u$ is largest, about 4.5), so the mass
+# $w^\top z = 0$ (there $|\det J| = 1 + h'\, w^\top \hat u$ is largest,
+# 4.51<!-- printed fast: 1 planar step: … the largest |det J| = 1 + wᵀû = -->), so the mass
 # that was in the middle is spread thin and the Gaussian splits into two lobes. Four steps with
 # different hyperplanes carve it further. Radial steps push mass away from a centre $z_0$
 # ($\beta > 0$) or pull it towards one ($\beta < 0$): the first, centred at $(1, 0)$ with
-# $\beta \approx 2.7$, empties a disc and piles the mass into a crescent; the second, centred at
-# $(-1, 0.5)$ with $\beta \approx -1.0$ (close to its limit $-\alpha \approx -1.31$), gathers the mass
+# $\beta =$ 2.74<!-- printed fast: radial steps: beta = -->, empties a disc and piles the mass into a crescent;
+# the second, centred at $(-1, 0.5)$ with $\beta =$ −1.00<!-- printed fast: radial steps: beta = … and --> (close
+# to its limit $-\alpha =$ −1.31<!-- printed fast: radial steps: … limit -alpha = -->), gathers the mass
 # near its centre into the bright spot on the crescent's inner edge. The printed lines show the
 # bookkeeping: the warped cells hold the same probability as before, to the accuracy of the
 # grid, because the log-determinant is exact.
@@ -348,7 +358,11 @@ savefig(fig, "10_ring_posteriors.png")
 # up to noise), and the prior pulls the tail towards the origin. What to look for in the printed
 # numbers: for $x$ on an axis the teardrop is not tilted, so the diagonal and full-covariance
 # Gaussians fit equally well; for the tilted $x$ the diagonal Gaussian cannot follow and its KL
-# is several times the full-covariance one. Neither Gaussian can make the teardrop's asymmetry,
+# is several times the full-covariance one. (That is one $x$, with parameters fitted for it alone.
+# As a trained VAE's encoder on the digits, the full-covariance family gains little and not easily:
+# `python -m numpyvae reproduce full-cov` trains both families with a KL warm-up and compares them
+# with paired standard errors; `reproduction/reproduction.md` has its verdict at the short budget.)
+# Neither Gaussian can make the teardrop's asymmetry,
 # and that is what the flows reduce, by different amounts for different $x$ (a flow's number is
 # what the run's noisy steps from one start reached, not the best its family can do).
 # This is the *approximation gap* of Cremer, Li & Duvenaud (2018): what the family cannot
@@ -416,11 +430,14 @@ for name, model in trained.items():
 # (a family that fits poorly also shapes its decoder so that its posterior is easier to fit, which
 # is part of what the ELBO rewards), and the numbers are for three $x$ only.
 #
-# A full run (30 epochs, seed 0, run today) printed, as KL of the encoder's q → of the optimized q*:
-# gaussian 0.185<!-- printed full: gaussian  x = ( 0.00,  1.10): --> → 0.022, 0.319 → 0.083, 0.167 → 0.057;
-# planar:8 0.120<!-- printed full: planar:8  x = ( 0.00,  1.10): --> → 0.018, 0.238 → 0.012,
-# 0.152 → 0.016; iaf:2 0.093<!-- printed full: iaf:2     x = ( 0.00,  1.10): --> → 0.038, 0.356 → 0.145,
-# 0.041 → 0.012 (nats, for the three $x$ in
+# A full run (30 epochs, seed 0) printed, as KL of the encoder's q → of the optimized q*:
+# gaussian: 0.185<!-- printed full: gaussian  x = ( 0.00,  1.10): --> → 0.022<!-- printed full: gaussian  x = ( 0.00,  1.10): … -> -->,
+# 0.319<!-- printed full: gaussian  x = ( 0.84, -0.71): --> → 0.083<!-- printed full: gaussian  x = ( 0.84, -0.71): … -> -->, 0.167<!-- printed full: gaussian  x = (-1.03, -0.38): --> → 0.057<!-- printed full: gaussian  x = (-1.03, -0.38): … -> -->;
+# planar:8: 0.120<!-- printed full: planar:8  x = ( 0.00,  1.10): --> → 0.018<!-- printed full: planar:8  x = ( 0.00,  1.10): … -> -->,
+# 0.238<!-- printed full: planar:8  x = ( 0.84, -0.71): --> → 0.012<!-- printed full: planar:8  x = ( 0.84, -0.71): … -> -->, 0.152<!-- printed full: planar:8  x = (-1.03, -0.38): --> → 0.016<!-- printed full: planar:8  x = (-1.03, -0.38): … -> -->;
+# iaf:2: 0.093<!-- printed full: iaf:2     x = ( 0.00,  1.10): --> → 0.038<!-- printed full: iaf:2     x = ( 0.00,  1.10): … -> -->,
+# 0.356<!-- printed full: iaf:2     x = ( 0.84, -0.71): --> → 0.145<!-- printed full: iaf:2     x = ( 0.84, -0.71): … -> -->, 0.041<!-- printed full: iaf:2     x = (-1.03, -0.38): --> → 0.012<!-- printed full: iaf:2     x = (-1.03, -0.38): … -> -->
+# (nats, for the three $x$ in
 # order). Only the planar model learned the curved, stretched teardrop (the Gaussian and IAF
 # models settled on decoders whose posteriors are nearly elliptical), and its planar $q$ follows
 # it. For every family and $x$ most of the KL is amortization gap: the optimized $q^*$ in the same

@@ -68,6 +68,7 @@ from numpyvae.models.adversarial import AVB, log_px_by_quadrature
 from numpyvae.run.presets import PRESETS
 from numpyvae.datasets import load
 from numpyvae.optim import Adam
+from numpyvae.teach import exercises
 from numpyvae.teach.tutorial_support import FAST, plt, savefig
 from numpyvae.run.train import train
 
@@ -173,6 +174,55 @@ savefig(fig, "19_critic_estimates.png")
 # 19.9<!-- printed full: at q's samples … adaptive contrast's estimate … to --> (next section). The critic **saturates**, and AVB's KL is underestimated,
 # so its "ELBO" overstates the fit and the encoder is never charged the full price of leaving the
 # prior.
+#
+# ## Exercise: avb_critic_backward
+#
+# Where does the push on $T$ go? On a batch, write the critic's logits at the $N$ pairs from $q$ as
+# $t_{q,n} = T(x_n, z^q_n)$ and at the $N$ pairs from $p$ as $t_{p,n} = T(x_n, z^p_n)$; the critic's loss is
+#
+# $$\mathcal{L}_T = \frac{1}{N}\sum_n \Big[-\log \sigma(t_{q,n}) - \log\big(1 - \sigma(t_{p,n})\big)\Big].$$
+#
+# Write its gradient with respect to the logits: `avb_critic_backward(t_q, t_p)` gets the two
+# arrays (N,) and returns $(\partial\mathcal{L}_T/\partial t_q, \partial\mathcal{L}_T/\partial t_p)$, each (N,).
+# (Two identities shorten it: $-\log\sigma(t) = \operatorname{softplus}(-t)$ and
+# $-\log(1 - \sigma(t)) = \operatorname{softplus}(t)$; mind the mean over the batch.) This is
+# what `AVB.discriminator_grads` sends into the critic's backward pass, so the next cell checks
+# yours by sending it through the same critic and comparing the parameters' gradients; then it
+# prints your gradient at pairs from $q$ that the critic already calls more and more confidently.
+
+# %%
+# EXERCISE: avb_critic_backward — L_T = mean(-log sigmoid(t_q)) + mean(-log(1 - sigmoid(t_p))); return (dL_T/dt_q, dL_T/dt_p)
+def avb_critic_backward(t_q, t_p):
+    raise NotImplementedError("-log sigmoid(t) = softplus(-t), -log(1 - sigmoid(t)) = softplus(t), softplus' = ?")
+
+
+avb_critic_backward = exercises.grade_or_solution("avb_critic_backward", avb_critic_backward)
+
+# %%
+m, _ = frozen_gaussian_q("mlp", False)
+rng = np.random.default_rng(5)
+x = draw_x(rng, 64)
+z_q, z_p = m.encode(x, rng.standard_normal((64, K)))[0], rng.standard_normal((64, K))
+m.discriminator_grads(x, z_q, z_p)
+library = {name: g.copy() for name, g in m.disc_grads.items()}
+t, tape = m.critic(np.concatenate([x, x]), np.concatenate([z_q, z_p]))
+m.discriminator.backward(np.concatenate(avb_critic_backward(t[:64], t[64:])), tape, need_dz=False)
+err = max(np.abs(m.disc_grads[name] - g).max() / np.abs(g).max() for name, g in library.items())
+print(f"the critic's gradients from your dL_T/dT against AVB.discriminator_grads': relative difference {err:.1e}; "
+      f"agree (< 1e-7): {err < 1e-7}")
+t_confident = np.array([0.0, 5.0, 10.0])
+dt_q = avb_critic_backward(t_confident, -t_confident)[0]
+print("N * dL_T/dt_q at t_q = 0, 5, 10:", ", ".join(f"{v:.2g}" for v in len(t_confident) * dt_q),
+      f"(at 10, {dt_q[0] / dt_q[2]:,.0f} times weaker than at 0)")
+
+# %% [markdown]
+# Where the critic is undecided, $t_q = 0$, a sample of $q$ gets $N\,\partial\mathcal{L}_T/\partial t_q =$
+# −0.5<!-- printed fast: N * dL_T/dt_q at t_q = 0, 5, 10: -->, a firm push upwards on its logit; where
+# it is sure, $t_q = 10$, the push is
+# 11,014<!-- printed fast: N * dL_T/dt_q at t_q = 0, 5, 10: … (at 10, -->
+# times weaker (it is $-\sigma(-t_q)$). The plain critics above end with $\sigma(T) \approx 1$ at nearly
+# all of $q$'s samples, so almost no gradient is left to raise $T$ towards the true log ratio: the
+# loss is satisfied long before $T$ is right.
 #
 # ## Adaptive contrast
 #

@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--figures", help="the tutorials' pictures (default: SOURCE/figures, written by a full-mode run)")
     d.add_argument("--reveal", help="URL prefix of reveal.js (default: nbconvert's CDN; "
                                     "a local copy for offline rooms)")
+    d.add_argument("--assets", help="an npm node_modules folder with reveal.js, mathjax@2, requirejs and jquery: "
+                                    "the decks then load nothing from the network (see numpyvae/teach/slides.py)")
     d.add_argument("--source", help="the tutorial sources (default: tutorials/ of this checkout)")
     for name, text in (("sync", "write tutorials/notebooks/*.ipynb from the scripts (jupytext)"),
                        ("check", "exit 1 if tutorials/notebooks/*.ipynb differ from the scripts")):
@@ -76,7 +78,7 @@ def main(argv=None) -> int:
                   f"open /lab/ or /tree/; the browser loads Pyodide from {pyodide_cdn()}")
         elif args.action == "slides":
             decks = build_slides(args.dir, source=args.source, edition=args.edition, figures=args.figures,
-                                 weeks=args.week, reveal=args.reveal)
+                                 weeks=args.week, reveal=args.reveal, assets=args.assets)
             print(f"wrote {len(decks)} slide deck(s) to {args.dir} (open {decks[0]})")
         elif args.action == "sync":
             for path in course.sync_notebooks(args.source):

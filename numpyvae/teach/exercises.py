@@ -44,6 +44,7 @@ slow, and revealing no formula), so a tutorial always runs to the end.
 | "gumbel_softmax_backward"   | f(dy, y, tau)                                | dlogits                   |
 | "planar_logdet_backward"    | f(z, u, w, b, dlogdet)                       | (dz, du, dw, db)          |
 | "conv2d_backward_dW"        | f(x, W, dy, stride, padding)                 | dW                        |
+| "avb_critic_backward"       | f(t_q, t_p)  (AVB's critic: logistic loss)   | (dt_q, dt_p)              |
 | "vae_backward"              | f(model, tape)  (tutorial 06's VAE, capstone)| {parameter name: gradient}|
 
 The capstone ``vae_backward`` is graded by :mod:`numpyvae.teach.capstone` (against
@@ -131,6 +132,8 @@ EXERCISES = {e.name: e for e in (
         complete=P.gumbel_logits_from_y, row_loss=P.loss_gumbel_softmax_rows),
     _ex("planar_logdet_backward", ("z", "u", "w", "b", "dlogdet"), ("z", "u", "w", "b"), P.draw_planar, P.loss_planar),
     _ex("conv2d_backward_dW", ("x", "W", "dy", "stride", "padding"), ("W",), P.draw_conv2d, P.loss_conv2d),
+    _ex("avb_critic_backward", ("t_q", "t_p"), ("t_q", "t_p"), P.draw_avb_critic, P.loss_avb_critic,
+        row_loss=P.loss_avb_critic_rows),
     _ex("vae_backward", ("model", "tape"), ("params",), capstone.draw_problem, returns="{name: gradient}",
         judge=capstone.judge, plan=capstone.PLAN, fallback=capstone.stand_in),
 )}

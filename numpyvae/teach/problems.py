@@ -228,6 +228,20 @@ def loss_planar(z, u, w, b, dlogdet):
     return np.sum(dlogdet * np.log(np.abs(1.0 + psi @ u)))
 
 
+def draw_avb_critic(rng, n):
+    """The critic's logits at n pairs from q (t_q) and n from p (t_p), some confident, some not."""
+    return dict(t_q=rng.uniform(-4.0, 6.0, n), t_p=rng.uniform(-6.0, 4.0, n))
+
+
+def loss_avb_critic_rows(t_q, t_p):
+    """AVB's critic loss per pair n (N,): [−log σ(t_q,n) − log(1 − σ(t_p,n))] / N, pairs from q labelled 1."""
+    return -(np.log(sigmoid(t_q)) + np.log1p(-sigmoid(t_p))) / len(t_q)
+
+
+def loss_avb_critic(t_q, t_p):
+    """L_T = mean_n −log σ(t_q,n) + mean_n −log(1 − σ(t_p,n)), the logistic loss of Mescheder et al. (2017)."""
+    return np.sum(loss_avb_critic_rows(t_q, t_p))
+
 def conv_patches(x, kh, kw, stride, padding, Ho, Wo):
     """Yield (p, q, xp[:, :, s·i + p, s·j + q] for all i < Ho, j < Wo): the inputs kernel tap (p, q) sees."""
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))

@@ -50,6 +50,8 @@ REFERENCES = {
                                 "numpyvae.latent.gumbel.family:GumbelSoftmax.backward"),
     "planar_logdet_backward": ("numpyvae.latent.flows.planar:PlanarStep.backward",),
     "conv2d_backward_dW": ("numpyvae.nn.conv:Conv2D.backward",),
+    "avb_critic_backward": ("numpyvae.models.adversarial:AVB.critic_backward",
+                            "numpyvae.models.adversarial:AVB.discriminator_grads"),
     "vae_backward": ("numpyvae.models.vae:VAE.backward", "numpyvae.models.vae_uses:VAEUses.loss_and_grads"),
 }
 

@@ -144,6 +144,14 @@ def conv2d_backward_dW(x, W, dy, stride, padding):
     return dW
 
 
+def avb_critic_backward(t_q, t_p):
+    """L_T = (1/N) Σ_n [softplus(−t_q,n) + softplus(t_p,n)], since −log σ(t) = softplus(−t) and
+    −log(1 − σ(t)) = softplus(t); softplus' = σ, so
+        dL_T/dt_q,n = −σ(−t_q,n)/N = (σ(t_q,n) − 1)/N,     dL_T/dt_p,n = σ(t_p,n)/N."""
+    N = len(t_q)
+    return (1.0 / (1.0 + np.exp(-t_q)) - 1.0) / N, 1.0 / (1.0 + np.exp(-t_p)) / N
+
+
 def vae_backward(model, tape):
     """The whole backward pass of tutorial 06's VAE, from the pieces above; returns {name: gradient}.
 
