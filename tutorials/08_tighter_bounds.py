@@ -203,9 +203,9 @@ savefig(fig, "08_helmholtz_dreams.png")
 # ![dreams of each model](figures/08_helmholtz_dreams.png)
 #
 # Decoder means at prior draws ("dreams") of each model. The printed numbers are this run's; on
-# the full run (`python -m numpyvae train --model helmholtz ...`, the table in the README) the
-# reparameterized VAE is far ahead of both machines after the same epochs, and reweighting
-# helps the machine. Two things differ at once, the gradient *and* the latent space (20 binary
+# the full run (`python -m numpyvae train --model helmholtz ...`, the table in
+# tutorials/reference/beyond-the-elbo.md) the reparameterized VAE is far ahead of both machines after
+# the same epochs, and reweighting helps the machine. Two things differ at once, the gradient *and* the latent space (20 binary
 # units hold at most $2^{20}$ codes; 20 Gaussian ones are continuous), so the comparison is of
 # the two recipes as a whole. Kingma & Welling's contribution was to optimize the ELBO with
 # respect to *both* networks at once, and the reparameterization trick (tutorial 04) is what

@@ -443,7 +443,7 @@ for name, model in trained.items():
 # it. For every family and $x$ most of the KL is amortization gap: the optimized $q^*$ in the same
 # family is far closer, so the encoder, not the family, is what limits these small models. The split into
 # the two gaps for the digits, over the whole test set, is `python -m numpyvae evaluate RUN --gaps`
-# (the README's table).
+# (the table in tutorials/reference/richer-posteriors.md).
 #
 # **Take-aways.** An invertible map changes a density by its local volume change,
 # $\log q_K = \log q_0 - \sum_k \log|\det J_k|$. Flows are maps built so that this determinant

@@ -288,8 +288,9 @@ savefig(fig, "13_two_layers.png")
 # against −117.57<!-- printed full: 1 layer … log p(x) (IS, k= … ) -->, with
 # 1<!-- printed full: 2 layers … active units --> of its 100 + 50 units active against
 # 48<!-- printed full: 1 layer … active units --> of 50. Its 784-100-100-100 bottom block learns slowly
-# even on its own, and the short run stops long before it catches up; the README's results
-# table has the same comparison with more epochs and a KL warm-up. In fast mode the numbers
+# even on its own, and the short run stops long before it catches up; the results table of
+# tutorials/reference/deeper-models-and-learned-priors.md has the same comparison with more epochs and
+# a KL warm-up. In fast mode the numbers
 # only show that the code runs.
 #
 # **Things to try.** Train the 2-D models longer and watch the hole mass; a VampPrior with

@@ -119,7 +119,8 @@ register(Comparison(
 register(Comparison(
     "mog10", "vae", "N(0, I) prior", DATA_BIAS, "MoG prior, K = 10", {"prior": "mog:10", **DATA_BIAS},
     Claim("about +2 nats with K = 500", MNIST, "mixture of 500 Gaussians", "Tomczak & Welling 2018 (AISTATS), MNIST results"),
-    LOG_PX, 2.0, note="the README's K = 10; the paper's K is 500 (entry mog500)"))
+    LOG_PX, 2.0, note="the K = 10 of the priors table (tutorials/reference/deeper-models-and-learned-priors.md); "
+                     "the paper's K is 500 (entry mog500)"))
 register(Comparison(
     "mog500", "vae", "N(0, I) prior", DATA_BIAS, "MoG prior, K = 500", {"prior": "mog:500", **DATA_BIAS},
     Claim("about +2 nats", MNIST, "mixture of 500 Gaussians", "Tomczak & Welling 2018 (AISTATS), MNIST results"),

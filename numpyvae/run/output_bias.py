@@ -10,7 +10,7 @@
                            (yburda/iwae, datasets.py, ``get_train_bias_np``, with the same clip).
     output_bias = "auto"   "data" for a learned prior (mog:K, vamp:K), "zero" otherwise.
 
-Why it matters for a learned prior (measured, README "Deeper models and learned priors"): with a zero
+Why it matters for a learned prior (measured, tutorials/reference/deeper-models-and-learned-priors.md): with a zero
 bias the first ~30 Adam steps are spent learning the mean image (−ELBO 551 -> 217), and the gradient
 that reaches a tanh encoder in those steps is the same for every digit; it drives the encoder's
 second layer into saturation (36% of its units at |h| > 0.99 after 30 steps, even with no KL term at

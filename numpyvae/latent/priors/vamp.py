@@ -96,7 +96,7 @@ class VampMixture:
         (Tomczak & Welling's code, jmtomczak/vae_vampprior, draws them N(0.05, 0.01²): the
         argparse default −0.05 is overwritten by 0.05 in utils/load_data.py; it squashes them
         onto [0, 1] with a hardtanh, which is not done here: on the digits they stayed
-        within [−0.03, 1.02], README "Deeper models and learned priors".)
+        within [−0.03, 1.02], tutorials/reference/deeper-models-and-learned-priors.md.)
     rng : np.random.Generator for that initialization (default seed 0)
     dtype : "float32" | "float64" — of z, mu, logvar and the pseudo-inputs
     """
