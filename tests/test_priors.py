@@ -321,7 +321,7 @@ def test_bad_input_is_refused_with_a_clear_message():
     _, tape = mog.log_prob(np.zeros((2, 4, 3)))
     with pytest.raises(ValueError, match=r"dlog_p must have log_p's shape \(2, 4\)"):
         mog.backward(np.zeros(8), tape)
-    with pytest.raises(TypeError, match="rng must be a np.random.Generator"):
+    with pytest.raises(TypeError, match="rng must be a numpy.random.Generator"):
         mog.sample(3, 0)
     with pytest.raises(ValueError, match="n must be an integer >= 0"):
         StandardNormal(3).sample(-1, np.random.default_rng(0))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_positive_int
+from ..checks import check_positive_int, check_rng
 from ..measure.vae_log_likelihood import log_likelihood    # beside the one estimator, below the models
 from .base import NoLogLikelihood
 
@@ -139,10 +139,7 @@ class VAEUses:
         A conditional VAE needs ``y``: one label for all n, or n labels, each in 0..n_labels−1;
         sample(10, y=np.arange(10)) draws one of each digit.
         """
-        rng = rng if rng is not None else self.rng
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"VAE.sample: rng must be a numpy.random.Generator (np.random.default_rng(seed)), "
-                            f"got {type(rng).__name__}")
+        rng = check_rng(rng if rng is not None else self.rng, "VAE.sample")
         n = check_positive_int(n, "VAE.sample", "n")
         self.one_hot(y, n, "VAE.sample")                      # refuse a missing or bad y before drawing
         z = self.prior_density()[0].sample(n, rng, self.dtype)

@@ -5,7 +5,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ...checks import as_dtype, check_array, check_positive_int
+from ...checks import as_dtype, check_array, check_positive_int, check_rng
 
 
 def one_hot_codes(codes, n_classes: int, dtype="float32") -> np.ndarray:
@@ -72,8 +72,7 @@ class UniformCategorical:
     def sample(self, n: int, rng: np.random.Generator, dtype="float32") -> np.ndarray:
         """n one-hot codes (n, M·C), each variable's class uniform on 0..C−1."""
         n = check_positive_int(n, "UniformCategorical.sample", "n")
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"UniformCategorical.sample: rng must be a numpy Generator, got {type(rng).__name__}")
+        check_rng(rng, "UniformCategorical.sample")
         codes = rng.integers(self.n_classes, size=(n, self.n_vars))
         return one_hot_codes(codes, self.n_classes, dtype)
 

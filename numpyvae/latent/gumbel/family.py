@@ -5,7 +5,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ...checks import as_dtype, check_array, check_positive_int
+from ...checks import as_dtype, check_array, check_positive_int, check_rng
 from ...stable import log_softmax, softmax
 from .categorical import one_hot_codes
 from .relaxation import check_tau, concrete_log_density, gumbel_noise, gumbel_softmax, gumbel_softmax_backward
@@ -80,9 +80,7 @@ class GumbelSoftmax:
     # -- noise ----------------------------------------------------------------
     def draw_noise(self, rng: np.random.Generator, n_samples: int, n: int, dtype="float32") -> np.ndarray:
         """u ~ U(0, 1) of shape (S, N, M, C) in ``dtype``, from ``rng``."""
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"GumbelSoftmax.draw_noise: rng must be a numpy Generator "
-                            f"(np.random.default_rng(seed)), got {type(rng).__name__}")
+        check_rng(rng, "GumbelSoftmax.draw_noise")
         S = check_positive_int(n_samples, "GumbelSoftmax.draw_noise", "n_samples")
         N = check_positive_int(n, "GumbelSoftmax.draw_noise", "n")
         return rng.random((S, N, self.n_vars, self.n_classes), dtype=as_dtype(dtype))

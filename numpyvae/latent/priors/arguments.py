@@ -20,12 +20,6 @@ def check_dlog_p(dlog_p, shape: tuple, where: str) -> np.ndarray:
     return dlog_p.reshape(-1)
 
 
-def check_rng(rng, where: str) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{where}: rng must be a np.random.Generator (np.random.default_rng(seed)), "
-                        f"got {type(rng).__name__}")
-    return rng
-
 
 def check_sample_count(n, where: str) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:

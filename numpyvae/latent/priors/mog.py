@@ -5,9 +5,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ...checks import as_dtype, check_positive_int
+from ...checks import as_dtype, check_positive_int, check_rng
 from ...stable import log_softmax
-from .arguments import check_dlog_p, check_rng, check_sample_count, flatten_z
+from .arguments import check_dlog_p, check_sample_count, flatten_z
 from .mixture import mixture_backward, mixture_log_prob, sample_mixture
 
 

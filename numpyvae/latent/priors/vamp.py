@@ -5,8 +5,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ...checks import as_dtype, check_array, check_positive_int
-from .arguments import check_dlog_p, check_rng, check_sample_count, flatten_z
+from ...checks import as_dtype, check_array, check_positive_int, check_rng
+from .arguments import check_dlog_p, check_sample_count, flatten_z
 from .mixture import check_components, mixture_backward, mixture_log_prob, sample_mixture
 
 
