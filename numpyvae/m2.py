@@ -95,19 +95,26 @@ def paper_batches(n_labeled: int, n_unlabeled: int, batch_size: int, rng: np.ran
     return [(l, u, (w, w)) for l, u in zip(parts_l, parts_u)]
 
 
-def generative_error(model, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, batch_size: int = 500) -> float:
+def generative_error(model, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, batch_size: int = 100,
+                     n_samples: int = 10) -> float:
     """Error of argmax_y L(x, y), the label under which the conditional VAE explains x best: in [0, 1].
 
     A cheap progress signal for M2 (no classifier involved): while the decoder ignores y, every
-    label explains x about equally well and this error stays near 1 − 1/C. One sample of z per
-    (x, y) pair. x (N, D), y (N,) integer labels.
+    label explains x about equally well and this error stays near 1 − 1/C. L(x, y) is the ELBO
+    averaged over ``n_samples`` draws of the noise, the *same* draws for every label (common random
+    numbers): what ranks the labels is the difference L(x, y) − L(x, y'), and one independent draw per
+    label buries it under the ELBO's own Monte Carlo spread (about 6 nats per label in an M2 run on the
+    digits). Measured on a conditional VAE trained 6 epochs with every label (mean gap 2.8 nats): error
+    85 % with one independent draw per label, 51 % with one common draw, 29 % with ten common draws.
+    x (N, D), y (N,) integer labels.
     """
     y = model._labels(y, x.shape[0], "generative_error")
+    n_samples = check_positive_int(n_samples, "generative_error", "n_samples")
     C, wrong = model.n_classes, 0
     for i in range(0, x.shape[0], batch_size):
         xb = x[i:i + batch_size]
         n = xb.shape[0]
-        eps = model.vae.posterior.draw_noise(rng, 1, C * n, model.dtype)
+        eps = model.shared_noise(model.vae.noise(rng, n_samples, n))                 # (S, C·n, ...)
         L = model.vae.forward(np.tile(xb, (C, 1)), eps, y=np.repeat(np.arange(C), n))["bound"]
         wrong += int(np.sum(L.reshape(C, n).argmax(0) != y[i:i + n]))
     return wrong / x.shape[0]
@@ -261,6 +268,10 @@ class M2:
                 self.vae.flat_grads += vae_grads
         self.classifier.backward(dlogits, t["_cls"], need_dx=False)
         return self.grads
+
+    def shared_noise(self, eps: np.ndarray) -> np.ndarray:
+        """The noise of N examples, (S, N, ...), repeated for each of the C labels: (S, C·N, ...), class-major."""
+        return np.tile(eps, (1, self.n_classes) + (1,) * (eps.ndim - 2))
 
     @staticmethod
     def _weights(weights, x_l, x_u):
