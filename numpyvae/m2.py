@@ -137,6 +137,8 @@ class M2:
     hidden, z_dim, likelihood, activation, posterior, prior : the conditional VAE's (see VAE)
     classifier_hidden : list    hidden sizes of the classifier MLP x -> C logits
     alpha : float               weight of log q(y|x) on each labeled example (Kingma's code: 0.1·N/N_l, paper_alpha)
+    init : str or None          initializer of every Dense layer of both networks (None: by activation, as MLP);
+                                "kingma" is Kingma's N(0, 0.001²)
     seed, dtype                 as for the VAE
 
     ``params`` / ``grads``: every parameter ("vae.encoder.0.W", ..., "classifier.0.W", ...), views
@@ -146,7 +148,7 @@ class M2:
     def __init__(self, x_dim: int, n_classes: int = 10, hidden=(500,), z_dim: int = 50,
                  classifier_hidden=(500,), likelihood: str = "bernoulli", activation: str = "relu",
                  alpha: float = 1.0, seed: int = 0, dtype="float32", posterior: str = "gaussian",
-                 prior: str = "standard"):
+                 prior: str = "standard", init: str | None = None):
         self.dtype = as_dtype(dtype)
         self.n_classes = check_positive_int(n_classes, "M2", "n_classes")
         if self.n_classes < 2:
@@ -155,12 +157,12 @@ class M2:
             raise ValueError(f"M2: alpha must be a finite number >= 0, got {alpha!r}")
         self.alpha = float(alpha)
         self.vae = VAE(x_dim, hidden, z_dim, likelihood, activation, seed, self.dtype, posterior=posterior,
-                       prior=prior, n_labels=self.n_classes)
+                       prior=prior, n_labels=self.n_classes, init=init)
         self.x_dim = self.vae.x_dim
         sizes = [self.x_dim, *[check_positive_int(h, "M2", "classifier_hidden size") for h in classifier_hidden],
                  self.n_classes]
         self.classifier = MLP(sizes, activation, final_activation=False, rng=np.random.default_rng([seed, 6]),
-                              dtype=self.dtype, pack=False)
+                              dtype=self.dtype, pack=False, init=init)
         # one flat buffer for both networks; the VAE's views are refreshed to point into it
         layers = [(f"vae.{n}", l) for n, l in self.vae.named_layers()] + list(self.classifier.named_layers("classifier."))
         self.flat_params, self.flat_grads = pack_layers(layers)
@@ -293,10 +295,10 @@ class ClassifierAlone:
     """The M2 classifier network trained on the labeled examples alone (cross-entropy): the baseline."""
 
     def __init__(self, x_dim: int, n_classes: int = 10, classifier_hidden=(500,), activation: str = "relu",
-                 seed: int = 0, dtype="float32"):
+                 seed: int = 0, dtype="float32", init: str | None = None):
         self.dtype, self.n_classes = as_dtype(dtype), n_classes
         self.classifier = MLP([x_dim, *classifier_hidden, n_classes], activation, final_activation=False,
-                              rng=np.random.default_rng([seed, 6]), dtype=self.dtype)
+                              rng=np.random.default_rng([seed, 6]), dtype=self.dtype, init=init)
         self.params, self.grads = self.classifier.params, self.classifier.grads
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray):

@@ -294,6 +294,23 @@ def test_the_m2_epoch_line_reports_the_test_error_and_the_argmax_error(small_dig
     assert f"argmax_y L(x, y) error {100 * row['val_generative_error']:5.2f}%" in line
 
 
+def test_an_m2_run_and_its_classifier_alone_start_from_the_configs_init(small_digits):
+    """--init reaches both of M2's networks and the baseline (Kingma's N(0, 0.001²) here; it was ignored)."""
+    from numpyvae.config import TrainConfig
+    from numpyvae.run.classifier_alone import classifier_alone
+    from numpyvae.train import Trainer
+    cfg = TrainConfig(model="m2", labels=20, hidden=[300], z_dim=2, classifier_hidden=[300], batch_size=50,
+                      epochs=1, init="kingma", lr=1e-30)
+    model = Trainer(cfg, data=small_digits).model
+    weights = {name: p for name, p in model.params.items() if name.endswith(".W")}
+    assert {name.split(".")[0] for name in weights} == {"vae", "classifier"}
+    assert all(p.std() == pytest.approx(1e-3, rel=0.1) for p in weights.values()), \
+        {name: float(p.std()) for name, p in weights.items()}
+    assert model.config["init"] == "kingma"
+    frozen, _ = classifier_alone(cfg, data=small_digits)
+    assert all(np.allclose(p, model.params[f"classifier.{name}"]) for name, p in frozen.params.items())
+
+
 def test_the_classifier_alone_is_m2s_network_on_m2s_labels_for_as_many_steps(small_digits):
     from numpyvae.config import TrainConfig
     from numpyvae.run.classifier_alone import classifier_alone

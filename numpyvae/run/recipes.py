@@ -85,7 +85,7 @@ def build_m2(trainer) -> None:
     trainer.model = M2Model(x.shape[1], C, hidden=cfg.hidden, z_dim=cfg.z_dim, classifier_hidden=cfg.classifier_hidden,
                             likelihood=cfg.likelihood, activation=cfg.activation,
                             alpha=paper_alpha(x.shape[0], labeled.size, cfg.class_weight), seed=model_seed(cfg.seed),
-                            dtype=trainer.dtype.name)
+                            dtype=trainer.dtype.name, init=None if cfg.init == "auto" else cfg.init)
     trainer.batches = SemiSupervised(x[labeled], y[labeled], x[unlabeled], cfg.batch_size, _dynamic(trainer))
     trainer.optimizers = _optimizers(trainer)
 
