@@ -28,6 +28,13 @@ of a labeled example then weighs α₀·N/N_l = 9 times the bound U of an unlabe
 is seen S·B/N_l times an epoch, weigh it α·S·B/N_l = 0.1·N·N_u/N_l = 80,100 times instead.
 Every gradient is written out below; the VAE's own backward takes the weight of each
 of its bounds (``dbound``), so the enumeration needs no new code inside the VAE.
+
+The start matters as much as the weighting: Kingma's code draws every weight from N(0, 0.001²) and
+uses softplus (``init="kingma"``, ``activation="softplus"``). From a fan-in-scaled start (He, ReLU)
+the decoder learns to use y far more slowly (on a validation split of the digits, argmax_y L(x, y)
+was wrong for 57 % of the digits after 60 epochs, against 56 % after 14 from Kingma's start), and
+while it barely does, the unlabeled bound, whose optimum is q(y|x) = softmax_y L(x, y), pulls the
+classifier towards uniform. That error is :func:`generative_error`, the signal of whether the decoder uses y.
 """
 from __future__ import annotations
 
