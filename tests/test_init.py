@@ -49,6 +49,13 @@ def test_init_dense_keeps_the_weight_draw_and_zero_bias_for_other_names(name):
     assert b.shape == (10,) and b.dtype == np.float64 and not b.any()
 
 
+def test_kingmas_init_is_normal_with_sd_one_thousandth_whatever_the_fan_in():
+    for d_in, d_out in ((784, 500), (10, 3000)):
+        W, b = init_dense("kingma", np.random.default_rng(0), d_in, d_out, "float64")
+        assert W.std() == pytest.approx(1e-3, rel=0.02) and abs(W.mean()) < 4e-3 / np.sqrt(W.size)
+        assert not b.any()
+
+
 def test_bad_names_and_sizes_are_refused():
     with pytest.raises(ValueError, match="unknown initializer 'torch'.*'pytorch'"):
         init_dense("torch", np.random.default_rng(0), 3, 2)

@@ -226,6 +226,26 @@ def test_generative_error_is_near_chance_when_the_decoder_ignores_y_and_zero_whe
     assert generative_error(model, x, 1 - y, np.random.default_rng(0)) == 1.0
 
 
+def test_generative_error_ranks_the_labels_under_the_same_noise():
+    """A decoder in which y adds a small edge (0.3 per pixel toward the digit's half) and z a large common
+    shift (5·z, z ~ q with σ = e): for any one z the right label explains x better, so with the same draw
+    for every label the error is 0; one independent draw per label lets the 5·z noise decide instead."""
+    from numpyvae.models.semi_supervised import generative_error
+    model = M2(4, 2, hidden=[], z_dim=1, classifier_hidden=[3], seed=0, dtype="float64")
+    x = np.array([[1, 1, 0, 0], [0, 0, 1, 1]] * 100, dtype=np.float64)
+    y = np.array([0, 1] * 100)
+    for name, p in model.params.items():
+        if name.startswith("vae."):
+            p[...] = 0.0
+    model.params["vae.encoder.logvar.b"][...] = 2.0           # q(z|x, y) = N(0, e²) whatever the label
+    W = model.params["vae.decoder.out.W"]                     # rows: z, then the one-hot label
+    W[0] = 5.0
+    W[1] = [0.3, 0.3, -0.3, -0.3]
+    W[2] = [-0.3, -0.3, 0.3, 0.3]
+    assert generative_error(model, x, y, np.random.default_rng(0), n_samples=1) == 0.0
+    assert generative_error(model, x, 1 - y, np.random.default_rng(0), n_samples=1) == 1.0
+
+
 def test_the_trainers_m2_takes_kingmas_batches_and_alpha(small_digits):
     """train --model m2: each step ~N_l/S labelled + N_u/S unlabelled, both sums weighted S/N, every example once an
     epoch, and α = class_weight·N/N_l (0.1·N/N_l by default, Kingma's code)."""
@@ -272,6 +292,23 @@ def test_the_m2_epoch_line_reports_the_test_error_and_the_argmax_error(small_dig
     line = capsys.readouterr().out
     assert f"test error {100 * row['val_error']:5.2f}%" in line
     assert f"argmax_y L(x, y) error {100 * row['val_generative_error']:5.2f}%" in line
+
+
+def test_an_m2_run_and_its_classifier_alone_start_from_the_configs_init(small_digits):
+    """--init reaches both of M2's networks and the baseline (Kingma's N(0, 0.001²) here; it was ignored)."""
+    from numpyvae.run.config import TrainConfig
+    from numpyvae.run.classifier_alone import classifier_alone
+    from numpyvae.run.train import Trainer
+    cfg = TrainConfig(model="m2", labels=20, hidden=[300], z_dim=2, classifier_hidden=[300], batch_size=50,
+                      epochs=1, init="kingma", lr=1e-30)
+    model = Trainer(cfg, data=small_digits).model
+    weights = {name: p for name, p in model.params.items() if name.endswith(".W")}
+    assert {name.split(".")[0] for name in weights} == {"vae", "classifier"}
+    assert all(p.std() == pytest.approx(1e-3, rel=0.1) for p in weights.values()), \
+        {name: float(p.std()) for name, p in weights.items()}
+    assert model.config["init"] == "kingma"
+    frozen, _ = classifier_alone(cfg, data=small_digits)
+    assert all(np.allclose(p, model.params[f"classifier.{name}"]) for name, p in frozen.params.items())
 
 
 def test_the_classifier_alone_is_m2s_network_on_m2s_labels_for_as_many_steps(small_digits):

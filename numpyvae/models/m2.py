@@ -35,14 +35,16 @@ class M2Model(Model):
 
     def __init__(self, x_dim: int, n_classes: int = 10, hidden=(500,), z_dim: int = 50, classifier_hidden=(500,),
                  likelihood: str = "bernoulli", activation: str = "relu", alpha: float = 1.0, seed: int = 0,
-                 dtype="float32"):
+                 dtype="float32", init: str | None = None):
         self.m2 = M2(x_dim, n_classes, hidden=hidden, z_dim=z_dim, classifier_hidden=classifier_hidden,
-                     likelihood=likelihood, activation=activation, alpha=alpha, seed=seed, dtype=dtype)
+                     likelihood=likelihood, activation=activation, alpha=alpha, seed=seed, dtype=dtype, init=init)
         self.vae, self.dtype, self.x_dim, self.z_dim = self.m2.vae, self.m2.dtype, self.m2.x_dim, int(z_dim)
         self.n_classes = self.m2.n_classes
         self.config = dict(x_dim=self.x_dim, n_classes=self.n_classes, hidden=list(hidden), z_dim=self.z_dim,
                            classifier_hidden=list(classifier_hidden), likelihood=likelihood, activation=activation,
                            alpha=float(alpha), seed=int(seed), dtype=self.dtype.name)
+        if init is not None:                     # recorded only when set, so earlier runs' configs stay as they were
+            self.config["init"] = init
         self.params, self.grads, self.rng = self.m2.params, self.m2.grads, self.m2.rng
 
     @property

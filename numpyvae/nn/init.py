@@ -50,11 +50,22 @@ def he_normal(rng, d_in: int, d_out: int, dtype="float32") -> np.ndarray:
     return _draw(rng, (d_in, d_out), 2.0 / d_in, "normal", dtype)
 
 
+def kingma_normal(rng, d_in: int, d_out: int, dtype="float32") -> np.ndarray:
+    """W ~ N(0, 0.001²) whatever the sizes; shape (D_in, D_out).
+
+    Kingma, Rezende, Mohamed & Welling (2014) start every network of M2 this way (dpkingma/nips14-ssl:
+    ``init_w(1e-3)``): the networks start nearly constant, whatever their fan-in. M2 depends on it
+    (numpyvae.models.semi_supervised: from a fan-in-scaled start its decoder learns to ignore the label).
+    """
+    return _draw(rng, (d_in, d_out), 1e-6, "normal", dtype)
+
+
 INITIALIZERS = {
     "glorot_uniform": glorot_uniform,
     "glorot_normal": glorot_normal,
     "he_uniform": he_uniform,
     "he_normal": he_normal,
+    "kingma": kingma_normal,
 }
 
 
@@ -82,7 +93,7 @@ def init_dense(name: str, rng, d_in: int, d_out: int, dtype="float32") -> tuple[
     """Initial (W (D_in, D_out), b (D_out,)) of a Dense layer for any initializer name.
 
     "pytorch" draws both (see :func:`pytorch_uniform`); "glorot_uniform", "glorot_normal",
-    "he_uniform", "he_normal" draw W and start b at zero.
+    "he_uniform", "he_normal", "kingma" draw W and start b at zero.
     """
     if name in DENSE_INITIALIZERS:
         return DENSE_INITIALIZERS[name](rng, d_in, d_out, dtype)

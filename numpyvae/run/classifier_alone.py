@@ -38,7 +38,7 @@ def classifier_alone(config, data=None, log=None) -> tuple:
     x_l, y_l = batches.x_l, batches.y_l
     B_l = min(cfg.batch_size, x_l.shape[0])
     clf = ClassifierAlone(x_l.shape[1], trainer.model.n_classes, cfg.classifier_hidden, cfg.activation,
-                          seed=model_seed(cfg.seed), dtype=trainer.dtype)
+                          seed=model_seed(cfg.seed), dtype=trainer.dtype, init=None if cfg.init == "auto" else cfg.init)
     opt = make_optimizer(cfg.optimizer, clf.params, clf.grads, **cfg.optimizer_kwargs())
     rng = np.random.default_rng(trainer_seed(cfg.seed))
     errors = []

@@ -2,7 +2,7 @@
 its batches, one optimizer per parameter group, and the hooks its steps need.
 
     m2          Kingma's mixed batches, sums weighted S/N (run.batches.SemiSupervised);
-                α = class_weight · N/N_l (m2.paper_alpha: Kingma's code with class_weight = 0.1)
+                α = class_weight · N/N_l (semi_supervised.paper_alpha: Kingma's code with class_weight = 0.1)
     helmholtz   plain minibatches of binarized images; its wake-sleep step is forward + backward
     avb         plain minibatches; the critic (mlp or inner) and adaptive contrast of the config; two
                 optimizers (generator, critic: lr_critic; both with the config's Adam β₁); after each
@@ -85,7 +85,7 @@ def build_m2(trainer) -> None:
     trainer.model = M2Model(x.shape[1], C, hidden=cfg.hidden, z_dim=cfg.z_dim, classifier_hidden=cfg.classifier_hidden,
                             likelihood=cfg.likelihood, activation=cfg.activation,
                             alpha=paper_alpha(x.shape[0], labeled.size, cfg.class_weight), seed=model_seed(cfg.seed),
-                            dtype=trainer.dtype.name)
+                            dtype=trainer.dtype.name, init=None if cfg.init == "auto" else cfg.init)
     trainer.batches = SemiSupervised(x[labeled], y[labeled], x[unlabeled], cfg.batch_size, _dynamic(trainer))
     trainer.optimizers = _optimizers(trainer)
 

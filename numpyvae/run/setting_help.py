@@ -50,7 +50,8 @@ HELP = {
     "conditional": "train a conditional VAE: the one-hot label y (from the dataset's labels) is concatenated "
                    "to the encoder's input x and the decoder's input z; sample chosen digits with sample(n, y=...)",
     "init": "initializer of every Dense layer: auto (He for relu-like activations, Glorot otherwise, "
-            "biases 0), " + ", ".join(INITIALIZERS) + ", or pytorch (W and b ~ U(+-1/sqrt(fan_in)))",
+            "biases 0), " + ", ".join(INITIALIZERS) + " (kingma: W ~ N(0, 0.001^2), Kingma et al.'s M2), "
+            "or pytorch (W and b ~ U(+-1/sqrt(fan_in)))",
     "output_bias": "where the decoder's output bias starts: zero, or data (the training pixels' mean: "
                    "logit(clip(mean, 0.001, 0.999)) for bernoulli, as Burda et al.'s code does; the mean for "
                    "the Gaussians); auto: data for a learned prior (mog:K, vamp:K), zero otherwise. Without it "
