@@ -124,6 +124,18 @@ def test_one_process_per_output_directory(tmp_path, capsys):
     assert err.startswith("numpyvae: error:") and len(err.strip().splitlines()) == 1, err
 
 
+def test_results_go_where_asked_and_merge_with_the_rows_there(tmp_path):
+    """--results DIR: the table (json and md) there, merged with its rows; the runs stay in --out."""
+    table, runs = tmp_path / "table", tmp_path / "runs"
+    table.mkdir()
+    (table / "reproduction.json").write_text(json.dumps({"results": [_run(tmp_path / "first", "cubo")[0]]}))
+    assert main(["reproduce", "iwae", "--budget", "smoke", "--out", str(runs), "--results", str(table)]) == 0
+    rows = json.loads((table / "reproduction.json").read_text())["results"]
+    assert sorted(r["name"] for r in rows) == ["cubo", "iwae"]               # the earlier row is kept
+    assert "| iwae: IWAE vs VAE |" in (table / "reproduction.md").read_text()
+    assert not (runs / "reproduction.json").exists() and (runs / "runs" / "smoke").is_dir()
+
+
 def test_a_q_without_a_density_is_compared_by_its_paired_test_elbo(tmp_path):
     (r,) = _run(tmp_path, "gumbel")
     assert r["metric"] == "test ELBO, nats" and r["k_eval"] is None and r["se"] > 0

@@ -6,8 +6,10 @@ examples (the same binarized draw), with the same k and the same evaluation nois
 difference b − a is measured per example and its standard error is that of a paired mean,
 sd(d)/√n, far smaller than the two sides' own errors. The paper's claim is printed beside ours
 with a verdict (same direction? resolved beyond two standard errors? our size / the paper's),
-and the results are written atomically to OUT/reproduction.json and OUT/reproduction.md (merged
-with earlier results there, one row per comparison, dataset and budget).
+and the results are written atomically to reproduction.json and reproduction.md (merged with
+earlier results there, one row per comparison, dataset and budget) in ``--results DIR``, or beside
+the runs in ``--out`` (default runs/reproduction). The project's own table lives in
+tutorials/reference/reproduction/: ``--results tutorials/reference/reproduction`` updates its rows.
 
 The sides run through the public trainers and evaluator: ``train.train`` (every model: VAE kinds, M2,
 AVB) with ``vae_log_likelihood.log_likelihood`` (VAE kinds), M2's test error against ``run.classifier_alone``,
@@ -175,7 +177,7 @@ def _run_cvae(c, dataset, budget, seed, out_dir, log):
 RUNNERS = {"vae": _run_vae, "m2": _run_m2, "avb": _run_avb, "cubo": _run_cubo, "cvae": _run_cvae}
 
 
-def run_comparison(name: str, dataset: str, budget_name: str = "smoke", seed: int = 0, out_dir="reproduction",
+def run_comparison(name: str, dataset: str, budget_name: str = "smoke", seed: int = 0, out_dir="runs/reproduction",
                    log=print) -> dict:
     """Run one comparison on one dataset; return its result row (JSON-able)."""
     c, budget = REGISTRY[name], BUDGETS[budget_name]
@@ -270,7 +272,11 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                    help="only these datasets (default: each comparison's; fashion-mnist, when installed, only in the long "
                         "budget unless named here)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="reproduction", help="directory for reproduction.json, .md and the runs")
+    p.add_argument("--out", default="runs/reproduction",
+                   help="directory for the runs, and for reproduction.json and .md unless --results names another")
+    p.add_argument("--results", default=None, metavar="DIR",
+                   help="write reproduction.json and .md here instead (merged with the rows already there); "
+                        "the project's table is tutorials/reference/reproduction/")
     p.add_argument("--list", action="store_true", help="list the comparisons and their papers' claims, then stop")
 
 
@@ -311,7 +317,7 @@ def cmd_reproduce(args, log=None) -> int:
 
 
 def _run_plan(plan: list, args, log) -> int:
-    rows = []
+    rows, results = [], args.results or args.out
     for i, (name, dataset) in enumerate(plan, 1):
         if not _installed(dataset):
             log(f"[{i}/{len(plan)}] {name} on {dataset}: skipped, the dataset is not installed")
@@ -320,13 +326,13 @@ def _run_plan(plan: list, args, log) -> int:
         log(f"[{i}/{len(plan)}] {name} on {dataset} ({args.budget}): {c.label_b} vs {c.label_a}")
         r = run_comparison(name, dataset, args.budget, args.seed, args.out, log=log)
         rows.append(r)
-        save(rows, args.out)                               # after each comparison: an interruption keeps the rest
+        save(rows, results)                                # after each comparison: an interruption keeps the rest
         log(f"  paper: {c.claim.number} ({c.claim.data}; {c.claim.setting}; {c.claim.citation})")
         log(f"  ours:  b − a = {_fmt(r['diff'], 3)} ± {r['se'] if r['se'] is not None else float('nan'):.3f} "
             f"({r['metric']}); same direction: {r['same_direction']}; size vs the paper's: {_size(r)}; "
             f"{r['seconds']:.0f} s")
     if rows:
-        json_path, md_path = save(rows, args.out)
+        json_path, md_path = save(rows, results)
         print(markdown(rows), end="")
         log(f"wrote {json_path} and {md_path}")
     return 0

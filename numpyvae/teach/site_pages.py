@@ -108,6 +108,8 @@ def add_reference_pages(docs: Path, source) -> list:
             shutil.copy2(page, docs / where / page.name)
             copied.append(docs / where / page.name)
             entries.append({"Contents" if page.name == CONTENTS else page_title(page): (where / page.name).as_posix()})
+        for folder in sorted(p for p in (source / REFERENCE).iterdir() if p.is_dir()):
+            shutil.copytree(folder, docs / where / folder.name)   # what the pages link beside them (reproduce's table)
         nav.append({"Reference": entries})
     broken = [f"{page.relative_to(docs)}: {target}" for page in copied for target in broken_links(page, docs)]
     if broken:
