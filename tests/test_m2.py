@@ -174,6 +174,8 @@ def test_weighted_loss_is_the_weighted_sum_of_its_parts_by_hand_and_matches_fd()
     U = (q_u * (L_u - math.log(C) - log_q[3:])).sum(1)
     expected = -(w_l * np.sum(L_l + 2.5 * log_q[np.arange(3), y_l]) + w_u * U.sum())
     assert t.loss == pytest.approx(expected, rel=1e-12)
+    # the protocol's per-example bound: J_l for the labelled rows, then U for the unlabelled ones
+    np.testing.assert_allclose(t["bound"], np.concatenate([L_l + 2.5 * log_q[np.arange(3), y_l], U]), rtol=1e-12)
     model.loss_and_grads(x_l, y_l, x_u, eps_l, eps_u, weights=(w_l, w_u))
     got = np.concatenate([model.grads[k].ravel() for k in model.params])
     fd = np.concatenate([numerical_gradient(

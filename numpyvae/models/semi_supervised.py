@@ -248,6 +248,8 @@ class M2:
             q = t["_enum"][1]
             parts.update(unlabeled_bound=float(U.mean()),
                          entropy=float(-np.einsum("nc,nc->n", q, t["_enum"][2]).mean()))
+        # the protocol's per-example bound, labelled rows first (J_l, then U), as the classifier saw them
+        t["bound"] = np.concatenate(([J_l] if x_l is not None else []) + ([U] if x_u is not None else []))
         t.update(n_l=n_l, logits=logits, w_l=w_l, w_u=w_u)
         t.parts = {"loss": t.loss, **parts}
         return t
