@@ -117,3 +117,21 @@ def test_each_protocol_model_keeps_the_contract(model):
     assert model.sample(3, np.random.default_rng(0)).shape == (3, 5)
     log_px = model.log_likelihood(x, 4, np.random.default_rng(0))          # the protocol's (N,) estimate
     assert log_px.shape == (4,) and np.isfinite(log_px).all() and (log_px < 0).all()
+
+
+@pytest.mark.parametrize("make", [lambda: M2Model(5, 3, [4], 2, [3]), lambda: HelmholtzModel(5, [4], 3),
+                                  lambda: AVBModel(5, [4], 2), lambda: __import__("numpyvae").VAE(5, [4], 2)],
+                         ids=["m2", "helmholtz", "avb", "vae"])
+def test_every_kind_takes_the_same_rng_forms_for_its_log_likelihood(make):
+    """The protocol's rng: None (the evaluation seed), an integer seed, or a Generator; the same seed gives the
+    same estimate in every form, and anything else is refused naming rng (an int once reached the Helmholtz
+    machine's sampler as is: AttributeError: 'int' object has no attribute 'random')."""
+    from numpyvae.seeds import EVAL_SEED
+    model = make()
+    x = (np.random.default_rng(0).random((4, 5)) < 0.5).astype(np.float32)
+    by_int = model.log_likelihood(x, 4, 7)
+    np.testing.assert_array_equal(by_int, model.log_likelihood(x, 4, np.random.default_rng(7)))
+    np.testing.assert_array_equal(model.log_likelihood(x, 4), model.log_likelihood(x, 4, EVAL_SEED))
+    for bad in (-1, "seven", 1.5):
+        with pytest.raises(ValueError, match="rng must be None, an integer seed >= 0 or a numpy.random.Generator"):
+            model.log_likelihood(x, 4, bad)

@@ -30,8 +30,8 @@ import numpy as np
 
 from .adversarial import AVB, AVBTape, log_px_by_quadrature
 from ..checks import check_positive_int
-from ..seeds import EVAL_SEED
 from ..measure.estimator import check_k, importance_sampled
+from ..measure.inputs import as_rng
 from .base import Batch, Model, ParamGroup
 
 __all__ = ["AVBModel", "FIT_SAMPLES", "WIDEN"]
@@ -106,11 +106,11 @@ class AVBModel(Model):
     def estimates(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100, chunk: int = 100,
                   bar=None) -> dict:
         """{"log_likelihood", "elbo"} (N,) float64 with the fitted proposal; "elbo" is the proposal's ELBO
-        E_r[log w], not AVB's critic-based estimate. ``rng``: None (the evaluation seed) or a Generator."""
+        E_r[log w], not AVB's critic-based estimate. ``rng``: None (the evaluation seed), an integer seed or a Generator."""
         k = check_k(k, "AVBModel.log_likelihood")
         if y is not None:
             raise ValueError("AVB is not conditional: log_likelihood takes no labels")
-        rng = np.random.default_rng(EVAL_SEED) if rng is None else rng
+        rng = as_rng(rng, "AVBModel.log_likelihood")
         cache = {}
         K = self.z_dim
 

@@ -20,9 +20,10 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..checks import as_dtype, check_positive_int
-from ..seeds import EVAL_SEED, noise_seed
+from ..seeds import noise_seed
 from ..nn import MLP
 from .wake_sleep import Q_UPDATES, HelmholtzMachine, machine_log_likelihood, sample_bernoulli
+from ..measure.inputs import as_rng
 from .base import Batch, Model, ParamGroup
 
 __all__ = ["HelmholtzModel", "build_machine", "helmholtz_model_config", "machine_log_likelihood"]
@@ -112,10 +113,10 @@ class HelmholtzModel(Model):
     def estimates(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100, chunk: int = 100,
                   bar=None) -> dict:
         """{"log_likelihood", "elbo"} (N,) float64: the IS estimate and the ELBO of the same samples; h drawn
-        batch by batch, chunk by chunk from ``rng`` (None: the evaluation seed)."""
+        batch by batch, chunk by chunk from ``rng`` (None: the evaluation seed; an integer seeds one)."""
         if y is not None:
             raise ValueError("the Helmholtz machine is not conditional: it takes no labels")
-        rng = np.random.default_rng(EVAL_SEED) if rng is None else rng
+        rng = as_rng(rng, "HelmholtzModel.log_likelihood")
         return machine_log_likelihood(self.machine, x, k, rng, batch_size=batch_size, chunk=chunk, bar=bar)
 
     def sample(self, n: int, rng: np.random.Generator | None = None, y=None, mean: bool = True) -> np.ndarray:

@@ -20,9 +20,9 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..checks import check_positive_int
-from ..seeds import EVAL_SEED
 from .semi_supervised import M2, generative_error
 from ..measure.estimator import check_k, importance_sampled
+from ..measure.inputs import as_rng
 from .base import Batch, Model, ParamGroup
 
 __all__ = ["M2Model"]
@@ -82,11 +82,11 @@ class M2Model(Model):
     def estimates(self, x: np.ndarray, k: int, rng=None, y=None, *, batch_size: int = 100, chunk: int = 100,
                   bar=None) -> dict:
         """{"log_likelihood": log p(x) summed over y (N,), "log_px_given_y": (N, C)} float64; ``rng``: None
-        (the evaluation seed) or a Generator."""
+        (the evaluation seed), an integer seed or a Generator."""
         k = check_k(k, "M2Model.log_likelihood")
         if y is not None:
             raise ValueError("M2Model.log_likelihood: log p(x) sums over the labels; it takes no y")
-        rng = np.random.default_rng(EVAL_SEED) if rng is None else rng
+        rng = as_rng(rng, "M2Model.log_likelihood")
         vae, C = self.vae, self.n_classes
         per_class = np.empty((x.shape[0], C))
         for label in range(C):
