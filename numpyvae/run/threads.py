@@ -291,11 +291,10 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
         """The step time above which a step counts as collapsed: ABORT_FACTOR times the count's median
         (computed at each reading, not each step)."""
         self._slow = ABORT_FACTOR * _median(self.recent) if len(self.recent) >= 3 else math.inf
-        self._slow_run = 0
 
     def _collapsed(self, now: float) -> None:
         """SLOW_STEPS slow steps in a row: only they describe the current count now; probe a thread less."""
-        self.recent = self.recent[-SLOW_STEPS:]
+        self.recent, self._slow_run = self.recent[-SLOW_STEPS:], 0
         self._next_look = now + self.interval
         self._start_probe(self.threads - 1, 0.0)
         self._set_slow()
@@ -326,6 +325,7 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
             self._wait = min(2 * self._wait, MAX_WAIT)
         self._next_probe = now + self._wait
         self._next_look = now + self.interval
+        self._slow_run = 0
         self._set_slow()
 
     def take_used(self) -> dict[int, int]:
