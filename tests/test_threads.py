@@ -161,6 +161,19 @@ def test_a_busy_process_that_starts_mid_run_costs_a_few_steps_not_a_reading_inte
         assert total < 1.05 * best, (busy_from, total, best)
 
 
+def test_a_collapse_that_spares_every_other_step_is_followed_too(unpinned):
+    """Beside a busy process the two-thread steps may alternate between spared and collapsed (4 and
+    22 ms): a run of slow steps never comes, their median still says the count collapsed."""
+    busy_from = 1.01
+    quiet = {2: 0.0038, 1: 0.0057}
+    busy = lambda n, t: 0.0058 if n == 1 else (0.004 if int(t / 0.013) % 2 else 0.022)  # noqa: E731
+    trace = []
+    simulate(lambda n, t: busy(n, t) if t >= busy_from else quiet[n],
+             lambda t: 1.0 if t >= busy_from else 0.0, seconds=3.0, trace=trace)
+    collapsed = sum(dt for t, n, dt in trace if n == 2 and t >= busy_from)
+    assert collapsed < 0.15, collapsed
+
+
 def test_single_slow_steps_do_not_make_a_quiet_run_give_up_a_thread(unpinned):
     """A pause now and then (a garbage collection, another program's time slice) is not a collapse."""
     step = lambda n, t: (0.02 if int(t / 0.0038) % 50 == 0 else 0.0038) if n == 2 else 0.0057  # noqa: E731

@@ -27,8 +27,8 @@ The policy (:class:`Policy`, one ``tick()`` per step, under a microsecond when n
   neighbouring count, kept only if its median step is faster. The load alone was not enough:
   at load ~3, with other programs using part of a core, it gave up a thread that still paid
   (median 0.874 s per 20,000 images against 0.732 s at two threads, 19% lost);
-* a collapse does not wait: SLOW_STEPS steps in a row ABORT_FACTOR times slower than the count's
-  median start a probe of a thread less at once. A busy process that starts while training runs
+* a collapse does not wait: when the median of the last SLOW_WINDOW steps is ABORT_FACTOR times
+  the count's median, a probe of a thread less starts at once. A busy process that starts while training runs
   on two threads makes each step about 3.5 times slower (13 ms against 3.8 ms); waiting for the
   next reading cost up to INTERVAL of such steps (data_scripts/SPEED_NOTES.md, "starts mid-run").
 
@@ -62,7 +62,7 @@ import time
 
 import numpy as np
 
-__all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "PROBE_STEPS", "ABORT_FACTOR", "SLOW_STEPS", "MAX_WAIT", "RECENT", "UP_SLACK", "pinned", "pin", "choose", "blas",
+__all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "PROBE_STEPS", "ABORT_FACTOR", "SLOW_WINDOW", "MAX_WAIT", "RECENT", "UP_SLACK", "pinned", "pin", "choose", "blas",
            "set_blas_threads", "MachineLoad", "Policy", "policy_for"]
 
 #: the environment variables that pin the BLAS thread count, the first one set wins
@@ -77,9 +77,9 @@ MIN_FLOPS_PER_THREAD = 20e6
 PROBE_STEPS = 5
 #: a probe step this many times slower than the current median ends the probe at once
 ABORT_FACTOR = 2.0
-#: this many steps in a row ABORT_FACTOR times slower than the count's median: the machine changed
-#: (a program started), so the policy probes a thread less at once instead of at its next reading
-SLOW_STEPS = 3
+#: the median of this many last steps ABORT_FACTOR times slower than the count's median: the machine
+#: changed (a program started), so the policy probes a thread less at once, not at its next reading
+SLOW_WINDOW = 5
 #: the longest wait, in seconds, between two probes the load did not ask for (it doubles after each lost one)
 MAX_WAIT = 16.0
 #: a probe of one thread more is made only while the other programs leave that core free but for this share
@@ -225,9 +225,9 @@ class Policy:
 others leave that core free but for UP_SLACK (beside a busy core it would collapse). A probe step ABORT_FACTOR times slower than the
     current median ends the probe at once (a collapse costs one step), and each lost probe doubles
     the wait before the next unprompted one (up to MAX_WAIT seconds), so probing costs little
-    where it never pays. SLOW_STEPS steps in a row ABORT_FACTOR times slower than the median (as of
-    the last reading) mean the machine changed under a running count: the older steps are dropped
-    and a thread less is probed at once, against the slow steps. ``used`` counts the steps run at
+    where it never pays. The last SLOW_WINDOW steps' median ABORT_FACTOR times the count's median (as
+    of the last reading) means the machine changed under a running count: the older steps are
+    dropped and a thread less is probed at once, against the new ones. ``used`` counts the steps run at
     each count ({2: 930, 1: 6}).
     """
 
@@ -248,7 +248,7 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
             self.threads = set_blas_threads(choose(self.flops_per_step, self.cpus, first))
         self.cap = choose(self.flops_per_step, self.cpus, 0.0)   # the most threads this step size may use
         self.recent: list[float] = []                           # step seconds at the current count
-        self._slow, self._slow_run = math.inf, 0                 # a collapsed step's threshold; slow steps in a row
+        self._slow = math.inf                                    # a collapsed step's time, from the last reading
         self._probe: tuple[int, list] | None = None              # (the count we came from, the probe's steps)
         self._wait = interval                                    # seconds between unprompted probes
         now = self.clock()
@@ -272,13 +272,9 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
         self.recent.append(seconds)
         if len(self.recent) > RECENT:
             del self.recent[0]
-        if seconds > self._slow:                 # one float comparison: the tick stays cheap
-            self._slow_run += 1
-            if self._slow_run >= SLOW_STEPS:
-                self._collapsed(now)
-                return
-        else:
-            self._slow_run = 0
+        if seconds > self._slow and _median(self.recent[-SLOW_WINDOW:]) > self._slow:   # the median only after a slow step
+            self._collapsed(now)
+            return
         if now >= self._next_look and len(self.recent) >= 3:
             self._next_look = now + self.interval
             self._set_slow()
@@ -293,8 +289,8 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
         self._slow = ABORT_FACTOR * _median(self.recent) if len(self.recent) >= 3 else math.inf
 
     def _collapsed(self, now: float) -> None:
-        """SLOW_STEPS slow steps in a row: only they describe the current count now; probe a thread less."""
-        self.recent, self._slow_run = self.recent[-SLOW_STEPS:], 0
+        """The last steps collapsed: only they describe the current count now; probe a thread less."""
+        self.recent = self.recent[-SLOW_WINDOW:]
         self._next_look = now + self.interval
         self._start_probe(self.threads - 1, 0.0)
         self._set_slow()
@@ -325,7 +321,6 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
             self._wait = min(2 * self._wait, MAX_WAIT)
         self._next_probe = now + self._wait
         self._next_look = now + self.interval
-        self._slow_run = 0
         self._set_slow()
 
     def take_used(self) -> dict[int, int]:
