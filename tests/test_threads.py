@@ -174,6 +174,23 @@ def test_a_collapse_that_spares_every_other_step_is_followed_too(unpinned):
     assert collapsed < 0.15, collapsed
 
 
+def test_a_probe_lost_while_the_new_program_starts_is_tried_again(unpinned):
+    """Measured beside a busy process that had just started: for a few tens of milliseconds one thread
+    is slower than two (10-14 ms against 8), then 5.5 ms against 8. The first probe down loses; the
+    policy must not stay on two threads until its next reading."""
+    busy_from = 1.01
+    quiet = {2: 0.0044, 1: 0.0056}
+
+    def step(n, t):
+        if t < busy_from:
+            return quiet[n]
+        return 0.008 if n == 2 else (0.012 if t < busy_from + 0.06 else 0.0055)
+    trace = []
+    simulate(step, lambda t: 1.0 if t >= busy_from else 0.0, seconds=3.0, trace=trace)
+    collapsed = sum(dt for t, n, dt in trace if n == 2 and t >= busy_from)
+    assert collapsed < 0.2, collapsed
+
+
 def test_single_slow_steps_do_not_make_a_quiet_run_give_up_a_thread(unpinned):
     """A pause now and then (a garbage collection, another program's time slice) is not a collapse."""
     step = lambda n, t: (0.02 if int(t / 0.0038) % 50 == 0 else 0.0038) if n == 2 else 0.0057  # noqa: E731

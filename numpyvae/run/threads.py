@@ -27,8 +27,10 @@ The policy (:class:`Policy`, one ``tick()`` per step, under a microsecond when n
   neighbouring count, kept only if its median step is faster. The load alone was not enough:
   at load ~3, with other programs using part of a core, it gave up a thread that still paid
   (median 0.874 s per 20,000 images against 0.732 s at two threads, 19% lost);
-* a collapse does not wait: when the median of the last SLOW_WINDOW steps is ABORT_FACTOR times
-  the count's median, a probe of a thread less starts at once. A busy process that starts while training runs
+* a collapse does not wait: when the median of the last SLOW_WINDOW steps is COLLAPSE_FACTOR times
+  the count's median, a probe of a thread less starts at once, and again SLOW_WINDOW steps later if
+  it lost (the first steps beside a program that is starting are slow at any count) until the next
+  reading. A busy process that starts while training runs
   on two threads makes each step about 3.5 times slower (13 ms against 3.8 ms); waiting for the
   next reading cost up to INTERVAL of such steps (data_scripts/SPEED_NOTES.md, "starts mid-run").
 
@@ -62,7 +64,7 @@ import time
 
 import numpy as np
 
-__all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "PROBE_STEPS", "ABORT_FACTOR", "SLOW_WINDOW", "MAX_WAIT", "RECENT", "UP_SLACK", "pinned", "pin", "choose", "blas",
+__all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "PROBE_STEPS", "ABORT_FACTOR", "COLLAPSE_FACTOR", "SLOW_WINDOW", "MAX_WAIT", "RECENT", "UP_SLACK", "pinned", "pin", "choose", "blas",
            "set_blas_threads", "MachineLoad", "Policy", "policy_for"]
 
 #: the environment variables that pin the BLAS thread count, the first one set wins
@@ -77,8 +79,12 @@ MIN_FLOPS_PER_THREAD = 20e6
 PROBE_STEPS = 5
 #: a probe step this many times slower than the current median ends the probe at once
 ABORT_FACTOR = 2.0
-#: the median of this many last steps ABORT_FACTOR times slower than the count's median: the machine
-#: changed (a program started), so the policy probes a thread less at once, not at its next reading
+#: the median of the last SLOW_WINDOW steps this many times the count's median (as of the last reading):
+#: the machine changed (a program started), so the policy probes a thread less at once, not at its next
+#: reading. Measured beside a busy process that had just started: two threads 7.7-8.8 ms a step against
+#: 3.5-4.5 ms quiet, one thread 5.5 ms (1.3 times quiet two), so two threads already lose at 1.5 times
+COLLAPSE_FACTOR = 1.5
+#: steps whose median says a collapse
 SLOW_WINDOW = 5
 #: the longest wait, in seconds, between two probes the load did not ask for (it doubles after each lost one)
 MAX_WAIT = 16.0
@@ -225,9 +231,10 @@ class Policy:
 others leave that core free but for UP_SLACK (beside a busy core it would collapse). A probe step ABORT_FACTOR times slower than the
     current median ends the probe at once (a collapse costs one step), and each lost probe doubles
     the wait before the next unprompted one (up to MAX_WAIT seconds), so probing costs little
-    where it never pays. The last SLOW_WINDOW steps' median ABORT_FACTOR times the count's median (as
-    of the last reading) means the machine changed under a running count: the older steps are
-    dropped and a thread less is probed at once, against the new ones. ``used`` counts the steps run at
+    where it never pays. The last SLOW_WINDOW steps' median COLLAPSE_FACTOR times the count's median
+    (as of the last reading) means the machine changed under a running count: the older steps are
+    dropped and a thread less is probed at once, against the new ones (again after SLOW_WINDOW
+    more slow steps if it lost, until the next reading sets a new median). ``used`` counts the steps run at
     each count ({2: 930, 1: 6}).
     """
 
@@ -284,16 +291,16 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
                 self._start_probe(target, others)
 
     def _set_slow(self) -> None:
-        """The step time above which a step counts as collapsed: ABORT_FACTOR times the count's median
-        (computed at each reading, not each step)."""
-        self._slow = ABORT_FACTOR * _median(self.recent) if len(self.recent) >= 3 else math.inf
+        """The step time above which a step counts as collapsed: COLLAPSE_FACTOR times the count's median
+        (computed at each reading and after a won probe, not each step)."""
+        self._slow = COLLAPSE_FACTOR * _median(self.recent) if len(self.recent) >= 3 else math.inf
 
     def _collapsed(self, now: float) -> None:
-        """The last steps collapsed: only they describe the current count now; probe a thread less."""
+        """The last steps collapsed: only they describe the current count now; probe a thread less.
+        The threshold stays the last reading's, so that a probe lost to a passing disturbance is tried
+        again after SLOW_WINDOW more slow steps."""
         self.recent = self.recent[-SLOW_WINDOW:]
-        self._next_look = now + self.interval
         self._start_probe(self.threads - 1, 0.0)
-        self._set_slow()
 
     def _start_probe(self, target: int, others: float) -> None:
         n = self.threads
@@ -316,12 +323,12 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
         self._probe = None
         if won:
             self.recent, self._wait = probed, self.interval
+            self._set_slow()
         else:
             self.threads = set_blas_threads(came_from)
             self._wait = min(2 * self._wait, MAX_WAIT)
         self._next_probe = now + self._wait
         self._next_look = now + self.interval
-        self._set_slow()
 
     def take_used(self) -> dict[int, int]:
         """The steps per thread count since the last call, and zero again."""
