@@ -38,8 +38,10 @@ Measured with the probing policy (data_scripts/bench_thread_policy.py, 6 Decembe
 three interleaved rounds of 20,000 images): quiet (load 0.4), 0.597 s on two threads against
 0.618 s fixed at two and 0.889 s at one; beside one busy process 1.023 s against 0.899 s at one
 and 2.112 s at two; beside two, 2.731 s against 2.750 s and 25.2 s. On the shared machine (load
-3-4) its medians were 2% below to 12% above the best fixed count's. data_scripts/SPEED_NOTES.md
-has every table.
+3-4) its medians were 2% below to 12% above the best fixed count's. A busy process starting 1 s into
+runs of four such epochs (bench_thread_policy.py --busy-from 1, five rounds, load below 1 at the
+start): median 3.12 s against 3.16 s fixed at one thread, 5.11 s at two, and 3.59 s for the policy
+before it followed collapses at once. data_scripts/SPEED_NOTES.md has every table.
 
 Pinning. ``--threads N`` (train, resume, evaluate, bench), or the environment: NUMPYVAE_BLAS_THREADS,
 else the standard OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or MKL_NUM_THREADS (the first one set).
