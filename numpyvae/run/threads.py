@@ -32,7 +32,8 @@ The policy (:class:`Policy`, one ``tick()`` per step, under a microsecond when n
   it lost (the first steps beside a program that is starting are slow at any count) until the next
   reading. A busy process that starts while training runs
   on two threads makes each step about 3.5 times slower (13 ms against 3.8 ms); waiting for the
-  next reading cost up to INTERVAL of such steps (data_scripts/SPEED_NOTES.md, "starts mid-run").
+  next reading cost up to INTERVAL of such steps (data_scripts/SPEED_NOTES.md: a busy process that
+  starts mid-run).
 
 Measured with the probing policy (data_scripts/bench_thread_policy.py, 6 December, medians of
 three interleaved rounds of 20,000 images): quiet (load 0.4), 0.597 s on two threads against
