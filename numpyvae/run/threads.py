@@ -30,10 +30,9 @@ The policy (:class:`Policy`, one ``tick()`` per step, under a microsecond when n
 * a collapse does not wait: when the median of the last SLOW_WINDOW steps is COLLAPSE_FACTOR times
   the count's median, a probe of a thread less starts at once, and again SLOW_WINDOW steps later if
   it lost (the first steps beside a program that is starting are slow at any count) until the next
-  reading. A busy process that starts while training runs
-  on two threads makes each step about 3.5 times slower (13 ms against 3.8 ms); waiting for the
-  next reading cost up to INTERVAL of such steps (data_scripts/SPEED_NOTES.md: a busy process that
-  starts mid-run).
+  reading. A busy process that starts while training runs on two threads makes each step about
+  twice as slow (8.8 ms against 4.5 ms quiet; 5.5 ms on one thread); waiting for the next reading
+  cost up to INTERVAL of such steps (data_scripts/SPEED_NOTES.md: a busy process that starts mid-run).
 
 Measured with the probing policy (data_scripts/bench_thread_policy.py, 6 December, medians of
 three interleaved rounds of 20,000 images): quiet (load 0.4), 0.597 s on two threads against
