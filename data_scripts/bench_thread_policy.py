@@ -8,13 +8,28 @@ each setting's best and median epoch, the ratio of the policy's best to the best
 the thread counts the policy used, and the 1-minute load average at the start and end of each block.
 
     python data_scripts/bench_thread_policy.py --examples 20000 --rounds 3 --busy 0 1 2
+
+With ``--busy-from S`` it measures a program that starts while training runs: each setting trains a
+run of ``--epochs`` epochs, the automatic one with a new policy as a new training run has, and N busy
+processes (each value of ``--busy``) start S seconds into the run and end at ``--busy-until`` seconds
+(else with the run). It prints each setting's best and median run, the policy's against the best
+fixed count's, and the load average before each round.
+
+    python data_scripts/bench_thread_policy.py --examples 20000 --epochs 4 --rounds 5 --busy 1 --busy-from 1
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
+import threading
 import time
+
+from numpyvae.bench.busy import busy_processes
+from numpyvae.bench.data import bench_data, load_average
+from numpyvae.run.train import TrainConfig, Trainer
 
 
 _auto = {}        # the automatic policy, one for the whole run as in training (it learns from its steps)
@@ -38,20 +53,98 @@ def time_epoch(trainer, setting) -> tuple[float, dict]:
     return seconds, trainer.blas.take_used()
 
 
+@contextlib.contextmanager
+def busy_between(n: int, start: float, stop: float | None):
+    """n busy processes from ``start`` seconds after entering the block until ``stop`` seconds
+    (None: until the block ends); none is left running when the block ends, however it ends."""
+    done = threading.Event()
+
+    def schedule():
+        if done.wait(start):
+            return
+        with busy_processes(n):
+            done.wait(None if stop is None else max(0.0, stop - start))
+
+    thread = threading.Thread(target=schedule, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def time_run(trainer, setting, epochs: int, busy: int, start: float, stop: float | None) -> tuple[float, dict]:
+    """A training run of ``epochs`` epochs with ``setting`` (a new policy for "auto", as a new run has)
+    while ``busy`` processes run from ``start`` to ``stop`` seconds into it: (seconds, steps per count)."""
+    _auto.pop("policy", None)
+    used = {}
+    with busy_between(busy, start, stop):
+        t0 = time.perf_counter()
+        for _ in range(epochs):
+            for k, v in time_epoch(trainer, setting)[1].items():
+                used[k] = used.get(k, 0) + v
+        seconds = time.perf_counter() - t0
+    return seconds, dict(sorted(used.items()))
+
+
+def run_mode(trainer, args) -> list[dict]:
+    """--busy-from: whole runs with busy processes that start (and maybe stop) part-way, interleaved."""
+    results = []
+    when = f"from {args.busy_from:g} s" + (f" to {args.busy_until:g} s" if args.busy_until is not None else "")
+    for busy in args.busy:
+        times, used, loads = {"auto": [], "1": [], "2": []}, [], []
+        time_epoch(trainer, "1")                          # warm-up
+        order = list(times)
+        for r in range(args.rounds):
+            loads.append(load_average())
+            for setting in order[r % 3:] + order[:r % 3]:     # auto 1 2, 1 2 auto, 2 auto 1, ...
+                seconds, u = time_run(trainer, setting, args.epochs, busy, args.busy_from, args.busy_until)
+                times[setting].append(seconds)
+                if setting == "auto":
+                    used.append(u)
+        row = dict(busy=busy, busy_from=args.busy_from, busy_until=args.busy_until, epochs=args.epochs,
+                   load_before_rounds=loads, load_after=load_average(), times=times, auto_used=used,
+                   **ratios(times))
+        results.append(row)
+        print(f"{busy} busy {when}, runs of {args.epochs} epochs (load before each round {loads}, after "
+              f"{row['load_after']}): " + "  ".join(
+                  f"{s}: best {min(t):.3f} median {statistics.median(t):.3f}" for s, t in times.items())
+              + f"  auto/best fixed {row['auto_over_best_fixed']:.2f} (medians "
+              f"{row['auto_median_over_best_fixed_median']:.2f})  auto used {used}", flush=True)
+    return results
+
+
+def ratios(times: dict) -> dict:
+    """The policy's best over the best fixed count's best, and its median over the better fixed median."""
+    return dict(auto_over_best_fixed=min(times["auto"]) / min(min(times["1"]), min(times["2"])),
+                auto_median_over_best_fixed_median=statistics.median(times["auto"])
+                / min(statistics.median(times["1"]), statistics.median(times["2"])))
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--examples", type=int, default=20_000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--busy", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--busy-from", type=float, metavar="S",
+                   help="time whole runs, the busy processes starting S seconds into each")
+    p.add_argument("--busy-until", type=float, metavar="S", help="with --busy-from: they end S seconds into each run")
+    p.add_argument("--epochs", type=int, default=4, help="with --busy-from: epochs per run")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
-    from numpyvae.bench.data import bench_data, load_average
-    from numpyvae.bench.busy import busy_processes
-    from numpyvae.run.train import TrainConfig, Trainer
+    if args.busy_from is not None and (args.busy_from < 0 or min(args.busy) < 1 or args.epochs < 1):
+        p.error("--busy-from needs S >= 0, --busy N >= 1 and --epochs >= 1")
+    if args.busy_until is not None and (args.busy_from is None or args.busy_until <= args.busy_from):
+        p.error("--busy-until needs --busy-from, and a later time")
     data, source = bench_data(args.examples)
     cfg = TrainConfig(dataset="digits", hidden=[400], z_dim=20, batch_size=128, epochs=10**6, seed=0)
     trainer = Trainer(cfg, data=data, quiet=True)
     print(f"784-400-20, batch 128, {source}")
+    if args.busy_from is not None:
+        results = run_mode(trainer, args)
+        write(args.json, results)
+        return dict(results=results)
     results = []
     for busy in args.busy:
         with busy_processes(busy):
@@ -67,20 +160,22 @@ def main(argv=None) -> dict:
                         for k, v in u.items():
                             used[k] = used.get(k, 0) + v
             load1 = load_average()
-        best_fixed = min(min(times["1"]), min(times["2"]))
-        row = dict(busy=busy, load_before=load0, load_after=load1, times=times, auto_used=used,
-                   auto_over_best_fixed=min(times["auto"]) / best_fixed,
-                   auto_median_over_best_fixed_median=statistics.median(times["auto"])
-                   / min(statistics.median(times["1"]), statistics.median(times["2"])))
+        row = dict(busy=busy, load_before=load0, load_after=load1, times=times, auto_used=used, **ratios(times))
         results.append(row)
         print(f"busy {busy} (load {load0} -> {load1}): " + "  ".join(
             f"{s}: best {min(t):.3f} median {statistics.median(t):.3f}" for s, t in times.items())
             + f"  auto/best fixed {row['auto_over_best_fixed']:.2f} (medians {row['auto_median_over_best_fixed_median']:.2f})"
             + f"  auto used {used}", flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+    write(args.json, results)
     return dict(results=results)
+
+
+def write(path: str | None, results: list) -> None:
+    """The results as JSON at ``path`` (if given), written whole or not at all."""
+    if path:
+        with open(path + ".tmp", "w") as f:
+            json.dump(results, f, indent=1)
+        os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

@@ -26,14 +26,22 @@ The policy (:class:`Policy`, one ``tick()`` per step, under a microsecond when n
 * the steps dispose: a proposal, or every so often none, starts a probe of a few steps at the
   neighbouring count, kept only if its median step is faster. The load alone was not enough:
   at load ~3, with other programs using part of a core, it gave up a thread that still paid
-  (median 0.874 s per 20,000 images against 0.732 s at two threads, 19% lost).
+  (median 0.874 s per 20,000 images against 0.732 s at two threads, 19% lost);
+* a collapse does not wait: when the median of the last SLOW_WINDOW steps is COLLAPSE_FACTOR times
+  the count's median, a probe of a thread less starts at once, and again SLOW_WINDOW steps later if
+  it lost (the first steps beside a program that is starting are slow at any count) until the next
+  reading. A busy process that starts while training runs on two threads makes each step about
+  twice as slow (8.8 ms against 4.5 ms quiet; 5.5 ms on one thread); waiting for the next reading
+  cost up to INTERVAL of such steps (data_scripts/SPEED_NOTES.md: a busy process that starts mid-run).
 
 Measured with the probing policy (data_scripts/bench_thread_policy.py, 6 December, medians of
 three interleaved rounds of 20,000 images): quiet (load 0.4), 0.597 s on two threads against
 0.618 s fixed at two and 0.889 s at one; beside one busy process 1.023 s against 0.899 s at one
 and 2.112 s at two; beside two, 2.731 s against 2.750 s and 25.2 s. On the shared machine (load
-3-4) its medians were 2% below to 12% above the best fixed count's. data_scripts/SPEED_NOTES.md
-has every table.
+3-4) its medians were 2% below to 12% above the best fixed count's. A busy process starting 1 s into
+runs of four such epochs (bench_thread_policy.py --busy-from 1, five rounds, load below 1 at the
+start): median 3.12 s against 3.16 s fixed at one thread, 5.11 s at two, and 3.59 s for the policy
+before it followed collapses at once. data_scripts/SPEED_NOTES.md has every table.
 
 Pinning. ``--threads N`` (train, resume, evaluate, bench), or the environment: NUMPYVAE_BLAS_THREADS,
 else the standard OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or MKL_NUM_THREADS (the first one set).
@@ -58,7 +66,7 @@ import time
 
 import numpy as np
 
-__all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "PROBE_STEPS", "ABORT_FACTOR", "MAX_WAIT", "RECENT", "UP_SLACK", "pinned", "pin", "choose", "blas",
+__all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "PROBE_STEPS", "ABORT_FACTOR", "COLLAPSE_FACTOR", "SLOW_WINDOW", "MAX_WAIT", "RECENT", "UP_SLACK", "pinned", "pin", "choose", "blas",
            "set_blas_threads", "MachineLoad", "Policy", "policy_for"]
 
 #: the environment variables that pin the BLAS thread count, the first one set wins
@@ -73,6 +81,13 @@ MIN_FLOPS_PER_THREAD = 20e6
 PROBE_STEPS = 5
 #: a probe step this many times slower than the current median ends the probe at once
 ABORT_FACTOR = 2.0
+#: the median of the last SLOW_WINDOW steps this many times the count's median (as of the last reading):
+#: the machine changed (a program started), so the policy probes a thread less at once, not at its next
+#: reading. Measured beside a busy process that had just started: two threads 7.7-8.8 ms a step against
+#: 3.5-4.5 ms quiet, one thread 5.5 ms (1.3 times quiet two), so two threads already lose at 1.5 times
+COLLAPSE_FACTOR = 1.5
+#: steps whose median says a collapse
+SLOW_WINDOW = 5
 #: the longest wait, in seconds, between two probes the load did not ask for (it doubles after each lost one)
 MAX_WAIT = 16.0
 #: a probe of one thread more is made only while the other programs leave that core free but for this share
@@ -218,7 +233,11 @@ class Policy:
 others leave that core free but for UP_SLACK (beside a busy core it would collapse). A probe step ABORT_FACTOR times slower than the
     current median ends the probe at once (a collapse costs one step), and each lost probe doubles
     the wait before the next unprompted one (up to MAX_WAIT seconds), so probing costs little
-    where it never pays. ``used`` counts the steps run at each count ({2: 930, 1: 6}).
+    where it never pays. The last SLOW_WINDOW steps' median COLLAPSE_FACTOR times the count's median
+    (as of the last reading) means the machine changed under a running count: the older steps are
+    dropped and a thread less is probed at once, against the new ones (again after SLOW_WINDOW
+    more slow steps if it lost, until the next reading sets a new median). ``used`` counts the steps run at
+    each count ({2: 930, 1: 6}).
     """
 
     def __init__(self, flops_per_step: float, *, interval: float = INTERVAL, cpus: int | None = None,
@@ -238,6 +257,7 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
             self.threads = set_blas_threads(choose(self.flops_per_step, self.cpus, first))
         self.cap = choose(self.flops_per_step, self.cpus, 0.0)   # the most threads this step size may use
         self.recent: list[float] = []                           # step seconds at the current count
+        self._slow = math.inf                                    # a collapsed step's time, from the last reading
         self._probe: tuple[int, list] | None = None              # (the count we came from, the probe's steps)
         self._wait = interval                                    # seconds between unprompted probes
         now = self.clock()
@@ -258,13 +278,31 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
         if self._probe is not None:
             self._probe_step(seconds, now)
             return
-        self.recent = (self.recent + [seconds])[-RECENT:]
+        self.recent.append(seconds)
+        if len(self.recent) > RECENT:
+            del self.recent[0]
+        if seconds > self._slow and _median(self.recent[-SLOW_WINDOW:]) > self._slow:   # the median only after a slow step
+            self._collapsed(now)
+            return
         if now >= self._next_look and len(self.recent) >= 3:
             self._next_look = now + self.interval
+            self._set_slow()
             others = self.load.others(own_threads=self.threads)
             target = choose(self.flops_per_step, self.cpus, others)
             if target != self.threads or now >= self._next_probe:
                 self._start_probe(target, others)
+
+    def _set_slow(self) -> None:
+        """The step time above which a step counts as collapsed: COLLAPSE_FACTOR times the count's median
+        (computed at each reading and after a won probe, not each step)."""
+        self._slow = COLLAPSE_FACTOR * _median(self.recent) if len(self.recent) >= 3 else math.inf
+
+    def _collapsed(self, now: float) -> None:
+        """The last steps collapsed: only they describe the current count now; probe a thread less.
+        The threshold stays the last reading's, so that a probe lost to a passing disturbance is tried
+        again after SLOW_WINDOW more slow steps."""
+        self.recent = self.recent[-SLOW_WINDOW:]
+        self._start_probe(self.threads - 1, 0.0)
 
     def _start_probe(self, target: int, others: float) -> None:
         n = self.threads
@@ -287,6 +325,7 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
         self._probe = None
         if won:
             self.recent, self._wait = probed, self.interval
+            self._set_slow()
         else:
             self.threads = set_blas_threads(came_from)
             self._wait = min(2 * self._wait, MAX_WAIT)
