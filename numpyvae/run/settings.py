@@ -99,6 +99,24 @@ def _one_of(name: str, count: str) -> str:
     return f"{base}:1" if sep and count.isascii() and count.isdigit() and int(count) >= 1 else name
 
 
+#: the settings that are lists of layer sizes: (what the list must be, whether it may be empty, each size's name)
+_SIZE_LISTS = {
+    "hidden": ("a non-empty list of integers >= 1", False, "each hidden size"),
+    "stochastic": ("a list of layer sizes >= 1 (empty: one layer of z_dim)", True, "each stochastic layer size"),
+    "classifier_hidden": ("a non-empty list of integers >= 1", False, "each classifier_hidden size"),
+    "hidden_critic": ("a list of integers >= 1", True, "each hidden_critic size"),
+    "hidden_dec": ("a list of integers >= 1 (empty: mirror hidden)", True, "each hidden_dec size"),
+}
+
+
+def _check_sizes(name: str, value, what: str, may_be_empty: bool, each: str) -> list:
+    """A list of layer sizes, each an integer >= 1; a single integer is a list of one."""
+    sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+    if not isinstance(sizes, (list, tuple)) or not (sizes or may_be_empty):
+        raise ValueError(f"{name} must be {what}, got {_describe(value)}")
+    return [_check_int(each, h, 1) for h in sizes]
+
+
 def check_setting(name: str, value, where: str = "config"):
     """The value of setting ``name`` after checking its type and range; ValueError otherwise.
 
@@ -126,29 +144,8 @@ def check_setting(name: str, value, where: str = "config"):
             if value >= 1.0:
                 raise ValueError(f"beta1 must be a number >= 0 and < 1 (Adam's decay), got {value:g}")
             return value
-        if name == "hidden":
-            sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-            if not isinstance(sizes, (list, tuple)) or not sizes:
-                raise ValueError(f"hidden must be a non-empty list of integers >= 1, got {_describe(value)}")
-            return [_check_int("each hidden size", h, 1) for h in sizes]
-        if name == "stochastic":
-            sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-            if not isinstance(sizes, (list, tuple)):
-                raise ValueError(f"stochastic must be a list of layer sizes >= 1 (empty: one layer of z_dim), "
-                                 f"got {_describe(value)}")
-            return [_check_int("each stochastic layer size", h, 1) for h in sizes]
-        if name in ("classifier_hidden", "hidden_critic"):
-            sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-            if not isinstance(sizes, (list, tuple)) or (name == "classifier_hidden" and not sizes):
-                raise ValueError(f"{name} must be a {'non-empty ' if name == 'classifier_hidden' else ''}list of "
-                                 f"integers >= 1, got {_describe(value)}")
-            return [_check_int(f"each {name} size", h, 1) for h in sizes]
-        if name == "hidden_dec":
-            sizes = [value] if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
-            if not isinstance(sizes, (list, tuple)):
-                raise ValueError(f"hidden_dec must be a list of integers >= 1 (empty: mirror hidden), "
-                                 f"got {_describe(value)}")
-            return [_check_int("each hidden_dec size", h, 1) for h in sizes]
+        if name in _SIZE_LISTS:
+            return _check_sizes(name, value, *_SIZE_LISTS[name])
         if name in ("posterior", "prior"):
             if not isinstance(value, str):
                 raise ValueError(f"{name} must be a name such as {'planar:8' if name == 'posterior' else 'mog:10'} "
