@@ -12,8 +12,8 @@ the runs in ``--out`` (default runs/reproduction). The project's own table lives
 tutorials/reference/reproduction/: ``--results tutorials/reference/reproduction`` updates its rows.
 
 The sides run through the public trainers and evaluator: ``train.train`` (every model: VAE kinds, M2,
-AVB) with ``vae_log_likelihood.log_likelihood`` (VAE kinds), M2's test error against ``run.classifier_alone``,
-AVB's and a same-sized VAE's log p(x) by quadrature on the ring, ``cubo_q.linear_gaussian_experiment``,
+AVB, the Helmholtz machine) with each model's own ``log_likelihood`` (VAE kinds, Helmholtz), M2's test
+error against ``run.classifier_alone``, AVB's and a same-sized VAE's log p(x) by quadrature on the ring, ``cubo_q.linear_gaussian_experiment``,
 ``structured_output.run``.
 """
 from __future__ import annotations
