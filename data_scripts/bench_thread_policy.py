@@ -20,14 +20,12 @@ fixed count's, and the load average before each round.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
-import threading
 import time
 
-from numpyvae.bench.busy import busy_processes
+from numpyvae.bench.busy import busy_between, busy_processes
 from numpyvae.bench.data import bench_data, load_average
 from numpyvae.run.train import TrainConfig, Trainer
 
@@ -51,27 +49,6 @@ def time_epoch(trainer, setting) -> tuple[float, dict]:
     seconds = time.perf_counter() - t0
     trainer.epoch += 1
     return seconds, trainer.blas.take_used()
-
-
-@contextlib.contextmanager
-def busy_between(n: int, start: float, stop: float | None):
-    """n busy processes from ``start`` seconds after entering the block until ``stop`` seconds
-    (None: until the block ends); none is left running when the block ends, however it ends."""
-    done = threading.Event()
-
-    def schedule():
-        if done.wait(start):
-            return
-        with busy_processes(n):
-            done.wait(None if stop is None else max(0.0, stop - start))
-
-    thread = threading.Thread(target=schedule, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
 
 
 def time_run(trainer, setting, epochs: int, busy: int, start: float, stop: float | None) -> tuple[float, dict]:

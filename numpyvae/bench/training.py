@@ -8,6 +8,7 @@ The command around it, its flags and its variants (``--busy``, ``--posterior``, 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
@@ -57,7 +58,8 @@ def _pieces(seconds: dict, epoch_seconds: float) -> dict:
 
 def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: str = "float32",
               epochs: int = 3, examples: int = FULL_EXAMPLES, seed: int = 0, matmul_repeats: int = 5,
-              matmul_seconds: float = 0.3, log=print, posterior: str = "gaussian", stochastic=()) -> dict:
+              matmul_seconds: float = 0.3, log=print, posterior: str = "gaussian", stochastic=(),
+              during=None) -> dict:
     """Train the VAE x_dim-hidden-z_dim (ReLU, Bernoulli, Adam, dynamic binarization) and time it.
 
     Parameters: the architecture (``hidden``, ``z_dim``), ``batch_size``,
@@ -65,7 +67,9 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     and ``matmul_seconds`` set how long the isolated matmul timing runs;
     ``log`` receives the human-readable lines (``log=None`` for silence);
     ``posterior`` the variational family (see :func:`numpyvae.bench.command.posterior_costs`); ``stochastic`` the layer sizes
-    of a hierarchy (an HVAE with ``hidden`` before z₁) instead of the one-layer VAE.
+    of a hierarchy (an HVAE with ``hidden`` before z₁) instead of the one-layer VAE; ``during``, a
+    function of the trainer that returns a context manager, is entered around the timed epochs
+    (``bench --busy-from``: the busy processes that start part-way).
 
     Returns a JSON-able dict:
         model    {arch, hidden, z_dim, x_dim, likelihood, activation, optimizer, dtype, parameters}
@@ -124,30 +128,31 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     watch = _step_stopwatches(trainer)
     rows = []
     try:
-        for _ in range(epochs):
-            watch.take()
-            cpu0 = time.process_time()
-            r = trainer._train_epoch()
-            cpu = time.process_time() - cpu0
-            used = trainer.blas.take_used()
-            trainer.epoch += 1
-            sec = r["seconds"]
-            seconds = watch.take()
-            pieces = _pieces(seconds, sec)
-            fb, opt = seconds["forward+backward"], seconds["optimizer"]
-            row = dict(epoch=trainer.epoch, seconds=sec, examples_per_sec=steps * batch_size / sec,
-                       gflops=steps * mm["flops_per_step"] / sec / 1e9, bound_seconds=bound,
-                       times_bound=sec / bound, fraction_of_bound=bound / sec,
-                       share_forward_backward=fb / sec, share_optimizer=opt / sec,
-                       share_rest=pieces["loop"] / sec, train_loss=r["train_loss"],
-                       cpu_seconds=cpu, pieces=pieces, blas_threads={str(k): v for k, v in used.items()})
-            rows.append(row)
-            say(f"epoch {row['epoch']:2d}  {sec:7.3f} s  {row['examples_per_sec']:8.0f} ex/s  "
-                f"{row['gflops']:6.1f} GFLOP/s  {row['times_bound']:.2f}x bound ({100 * row['fraction_of_bound']:.0f}%)  "
-                f"fwd+bwd {100 * row['share_forward_backward']:.0f}%  optimizer {100 * row['share_optimizer']:.0f}%  "
-                f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}  cpu {cpu:.3f} s  threads {used}")
-            say("          " + ", ".join(f"{name} {t:.3f}" for name, t in pieces.items())
-                + f" s  (the matmul layers are {pieces['matmul layers'] / bound:.2f}x the bound)")
+        with during(trainer) if during else contextlib.nullcontext():
+            for _ in range(epochs):
+                watch.take()
+                cpu0 = time.process_time()
+                r = trainer._train_epoch()
+                cpu = time.process_time() - cpu0
+                used = trainer.blas.take_used()
+                trainer.epoch += 1
+                sec = r["seconds"]
+                seconds = watch.take()
+                pieces = _pieces(seconds, sec)
+                fb, opt = seconds["forward+backward"], seconds["optimizer"]
+                row = dict(epoch=trainer.epoch, seconds=sec, examples_per_sec=steps * batch_size / sec,
+                           gflops=steps * mm["flops_per_step"] / sec / 1e9, bound_seconds=bound,
+                           times_bound=sec / bound, fraction_of_bound=bound / sec,
+                           share_forward_backward=fb / sec, share_optimizer=opt / sec,
+                           share_rest=pieces["loop"] / sec, train_loss=r["train_loss"],
+                           cpu_seconds=cpu, pieces=pieces, blas_threads={str(k): v for k, v in used.items()})
+                rows.append(row)
+                say(f"epoch {row['epoch']:2d}  {sec:7.3f} s  {row['examples_per_sec']:8.0f} ex/s  "
+                    f"{row['gflops']:6.1f} GFLOP/s  {row['times_bound']:.2f}x bound ({100 * row['fraction_of_bound']:.0f}%)  "
+                    f"fwd+bwd {100 * row['share_forward_backward']:.0f}%  optimizer {100 * row['share_optimizer']:.0f}%  "
+                    f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}  cpu {cpu:.3f} s  threads {used}")
+                say("          " + ", ".join(f"{name} {t:.3f}" for name, t in pieces.items())
+                    + f" s  (the matmul layers are {pieces['matmul layers'] / bound:.2f}x the bound)")
     finally:
         watch.remove()
     # the bound in CPU time too (best of the before and after timings), for the CPU seconds of the epochs
