@@ -121,3 +121,12 @@ def test_the_smallest_quota_of_this_cgroup_and_those_above_it_counts(tmp_path):
                        ("cpu.max", "bad\n")])
     assert cores.cgroup_cpus(**cg) == 3.0
     assert cores.usable_cores(**cg, affinity=64, cpu_count=64) == 3
+
+
+def test_a_first_reading_younger_than_reuse_is_used_again_and_no_other(tmp_path):
+    m = FakeMachine(tmp_path / "stat", stat_text(1000, 500, 9000, 100), stat_text(1008, 502, 9010, 100))
+    make = lambda reuse: cores.MachineLoad(2, stat=m.path, own=m.own, sleep=m.sleep, reuse=reuse)  # noqa: E731
+    assert make(0.0).now() == pytest.approx(1.0) and len(m.slept) == 1
+    assert make(60.0).now() == pytest.approx(1.0) and len(m.slept) == 1     # the reading just made
+    make(0.0).now()                                                          # asked fresh: read again
+    assert len(m.slept) == 2

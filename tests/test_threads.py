@@ -319,3 +319,16 @@ def test_never_more_threads_than_the_usable_cores(unpinned, monkeypatch):
         policy.tick()
         clock.t += 0.005
     assert policy.take_used() == {1: 3000}
+
+
+def test_the_log_likelihood_estimate_does_not_time_the_policys_first_reading(unpinned, monkeypatch):
+    """estimate_seconds scales the time of a small piece by up to 10,000 (k = 5000 on 10,000 images): a
+    0.1 s reading inside its clock would add over 15 minutes. Here the reading is made to take 3 s."""
+    from numpyvae import VAE
+    from numpyvae.measure.vae_log_likelihood import estimate_seconds
+    from numpyvae.run import cores
+    monkeypatch.setattr(cores, "FIRST_READING", 3.0)
+    monkeypatch.setattr(cores.MachineLoad, "_recent", {})
+    model = VAE(784, [400], 20, seed=0)
+    x = (np.random.default_rng(0).random((100, 784)) < 0.3).astype(np.float32)
+    assert estimate_seconds(model, x, k=20, batch_size=100, probe_k=20) < 2.0

@@ -31,7 +31,7 @@ import os
 import time
 from pathlib import Path, PurePosixPath
 
-__all__ = ["PROC_STAT", "CGROUP_ROOT", "SELF_CGROUP", "FIRST_READING", "usable_cores", "cgroup_cpus",
+__all__ = ["PROC_STAT", "CGROUP_ROOT", "SELF_CGROUP", "FIRST_READING", "REUSE", "usable_cores", "cgroup_cpus",
            "cpu_ticks", "MachineLoad"]
 
 PROC_STAT = "/proc/stat"
@@ -40,6 +40,9 @@ SELF_CGROUP = "/proc/self/cgroup"
 #: seconds the first reading of a run takes: 10 ticks of a busy core at 100 ticks a second, a tenth of
 #: a core either way, against SLACK's quarter of a core in numpyvae.run.threads.choose
 FIRST_READING = 0.1
+#: a first reading younger than this many seconds is used again by a new policy that asks for it (an
+#: evaluation right after estimate_seconds' probe of it); the policy itself reads every half second
+REUSE = 0.5
 
 
 # --------------------------------------------------------------------------- the cores this process may use
@@ -142,15 +145,17 @@ class MachineLoad:
     """How many of this process's ``cpus`` usable cores other programs keep busy.
 
     ``others(own_threads)``: since the previous reading (or since the object was made); ``now()``:
-    over the next FIRST_READING seconds. ``stat`` (the /proc/stat path), ``own`` (this process's CPU
-    seconds), ``loadavg`` (the 1-minute load average or None) and ``sleep`` are the system's unless a
-    test gives its own.
+    over the next FIRST_READING seconds, or the last ``now()`` of any MachineLoad of the same file and
+    cores if it is younger than ``reuse`` seconds. ``stat`` (the /proc/stat path), ``own`` (this
+    process's CPU seconds), ``loadavg`` (the 1-minute load average or None) and ``sleep`` are the
+    system's unless a test gives its own.
     """
+    _recent: dict = {}           # (stat, cpus) -> (time.monotonic(), cores): the last first reading
 
     def __init__(self, cpus: int | None = None, *, stat=PROC_STAT, own=time.process_time, loadavg=_loadavg,
-                 sleep=time.sleep):
+                 sleep=time.sleep, reuse: float = 0.0):
         self.cpus = cpus or usable_cores()
-        self.stat, self.own, self.loadavg, self.sleep = stat, own, loadavg, sleep
+        self.stat, self.own, self.loadavg, self.sleep, self.reuse = stat, own, loadavg, sleep, reuse
         self._last = self._read()
 
     def _read(self):
@@ -176,10 +181,17 @@ class MachineLoad:
         own = (now[3] - last[3]) * os.sysconf("SC_CLK_TCK")        # this process's seconds, in ticks
         return self._competing(max(0.0, (busy - own) / total * now[2]), now[2])
 
-    def now(self, seconds: float = FIRST_READING) -> float:
-        """Cores the other programs keep busy now: a reading over the next ``seconds`` (none where
-        /proc/stat does not exist: the load average less this process, at once)."""
+    def now(self, seconds: float | None = None) -> float:
+        """Cores the other programs keep busy now: a reading over the next ``seconds`` (default
+        FIRST_READING; none where /proc/stat does not exist: the load average less this process, at
+        once), or the last one if it is younger than ``self.reuse`` seconds."""
+        key = (str(self.stat), self.cpus)
+        at, cores = MachineLoad._recent.get(key, (-math.inf, 0.0))
+        if time.monotonic() - at < self.reuse:
+            return cores
         self._last = self._read()
         if self._last is not None:
-            self.sleep(seconds)
-        return self.others(own_threads=1)
+            self.sleep(FIRST_READING if seconds is None else seconds)
+        cores = self.others(own_threads=1)
+        MachineLoad._recent[key] = (time.monotonic(), cores)
+        return cores

@@ -75,7 +75,7 @@ import time
 
 import numpy as np
 
-from .cores import MachineLoad, usable_cores
+from .cores import REUSE, MachineLoad, usable_cores
 
 __all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "PROBE_STEPS", "ABORT_FACTOR", "COLLAPSE_FACTOR", "SLOW_WINDOW", "MAX_WAIT", "RECENT", "UP_SLACK", "pinned", "pin", "choose", "blas",
            "set_blas_threads", "MachineLoad", "Policy", "policy_for"]
@@ -216,7 +216,7 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
         if self.fixed is not None:
             self.threads = set_blas_threads(self.fixed)
         else:
-            self.load = load or MachineLoad(self.cpus)
+            self.load = load or MachineLoad(self.cpus, reuse=REUSE)
             first = self.load.now() if self.cap > 1 else 0.0     # a step too small to share needs no reading
             self.threads = set_blas_threads(choose(self.flops_per_step, self.cpus, first))
         self.recent: list[float] = []                           # step seconds at the current count
