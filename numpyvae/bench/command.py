@@ -64,7 +64,8 @@ __all__ = ["main", "build_parser", "beside_busy", "busy_mid_run", "followed", "p
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m numpyvae bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="example: python -m numpyvae bench --threads 1 --epochs 5 --json bench.json")
+                                epilog="examples: python -m numpyvae bench --threads 1 --epochs 5 --json bench.json\n"
+                                       "          python -m numpyvae bench --busy 1 --busy-from 2 --epochs 2")
     p.add_argument("--hidden", type=int, nargs="+", default=[400], metavar="SIZE", help="hidden sizes (default: 400)")
     p.add_argument("--z-dim", type=int, default=20, help="latent dimensions (default: 20)")
     p.add_argument("--stochastic", type=int, nargs="+", default=[], metavar="K",
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128, help="examples per step (default: 128)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="(default: float32)")
     p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads, pinned (default: numpyvae chooses by size and load, numpyvae.run.threads)")
+                   help="BLAS threads, pinned (default: numpyvae chooses by size, usable cores and load, "
+                        "numpyvae.run.threads)")
     p.add_argument("--busy", type=int, default=0, metavar="N",
                    help="also run with N busy processes of the benchmark's own beside it, and print both")
     p.add_argument("--busy-from", type=float, default=None, metavar="SECONDS",

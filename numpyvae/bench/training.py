@@ -17,6 +17,7 @@ import numpy as np
 
 from ..optim import parallel
 from ..run import threads as blas_threads
+from ..run.cores import usable_cores
 from .data import FULL_EXAMPLES, bench_data, blas_kernel, load_average
 from .matmul_bound import matmul_shapes, measure_matmuls
 from .step_timing import Stopwatches
@@ -74,7 +75,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     Returns a JSON-able dict:
         model    {arch, hidden, z_dim, x_dim, likelihood, activation, optimizer, dtype, parameters}
         data     {source, examples, batch_size, steps_per_epoch}
-        machine  {cpus, threads (the BLAS thread variables), parallel_threads (numpyvae.optim.parallel),
+        machine  {cpus, usable_cores (numpyvae.run.cores.usable_cores), threads (the BLAS thread variables), parallel_threads (numpyvae.optim.parallel),
                   numpy, python, load_before, load_after}
         matmul   {ops: [{layer, op, a, b, flops, seconds}], flops_per_step, seconds_per_step,
                   gflops, bound_epoch_seconds, gflops_before_training, gflops_after_training,
@@ -112,8 +113,10 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     say(f"numpyvae bench: VAE {arch} (relu, bernoulli), batch {batch_size}, adam, {dtype}")
     say(f"data: {source}, {trainer.x_train.shape[0]:,} examples = {steps} steps per epoch")
     pin = blas_threads.pinned()
+    usable = usable_cores()
+    cpus = f"{os.cpu_count()} CPUs" + (f", {usable} usable" if usable != os.cpu_count() else "")
     say(f"threads: BLAS {'pinned at ' + str(pin) if pin else 'chosen by numpyvae (size and load)'}, elementwise "
-        f"passes {parallel.threads()} ({os.cpu_count()} CPUs); load average (1 min) {load_before}")
+        f"passes {parallel.threads()} ({cpus}); load average (1 min) {load_before}")
     say(f"OpenBLAS kernel: {blas_kernel()}")
     if load_before is not None and load_before > 0.5:
         say(f"warning: the machine is busy (load {load_before}): these numbers measure the sharing, not the code.")
@@ -182,7 +185,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
                    parameters=int(model.flat_params.size)),
         data=dict(source=source, examples=int(trainer.x_train.shape[0]), batch_size=batch_size,
                   steps_per_epoch=steps),
-        machine=dict(cpus=os.cpu_count(), threads=threads, blas_pinned=pin, parallel_threads=parallel.threads(), blas_kernel=blas_kernel(),
+        machine=dict(cpus=os.cpu_count(), usable_cores=usable, threads=threads, blas_pinned=pin, parallel_threads=parallel.threads(), blas_kernel=blas_kernel(),
                      numpy=np.__version__, python=platform.python_version(),
                      load_before=load_before, load_after=load_after),
         matmul=dict(ops=[{**op, "seconds": s} for op, s in zip(ops, mm["per_op"])],
