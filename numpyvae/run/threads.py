@@ -24,10 +24,10 @@ The policy (:class:`Policy`, one ``tick()`` per step, under a microsecond when n
   (0.1 s), and then every :data:`INTERVAL` seconds, of the cores the *other* programs use
   (``/proc/stat``'s busy time less this process's own, :class:`numpyvae.run.cores.MachineLoad`),
   and :func:`choose` gives up one thread per core the others keep busy more than :data:`SLACK`
-  of the time. The first count used to come from the 1-minute load average, which lags by a
-  minute: a program started 10 s ago hardly counted, one ended 10 s ago still did. Two threads at 2.5 s quiet and 6.4 s
-  beside a busy core break even with one thread (3.4 s) when the second core is taken about a
-  quarter of the time, hence SLACK = 0.25;
+  of the time. Two threads at 2.5 s quiet and 6.4 s beside a busy core break even with one
+  thread (3.4 s) when the second core is taken about a quarter of the time, hence SLACK = 0.25.
+  The first count used to come from the 1-minute load average, which lags by a minute: a program
+  started 10 s ago hardly counted, one that ended 10 s ago still did;
 * the steps dispose: a proposal, or every so often none, starts a probe of a few steps at the
   neighbouring count, kept only if its median step is faster. The load alone was not enough:
   at load ~3, with other programs using part of a core, it gave up a thread that still paid
