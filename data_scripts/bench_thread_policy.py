@@ -18,9 +18,10 @@ fixed count's, and the load average before each round.
     python data_scripts/bench_thread_policy.py --examples 20000 --epochs 4 --rounds 5 --busy 1 --busy-from 1
 
 With ``--first`` it prints, for ``--rounds`` rounds, the first thread count a new automatic policy
-chooses (before its first step): on the machine as it is, 2 s after a busy process of its own
-started, and 2 s after it ended, each with the 1-minute load average. It runs on an older numpyvae
-too (PYTHONPATH=<its tree>), to compare how the first count is read.
+chooses (before its first step): on the machine as it is, 2 s and 30 s after a busy process of its
+own started, and 2 s after it ended, each with the 1-minute load average (which lags: it has hardly
+risen 2 s after the start, and still counts the busy process 2 s after its end). It runs on an older
+numpyvae too (PYTHONPATH=<its tree>), to compare how the first count is read; a round takes ~35 s.
 
     python data_scripts/bench_thread_policy.py --first --rounds 3
 """
@@ -74,7 +75,8 @@ def time_run(trainer, setting, epochs: int, n_busy: int, start: float, stop: flo
 
 
 def first_counts(trainer, rounds: int) -> list[dict]:
-    """--first: the first count of a new automatic policy as is, 2 s after a busy process started, 2 s after it ended."""
+    """--first: the first count of a new automatic policy as is, 2 s and 30 s after a busy process started,
+    2 s after it ended."""
     from numpyvae.run import threads
     rows = []
 
@@ -88,6 +90,8 @@ def first_counts(trainer, rounds: int) -> list[dict]:
         with busy_processes(1):
             time.sleep(2.0)
             row("busy since 2 s")
+            time.sleep(28.0)
+            row("busy since 30 s")
         time.sleep(2.0)
         row("busy ended 2 s ago")
     return rows
