@@ -16,17 +16,24 @@ processes (each value of ``--busy``) start S seconds into the run and end at ``-
 fixed count's, and the load average before each round.
 
     python data_scripts/bench_thread_policy.py --examples 20000 --epochs 4 --rounds 5 --busy 1 --busy-from 1
+
+With ``--first`` it prints, for ``--rounds`` rounds, the first thread count a new automatic policy
+chooses (before its first step): on the machine as it is, 2 s and 30 s after a busy process of its
+own started, and 2 s after it ended, each with the 1-minute load average (which lags: it has hardly
+risen 2 s after the start, and still counts the busy process 2 s after its end). It runs on an older
+numpyvae too (PYTHONPATH=<its tree>), to compare how the first count is read; a round takes ~35 s.
+
+    python data_scripts/bench_thread_policy.py --first --rounds 3
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
-import threading
 import time
 
+from numpyvae.bench import busy as busy_module       # busy_between: this tree's (--first runs on older ones)
 from numpyvae.bench.busy import busy_processes
 from numpyvae.bench.data import bench_data, load_average
 from numpyvae.run.train import TrainConfig, Trainer
@@ -53,39 +60,41 @@ def time_epoch(trainer, setting) -> tuple[float, dict]:
     return seconds, trainer.blas.take_used()
 
 
-@contextlib.contextmanager
-def busy_between(n: int, start: float, stop: float | None):
-    """n busy processes from ``start`` seconds after entering the block until ``stop`` seconds
-    (None: until the block ends); none is left running when the block ends, however it ends."""
-    done = threading.Event()
-
-    def schedule():
-        if done.wait(start):
-            return
-        with busy_processes(n):
-            done.wait(None if stop is None else max(0.0, stop - start))
-
-    thread = threading.Thread(target=schedule, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-
-
-def time_run(trainer, setting, epochs: int, busy: int, start: float, stop: float | None) -> tuple[float, dict]:
+def time_run(trainer, setting, epochs: int, n_busy: int, start: float, stop: float | None) -> tuple[float, dict]:
     """A training run of ``epochs`` epochs with ``setting`` (a new policy for "auto", as a new run has)
-    while ``busy`` processes run from ``start`` to ``stop`` seconds into it: (seconds, steps per count)."""
+    while ``n_busy`` processes run from ``start`` to ``stop`` seconds into it: (seconds, steps per count)."""
     _auto.pop("policy", None)
     used = {}
-    with busy_between(busy, start, stop):
+    with busy_module.busy_between(n_busy, start, stop):
         t0 = time.perf_counter()
         for _ in range(epochs):
             for k, v in time_epoch(trainer, setting)[1].items():
                 used[k] = used.get(k, 0) + v
         seconds = time.perf_counter() - t0
     return seconds, dict(sorted(used.items()))
+
+
+def first_counts(trainer, rounds: int) -> list[dict]:
+    """--first: the first count of a new automatic policy as is, 2 s and 30 s after a busy process started,
+    2 s after it ended."""
+    from numpyvae.run import threads
+    rows = []
+
+    def row(when):
+        load = load_average()
+        threads.pin(None)
+        rows.append(dict(when=when, first=threads.policy_for(trainer.model, trainer.cfg.batch_size).threads, load=load))
+        print(f"{when:>20}: first count {rows[-1]['first']} (load {load})", flush=True)
+    for _ in range(rounds):
+        row("as is")
+        with busy_processes(1):
+            time.sleep(2.0)
+            row("busy since 2 s")
+            time.sleep(28.0)
+            row("busy since 30 s")
+        time.sleep(2.0)
+        row("busy ended 2 s ago")
+    return rows
 
 
 def run_mode(trainer, args) -> list[dict]:
@@ -131,6 +140,9 @@ def main(argv=None) -> dict:
                    help="time whole runs, the busy processes starting S seconds into each")
     p.add_argument("--busy-until", type=float, metavar="S", help="with --busy-from: they end S seconds into each run")
     p.add_argument("--epochs", type=int, default=4, help="with --busy-from: epochs per run")
+    p.add_argument("--first", action="store_true",
+                   help="only the first thread count a new automatic policy chooses, beside a busy process that "
+                        "just started or just ended")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args(argv)
     if args.busy_from is not None and (args.busy_from < 0 or min(args.busy) < 1 or args.epochs < 1):
@@ -141,6 +153,10 @@ def main(argv=None) -> dict:
     cfg = TrainConfig(dataset="digits", hidden=[400], z_dim=20, batch_size=128, epochs=10**6, seed=0)
     trainer = Trainer(cfg, data=data, quiet=True)
     print(f"784-400-20, batch 128, {source}")
+    if args.first:
+        results = first_counts(trainer, args.rounds)
+        write(args.json, results)
+        return dict(results=results)
     if args.busy_from is not None:
         results = run_mode(trainer, args)
         write(args.json, results)

@@ -90,3 +90,66 @@ def test_a_negative_count_is_refused():
     with pytest.raises(ValueError, match="--busy must be a whole number >= 0"):
         with busy_processes(-1):
             pass
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--busy", "1", "--busy-from", "-1"], "--busy-from must be a number of seconds >= 0, got -1.0"),
+    (["--busy", "1", "--busy-from", "nan"], "--busy-from must be a number of seconds >= 0, got nan"),
+    (["--busy", "1", "--busy-from", "inf"], "--busy-from must be a number of seconds >= 0, got inf"),
+    (["--busy-from", "2"], "--busy-from needs --busy N (N >= 1)"),
+    (["--busy", "0", "--busy-from", "2"], "--busy-from needs --busy N (N >= 1)")])
+def test_bad_busy_from_values_are_one_clear_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        command.main(argv)
+    assert err.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith("numpyvae: error: ") and message in lines[-1]
+
+
+def test_busy_between_refuses_bad_times():
+    from numpyvae.bench.busy import busy_between
+    for start, stop in ((-1.0, None), (float("inf"), None), (2.0, 1.0)):
+        with pytest.raises(ValueError, match="--busy-"):
+            with busy_between(1, start, stop):
+                pass
+
+
+def test_followed_reads_the_counts_before_and_after_the_start_from_the_trace():
+    """Ten steps of 10 ms at two threads, the busy process at 45 ms, three more at two, then one."""
+    trace = [(100.0 + 0.01 * i, 2 if i < 8 else 1) for i in range(12)]
+    f = command.followed(trace, 100.045, steps_per_epoch=4)
+    assert f["started_seconds"] == pytest.approx(0.045)
+    assert (f["started_epoch"], f["started_step"]) == (2, 2)           # 5 steps before it: epoch 2's second
+    assert f["threads_before"] == {2: 5} and f["threads_after"] == {2: 3, 1: 4}
+    assert f["count_at_start"] == 2 and f["fewer_after_steps"] == 3
+    assert f["fewer_after_seconds"] == pytest.approx(0.035)
+    assert command.followed(trace, None, 4) == {"started_seconds": None}
+    assert command.followed([(0.0, 2), (1.0, 2)], 0.5, 4)["fewer_after_seconds"] is None
+
+
+def test_bench_busy_from_starts_them_in_the_run_reports_it_and_leaves_none(tmp_path, capsys):
+    out = tmp_path / "mid.json"
+    assert command.main(["--busy", "1", "--busy-from", "0", "--smoke", "--hidden", "16", "--json", str(out)]) == 0
+    assert spinners(os.getpid()) == []
+    res = json.loads(out.read_text())
+    assert res["busy"] == 1 and res["busy_from"] == 0 and res["run"]["epochs"]
+    f = res["followed"]
+    assert f["started_seconds"] is not None and f["started_seconds"] < 5
+    assert sum(f["threads_before"].values()) + sum(f["threads_after"].values()) == sum(
+        sum(row["blas_threads"].values()) for row in res["run"]["epochs"])
+    text = capsys.readouterr().out
+    assert "1 busy process of the benchmark's own from 0 s into training" in text
+    assert "busy from " in text and "threads before {" in text
+
+
+def test_bench_busy_from_ends_its_processes_on_ctrl_c_after_they_started(monkeypatch):
+    from types import SimpleNamespace
+
+    def fake_run_bench(during, **kw):
+        with during(SimpleNamespace(blas=SimpleNamespace())):
+            assert len(wait_for(os.getpid(), 2)) == 2
+            raise KeyboardInterrupt
+    monkeypatch.setattr(command, "run_bench", fake_run_bench)
+    with pytest.raises(KeyboardInterrupt):
+        command.busy_mid_run(2, 0.0, log=None)
+    assert spinners(os.getpid()) == []

@@ -91,14 +91,15 @@ class FakeLoad:
     def others(self, own_threads=1):
         return self.fn(self.clock.t)
 
+    now = others
+
 
 def simulate(step_seconds, others, seconds=60.0, start=2, trace=None):
     """Train on a simulated machine: each step takes step_seconds(threads, t) of fake time, the other
     programs use others(t) cores. Returns (the policy's total time, {count: steps}, best fixed total);
     ``trace``, a list, receives (start time, threads, seconds) of each of the policy's steps."""
     clock = FakeClock()
-    policy = threads.Policy(5e8, cpus=2, clock=clock)
-    policy.load = FakeLoad(clock, others)
+    policy = threads.Policy(5e8, cpus=2, clock=clock, load=FakeLoad(clock, others))
     policy.threads = threads.set_blas_threads(start)
     steps = 0
     while clock.t < seconds:
@@ -200,8 +201,7 @@ def test_single_slow_steps_do_not_make_a_quiet_run_give_up_a_thread(unpinned):
 
 def test_a_small_model_stays_on_one_thread_and_never_probes(unpinned):
     clock = FakeClock()
-    policy = threads.Policy(1e6, cpus=2, clock=clock)
-    policy.load = FakeLoad(clock, lambda t: 0.0)
+    policy = threads.Policy(1e6, cpus=2, clock=clock, load=FakeLoad(clock, lambda t: 0.0))
     for _ in range(2000):
         policy.tick()
         clock.t += 0.001
@@ -211,8 +211,7 @@ def test_a_small_model_stays_on_one_thread_and_never_probes(unpinned):
 def test_a_pinned_count_never_changes(unpinned):
     threads.pin(2)
     clock = FakeClock()
-    policy = threads.Policy(1e3, cpus=2, clock=clock)          # small, and the machine "busy": still 2
-    policy.load = FakeLoad(clock, lambda t: 5.0)
+    policy = threads.Policy(1e3, cpus=2, clock=clock, load=FakeLoad(clock, lambda t: 5.0))  # small, "busy": still 2
     for t in range(5):
         clock.t = t
         assert policy.tick() == 2
@@ -229,6 +228,7 @@ def test_the_machine_load_counts_a_busy_process_and_not_our_own_work(unpinned):
         while spinner_ticks(proc.pid) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
         load = threads.MachineLoad()
+        assert load.now() >= 0.5                             # the first reading of a run, too
         time.sleep(0.6)
         assert load.others() >= 0.5
 
@@ -282,3 +282,53 @@ def test_the_command_line_pins_with_threads_and_names_a_bad_variable(unpinned, m
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv + ["--threads", "0"])
     assert exit_.value.code == 2
+
+
+class FirstReading:
+    """A MachineLoad whose first reading (now) says ``cores`` busy elsewhere; counts its readings."""
+    def __init__(self, cores):
+        self.cores, self.readings = cores, 0
+
+    def now(self):
+        self.readings += 1
+        return self.cores
+
+    def others(self, own_threads=1):
+        return self.cores
+
+
+def test_the_first_count_comes_from_a_reading_of_the_machine_now(unpinned, monkeypatch):
+    """Not from the 1-minute load average, which still remembers a program that ended (or not yet one
+    that started): here it says 3 while the machine is quiet now, then 0 while a core is busy now."""
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 3.0, 3.0))
+    quiet = FirstReading(0.0)
+    assert threads.Policy(5e8, cpus=2, load=quiet).threads == 2 and quiet.readings == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert threads.Policy(5e8, cpus=2, load=FirstReading(1.0)).threads == 1
+    small = FirstReading(0.0)
+    assert threads.Policy(1e6, cpus=2, load=small).threads == 1 and small.readings == 0   # no reading
+
+
+def test_never_more_threads_than_the_usable_cores(unpinned, monkeypatch):
+    """A container with a quota of one CPU on a 2-core host: quiet, yet one thread, and no probe of two."""
+    monkeypatch.setattr(threads, "usable_cores", lambda: 1)
+    clock = FakeClock()
+    policy = threads.Policy(5e8, clock=clock, load=FirstReading(0.0))
+    assert policy.cpus == 1 and policy.threads == 1
+    for _ in range(3000):
+        policy.tick()
+        clock.t += 0.005
+    assert policy.take_used() == {1: 3000}
+
+
+def test_the_log_likelihood_estimate_does_not_time_the_policys_first_reading(unpinned, monkeypatch):
+    """estimate_seconds scales the time of a small piece by up to 10,000 (k = 5000 on 10,000 images): a
+    0.1 s reading inside its clock would add over 15 minutes. Here the reading is made to take 3 s."""
+    from numpyvae import VAE
+    from numpyvae.measure.vae_log_likelihood import estimate_seconds
+    from numpyvae.run import cores
+    monkeypatch.setattr(cores, "FIRST_READING", 3.0)
+    monkeypatch.setattr(cores.MachineLoad, "_recent", {})
+    model = VAE(784, [400], 20, seed=0)
+    x = (np.random.default_rng(0).random((100, 784)) < 0.3).astype(np.float32)
+    assert estimate_seconds(model, x, k=20, batch_size=100, probe_k=20) < 2.0

@@ -5,16 +5,21 @@ Each is a child Python process that spins on one core. They end three ways, so t
 left spinning: :func:`busy_processes` terminates them (and waits) when its block ends, by a
 return, an error or Ctrl-C; and each child checks every few milliseconds that its parent is
 still the process that started it, and exits when not (the benchmark was killed outright,
-``kill -9``, and could not clean up).
+``kill -9``, and could not clean up). :func:`busy_between` starts them part-way through its
+block (``bench --busy N --busy-from S``, data_scripts/bench_thread_policy.py ``--busy-from``),
+through :func:`busy_processes`, so they end the same ways.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import subprocess
 import sys
+import threading
+import time
 
-__all__ = ["busy_processes", "SPIN"]
+__all__ = ["busy_processes", "busy_between", "SPIN"]
 
 #: the child's program: spin, and stop when the parent that started it is gone
 SPIN = """
@@ -47,3 +52,32 @@ def busy_processes(n: int):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+@contextlib.contextmanager
+def busy_between(n: int, start: float, stop: float | None = None, clock=time.monotonic):
+    """``n`` busy processes from ``start`` seconds after the block begins until ``stop`` seconds (None:
+    until the block ends); yields a dict that receives ``started`` and ``stopped`` (``clock()`` times)
+    as they happen. None is left running when the block ends, however it ends (return, error, Ctrl-C)."""
+    for name, v in (("--busy-from", start), ("--busy-until", stop)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+            raise ValueError(f"{name} must be a number of seconds >= 0, got {v!r}")
+    if stop is not None and stop <= start:
+        raise ValueError(f"--busy-until ({stop:g} s) must be later than --busy-from ({start:g} s)")
+    done, when = threading.Event(), {}
+
+    def schedule():
+        if done.wait(start):
+            return
+        with busy_processes(n):
+            when["started"] = clock()
+            done.wait(None if stop is None else stop - start)
+        when["stopped"] = clock()
+
+    thread = threading.Thread(target=schedule, daemon=True)
+    thread.start()
+    try:
+        yield when
+    finally:
+        done.set()
+        thread.join()

@@ -35,8 +35,12 @@ stay on one thread unless ``NUMPYVAE_THREADS=N`` asks for more (:mod:`numpyvae.o
 
 ``--busy N`` starts N processes of its own that each keep a core busy (:mod:`numpyvae.bench.busy`: the
 browser and the video call of a student's laptop), after a first run on the machine as it is, and
-prints the two runs' epochs side by side with the thread counts used in each. The busy processes
-end with the benchmark, also on Ctrl-C or an error.
+prints the two runs' epochs side by side with the thread counts used in each. With ``--busy-from S``
+there is one run instead, and the busy processes start S seconds into its training (the laptop's
+video call that begins while a model trains; the same option as data_scripts/bench_thread_policy.py's):
+it prints when they started (seconds, epoch and step), the thread counts used before and after,
+and how long the policy kept its count after the start. The busy processes end with the benchmark,
+also on Ctrl-C or an error.
 
 Run it as ``python -m numpyvae bench [options]`` or ``python -m numpyvae.bench.command [options]``.
 The benchmark is not a test: its numbers depend on the machine and its load
@@ -46,6 +50,7 @@ one run with each other.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ..argparser import Parser
@@ -53,13 +58,14 @@ from ..run import threads as blas_threads
 from .data import FULL_EXAMPLES, load_average
 from .training import run_bench
 
-__all__ = ["main", "build_parser", "beside_busy", "posterior_costs"]
+__all__ = ["main", "build_parser", "beside_busy", "busy_mid_run", "followed", "posterior_costs"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m numpyvae bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="example: python -m numpyvae bench --threads 1 --epochs 5 --json bench.json")
+                                epilog="examples: python -m numpyvae bench --threads 1 --epochs 5 --json bench.json\n"
+                                       "          python -m numpyvae bench --busy 1 --busy-from 2 --epochs 2")
     p.add_argument("--hidden", type=int, nargs="+", default=[400], metavar="SIZE", help="hidden sizes (default: 400)")
     p.add_argument("--z-dim", type=int, default=20, help="latent dimensions (default: 20)")
     p.add_argument("--stochastic", type=int, nargs="+", default=[], metavar="K",
@@ -67,9 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=128, help="examples per step (default: 128)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="(default: float32)")
     p.add_argument("--threads", type=int, default=None,
-                   help="BLAS threads, pinned (default: numpyvae chooses by size and load, numpyvae.run.threads)")
+                   help="BLAS threads, pinned (default: numpyvae chooses by size, usable cores and load, "
+                        "numpyvae.run.threads)")
     p.add_argument("--busy", type=int, default=0, metavar="N",
                    help="also run with N busy processes of the benchmark's own beside it, and print both")
+    p.add_argument("--busy-from", type=float, default=None, metavar="SECONDS",
+                   help="with --busy N: one run, the busy processes starting SECONDS into its training; "
+                        "prints when, and the thread counts used before and after")
     p.add_argument("--epochs", type=int, default=3, help="epochs to time (default: 3)")
     p.add_argument("--examples", type=int, default=FULL_EXAMPLES,
                    help=f"training examples per epoch (default: {FULL_EXAMPLES:,})")
@@ -135,6 +145,55 @@ def beside_busy(busy: int, log=print, **kw) -> dict:
     return dict(busy=busy, as_is=as_is, beside_busy=beside)
 
 
+def followed(trace, started, steps_per_epoch: int) -> dict:
+    """How the thread count followed busy processes that started at ``started`` (the clock of ``trace``,
+    a Policy's [(time, count)] of every step; None: they never started). Returns started_seconds (into
+    training), started_epoch and started_step, threads_before and threads_after ({count: steps}),
+    count_at_start, and fewer_after_seconds / fewer_after_steps: how long the count in use at the start
+    ran on before a smaller one (None if it never did)."""
+    if started is None or not trace:
+        return dict(started_seconds=None)
+    before = [n for t, n in trace if t < started]
+    after = [(t, n) for t, n in trace if t >= started]
+    at_start = before[-1] if before else (after[0][1] if after else None)
+    fewer = next((i for i, (_, n) in enumerate(after) if n < at_start), None)
+    tally = lambda counts: {k: counts.count(k) for k in sorted(set(counts))}      # noqa: E731
+    return dict(started_seconds=started - trace[0][0], started_epoch=len(before) // steps_per_epoch + 1,
+                started_step=len(before) % steps_per_epoch + 1, count_at_start=at_start,
+                threads_before=tally(before), threads_after=tally([n for _, n in after]),
+                fewer_after_seconds=None if fewer is None else after[fewer][0] - started,
+                fewer_after_steps=fewer)
+
+
+def busy_mid_run(busy: int, start: float, log=print, **kw) -> dict:
+    """:func:`run_bench` with ``busy`` busy processes that start ``start`` seconds into its training
+    (:func:`numpyvae.bench.busy.busy_between`, ended however this returns); kw: run_bench's.
+    Returns {"busy", "busy_from", "run": run_bench's results, "followed": :func:`followed`'s}."""
+    import contextlib
+    from .busy import busy_between
+    say = log or (lambda *a, **k: None)
+    seen = {}
+
+    @contextlib.contextmanager
+    def during(trainer):
+        trainer.blas.trace = seen["trace"] = []
+        with busy_between(busy, start) as seen["when"]:
+            yield
+    say(f"--- {busy} busy process{'es' if busy > 1 else ''} of the benchmark's own from {start:g} s into training")
+    res = run_bench(log=log, during=during, **kw)
+    f = followed(seen["trace"], seen["when"].get("started"), res["data"]["steps_per_epoch"])
+    if f["started_seconds"] is None:
+        say(f"the training ended before {start:g} s: no busy process started (a smaller --busy-from, or more --epochs)")
+    else:
+        kept = ("it was on one thread already" if f["count_at_start"] == 1 else
+                f"it kept {f['count_at_start']} threads to the end" if f["fewer_after_seconds"] is None else
+                f"first step on fewer than {f['count_at_start']} threads {f['fewer_after_seconds']:.3f} s "
+                f"({f['fewer_after_steps']} steps) after the start")
+        say(f"busy from {f['started_seconds']:.3f} s into training (epoch {f['started_epoch']}, step "
+            f"{f['started_step']}); threads before {f['threads_before']}, after {f['threads_after']}; {kept}")
+    return dict(busy=busy, busy_from=start, run=res, followed=f)
+
+
 def _run_and_save(run, kw: dict, json_path) -> int:
     """Run one benchmark (``run(**kw)`` -> results) and write its results to ``json_path`` if given;
     a bad setting is a one-line ``numpyvae: error:`` and exit status 2."""
@@ -198,6 +257,10 @@ def main(argv=None) -> int:
     if args.busy and (args.arch != "mlp" or args.posterior or args.optimizer_only):
         parser.error("--busy times the MLP benchmark; it does not combine with --arch keras-conv, "
                      "--posterior or --optimizer-only")
+    if args.busy_from is not None and not (math.isfinite(args.busy_from) and args.busy_from >= 0):
+        parser.error(f"--busy-from must be a number of seconds >= 0, got {args.busy_from}")
+    if args.busy_from is not None and args.busy < 1:
+        parser.error("--busy-from needs --busy N (N >= 1): the busy processes it starts")
     if args.optimizer_only:
         from .optim import print_optimizer_step_costs
         print_optimizer_step_costs()
@@ -210,8 +273,12 @@ def main(argv=None) -> int:
     if args.smoke:
         kw.update(examples=min(args.examples, 4 * args.batch_size), epochs=min(args.epochs, 2),
                   matmul_repeats=1, matmul_seconds=0.01)
-    run = (lambda **kw: posterior_costs(args.posterior, **kw)) if args.posterior else (
-        (lambda **kw: beside_busy(args.busy, **kw)) if args.busy else run_bench)
+    if args.posterior:
+        run = lambda **kw: posterior_costs(args.posterior, **kw)      # noqa: E731
+    elif args.busy_from is not None:
+        run = lambda **kw: busy_mid_run(args.busy, args.busy_from, **kw)      # noqa: E731
+    else:
+        run = (lambda **kw: beside_busy(args.busy, **kw)) if args.busy else run_bench
     return _run_and_save(run, kw, args.json)
 
 

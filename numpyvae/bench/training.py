@@ -8,6 +8,7 @@ The command around it, its flags and its variants (``--busy``, ``--posterior``, 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..optim import parallel
 from ..run import threads as blas_threads
+from ..run.cores import usable_cores
 from .data import FULL_EXAMPLES, bench_data, blas_kernel, load_average
 from .matmul_bound import matmul_shapes, measure_matmuls
 from .step_timing import Stopwatches
@@ -57,7 +59,8 @@ def _pieces(seconds: dict, epoch_seconds: float) -> dict:
 
 def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: str = "float32",
               epochs: int = 3, examples: int = FULL_EXAMPLES, seed: int = 0, matmul_repeats: int = 5,
-              matmul_seconds: float = 0.3, log=print, posterior: str = "gaussian", stochastic=()) -> dict:
+              matmul_seconds: float = 0.3, log=print, posterior: str = "gaussian", stochastic=(),
+              during=None) -> dict:
     """Train the VAE x_dim-hidden-z_dim (ReLU, Bernoulli, Adam, dynamic binarization) and time it.
 
     Parameters: the architecture (``hidden``, ``z_dim``), ``batch_size``,
@@ -65,12 +68,14 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     and ``matmul_seconds`` set how long the isolated matmul timing runs;
     ``log`` receives the human-readable lines (``log=None`` for silence);
     ``posterior`` the variational family (see :func:`numpyvae.bench.command.posterior_costs`); ``stochastic`` the layer sizes
-    of a hierarchy (an HVAE with ``hidden`` before z₁) instead of the one-layer VAE.
+    of a hierarchy (an HVAE with ``hidden`` before z₁) instead of the one-layer VAE; ``during``, a
+    function of the trainer that returns a context manager, is entered around the timed epochs
+    (``bench --busy-from``: the busy processes that start part-way).
 
     Returns a JSON-able dict:
         model    {arch, hidden, z_dim, x_dim, likelihood, activation, optimizer, dtype, parameters}
         data     {source, examples, batch_size, steps_per_epoch}
-        machine  {cpus, threads (the BLAS thread variables), parallel_threads (numpyvae.optim.parallel),
+        machine  {cpus, usable_cores (numpyvae.run.cores.usable_cores), threads (the BLAS thread variables), parallel_threads (numpyvae.optim.parallel),
                   numpy, python, load_before, load_after}
         matmul   {ops: [{layer, op, a, b, flops, seconds}], flops_per_step, seconds_per_step,
                   gflops, bound_epoch_seconds, gflops_before_training, gflops_after_training,
@@ -108,8 +113,10 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     say(f"numpyvae bench: VAE {arch} (relu, bernoulli), batch {batch_size}, adam, {dtype}")
     say(f"data: {source}, {trainer.x_train.shape[0]:,} examples = {steps} steps per epoch")
     pin = blas_threads.pinned()
+    usable = usable_cores()
+    cpus = f"{os.cpu_count()} CPUs" + (f", {usable} usable" if usable != os.cpu_count() else "")
     say(f"threads: BLAS {'pinned at ' + str(pin) if pin else 'chosen by numpyvae (size and load)'}, elementwise "
-        f"passes {parallel.threads()} ({os.cpu_count()} CPUs); load average (1 min) {load_before}")
+        f"passes {parallel.threads()} ({cpus}); load average (1 min) {load_before}")
     say(f"OpenBLAS kernel: {blas_kernel()}")
     if load_before is not None and load_before > 0.5:
         say(f"warning: the machine is busy (load {load_before}): these numbers measure the sharing, not the code.")
@@ -124,30 +131,31 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
     watch = _step_stopwatches(trainer)
     rows = []
     try:
-        for _ in range(epochs):
-            watch.take()
-            cpu0 = time.process_time()
-            r = trainer._train_epoch()
-            cpu = time.process_time() - cpu0
-            used = trainer.blas.take_used()
-            trainer.epoch += 1
-            sec = r["seconds"]
-            seconds = watch.take()
-            pieces = _pieces(seconds, sec)
-            fb, opt = seconds["forward+backward"], seconds["optimizer"]
-            row = dict(epoch=trainer.epoch, seconds=sec, examples_per_sec=steps * batch_size / sec,
-                       gflops=steps * mm["flops_per_step"] / sec / 1e9, bound_seconds=bound,
-                       times_bound=sec / bound, fraction_of_bound=bound / sec,
-                       share_forward_backward=fb / sec, share_optimizer=opt / sec,
-                       share_rest=pieces["loop"] / sec, train_loss=r["train_loss"],
-                       cpu_seconds=cpu, pieces=pieces, blas_threads={str(k): v for k, v in used.items()})
-            rows.append(row)
-            say(f"epoch {row['epoch']:2d}  {sec:7.3f} s  {row['examples_per_sec']:8.0f} ex/s  "
-                f"{row['gflops']:6.1f} GFLOP/s  {row['times_bound']:.2f}x bound ({100 * row['fraction_of_bound']:.0f}%)  "
-                f"fwd+bwd {100 * row['share_forward_backward']:.0f}%  optimizer {100 * row['share_optimizer']:.0f}%  "
-                f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}  cpu {cpu:.3f} s  threads {used}")
-            say("          " + ", ".join(f"{name} {t:.3f}" for name, t in pieces.items())
-                + f" s  (the matmul layers are {pieces['matmul layers'] / bound:.2f}x the bound)")
+        with during(trainer) if during else contextlib.nullcontext():
+            for _ in range(epochs):
+                watch.take()
+                cpu0 = time.process_time()
+                r = trainer._train_epoch()
+                cpu = time.process_time() - cpu0
+                used = trainer.blas.take_used()
+                trainer.epoch += 1
+                sec = r["seconds"]
+                seconds = watch.take()
+                pieces = _pieces(seconds, sec)
+                fb, opt = seconds["forward+backward"], seconds["optimizer"]
+                row = dict(epoch=trainer.epoch, seconds=sec, examples_per_sec=steps * batch_size / sec,
+                           gflops=steps * mm["flops_per_step"] / sec / 1e9, bound_seconds=bound,
+                           times_bound=sec / bound, fraction_of_bound=bound / sec,
+                           share_forward_backward=fb / sec, share_optimizer=opt / sec,
+                           share_rest=pieces["loop"] / sec, train_loss=r["train_loss"],
+                           cpu_seconds=cpu, pieces=pieces, blas_threads={str(k): v for k, v in used.items()})
+                rows.append(row)
+                say(f"epoch {row['epoch']:2d}  {sec:7.3f} s  {row['examples_per_sec']:8.0f} ex/s  "
+                    f"{row['gflops']:6.1f} GFLOP/s  {row['times_bound']:.2f}x bound ({100 * row['fraction_of_bound']:.0f}%)  "
+                    f"fwd+bwd {100 * row['share_forward_backward']:.0f}%  optimizer {100 * row['share_optimizer']:.0f}%  "
+                    f"rest {100 * row['share_rest']:.0f}%  loss {row['train_loss']:.2f}  cpu {cpu:.3f} s  threads {used}")
+                say("          " + ", ".join(f"{name} {t:.3f}" for name, t in pieces.items())
+                    + f" s  (the matmul layers are {pieces['matmul layers'] / bound:.2f}x the bound)")
     finally:
         watch.remove()
     # the bound in CPU time too (best of the before and after timings), for the CPU seconds of the epochs
@@ -177,7 +185,7 @@ def run_bench(*, hidden=(400,), z_dim: int = 20, batch_size: int = 128, dtype: s
                    parameters=int(model.flat_params.size)),
         data=dict(source=source, examples=int(trainer.x_train.shape[0]), batch_size=batch_size,
                   steps_per_epoch=steps),
-        machine=dict(cpus=os.cpu_count(), threads=threads, blas_pinned=pin, parallel_threads=parallel.threads(), blas_kernel=blas_kernel(),
+        machine=dict(cpus=os.cpu_count(), usable_cores=usable, threads=threads, blas_pinned=pin, parallel_threads=parallel.threads(), blas_kernel=blas_kernel(),
                      numpy=np.__version__, python=platform.python_version(),
                      load_before=load_before, load_after=load_after),
         matmul=dict(ops=[{**op, "seconds": s} for op, s in zip(ops, mm["per_op"])],

@@ -22,7 +22,8 @@ from .sandwich import sandwich as sandwich_of_chunks
 from ..checks import check_positive_int
 from ..models.base import NoLogLikelihood
 from ..run.progress import Progress
-from ..run.threads import policy_for
+from ..run.cores import REUSE, MachineLoad
+from ..run.threads import pinned, policy_for
 from ..seeds import EVAL_SEED
 from .estimator import check_k, importance_sampled
 from .inputs import as_rng, check_labels, check_x
@@ -189,6 +190,8 @@ def estimate_seconds(model, x: np.ndarray, k: int, batch_size: int = 100, probe_
     k = int(k)
     xb = x[:min(batch_size, x.shape[0])]
     kp = min(k, probe_k)
+    if pinned() is None:
+        MachineLoad(reuse=REUSE).now()     # the thread policy's first reading (0.1 s), outside the clock: reused there
     t0 = time.perf_counter()
     model.log_likelihood(xb, kp, np.random.default_rng(EVAL_SEED), y=None if y is None else y[:xb.shape[0]],
                          batch_size=batch_size)

@@ -17,12 +17,17 @@ The policy (:class:`Policy`, one ``tick()`` per step, under a microsecond when n
 
 * size: a step of fewer than :data:`MIN_FLOPS_PER_THREAD` matmul FLOPs per thread stays on one
   thread (the hand-off at each product costs more than half of such a product saves);
-* load proposes: every :data:`INTERVAL` seconds it reads the cores the *other* programs used
-  (``/proc/stat``'s busy time less this process's own, :class:`MachineLoad`; elsewhere the
-  1-minute load average less our own threads), and :func:`choose` gives up one thread per core
-  the others keep busy more than :data:`SLACK` of the time. Two threads at 2.5 s quiet and 6.4 s
-  beside a busy core break even with one thread (3.4 s) when the second core is taken about a
-  quarter of the time, hence SLACK = 0.25;
+* cores: never more threads than the cores this process may use (:func:`numpyvae.run.cores.usable_cores`:
+  ``os.cpu_count()``, the affinity mask, a container's cgroup CPU quota rounded up: 2 for
+  ``docker run --cpus 1.5`` on any host);
+* load proposes: before the first step a reading of :data:`numpyvae.run.cores.FIRST_READING`
+  (0.1 s), and then every :data:`INTERVAL` seconds, of the cores the *other* programs use
+  (``/proc/stat``'s busy time less this process's own, :class:`numpyvae.run.cores.MachineLoad`),
+  and :func:`choose` gives up one thread per core the others keep busy more than :data:`SLACK`
+  of the time. Two threads at 2.5 s quiet and 6.4 s beside a busy core break even with one
+  thread (3.4 s) when the second core is taken about a quarter of the time, hence SLACK = 0.25.
+  The first count used to come from the 1-minute load average, which lags by a minute: a program
+  started 10 s ago hardly counted, one that ended 10 s ago still did;
 * the steps dispose: a proposal, or every so often none, starts a probe of a few steps at the
   neighbouring count, kept only if its median step is faster. The load alone was not enough:
   at load ~3, with other programs using part of a core, it gave up a thread that still paid
@@ -42,6 +47,10 @@ and 2.112 s at two; beside two, 2.731 s against 2.750 s and 25.2 s. On the share
 runs of four such epochs (bench_thread_policy.py --busy-from 1, five rounds, load below 1 at the
 start): median 3.12 s against 3.16 s fixed at one thread, 5.11 s at two, and 3.59 s for the policy
 before it followed collapses at once. data_scripts/SPEED_NOTES.md has every table.
+
+Where there is no /proc/stat (macOS) the 1-minute load average, less this process's threads,
+stands in for every reading, and with no cgroups the usable cores are ``os.cpu_count()`` (or the
+affinity mask). macOS is untested: the policy has only run on Linux.
 
 Pinning. ``--threads N`` (train, resume, evaluate, bench), or the environment: NUMPYVAE_BLAS_THREADS,
 else the standard OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or MKL_NUM_THREADS (the first one set).
@@ -65,6 +74,8 @@ import os
 import time
 
 import numpy as np
+
+from .cores import REUSE, MachineLoad, usable_cores
 
 __all__ = ["PIN_VARS", "INTERVAL", "SLACK", "MIN_FLOPS_PER_THREAD", "PROBE_STEPS", "ABORT_FACTOR", "COLLAPSE_FACTOR", "SLOW_WINDOW", "MAX_WAIT", "RECENT", "UP_SLACK", "pinned", "pin", "choose", "blas",
            "set_blas_threads", "MachineLoad", "Policy", "policy_for"]
@@ -172,60 +183,12 @@ def set_blas_threads(n: int) -> int:
     return n
 
 
-# --------------------------------------------------------------------------- what the machine is doing
-
-def _cpu_ticks() -> tuple[int, int] | None:
-    """(busy, total) clock ticks of all cores since boot, from /proc/stat; None where it does not exist."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)          # idle + iowait
-    return sum(fields[:8]) - idle, sum(fields[:8])                    # guest time is already in user
-
-
-def _own_ticks() -> int:
-    """This process's CPU time (all its threads), in clock ticks."""
-    t = os.times()
-    return round((t.user + t.system) * os.sysconf("SC_CLK_TCK"))
-
-
-class MachineLoad:
-    """How many cores the other programs on this machine keep busy, measured between two calls.
-
-    On Linux: the busy ticks of all cores (/proc/stat) less this process's own (os.times), over the
-    ticks that passed, times the number of cores. Elsewhere: the 1-minute load average less
-    ``own_threads`` (a slow, smoothed stand-in). ``others()`` returns the cores since the previous call.
-    """
-
-    def __init__(self, cpus: int | None = None):
-        self.cpus = cpus or os.cpu_count() or 1
-        self._last = self._read()
-
-    def _read(self):
-        ticks = _cpu_ticks()
-        return None if ticks is None else (*ticks, _own_ticks())
-
-    def others(self, own_threads: int = 1) -> float:
-        now = self._read()
-        last, self._last = self._last, now
-        if now is None or last is None:
-            try:
-                return max(0.0, os.getloadavg()[0] - own_threads)
-            except (OSError, AttributeError):
-                return 0.0
-        busy, total, own = (a - b for a, b in zip(now, last))
-        if total <= 0:
-            return 0.0
-        return max(0.0, (busy - own) / total * self.cpus)
-
-
 class Policy:
     """The BLAS thread count of one training or evaluation loop; call :meth:`tick` once per step.
 
     Pinned (``--threads``, PIN_VARS): that count, set once. Otherwise it starts from :func:`choose`
-    on the 1-minute load average, and then lets the steps decide. The time between two ticks is a
+    on a reading of the machine now (``load.now()``, FIRST_READING seconds; none for a step too small
+    to share) and ``cpus`` (default: :func:`numpyvae.run.cores.usable_cores`), and then lets the steps decide. The time between two ticks is a
     step's time. Every ``interval`` seconds it reads :class:`MachineLoad`; when the load's count
     differs from the current one, or when the probe wait has passed, it *probes*: it runs the next
     PROBE_STEPS steps at the neighbouring count (towards the load's count, else the other way), and
@@ -237,25 +200,25 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
     (as of the last reading) means the machine changed under a running count: the older steps are
     dropped and a thread less is probed at once, against the new ones (again after SLOW_WINDOW
     more slow steps if it lost, until the next reading sets a new median). ``used`` counts the steps run at
-    each count ({2: 930, 1: 6}).
+    each count ({2: 930, 1: 6}); set ``trace`` to a list to receive (clock time, count) of every step.
+    ``load``: a :class:`numpyvae.run.cores.MachineLoad` (tests give their own).
     """
 
     def __init__(self, flops_per_step: float, *, interval: float = INTERVAL, cpus: int | None = None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, load: MachineLoad | None = None):
         self.flops_per_step, self.interval, self.clock = float(flops_per_step), interval, clock
-        self.cpus = cpus or os.cpu_count() or 1
+        self.cpus = cpus or usable_cores()
         self.fixed = pinned()
         self.used: dict[int, int] = {}
-        self.load = MachineLoad(self.cpus)
+        self.trace: list | None = None                           # a list: (clock, count) of every step
+        self.cap = choose(self.flops_per_step, self.cpus, 0.0)   # the most threads this step size may use
+        self.load = load
         if self.fixed is not None:
             self.threads = set_blas_threads(self.fixed)
         else:
-            try:
-                first = max(0.0, os.getloadavg()[0] - 1.0)       # the load average counts this process too
-            except (OSError, AttributeError):
-                first = 0.0
+            self.load = load or MachineLoad(self.cpus, reuse=REUSE)
+            first = self.load.now() if self.cap > 1 else 0.0     # a step too small to share needs no reading
             self.threads = set_blas_threads(choose(self.flops_per_step, self.cpus, first))
-        self.cap = choose(self.flops_per_step, self.cpus, 0.0)   # the most threads this step size may use
         self.recent: list[float] = []                           # step seconds at the current count
         self._slow = math.inf                                    # a collapsed step's time, from the last reading
         self._probe: tuple[int, list] | None = None              # (the count we came from, the probe's steps)
@@ -271,6 +234,8 @@ others leave that core free but for UP_SLACK (beside a busy core it would collap
             if self._last is not None:
                 self._record(now - self._last, now)
             self._last = now
+        if self.trace is not None:
+            self.trace.append((self.clock(), self.threads))
         self.used[self.threads] = self.used.get(self.threads, 0) + 1
         return self.threads
 
