@@ -29,6 +29,8 @@ from .flow import planar_flow
 
 __all__ = ["objective_and_grads", "free_energy", "eval_noise", "fit_planar"]
 
+EVAL_CHUNK = 10_000       # evaluation draws pushed through the flow at once
+
 
 def _base(flow):
     """The heads of q0 = N(0, I) for one "example": mu = 0, logvar = 0, each (1, D)."""
@@ -74,9 +76,8 @@ def fit_planar(U, K: int, *, steps: int, samples: int, lr: float = 1e-3, seed: i
     "history": [(update, mean F of its S draws)] every ``report_every`` updates}.
     """
     K = check_positive_int(K, "fit_planar", "K")
-    steps = int(steps)
-    if steps < 0:
-        raise ValueError(f"fit_planar: steps must be an integer >= 0, got {steps}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"fit_planar: steps must be an integer >= 0, got {steps!r}")
     S = check_positive_int(samples, "fit_planar", "samples")
     flow = planar_flow(2, K, amortized=False, rng=np.random.default_rng([seed, 0]), dtype="float64")
     pack_layers(flow.named_layers())                     # one flat buffer: Adam's step is a dozen calls, not 12·3K
@@ -91,6 +92,8 @@ def fit_planar(U, K: int, *, steps: int, samples: int, lr: float = 1e-3, seed: i
             if log is not None:
                 log(f"    K = {K}: update {t}/{steps}, mean log q + U = {value:.3f}")
     eval_eps = eval_noise(10_000) if eval_eps is None else eval_eps
-    F = free_energy(flow, U, eval_eps)
+    # a chunk of draws at a time: the tapes of K steps over the long budget's 100,000 draws would fill hundreds of MB
+    F = np.concatenate([free_energy(flow, U, eval_eps[i:i + EVAL_CHUNK])
+                        for i in range(0, eval_eps.shape[0], EVAL_CHUNK)])
     return {"flow": flow, "each": F, "mean": float(F.mean()), "se": float(F.std(ddof=1) / math.sqrt(F.size)),
             "history": history}
