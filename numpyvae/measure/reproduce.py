@@ -307,7 +307,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                         "long: the papers' k and lengths (days)")
     p.add_argument("--datasets", nargs="+", default=None,
                    help="only these datasets (default: each comparison's; fashion-mnist, when installed, only in the long "
-                        "budget unless named here)")
+                        "budget unless named here; U1 U2 U3 U4: the 2-D densities of the planar-2d comparisons)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/reproduction",
                    help="directory for the runs, and for reproduction.json and .md unless --results names another")
