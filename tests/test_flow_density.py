@@ -77,7 +77,8 @@ def test_log_z_by_quadrature_matches_closed_forms():
         d = z - m
         return 0.5 * np.einsum("...i,ij,...j->...", d, A, d)
     assert log_normalizer(gaussian) == pytest.approx(math.log(2 * math.pi / math.sqrt(np.linalg.det(A))), abs=1e-9)
-    # U2 walled in: every z1 holds √(2π)·0.4 of mass across z2; over z1, the box's 8 plus the wall's two half-Gaussians
+    # U2 walled in: every z1 holds √(2π)·0.4 of mass across z2; over z1, the box's 8 plus the wall's two
+    # half-Gaussians
     s = math.sqrt(2 * math.pi) * 0.4
     assert log_normalizer(potential("U2")) == pytest.approx(math.log(s * (8 + s)), abs=1e-9)
 
