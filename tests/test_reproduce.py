@@ -34,7 +34,7 @@ def test_verdict_needs_two_standard_errors_and_the_papers_sign():
 
 def test_every_registered_comparison_is_complete():
     assert {"iwae", "two-layers", "vamp", "mog10", "mog500", "iaf", "full-cov", "planar2", "planar8", "planar32",
-            "planar8-global", "m2", "avb", "cubo", "output-bias"} <= set(REGISTRY)
+            "planar8-global", "m2", "avb", "cubo", "output-bias", "planar-2d-K8", "planar-2d-K32"} <= set(REGISTRY)
     for name, c in REGISTRY.items():
         assert c.claim.number and c.claim.data and c.claim.setting and c.claim.citation, name
         assert c.effect != 0 and c.a is not c.b, name
@@ -89,6 +89,28 @@ def test_m2_avb_cubo_and_cvae_comparisons_run(tmp_path):
     assert avb["n"] == BUDGETS["smoke"]["avb"]["n_test"] and np.isfinite(avb["diff"])
     cubo = rows["cubo"]["sandwich"]
     assert cubo["a"]["log_px"] == cubo["b"]["log_px"] and cubo["a"]["elbo"] <= cubo["a"]["log_px"]
+
+
+def test_the_2d_flow_comparisons_chain_k_2_8_32_on_the_same_evaluation_draws(tmp_path):
+    assert main(["reproduce", "planar-2d-K8", "planar-2d-K32", "--datasets", "U2", "--budget", "smoke",
+                 "--out", str(tmp_path)]) == 0
+    rows = {r["name"]: r for r in json.loads((tmp_path / "reproduction.json").read_text())["results"]}
+    k8, k32 = rows["planar-2d-K8"], rows["planar-2d-K32"]
+    assert [(r["settings"]["K_a"], r["settings"]["K_b"]) for r in (k8, k32)] == [(2, 8), (8, 32)]
+    assert k32["a"] == k8["b"]                         # K = 8 is one fit, judged on the same draws in both rows
+    for r in (k8, k32):
+        assert r["dataset"] == "U2" and r["metric"] == "KL(q_K ‖ p*), nats" and r["se"] > 0
+        assert r["n"] == BUDGETS["smoke"]["flow2d"]["n_eval"] and r["diff"] == pytest.approx(r["b"] - r["a"])
+        assert r["a"] > 0 and r["b"] > 0 and r["log_z"] == pytest.approx(2.2001669, abs=1e-6)
+    # side a of "8 vs 2" is KL(q_2 ‖ p*) as fit_density defines it, on eval_noise(n, seed) and with log Z added
+    from numpyvae.latent.flows.fit_density import eval_noise, fit_planar
+    from numpyvae.latent.flows.potentials import log_normalizer, potential
+    cfg = {k: v for k, v in BUDGETS["smoke"]["flow2d"].items() if k != "n_eval"}
+    U = potential("U2")
+    direct = fit_planar(U, 2, seed=0, eval_eps=eval_noise(BUDGETS["smoke"]["flow2d"]["n_eval"], 0), **cfg)
+    assert k8["a"] == pytest.approx(direct["mean"] + log_normalizer(U), rel=1e-12)
+    md = (tmp_path / "reproduction.md").read_text()
+    assert "| planar-2d-K32: planar flow, K = 32 vs planar flow, K = 8 | U2 |" in md and "smoke: 50 updates" in md
 
 
 def test_unknown_names_are_refused_in_one_line(tmp_path, capsys):

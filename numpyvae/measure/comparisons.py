@@ -13,6 +13,9 @@ their ``kind``:
             over z (no q needed) of AVB (b) and of a VAE of the same sizes (a)
     "cubo"  cubo_q.linear_gaussian_experiment settings; metric: the gap log p(x) − ELBO closed
     "cvae"  structured_output.run settings; metric: log p(x_out | x_in) of the CVAE (b) and a network (a)
+    "flow2d" {"K": steps} of a global planar flow fitted to a 2-D density of Rezende & Mohamed's Table 1
+            (latent.flows.fit_density, the budget's updates); the "datasets" are the potentials U1–U4;
+            metric: KL(q_K ‖ p*) on the same evaluation draws (lower is better)
 
 A value ``K_TRAIN`` in a side is replaced by the budget's training k (Burda et al.: 50 in the
 long budget), ``EpochsFraction(f)`` by f times the budget's epochs (a warm-up over part of the run);
@@ -40,14 +43,16 @@ BUDGETS = {
               "m2": dict(labels=20, epochs=1, hidden=[16], z_dim=4, classifier_hidden=[16], batch_size=100, lr=3e-4),
               "avb": dict(epochs=1, n_test=50, batch_size=500),
               "cubo": dict(warm_steps=2000, steps=50, k_eval=200),
-              "cvae": dict(hidden=[16], z_dim=2, epochs=1, k=5, n_train=600, n_test=100)},
+              "cvae": dict(hidden=[16], z_dim=2, epochs=1, k=5, n_train=600, n_test=100),
+              "flow2d": dict(steps=50, samples=20, lr=0.005, n_eval=500)},
     "short": {"quiet": False, "k_train": 5, "k_eval": 500, "n_train": None, "n_test": 500,
               "vae": dict(hidden=[200], z_dim=20, epochs=30, batch_size=128),
               "m2": dict(labels=100, epochs=30, hidden=[500], z_dim=50, classifier_hidden=[500], batch_size=100, lr=3e-4,
                          activation="softplus", init="kingma"),
               "avb": dict(epochs=20, n_test=500, batch_size=100),
               "cubo": dict(warm_steps=2000, steps=1500, k_eval=5000),
-              "cvae": dict(hidden=[200], z_dim=20, epochs=10, k=100, n_test=500)},
+              "cvae": dict(hidden=[200], z_dim=20, epochs=10, k=100, n_test=500),
+              "flow2d": dict(steps=5000, samples=100, lr=0.005, n_eval=10_000)},
     "long": {"quiet": False, "k_train": 50, "k_eval": 5000, "n_train": None, "n_test": None,
              "vae": dict(hidden=[200, 200], z_dim=50, epochs=3280, batch_size=20, lr_schedule="burda",
                          adam_eps=1e-4),
@@ -55,7 +60,8 @@ BUDGETS = {
                         activation="softplus", init="kingma"),
              "avb": dict(epochs=200, n_test=1000, batch_size=100),
              "cubo": dict(warm_steps=5000, steps=5000, k_eval=20000),
-             "cvae": dict(hidden=[500, 500], z_dim=50, epochs=300, k=5000)},
+             "cvae": dict(hidden=[500, 500], z_dim=50, epochs=300, k=5000),
+             "flow2d": dict(steps=500_000, samples=100, lr=0.001, n_eval=100_000)},
 }
 
 
@@ -71,7 +77,7 @@ class Claim:
 @dataclass(frozen=True)
 class Comparison:
     name: str
-    kind: str                  # "vae" | "m2" | "avb" | "cubo"
+    kind: str                  # "vae" | "m2" | "avb" | "cubo" | "cvae" | "flow2d"
     label_a: str
     a: dict
     label_b: str
@@ -88,13 +94,15 @@ class Comparison:
 
 
 REGISTRY: dict[str, Comparison] = {}
+KINDS = ("vae", "m2", "avb", "cubo", "cvae", "flow2d")
+POTENTIALS_2D = ("U1", "U2", "U3", "U4")      # the "datasets" of the flow2d kind: latent.flows.potentials
 
 
 def register(c: Comparison) -> Comparison:
     if c.name in REGISTRY:
         raise ValueError(f"comparison {c.name!r} is registered twice")
-    if c.kind not in ("vae", "m2", "avb", "cubo", "cvae"):
-        raise ValueError(f"comparison {c.name!r}: kind must be vae, m2, avb, cubo or cvae, got {c.kind!r}")
+    if c.kind not in KINDS:
+        raise ValueError(f"comparison {c.name!r}: kind must be one of {', '.join(KINDS)}, got {c.kind!r}")
     REGISTRY[c.name] = c
     return c
 
@@ -147,6 +155,16 @@ for K in (2, 8, 32):
         f"planar flow, K = {K}, global parameters", {"posterior": f"planar:{K},amortized=false", "warmup_epochs": EpochsFraction(1 / 3)},
         Claim("the bound improves with K", MNIST, "annealed β; 500k updates", "Rezende & Mohamed 2015 (ICML), MNIST results"),
         LOG_PX, 1.0, direction_only=True, note="one flow shared by all examples: no flow parameters for the encoder to amortize"))
+for K_a, K_b in ((2, 8), (8, 32)):
+    register(Comparison(
+        f"planar-2d-K{K_b}", "flow2d", f"planar flow, K = {K_a}", {"K": K_a}, f"planar flow, K = {K_b}", {"K": K_b},
+        Claim("the fit to the 2-D densities improves with K = 2, 8, 32", "the four unnormalized 2-D densities "
+              "exp(−U) of Table 1", "q_0 = N(0, I) through K planar steps with global parameters, trained on "
+              "KL(q_K ‖ p*)", "Rezende & Mohamed 2015 (ICML), Figure 3"),
+        "KL(q_K ‖ p*), nats", -1.0, higher_is_better=False, direction_only=True, datasets=POTENTIALS_2D,
+        note="the setting where K helps: no encoder, no amortization, thousands of updates of a 2-D map; U2–U4 "
+             "walled in to the paper's box |z1| ≤ 4 (not integrable over the plane otherwise); log Z by "
+             "quadrature; the SE is over the evaluation draws, one training seed"))
 register(Comparison(
     "vr-max", "vae", "VAE", {}, "VR-max", {"objective": "vr-max", "n_samples": K_TRAIN},
     Claim("VR-max ≈ IWAE > VAE", MNIST, "k = 5", "Li & Turner 2016 (NeurIPS), MNIST results"), LOG_PX, 1.0,

@@ -14,7 +14,7 @@ tutorials/reference/reproduction/: ``--results tutorials/reference/reproduction`
 The sides run through the public trainers and evaluator: ``train.train`` (every model: VAE kinds, M2,
 AVB, the Helmholtz machine) with each model's own ``log_likelihood`` (VAE kinds, Helmholtz), M2's test
 error against ``run.classifier_alone``, AVB's and a same-sized VAE's log p(x) by quadrature on the ring, ``cubo_q.linear_gaussian_experiment``,
-``structured_output.run``.
+``structured_output.run``, and for the 2-D densities of Rezende & Mohamed ``latent.flows.fit_density.fit_planar``.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .comparisons import BUDGETS, K_TRAIN, REGISTRY, EpochsFraction
+from .comparisons import BUDGETS, K_TRAIN, POTENTIALS_2D, REGISTRY, EpochsFraction
 
 __all__ = ["run_comparison", "paired", "verdict", "main", "add_flags", "cmd_reproduce"]
 
@@ -173,7 +173,43 @@ def _run_cvae(c, dataset, budget, seed, out_dir, log):
     return out
 
 
-RUNNERS = {"vae": _run_vae, "m2": _run_m2, "avb": _run_avb, "cubo": _run_cubo, "cvae": _run_cvae}
+_FITS_2D: dict = {}       # (potential, K, settings, seed) -> F per evaluation draw: a fit is deterministic, so
+                          # the K = 8 of "8 vs 2" and of "32 vs 8" is trained once per process
+
+
+def _fit_2d(U, K: int, settings: dict, seed: int, eps, log) -> np.ndarray:
+    from ..latent.flows.fit_density import fit_planar
+    key = (U.name, K, tuple(sorted(settings.items())), seed, eps.shape[0])
+    if key not in _FITS_2D:
+        start = time.perf_counter()
+        _FITS_2D[key] = fit_planar(U, K, seed=seed, eval_eps=eps, **settings)["each"]
+        log(f"  fitted K = {K} on {U.name}: {settings['steps']:,} updates of {settings['samples']} draws, "
+            f"{time.perf_counter() - start:.0f} s")
+    return _FITS_2D[key]
+
+
+def _run_flow2d(c, dataset, budget, seed, out_dir, log):
+    """A global planar flow of each side's K fitted to exp(−U) of the potential ``dataset`` (fit_density.fit_planar),
+    both judged by KL(q_K ‖ p*) = log q_K(z_K) + U(z_K) + log Z (log Z by quadrature) per evaluation draw, the same
+    draws z_0 for both sides; lower is better, so b − a < 0 is the paper's direction."""
+    from ..latent.flows.fit_density import eval_noise
+    from ..latent.flows.potentials import log_normalizer, potential
+    settings = {k: v for k, v in budget["flow2d"].items() if k != "n_eval"}
+    U, eps = potential(dataset), eval_noise(budget["flow2d"]["n_eval"], seed)
+    log_z = log_normalizer(U)
+    kl = {}
+    for side, label, cfg in (("a", c.label_a, c.a), ("b", c.label_b, c.b)):
+        kl[side] = _fit_2d(U, cfg["K"], settings, seed, eps, log) + log_z
+        log(f"  {label}: KL(q_K ‖ p*) {kl[side].mean():.3f} ± {kl[side].std(ddof=1) / math.sqrt(kl[side].size):.3f} "
+            f"nats on {kl[side].size} draws (log Z = {log_z:.4f} by quadrature)")
+    out = paired(kl["a"], kl["b"])
+    out.update(settings={**budget["flow2d"], "K_a": c.a["K"], "K_b": c.b["K"]}, epochs=None, k_eval=None,
+               updates=settings["steps"], log_z=log_z)
+    return out
+
+
+RUNNERS = {"vae": _run_vae, "m2": _run_m2, "avb": _run_avb, "cubo": _run_cubo, "cvae": _run_cvae,
+           "flow2d": _run_flow2d}
 
 
 def run_comparison(name: str, dataset: str, budget_name: str = "smoke", seed: int = 0, out_dir="runs/reproduction",
@@ -211,6 +247,8 @@ def format_row(r: dict) -> str:
     claim = {k: _cell(v) for k, v in r["claim"].items()}
     ours = f"{_fmt(r['diff'])} ± {r['se']:.2f}" if r["se"] is not None and math.isfinite(r["se"]) else _fmt(r["diff"], 3)
     setting = f"{r['budget']}: {r['epochs']} epochs" if r["epochs"] is not None else r["budget"]
+    if r.get("updates") is not None:
+        setting += f": {r['updates']:,} updates"
     if r.get("k_eval") is not None:
         setting += f", k = {r['k_eval']}"
     setting += f", n = {r['n']}, seed {r['seed']}"
@@ -251,7 +289,7 @@ def save(rows: list, out_dir) -> tuple[Path, Path]:
 
 
 def _installed(dataset: str) -> bool:
-    if dataset in ("digits", "ring", "linear-gaussian"):
+    if dataset in ("digits", "ring", "linear-gaussian") + POTENTIALS_2D:
         return True
     from ..datasets import load
     try:
@@ -269,7 +307,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                         "long: the papers' k and lengths (days)")
     p.add_argument("--datasets", nargs="+", default=None,
                    help="only these datasets (default: each comparison's; fashion-mnist, when installed, only in the long "
-                        "budget unless named here)")
+                        "budget unless named here; U1 U2 U3 U4: the 2-D densities of the planar-2d comparisons)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/reproduction",
                    help="directory for the runs, and for reproduction.json and .md unless --results names another")

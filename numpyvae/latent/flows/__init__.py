@@ -36,7 +36,8 @@ over samples and examples.
 
 The files: planar.py, radial.py and iaf.py (one kind of step each), global_step.py (planar and
 radial parameters shared by all examples), flow.py (the family that chains the steps, and the
-builders planar_flow, radial_flow, iaf_flow).
+builders planar_flow, radial_flow, iaf_flow); potentials.py and fit_density.py (the paper's own
+test of the family, away from any VAE: a global planar flow fitted to its four 2-D densities).
 """
 from .flow import Flow, iaf_flow, planar_flow, radial_flow
 from .global_step import GlobalStep
