@@ -1,7 +1,7 @@
 """The VampPrior's collapse on the digits, its cause and its fix (numpyvae/run/output_bias.py).
 
 * the decoder's output bias: "data" is the logit of the training pixels' mean (Burda et al.'s
-  start), "auto" gives it to learned priors only, bad settings are refused by name;
+  start), "auto" (the default) gives it wherever the decoder has such a head, bad settings are refused by name;
 * the collapse itself, on the exact failing configuration (784-200-200-50 tanh, vamp:500,
   batch 100, the digits): one epoch from a zero bias ends with KL ~ 0, from the data bias it does not;
 * the gradient on that configuration, a few steps into the collapse, against central
