@@ -304,7 +304,7 @@ print(f"AVB: ELBO estimate {est['val_elbo_estimate']:7.3f} (critic's KL {est['va
 # 0.028<!-- printed full: AVB - VAE: … +- --> (better on
 # 88%<!-- printed full: AVB - VAE: … AVB better on --> of the points), in the direction the paper
 # reports (on MNIST). (The fast run's five epochs on 2000 points put AVB ahead by
-# 2.696<!-- printed fast: AVB - VAE: --> nats: there the VAE has hardly started, see its ELBO.
+# 2.682<!-- printed fast: AVB - VAE: --> nats: there the VAE has hardly started, see its ELBO.
 # Only the full run's numbers say anything about the two methods.)
 #
 # Why, when both decoders are the same size? A likely reason (the figure below fits it, it proves
