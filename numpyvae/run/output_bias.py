@@ -13,9 +13,11 @@
 
 Why "data" is the default (measured, ``python -m numpyvae reproduce output-bias --budget short``:
 784-200-20 N(0, I) VAEs on the bundled digits, 30 epochs, seed 0, log p(x) with k = 500 on 500 test
-digits, paired): the data-mean start is worth +1.01 ± 0.21 nats; with the former default model
-(100 epochs) issue 25 measured +6.29 ± 0.22 on 1,000 test digits. "zero" stays one flag away
-(``--output-bias zero``) and is what the presets of the seeds' code keep (Keras, PyTorch).
+digits, paired): the data-mean start is worth +1.01 ± 0.21 nats; issue 25 measured +6.29 ± 0.22 for
+the priors table's 784-200-200-50 tanh N(0, I) VAE (50 epochs, 1,000 test digits), and +0.31 ± 0.13
+for ``train``'s default 784-400-20 ReLU VAE (100 epochs, k = 1000, 1,000 test digits; README.md).
+"zero" stays one flag away (``--output-bias zero``) and is what the presets of the seeds' code keep
+(Keras, PyTorch).
 
 Why it matters for a learned prior (measured, tutorials/reference/deeper-models-and-learned-priors.md): with a zero
 bias the first ~30 Adam steps are spent learning the mean image (−ELBO 551 -> 217), and the gradient
