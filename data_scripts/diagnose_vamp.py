@@ -6,7 +6,8 @@
     python data_scripts/diagnose_vamp.py --detach-prior-path              # the prior's encoder pass sends no gradient
 
 The run is the priors-table run of tutorials/reference/deeper-models-and-learned-priors.md (the digits, 784-200-200-50 tanh, batch 100, Adam 1e-3,
-seed 0, vamp:500) unless flags change it. Every ``--every`` steps it prints, after the step:
+seed 0, vamp:500, the output bias at zero: this script's default, where train's is the data mean since issue 25)
+unless flags change it. Every ``--every`` steps it prints, after the step:
 
     KL, recon        the step's Monte Carlo KL and −log p(x|z), nats per example
     mu_x spread      the std over 500 test digits of the encoder's mean, averaged over dimensions

@@ -1,7 +1,7 @@
 """The VampPrior's collapse on the digits, its cause and its fix (numpyvae/run/output_bias.py).
 
 * the decoder's output bias: "data" is the logit of the training pixels' mean (Burda et al.'s
-  start), "auto" gives it to learned priors only, bad settings are refused by name;
+  start), "auto" (the default) gives it wherever the decoder has such a head, bad settings are refused by name;
 * the collapse itself, on the exact failing configuration (784-200-200-50 tanh, vamp:500,
   batch 100, the digits): one epoch from a zero bias ends with KL ~ 0, from the data bias it does not;
 * the gradient on that configuration, a few steps into the collapse, against central
@@ -50,14 +50,15 @@ def test_data_bias_makes_the_decoder_start_at_the_pixel_marginals():
     np.testing.assert_allclose(output_bias_value("gaussian", x), x.mean(0), rtol=1e-6)
 
 
-def test_auto_is_data_for_learned_priors_only():
-    assert [resolve_output_bias("auto", p) for p in ("standard", "mog:10", "vamp:500", "categorical")] == \
-        ["zero", "data", "data", "zero"]
-    assert resolve_output_bias("zero", "vamp:5") == "zero" and resolve_output_bias("data", "standard") == "data"
+def test_auto_asks_for_data_and_the_others_mean_themselves():
+    # issue 25: the data-mean start is the default for every prior (it was data only for mog/vamp)
+    assert [resolve_output_bias(s) for s in ("auto", "zero", "data")] == ["data", "zero", "data"]
+    with pytest.raises(ValueError, match="output_bias must be one of auto, zero, data, got 'mean'"):
+        resolve_output_bias("mean")
 
 
 @pytest.mark.parametrize("setting, prior, expect_data", [
-    ("auto", "standard", False), ("auto", "vamp:3", True), ("auto", "mog:2", True),
+    ("auto", "standard", True), ("zero", "standard", False), ("auto", "vamp:3", True), ("auto", "mog:2", True),
     ("zero", "vamp:3", False), ("data", "standard", True)])
 def test_the_trainer_starts_the_output_bias_as_set(setting, prior, expect_data, few):
     cfg = TrainConfig(hidden=[8], z_dim=2, epochs=1, batch_size=50, prior=prior, output_bias=setting)
@@ -83,8 +84,8 @@ def test_data_bias_refuses_what_it_cannot_set():
     conv = VAE(16, z_dim=2, encoder="dense:4", decoder="dense:16,reshape:1:4:4", image_shape=(4, 4))
     x = np.zeros((3, 16), np.float32)
     with pytest.raises(ValueError, match="one bias per pixel"):
-        set_output_bias(conv, "data", "standard", "bernoulli", x)
-    assert set_output_bias(conv, "auto", "vamp:3", "bernoulli", x) == "zero"   # auto: only where it applies
+        set_output_bias(conv, "data", "bernoulli", x)
+    assert set_output_bias(conv, "auto", "bernoulli", x) == "zero"   # auto: only where it applies
 
 
 @pytest.mark.parametrize("argv, message", [

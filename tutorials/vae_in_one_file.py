@@ -168,6 +168,7 @@ if __name__ == "__main__":
 # %% [markdown]
 # In full mode (10 epochs, batch 128, Adam 1e-3) the train loss falls from about 230 nats in the
 # first epoch to about 114 in the tenth, the test loss to about 116 (one noise draw per test
-# digit; the script prints the numbers). `python -m numpyvae train --epochs 10` trains the same
-# model with the engine, whose `numpyvae.optim.Adam` also keeps its moments out of the slow
-# subnormal float range, which matters for runs much longer than this one.
+# digit; the script prints the numbers). `python -m numpyvae train --epochs 10 --output-bias zero`
+# trains the same model with the engine, whose `numpyvae.optim.Adam` also keeps its moments out of
+# the slow subnormal float range, which matters for runs much longer than this one. (Without the
+# flag the engine starts $b_\text{out}$ at the logit of the mean training image, not at 0.)

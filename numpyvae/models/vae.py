@@ -68,6 +68,7 @@ class VAE(VAEBuild, VAEInputs, VAEUses, Model):
                              Gaussians) or "vamp:K" (VampPrior: q(z|u_k) at K learned pseudo-inputs u_k)
     init : str, optional     initializer of every Dense layer, e.g. "pytorch" (W, b ~ U(±1/√fan_in));
                              default: He for ReLU-like activations, Glorot otherwise, heads Glorot, biases 0
+                             (``train`` then starts the output bias at the data mean: numpyvae.run.output_bias)
     n_labels : int           0: an ordinary VAE. C > 0: a conditional VAE (Sohn et al. 2015), q(z|x, y) and
                              p(x|z, y) with a label y in 0..C−1, its one-hot code concatenated to the encoder's
                              input x and to the decoder's input z; forward, encode, decode, reconstruct and

@@ -52,7 +52,7 @@ class RunSettings:
     tau_every: int = 1000              # gumbel:C: t is the step rounded down to a multiple of this
     conditional: bool = False          # a conditional VAE q(z|x, y), p(x|z, y) on the dataset's labels
     init: str = "auto"                 # Dense initializer; auto: He for ReLU-like, Glorot otherwise
-    output_bias: str = "auto"          # decoder output bias at the start: zero, data (the pixels' mean); auto: data for mog/vamp
+    output_bias: str = "auto"          # decoder output bias at the start: zero, data (the pixels' mean); auto: data where it applies
     likelihood: str = "bernoulli"      # a name of numpyvae.likelihoods.LIKELIHOODS
     sigma: float = 1.0                 # the fixed Gaussian likelihood's standard deviation
     min_logvar: float = DEFAULT_MIN_LOGVAR   # the learned Gaussian's floor on log sigma^2

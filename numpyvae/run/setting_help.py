@@ -54,8 +54,8 @@ HELP = {
             "or pytorch (W and b ~ U(+-1/sqrt(fan_in)))",
     "output_bias": "where the decoder's output bias starts: zero, or data (the training pixels' mean: "
                    "logit(clip(mean, 0.001, 0.999)) for bernoulli, as Burda et al.'s code does; the mean for "
-                   "the Gaussians); auto: data for a learned prior (mog:K, vamp:K), zero otherwise. Without it "
-                   "a tanh VampPrior collapses to KL 0 in its first epoch (tutorials/reference/deeper-models-and-learned-priors.md)",
+                   "the Gaussians); auto (the default): data wherever the decoder has such a head, zero "
+                   "otherwise. Without it a tanh VampPrior collapses to KL 0 in its first epoch (tutorials/reference/deeper-models-and-learned-priors.md)",
     "likelihood": "p(x|z): " + ", ".join(CHOICES["likelihood"]) + " (gaussian: fixed sigma, the MSE view)",
     "sigma": "standard deviation of the fixed Gaussian likelihood (likelihood gaussian only)",
     "min_logvar": "floor on the learned Gaussian's log-variance (likelihood gaussian-learned only); the default "

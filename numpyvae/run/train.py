@@ -108,8 +108,8 @@ class Trainer(EpochLoop, DivergenceChecks, SaveAndResume):
                                             dtype=self.dtype.name))   # VAE or HVAE
         # refuse data the likelihood cannot model now, not at the first batch
         self.model.likelihood.check_x(self.x_train, f"dataset {cfg.dataset!r} with likelihood {cfg.likelihood!r}")
-        # the decoder's output bias: zero, or the training pixels' mean (a learned prior needs it: output_bias.py)
-        set_output_bias(self.model, cfg.output_bias, cfg.prior, cfg.likelihood, self.x_train)
+        # the decoder's output bias: the training pixels' mean where it applies, or zero (output_bias.py)
+        set_output_bias(self.model, cfg.output_bias, cfg.likelihood, self.x_train)
         self.optimizer = make_optimizer(cfg.optimizer, self.model.params, self.model.grads, **cfg.optimizer_kwargs())
         self.optimizers = {"model": self.optimizer}
         # a Gumbel-softmax posterior's temperature, set from the global step before every step
