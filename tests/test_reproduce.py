@@ -76,6 +76,20 @@ def test_warmup_as_a_fraction_of_the_budgets_epochs_and_a_hierarchy_without_z_di
     assert "z_dim" not in rows["two-layers"]["settings"]["b"] and rows["two-layers"]["settings"]["b"]["stochastic"]
 
 
+def test_a_comparison_can_train_longer_than_its_budget(tmp_path, monkeypatch):
+    # two-layers trains 100 epochs at the short budget; here the same mechanism at the smoke budget
+    from dataclasses import replace
+    from numpyvae.measure import comparisons
+    base = BUDGETS["smoke"]["vae"]["epochs"]
+    monkeypatch.setitem(comparisons.REGISTRY, "planar2", replace(comparisons.REGISTRY["planar2"],
+                                                                  epochs={"smoke": base + 1}))
+    row = _run(tmp_path, "planar2")[0]
+    assert row["epochs"] == base + 1 == row["settings"]["b"]["epochs"]
+    assert row["settings"]["b"]["warmup_epochs"] == pytest.approx((base + 1) / 3)   # fractions follow it
+    assert BUDGETS["smoke"]["vae"]["epochs"] == base                                # the budget is untouched
+    assert comparisons.REGISTRY["two-layers"].epochs == {"short": 100}
+
+
 def test_m2_avb_cubo_and_cvae_comparisons_run(tmp_path):
     rows = {r["name"]: r for r in _run(tmp_path, "m2", "avb", "cubo", "cvae-quadrant")}
     cvae = rows["cvae-quadrant"]

@@ -216,6 +216,8 @@ def run_comparison(name: str, dataset: str, budget_name: str = "smoke", seed: in
                    log=print) -> dict:
     """Run one comparison on one dataset; return its result row (JSON-able)."""
     c, budget = REGISTRY[name], BUDGETS[budget_name]
+    if budget_name in c.epochs:                         # the comparison's own length at this budget
+        budget = {**budget, c.kind: {**budget[c.kind], "epochs": c.epochs[budget_name]}}
     start = time.perf_counter()
     run_dir = Path(out_dir) / "runs" / budget_name / f"{name}-{dataset}-seed{seed}"
     if run_dir.exists():                                # a fresh run each time: these directories are scratch
