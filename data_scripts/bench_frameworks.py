@@ -20,6 +20,9 @@ and two tables give, per engine, the median over rounds of the median later epoc
 its ratio to PyTorch's. On a machine other programs keep busy, wall time measures the
 scheduler more than the code (a process with two runnable threads gets two shares of a
 core), so the CPU table is the fairer one there; on a quiet machine the two agree at one thread.
+How quiet it was: each line gives the 1-minute load average before → after that child (the GEMM
+line too; the JSON keeps them). It lags and counts the benchmark's own children: on an idle
+machine it settles near --threads, on one with a busy process near --threads + 1.
 
 Threads: ``--threads N`` sets OPENBLAS/OMP/MKL_NUM_THREADS=N in every child,
 torch.set_num_threads(N), XLA's intra-op threads to N, and with N = 1 pins each child to
@@ -263,6 +266,12 @@ def run_jax(data_path, epochs, seed, threads, noise):
 ENGINES = dict(numpyvae=run_numpyvae, torch=run_torch, jax=run_jax)
 
 
+def blas_text(out) -> str:
+    """numpyvae's BLAS thread counts as its steps ran them ('; BLAS threads 1 x936'), '' for the others."""
+    used = out.get("blas_threads")
+    return "; BLAS threads " + ", ".join(f"{n} x{c}" for n, c in used.items()) if used else ""
+
+
 # --------------------------------------------------------------------------- the driver
 
 def gemm_rate(threads, steps) -> dict:
@@ -270,7 +279,6 @@ def gemm_rate(threads, steps) -> dict:
     of 5), at ``threads`` BLAS threads, and the epoch time of those products alone. At one thread it
     is timed in CPU seconds (what the products cost with a core to itself, however busy the machine),
     as the engines' CPU table is; at more, in wall seconds."""
-    import time
     from numpyvae import VAE
     from numpyvae.run import threads as blas_threads
     from numpyvae.bench.matmul_bound import matmul_shapes, measure_matmuls
@@ -289,16 +297,14 @@ def child(engine, args) -> dict | None:
                                                              "MKL_NUM_THREADS")})
     cmd = [python, __file__, "--child", engine, "--data", args.data, "--epochs", str(args.epochs),
            "--threads", str(args.threads), "--seed", str(args.seed), "--noise", args.noise, "--pixels", args.pixels]
-    if args.noise_dir:
-        cmd += ["--noise-dir", args.noise_dir]
-    load = os.getloadavg()[0]
+    cmd += ["--noise-dir", args.noise_dir] if args.noise_dir else []
+    from numpyvae.bench.data import load_average
+    before = load_average()
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if p.returncode != 0:
         print(f"{engine}: failed:\n{p.stderr[-2000:]}", file=sys.stderr)
         return None
-    out = json.loads(p.stdout.strip().splitlines()[-1])
-    out["load_before"] = round(load, 2)
-    return out
+    return dict(json.loads(p.stdout.strip().splitlines()[-1]), load_before=before, load_after=load_average())
 
 
 def main(argv=None) -> int:
@@ -329,7 +335,13 @@ def main(argv=None) -> int:
         ap.error("--epochs must be >= 2 (the first epoch is not counted)")
     sys.path.insert(0, str(ROOT))
     import numpy as np
-    from numpyvae.bench.data import bench_data
+    from numpyvae.bench.data import bench_data, load_average
+    from numpyvae.files import atomic_write_bytes, check_writable
+    if args.json:
+        try:
+            check_writable(args.json)                           # fail now, not after the rounds
+        except ValueError as e:
+            ap.error(str(e))
     data, source = bench_data(60_000, "float32")
     with tempfile.TemporaryDirectory() as tmp:
         args.data = str(Path(tmp) / "x_train.npy")
@@ -338,10 +350,10 @@ def main(argv=None) -> int:
         if args.noise == "shared":
             args.noise_dir = tmp
             write_shared_noise(tmp, data.x_train, args.epochs, args.seed, args.pixels == "binarized")
-        gemm = gemm_rate(args.threads, 60_000 // B)
+        gemm = dict(load_before=load_average(), **gemm_rate(args.threads, 60_000 // B), load_after=load_average())
         print(f"GEMM: NumPy's OpenBLAS ({gemm['kernel']}) runs the step's {gemm['products']} products at "
               f"{gemm['gflops']:.1f} GFLOP/s at {args.threads} thread(s) ({gemm['clock']} time): {gemm['bound']:.2f} s "
-              f"per epoch for the matmuls alone (load {os.getloadavg()[0]:.2f})")
+              f"per epoch for the matmuls alone (load {gemm['load_before']}→{gemm['load_after']})")
         print(f"noise: {args.noise}, pixels: {args.pixels}; data: {source}; threads {args.threads}; {args.rounds} rounds of {args.epochs} epochs; "
               f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}")
         results = {e: [] for e in args.engines}
@@ -353,8 +365,8 @@ def main(argv=None) -> int:
                     continue
                 results[engine].append(out)
                 print(f"round {r + 1} {engine:9s} wall {' '.join(f'{x:.3f}' for x in out['epochs'])} s, "
-                      f"cpu {' '.join(f'{x:.3f}' for x in out['cpu'])} s  (load {out['load_before']}; "
-                      f"{out['version']})", flush=True)
+                      f"cpu {' '.join(f'{x:.3f}' for x in out['cpu'])} s  (load {out['load_before']}→{out['load_after']}; "
+                      f"{out['version']}{blas_text(out)})", flush=True)
     done = {e: rs for e, rs in results.items() if rs}
     for kind in ("cpu", "epochs"):
         # per engine: the median over rounds of each round's median later epoch
@@ -369,11 +381,15 @@ def main(argv=None) -> int:
                       for a, b in zip(done["numpyvae"], done["jax"])]
             print(f"numpyvae / JAX ({kind}) per round: {' '.join(f'{x:.2f}' for x in ratios)}; "
                   f"median {statistics.median(ratios):.2f}")
-    print(f"load average (1, 5, 15 min) at the end: {tuple(round(x, 2) for x in os.getloadavg())}")
+    end = [round(x, 2) for x in os.getloadavg()]
+    loads = [o[w] for rs in done.values() for o in rs for w in ("load_before", "load_after") if o[w] is not None]
+    print(f"load average (1, 5, 15 min) at the end: {end}; 1 min average before and after each child: "
+          f"{min(loads, default=0):.2f}–{max(loads, default=0):.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(noise=args.noise, pixels=args.pixels, threads=args.threads,
-                                                   gemm=gemm, results=results), indent=1))
-    return 0
+        atomic_write_bytes(args.json, json.dumps(dict(
+            noise=args.noise, pixels=args.pixels, threads=args.threads, rounds=args.rounds, epochs=args.epochs,
+            data=source, load_end=end, gemm=gemm, results=results), indent=1).encode())
+    return 0 if all(len(rs) == args.rounds for rs in results.values()) else 1      # a failed child fails the run
 
 
 if __name__ == "__main__":
