@@ -1,6 +1,7 @@
 """The conv layers' reused buffers: handed out again only when no tape, output or view holds them."""
 import copy
 import pickle
+import weakref
 
 import numpy as np
 import pytest
@@ -31,9 +32,10 @@ def test_shape_dtype_and_role_pick_the_buffer_and_old_ones_are_let_go():
     ws.take("x", (2, 2), np.float32)
     assert not ws.take("x", (2, 2), np.float32)[1]  # the same request again: the free buffer
     assert ws.take("y", (2, 2), np.float32)[1]     # another role: a new buffer
-    assert ws.take("x", (2, 2), np.float64)[1]     # another dtype: a new buffer, and the free float32 one goes
-    assert len(ws._roles["x"]) == 1
-    busy, _ = ws.take("x", (3, 2), np.float32)     # another shape, held
+    assert ws.take("x", (2, 2), np.float64)[1]     # another dtype: a new buffer; the free float32 one stays (keep 2)
+    assert [a.dtype for a in ws._roles["x"]] == [np.float32, np.float64]
+    busy, _ = ws.take("x", (3, 2), np.float32)     # a third: the least recently used (the float32 (2, 2)) goes
+    assert [(a.shape, a.dtype) for a in ws._roles["x"]] == [((2, 2), np.float64), ((3, 2), np.float32)]
     assert ws.take("x", (4, 2), np.float32)[1]
     assert any(a is busy for a in ws._roles["x"])  # a busy buffer stays listed: it comes back when freed
     assert len(ws._roles["x"]) == 2
@@ -46,6 +48,9 @@ def test_buffers_above_the_size_limit_are_not_kept():
     assert fresh and ws.nbytes() == small.nbytes
     del big
     assert ws.take("b", (4, 4), np.float64)[1]      # so it is new every time
+    del small
+    ws.take("s", (5, 4), np.float64)                # too large, in the kept one's role: the free kept one goes
+    assert ws.nbytes() == 0                         # (an evaluation's batch does not sit beside training's)
 
 
 def test_copies_of_a_layer_start_with_an_empty_workspace():
@@ -137,9 +142,11 @@ def test_a_layer_used_on_two_batch_shapes_in_a_step_keeps_both_tapes_right_and_r
         dxa = layer.backward(dya, ta, accumulate=True).copy()
         return ya.copy(), yb.copy(), dxa, dxb, layer.grads["W"].copy()
     first = step()
-    held = sorted(id(a) for items in layer.workspace._roles.values() for a in items)
+    # weak references: they neither keep a buffer busy nor let a new one pass for it at a reused address
+    held = [weakref.ref(a) for items in layer.workspace._roles.values() for a in items]
     second = step()
-    assert sorted(id(a) for items in layer.workspace._roles.values() for a in items) == held
+    now = [a for items in layer.workspace._roles.values() for a in items]
+    assert len(now) == len(held) and all(any(w() is a for w in held) for a in now)
     for a, b in zip(first, second):
         assert np.array_equal(a, b)
     # and every one equals a fresh layer's, used once per shape

@@ -17,9 +17,8 @@ handed out twice; the workspace then allocates another one.
 
 Each role (e.g. "cols") keeps at most ``keep`` buffers, the most recently used, so a network
 used on two batch shapes in one step (the VampPrior's data and pseudo-inputs) reuses both. A
-request for a shape none of the free buffers has lets those free buffers go (an evaluation's
-batch replaces training's, and the next training step replaces it back), and a buffer larger
-than ``max_buffer_bytes`` is never kept, so an evaluation's large batches do not stay resident.
+buffer larger than ``max_buffer_bytes`` is never kept, and a request for one lets the role's free
+buffers go, so an evaluation's large batches neither stay resident nor sit beside training's.
 """
 from __future__ import annotations
 
@@ -72,13 +71,16 @@ class Workspace:
             if items[i].shape == shape and items[i].dtype == dtype and _refcount_of_item(items, i) == _FREE:
                 items.append(items.pop(i))              # most recently used last
                 return items[-1], False
-        # A shape the free buffers do not have (an evaluation's batch after training's, or back):
-        # let the free ones go, so a role keeps one shape's buffers. Busy ones stay listed: a
-        # network used on two shapes in one step (data and the VampPrior's pseudo-inputs) reuses both.
-        items[:] = [items[i] for i in range(len(items)) if _refcount_of_item(items, i) != _FREE]
+        too_large = int(np.prod(shape)) * dtype.itemsize > self.max_buffer_bytes
+        if too_large:
+            # An evaluation's large batch after training's: let the free buffers go, so they do not stay
+            # resident beside it (busy ones stay listed; the next training step allocates them again).
+            items[:] = [items[i] for i in range(len(items)) if _refcount_of_item(items, i) != _FREE]
+            return np.zeros(shape, dtype), True        # too large to keep: used once, like any array
+        # A keepable shape the free buffers do not have: keep the others too, up to ``keep``, so a
+        # network used on two shapes in one step (data and the VampPrior's pseudo-inputs, each shape
+        # backward after the other's forward) reuses both instead of trading one for the other twice.
         buf = np.zeros(shape, dtype)                    # zeros: fresh pages from calloc, touched on first write
-        if buf.nbytes > self.max_buffer_bytes:
-            return buf, True                            # too large to keep: used once, like any array
         if len(items) >= self.keep:                     # let the least recently used go (a tape may still hold it)
             items.pop(0)
         items.append(buf)
