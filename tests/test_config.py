@@ -228,7 +228,7 @@ def test_avb_options_are_settings_checked_by_name_and_rebuilt_from_the_checkpoin
 
 # ---- the per-model sections ---------------------------------------------------------------------
 
-OWN_VALUES = {"labels": 50, "classifier_hidden": [7], "class_weight": 0.5, "q_update": "wake", "critic_steps": 2,
+OWN_VALUES = {"labels": 50, "classifier_hidden": [7], "class_weight": 0.5, "features": "runs/m1", "q_update": "wake", "critic_steps": 2,
               "lr_critic": 1e-4, "noise_dim": 3, "hidden_critic": [5], "critic": "inner", "adaptive_contrast": True}
 
 
@@ -237,7 +237,8 @@ def test_the_run_config_is_made_of_the_sections_with_one_flat_name_each():
     names = [f.name for section in (sections.RunSettings, *sections.SECTIONS.values()) for f in fields(section)]
     assert len(set(names)) == len(names)                                   # no name in two sections
     assert [f.name for f in fields(TrainConfig)] == names == list(sections.DEFAULTS)
-    assert sections.MODEL_ONLY == {"m2": ("labels", "classifier_hidden", "class_weight"), "helmholtz": ("q_update",),
+    assert sections.MODEL_ONLY == {"m2": ("labels", "classifier_hidden", "class_weight", "features"),
+                                   "helmholtz": ("q_update",),
                                    "avb": ("critic_steps", "lr_critic", "noise_dim", "hidden_critic", "critic",
                                            "adaptive_contrast")}
     assert set(OWN_VALUES) == {n for own in sections.MODEL_ONLY.values() for n in own}

@@ -71,7 +71,7 @@ def test_avb_training_asks_the_resolver(monkeypatch, tmp_path):
     monkeypatch.setattr(binarization, "resolved_binarize", lambda *a: seen.append(a) or real(*a))
     train({**PRESETS["ring"], "model": "avb", "epochs": 1, "batch_size": 500, "out": str(tmp_path / "avb")},
           quiet=True)
-    assert seen and set(seen) == {("auto", "gaussian", "ring")}
+    assert seen and set(seen) == {("auto", "gaussian", "ring", "")}      # "": no M1 features
 
 
 def test_the_resolver_refuses_a_binarization_it_does_not_know():
@@ -88,7 +88,7 @@ def test_evaluate_reads_a_runs_binarization_through_the_resolver(small_digits, m
     run = SimpleNamespace(config={"binarize": "auto", "likelihood": "bernoulli", "dataset": "digits", "seed": 0},
                           model=SimpleNamespace(x_dim=784, dtype=np.dtype("float32")))
     x, _, how, _ = run_data.run_test_data(run, small_digits)
-    assert seen == [("auto", "bernoulli", "digits")] and "binarized" in how
+    assert seen == [("auto", "bernoulli", "digits", "")] and "binarized" in how
     assert set(np.unique(x)) <= {0.0, 1.0}
 
 

@@ -91,16 +91,17 @@ def binarize_dynamic(x: np.ndarray, rng: np.random.Generator, out: np.ndarray | 
 # a run's binarization policy
 # --------------------------------------------------------------------------
 
-def resolved_binarize(binarize: str, likelihood: str, dataset: str) -> str:
+def resolved_binarize(binarize: str, likelihood: str, dataset: str, features: str = "") -> str:
     """The binarization a run uses: ``binarize`` itself, or for "auto" dynamic
     binarization when the likelihood is Bernoulli on image data (0/1 pixels are
-    what it models) and none (grey levels) otherwise. The one place that decides it: the trainers,
+    what it models) and none (grey levels) otherwise, and none for M1+M2 (``features``: M1's run directory),
+    whose M1 reads the grey pixels as Kingma et al.'s code does. The one place that decides it: the trainers,
     evaluate (from a run's saved config) and the AVB experiment all ask here."""
     if binarize not in BINARIZE:
         raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, got {binarize!r}")
     if binarize != "auto":
         return binarize
-    return "dynamic" if likelihood == "bernoulli" and dataset != "ring" else "none"
+    return "dynamic" if likelihood == "bernoulli" and dataset != "ring" and not features else "none"
 
 
 def binarize_test_set(x: np.ndarray, binarize: str, seed: int | None = None) -> tuple[np.ndarray, str]:

@@ -6,6 +6,7 @@ the run was validated on, and the objective the run was trained on:
 
     helmholtz   log p(x) with q(h|x) as proposal, and the ELBO of the same samples
     m2          log p(x) = logsumexp_y log p̂(x|y) − log C (q(z|x, y) per label), and the test error
+                (M1+M2: the test error only; its bound is on M1's features, not the pixels)
     avb         log p(x) with a proposal fitted to the implicit q's samples; AVB's own estimate
                 −recon − T (the critic standing in for the KL); quadrature over z for a 2-D latent on 2-D data
 
@@ -60,6 +61,12 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
     x, y, how, data = run_test_data(run, dataset)
     if n_test is not None:
         x, y = x[:check_positive_int(n_test, "evaluate", "n_test")], y[:n_test]
+    config = run.config or {}
+    if model.no_log_likelihood:                  # M1+M2: its bound is on M1's features, not the pixels
+        results = {"kind": kind, "dataset": getattr(data, "name", None), "n_test": int(x.shape[0]), "test_data": how,
+                   "k": None, "epochs": len(run.history), "trained_on": TRAINED_ON[kind],
+                   "no_log_likelihood": model.no_log_likelihood, "test_error": model.test_error(x, y)}
+        return _timed_and_saved(results, start, run_dir if save else None)
     if on_estimate is not None:
         on_estimate(estimate_seconds(model, x, k, batch_size, probe_k=20))
     chunk = chunk_size or 100
@@ -68,7 +75,6 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
     got = model.estimates(x, k, np.random.default_rng(seed), batch_size=batch_size, chunk=chunk, bar=bar)
     bar.close()
     ll = got["log_likelihood"]
-    config = run.config or {}
     results = {"kind": kind, "dataset": getattr(data, "name", None), "n_test": int(x.shape[0]), "test_data": how,
                "k": int(k), "epochs": len(run.history),
                "trained_on": TRAINED_ON[kind].format(q_update=config.get("q_update", "sleep")),
@@ -107,8 +113,11 @@ def format_model_table(results: dict) -> str:
     lines = [f"test set: {results['dataset']}, {results['n_test']} examples, {results['test_data']}",
              f"  {kind} run, {results['epochs']} epochs, trained on {results['trained_on']}",
              f"  {'quantity':<34}{'nats':>10}"]
-    lines.append(row(f"log p(x), IS k={results['k']}", f"{results['log_likelihood']:.2f}",
-                     f"± {results['log_likelihood_stderr']:.2f} (std. error); {results['estimator']}"))
+    if results.get("no_log_likelihood"):
+        lines.append(f"  {results['no_log_likelihood']}")
+    else:
+        lines.append(row(f"log p(x), IS k={results['k']}", f"{results['log_likelihood']:.2f}",
+                         f"± {results['log_likelihood_stderr']:.2f} (std. error); {results['estimator']}"))
     if "elbo_same_samples" in results:
         lines.append(row("ELBO (the same samples)", f"{results['elbo_same_samples']:.2f}", "a lower bound"))
     if "test_elbo_estimate" in results:

@@ -19,7 +19,8 @@ __all__ = ["run_test_data", "binarization_of", "seed_of"]
 def binarization_of(config: dict) -> str:
     """The binarization a run trained with, from its saved config dict (datasets.binarize.resolved_binarize decides;
     a config saved before the setting existed did not binarize)."""
-    return binarization.resolved_binarize(config.get("binarize", "none"), config.get("likelihood", "bernoulli"), config.get("dataset"))
+    return binarization.resolved_binarize(config.get("binarize", "none"), config.get("likelihood", "bernoulli"), config.get("dataset"),
+                                          config.get("features", ""))
 
 
 def _dataset_for(config: dict):

@@ -60,11 +60,13 @@ class ParamGroup:
     params : dict name -> array     e.g. "encoder.0.W" (D_in, D_out)
     grads  : dict name -> array     written by the model's backward
     flat_params, flat_grads : (P,) the buffers the views tile, when the model packed them (else None)
+    trainable : bool                False for a frozen group (M1+M2's M1): saved with the run, given no optimizer
     """
     params: dict
     grads: dict
     flat_params: np.ndarray | None = None
     flat_grads: np.ndarray | None = None
+    trainable: bool = True
     meta: dict = field(default_factory=dict)
 
 

@@ -1,6 +1,8 @@
 """M2 (numpyvae.models.semi_supervised, Kingma, Rezende, Mohamed & Welling 2014) as a protocol model: ``--model m2``.
 
-One group "model" (the conditional VAE's and the classifier's parameters, one flat buffer). A batch
+One group "model" (the conditional VAE's and the classifier's parameters, one flat buffer); with
+``features`` (M1+M2: M2 on the features of a frozen VAE, :mod:`numpyvae.models.m1_features`) also a group
+"features" of M1's weights, which no optimizer updates. A batch
 has a labelled part (``batch.x``, ``batch.y``) and an unlabelled part (``batch.x_unlabelled``);
 forward and backward are :class:`numpyvae.models.semi_supervised.M2`'s.
 
@@ -20,10 +22,11 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ..checks import check_positive_int
+from .m1_features import M1Features
 from .semi_supervised import M2, generative_error
 from ..measure.estimator import check_k, importance_sampled
 from ..measure.inputs import as_rng
-from .base import Batch, Model, ParamGroup
+from .base import Batch, Model, NoLogLikelihood, ParamGroup
 
 __all__ = ["M2Model"]
 
@@ -35,21 +38,39 @@ class M2Model(Model):
 
     def __init__(self, x_dim: int, n_classes: int = 10, hidden=(500,), z_dim: int = 50, classifier_hidden=(500,),
                  likelihood: str = "bernoulli", activation: str = "relu", alpha: float = 1.0, seed: int = 0,
-                 dtype="float32", init: str | None = None):
-        self.m2 = M2(x_dim, n_classes, hidden=hidden, z_dim=z_dim, classifier_hidden=classifier_hidden,
+                 dtype="float32", init: str | None = None, features: dict | None = None):
+        # M1+M2: M2 reads the features of a frozen VAE (M1) and models them with a Gaussian (m1_features.py)
+        self.features = None if features is None else M1Features(**features, dtype=dtype)
+        if self.features is not None:
+            if x_dim != self.features.x_dim:
+                raise ValueError(f"M2Model: x_dim {x_dim} does not match M1's {self.features.x_dim} pixels")
+            if likelihood not in ("bernoulli", "gaussian-learned"):     # bernoulli: M1's, over the pixels
+                raise ValueError(f"M2Model: with M1's features the likelihood is a learned Gaussian over them, "
+                                 f"got likelihood {likelihood!r}")
+            likelihood = "gaussian-learned"
+        inputs = x_dim if self.features is None else self.features.n_features
+        self.m2 = M2(inputs, n_classes, hidden=hidden, z_dim=z_dim, classifier_hidden=classifier_hidden,
                      likelihood=likelihood, activation=activation, alpha=alpha, seed=seed, dtype=dtype, init=init)
-        self.vae, self.dtype, self.x_dim, self.z_dim = self.m2.vae, self.m2.dtype, self.m2.x_dim, int(z_dim)
+        self.vae, self.dtype, self.x_dim, self.z_dim = self.m2.vae, self.m2.dtype, int(x_dim), int(z_dim)
         self.n_classes = self.m2.n_classes
         self.config = dict(x_dim=self.x_dim, n_classes=self.n_classes, hidden=list(hidden), z_dim=self.z_dim,
                            classifier_hidden=list(classifier_hidden), likelihood=likelihood, activation=activation,
                            alpha=float(alpha), seed=int(seed), dtype=self.dtype.name)
         if init is not None:                     # recorded only when set, so earlier runs' configs stay as they were
             self.config["init"] = init
+        if self.features is not None:
+            self.config["features"] = self.features.config
+            self.no_log_likelihood = ("no log p(x) of the pixels: M1+M2's bound is on M1's features, and M1's own "
+                                      "log p(x) is its run's (evaluate M1's run directory)")
         self.params, self.grads, self.rng = self.m2.params, self.m2.grads, self.m2.rng
 
     @property
     def groups(self) -> dict:
-        return {"model": ParamGroup(self.params, self.grads, self.m2.flat_params, self.m2.flat_grads)}
+        groups = {"model": ParamGroup(self.params, self.grads, self.m2.flat_params, self.m2.flat_grads)}
+        if self.features is not None:            # M1's weights: saved with the run, never updated
+            m1 = self.features.vae
+            groups["features"] = ParamGroup(m1.params, m1.grads, m1.flat_params, m1.flat_grads, trainable=False)
+        return groups
 
     @property
     def flat_grads(self):
@@ -61,19 +82,27 @@ class M2Model(Model):
         (the model's generator)."""
         eps_l, eps_u = (None, None) if noise is None else noise
         x_l = batch.x if batch.x is not None and batch.x.shape[0] else None
-        return self.m2.forward(x_l, None if x_l is None else batch.y, batch.x_unlabelled, eps_l, eps_u,
-                               weights=batch.weights)
+        x_u = batch.x_unlabelled
+        if self.features is not None:            # M1+M2: a fresh draw of each image's features, as Kingma's code
+            x_l = None if x_l is None else self.features.draw(x_l, self.rng)
+            x_u = None if x_u is None else self.features.draw(x_u, self.rng)
+        return self.m2.forward(x_l, None if x_l is None else batch.y, x_u, eps_l, eps_u, weights=batch.weights)
 
     def backward(self, tape, c=None) -> dict:
         if c is not None:
             raise ValueError("M2Model.backward: M2's bound takes no per-sample weights (c)")
         return self.m2.backward(tape)
 
+    def inputs(self, x: np.ndarray) -> np.ndarray:
+        """What M2 reads of the images x (N, D): x itself, or with M1 (M1+M2) the features' means μ(x) (N, F)."""
+        return x if self.features is None else self.features.moments(x)[0]
+
     def classify(self, x: np.ndarray) -> np.ndarray:
-        return self.m2.classify(x)
+        """argmax_y q(y|x) for the images x (N, D) -> (N,) labels."""
+        return self.m2.classify(self.inputs(x))
 
     def test_error(self, x: np.ndarray, y: np.ndarray) -> float:
-        return self.m2.test_error(x, y)
+        return self.m2.test_error(self.inputs(x), y)
 
     def log_likelihood(self, x: np.ndarray, k: int, rng=None, y=None, **options) -> np.ndarray:
         """log p(x) with y summed out (module docstring), (N,) float64."""
@@ -83,6 +112,8 @@ class M2Model(Model):
                   bar=None) -> dict:
         """{"log_likelihood": log p(x) summed over y (N,), "log_px_given_y": (N, C)} float64; ``rng``: None
         (the evaluation seed), an integer seed or a Generator."""
+        if self.no_log_likelihood:
+            raise NoLogLikelihood(f"M2Model.log_likelihood: {self.no_log_likelihood}")
         k = check_k(k, "M2Model.log_likelihood")
         if y is not None:
             raise ValueError("M2Model.log_likelihood: log p(x) sums over the labels; it takes no y")
@@ -109,18 +140,20 @@ class M2Model(Model):
         """z ~ p(z), x = E[x|z, y]: y one label for all, n labels, or None (the classes in turn 0, 1, .., C−1, 0, ..)."""
         n = check_positive_int(n, "M2Model.sample", "n")
         y = np.arange(n) % self.n_classes if y is None else y
-        return self.vae.sample(n, mean=mean, rng=self.rng if rng is None else rng, y=y)
+        x = self.vae.sample(n, mean=mean, rng=self.rng if rng is None else rng, y=y)
+        return x if self.features is None else self.features.images(x)      # M1+M2: features -> M1's decoder
 
     def validation(self, x: np.ndarray, y, rng: np.random.Generator, batch_size: int = 500) -> dict:
         """On the validation set: the classifier's error, the error of argmax_y L(x, y) (the cheap progress
         signal of :func:`numpyvae.models.semi_supervised.generative_error`: near 1 − 1/C while the decoder ignores y) and the
         unlabelled bound U (nats, the sum over y)."""
+        x = self.inputs(x)
         U = []
         for start in range(0, x.shape[0], batch_size):
             xb = x[start:start + batch_size]
             eps_u = self.vae.noise(rng, 1, self.n_classes * xb.shape[0])
             U.append(-self.m2.forward(None, None, xb, None, eps_u).loss * xb.shape[0])
-        return {"val_error": self.test_error(x, y), "val_generative_error": generative_error(self.m2, x, y, rng),
+        return {"val_error": self.m2.test_error(x, y), "val_generative_error": generative_error(self.m2, x, y, rng),
                 "val_unlabeled_bound": float(sum(U) / x.shape[0])}
 
     def epoch_line(self, row: dict) -> str:
@@ -131,6 +164,10 @@ class M2Model(Model):
 
     def describe(self) -> str:
         c = self.config
+        if self.features is not None:
+            return (f"M1+M2: M2 {self.m2.x_dim}-{'-'.join(map(str, c['hidden']))}-{self.z_dim} (Gaussian) on "
+                    f"{self.features.describe()}, with a {'-'.join(map(str, c['classifier_hidden']))} classifier "
+                    f"over {self.n_classes} classes, alpha {c['alpha']:g}")
         return (f"M2 {self.x_dim}-{'-'.join(map(str, c['hidden']))}-{self.z_dim} with a "
                 f"{'-'.join(map(str, c['classifier_hidden']))} classifier over {self.n_classes} classes, "
                 f"alpha {c['alpha']:g}")
@@ -146,11 +183,18 @@ class M2Model(Model):
                                         "2000 samples: E[x|z, y], y in turn, z ~ N(0, I)")]
         else:
             z = self.vae.prior.sample(10, rng, self.dtype)                      # one z per column, every label
-            images = self.vae.likelihood.mean(*self.vae.decode(np.tile(z, (C, 1)), np.repeat(np.arange(C), 10)))
+            images = self._pixels(self.vae.likelihood.mean(*self.vae.decode(np.tile(z, (C, 1)),
+                                                                             np.repeat(np.arange(C), 10))))
             paths = [plot_model_samples(images, out_dir / "samples.png", shape,
                                         f"rows: labels 0..{C - 1}; columns: one z ~ N(0, I) each", nrow=10)]
         x = data.x[:2000]
         y_hat = self.classify(x)
-        paths.append(plot_model_reconstructions(x, self.vae.reconstruct(x, y_hat), out_dir / "reconstructions.png",
-                                                shape, "E[x|z = mu(x, y), y] at the classifier's y"))
+        recon = self._pixels(self.vae.reconstruct(self.inputs(x), y_hat))
+        paths.append(plot_model_reconstructions(x, recon, out_dir / "reconstructions.png", shape,
+                                                "E[x|z = mu(x, y), y] at the classifier's y" if self.features is None
+                                                else "M1 decodes M2's E[z1|z2 = mu, y] at the classifier's y"))
         return paths
+
+    def _pixels(self, out: np.ndarray) -> np.ndarray:
+        """M2's output as images: itself, or with M1 the features decoded by M1 (M1Features.images)."""
+        return out if self.features is None else self.features.images(out)

@@ -226,7 +226,7 @@ class TrainConfig(AVBSettings, HelmholtzSettings, M2Settings, RunSettings):
 
     def resolved_binarize(self) -> str:
         """The binarization this run uses ("auto" resolved, see :func:`resolved_binarize`)."""
-        return binarization.resolved_binarize(self.binarize, self.likelihood, self.dataset)
+        return binarization.resolved_binarize(self.binarize, self.likelihood, self.dataset, self.features)
 
     def to_dict(self) -> dict:
         """The run config as written to config.json and into the checkpoint (JSON-able)."""

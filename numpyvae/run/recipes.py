@@ -2,7 +2,8 @@
 its batches, one optimizer per parameter group, and the hooks its steps need.
 
     m2          Kingma's mixed batches, sums weighted S/N (run.batches.SemiSupervised);
-                α = class_weight · N/N_l (semi_supervised.paper_alpha: Kingma's code with class_weight = 0.1)
+                α = class_weight · N/N_l (semi_supervised.paper_alpha: Kingma's code with class_weight = 0.1);
+                with --features M1_RUN, M1+M2: M2 on the active units of a trained VAE's q(z|x) (m1_features)
     helmholtz   plain minibatches of binarized images; its wake-sleep step is forward + backward
     avb         plain minibatches; the critic (mlp or inner) and adaptive contrast of the config; two
                 optimizers (generator, critic: lr_critic; both with the config's Adam β₁); after each
@@ -20,7 +21,7 @@ from ..models.semi_supervised import paper_alpha
 from ..optim import make_optimizer
 from .batches import Minibatches, SemiSupervised
 
-__all__ = ["RECIPES", "choose_labeled", "CriticSteps"]
+__all__ = ["RECIPES", "choose_labeled", "CriticSteps", "m1_features"]
 
 
 def choose_labeled(y: np.ndarray, n_labels: int, n_classes: int, seed: int) -> np.ndarray:
@@ -53,6 +54,8 @@ def _optimizers(trainer, lr: dict | None = None) -> dict:
     cfg, lr = trainer.cfg, lr or {}
     out = {}
     for name, group in trainer.model.groups.items():
+        if not group.trainable:                  # a frozen group (M1+M2's M1) has no optimizer
+            continue
         kwargs = cfg.optimizer_kwargs()
         if name in lr:
             kwargs["lr"] = lr[name]
@@ -82,12 +85,47 @@ def build_m2(trainer) -> None:
     unlabeled = np.setdiff1d(np.arange(x.shape[0]), labeled)
     if unlabeled.size == 0:
         raise ValueError(f"--labels {cfg.labels}: every training example is labelled; M2 needs unlabelled ones")
+    m1 = m1_features(cfg.features, x, cfg.dataset) if cfg.features else None
     trainer.model = M2Model(x.shape[1], C, hidden=cfg.hidden, z_dim=cfg.z_dim, classifier_hidden=cfg.classifier_hidden,
                             likelihood=cfg.likelihood, activation=cfg.activation,
                             alpha=paper_alpha(x.shape[0], labeled.size, cfg.class_weight), seed=model_seed(cfg.seed),
-                            dtype=trainer.dtype.name, init=None if cfg.init == "auto" else cfg.init)
+                            dtype=trainer.dtype.name, init=None if cfg.init == "auto" else cfg.init,
+                            features=None if m1 is None else m1.config)
+    if m1 is not None:                           # M1's trained weights into the model's frozen group
+        trainer.model.features.vae.flat_params[...] = m1.vae.flat_params
     trainer.batches = SemiSupervised(x[labeled], y[labeled], x[unlabeled], cfg.batch_size, _dynamic(trainer))
     trainer.optimizers = _optimizers(trainer)
+
+
+def m1_features(run_dir, x_train: np.ndarray, dataset: str):
+    """M1 for M1+M2 (:class:`numpyvae.models.m1_features.M1Features`): the VAE of the run directory
+    ``run_dir``, checked to be a one-layer VAE with a Gaussian q trained on ``dataset``, keeping the units
+    active on the first 1,000 training images (Kingma's rule, :func:`numpyvae.models.m1_features.active_units`)."""
+    from pathlib import Path
+    from ..models.m1_features import ACTIVE_FROM, ACTIVE_SD, M1Features, active_units
+    from .checkpoint import load_run
+    where = f"--features {run_dir}"
+    if not Path(run_dir).is_dir():
+        raise ValueError(f"{where}: no such run directory (train M1 first, e.g. python -m numpyvae train "
+                         f"--dataset {dataset} --out M1_RUN)")
+    run = load_run(run_dir)
+    trained_on = (run.config or {}).get("dataset")
+    if run.kind != "vae" or trained_on != dataset:
+        raise ValueError(f"{where}: M1 must be a VAE trained on dataset {dataset!r}; this run holds a {run.kind} "
+                         f"model trained on {trained_on!r}")
+    m1 = run.model
+    if m1.x_dim != x_train.shape[1]:
+        raise ValueError(f"{where}: M1 reads {m1.x_dim} pixels, the training images have {x_train.shape[1]}")
+    keep = active_units(m1.encode(np.asarray(x_train[:ACTIVE_FROM], dtype=m1.dtype))[0])
+    if not keep:
+        raise ValueError(f"{where}: M1 has no active unit (no posterior mean varies with sd > {ACTIVE_SD} over the "
+                         f"first {ACTIVE_FROM} images): it has nothing to pass on")
+    try:
+        features = M1Features(m1.config, keep, run=str(run_dir), dtype=x_train.dtype)
+    except ValueError as err:                    # not a one-layer, unconditional VAE with a Gaussian q
+        raise ValueError(f"{where}: {err}") from None
+    features.vae.flat_params[...] = m1.flat_params
+    return features
 
 
 def build_helmholtz(trainer) -> None:

@@ -83,6 +83,7 @@ class M2Settings:
     labels: int = 100                  # labelled training examples, balanced across the classes
     classifier_hidden: list = field(default_factory=lambda: [500])   # hidden sizes of the classifier q(y|x)
     class_weight: float = 0.1          # α = class_weight · N/N_l, the weight of log q(y|x) (Kingma's code: 0.1)
+    features: str = ""                 # M1+M2: a VAE run directory (M1) whose q(z|x) M2 reads instead of the pixels
 
 
 @dataclass

@@ -87,6 +87,9 @@ HELP = {
     "classifier_hidden": "m2: hidden layer sizes of the classifier q(y|x)",
     "class_weight": "m2: the weight of log q(y|x) on each labelled example is alpha = class_weight * N / N_l "
                     "(N training examples, N_l labelled; Kingma et al.'s code: 0.1)",
+    "features": "m2: M1+M2 (Kingma et al.'s best model): the run directory of a VAE (M1) trained on the same "
+                "dataset; M2 then reads the active units of M1's q(z|x), a fresh draw each step, their mean at "
+                "test time, and models them with a Gaussian (empty: M2 on the pixels)",
     "critic_steps": "avb: critic updates per generator update",
     "lr_critic": "avb: the critic's learning rate (0: --lr)",
     "noise_dim": "avb: size of the noise the implicit encoder reads beside x (0: z_dim)",

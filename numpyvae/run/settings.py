@@ -172,12 +172,12 @@ def check_setting(name: str, value, where: str = "config"):
             if value.strip():
                 parse_spec(value, name)                   # the syntax now; the shapes when the model is built
             return value.strip()
-        if name == "out":
+        if name in ("out", "features"):
             if not isinstance(value, (str, os.PathLike)):
-                raise ValueError(f"out must be a directory path (a string), got {_describe(value)}")
+                raise ValueError(f"{name} must be a directory path (a string), got {_describe(value)}")
             value = os.fspath(value)
             if "\0" in value:
-                raise ValueError("out must not contain a NUL character")
+                raise ValueError(f"{name} must not contain a NUL character")
             return value
     except ValueError as err:
         raise ValueError(f"{where}: {err}") from None
