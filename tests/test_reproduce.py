@@ -194,3 +194,18 @@ def test_a_bar_in_a_cell_is_escaped_so_the_table_keeps_its_columns(tmp_path):
     _run(tmp_path, "cvae-top-half")
     row = [line for line in (tmp_path / "reproduction.md").read_text().splitlines() if line.startswith("| cvae")][0]
     assert "x_out \\| x_in" in row and row.replace("\\|", "").count("|") == 8
+
+
+def test_m1_m2_trains_m1_first_then_m2_on_its_features_with_both_baselines(tmp_path):
+    row = _run(tmp_path, "m1-m2")[0]
+    run_dir = tmp_path / "runs" / "smoke" / "m1-m2-digits-seed0"
+    assert row["settings"]["features"] == str(run_dir / "m1")            # the placeholder became M1's run
+    assert (run_dir / "m1" / "checkpoint.npz").is_file() and (run_dir / "m2" / "checkpoint.npz").is_file()
+    assert row["m1_settings"]["epochs"] == BUDGETS["smoke"]["m1"]["epochs"]
+    config = json.loads((run_dir / "m2" / "config.json").read_text())
+    assert config["features"] == str(run_dir / "m1") and config["hidden"] == [300] == config["classifier_hidden"]
+    n = BUDGETS["smoke"]["n_test"]
+    assert row["n"] == n and row["m2_vs_features_classifier"]["n"] == n
+    assert 0 <= row["features_classifier"] <= 100
+    assert row["m2_vs_features_classifier"]["b"] == pytest.approx(row["b"])   # the same M2, the other baseline
+    assert REGISTRY["m1-m2"].epochs == {"short": 300}

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .comparisons import BUDGETS, K_TRAIN, POTENTIALS_2D, REGISTRY, EpochsFraction
+from .comparisons import BUDGETS, K_TRAIN, M1_RUN, POTENTIALS_2D, REGISTRY, EpochsFraction
 
 __all__ = ["run_comparison", "paired", "verdict", "main", "add_flags", "cmd_reproduce"]
 
@@ -112,20 +112,33 @@ def _run_vae(c, dataset, budget, seed, out_dir, log):
 
 def _run_m2(c, dataset, budget, seed, out_dir, log):
     """M2 (``train --model m2``) against its classifier on the labels alone (run.classifier_alone), paired per
-    test digit on the run's test set (binarized as evaluate does): the error indicator, in %."""
+    test digit on the run's test set (binarized as evaluate does): the error indicator, in %. With
+    ``features: M1_RUN``, M1+M2: M1 (``train`` with the budget's "m1" settings) first, then M2 on its features;
+    the same classifier on M1's feature means (labels alone) is reported beside, as ``features_classifier``."""
     from .run_data import run_test_data
     from ..run.classifier_alone import classifier_alone
     from ..run.train import train
     data = _data(dataset, budget)
     settings = {**budget["m2"], **c.b, "model": "m2", "dataset": dataset, "seed": seed}
+    m1 = settings.get("features") == M1_RUN
+    if m1:
+        log("  training M1 ...")
+        m1_settings = {**budget["m1"], "dataset": dataset, "seed": seed}
+        train({**m1_settings, "out": str(out_dir / "m1")}, data=data, quiet=budget["quiet"])
+        settings["features"] = str(out_dir / "m1")
     run = train({**settings, "out": str(out_dir / "m2")}, data=data, quiet=budget["quiet"])
     baseline, _ = classifier_alone(settings, data=data, log=None if budget["quiet"] else log)
     x_test, y_test = run_test_data(run, dataset=data)[:2]
-    wrong = {side: (model.classify(x_test) != y_test) * 100.0 for side, model in (("baseline", baseline),
-                                                                                   ("m2", run.model))}
+    models = [("baseline", baseline), ("m2", run.model)]
+    if m1:                                      # M1's features with the labels alone: how much is M1's
+        models.append(("features", classifier_alone(settings, data=data, on_features=True)[0]))
+    wrong = {side: (model.classify(x_test) != y_test) * 100.0 for side, model in models}
     out = paired(wrong["baseline"], wrong["m2"])
     out.update(settings=settings, epochs=settings["epochs"], k_eval=None,
                generative_error=100 * run.history[-1]["val_generative_error"])
+    if m1:
+        out.update(m1_settings=m1_settings, features_classifier=float(wrong["features"].mean()),
+                   m2_vs_features_classifier=paired(wrong["features"], wrong["m2"]))
     return out
 
 

@@ -19,15 +19,17 @@ from ..models.semi_supervised import ClassifierAlone
 from ..optim import make_optimizer
 from .batches import label_order
 
-__all__ = ["classifier_alone"]
+__all__ = ["classifier_alone", "OnFeatures"]
 
 
-def classifier_alone(config, data=None, log=None) -> tuple:
+def classifier_alone(config, data=None, log=None, on_features: bool = False) -> tuple:
     """Train the M2 run ``config``'s classifier on its labels alone; returns (ClassifierAlone, test errors per epoch).
 
     ``config``: an M2 TrainConfig (or a dict of its fields); ``data``: its Dataset (default: loaded by name).
     The test errors (in [0, 1]) are measured on the run's validation set, the test set binarized as
-    evaluate does. ``log``: called with a line per epoch, or None.
+    evaluate does. ``log``: called with a line per epoch, or None. ``on_features``: an M1+M2 run's
+    classifier on M1's feature means μ(x) instead of the pixels (the returned classifier still takes
+    images: it reads them through M1).
     """
     from .train import Trainer
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
@@ -36,6 +38,11 @@ def classifier_alone(config, data=None, log=None) -> tuple:
     trainer = Trainer(TrainConfig.from_dict({**cfg.to_dict(), "out": ""}), data=data)    # the run's data and labels
     batches = trainer.batches
     x_l, y_l = batches.x_l, batches.y_l
+    features = trainer.model.features
+    if on_features and features is None:
+        raise ValueError("classifier_alone: on_features needs an M1+M2 run (--features M1_RUN)")
+    if on_features:
+        x_l = features.moments(x_l)[0]
     B_l = min(cfg.batch_size, x_l.shape[0])
     clf = ClassifierAlone(x_l.shape[1], trainer.model.n_classes, cfg.classifier_hidden, cfg.activation,
                           seed=model_seed(cfg.seed), dtype=trainer.dtype, init=None if cfg.init == "auto" else cfg.init)
@@ -48,12 +55,26 @@ def classifier_alone(config, data=None, log=None) -> tuple:
         order = label_order(rng, x_l.shape[0], batches.steps * B_l)
         for b in range(batches.steps):
             idx = order[b * B_l:(b + 1) * B_l]
-            xb = binarize_dynamic(x_l[idx], rng) if batches.dynamic else x_l[idx]
+            xb = binarize_dynamic(x_l[idx], rng) if batches.dynamic and not on_features else x_l[idx]
             clf.loss_and_grads(xb, y_l[idx])
             if not opt.step(check_finite=True):
                 raise RuntimeError(f"classifier_alone: the weights became non-finite at epoch {epoch}, step "
                                    f"{b + 1}; try a smaller --lr")
-        errors.append(clf.test_error(trainer.x_val, trainer.y_val))
+        x_val = trainer.x_val if not on_features else features.moments(trainer.x_val)[0]
+        errors.append(clf.test_error(x_val, trainer.y_val))
         if log is not None:
             log(f"classifier alone, epoch {epoch:3d}  test error {100 * errors[-1]:5.2f}%")
-    return clf, errors
+    return (clf if not on_features else OnFeatures(clf, features)), errors
+
+
+class OnFeatures:
+    """A classifier of M1's feature means, reading images: classify(x) = clf.classify(μ(x))."""
+
+    def __init__(self, clf, features):
+        self.clf, self.features = clf, features
+
+    def classify(self, x: np.ndarray) -> np.ndarray:
+        return self.clf.classify(self.features.moments(x)[0])
+
+    def test_error(self, x: np.ndarray, y: np.ndarray) -> float:
+        return float(np.mean(self.classify(x) != np.asarray(y)))
