@@ -29,3 +29,13 @@ def small_digits():
     d = load("digits")
     return Dataset("digits", d.x_train[:600], d.y_train[:600], d.x_test[:200], d.y_test[:200],
                    d.image_shape, d.source)
+
+
+@pytest.fixture
+def small(small_digits, monkeypatch):
+    """small_digits patched in where the trainer and the datasets package load a dataset by name."""
+    import numpyvae.datasets
+    import numpyvae.run.train
+    monkeypatch.setattr(numpyvae.run.train, "load", lambda name, dtype=None: small_digits)
+    monkeypatch.setattr(numpyvae.datasets, "load", lambda name, dtype=None: small_digits)
+    return small_digits

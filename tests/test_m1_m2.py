@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import numpyvae.datasets
-import numpyvae.run.train
 from numpyvae.cli import main
 from numpyvae.models.base import Batch
 from numpyvae.models.m1_features import M1Features, active_units
@@ -157,13 +156,6 @@ def test_no_update_reaches_m1_and_its_group_has_no_optimizer(small_digits):
 
 TINY = ["--epochs", "2", "--batch-size", "100", "--quiet", "--no-plots"]
 M2 = ["--model", "m2", "--labels", "20", "--classifier-hidden", "8", "--hidden", "8", "--z-dim", "2"]
-
-
-@pytest.fixture
-def small(small_digits, monkeypatch):
-    monkeypatch.setattr(numpyvae.run.train, "load", lambda name, dtype=None: small_digits)
-    monkeypatch.setattr(numpyvae.datasets, "load", lambda name, dtype=None: small_digits)
-    return small_digits
 
 
 def cli(argv, capsys):

@@ -31,13 +31,6 @@ KINDS = {
 TIMING = ("seconds", "samples_per_sec")
 
 
-@pytest.fixture
-def small(small_digits, monkeypatch):
-    monkeypatch.setattr(numpyvae.run.train, "load", lambda name, dtype=None: small_digits)
-    monkeypatch.setattr(numpyvae.datasets, "load", lambda name, dtype=None: small_digits)
-    return small_digits
-
-
 def cli(argv, capsys):
     code = main([str(a) for a in argv])
     out = capsys.readouterr()
