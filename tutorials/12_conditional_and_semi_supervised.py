@@ -187,4 +187,9 @@ savefig(fig, "12_m2_error.png")
 # own error falls epoch by epoch while the decoder still ignores $y$, so the classifier learns from
 # its labelled term first. These runs are far too short for the paper's effect: they show the
 # method's moving parts and how slowly M2 starts, not its result (`python -m numpyvae reproduce m2`
-# runs the comparison with the paper's weighting and batches).
+# runs the comparison with the paper's weighting and batches; on the pixels M2 still loses after 30
+# epochs). The paper's effect does show here with its best model, M1+M2: M2 trained on the latent
+# codes of a VAE (M1) fitted to all the digits first (`train --model m2 --features M1_RUN`).
+# `python -m numpyvae reproduce m1-m2 --budget short` (M1 and M2 300 epochs each, 11 CPU-minutes)
+# gives 13.0 % test error against 32.6 % for the classifier on the pixels with the same 100 labels,
+# −19.60 ± 2.24 points paired on 500 test digits, seed 0 (the paper: 3.33 % against 25.8 %).

@@ -39,7 +39,7 @@ class EpochsFraction:
     fraction: float
 
 # Each budget: the base settings of every kind. smoke: seconds a comparison (what the tests run; its
-# numbers are no evidence); short: about 13 CPU-minutes for all (measured, one core); long: the papers' k and lengths.
+# numbers are no evidence); short: about 24 CPU-minutes for all (measured, one core); long: the papers' k and lengths.
 BUDGETS = {
     "smoke": {"quiet": True, "k_train": 2, "k_eval": 10, "n_train": 600, "n_test": 100,
               "vae": dict(hidden=[16], z_dim=4, epochs=1, batch_size=100),

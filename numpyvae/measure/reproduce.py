@@ -318,7 +318,7 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", default=["all"], metavar="NAME",
                    help="comparisons to run (default all): " + ", ".join(REGISTRY))
     p.add_argument("--budget", choices=tuple(BUDGETS), default="smoke",
-                   help="smoke: seconds each (no evidence); short: about 13 CPU-minutes in all on one core; "
+                   help="smoke: seconds each (no evidence); short: about 24 CPU-minutes in all on one core; "
                         "long: the papers' k and lengths (days)")
     p.add_argument("--datasets", nargs="+", default=None,
                    help="only these datasets (default: each comparison's; fashion-mnist, when installed, only in the long "
