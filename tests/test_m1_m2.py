@@ -182,14 +182,16 @@ def test_an_m1_m2_run_trains_resumes_bit_for_bit_evaluates_samples_and_plots(m1_
     assert cli(["train", *flags, *TINY, "--out", straight], capsys)[0] == 0
     one = [a if a != "2" or TINY[i - 1] != "--epochs" else "1" for i, a in enumerate(TINY)]
     assert cli(["train", *flags, *one, "--out", resumed], capsys)[0] == 0
+    m1_weights = ckpt.load_run(m1_run).model.flat_params.copy()
+    moved = m1_run.rename(tmp_path / "m1-moved")                   # the run alone resumes: M1 travels in it
     assert cli(["resume", resumed, "--epochs", "2", "--quiet", "--no-plots"], capsys)[0] == 0
+    moved.rename(m1_run)
     a, b = state(straight / ckpt.CHECKPOINT), state(resumed / ckpt.CHECKPOINT)
     assert sorted(a) == sorted(b)
     assert not [k for k in a if not np.array_equal(a[k], b[k])]
     # M1's weights travel in the run's checkpoint, unchanged, and have no optimizer state
-    m1 = ckpt.load_run(m1_run).model
     run = ckpt.load_run(straight)
-    np.testing.assert_array_equal(run.model.features.vae.flat_params, m1.flat_params)
+    np.testing.assert_array_equal(run.model.features.vae.flat_params, m1_weights)
     assert any(k.startswith("param/features/") for k in a) and not any(k.startswith("optim/features/") for k in a)
     assert run.config["features"] == str(m1_run) and run.model.config["likelihood"] == "gaussian-learned"
     assert run.model.m2.x_dim == len(run.model.features.keep) and run.model.x_dim == 784

@@ -66,6 +66,7 @@ class Trainer(EpochLoop, DivergenceChecks, SaveAndResume):
         cfg.validate()
         self.cfg, self.quiet = cfg, quiet
         self.run_dir = None if run_dir is None else Path(run_dir)
+        self.resuming = lock is not None          # resume passes the lock it took before reading the checkpoint
         fresh = lock is None and is_new_run_dir(self.run_dir)
         # own the directory before any work, so a run that cannot be saved fails in a second
         self._lock = lock if lock is not None or run_dir is None else claim_run_dir(self.run_dir, new=True)
