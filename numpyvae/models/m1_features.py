@@ -64,14 +64,13 @@ class M1Features:
         """(μ, log σ²) of q(z|x) on the kept units, each (N, F) in M2's dtype."""
         check_array(x, "M1Features", ndim=2, last=self.x_dim)
         x = np.asarray(x, dtype=self.vae.dtype)
-        mu, logvar = [], []
-        for i in range(0, x.shape[0], batch_size):
-            m, lv = self.vae.encode(x[i:i + batch_size])
-            mu.append(m[:, self.keep])
-            logvar.append(lv[:, self.keep])
-        cat = (lambda a: np.concatenate(a).astype(self.dtype, copy=False)) if mu else \
-              (lambda a: np.empty((0, self.n_features), self.dtype))
-        return cat(mu), cat(logvar)
+        if x.shape[0] == 0:
+            empty = np.empty((0, self.n_features), self.dtype)
+            return empty, empty.copy()
+        parts = [self.vae.encode(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        mu = np.concatenate([m[:, self.keep] for m, _ in parts]).astype(self.dtype, copy=False)
+        logvar = np.concatenate([lv[:, self.keep] for _, lv in parts]).astype(self.dtype, copy=False)
+        return mu, logvar
 
     def draw(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One draw z₁ = μ + σ·ε, ε ~ N(0, I), of each row's features: (N, F) (Kingma's training inputs)."""
