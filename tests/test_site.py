@@ -34,9 +34,9 @@ def site(tmp_path_factory):
     given = os.environ.get("NUMPYVAE_SITE_DIR")
     if given:
         return Path(given)
-    from numpyvae.teach import course
+    from numpyvae.teach import course_site
     dest = tmp_path_factory.mktemp("site") / "site"
-    errors = course.build_site(dest, source=TUTORIALS, fast=True, only=["02", "10"], progress=None)
+    errors = course_site.build_site(dest, source=TUTORIALS, fast=True, only=["02", "10"], progress=None)
     assert errors == []
     return dest
 

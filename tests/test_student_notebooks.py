@@ -17,7 +17,7 @@ pytest.importorskip("ipykernel")
 nbclient = pytest.importorskip("nbclient")
 import nbformat  # noqa: E402  (comes with nbclient)
 
-from numpyvae.teach import course  # noqa: E402
+from numpyvae.teach import course, course_site  # noqa: E402
 
 SCRIPTS = sorted((Path(__file__).resolve().parent.parent / "tutorials").glob("[0-9][0-9]_*.py"))
 
@@ -61,7 +61,7 @@ def test_student_notebook_runs_from_its_own_folder(student, script, monkeypatch,
     nb = nbformat.read(nb_path, as_version=4)
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(folder)}}).execute()
-    errors = course.notebook_errors(nb)
+    errors = course_site.notebook_errors(nb)
     assert not errors, f"{nb_path.name}: {errors}"
     printed = "".join(_outputs(c) for c in nb.cells if c.cell_type == "code")
     asked = len(course.exercise_names(script.read_text()))

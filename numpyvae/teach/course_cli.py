@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import course
+from . import course, course_site
 from .lite import build_lite, pyodide_cdn
 from .slides import build_slides
 
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
             print(f"wrote the {args.edition} edition: {len(files)} files in {args.dir}")
         elif args.action == "site":
             only = [n.strip() for n in args.only.split(",")] if args.only else None
-            errors = course.build_site(args.dir, source=args.source, edition=args.edition, fast=args.fast, only=only)
+            errors = course_site.build_site(args.dir, source=args.source, edition=args.edition, fast=args.fast, only=only)
             for e in errors:
                 print(f"error output: {e}")
             print(f"wrote the course site to {args.dir} (open {Path(args.dir) / 'index.html'})")
