@@ -73,35 +73,53 @@ def _data(name: str, budget: dict):
                    d.image_shape, d.source)
 
 
-def _vae_side(side: dict, dataset: str, data, budget: dict, seed: int, out_dir: Path, measure: str = "log_px"):
+#: within one reproduce command, each distinct VAE side is trained once: many comparisons share the same
+#: baseline (the plain VAE of the budget is side a of iwae, vamp, mog10, mog500, iaf, ...), and training
+#: is deterministic for a seed, so a second training would give the same bits. None outside a command.
+_sides: dict | None = None
+
+
+def _side_settings(side: dict, dataset: str, budget: dict, seed: int, measure: str) -> tuple[dict, str]:
+    """One side's training settings over the budget's base, and the key that names its result in ``_sides``."""
+    base = dict(budget["vae"])
+    cfg = {**base, **_resolve(side, budget, base["epochs"]), "dataset": dataset, "seed": seed}
+    cfg = {k: v for k, v in cfg.items() if v is not None}
+    return cfg, json.dumps([cfg, measure, budget["n_train"], budget["n_test"], budget["k_eval"]], sort_keys=True)
+
+
+def _train_vae_side(cfg: dict, data, budget: dict, out_dir: Path, measure: str):
     """Train one side; return (log p(x), or the ELBO, per test example; the test examples; its settings)."""
     from .elbo import test_elbo
     from .run_data import run_test_data
     from ..seeds import EVAL_SEED
     from ..run.train import train
-    base = dict(budget["vae"])
-    cfg = {**base, **_resolve(side, budget, base["epochs"]), "dataset": dataset, "seed": seed, "out": str(out_dir)}
-    cfg = {k: v for k, v in cfg.items() if v is not None}
-    run = train(cfg, data=data, quiet=budget["quiet"])
+    run = train({**cfg, "out": str(out_dir)}, data=data, quiet=budget["quiet"])
     x_test = run_test_data(run, dataset=data)[0][:budget["n_test"]]
     if measure == "elbo":
         ll = test_elbo(run.model, x_test, rng=EVAL_SEED, per_example=True)["each"]
     else:                                  # the protocol's estimate: any kind with a log p(x) (VAE, HVAE, Helmholtz)
         ll = run.model.log_likelihood(x_test, budget["k_eval"], EVAL_SEED)
-    return ll, x_test, {k: v for k, v in cfg.items() if k != "out"}
+    return ll, x_test, cfg
 
 
 def _run_vae(c, dataset, budget, seed, out_dir, log):
     data = _data(dataset, budget)
     results, x_tests, settings = {}, [], {}
-    for side, label, cfg in (("a", c.label_a, c.a), ("b", c.label_b, c.b)):
-        log(f"  training {label} ...")
-        start = time.perf_counter()
-        results[side], x, settings[side] = _vae_side(cfg, dataset, data, budget, seed, out_dir / side, c.measure)
+    what = "ELBO" if c.measure == "elbo" else f"log p(x) (k = {budget['k_eval']})"
+    for side, label, given in (("a", c.label_a, c.a), ("b", c.label_b, c.b)):
+        cfg, key = _side_settings(given, dataset, budget, seed, c.measure)
+        if _sides is not None and key in _sides:
+            results[side], x, settings[side] = _sides[key]
+            log(f"  {label}: {what} {results[side].mean():.3f}, the same run as an earlier comparison's (reused)")
+        else:
+            log(f"  training {label} ...")
+            start = time.perf_counter()
+            results[side], x, settings[side] = _train_vae_side(cfg, data, budget, out_dir / side, c.measure)
+            if _sides is not None:
+                _sides[key] = results[side], x, settings[side]
+            log(f"  {label}: {what} {results[side].mean():.3f} on {x.shape[0]} test examples, "
+                f"{time.perf_counter() - start:.0f} s")
         x_tests.append(x)
-        what = "ELBO" if c.measure == "elbo" else f"log p(x) (k = {budget['k_eval']})"
-        log(f"  {label}: {what} {results[side].mean():.3f} on {x.shape[0]} test examples, "
-            f"{time.perf_counter() - start:.0f} s")
     if not np.array_equal(x_tests[0], x_tests[1]):
         raise RuntimeError(f"reproduce {c.name}: the two sides were judged on different test examples")
     out = paired(results["a"], results["b"])
@@ -369,6 +387,15 @@ def cmd_reproduce(args, log=None) -> int:
 
 
 def _run_plan(plan: list, args, log) -> int:
+    global _sides
+    _sides = {}
+    try:
+        return _run_each(plan, args, log)
+    finally:
+        _sides = None
+
+
+def _run_each(plan: list, args, log) -> int:
     rows, results = [], args.results or args.out
     for i, (name, dataset) in enumerate(plan, 1):
         if not _installed(dataset):
