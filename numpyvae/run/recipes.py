@@ -85,22 +85,32 @@ def build_m2(trainer) -> None:
     unlabeled = np.setdiff1d(np.arange(x.shape[0]), labeled)
     if unlabeled.size == 0:
         raise ValueError(f"--labels {cfg.labels}: every training example is labelled; M2 needs unlabelled ones")
-    m1 = None
-    if cfg.features and trainer.resuming:        # M1 as saved in the run (its weights come with the checkpoint)
-        from ..models.m1_features import M1Features
-        from .checkpoint import read_run_checkpoint
-        m1 = M1Features(**read_run_checkpoint(trainer.run_dir).model_config["features"], dtype=x.dtype)
-    elif cfg.features:
+    m1 = features = None
+    if cfg.features and trainer.resuming:        # M1 as the run saved it: its config here, its weights with the checkpoint
+        features = _saved_features(trainer.run_dir)
+    elif cfg.features:                           # M1 read from its run directory
         m1 = m1_features(cfg.features, x, cfg.dataset)
+        features = m1.config
     trainer.model = M2Model(x.shape[1], C, hidden=cfg.hidden, z_dim=cfg.z_dim, classifier_hidden=cfg.classifier_hidden,
                             likelihood=cfg.likelihood, activation=cfg.activation,
                             alpha=paper_alpha(x.shape[0], labeled.size, cfg.class_weight), seed=model_seed(cfg.seed),
                             dtype=trainer.dtype.name, init=None if cfg.init == "auto" else cfg.init,
-                            features=None if m1 is None else m1.config)
-    if m1 is not None and not trainer.resuming:  # M1's trained weights into the model's frozen group
+                            features=features)
+    if m1 is not None:                           # M1's trained weights into the model's frozen group
         trainer.model.features.vae.flat_params[...] = m1.vae.flat_params
     trainer.batches = SemiSupervised(x[labeled], y[labeled], x[unlabeled], cfg.batch_size, _dynamic(trainer))
     trainer.optimizers = _optimizers(trainer)
+
+
+def _saved_features(run_dir) -> dict:
+    """The M1 config an M1+M2 run's checkpoint holds (its model config's "features")."""
+    from .checkpoint import read_run_checkpoint
+    from .checkpoint_format import CheckpointError
+    saved = read_run_checkpoint(run_dir)
+    if not isinstance(saved.model_config.get("features"), dict):
+        raise CheckpointError(f"{saved.path}: its run config names M1 features ({run_dir}), but the model it holds "
+                              "has none; the checkpoint is inconsistent")
+    return saved.model_config["features"]
 
 
 def m1_features(run_dir, x_train: np.ndarray, dataset: str):
