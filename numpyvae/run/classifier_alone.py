@@ -41,8 +41,9 @@ def classifier_alone(config, data=None, log=None, on_features: bool = False) -> 
     features = trainer.model.features
     if on_features and features is None:
         raise ValueError("classifier_alone: on_features needs an M1+M2 run (--features M1_RUN)")
-    if on_features:
-        x_l = features.moments(x_l)[0]
+    x_val = trainer.x_val
+    if on_features:                              # M1's feature means, once: M1 is frozen
+        x_l, x_val = features.moments(x_l)[0], features.moments(x_val)[0]
     B_l = min(cfg.batch_size, x_l.shape[0])
     clf = ClassifierAlone(x_l.shape[1], trainer.model.n_classes, cfg.classifier_hidden, cfg.activation,
                           seed=model_seed(cfg.seed), dtype=trainer.dtype, init=None if cfg.init == "auto" else cfg.init)
@@ -60,7 +61,6 @@ def classifier_alone(config, data=None, log=None, on_features: bool = False) -> 
             if not opt.step(check_finite=True):
                 raise RuntimeError(f"classifier_alone: the weights became non-finite at epoch {epoch}, step "
                                    f"{b + 1}; try a smaller --lr")
-        x_val = trainer.x_val if not on_features else features.moments(trainer.x_val)[0]
         errors.append(clf.test_error(x_val, trainer.y_val))
         if log is not None:
             log(f"classifier alone, epoch {epoch:3d}  test error {100 * errors[-1]:5.2f}%")
