@@ -49,7 +49,6 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
     from ..run.checkpoint import load_run
     from .mixture_baseline import baseline_results
     from .run_data import run_test_data
-    from .vae_log_likelihood import estimate_seconds
     start = time.perf_counter()
     run = load_run(run_dir)
     kind, model = run.kind, run.model
@@ -62,27 +61,13 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
     if n_test is not None:
         x, y = x[:check_positive_int(n_test, "evaluate", "n_test")], y[:n_test]
     config = run.config or {}
-    if model.no_log_likelihood:                  # M1+M2: its bound is on M1's features, not the pixels
-        results = {"kind": kind, "dataset": getattr(data, "name", None), "n_test": int(x.shape[0]), "test_data": how,
-                   "k": None, "epochs": len(run.history), "trained_on": TRAINED_ON[kind],
-                   "no_log_likelihood": model.no_log_likelihood, "test_error": model.test_error(x, y)}
-        return _timed_and_saved(results, start, run_dir if save else None)
-    if on_estimate is not None:
-        on_estimate(estimate_seconds(model, x, k, batch_size, probe_k=20))
-    chunk = chunk_size or 100
-    passes = -(-x.shape[0] // batch_size) * -(-k // chunk) * getattr(model, "n_classes", 1)   # M2: once per label
-    bar = Progress(passes, f"log p(x), k={k}", quiet=not progress)
-    got = model.estimates(x, k, np.random.default_rng(seed), batch_size=batch_size, chunk=chunk, bar=bar)
-    bar.close()
-    ll = got["log_likelihood"]
     results = {"kind": kind, "dataset": getattr(data, "name", None), "n_test": int(x.shape[0]), "test_data": how,
-               "k": int(k), "epochs": len(run.history),
-               "trained_on": TRAINED_ON[kind].format(q_update=config.get("q_update", "sleep")),
-               "estimator": getattr(model, "proposal", None) or ("IS, proposal q(h|x)" if kind == "helmholtz" else
-                                                                  "IS per label with q(z|x, y), summed over y"),
-               "log_likelihood": float(ll.mean()), "log_likelihood_stderr": float(ll.std() / math.sqrt(ll.size))}
-    if kind == "helmholtz":
-        results["elbo_same_samples"] = float(got["elbo"].mean())
+               "k": None, "epochs": len(run.history),
+               "trained_on": TRAINED_ON[kind].format(q_update=config.get("q_update", "sleep"))}
+    if model.no_log_likelihood:                  # M1+M2: its bound is on M1's features, not the pixels
+        results["no_log_likelihood"] = model.no_log_likelihood
+    else:
+        results.update(_log_likelihood(model, kind, x, k, seed, batch_size, chunk_size or 100, on_estimate, progress))
     if kind == "m2":
         results["test_error"] = model.test_error(x, y)
     if kind == "avb":
@@ -93,6 +78,26 @@ def evaluate_model_run(run_dir, k: int = 5000, *, n_test: int | None = None, bas
     if baseline is not False and baseline is not None:
         results["baseline"] = baseline_results(run, data, x, baseline)
     return _timed_and_saved(results, start, run_dir if save else None)
+
+
+def _log_likelihood(model, kind: str, x, k: int, seed: int, batch_size: int, chunk: int, on_estimate,
+                    progress: bool) -> dict:
+    """The model's importance-sampled log p(x) on x (N, D), its proposal, and for the Helmholtz machine the
+    ELBO of the same samples: the entries evaluate adds to its results."""
+    from .vae_log_likelihood import estimate_seconds
+    if on_estimate is not None:
+        on_estimate(estimate_seconds(model, x, k, batch_size, probe_k=20))
+    passes = -(-x.shape[0] // batch_size) * -(-k // chunk) * getattr(model, "n_classes", 1)   # M2: once per label
+    bar = Progress(passes, f"log p(x), k={k}", quiet=not progress)
+    got = model.estimates(x, k, np.random.default_rng(seed), batch_size=batch_size, chunk=chunk, bar=bar)
+    bar.close()
+    ll = got["log_likelihood"]
+    out = {"k": int(k), "estimator": getattr(model, "proposal", None) or (
+               "IS, proposal q(h|x)" if kind == "helmholtz" else "IS per label with q(z|x, y), summed over y"),
+           "log_likelihood": float(ll.mean()), "log_likelihood_stderr": float(ll.std() / math.sqrt(ll.size))}
+    if kind == "helmholtz":
+        out["elbo_same_samples"] = float(got["elbo"].mean())
+    return out
 
 
 def _timed_and_saved(results: dict, start: float, run_dir) -> dict:
