@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .comparisons import BUDGETS, K_TRAIN, M1_RUN, POTENTIALS_2D, REGISTRY, EpochsFraction
+from .reproduction_table import fmt_diff, markdown, save, size_text
 
 __all__ = ["run_comparison", "paired", "verdict", "main", "add_flags", "cmd_reproduce"]
 
@@ -265,61 +266,7 @@ def run_comparison(name: str, dataset: str, budget_name: str = "smoke", seed: in
     return out
 
 
-# ------------------------------------------------------------------ output: the table, the JSON, the command
-
-def _fmt(x, digits=2) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:+.{digits}f}"
-
-
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|")                  # a | inside a cell would end it
-
-
-def format_row(r: dict) -> str:
-    """One markdown row: comparison, data, the paper's claim, ours (b − a ± paired SE), verdict, size, setting."""
-    claim = {k: _cell(v) for k, v in r["claim"].items()}
-    ours = f"{_fmt(r['diff'])} ± {r['se']:.2f}" if r["se"] is not None and math.isfinite(r["se"]) else _fmt(r["diff"], 3)
-    setting = f"{r['budget']}: {r['epochs']} epochs" if r["epochs"] is not None else r["budget"]
-    if r.get("updates") is not None:
-        setting += f": {r['updates']:,} updates"
-    if r.get("k_eval") is not None:
-        setting += f", k = {r['k_eval']}"
-    setting += f", n = {r['n']}, seed {r['seed']}"
-    return (f"| {r['name']}: {r['label_b']} vs {r['label_a']} | {r['dataset']} | {claim['number']} ({claim['data']}; "
-            f"{claim['setting']}; {claim['citation']}) | {ours} ({_cell(r['metric'])}) | {r['same_direction']} | "
-            f"{_size(r)} | {setting} |")
-
-
-def _size(r: dict) -> str:
-    return "direction only" if r["size_vs_paper"] is None else f"{r['size_vs_paper']:.2f}×"
-
-
-def markdown(rows: list) -> str:
-    head = ("| comparison (b vs a) | data | paper | ours: b − a ± paired SE | same direction? | size vs paper | "
-            "budget, setting |\n|---|---|---|---|---|---|---|")
-    return head + "\n" + "\n".join(format_row(r) for r in rows) + "\n"
-
-
-def save(rows: list, out_dir) -> tuple[Path, Path]:
-    """Merge rows into OUT/reproduction.json (one per name, dataset, budget, seed) and rewrite the table; atomic."""
-    from ..run.checkpoint_format import save_json
-    from ..files import atomic_write_bytes
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "reproduction.json"
-    old = json.loads(path.read_text())["results"] if path.exists() else []
-    key = lambda r: (r["name"], r["dataset"], r["budget"], r["seed"])        # noqa: E731
-    merged = {key(r): r for r in old}
-    merged.update({key(r): r for r in rows})
-    for r in merged.values():                            # the claims' words come from the registry, as it is now
-        if r["name"] in REGISTRY:
-            r["claim"] = vars(REGISTRY[r["name"]].claim)
-    ordered = sorted(merged.values(), key=lambda r: (list(REGISTRY).index(r["name"]) if r["name"] in REGISTRY
-                                                     else len(REGISTRY), r["dataset"], r["budget"]))
-    save_json(path, {"results": ordered})
-    md = atomic_write_bytes(out_dir / "reproduction.md", markdown(ordered).encode())
-    return path, md
-
+# ------------------------------------------------------------------ the command
 
 def _installed(dataset: str) -> bool:
     if dataset in ("digits", "ring", "linear-gaussian") + POTENTIALS_2D:
@@ -407,8 +354,8 @@ def _run_each(plan: list, args, log) -> int:
         rows.append(r)
         save(rows, results)                                # after each comparison: an interruption keeps the rest
         log(f"  paper: {c.claim.number} ({c.claim.data}; {c.claim.setting}; {c.claim.citation})")
-        log(f"  ours:  b − a = {_fmt(r['diff'], 3)} ± {r['se'] if r['se'] is not None else float('nan'):.3f} "
-            f"({r['metric']}); same direction: {r['same_direction']}; size vs the paper's: {_size(r)}; "
+        log(f"  ours:  b − a = {fmt_diff(r['diff'], 3)} ± {r['se'] if r['se'] is not None else float('nan'):.3f} "
+            f"({r['metric']}); same direction: {r['same_direction']}; size vs the paper's: {size_text(r)}; "
             f"{r['seconds']:.0f} s")
     if rows:
         json_path, md_path = save(rows, results)
